@@ -1,0 +1,122 @@
+// Weight gradient of a 2-D convolution, NCHW, split over the reduction (split-K, first pass):
+//   dw[co, ci, kh, kw] = sum_{n, oh, ow} dy[n, co, oh, ow] * x[n, g*CIG + ci, oh*SH - PH + kh*DH, ow*SW - PW + kw*DW]
+// The N*OH output rows are cut into SPLITS contiguous ranges; split s writes its partial sums to
+// part[s * COUT*CIG*KH*KW + dwIndex] (or straight into dw when SPLITS == 1) and
+// conv2d_weight_grad_reduce.wgsl adds the splits in a fixed order: deterministic, no atomics.
+// Portable variant of conv2d_weight_grad_sg.wgsl (used without the `subgroups` feature or with fewer
+// than 8 output channels per group): the files differ only in how the input window reaches the lanes
+// (marked WINDOW FETCH); keep the rest identical.
+//
+// Mapping: a workgroup is one (split, block of TCI input channels, block of KHB kernel rows) and
+// its WG lanes are WG consecutive output channels of one group, so every lane needs the same input
+// values. Each invocation walks its rows in chunks of 4 output columns: it loads its own dy (a
+// vec4) and the shared input window once per (ci, kh), and does TCI*KHB*KW*4 multiply-adds into
+// registers. Every lane loads the same window addresses (a broadcast on GPUs).
+// The kernel window and the blocking are override constants (the tap loops unroll, the window and
+// accumulators stay in registers); tensor sizes are uniforms, shared by all layers with that window.
+
+struct Params { N: u32, CIN: u32, COUT: u32, GROUPS: u32, SPLITS: u32, H: i32, W: i32, OH: i32, OW: i32 }
+
+override KH: i32;
+override KW: i32;
+override SH: i32;
+override SW: i32;
+override PH: i32;
+override PW: i32;
+override DH: i32;
+override DW: i32;
+/** input channels per invocation (divides CIN / GROUPS) */
+override TCI: u32 = 1u;
+/** kernel rows per invocation: KH, or 1 when TCI*KH*KW would not fit MAX_ACC */
+override KHB: i32 = 1;
+/** lanes = output channels per workgroup (divides COUT / GROUPS) */
+override WG: u32 = 16u;
+
+/** input columns read by 4 consecutive output columns for all kw */
+override WIN: i32 = 3 * SW + (KW - 1) * DW + 1;
+
+const MAX_ACC: u32 = 64u;
+const MAX_WIN: i32 = 16;
+
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> part: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+fn x_at(rowBase: i32, rowOk: bool, col: i32) -> f32 {
+  let ok = rowOk && col >= 0 && col < p.W;
+  return select(0.0, x[rowBase + clamp(col, 0, p.W - 1)], ok);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let H = p.H;
+  let W = p.W;
+  let OH = p.OH;
+  let OW = p.OW;
+  let CIG = p.CIN / p.GROUPS;
+  let COG = p.COUT / p.GROUPS;
+  let rows = p.N * u32(OH);
+  let rowsPerSplit = (rows + p.SPLITS - 1u) / p.SPLITS;
+  let split = wid.x;
+  let khBlocks = u32(KH / KHB);
+  let ciBlock = wid.y / khBlocks;
+  let kh0 = i32(wid.y % khBlocks) * KHB;
+  let co = wid.z * WG + lid;
+  let g = co / COG;
+  let ci0 = ciBlock * TCI;              // within the group
+  let owTiles = (OW + 3) / 4;
+  let rowBegin = split * rowsPerSplit;
+  let rowEnd = min(rowBegin + rowsPerSplit, rows);
+
+  var acc: array<f32, MAX_ACC>;
+  for (var row = rowBegin; row < rowEnd; row++) {
+    let n = i32(row / u32(OH));
+    let oh = i32(row % u32(OH));
+    let dyRow = ((n * i32(p.COUT) + i32(co)) * OH + oh) * OW;
+    let xImage = (n * i32(p.CIN) + i32(g * CIG + ci0)) * H * W;
+    for (var t = 0; t < owTiles; t++) {
+      let ow0 = t * 4;
+      var d: vec4<f32>;
+      for (var k = 0; k < 4; k++) {
+        d[k] = select(0.0, dy[dyRow + min(ow0 + k, OW - 1)], ow0 + k < OW);
+      }
+      let winStart = ow0 * SW - PW;
+      for (var c = 0u; c < TCI; c++) {
+        for (var khl = 0; khl < KHB; khl++) {
+          let ih = oh * SH - PH + (kh0 + khl) * DH;
+          let rowOk = ih >= 0 && ih < H;
+          let rowBase = xImage + i32(c) * H * W + clamp(ih, 0, H - 1) * W;
+          if (WIN <= MAX_WIN) {
+            // WINDOW FETCH: the same addresses in every lane
+            var xs: array<f32, MAX_WIN>;
+            for (var j = 0; j < WIN; j++) { xs[j] = x_at(rowBase, rowOk, winStart + j); }
+            for (var kw = 0; kw < KW; kw++) {
+              let o = kw * DW;
+              let xv = vec4<f32>(xs[o], xs[o + SW], xs[o + 2 * SW], xs[o + 3 * SW]);
+              acc[(c * u32(KHB) + u32(khl)) * u32(KW) + u32(kw)] += dot(d, xv);
+            }
+          } else {
+            // window too wide for registers (very large kernels): four loads per tap
+            for (var kw = 0; kw < KW; kw++) {
+              let iw = winStart + kw * DW;
+              let xv = vec4<f32>(x_at(rowBase, rowOk, iw), x_at(rowBase, rowOk, iw + SW),
+                                 x_at(rowBase, rowOk, iw + 2 * SW), x_at(rowBase, rowOk, iw + 3 * SW));
+              acc[(c * u32(KHB) + u32(khl)) * u32(KW) + u32(kw)] += dot(d, xv);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  let dwSize = p.COUT * CIG * u32(KH * KW);
+  for (var c = 0u; c < TCI; c++) {
+    for (var khl = 0; khl < KHB; khl++) {
+      for (var kw = 0; kw < KW; kw++) {
+        let dwIndex = ((co * CIG + ci0 + c) * u32(KH) + u32(kh0 + khl)) * u32(KW) + u32(kw);
+        part[split * dwSize + dwIndex] = acc[(c * u32(KHB) + u32(khl)) * u32(KW) + u32(kw)];
+      }
+    }
+  }
+}

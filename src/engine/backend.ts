@@ -1,0 +1,228 @@
+// The kernel contract between the engine and its two backends.
+//
+// Everything above this file (tensors, autograd, nn modules, optimizers, NAS code) talks to the
+// hardware only through `Backend`. There are exactly two implementations:
+//   - src/engine/cpu/     plain TypeScript reference kernels: the test oracle and the no-GPU fallback;
+//   - src/engine/webgpu/  WGSL compute shaders (sources in shaders/) run through WebGPU.
+// Every method here must give the same numbers on both (up to f32 rounding), and the tests check it.
+//
+// Conventions that hold for every kernel:
+//   - Tensors are f32, dense, row-major. Images are NCHW (PyTorch layout), conv weights
+//     [Cout, Cin/groups, KH, KW], linear weights [out, in].
+//   - Kernels OVERWRITE their outputs; accumulation is explicit (addInPlace). Gradient accumulation
+//     in autograd is therefore "first contribution writes, later ones addInPlace".
+//   - An output storage is never also an input of the same call unless the method says "in place"
+//     (WebGPU forbids binding one buffer read-only and read-write in one dispatch).
+//   - `n` arguments count elements. A storage may be larger than `n` (pooled buffers are bucketed).
+//   - Kernels are synchronous to call; on WebGPU they are only encoded. `read` is the one way back.
+//   - Integer data (labels) is stored as f32 holding exact integers.
+
+/** An opaque handle to device memory holding at least `length` f32 values. */
+export interface Storage {
+  readonly length: number;
+}
+
+export interface ConvGeom {
+  N: number; Cin: number; H: number; W: number;
+  Cout: number; KH: number; KW: number;
+  OH: number; OW: number;
+  strideH: number; strideW: number;
+  padH: number; padW: number;
+  dilH: number; dilW: number;
+  groups: number;
+}
+
+export interface PoolGeom {
+  kind: 'avg' | 'max';
+  N: number; C: number; H: number; W: number;
+  OH: number; OW: number;
+  KH: number; KW: number;
+  strideH: number; strideW: number;
+  padH: number; padW: number;
+  /** avg only: whether padded zeros count in the divisor (NB201 uses false). */
+  countIncludePad: boolean;
+}
+
+/** Per-channel geometry of an NCHW tensor: channel c holds N*HW values. */
+export interface ChannelGeom { N: number; C: number; HW: number }
+
+export interface BatchNormGeom extends ChannelGeom { eps: number; momentum: number }
+
+/** out[o, m, i] = x[o, m, i] * s[m] for a tensor viewed as [outer, mid, inner]. */
+export interface BroadcastGeom { outer: number; mid: number; inner: number }
+
+export interface MatmulGeom {
+  /** out is [M, N]; op(a) is [M, K], op(b) is [K, N]. */
+  M: number; N: number; K: number;
+  /** a is stored [K, M] and used transposed. */
+  transA: boolean;
+  /** b is stored [N, K] and used transposed. */
+  transB: boolean;
+}
+
+export interface RowsGeom { rows: number; cols: number }
+
+export interface ChannelCopyGeom {
+  N: number; HW: number;
+  srcC: number; srcOffset: number;
+  dstC: number; dstOffset: number;
+  /** channels copied */
+  count: number;
+  /** dst += src instead of dst = src for the copied channels */
+  accumulate: boolean;
+}
+
+export interface SgdParams {
+  lr: number; momentum: number; dampening: number; nesterov: boolean; weightDecay: number;
+}
+
+export interface AdamParams {
+  lr: number; beta1: number; beta2: number; eps: number; weightDecay: number;
+  /** 1-based step count, for bias correction */
+  step: number;
+}
+
+export interface MemoryStats {
+  /** bytes in storages handed out and not yet released */
+  liveBytes: number;
+  /** bytes held by the pool for reuse */
+  pooledBytes: number;
+  /** high-water mark of liveBytes + pooledBytes */
+  peakBytes: number;
+  /** device buffers created since start (a flat count over a training loop means the pool works) */
+  created: number;
+}
+
+export interface Backend {
+  readonly kind: 'cpu' | 'webgpu';
+  /** Human-readable device description, e.g. adapter vendor/architecture/description. */
+  readonly description: string;
+
+  // ---- memory -------------------------------------------------------------------------------
+  /** Storage for n values; contents unspecified until written. n may be 0. */
+  alloc(n: number): Storage;
+  upload(data: Float32Array): Storage;
+  /** Overwrite s[offset .. offset+data.length). */
+  write(s: Storage, data: Float32Array, offset?: number): void;
+  /** The first n (default s.length) values. Flushes pending work. */
+  read(s: Storage, n?: number): Promise<Float32Array>;
+  /** Give the storage back; it may be reused by the next alloc (after pending work that uses it). */
+  release(s: Storage): void;
+  /** Submit pending work (no-op on CPU). */
+  flush(): void;
+  /** Resolve when all submitted work has finished. */
+  sync(): Promise<void>;
+  memoryStats(): MemoryStats;
+  /** Number of kernel launches since start (CPU counts calls), for benchmarks and dispatch budgets. */
+  dispatchCount(): number;
+  dispose(): void;
+
+  // ---- elementwise --------------------------------------------------------------------------
+  fill(out: Storage, value: number, n: number): void;
+  copy(src: Storage, dst: Storage, n: number): void;
+  /** out = a + b */
+  add(a: Storage, b: Storage, out: Storage, n: number): void;
+  /** out = a * b */
+  mul(a: Storage, b: Storage, out: Storage, n: number): void;
+  /** in place: acc += alpha * x */
+  addInPlace(acc: Storage, x: Storage, n: number, alpha: number): void;
+  /** out = s * x */
+  scale(x: Storage, s: number, out: Storage, n: number): void;
+  /** out = max(x, 0) */
+  relu(x: Storage, out: Storage, n: number): void;
+  /** dx = dy where x > 0, else 0 */
+  reluBackward(dy: Storage, x: Storage, dx: Storage, n: number): void;
+  /** out[o,m,i] = x[o,m,i] * s[m] */
+  mulBroadcast(x: Storage, s: Storage, out: Storage, g: BroadcastGeom): void;
+  /** ds[m] = sum over o,i of dy[o,m,i] * x[o,m,i] */
+  mulBroadcastGradS(dy: Storage, x: Storage, ds: Storage, g: BroadcastGeom): void;
+  /** out = sum_k w[wIndex[k]] * xs[k]; weights live on the device (they carry gradients). */
+  weightedSum(xs: Storage[], w: Storage, wIndex: number[], out: Storage, n: number): void;
+  /** out = w[wIndex] * x */
+  scaleByElement(x: Storage, w: Storage, wIndex: number, out: Storage, n: number): void;
+  /** out[outIndex] = sum a*b (other entries of out untouched) */
+  dot(a: Storage, b: Storage, out: Storage, outIndex: number, n: number): void;
+  /** out[outIndex] = sum x*x (other entries untouched) */
+  sumSquares(x: Storage, out: Storage, outIndex: number, n: number): void;
+  /** out[0] = sum x */
+  sum(x: Storage, out: Storage, n: number): void;
+  /** out[i] = scale * s[0] for i < n */
+  broadcastScalar(s: Storage, scale: number, out: Storage, n: number): void;
+  /** out[outIndex] = number of NaN or +-Inf values in x[0..n) (other entries untouched) */
+  nonFiniteCount(x: Storage, out: Storage, outIndex: number, n: number): void;
+  /** mask[i] = 1/(1-p) with probability 1-p else 0; a pure function of (seed, i). */
+  dropoutMask(mask: Storage, n: number, p: number, seed: number): void;
+
+  // ---- convolution --------------------------------------------------------------------------
+  conv2d(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: ConvGeom): void;
+  conv2dInputGrad(dy: Storage, w: Storage, dx: Storage, g: ConvGeom): void;
+  conv2dWeightGrad(dy: Storage, x: Storage, dw: Storage, g: ConvGeom): void;
+  /** out[c] = sum over n, hw of x[n, c, hw] (bias gradient) */
+  channelSum(x: Storage, out: Storage, g: ChannelGeom): void;
+
+  // ---- batch norm (per channel over N*HW; biased variance to normalise, unbiased for running var) --
+  /** Training mode: normalise with batch statistics, save mean and 1/sqrt(var+eps), and when
+   *  runMean/runVar are given update them in place: r = (1-momentum)*r + momentum*batch. */
+  batchNormTrain(x: Storage, gamma: Storage | null, beta: Storage | null, y: Storage,
+    saveMean: Storage, saveInvStd: Storage, runMean: Storage | null, runVar: Storage | null,
+    g: BatchNormGeom): void;
+  /** Eval mode: normalise with running statistics. */
+  batchNormEval(x: Storage, gamma: Storage | null, beta: Storage | null, runMean: Storage,
+    runVar: Storage, y: Storage, g: BatchNormGeom): void;
+  /** Backward of batchNormTrain. dgamma/dbeta written when non-null. */
+  batchNormBackward(dy: Storage, x: Storage, gamma: Storage | null, saveMean: Storage,
+    saveInvStd: Storage, dx: Storage, dgamma: Storage | null, dbeta: Storage | null,
+    g: BatchNormGeom): void;
+  /** Backward of batchNormEval (statistics are constants). */
+  batchNormEvalBackward(dy: Storage, x: Storage, gamma: Storage | null, runMean: Storage,
+    runVar: Storage, dx: Storage, dgamma: Storage | null, dbeta: Storage | null,
+    g: BatchNormGeom): void;
+
+  // ---- pooling ------------------------------------------------------------------------------
+  pool2d(x: Storage, y: Storage, g: PoolGeom): void;
+  pool2dBackward(dy: Storage, x: Storage, dx: Storage, g: PoolGeom): void;
+  /** y[n, c] = mean over HW of x[n, c, :] */
+  globalAvgPool(x: Storage, y: Storage, g: ChannelGeom): void;
+  globalAvgPoolBackward(dy: Storage, dx: Storage, g: ChannelGeom): void;
+
+  // ---- dense --------------------------------------------------------------------------------
+  matmul(a: Storage, b: Storage, out: Storage, g: MatmulGeom): void;
+  /** out[r, c] = x[r, c] + b[c] */
+  addRowBias(x: Storage, b: Storage, out: Storage, g: RowsGeom): void;
+  /** out[c] = sum over rows of x[r, c] */
+  columnSum(x: Storage, out: Storage, g: RowsGeom): void;
+
+  // ---- softmax family (over the last axis of [rows, cols]) ----------------------------------
+  softmax(x: Storage, y: Storage, g: RowsGeom, log: boolean): void;
+  /** y is the saved forward output (softmax or log-softmax). */
+  softmaxBackward(dy: Storage, y: Storage, dx: Storage, g: RowsGeom, log: boolean): void;
+  /** loss[0] = mean over rows of CE with label smoothing s: target = (1-s)*onehot + s/cols.
+   *  probs receives softmax(logits) for the backward pass. */
+  crossEntropy(logits: Storage, labels: Storage, loss: Storage, probs: Storage, g: RowsGeom,
+    smoothing: number): void;
+  /** dlogits = dloss[0] * (probs - target) / rows */
+  crossEntropyBackward(probs: Storage, labels: Storage, dloss: Storage, dlogits: Storage,
+    g: RowsGeom, smoothing: number): void;
+  /** out[outIndex] = number of rows whose argmax (first maximum) equals the label */
+  correctCount(logits: Storage, labels: Storage, out: Storage, outIndex: number, g: RowsGeom): void;
+
+  // ---- channel slicing (concat forward / slice backward and vice versa) ----------------------
+  copyChannels(src: Storage, dst: Storage, g: ChannelCopyGeom): void;
+
+  // ---- optimizers (in place on param and state) ---------------------------------------------
+  /** PyTorch SGD: d = g + wd*p; buf = momentum*buf + (1-dampening)*d (buf starts at 0);
+   *  d = nesterov ? d + momentum*buf : buf (when momentum > 0); p -= lr*d.
+   *  momBuf may be null when momentum == 0. */
+  sgdStep(param: Storage, grad: Storage, momBuf: Storage | null, n: number, p: SgdParams): void;
+  /** PyTorch Adam (L2 weight decay added to the gradient, bias-corrected). */
+  adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, n: number, p: AdamParams): void;
+  /** out[0] = min(1, maxNorm / (sqrt(sum_{i<k} sq[i]) + 1e-6)) — PyTorch clip_grad_norm_ factor */
+  clipFactor(sq: Storage, k: number, maxNorm: number, out: Storage): void;
+  /** in place: x *= f[fIndex] */
+  scaleInPlaceByElement(x: Storage, f: Storage, fIndex: number, n: number): void;
+}
+
+/** Output size of a convolution or pooling window along one axis (PyTorch formula). */
+export function convOutSize(inSize: number, k: number, stride: number, pad: number, dil = 1): number {
+  return Math.floor((inSize + 2 * pad - dil * (k - 1) - 1) / stride) + 1;
+}

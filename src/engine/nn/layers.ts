@@ -1,0 +1,109 @@
+// The layers the search spaces are built from, with PyTorch's default initialisation
+// (kaiming_uniform(a=√5) for weights ⇒ U(±1/√fan_in), same bound for biases; BN γ=1, β=0).
+import { Tensor, keep } from '../tensor.js';
+import type { Backend } from '../backend.js';
+import type { Rng } from '../rng.js';
+import { Module } from './module.js';
+import { conv2d } from '../ops/conv.js';
+import type { Conv2dOptions } from '../ops/conv.js';
+import { batchNorm } from '../ops/norm.js';
+import { linear } from '../ops/dense.js';
+
+export function uniformTensor(be: Backend, shape: number[], bound: number, rng: Rng): Tensor {
+  const n = shape.reduce((p, d) => p * d, 1);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (rng.next() * 2 - 1) * bound;
+  return keep(Tensor.fromArray(be, a, shape));
+}
+
+export interface Conv2dLayerOptions extends Conv2dOptions { bias?: boolean }
+
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(be: Backend, rng: Rng, readonly cin: number, readonly cout: number, readonly kernel: number,
+    readonly opts: Conv2dLayerOptions = {}) {
+    super();
+    const groups = opts.groups ?? 1;
+    if (cin % groups || cout % groups) throw new Error(`Conv2d(${cin}→${cout}): groups ${groups} must divide both channel counts`);
+    const fanIn = (cin / groups) * kernel * kernel;
+    const bound = 1 / Math.sqrt(fanIn);
+    this.weight = this.param('weight', uniformTensor(be, [cout, cin / groups, kernel, kernel], bound, rng));
+    this.bias = opts.bias ? this.param('bias', uniformTensor(be, [cout], bound, rng)) : null;
+  }
+  forward(x: Tensor): Tensor { return conv2d(x, this.weight, this.bias, this.opts); }
+}
+
+export interface BatchNormOptions { affine?: boolean; trackRunningStats?: boolean; eps?: number; momentum?: number }
+
+export class BatchNorm2d extends Module {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly runningMean: Tensor | null;
+  readonly runningVar: Tensor | null;
+  /** PyTorch's num_batches_tracked (kept on the host; written to checkpoints as int64). */
+  numBatchesTracked = 0;
+  readonly eps: number;
+  readonly momentum: number;
+  constructor(be: Backend, readonly channels: number, o: BatchNormOptions = {}) {
+    super();
+    this.eps = o.eps ?? 1e-5;
+    this.momentum = o.momentum ?? 0.1;
+    const affine = o.affine ?? true;
+    this.weight = affine ? this.param('weight', keep(Tensor.full(be, [channels], 1))) : null;
+    this.bias = affine ? this.param('bias', keep(Tensor.zeros(be, [channels]))) : null;
+    const track = o.trackRunningStats ?? true;
+    this.runningMean = track ? this.buffer('running_mean', keep(Tensor.zeros(be, [channels]))) : null;
+    this.runningVar = track ? this.buffer('running_var', keep(Tensor.full(be, [channels], 1))) : null;
+  }
+  forward(x: Tensor): Tensor {
+    if (this.training && this.runningMean) this.numBatchesTracked++;
+    return batchNorm(x, {
+      gamma: this.weight, beta: this.bias, runningMean: this.runningMean, runningVar: this.runningVar,
+      training: this.training, eps: this.eps, momentum: this.momentum,
+    });
+  }
+  /** Reset running statistics (BN recalibration before evaluating a sub-network). */
+  resetRunningStats(): void {
+    if (!this.runningMean || !this.runningVar) return;
+    const be = this.runningMean.backend;
+    be.fill(this.runningMean.storage, 0, this.channels);
+    be.fill(this.runningVar.storage, 1, this.channels);
+    this.numBatchesTracked = 0;
+  }
+}
+
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(be: Backend, rng: Rng, readonly inFeatures: number, readonly outFeatures: number, withBias = true) {
+    super();
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.weight = this.param('weight', uniformTensor(be, [outFeatures, inFeatures], bound, rng));
+    this.bias = withBias ? this.param('bias', uniformTensor(be, [outFeatures], bound, rng)) : null;
+  }
+  forward(x: Tensor): Tensor { return linear(x, this.weight, this.bias); }
+}
+
+/** A module whose forward is a plain tensor function (ReLU, pooling) — keeps PyTorch index names. */
+export class Lambda extends Module {
+  constructor(readonly fn: (x: Tensor) => Tensor, readonly label: string) { super(); }
+  forward(x: Tensor): Tensor { return this.fn(x); }
+}
+
+export interface Forward extends Module { forward(x: Tensor): Tensor }
+
+/** Children named '0', '1', … as torch.nn.Sequential. */
+export class Sequential extends Module {
+  readonly layers: Forward[];
+  constructor(...layers: Forward[]) {
+    super();
+    this.layers = layers;
+    layers.forEach((m, i) => this.child(String(i), m));
+  }
+  forward(x: Tensor): Tensor {
+    let h = x;
+    for (const m of this.layers) h = m.forward(h);
+    return h;
+  }
+}

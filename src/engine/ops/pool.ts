@@ -1,0 +1,59 @@
+// Pooling over NCHW tensors.
+import { Tensor, needsGrad, record, shapeStr } from '../tensor.js';
+import { convOutSize } from '../backend.js';
+import type { PoolGeom } from '../backend.js';
+
+export interface PoolOptions {
+  kernel: number;
+  stride?: number;
+  padding?: number;
+  /** avg only; NB201 and DARTS use false */
+  countIncludePad?: boolean;
+}
+
+function pool(kind: 'avg' | 'max', x: Tensor, o: PoolOptions): Tensor {
+  const op = `${kind}Pool2d`;
+  if (x.rank !== 4) throw new Error(`${op}: input ${shapeStr(x.shape)} must be NCHW`);
+  const [N, C, H, W] = x.shape;
+  const k = o.kernel, s = o.stride ?? o.kernel, p = o.padding ?? 0;
+  if (p * 2 > k) throw new Error(`${op}: padding ${p} must be at most half the kernel ${k}`);
+  const OH = convOutSize(H, k, s, p), OW = convOutSize(W, k, s, p);
+  if (OH < 1 || OW < 1) throw new Error(`${op}: kernel ${k} does not fit input ${shapeStr(x.shape)}`);
+  const g: PoolGeom = {
+    kind, N, C, H, W, OH, OW, KH: k, KW: k, strideH: s, strideW: s, padH: p, padW: p,
+    countIncludePad: o.countIncludePad ?? false,
+  };
+  const be = x.backend;
+  const y = Tensor.empty(be, [N, C, OH, OW]);
+  be.pool2d(x.storage, y.storage, g);
+  if (needsGrad(x)) {
+    const xs = x.storage;
+    record(y, op, [x], kind === 'max' ? [x] : [x], (dy) => {
+      const dx = Tensor.empty(be, x.shape);
+      be.pool2dBackward(dy.storage, xs, dx.storage, g);
+      return [dx];
+    });
+  }
+  return y;
+}
+
+export const avgPool2d = (x: Tensor, o: PoolOptions): Tensor => pool('avg', x, o);
+export const maxPool2d = (x: Tensor, o: PoolOptions): Tensor => pool('max', x, o);
+
+/** [N, C, H, W] → [N, C] */
+export function globalAvgPool(x: Tensor): Tensor {
+  if (x.rank !== 4) throw new Error(`globalAvgPool: input ${shapeStr(x.shape)} must be NCHW`);
+  const [N, C, H, W] = x.shape;
+  const g = { N, C, HW: H * W };
+  const be = x.backend;
+  const y = Tensor.empty(be, [N, C]);
+  be.globalAvgPool(x.storage, y.storage, g);
+  if (needsGrad(x)) {
+    record(y, 'globalAvgPool', [x], [], (dy) => {
+      const dx = Tensor.empty(be, x.shape);
+      be.globalAvgPoolBackward(dy.storage, dx.storage, g);
+      return [dx];
+    });
+  }
+  return y;
+}

@@ -1,0 +1,101 @@
+// WebGPU pooling kernels (shaders/pool2d.wgsl, pool2d_backward_{avg,max}.wgsl, pool_global_avg.wgsl),
+// with the semantics of the Backend methods: PyTorch windows (floor output size), avg with or
+// without padded zeros in the divisor, max taking the first maximum (a NaN wins) and routing its
+// gradient there. Window geometry is override constants, tensor sizes uniforms. Backward passes
+// gather over the windows that contain each input pixel, so they need no atomics; max backward
+// first recomputes each window's argmax into a temporary buffer (a second dispatch).
+import type { ChannelGeom, PoolGeom } from '../../backend.js';
+import { convOutSize } from '../../backend.js';
+import { GpuError } from '../device.js';
+import type { GpuRuntime, GpuStorage } from '../runtime.js';
+import { foldGrid, requireLength, requirePositive } from './conv.js';
+
+/** Invocations per workgroup of the window kernels (each covers 4 columns). */
+const POOL_WG = 64;
+const GLOBAL_WG = 256;
+
+function checkPoolGeom(op: string, g: PoolGeom): void {
+  requirePositive(op, g, ['N', 'C', 'H', 'W', 'OH', 'OW', 'KH', 'KW', 'strideH', 'strideW']);
+  if (!(Number.isInteger(g.padH) && g.padH >= 0 && Number.isInteger(g.padW) && g.padW >= 0)) {
+    throw new GpuError(`${op}: padding ${g.padH}x${g.padW} must be non-negative integers`);
+  }
+  const OH = convOutSize(g.H, g.KH, g.strideH, g.padH), OW = convOutSize(g.W, g.KW, g.strideW, g.padW);
+  if (OH !== g.OH || OW !== g.OW) {
+    throw new GpuError(`${op}: output ${g.OH}x${g.OW} does not match input ${g.H}x${g.W} and window ` +
+      `geometry (expected ${OH}x${OW})`);
+  }
+  if (g.kind !== 'avg' && g.kind !== 'max') throw new GpuError(`${op}: unknown pool kind ${String(g.kind)}`);
+}
+
+/** Override constants: the window geometry (its loops unroll). */
+function windowConstants(g: PoolGeom): Record<string, number> {
+  return { KH: g.KH, KW: g.KW, SH: g.strideH, SW: g.strideW, PH: g.padH, PW: g.padW, WG: POOL_WG };
+}
+
+/** Uniform parameters: the tensor sizes. */
+function sizeParams(g: PoolGeom): { u: number[]; i: number[] } {
+  return { u: [g.N * g.C, g.countIncludePad ? 1 : 0], i: [g.H, g.W, g.OH, g.OW] };
+}
+
+/** Forward pass (entry 'main') or argmax indices (entry 'argmax', max only) into out. */
+function poolForward(rt: GpuRuntime, x: GpuStorage, out: GpuStorage, g: PoolGeom, entry: 'main' | 'argmax'): void {
+  const tiles = g.N * g.C * g.OH * Math.ceil(g.OW / 4);
+  rt.dispatch({
+    shader: 'pool2d', entry, bindings: [x, out], params: sizeParams(g),
+    constants: { ...windowConstants(g), IS_MAX: g.kind === 'max' ? 1 : 0 },
+    workgroups: foldGrid(rt, Math.ceil(tiles / POOL_WG)),
+  });
+}
+
+export function pool2d(rt: GpuRuntime, x: GpuStorage, y: GpuStorage, g: PoolGeom): void {
+  const op = 'pool2d';
+  checkPoolGeom(op, g);
+  requireLength(op, 'x', x, g.N * g.C * g.H * g.W);
+  requireLength(op, 'y', y, g.N * g.C * g.OH * g.OW);
+  poolForward(rt, x, y, g, 'main');
+}
+
+export function pool2dBackward(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, dx: GpuStorage, g: PoolGeom): void {
+  const op = 'pool2dBackward';
+  checkPoolGeom(op, g);
+  const outSize = g.N * g.C * g.OH * g.OW;
+  requireLength(op, 'dy', dy, outSize);
+  requireLength(op, 'x', x, g.N * g.C * g.H * g.W);
+  requireLength(op, 'dx', dx, g.N * g.C * g.H * g.W);
+  const tiles = g.N * g.C * g.H * Math.ceil(g.W / 4);
+  const workgroups = foldGrid(rt, Math.ceil(tiles / POOL_WG));
+  const params = sizeParams(g);
+  if (g.kind === 'avg') {
+    rt.dispatch({
+      shader: 'pool2d_backward_avg', bindings: [dy, dx], params, workgroups, constants: windowConstants(g),
+    });
+    return;
+  }
+  const argIdx = rt.alloc(outSize);
+  poolForward(rt, x, argIdx, g, 'argmax');
+  rt.dispatch({ shader: 'pool2d_backward_max', bindings: [dy, dx, argIdx], params, workgroups, constants: windowConstants(g) });
+  rt.release(argIdx);
+}
+
+/** y[n, c] = mean over HW of x[n, c, :] */
+export function globalAvgPool(rt: GpuRuntime, x: GpuStorage, y: GpuStorage, g: ChannelGeom): void {
+  const op = 'globalAvgPool';
+  requirePositive(op, g, ['N', 'C', 'HW']);
+  requireLength(op, 'x', x, g.N * g.C * g.HW);
+  requireLength(op, 'y', y, g.N * g.C);
+  rt.dispatch1D({
+    shader: 'pool_global_avg', entry: 'forward', bindings: [x, y], threads: g.N * g.C,
+    workgroupSize: GLOBAL_WG, params: { u: [g.N * g.C, g.HW] },
+  });
+}
+
+export function globalAvgPoolBackward(rt: GpuRuntime, dy: GpuStorage, dx: GpuStorage, g: ChannelGeom): void {
+  const op = 'globalAvgPoolBackward';
+  requirePositive(op, g, ['N', 'C', 'HW']);
+  requireLength(op, 'dy', dy, g.N * g.C);
+  requireLength(op, 'dx', dx, g.N * g.C * g.HW);
+  rt.dispatch1D({
+    shader: 'pool_global_avg', entry: 'backward', bindings: [dy, dx], threads: g.N * g.C * g.HW,
+    workgroupSize: GLOBAL_WG, params: { u: [g.N * g.C, g.HW] },
+  });
+}

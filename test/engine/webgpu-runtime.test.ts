@@ -1,0 +1,201 @@
+// The WebGPU runtime's bookkeeping: buffer pool reuse, ordering hazards (queue writes vs. encoded
+// work, uniform parameters of batched dispatches), batched submits, and errors that surface as
+// thrown GpuErrors instead of silently wrong numbers.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Backend } from '../../src/engine/backend.js';
+import { WebGpuBackend } from '../../src/engine/webgpu/webgpu-backend.js';
+import { GpuRuntime, bucketBytes, type GpuStorage } from '../../src/engine/webgpu/runtime.js';
+import { GpuError } from '../../src/engine/webgpu/device.js';
+import { assertClose, randn, testBackends } from '../helpers/backends.js';
+
+let gpu: WebGpuBackend | null = null;
+test.before(async () => { gpu = (await testBackends()).gpu as WebGpuBackend | null; });
+test.after(() => { gpu?.dispose(); });
+
+const scaled = (a: Float32Array, s: number) => a.map((v) => v * s);
+
+test('bucketBytes: 256 B minimum, <= 25 % waste, whole MiB above 64 MiB', () => {
+  assert.is(bucketBytes(0), 256);
+  assert.is(bucketBytes(256), 256);
+  assert.is(bucketBytes(257), 320);
+  assert.is(bucketBytes(1000), 1024);
+  assert.is(bucketBytes(1025), 1280);
+  for (const b of [300, 4097, 123457, 9_999_999]) {
+    const k = bucketBytes(b);
+    assert.ok(k >= b && k <= b * 1.25 + 4, `bucket ${k} for ${b}`);
+    assert.is(k % 4, 0);
+  }
+  assert.is(bucketBytes(100 * 2 ** 20 + 1), 101 * 2 ** 20);
+});
+
+test('pool: 500 iterations of alloc / dispatch / release keep created and liveBytes flat', async () => {
+  if (!gpu) return;
+  const b: Backend = gpu;
+  const sizes = [7, 1000, 4096, 12345];
+  const X = randn(12345, 1);
+  const x = b.upload(X);
+  const start = b.memoryStats();
+  let createdAfterWarmup = -1;
+  for (let it = 0; it < 500; it++) {
+    const outs = sizes.map((n) => b.alloc(n));
+    // params change every iteration: uniform slots are rewritten, not re-created
+    outs.forEach((o, k) => b.scale(x, it + k, o, sizes[k]));
+    const acc = b.alloc(4096);
+    b.add(outs[2], outs[2], acc, 4096);
+    b.addInPlace(acc, outs[1], 1000, 0.5);
+    if (it % 50 === 49) {
+      const got = await b.read(acc, 3);
+      const f = 2 * (it + 2) + 0.5 * (it + 1);
+      assertClose(got, X.slice(0, 3).map((v) => v * f), 1e-5, 1e-5, `iteration ${it}`);
+    }
+    for (const o of outs) b.release(o);
+    b.release(acc);
+    if (it === 60) createdAfterWarmup = b.memoryStats().created;
+  }
+  await b.sync();
+  const end = b.memoryStats();
+  assert.is(end.created, createdAfterWarmup, `buffers created after warm-up: ${end.created - createdAfterWarmup}`);
+  assert.is(end.liveBytes, start.liveBytes);
+  assert.ok(end.pooledBytes > 0 && end.peakBytes >= end.liveBytes + end.pooledBytes);
+  b.release(x);
+});
+
+test('write into a buffer that a pending dispatch reads: the dispatch sees the old data', async () => {
+  if (!gpu) return;
+  const n = 3001;
+  const A = randn(n, 2), B = randn(n, 3);
+  const x = gpu.upload(A), out = gpu.alloc(n);
+  gpu.scale(x, 2, out, n);   // encoded, not submitted
+  gpu.write(x, B);           // must not overtake the scale
+  assertClose(await gpu.read(out), scaled(A, 2), 0, 0, 'pending dispatch input');
+  assertClose(await gpu.read(x), B, 0, 0, 'written data');
+  // partial write at an offset
+  gpu.scale(x, 3, out, n);
+  gpu.write(x, new Float32Array([42, 43]), 10);
+  const expectX = B.slice(); expectX[10] = 42; expectX[11] = 43;
+  assertClose(await gpu.read(out), scaled(B, 3), 0, 0, 'pending dispatch before an offset write');
+  assertClose(await gpu.read(x), expectX, 0, 0, 'offset write');
+  gpu.release(x); gpu.release(out);
+});
+
+test('a released buffer reused by upload does not change what pending work reads', async () => {
+  if (!gpu) return;
+  const n = 777;
+  const A = randn(n, 4), B = randn(n, 5);
+  const x = gpu.upload(A), out = gpu.alloc(n);
+  gpu.scale(x, -1, out, n);
+  gpu.release(x);                 // right after encoding: allowed
+  const y = gpu.upload(B);        // same bucket: the pool hands back x's buffer
+  assert.is((y as GpuStorage).buffer, (x as GpuStorage).buffer, 'the pool reused the buffer');
+  assertClose(await gpu.read(out), scaled(A, -1), 0, 0, 'pending dispatch after its input was reused');
+  assertClose(await gpu.read(y), B, 0, 0, 'the new upload');
+  gpu.release(y); gpu.release(out);
+});
+
+test('same kernel and buffers with different params in one batch each see their own params', async () => {
+  if (!gpu) return;
+  // a runtime that never submits on its own, so 200 variants of one (pipeline, buffers) key pile up
+  const rt = await GpuRuntime.create({ batchSize: 100000 });
+  try {
+    const n = 300;
+    const X = randn(n, 6);
+    const x = rt.upload(X), out = rt.alloc(n), acc = rt.alloc(n);
+    const fill = (s: GpuStorage, v: number) => rt.dispatch1D({ shader: 'elementwise', entry: 'fill', bindings: [s],
+      params: { u: [n, 0, 0, 0], f: [v] }, threads: n });
+    fill(acc, 0);
+    let total = 0;
+    for (let k = 1; k <= 200; k++) {
+      rt.dispatch1D({ shader: 'elementwise', entry: 'scale', bindings: [x, out], params: { u: [n, 0, 0, 0], f: [k] }, threads: n });
+      rt.dispatch1D({ shader: 'elementwise', entry: 'add_in_place', bindings: [acc, out], params: { u: [n, 0, 0, 0], f: [1] }, threads: n });
+      total += k;
+    }
+    // 64 uniform variants per (pipeline, buffers) key: the 65th, 129th and 193rd params force a submit
+    assert.is(rt.submitCount(), 3, 'flushes forced by the variant cap');
+    assertClose(await rt.read(acc), scaled(X, total), 1e-5, 1e-4, 'sum of 200 differently scaled copies');
+  } finally {
+    rt.dispose();
+  }
+});
+
+test('batched submits: dispatches are encoded and submitted every 32, results cross batches', async () => {
+  if (!gpu) return;
+  const rt = gpu.rt;
+  const n = 513;
+  const X = randn(n, 7);
+  const x = gpu.upload(X), acc = gpu.alloc(n);
+  gpu.fill(acc, 0, n);
+  await gpu.sync();
+  const d0 = gpu.dispatchCount(), s0 = rt.submitCount();
+  for (let k = 0; k < 100; k++) gpu.addInPlace(acc, x, n, 1);
+  assert.is(gpu.dispatchCount() - d0, 100);
+  assert.is(rt.submitCount() - s0, 3, 'submitted after dispatches 32, 64, 96');
+  assertClose(await gpu.read(acc), scaled(X, 100), 1e-5, 1e-5, '100 chained accumulations');
+  assert.is(rt.submitCount() - s0, 4, 'the read submitted the rest');
+  gpu.release(x); gpu.release(acc);
+});
+
+test('a validation error surfaces as a thrown GpuError naming the kernel; the backend keeps working', async () => {
+  if (!gpu) return;
+  const n = 64;
+  const a = gpu.upload(randn(n, 8)), b = gpu.upload(randn(n, 9)), out = gpu.alloc(n);
+  // 'add' needs three storage bindings; give it two
+  gpu.rt.dispatch1D({ shader: 'elementwise', entry: 'add', bindings: [a as GpuStorage, b as GpuStorage],
+    params: { u: [n, 0, 0, 0], f: [0] }, threads: n });
+  let caught: unknown = null;
+  try { await gpu.sync(); } catch (e) { caught = e; }
+  assert.instance(caught, GpuError);
+  assert.match((caught as Error).message, /validation error/);
+  assert.match((caught as Error).message, /elementwise:add/);
+  // reported once; the device is still usable
+  gpu.add(a, b, out, n);
+  const [av, bv] = [await gpu.read(a), await gpu.read(b)];
+  assertClose(await gpu.read(out), av.map((v, i) => v + bv[i]), 0, 0, 'add after the error');
+  gpu.release(a); gpu.release(b); gpu.release(out);
+});
+
+test('misuse is rejected synchronously with a clear message', async () => {
+  if (!gpu) return;
+  const rt = gpu.rt;
+  const a = rt.alloc(16), b = rt.alloc(16);
+  assert.throws(() => rt.dispatch1D({ shader: 'elementwise', entry: 'add', bindings: [a, a, b], threads: 16,
+    params: { u: [16, 0, 0, 0], f: [0] } }), /bindings 0 and 1 are the same buffer/);
+  assert.throws(() => rt.dispatch1D({ shader: 'no_such_shader', bindings: [a], threads: 16 }), /unknown shader "no_such_shader"/);
+  assert.throws(() => rt.dispatch({ shader: 'elementwise', entry: 'fill', bindings: [a], workgroups: [70000, 1, 1] }),
+    /workgroup count 70000/);
+  assert.throws(() => gpu!.write(a, new Float32Array(17)), /do not fit a storage of length 16/);
+  rt.release(a);
+  assert.throws(() => rt.release(a), /released twice/);
+  assert.throws(() => gpu!.fill(a, 1, 4), /used after release/);
+  await assert.not.throws(async () => await gpu!.read(b));
+  rt.release(b);
+});
+
+test('zero-length storages are real buffers; reads of 0 values return empty arrays', async () => {
+  if (!gpu) return;
+  const z = gpu.alloc(0);
+  assert.is(z.length, 0);
+  gpu.fill(z, 1, 0);
+  assert.is((await gpu.read(z)).length, 0);
+  const out = gpu.upload(new Float32Array([5, 5]));
+  gpu.sum(z, out, 0);
+  assertClose(await gpu.read(out), new Float32Array([0, 5]), 0, 0, 'sum of nothing');
+  gpu.release(z); gpu.release(out);
+});
+
+test('trim destroys pooled buffers; dispose makes later calls throw', async () => {
+  if (!gpu) return;
+  const rt = await GpuRuntime.create();
+  const s = rt.alloc(1000);
+  rt.release(s);
+  assert.ok(rt.memoryStats().pooledBytes > 0);
+  rt.trim();
+  assert.is(rt.memoryStats().pooledBytes, 0);
+  const t = rt.upload(new Float32Array([1, 2, 3]));
+  assertClose(await rt.read(t), new Float32Array([1, 2, 3]), 0, 0, 'after trim');
+  rt.dispose();
+  assert.throws(() => rt.alloc(4), /disposed/);
+  rt.dispose(); // idempotent
+});
+
+test.run();
