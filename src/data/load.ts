@@ -1,0 +1,50 @@
+// loadDataset: one entry point from a dataset name to a Dataset, for the CLI and Node code. Node only
+// (it pulls in the node:fs readers); browser code imports synthetic.ts directly.
+
+import { DATASET_NAMES, DataError, type Dataset, type DatasetName } from './dataset.js';
+import { generateSynthetic, SYNTHETIC_DEFAULT_SIZES } from './synthetic.js';
+import { readCifar10, readCifar100 } from './readers/cifar.js';
+import { readFashionMnist, readMnist } from './readers/idx.js';
+import { readImageNet16 } from './readers/imagenet16.js';
+
+export interface LoadOptions {
+  /** Folder with the distributed files. Default: /usr/share/datasets/fashion-mnist for fashion-mnist; required for the other file datasets; ignored by synthetic. */
+  dataDir?: string;
+  split: 'train' | 'test';
+  /** Keep only the first `limit` images (the CLI's --train-limit). */
+  limit?: number;
+  /** Generator seed of 'synthetic' (default 0); file datasets ignore it. */
+  seed?: number;
+  /** Number of images 'synthetic' generates before `limit` (default 5000 train / 1000 test). */
+  syntheticSize?: number;
+}
+
+export function isDatasetName(name: string): name is DatasetName {
+  return (DATASET_NAMES as readonly string[]).includes(name);
+}
+
+export function loadDataset(name: DatasetName | string, opts: LoadOptions): Dataset {
+  if (!isDatasetName(name)) {
+    throw new DataError(`unknown dataset ${JSON.stringify(name)}; known datasets: ${DATASET_NAMES.join(', ')}`);
+  }
+  if (opts.split !== 'train' && opts.split !== 'test') {
+    throw new DataError(`${name}: split must be 'train' or 'test', got ${JSON.stringify(opts.split)}`);
+  }
+  const limit = opts.limit;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
+    throw new DataError(`${name}: limit must be a non-negative integer, got ${limit}`);
+  }
+  const readerOpts = { split: opts.split, ...(limit !== undefined ? { limit } : {}) };
+  switch (name) {
+    case 'synthetic': {
+      const full = opts.syntheticSize ?? SYNTHETIC_DEFAULT_SIZES[opts.split];
+      // Image i does not depend on the set size, so generating only the first `limit` is the same as cutting.
+      return generateSynthetic({ split: opts.split, size: Math.min(full, limit ?? Infinity), seed: opts.seed ?? 0 });
+    }
+    case 'cifar10': return readCifar10(opts.dataDir, readerOpts);
+    case 'cifar100': return readCifar100(opts.dataDir, readerOpts);
+    case 'fashion-mnist': return readFashionMnist(opts.dataDir, readerOpts);
+    case 'mnist': return readMnist(opts.dataDir, readerOpts);
+    case 'imagenet16-120': return readImageNet16(opts.dataDir, readerOpts);
+  }
+}

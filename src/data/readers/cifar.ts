@@ -1,0 +1,125 @@
+// CIFAR-10 and CIFAR-100 in their "binary version" as distributed (cifar-10-binary.tar.gz,
+// cifar-100-binary.tar.gz). Node only.
+//
+// CIFAR-10: data_batch_1.bin … data_batch_5.bin (train, in that order: the 50,000 images in the
+//   order torchvision uses), test_batch.bin. Each file is a sequence of 3073-byte records:
+//   1 label byte (0..9), then 3072 pixel bytes — the 1024 red values, 1024 green, 1024 blue, each
+//   plane row-major 32×32. That is already our CHW layout, so pixels are copied as they are.
+// CIFAR-100: train.bin, test.bin; 3074-byte records: coarse label (0..19), fine label (0..99), then
+//   3072 pixel bytes as above. We use the fine labels (100 classes), as NB201 does.
+// The directory may be the extracted folder itself or its parent (cifar-10-batches-bin/,
+// cifar-100-binary/ are looked into). Class names come from batches.meta.txt / fine_label_names.txt
+// when present, else from the built-in lists.
+
+import { join } from 'node:path';
+import { DataError, makeDataset, NORMALIZATION, type Dataset } from '../dataset.js';
+import { descendInto, fileSize, findFile, readBytes, readOptionalLines, requireDir } from './files.js';
+
+const PIXELS = 3 * 32 * 32;
+
+export const CIFAR10_CLASS_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+
+export const CIFAR100_CLASS_NAMES = [
+  'apple', 'aquarium_fish', 'baby', 'bear', 'beaver', 'bed', 'bee', 'beetle', 'bicycle', 'bottle',
+  'bowl', 'boy', 'bridge', 'bus', 'butterfly', 'camel', 'can', 'castle', 'caterpillar', 'cattle',
+  'chair', 'chimpanzee', 'clock', 'cloud', 'cockroach', 'couch', 'crab', 'crocodile', 'cup', 'dinosaur',
+  'dolphin', 'elephant', 'flatfish', 'forest', 'fox', 'girl', 'hamster', 'house', 'kangaroo', 'keyboard',
+  'lamp', 'lawn_mower', 'leopard', 'lion', 'lizard', 'lobster', 'man', 'maple_tree', 'motorcycle', 'mountain',
+  'mouse', 'mushroom', 'oak_tree', 'orange', 'orchid', 'otter', 'palm_tree', 'pear', 'pickup_truck', 'pine_tree',
+  'plain', 'plate', 'poppy', 'porcupine', 'possum', 'rabbit', 'raccoon', 'ray', 'road', 'rocket',
+  'rose', 'sea', 'seal', 'shark', 'shrew', 'skunk', 'skyscraper', 'snail', 'snake', 'spider',
+  'squirrel', 'streetcar', 'sunflower', 'sweet_pepper', 'table', 'tank', 'telephone', 'television', 'tiger', 'tractor',
+  'train', 'trout', 'tulip', 'turtle', 'wardrobe', 'whale', 'willow_tree', 'wolf', 'woman', 'worm',
+];
+
+export interface ReaderOptions {
+  split: 'train' | 'test';
+  /** Keep only the first `limit` images (in file order); files past that point are size-checked but not read. */
+  limit?: number;
+}
+
+interface CifarLayout {
+  name: 'cifar10' | 'cifar100';
+  subdir: string;
+  trainFiles: string[];
+  testFiles: string[];
+  /** Bytes before the pixels in each record. */
+  labelBytes: number;
+  /** Which label byte is the label we keep. */
+  labelByte: number;
+  /** Exclusive upper bound of each label byte, for validation. */
+  labelLimits: number[];
+  numClasses: number;
+  namesFile: string;
+  builtinNames: string[];
+}
+
+const CIFAR10: CifarLayout = {
+  name: 'cifar10', subdir: 'cifar-10-batches-bin',
+  trainFiles: [1, 2, 3, 4, 5].map((k) => `data_batch_${k}.bin`), testFiles: ['test_batch.bin'],
+  labelBytes: 1, labelByte: 0, labelLimits: [10], numClasses: 10,
+  namesFile: 'batches.meta.txt', builtinNames: CIFAR10_CLASS_NAMES,
+};
+
+const CIFAR100: CifarLayout = {
+  name: 'cifar100', subdir: 'cifar-100-binary',
+  trainFiles: ['train.bin'], testFiles: ['test.bin'],
+  labelBytes: 2, labelByte: 1, labelLimits: [20, 100], numClasses: 100,
+  namesFile: 'fine_label_names.txt', builtinNames: CIFAR100_CLASS_NAMES,
+};
+
+export function readCifar10(dir: string | undefined, opts: ReaderOptions): Dataset {
+  return readCifar(CIFAR10, dir, opts);
+}
+
+export function readCifar100(dir: string | undefined, opts: ReaderOptions): Dataset {
+  return readCifar(CIFAR100, dir, opts);
+}
+
+function readCifar(layout: CifarLayout, dirArg: string | undefined, opts: ReaderOptions): Dataset {
+  const ds = layout.name;
+  const expects = `${[...layout.trainFiles, ...layout.testFiles].join(', ')} (the ${ds} binary version)`;
+  const dir = descendInto(requireDir(ds, dirArg, expects), layout.subdir, layout.trainFiles[0]);
+  const files = (opts.split === 'train' ? layout.trainFiles : layout.testFiles).map((f) => findFile(ds, dir, [f]));
+  const record = layout.labelBytes + PIXELS;
+  const limit = opts.limit ?? Infinity;
+
+  // Check every file's size first, so a truncated later file fails before minutes of reading.
+  const counts = files.map((path) => {
+    const bytes = fileSize(path);
+    if (bytes === 0 || bytes % record !== 0) {
+      throw new DataError(`${ds}: ${path} has ${bytes} bytes, expected a non-zero multiple of ${record} (${layout.labelBytes} label byte${layout.labelBytes > 1 ? 's' : ''} + ${PIXELS} pixels per image)`, path);
+    }
+    return bytes / record;
+  });
+  const total = Math.min(limit, counts.reduce((a, b) => a + b, 0));
+  const images = new Uint8Array(total * PIXELS);
+  const labels = new Int32Array(total);
+  let n = 0;
+  for (let f = 0; f < files.length && n < total; f++) {
+    const bytes = readBytes(ds, files[f]);
+    if (bytes.length !== counts[f] * record) throw new DataError(`${ds}: ${files[f]} changed size while being read`, files[f]);
+    const take = Math.min(counts[f], total - n);
+    for (let r = 0; r < take; r++) {
+      const at = r * record;
+      for (let b = 0; b < layout.labelBytes; b++) {
+        const v = bytes[at + b];
+        if (v >= layout.labelLimits[b]) {
+          const what = layout.labelBytes === 1 ? 'label' : b === 0 ? 'coarse label' : 'fine label';
+          throw new DataError(`${ds}: ${files[f]} record ${r} (byte offset ${at + b}) has ${what} ${v}, expected 0..${layout.labelLimits[b] - 1}`, files[f]);
+        }
+      }
+      labels[n] = bytes[at + layout.labelByte];
+      images.set(bytes.subarray(at + layout.labelBytes, at + record), n * PIXELS);
+      n++;
+    }
+  }
+
+  const names = readOptionalLines(join(dir, layout.namesFile));
+  const norm = NORMALIZATION[ds].gm;
+  return makeDataset({
+    name: ds, channels: 3, height: 32, width: 32, numClasses: layout.numClasses, size: n, images, labels,
+    mean: [...norm.mean], std: [...norm.std],
+    classNames: names && names.length === layout.numClasses ? names : [...layout.builtinNames],
+  });
+}
