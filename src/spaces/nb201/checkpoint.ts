@@ -1,0 +1,213 @@
+// Checkpoints of the NB201 networks as safetensors images, with PyTorch's state_dict names and layouts
+// (NCHW conv weights [Cout, Cin, kH, kW], Linear [out, in]) and PyTorch's order: per module its
+// parameters, then its buffers, then its children. Each tracking BatchNorm2d adds
+// `<path>.num_batches_tracked` after `<path>.running_var` as an I64 scalar (shape []), as torch saves
+// it — so `model.load_state_dict(safetensors.torch.load_file(path))` works on ADL's TinyNetwork
+// (stand-alone network) and on GM's search model (supernet; names in docs/checkpoints.md).
+//
+// This file is browser-safe (bytes in, bytes out); src/search/checkpoints.ts reads and writes files.
+import { Tensor, noGrad } from '../../engine/index.js';
+import type { Module, Backend, Rng as EngineRng } from '../../engine/index.js';
+import { encodeSafetensors, decodeSafetensors, type SafetensorsInput, type DecodedTensor } from '../../io/safetensors.js';
+import { batchNormsByPath } from './cells.js';
+import { Nb201Network, type NetworkConfig } from './network.js';
+import { Nb201Supernet, type SupernetConfig } from './supernet.js';
+import { parseGenotype, formatGenotype } from './genotype.js';
+import { maskToString, parseMask } from './ops.js';
+
+const NBT = 'num_batches_tracked';
+
+/** A module's state as safetensors inputs, names prefixed with `prefix` (one device read per tensor). */
+export async function moduleStateTensors(m: Module, prefix = ''): Promise<SafetensorsInput[]> {
+  const bns = batchNormsByPath(m);
+  const out: SafetensorsInput[] = [];
+  for (const [name, t] of m.stateDict()) {
+    out.push({ name: prefix + name, shape: [...t.shape], data: await t.data() });
+    if (name.endsWith('.running_var')) {
+      const bn = bns.get(name.slice(0, -'.running_var'.length));
+      if (bn) out.push({ name: `${prefix}${name.slice(0, -'running_var'.length)}${NBT}`, shape: [], data: BigInt64Array.of(BigInt(bn.numBatchesTracked)) });
+    }
+  }
+  return out;
+}
+
+/** The names and shapes `moduleStateTensors` would write, without reading the device. */
+export function moduleStateKeys(m: Module, prefix = ''): { name: string; shape: number[] }[] {
+  const bns = batchNormsByPath(m);
+  const out: { name: string; shape: number[] }[] = [];
+  for (const [name, t] of m.stateDict()) {
+    out.push({ name: prefix + name, shape: [...t.shape] });
+    if (name.endsWith('.running_var') && bns.has(name.slice(0, -'.running_var'.length))) {
+      out.push({ name: `${prefix}${name.slice(0, -'running_var'.length)}${NBT}`, shape: [] });
+    }
+  }
+  return out;
+}
+
+/**
+ * Write `tensors[prefix + name]` into every state tensor of `m` (and BN batch counts). Strict: every
+ * name must be present with the same shape, and no other name may start with `prefix` — the error
+ * lists what is missing, unexpected or mis-shaped. `source` names the file in messages.
+ */
+export function loadModuleState(m: Module, tensors: ReadonlyMap<string, DecodedTensor>, source: string, prefix = ''): void {
+  const expected = moduleStateKeys(m, prefix);
+  const expectedNames = new Set(expected.map((k) => k.name));
+  const missing = expected.filter((k) => !tensors.has(k.name)).map((k) => k.name);
+  const unexpected = [...tensors.keys()].filter((n) => n.startsWith(prefix) && !expectedNames.has(n));
+  const misshaped = expected.filter((k) => {
+    const t = tensors.get(k.name);
+    return t && (t.shape.length !== k.shape.length || t.shape.some((d, i) => d !== k.shape[i]));
+  }).map((k) => `${k.name} (file [${tensors.get(k.name)!.shape.join(', ')}], model [${k.shape.join(', ')}])`);
+  if (missing.length || unexpected.length || misshaped.length) {
+    const parts: string[] = [];
+    const list = (xs: string[]): string => xs.slice(0, 8).join(', ') + (xs.length > 8 ? `, … (${xs.length} in all)` : '');
+    if (missing.length) parts.push(`missing ${list(missing)}`);
+    if (unexpected.length) parts.push(`unexpected ${list(unexpected)}`);
+    if (misshaped.length) parts.push(`shape mismatch ${list(misshaped)}`);
+    throw new Error(`${source}: checkpoint does not match the model: ${parts.join('; ')}`);
+  }
+  noGrad(() => {
+    for (const [name, t] of m.stateDict()) {
+      const d = tensors.get(prefix + name)!;
+      if (d.dtype !== 'F32') throw new Error(`${source}: tensor '${prefix + name}' is ${d.dtype}; model tensors are stored as F32`);
+      t.backend.write(t.storage, d.data);
+    }
+  });
+  for (const [path, bn] of batchNormsByPath(m)) {
+    if (!bn.runningVar) continue;
+    const d = tensors.get(`${prefix}${path}.${NBT}`)!;
+    const v = d.data[0];
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${source}: '${prefix}${path}.${NBT}' is ${v}, expected a non-negative integer`);
+    bn.numBatchesTracked = v;
+  }
+}
+
+// ---- the stand-alone network ------------------------------------------------------------------
+
+export const NETWORK_FORMAT = 'gmnas.nb201.network/1';
+
+/** Metadata strings of a network checkpoint: enough to rebuild the model. */
+export function networkMetadata(net: Nb201Network, extra: Record<string, string> = {}): Record<string, string> {
+  const c = net.config;
+  return {
+    ...extra,
+    format: NETWORK_FORMAT,
+    genotype: formatGenotype(c.genotype),
+    C: String(c.C), N: String(c.N), input_channels: String(c.inputChannels), num_classes: String(c.numClasses),
+  };
+}
+
+export async function encodeNetworkCheckpoint(net: Nb201Network, extraMetadata: Record<string, string> = {}): Promise<Uint8Array> {
+  return encodeSafetensors(await moduleStateTensors(net), networkMetadata(net, extraMetadata));
+}
+
+function intField(meta: Record<string, string>, key: string, source: string): number {
+  const v = Number(meta[key]);
+  if (meta[key] === undefined || !Number.isInteger(v) || v < 1) {
+    throw new Error(`${source}: metadata '${key}' is ${JSON.stringify(meta[key])}, expected a positive integer`);
+  }
+  return v;
+}
+
+/** The network config stored in a network checkpoint's metadata. */
+export function networkConfigFromMetadata(meta: Record<string, string>, source: string): NetworkConfig {
+  if (meta.format !== NETWORK_FORMAT) {
+    throw new Error(`${source}: metadata 'format' is ${JSON.stringify(meta.format)}, expected '${NETWORK_FORMAT}' (an NB201 network checkpoint)`);
+  }
+  let genotype;
+  try {
+    genotype = parseGenotype(meta.genotype ?? '');
+  } catch (e) {
+    throw new Error(`${source}: metadata 'genotype': ${(e as Error).message}`);
+  }
+  return {
+    genotype, C: intField(meta, 'C', source), N: intField(meta, 'N', source),
+    inputChannels: intField(meta, 'input_channels', source), numClasses: intField(meta, 'num_classes', source),
+  };
+}
+
+/** Build the network a checkpoint describes and load its weights. */
+export function decodeNetworkCheckpoint(be: Backend, rng: EngineRng, bytes: Uint8Array, source: string): { network: Nb201Network; metadata: Record<string, string> } {
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  const network = new Nb201Network(be, rng, networkConfigFromMetadata(metadata, source));
+  try {
+    loadModuleState(network, tensors, source);
+  } catch (e) {
+    network.dispose();
+    throw e;
+  }
+  return { network, metadata };
+}
+
+/** Load a network checkpoint into an existing network; its genotype and sizes must match. */
+export function loadNetworkInto(net: Nb201Network, bytes: Uint8Array, source: string): Record<string, string> {
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  if (metadata.format === NETWORK_FORMAT && metadata.genotype !== formatGenotype(net.config.genotype)) {
+    throw new Error(`${source}: checkpoint genotype ${metadata.genotype} differs from the model's ${formatGenotype(net.config.genotype)}`);
+  }
+  loadModuleState(net, tensors, source);
+  return metadata;
+}
+
+// ---- the supernet -------------------------------------------------------------------------------
+
+export const SUPERNET_FORMAT = 'gmnas.nb201.supernet/1';
+
+export function supernetMetadata(s: Nb201Supernet, extra: Record<string, string> = {}): Record<string, string> {
+  const c = s.config;
+  return {
+    ...extra,
+    format: SUPERNET_FORMAT,
+    mask: maskToString(s.mask),
+    C: String(c.C), N: String(c.N), input_channels: String(c.inputChannels), num_classes: String(c.numClasses),
+    track_cell_stats: String(c.trackCellStats),
+  };
+}
+
+/** The supernet config stored in a supernet checkpoint's metadata. */
+export function supernetConfigFromMetadata(meta: Record<string, string>, source: string): SupernetConfig {
+  if (meta.format !== SUPERNET_FORMAT) {
+    throw new Error(`${source}: metadata 'format' is ${JSON.stringify(meta.format)}, expected '${SUPERNET_FORMAT}' (an NB201 supernet checkpoint)`);
+  }
+  if (meta.track_cell_stats !== 'true' && meta.track_cell_stats !== 'false') {
+    throw new Error(`${source}: metadata 'track_cell_stats' is ${JSON.stringify(meta.track_cell_stats)}, expected 'true' or 'false'`);
+  }
+  let mask;
+  try {
+    mask = parseMask(meta.mask ?? '');
+  } catch (e) {
+    throw new Error(`${source}: metadata 'mask': ${(e as Error).message}`);
+  }
+  return {
+    C: intField(meta, 'C', source), N: intField(meta, 'N', source),
+    inputChannels: intField(meta, 'input_channels', source), numClasses: intField(meta, 'num_classes', source),
+    trackCellStats: meta.track_cell_stats === 'true', mask,
+  };
+}
+
+/** A supernet checkpoint; `extra` tensors (α, optimizer state, …) are appended under their own names. */
+export async function encodeSupernetCheckpoint(s: Nb201Supernet, extra: SafetensorsInput[] = [], extraMetadata: Record<string, string> = {}): Promise<Uint8Array> {
+  return encodeSafetensors([...await moduleStateTensors(s), ...extra], supernetMetadata(s, extraMetadata));
+}
+
+/** Build the supernet a checkpoint describes and load its weights; other tensors are returned as they are. */
+export function decodeSupernetCheckpoint(be: Backend, rng: EngineRng, bytes: Uint8Array, source: string):
+  { supernet: Nb201Supernet; metadata: Record<string, string>; extra: Map<string, DecodedTensor> } {
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  const supernet = new Nb201Supernet(be, rng, supernetConfigFromMetadata(metadata, source));
+  const own = new Set(moduleStateKeys(supernet).map((k) => k.name));
+  const mine = new Map<string, DecodedTensor>(), extra = new Map<string, DecodedTensor>();
+  for (const [name, t] of tensors) (own.has(name) ? mine : extra).set(name, t);
+  try {
+    loadModuleState(supernet, mine, source);
+  } catch (e) {
+    supernet.dispose();
+    throw e;
+  }
+  return { supernet, metadata, extra };
+}
+
+/** Host copy of a decoded tensor as a device tensor (for extra entries such as α). */
+export function decodedToTensor(be: Backend, d: DecodedTensor): Tensor {
+  return Tensor.fromArray(be, d.data, d.shape);
+}
