@@ -1,0 +1,138 @@
+// `npm run bench [-- --device webgpu|cpu|both] [--json] [--reps N] [--batch N]`
+// Per-kernel time and GFLOP/s at the NAS-Bench-201 stage shapes, and the dispatch count of one
+// ReLU→conv→BN forward+backward through autograd. Prints a table (unless --json) and one JSON line
+// per row. Timing: warm-up run, then `reps` runs encoded back to back and one sync — the figure is
+// device time per call including dispatch overhead, which is what a training loop sees.
+import { parseArgs } from 'node:util';
+import type { Backend, ConvGeom, Storage } from '../src/engine/backend.js';
+import { CpuBackend } from '../src/engine/cpu/cpu-backend.js';
+import { WebGpuBackend } from '../src/engine/webgpu/webgpu-backend.js';
+import { Tensor, tidy, backward, relu, conv2d, batchNorm, sum } from '../src/engine/index.js';
+
+const { values } = parseArgs({
+  options: {
+    device: { type: 'string', default: 'both' },
+    json: { type: 'boolean', default: false },
+    reps: { type: 'string', default: '5' },
+    batch: { type: 'string', default: '64' },
+  },
+});
+const reps = Math.max(1, Number(values.reps));
+const N = Math.max(1, Number(values.batch));
+const jsonOnly = values.json as boolean;
+
+interface Row { bench: string; device: string; shape: string; ms: number; gflops: number | null; dispatches?: number }
+const rows: Row[] = [];
+
+function emit(r: Row): void {
+  rows.push(r);
+  console.log(JSON.stringify(r));
+}
+
+const stages = [
+  { C: 16, S: 32 },
+  { C: 32, S: 16 },
+  { C: 64, S: 8 },
+];
+
+function geom(C: number, S: number, k: number): ConvGeom {
+  const p = (k - 1) / 2;
+  return { N, Cin: C, H: S, W: S, Cout: C, KH: k, KW: k, OH: S, OW: S, strideH: 1, strideW: 1, padH: p, padW: p, dilH: 1, dilW: 1, groups: 1 };
+}
+
+function filled(be: Backend, n: number): Storage {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.sin(i * 0.618);
+  return be.upload(a);
+}
+
+async function time(be: Backend, fn: () => void): Promise<number> {
+  fn();
+  await be.sync();
+  const r = be.kind === 'cpu' ? Math.min(reps, 2) : reps;
+  const t0 = performance.now();
+  for (let i = 0; i < r; i++) fn();
+  await be.sync();
+  return (performance.now() - t0) / r;
+}
+
+async function benchBackend(be: Backend, label: string): Promise<void> {
+  for (const { C, S } of stages) {
+    for (const k of [3, 1]) {
+      const g = geom(C, S, k);
+      const x = filled(be, N * C * S * S), w = filled(be, C * C * k * k), y = be.alloc(N * C * S * S);
+      const dw = be.alloc(C * C * k * k), dx = be.alloc(N * C * S * S);
+      const flops = 2 * N * C * C * k * k * S * S;
+      const shape = `N${N} C${C} ${S}x${S} k${k}`;
+      const fwd = await time(be, () => be.conv2d(x, w, null, y, g));
+      emit({ bench: `conv${k}x${k}-fwd`, device: label, shape, ms: fwd, gflops: flops / fwd / 1e6 });
+      const dgrad = await time(be, () => be.conv2dInputGrad(y, w, dx, g));
+      emit({ bench: `conv${k}x${k}-dgrad`, device: label, shape, ms: dgrad, gflops: flops / dgrad / 1e6 });
+      const wgrad = await time(be, () => be.conv2dWeightGrad(y, x, dw, g));
+      emit({ bench: `conv${k}x${k}-wgrad`, device: label, shape, ms: wgrad, gflops: flops / wgrad / 1e6 });
+      for (const s of [x, w, y, dw, dx]) be.release(s);
+    }
+    const n = N * C * S * S;
+    const x = filled(be, n), y = be.alloc(n), dx = be.alloc(n);
+    const mean = be.alloc(C), inv = be.alloc(C), rm = filled(be, C), rv = filled(be, C);
+    const bg = { N, C, HW: S * S, eps: 1e-5, momentum: 0.1 };
+    const shape = `N${N} C${C} ${S}x${S}`;
+    const bnf = await time(be, () => be.batchNormTrain(x, null, null, y, mean, inv, rm, rv, bg));
+    emit({ bench: 'batchnorm-fwd', device: label, shape, ms: bnf, gflops: null });
+    const bnb = await time(be, () => be.batchNormBackward(y, x, null, mean, inv, dx, null, null, bg));
+    emit({ bench: 'batchnorm-bwd', device: label, shape, ms: bnb, gflops: null });
+    const pg = { kind: 'avg' as const, N, C, H: S, W: S, OH: S, OW: S, KH: 3, KW: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, countIncludePad: false };
+    const pool = await time(be, () => be.pool2d(x, y, pg));
+    emit({ bench: 'avgpool3x3-fwd', device: label, shape, ms: pool, gflops: null });
+    for (const s of [x, y, dx, mean, inv, rm, rv]) be.release(s);
+  }
+  // dispatches of one ReLU→conv3x3→BN forward+backward through autograd (NB201 op, C=16 32×32)
+  const C = 16, S = 32;
+  const x = Tensor.fromArray(be, new Float32Array(N * C * S * S).map((_, i) => Math.sin(i)), [N, C, S, S]).param();
+  const w = Tensor.fromArray(be, new Float32Array(C * C * 9).map((_, i) => Math.cos(i) * 0.1), [C, C, 3, 3]).param();
+  const step = () => tidy(() => {
+    const h = batchNorm(conv2d(relu(x), w, null, { padding: 1 }), { gamma: null, beta: null, runningMean: null, runningVar: null, training: true });
+    backward(sum(h));
+    x.grad?.dispose(); x.grad = null; w.grad?.dispose(); w.grad = null;
+  });
+  step();
+  await be.sync();
+  const d0 = be.dispatchCount();
+  const t0 = performance.now();
+  step();
+  await be.sync();
+  const ms = performance.now() - t0;
+  emit({ bench: 'relu-conv3x3-bn-fwdbwd', device: label, shape: `N${N} C${C} ${S}x${S}`, ms, gflops: null, dispatches: be.dispatchCount() - d0 });
+  x.dispose(); w.dispose();
+}
+
+const devices = values.device === 'both' ? ['webgpu', 'cpu'] : [values.device as string];
+for (const d of devices) {
+  if (d === 'webgpu') {
+    let be: Backend;
+    try {
+      be = await WebGpuBackend.create();
+    } catch (e) {
+      console.error(`bench: no WebGPU backend (${(e as Error).message}); skipping webgpu rows`);
+      continue;
+    }
+    if (!jsonOnly) console.error(`webgpu: ${be.description}`);
+    await benchBackend(be, 'webgpu');
+    be.dispose();
+  } else if (d === 'cpu') {
+    await benchBackend(new CpuBackend(), 'cpu');
+  } else {
+    console.error(`bench: --device ${d}: expected webgpu, cpu or both`);
+    process.exit(2);
+  }
+}
+
+if (!jsonOnly) {
+  const pad = (s: string, n: number) => s.padEnd(n);
+  console.log('\n' + pad('bench', 26) + pad('device', 8) + pad('shape', 22) + pad('ms', 10) + pad('GFLOP/s', 9) + 'dispatches');
+  for (const r of rows) {
+    console.log(pad(r.bench, 26) + pad(r.device, 8) + pad(r.shape, 22) + pad(r.ms.toFixed(2), 10) +
+      pad(r.gflops === null ? '' : r.gflops.toFixed(2), 9) + (r.dispatches ?? ''));
+  }
+}
+process.exit(0);

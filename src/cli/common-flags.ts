@@ -1,0 +1,70 @@
+// The flags every command that builds a network shares (issue [nb201] item 8): size, data, device,
+// seed. One definition so `search`, `train`, `rank` spell and check them the same way.
+import { type FlagSpec, UsageError, intFlag } from './args.js';
+import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
+
+export const DEVICE_CHOICES = ['auto', 'webgpu', 'cpu'] as const;
+export type DeviceChoice = (typeof DEVICE_CHOICES)[number];
+
+export const COMMON_FLAGS: FlagSpec = {
+  device: { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  dataset: { type: 'string' },
+  'data-dir': { type: 'string' },
+  channels: { type: 'string' },
+  cells: { type: 'string' },
+  'batch-size': { type: 'string' },
+  epochs: { type: 'string' },
+  'train-limit': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export const COMMON_FLAGS_HELP = `  --device auto|webgpu|cpu   backend (auto: WebGPU when an adapter exists, else CPU)
+  --seed S                   seed of everything random (default 0)
+  --out DIR                  output folder
+  --dataset NAME             ${DATASET_NAMES.join(' | ')}
+  --data-dir DIR             folder with the dataset's files as distributed
+  --channels C               channels of the first stage (NB201: 16)
+  --cells N                  search cells per stage (NB201: 5)
+  --batch-size B             images per step
+  --epochs E                 training epochs
+  --train-limit K            use only the first K training images`;
+
+export interface CommonConfig {
+  device: DeviceChoice;
+  seed: number;
+  dataset: DatasetName;
+  dataDir: string | undefined;
+  channels: number;
+  cells: number;
+  batchSize: number;
+  epochs: number;
+  trainLimit: number | undefined;
+}
+
+/** Read the common flags with the command's defaults; every bad value names its flag. */
+export function readCommonFlags(values: Record<string, unknown>, defaults: Omit<CommonConfig, 'device' | 'dataDir' | 'trainLimit' | 'seed'> & { seed?: number }): CommonConfig {
+  const device = values.device ?? 'auto';
+  if (!(DEVICE_CHOICES as readonly string[]).includes(String(device))) {
+    throw new UsageError(`--device ${String(device)}: expected one of ${DEVICE_CHOICES.join(', ')}`);
+  }
+  const dataset = values.dataset ?? defaults.dataset;
+  if (!(DATASET_NAMES as readonly string[]).includes(String(dataset))) {
+    throw new UsageError(`--dataset ${String(dataset)}: expected one of ${DATASET_NAMES.join(', ')}`);
+  }
+  const trainLimit = values['train-limit'] === undefined ? undefined : intFlag(values, 'train-limit', 0, 2);
+  const seed = intFlag(values, 'seed', defaults.seed ?? 0, 0);
+  if (seed > 0xffffffff) throw new UsageError(`--seed ${seed}: expected an integer in [0, 4294967295]`);
+  return {
+    device: device as DeviceChoice,
+    seed,
+    dataset: dataset as DatasetName,
+    dataDir: values['data-dir'] === undefined ? undefined : String(values['data-dir']),
+    channels: intFlag(values, 'channels', defaults.channels, 1),
+    cells: intFlag(values, 'cells', defaults.cells, 1),
+    batchSize: intFlag(values, 'batch-size', defaults.batchSize, 1),
+    epochs: intFlag(values, 'epochs', defaults.epochs, 1),
+    trainLimit,
+  };
+}
