@@ -85,7 +85,11 @@ export function backward(root: Tensor, seed?: Tensor): void {
         for (let i = 0; i < node.inputs.length; i++) {
           let gi = inputGrads[i];
           const input = node.inputs[i];
-          if (!gi || !(input.node || input.requiresGrad)) { gi?.dispose(); continue; }
+          if (!gi || !(input.node || input.requiresGrad)) {
+            // an op may hand the incoming gradient itself to several inputs (add): g is disposed below
+            if (gi && gi !== g) gi.dispose();
+            continue;
+          }
           if (gi === g) gi = g.detach(); // own handle: g is disposed below
           if (gi.size !== input.size) {
             throw new Error(`autograd: '${node.op}' returned a gradient of shape [${gi.shape.join(', ')}] ` +

@@ -1,0 +1,217 @@
+// The work one (sub-)supernet does in a search, shared by the main thread and the pool's workers:
+// build its base method, train it over an epoch range with a checkpoint after every epoch, and — for a
+// leaf — derive its architecture and score it on the validation half. Browser-safe (the store decides
+// where checkpoints go).
+import type { Backend } from '../engine/index.js';
+import { BatchSampler, evalBatches } from '../data/sampler.js';
+import { hashSeed } from '../data/rng.js';
+import { downsampleDataset, type Dataset } from '../data/dataset.js';
+import { splitTrainForSearch, type SearchSplit } from '../data/split.js';
+import { createBaseMethod } from '../search/index.js';
+import type { BaseMethod } from '../search/method.js';
+import type { ImageShape } from '../search/batch.js';
+import type { OpMask } from '../spaces/nb201/ops.js';
+import { maskToString } from '../spaces/nb201/ops.js';
+import type { SearchConfig } from './config.js';
+import type { RunStore } from './store.js';
+
+/** The data a search runs on: the training set and its weights/architecture halves. */
+export interface SearchData {
+  train: Dataset;
+  split: SearchSplit;
+  imageShape: ImageShape;
+  numClasses: number;
+}
+
+/** The search data from a training set: shrunk by `c.downsample`, split into halves (spec §2.1). */
+export function prepareSearchData(c: SearchConfig, trainSet: Dataset): SearchData {
+  const train = downsampleDataset(trainSet, c.downsample);
+  if (train.size < 2 * c.batchSize) {
+    throw new Error(`--train-limit/--dataset: ${train.size} training images are too few for two halves of --batch-size ${c.batchSize}`);
+  }
+  return { train, split: splitTrainForSearch(train), imageShape: [train.channels, train.height, train.width], numClasses: train.numClasses };
+}
+
+export interface EpochRecord {
+  epoch: number;
+  lr: number;
+  tau: number | null;
+  updateArch: boolean;
+  trainLoss: number;
+  trainAccuracy: number;
+  seconds: number;
+}
+
+export interface NodeProgress {
+  /** epochs of the global schedule this node has finished (its checkpoint holds the state after them) */
+  epochsDone: number;
+  history: EpochRecord[];
+}
+
+/** Where a node sits in the schedule (see config.ts). */
+export interface NodeSchedule {
+  id: number;
+  mask: OpMask;
+  fromEpoch: number;
+  toEpoch: number;
+  /** the epoch this node's fresh schedule starts at (restarted leaves), or null (global schedule) */
+  restartedAt: number | null;
+}
+
+export interface ProgressEvent {
+  phase: 'warmup' | 'split' | 'leaf' | 'select';
+  node: number;
+  /** e.g. 'epoch 3/8' or 'edge 2 (4/6)' */
+  label: string;
+  done: number;
+  total: number;
+  loss?: number;
+  accuracy?: number;
+}
+
+export type ProgressListener = (e: ProgressEvent) => void;
+
+export const checkpointName = (node: number): string => `node-${node}`;
+export const nodeSeed = (c: SearchConfig, node: number): number => hashSeed(c.seed, 0x90de, node);
+
+/** The α updates start at the last split (GM freezes α while splitting, spec §3.1); one-shot at 0. */
+export function archFromEpoch(c: SearchConfig): number {
+  return c.splitEpochs.length ? c.splitEpochs[c.splitEpochs.length - 1] : 0;
+}
+
+export function stepsPerEpoch(c: SearchConfig, data: SearchData): number {
+  return c.stepsPerEpoch ?? Math.ceil(data.split.weights.length / c.batchSize);
+}
+
+/** A method for a node of the tree, fresh from its seed (the caller may load a checkpoint into it). */
+export function createNodeMethod(c: SearchConfig, backend: Backend, data: SearchData, node: number, mask: OpMask): BaseMethod {
+  return createBaseMethod(c.base, {
+    backend,
+    sizes: { C: c.channels, N: c.cells, inputChannels: data.imageShape[0], numClasses: data.numClasses },
+    imageShape: data.imageShape,
+    mask,
+    seed: nodeSeed(c, node),
+    hyper: { batchSize: c.batchSize, epochs: c.totalEpochs },
+  });
+}
+
+/** The node's method at `progress`: from its checkpoint when there is one, else fresh. */
+export async function materializeNode(c: SearchConfig, backend: Backend, data: SearchData, store: RunStore, node: NodeSchedule): Promise<BaseMethod> {
+  const method = createNodeMethod(c, backend, data, node.id, node.mask);
+  if (store.hasCheckpoint(checkpointName(node.id))) {
+    try {
+      await store.loadCheckpoint(checkpointName(node.id), method);
+    } catch (e) {
+      method.dispose();
+      throw e;
+    }
+  }
+  return method;
+}
+
+/** Fixed validation batches (the first images of the architecture half, no augmentation). */
+export function validationData(c: SearchConfig, data: SearchData): () => Iterable<{ x: Float32Array; y: Float32Array; n: number }> {
+  const all = data.split.arch;
+  const indices = c.valBatches === null ? all : all.subarray(0, Math.min(all.length, c.valBatches * c.batchSize));
+  return () => evalBatches(data.train, c.batchSize, { indices });
+}
+
+/**
+ * Train `method` (the node's) from `progress.epochsDone` to `node.toEpoch`, saving a checkpoint and
+ * the progress after every epoch through `onEpochSaved`.
+ */
+export async function trainNodeEpochs(
+  c: SearchConfig, method: BaseMethod, data: SearchData, node: NodeSchedule, progress: NodeProgress,
+  o: { store: RunStore; onEpochSaved: (p: NodeProgress) => Promise<void>; onProgress?: ProgressListener; phase: 'warmup' | 'leaf' },
+): Promise<void> {
+  const steps = stepsPerEpoch(c, data);
+  const archFrom = archFromEpoch(c);
+  for (let epoch = Math.max(progress.epochsDone, node.fromEpoch); epoch < node.toEpoch; epoch++) {
+    const t0 = Date.now();
+    if (node.restartedAt !== null) {
+      const local = epoch - node.restartedAt;
+      const lrTotal = c.fixSchedule ? c.totalEpochs - node.restartedAt : c.totalEpochs;
+      method.setEpoch(local, lrTotal, { epoch: local, totalEpochs: c.totalEpochs - node.restartedAt });
+    } else {
+      method.setEpoch(epoch, c.totalEpochs);
+    }
+    const updateArch = epoch >= archFrom;
+    // a sampler per (node, epoch): a resumed run draws exactly the batches the killed one would have
+    const train = new BatchSampler(data.train, {
+      batchSize: c.batchSize, seed: hashSeed(c.seed, node.id, epoch, 1), sampling: 'independent', augment: true, indices: data.split.weights,
+    });
+    const valid = new BatchSampler(data.train, {
+      batchSize: c.batchSize, seed: hashSeed(c.seed, node.id, epoch, 2), sampling: 'independent', augment: true, indices: data.split.arch,
+    });
+    const label = `node ${node.id} epoch ${epoch + 1}/${c.totalEpochs}`;
+    const m = await method.trainEpoch({
+      steps, train, valid, updateArch,
+      onStep: (done) => o.onProgress?.({ phase: o.phase, node: node.id, label, done, total: steps }),
+    });
+    const rec: EpochRecord = {
+      epoch, lr: method.lr, tau: Number.isNaN(method.tau) ? null : method.tau, updateArch,
+      trainLoss: m.loss, trainAccuracy: m.accuracy, seconds: (Date.now() - t0) / 1000,
+    };
+    if (!Number.isFinite(m.loss)) {
+      throw new Error(`node ${node.id} (mask ${maskToString(node.mask)}): training loss became ${m.loss} in epoch ${epoch}; ` +
+        'lower the learning rate or check the data');
+    }
+    await o.store.saveCheckpoint(checkpointName(node.id), method);
+    progress = { epochsDone: epoch + 1, history: [...progress.history, rec] };
+    await o.onEpochSaved(progress);
+    o.onProgress?.({ phase: o.phase, node: node.id, label, done: steps, total: steps, loss: m.loss, accuracy: m.accuracy });
+  }
+}
+
+export interface LeafResult {
+  node: number;
+  mask: string;
+  genotype: string;
+  /** the derived genotype run as a single path in the leaf supernet on the validation batches */
+  val: { accuracy: number; loss: number };
+  /** argmax methods: α at the end, row-major [6,5] */
+  alpha?: number[];
+  /** RSPS: the scored random candidates */
+  candidates?: { genotype: string; accuracy: number; loss: number }[];
+  history: EpochRecord[];
+  seconds: number;
+}
+
+/** Derive the leaf's genotype and score it on the validation half. BN mode as the reference's
+ *  projection step: training mode (batch statistics) for DARTS, eval mode for SNAS, RSPS and GDAS
+ *  (spec §2.3, §3.7); the search cells' BNs are not affine either way. */
+export async function finishLeaf(c: SearchConfig, method: BaseMethod, data: SearchData, node: NodeSchedule, history: EpochRecord[], seconds: number): Promise<LeafResult> {
+  const val = validationData(c, data);
+  const derived = await method.derive({ valid: val, candidates: c.rspsCandidates });
+  const m = await method.evaluate(val, { arch: derived.genotype, bn: leafBnMode(c) });
+  return {
+    node: node.id, mask: maskToString(node.mask), genotype: derived.genotypeString,
+    val: { accuracy: m.accuracy, loss: m.loss },
+    ...(derived.alpha ? { alpha: derived.alpha } : {}),
+    ...(derived.candidates ? { candidates: derived.candidates } : {}),
+    history, seconds,
+  };
+}
+
+/** One leaf from its checkpoint to a result: what the worker pool runs. */
+export async function runLeafJob(
+  c: SearchConfig, backend: Backend, data: SearchData, store: RunStore, node: NodeSchedule, progress: NodeProgress,
+  o: { onEpochSaved: (p: NodeProgress) => Promise<void>; onProgress?: ProgressListener },
+): Promise<LeafResult> {
+  const t0 = Date.now();
+  const method = await materializeNode(c, backend, data, store, node);
+  try {
+    let last = progress;
+    await trainNodeEpochs(c, method, data, node, progress, {
+      store, phase: 'leaf', onProgress: o.onProgress,
+      onEpochSaved: async (p) => { last = p; await o.onEpochSaved(p); },
+    });
+    return await finishLeaf(c, method, data, node, last.history, (Date.now() - t0) / 1000);
+  } finally {
+    method.dispose();
+  }
+}
+
+export function leafBnMode(c: SearchConfig): 'train' | 'eval' {
+  return c.base === 'darts' || c.base === 'darts2' ? 'train' : 'eval';
+}

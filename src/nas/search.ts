@@ -1,0 +1,361 @@
+// A whole search: GM-NAS (spec §3.8), few-shot and random splits (§4), or one-shot, on one code path.
+//
+//   for each split level k:   for each node of the level (in order):
+//       train it to split epoch k (α frozen) → split it (GM: score every unsplit edge, balanced min-cut,
+//       pick the edge with the largest cut distance; fewshot: one op per child on a fixed edge; random:
+//       random edge, random balanced groups) → children inherit its state, or restart at the last split
+//   leaves: train with the base method (α updated), derive a genotype, score it on the validation half
+//   select the final architecture (validation accuracy / loss, successive halving, or the bench oracle)
+//
+// Everything goes through a RunStore: the state after every epoch and every split is saved, so a
+// killed run resumes where it stopped and — on the CPU backend — ends exactly as an uninterrupted one.
+// Per-(node, epoch) data samplers and per-node GM samplers make that possible.
+import type { Backend } from '../engine/index.js';
+import { Rng, hashSeed } from '../data/rng.js';
+import { BatchSampler, evalBatches } from '../data/sampler.js';
+import { NB201_OPS, unsplitEdges, enabledOps, maskToString, parseMask } from '../spaces/nb201/ops.js';
+import { parseGenotype } from '../spaces/nb201/genotype.js';
+import type { BenchTable } from '../spaces/nb201/bench-table.js';
+import type { BaseMethod } from '../search/method.js';
+import { trainStandalone } from '../search/standalone.js';
+import { PartitionTree, type SplitRecord } from './tree.js';
+import { chooseSplitEdge, initGmnasWasm } from './cut.js';
+import { runSuccessiveHalving } from './halving.js';
+import { gmEdgeDistance } from './gm-score.js';
+import { validateSearchConfig, splitGroupSizes, type SearchConfig } from './config.js';
+import {
+  materializeNode, trainNodeEpochs, runLeafJob, checkpointName, nodeSeed, validationData,
+  type SearchData, type NodeProgress, type NodeSchedule, type LeafResult, type ProgressListener,
+} from './phases.js';
+import type { RunStore } from './store.js';
+
+export const RESULT_VERSION = 1;
+
+export interface RunState {
+  version: 1;
+  config: SearchConfig;
+  tree: ReturnType<PartitionTree['toJSON']>;
+  splits: SplitRecord[];
+  progress: Record<string, NodeProgress>;
+  leaves: Record<string, LeafResult>;
+  timings: Record<string, number>;
+  startedAt: string;
+}
+
+/** Runs the leaves of the last level; the default runs them one after another in this thread. */
+export type LeafRunner = (jobs: { node: NodeSchedule; progress: NodeProgress }[],
+  ctx: { onEpochSaved: (node: number, p: NodeProgress) => Promise<void>; onResult: (r: LeafResult) => Promise<void> }) => Promise<{ failed: { node: number; error: string }[] }>;
+
+export interface RunSearchOptions {
+  config: SearchConfig;
+  backend: Backend;
+  data: SearchData;
+  store: RunStore;
+  /** continue the run in `store` (its config must equal `config`) */
+  resume?: boolean;
+  /** the NB201 table when `config.bench` is set */
+  benchTable?: BenchTable | null;
+  /** how the device is described in the result */
+  deviceName: string;
+  onProgress?: ProgressListener;
+  onLog?: (line: string) => void;
+  leafRunner?: LeafRunner;
+  /** test hook: throw after this many saved epochs (simulates a killed run) */
+  stopAfterEpochs?: number;
+}
+
+export interface FinalPick {
+  node: number;
+  genotype: string;
+  selectedBy: 'val-acc' | 'val-loss' | 'halving' | 'bench';
+  /** true when the pick used benchmark accuracies (an oracle, not a search result) */
+  oracle: boolean;
+  scores: { node: number; genotype: string; score: number }[];
+  halving?: { rounds: { round: number; epochs: number; candidates: number[]; scores: number[]; kept: number[] }[] };
+}
+
+export interface SearchResult {
+  version: number;
+  space: 'nb201';
+  method: SearchConfig['method'];
+  base: SearchConfig['base'];
+  seed: number;
+  config: SearchConfig;
+  device: string;
+  dataset: { name: string; trainImages: number; weightsHalf: number; archHalf: number; imageShape: readonly number[]; classes: number };
+  tree: { nodes: { id: number; parent: number | null; depth: number; mask: string; children: number[]; archs: number }[] };
+  splits: (SplitRecord & { edgeName: string; ops: string[] })[];
+  leaves: (LeafResult & { bench?: Record<string, number | string> })[];
+  failedLeaves: { node: number; error: string }[];
+  final: FinalPick & { bench?: Record<string, number | string> };
+  timings: Record<string, number>;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export class StopRequested extends Error {}
+
+const GM_STREAM = 0x6e6d;
+const RANDOM_SPLIT_STREAM = 0x7a4d;
+
+export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
+  const c = o.config;
+  validateSearchConfig(c);
+  if (c.bench && !o.benchTable) throw new Error('--bench: the table was not loaded');
+  if (o.benchTable && !o.benchTable.hasColumn(c.benchColumn)) {
+    throw new Error(`--bench-column ${c.benchColumn}: ${o.benchTable.source} has no such column (numeric columns: ${o.benchTable.numericColumns().join(', ')})`);
+  }
+  await initGmnasWasm();
+  const log = o.onLog ?? (() => {});
+  let state = o.resume ? await o.store.readState<RunState>() : null;
+  if (o.resume) {
+    if (!state) throw new Error(`--resume ${o.store.location ?? ''}: no run state (state.json) there`);
+    const a = JSON.stringify(state.config), b = JSON.stringify(c);
+    if (a !== b) throw new Error(`--resume: the run was started with a different configuration; resume it with the same flags\n  saved:  ${a}\n  now:    ${b}`);
+    log(`resuming: ${Object.keys(state.leaves).length} leaves done, ${state.splits.length} splits done`);
+  }
+  if (!state) {
+    state = {
+      version: 1, config: c, tree: new PartitionTree().toJSON(), splits: [], progress: {}, leaves: {}, timings: {},
+      startedAt: new Date().toISOString(),
+    };
+    await o.store.writeState(state);
+  }
+  const st = state;
+  const tree = PartitionTree.fromJSON(st.tree, st.splits);
+  const save = async (): Promise<void> => {
+    st.tree = tree.toJSON();
+    st.splits = tree.splits;
+    await o.store.writeState(st);
+  };
+  let savedEpochs = 0;
+  const onEpochSaved = async (node: number, p: NodeProgress): Promise<void> => {
+    st.progress[node] = p;
+    await save();
+    if (o.stopAfterEpochs !== undefined && ++savedEpochs >= o.stopAfterEpochs) throw new StopRequested(`stopped after ${savedEpochs} epochs (test hook)`);
+  };
+  const time = async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try { return await fn(); } finally { st.timings[key] = (st.timings[key] ?? 0) + (Date.now() - t0) / 1000; }
+  };
+
+  const levels = c.splitEpochs.length;
+  const lastSplit = levels ? c.splitEpochs[levels - 1] : 0;
+  const schedule = (id: number): NodeSchedule => {
+    const n = tree.node(id);
+    const leafLevel = n.depth === levels;
+    return {
+      id, mask: n.mask,
+      fromEpoch: n.depth === 0 ? 0 : c.splitEpochs[n.depth - 1],
+      toEpoch: leafLevel ? c.totalEpochs : c.splitEpochs[n.depth],
+      restartedAt: leafLevel && levels > 0 && c.restart ? lastSplit : null,
+    };
+  };
+  const progressOf = (id: number): NodeProgress => st.progress[id] ?? { epochsDone: schedule(id).fromEpoch, history: [] };
+
+  // ---- split levels -----------------------------------------------------------------------------
+  for (let level = 0; level < levels; level++) {
+    for (const n of tree.level(level)) {
+      if (n.children.length) continue; // split before the run was stopped
+      const sched = schedule(n.id);
+      const method = await materializeNode(c, o.backend, o.data, o.store, sched);
+      try {
+        if (progressOf(n.id).epochsDone < sched.toEpoch) {
+          log(`node ${n.id}: training epochs ${progressOf(n.id).epochsDone}–${sched.toEpoch - 1} (mask ${maskToString(n.mask)}, α frozen)`);
+        }
+        await time(`warmup.level${level}`, () => trainNodeEpochs(c, method, o.data, sched, progressOf(n.id), {
+          store: o.store, phase: 'warmup', onProgress: o.onProgress, onEpochSaved: (p) => onEpochSaved(n.id, p),
+        }));
+        const split = await time(`split.level${level}`, () => chooseSplit(c, method, o.data, n.id, o.onProgress));
+        const isFinal = level === levels - 1;
+        const children = tree.split(n.id, split.edge, split.groups, {
+          criterion: c.method === 'gm' ? 'gm' : c.method === 'fewshot' ? 'fewshot' : 'random',
+          distance: split.distance, cutScore: split.cutScore, ...(split.candidates ? { candidates: split.candidates } : {}),
+        });
+        log(`node ${n.id}: split edge ${split.edge} (${edgeName(split.edge)}) into ${split.groups.map((g) => `{${g.map((i) => NB201_OPS[i]).join(', ')}}`).join(' ')}` +
+          (split.cutScore !== null ? `, cut distance ${split.cutScore.toFixed(4)}` : ''));
+        for (const child of children) {
+          const inherit = !(isFinal && c.restart);
+          const m = method.spawn(child.mask, { inherit, seed: nodeSeed(c, child.id) });
+          try {
+            await o.store.saveCheckpoint(checkpointName(child.id), m);
+          } finally {
+            m.dispose();
+          }
+          st.progress[child.id] = { epochsDone: sched.toEpoch, history: [] };
+        }
+        await save();
+      } finally {
+        method.dispose();
+      }
+    }
+  }
+
+  // ---- leaves -----------------------------------------------------------------------------------
+  const leafNodes = tree.leaves();
+  const pending = leafNodes.filter((n) => !st.leaves[n.id]).map((n) => ({ node: schedule(n.id), progress: progressOf(n.id) }));
+  const onResult = async (r: LeafResult): Promise<void> => {
+    st.leaves[r.node] = r;
+    await save();
+    log(`leaf ${r.node}: ${r.genotype}  val acc ${r.val.accuracy.toFixed(2)} %  loss ${r.val.loss.toFixed(4)}`);
+  };
+  const runner: LeafRunner = o.leafRunner ?? (async (jobs, ctx) => {
+    for (const j of jobs) {
+      const r = await runLeafJob(c, o.backend, o.data, o.store, j.node, j.progress, {
+        onEpochSaved: (p) => ctx.onEpochSaved(j.node.id, p), onProgress: o.onProgress,
+      });
+      await ctx.onResult(r);
+    }
+    return { failed: [] };
+  });
+  const t0 = Date.now();
+  const { failed } = pending.length ? await runner(pending, { onEpochSaved, onResult }) : { failed: [] };
+  st.timings.leaves = (st.timings.leaves ?? 0) + (Date.now() - t0) / 1000;
+  const done = leafNodes.filter((n) => st.leaves[n.id]).map((n) => st.leaves[n.id]);
+  if (!done.length) throw new Error(`every leaf failed: ${failed.map((f) => `node ${f.node}: ${f.error}`).join('; ')}`);
+
+  // ---- selection --------------------------------------------------------------------------------
+  const final = await time('select', () => selectFinal(c, o, done));
+  const benchOf = (g: string): Record<string, number | string> | undefined => (o.benchTable ? benchRecord(o.benchTable, g) : undefined);
+  await save();
+  const result: SearchResult = {
+    version: RESULT_VERSION, space: c.space, method: c.method, base: c.base, seed: c.seed, config: c, device: o.deviceName,
+    dataset: {
+      name: o.data.train.name, trainImages: o.data.train.size, weightsHalf: o.data.split.weights.length, archHalf: o.data.split.arch.length,
+      imageShape: o.data.imageShape, classes: o.data.numClasses,
+    },
+    tree: tree.toJSON(),
+    splits: tree.splits.map((s) => ({ ...s, edgeName: edgeName(s.edge), ops: enabledOps(tree.node(s.node).mask, s.edge).map((i) => NB201_OPS[i]) })),
+    leaves: done.map((l) => { const b = benchOf(l.genotype); return b ? { ...l, bench: b } : l; }),
+    failedLeaves: failed,
+    final: { ...final, ...(benchOf(final.genotype) ? { bench: benchOf(final.genotype) } : {}) },
+    timings: st.timings, startedAt: st.startedAt, finishedAt: new Date().toISOString(),
+  };
+  await o.store.writeText('result.json', JSON.stringify(result, null, 1));
+  return result;
+}
+
+/** The table's numeric values for a genotype (undefined when the table lacks it). */
+export function benchRecord(t: BenchTable, genotype: string): Record<string, number | string> | undefined {
+  const row = t.find(genotype);
+  if (!row) return undefined;
+  const out: Record<string, number | string> = { arch_str: row.archStr };
+  for (const col of t.numericColumns()) {
+    const v = t.value(row.genotype, col);
+    if (v !== undefined) out[col] = v;
+  }
+  return out;
+}
+
+function edgeName(e: number): string {
+  const keys = ['1<-0', '2<-0', '2<-1', '3<-0', '3<-1', '3<-2'];
+  return keys[e];
+}
+
+interface SplitChoice {
+  edge: number;
+  groups: number[][];
+  distance: number[][] | null;
+  cutScore: number | null;
+  candidates?: SplitRecord['candidates'];
+}
+
+/** Pick the edge and groups of a split (GM, few-shot or random). */
+export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: SearchData, node: number, onProgress?: ProgressListener): Promise<SplitChoice> {
+  const unsplit = unsplitEdges(method.mask);
+  if (c.method === 'fewshot') {
+    if (!unsplit.includes(c.fewshotEdge)) throw new Error(`--fewshot-edge ${c.fewshotEdge}: that edge is already split in node ${node}`);
+    return { edge: c.fewshotEdge, groups: enabledOps(method.mask, c.fewshotEdge).map((o) => [o]), distance: null, cutScore: null };
+  }
+  if (!unsplit.length) throw new Error(`node ${node} has no unsplit edge left (mask ${maskToString(method.mask)}); use fewer split levels`);
+  const sizes = splitGroupSizes(c);
+  if (c.method === 'random') {
+    const rng = new Rng(hashSeed(c.seed, RANDOM_SPLIT_STREAM, node));
+    const edge = unsplit[rng.int(unsplit.length)];
+    const perm = Array.from(rng.permutation(NB201_OPS.length));
+    const groups: number[][] = [];
+    let at = 0;
+    for (const s of sizes) { groups.push(perm.slice(at, at + s).sort((a, b) => a - b)); at += s; }
+    return { edge, groups, distance: null, cutScore: null };
+  }
+  // GM: one sampler for the node, consumed edge after edge (the reference draws from one loader)
+  const batches = new BatchSampler(data.train, {
+    batchSize: c.batchSize, seed: hashSeed(c.seed, GM_STREAM, node), sampling: 'independent', augment: true, indices: data.split.weights,
+  });
+  const matrices: { edge: number; matrix: number[][]; ops: number[] }[] = [];
+  for (let k = 0; k < unsplit.length; k++) {
+    const edge = unsplit[k];
+    const d = await gmEdgeDistance(method, edge, {
+      repeats: c.gmRepeats, metric: c.gmMetric, batches,
+      onRepeat: (r) => onProgress?.({ phase: 'split', node, label: `node ${node} GM edge ${edgeName(edge)} (${k + 1}/${unsplit.length})`, done: r, total: c.gmRepeats }),
+    });
+    matrices.push({ edge, matrix: d.distance, ops: d.ops });
+  }
+  const choice = chooseSplitEdge(matrices.map((m) => ({ edge: m.edge, matrix: m.matrix })), sizes, { criterion: c.edgeCriterion });
+  const opsOf = (edge: number): number[] => matrices.find((m) => m.edge === edge)!.ops;
+  const toOps = (edge: number, groups: number[][]): number[][] => groups.map((g) => g.map((i) => opsOf(edge)[i]));
+  return {
+    edge: choice.edge,
+    groups: toOps(choice.edge, choice.groups),
+    distance: matrices.find((m) => m.edge === choice.edge)!.matrix,
+    cutScore: choice.cutScore,
+    candidates: choice.perEdge.map((p) => ({
+      edge: p.edge, distance: matrices.find((m) => m.edge === p.edge)!.matrix, cutScore: p.cutScore,
+      groups: toOps(p.edge, p.groups).map((g) => g.map((i) => NB201_OPS[i])),
+    })),
+  };
+}
+
+async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafResult[]): Promise<FinalPick> {
+  const pick = (scores: { node: number; genotype: string; score: number }[], higher: boolean, selectedBy: FinalPick['selectedBy']): FinalPick => {
+    let best = scores[0];
+    for (const s of scores) if (higher ? s.score > best.score : s.score < best.score) best = s;
+    return { node: best.node, genotype: best.genotype, selectedBy, oracle: selectedBy === 'bench', scores };
+  };
+  switch (c.select) {
+    case 'val-acc': return pick(leaves.map((l) => ({ node: l.node, genotype: l.genotype, score: l.val.accuracy })), true, 'val-acc');
+    case 'val-loss': return pick(leaves.map((l) => ({ node: l.node, genotype: l.genotype, score: l.val.loss })), false, 'val-loss');
+    case 'bench': {
+      const t = o.benchTable!;
+      const scores = leaves.map((l) => {
+        const v = t.value(l.genotype, c.benchColumn);
+        if (v === undefined || !Number.isFinite(v)) throw new Error(`--select bench: ${t.source} has no '${c.benchColumn}' value for ${l.genotype}`);
+        return { node: l.node, genotype: l.genotype, score: v };
+      });
+      return pick(scores, true, 'bench');
+    }
+    case 'halving': {
+      // successive halving over short stand-alone trainings of the leaves' genotypes (GM's DARTS-space
+      // selection); each round trains the survivors from scratch for the round's cumulative epochs
+      const val = validationData(c, o.data);
+      const train = (g: string, epochs: number, seed: number): Promise<number> => trainStandalone({
+        backend: o.backend,
+        network: { genotype: parseGenotype(g), C: c.channels, N: c.cells, inputChannels: o.data.imageShape[0], numClasses: o.data.numClasses },
+        seed, imageShape: o.data.imageShape,
+        train: new BatchSampler(o.data.train, { batchSize: c.batchSize, seed, sampling: 'independent', augment: true, indices: o.data.split.weights }),
+        stepsPerEpoch: c.stepsPerEpoch ?? Math.ceil(o.data.split.weights.length / c.batchSize),
+        hyper: { epochs, batchSize: c.batchSize, lr: 0.1, lrMin: 0 },
+        evaluate: val,
+      }).then((r) => { const acc = r.history[r.history.length - 1].eval!.accuracy; r.network.dispose(); return acc; });
+      const res = await runSuccessiveHalving(leaves.length, async (alive, round) => {
+        const out: number[][] = [];
+        for (const i of alive) {
+          o.onProgress?.({ phase: 'select', node: leaves[i].node, label: `halving round ${round.round + 1}: leaf ${leaves[i].node}`, done: 0, total: 1 });
+          out.push([await train(leaves[i].genotype, round.endEpoch * c.halvingEpochs, hashSeed(c.seed, 0x4a1f, leaves[i].node))]);
+        }
+        return out;
+      });
+      const lastScore = new Map<number, number>();
+      for (const r of res.rounds) r.candidates.forEach((cand, k) => lastScore.set(cand, r.scores[k]));
+      return {
+        node: leaves[res.winner].node, genotype: leaves[res.winner].genotype, selectedBy: 'halving', oracle: false,
+        scores: leaves.map((l, i) => ({ node: l.node, genotype: l.genotype, score: lastScore.get(i) ?? NaN })),
+        halving: { rounds: res.rounds.map((r) => ({ round: r.round, epochs: r.endEpoch * c.halvingEpochs, candidates: r.candidates.map((i) => leaves[i].node), scores: r.scores, kept: r.kept.map((i) => leaves[i].node) })) },
+      };
+    }
+  }
+}
+
+/** Parse a leaf's mask string (for tools reading result.json). */
+export { parseMask };
+export { evalBatches };

@@ -1,0 +1,40 @@
+// Where a search keeps its state between phases: the run state (JSON), every node's method checkpoint
+// and the final artifacts. The Node implementation (file-store.ts) writes files atomically so a killed
+// run resumes; MemoryStore keeps everything in memory (browsers, tests, runs without --out).
+import type { BaseMethod } from '../search/method.js';
+import { encodeSafetensors, decodeSafetensors } from '../io/safetensors.js';
+import type { MethodStateMeta } from '../search/method.js';
+
+export interface RunStore {
+  /** a folder name for messages and for worker processes (null: in memory) */
+  readonly location: string | null;
+  readState<T>(): Promise<T | null>;
+  writeState(state: unknown): Promise<void>;
+  hasCheckpoint(name: string): boolean;
+  saveCheckpoint(name: string, method: BaseMethod): Promise<void>;
+  loadCheckpoint(name: string, method: BaseMethod): Promise<void>;
+  /** a text artifact (result.json, report.html) */
+  writeText(name: string, text: string): Promise<void>;
+}
+
+export class MemoryStore implements RunStore {
+  readonly location = null;
+  private state: string | null = null;
+  private readonly checkpoints = new Map<string, { bytes: Uint8Array; meta: MethodStateMeta }>();
+  readonly texts = new Map<string, string>();
+
+  async readState<T>(): Promise<T | null> { return this.state === null ? null : JSON.parse(this.state) as T; }
+  async writeState(state: unknown): Promise<void> { this.state = JSON.stringify(state); }
+  hasCheckpoint(name: string): boolean { return this.checkpoints.has(name); }
+  async saveCheckpoint(name: string, method: BaseMethod): Promise<void> {
+    // through the same encoding as a file, so both stores restore exactly the same values
+    const { tensors, meta } = await method.exportState();
+    this.checkpoints.set(name, { bytes: encodeSafetensors(tensors), meta });
+  }
+  async loadCheckpoint(name: string, method: BaseMethod): Promise<void> {
+    const c = this.checkpoints.get(name);
+    if (!c) throw new Error(`run store: no checkpoint '${name}'`);
+    method.importState(decodeSafetensors(c.bytes, `checkpoint '${name}'`).tensors, c.meta, `checkpoint '${name}'`);
+  }
+  async writeText(name: string, text: string): Promise<void> { this.texts.set(name, text); }
+}
