@@ -8,12 +8,14 @@ import { CpuBackend } from '../engine/cpu/cpu-backend.js';
 import { runSelftest, FAULT_KERNELS } from '../selftest/run.js';
 import type { SelftestRow } from '../selftest/run.js';
 import { OP_CASES, finiteDifferenceCheck } from '../selftest/cases.js';
+import { adapterReport, formatAdapterReport } from '../selftest/adapter.js';
 
 const HELP = `usage: node run.js selftest [--device webgpu|cpu] [--quick] [--json]
   --device webgpu   every WGSL kernel vs the CPU reference on this machine's adapter (default)
   --device cpu      the CPU reference's gradients vs finite differences
   --quick           a representative subset (a few seconds)
-  --json            one JSON line per row and a summary line, nothing else`;
+  --json            one JSON line per row and a summary line, nothing else
+  (test only) --inject-fault KERNEL   corrupt one kernel's output to prove a failure is caught`;
 
 function fmt(x: number): string {
   return Number.isFinite(x) ? x.toExponential(1) : String(x);
@@ -35,7 +37,8 @@ export async function selftestCommand(argv: string[]): Promise<number> {
   if (device === 'cpu') {
     say('CPU reference backend: autograd gradients vs central finite differences');
     const failed: string[] = [];
-    for (const c of quick ? OP_CASES.filter((k) => k.quick) : OP_CASES) {
+    const cases = quick ? OP_CASES.filter((k) => k.quick) : OP_CASES;
+    for (const c of cases) {
       const t0 = performance.now();
       const { worst, where } = await finiteDifferenceCheck(cpu, c, 7, quick ? 4 : 12);
       const tol = c.fdTol ?? 1e-2, pass = worst < tol;
@@ -44,7 +47,7 @@ export async function selftestCommand(argv: string[]): Promise<number> {
       if (json) console.log(JSON.stringify(row));
       else console.log(`${c.name.padEnd(34)} ${fmt(worst).padStart(8)}  tol ${fmt(tol)}  ${row.ms.toFixed(0).padStart(5)} ms  ${pass ? 'pass' : 'FAIL'}`);
     }
-    if (json) console.log(JSON.stringify({ summary: true, device: 'cpu', passed: OP_CASES.length - failed.length, failed }));
+    if (json) console.log(JSON.stringify({ summary: true, device: 'cpu', passed: cases.length - failed.length, failed }));
     else console.log(failed.length ? `FAILED: ${failed.join('; ')}` : 'all gradient checks passed');
     return failed.length ? 1 : 0;
   }
@@ -59,35 +62,43 @@ export async function selftestCommand(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    say(`adapter: ${gpu.description}`);
-    const limits = gpu.requestedLimits?.();
-    if (limits) say(`limits requested: ${Object.entries(limits).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-    if (json) console.log(JSON.stringify({ adapter: gpu.description, limits }));
+    const adapter = adapterReport(gpu);
+    if (json) console.log(JSON.stringify({ adapter, mode: quick ? 'quick' : 'full', faultInjected: fault ?? null }));
+    else if (adapter) for (const line of formatAdapterReport(adapter)) console.log(line);
     if (fault) say(`(test-only fault injected into kernel '${fault}')`);
-    say(`${'case'.padEnd(34)} ${'phase'.padEnd(8)} ${'shape'.padEnd(28)} ${'max abs'.padStart(8)} ${'max rel'.padStart(8)}  tolerance         ms  result`);
+    say(`${quick ? 'quick' : 'full'} mode; errors are WebGPU vs the CPU reference; a row passes when every |Δ| <= atol + rtol·|cpu|\n`);
+    say(`${'case'.padEnd(44)} ${'phase'.padEnd(8)} ${'shape'.padEnd(30)} ${'max abs'.padStart(8)} ${'max rel'.padStart(8)}  ${'tolerance'.padEnd(16)} ${'ms f+b'.padStart(7)}  result`);
     const onRow = (r: SelftestRow) => {
       if (json) { console.log(JSON.stringify(r)); return; }
-      console.log(`${r.name.slice(0, 34).padEnd(34)} ${r.phase.padEnd(8)} ${r.shape.slice(0, 28).padEnd(28)} ${fmt(r.maxAbs).padStart(8)} ${fmt(r.maxRel).padStart(8)}  r${fmt(r.rtol)} a${fmt(r.atol)} ${r.ms.toFixed(1).padStart(7)}  ${r.pass ? 'pass' : 'FAIL'}`);
+      const tol = `r${fmt(r.rtol)} a${fmt(r.atol)}`;
+      const ms = r.phase === 'backward' ? '' : r.ms.toFixed(1);
+      console.log(`${r.name.slice(0, 44).padEnd(44)} ${r.phase.padEnd(8)} ${r.shape.slice(0, 30).padEnd(30)} ${fmt(r.maxAbs).padStart(8)} ${fmt(r.maxRel).padStart(8)}  ${tol.padEnd(16)} ${ms.padStart(7)}  ${r.pass ? 'pass' : 'FAIL'}`);
     };
     const report = await runSelftest(gpu, cpu, { quick, faultKernel: fault, onRow });
-    const step = await supernetStepCheck(gpu, cpu);
+    const step = report.step;
     if (step) {
-      if (json) console.log(JSON.stringify(step));
-      else console.log(`supernet training step (${step.shape}): loss ${step.lossCpu.toFixed(6)} (cpu) vs ${step.lossGpu.toFixed(6)} (webgpu), ` +
-        `grad norm ${step.gradNormCpu.toFixed(6)} vs ${step.gradNormGpu.toFixed(6)} — ${step.pass ? 'pass' : 'FAIL'}`);
-      if (!step.pass) report.failed.push('supernet training step');
+      if (json) console.log(JSON.stringify({ supernetStep: step }));
+      else {
+        const d = (a: number, b: number) => `|Δ| ${fmt(Math.abs(a - b))}`;
+        console.log(`\nsupernet training step: ${step.shape}`);
+        console.log(`  loss        cpu ${step.lossCpu.toFixed(6)}  webgpu ${step.lossGpu.toFixed(6)}  ${d(step.lossCpu, step.lossGpu)}`);
+        console.log(`  after SGD   cpu ${step.lossAfterCpu.toFixed(6)}  webgpu ${step.lossAfterGpu.toFixed(6)}  ${d(step.lossAfterCpu, step.lossAfterGpu)}`);
+        console.log(`  grad norm   cpu ${step.gradNormCpu.toFixed(6)}  webgpu ${step.gradNormGpu.toFixed(6)}  ${d(step.gradNormCpu, step.gradNormGpu)}`);
+        console.log(`  worst gradient element at ${fmt(step.worstGradExcess)} of its tolerance (${step.worstGradTensor}); ` +
+          `rtol ${fmt(step.rtol)} on loss and norm; ${step.msCpu.toFixed(0)} ms cpu, ${step.msGpu.toFixed(0)} ms webgpu — ${step.pass ? 'pass' : 'FAIL'}`);
+      }
     }
-    if (json) console.log(JSON.stringify({ summary: true, device: 'webgpu', adapter: gpu.description, passed: report.passed, failed: report.failed }));
-    else if (report.failed.length) console.log(`\nFAILED (${report.failed.length}):\n  ${report.failed.join('\n  ')}`);
-    else console.log(`\nall ${report.rows.length} checks passed on ${gpu.description}`);
+    if (json) {
+      console.log(JSON.stringify({ summary: true, device: 'webgpu', adapter: gpu.description, rows: report.rows.length, passed: report.passed,
+        failed: report.failed, failedKernels: report.failedKernels }));
+    } else if (report.failed.length) {
+      console.log(`\nFAILED (${report.failed.length}):\n  ${report.failed.join('\n  ')}` +
+        (report.failedKernels.length ? `\nfailing kernels: ${report.failedKernels.join(', ')}` : ''));
+    } else {
+      console.log(`\nall ${report.rows.length} kernel checks and the supernet step passed on ${gpu.description}`);
+    }
     return report.failed.length ? 1 : 0;
   } finally {
     gpu.dispose();
   }
-}
-
-/** One training step of a small NB201 supernet on both backends; filled in by src/selftest/supernet-step.ts. */
-async function supernetStepCheck(gpu: import('../engine/backend.js').Backend, cpu: CpuBackend) {
-  const { supernetStepComparison } = await import('../selftest/supernet-step.js');
-  return supernetStepComparison(gpu, cpu);
 }
