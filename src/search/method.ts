@@ -90,6 +90,9 @@ export interface MethodStateMeta {
   adamSteps: number[];
   /** names of parameters treated as "once had a gradient" (torch1ZeroGrad) */
   everUsed: string[];
+  /** true when the tensors hold the optimizers' complete state (every SGD momentum buffer and α's Adam
+   *  moments that exist), so none of them is a sign of "no state yet"; written by `exportState` */
+  optimizerState?: boolean;
 }
 
 const ALPHA_STREAM = 0xa1fa;
@@ -323,8 +326,8 @@ export abstract class BaseMethod {
 
   /**
    * A child for a split: a method of the same kind on a supernet with `mask`.
-   *  - inherit: weights, BN statistics, α, SGD momentum, lr, τ, the zero-grad bookkeeping and a copy
-   *    of the sampling stream are copied (GM's inner splits, spec §3.1);
+   *  - inherit: weights, BN statistics, α, SGD momentum, α's Adam moments and step count, lr, τ, the
+   *    zero-grad bookkeeping and a copy of the sampling stream are copied (GM's inner splits, spec §3.1);
    *  - otherwise: everything is fresh from `seed` (GM's `--restart final`).
    */
   spawn(mask: OpMask, o: { inherit: boolean; seed: number }): BaseMethod {
@@ -335,10 +338,8 @@ export abstract class BaseMethod {
     const index = new Map(this.weightParams.map((p, i) => [p, i]));
     const childIndex = new Map(child.weightParams.map((p, i) => [p, i]));
     child.weightOptimizer.loadStateFrom(this.weightOptimizer, (p) => this.weightParams[childIndex.get(p)!]);
-    if (this.archOptimizer.stepCounts().some((s) => s > 0)) {
-      // The engine's Adam has no state import yet; GM never needs it (α is frozen while splitting).
-      throw new Error(`${this.name}.spawn: inheriting α's Adam state is not supported (α was updated before this split)`);
-    }
+    // α's Adam (one parameter, α itself, in both): moments and step count.
+    child.archOptimizer.loadStateTensors(this.archOptimizer.stateTensors(), this.archOptimizer.stepCounts());
     for (const p of this.everUsed) child.everUsed.add(child.weightParams[index.get(p)!]);
     child.lr = this.lr;
     child.tau = this.tau;
@@ -369,41 +370,83 @@ export abstract class BaseMethod {
       meta: {
         method: this.name, mask: maskToString(this.mask), lr: this.lr, tau: this.tau, rng: this.rng.state(),
         adamSteps: this.archOptimizer.stepCounts(), everUsed: [...this.everUsed].map((t) => byTensor.get(t)!),
+        optimizerState: true,
       },
     };
   }
 
   /**
-   * Restore what `exportState` wrote, except the optimizers' moment buffers, which the engine's
-   * optimizers cannot import yet: a checkpoint that has them is refused unless `allowOptimizerReset`
-   * (then SGD momentum and Adam moments restart from zero). `source` names the file in errors.
+   * Restore what `exportState` wrote — supernet state, α, SGD momentum buffers, α's Adam moments and
+   * step counts, lr, τ, the sampling stream, the zero-grad bookkeeping — so training continues exactly
+   * as if never interrupted. A checkpoint that lacks optimizer state the run needs (no
+   * `optimizer.sgd.*` entries and no `optimizerState` mark, e.g. from another writer; or `adamSteps`
+   * > 0 without `optimizer.adam.*`) is refused unless `allowOptimizerReset`: then the missing moments
+   * restart from zero (and Adam's step count from 0). `source` names the file in errors. A failed
+   * import may leave the method partly restored: discard it.
    */
   importState(tensors: ReadonlyMap<string, DecodedTensor>, meta: MethodStateMeta, source: string, o: { allowOptimizerReset?: boolean } = {}): void {
     if (meta.method !== this.name) throw new Error(`${source}: state of method '${meta.method}', this is '${this.name}'`);
     if (meta.mask !== maskToString(this.mask)) throw new Error(`${source}: state has mask ${meta.mask}, this supernet ${maskToString(this.mask)}`);
     const own = new Map<string, DecodedTensor>();
-    let optimizerEntries = 0;
+    const paramIndex = new Map(this.supernet.namedParameters().map(([n], i) => [n, i]));
+    const sgd: [string, Float32Array][] = [];
+    const adam: [string, Float32Array][] = [];
     for (const [n, t] of tensors) {
-      if (n.startsWith('optimizer.')) optimizerEntries++;
-      else if (n !== 'arch_parameters') own.set(n, t);
+      if (n.startsWith('optimizer.sgd.')) {
+        const rest = n.slice('optimizer.sgd.'.length), dot = rest.lastIndexOf('.');
+        const i = dot > 0 ? paramIndex.get(rest.slice(0, dot)) : undefined;
+        if (i === undefined) throw new Error(`${source}: '${n}' names no parameter of this supernet`);
+        sgd.push([`${i}.${rest.slice(dot + 1)}`, t.data]);
+      } else if (n.startsWith('optimizer.adam.')) {
+        adam.push([`0.${n.slice('optimizer.adam.'.length)}`, t.data]);
+      } else if (n.startsWith('optimizer.')) {
+        throw new Error(`${source}: unknown optimizer entry '${n}' (expected optimizer.sgd.<param>.<state> or optimizer.adam.<state>)`);
+      } else if (n !== 'arch_parameters') {
+        own.set(n, t);
+      }
     }
-    if (optimizerEntries > 0 && !o.allowOptimizerReset) {
-      throw new Error(`${source}: has optimizer state, which the engine's SGD/Adam cannot import yet (pass allowOptimizerReset to restart the moments)`);
+    const nAdam = this.archOptimizer.params.length;
+    if (meta.adamSteps !== undefined && (!Array.isArray(meta.adamSteps) || meta.adamSteps.length !== nAdam)) {
+      throw new Error(`${source}: method_state.adamSteps must list ${nAdam} step count(s), got ${JSON.stringify(meta.adamSteps)}`);
     }
-    loadModuleState(this.supernet, own, source);
+    const adamSteps = meta.adamSteps ?? new Array<number>(nAdam).fill(0);
+    const sgdKnown = sgd.length > 0 || meta.optimizerState === true || !(this.weightOptimizer.momentum > 0);
+    // Moments without step counts cannot continue Adam's bias correction exactly.
+    const adamKnown = adam.length > 0 ? meta.adamSteps !== undefined : !adamSteps.some((s) => s > 0);
+    const missing = [...(sgdKnown ? [] : ['SGD momentum buffers']), ...(adamKnown ? [] : [`α's Adam moments (adamSteps ${JSON.stringify(adamSteps)})`])];
+    if (missing.length && !o.allowOptimizerReset) {
+      throw new Error(`${source}: lacks optimizer state (${missing.join(', ')}), so training cannot continue exactly; ` +
+        'pass allowOptimizerReset to restart the missing moments from zero');
+    }
     const a = tensors.get('arch_parameters');
     if (!a || a.data.length !== NUM_EDGES * NUM_OPS) throw new Error(`${source}: missing arch_parameters [${NUM_EDGES}, ${NUM_OPS}]`);
+    const byName = new Map(this.supernet.namedParameters());
+    for (const n of meta.everUsed) {
+      if (!byName.has(n)) throw new Error(`${source}: everUsed names unknown parameter '${n}'`);
+    }
+    const sgdEntries = sgdKnown ? sgd : [];
+    for (const [key, data] of sgdEntries) {
+      const [i, what] = splitStateKey(key);
+      const p = this.weightParams[i];
+      if (what !== 'momentum_buffer' || data.length !== p.size) {
+        throw new Error(`${source}: 'optimizer.sgd.${this.supernet.namedParameters()[i][0]}.${what}' ` +
+          (what !== 'momentum_buffer' ? 'is not a momentum_buffer' : `has ${data.length} values, the parameter ${p.size}`));
+      }
+    }
+    try {
+      // Adam checks everything before it changes; SGD's entries were checked above.
+      this.archOptimizer.loadStateTensors(adamKnown ? adam : [], adamKnown ? adamSteps : adamSteps.map(() => 0));
+      this.weightOptimizer.loadStateTensors(sgdEntries);
+    } catch (e) {
+      throw new Error(`${source}: optimizer state: ${(e as Error).message}`);
+    }
+    loadModuleState(this.supernet, own, source);
     this.backend.write(this.alpha.storage, a.data);
     this.lr = meta.lr;
     this.tau = meta.tau;
     this.rng.restore(meta.rng);
-    const byName = new Map(this.supernet.namedParameters());
     this.everUsed.clear();
-    for (const n of meta.everUsed) {
-      const p = byName.get(n);
-      if (!p) throw new Error(`${source}: everUsed names unknown parameter '${n}'`);
-      this.everUsed.add(p);
-    }
+    for (const n of meta.everUsed) this.everUsed.add(byName.get(n)!);
   }
 
   dispose(): void {

@@ -29,6 +29,42 @@ function stateBuffer(be: Backend, like: Tensor): Tensor {
   return t;
 }
 
+/** One optimizer state entry to import: host values (from a checkpoint) or a tensor (copied on the device). */
+export type StateValue = Float32Array | Tensor;
+
+/** A state buffer for parameter `p` holding `value` (copied; the caller keeps `value`). */
+function importBuffer(p: Tensor, value: StateValue, what: string): Tensor {
+  const n = value instanceof Tensor ? value.size : value.length;
+  if (n !== p.size) throw new Error(`${what}: ${n} values for parameter ${p.name ?? '#' + p.id} of ${p.size}`);
+  if (value instanceof Tensor) {
+    const t = keep(Tensor.empty(p.backend, p.shape));
+    p.backend.copy(value.storage, t.storage, p.size);
+    return t;
+  }
+  return keep(Tensor.fromArray(p.backend, value, p.shape));
+}
+
+/** Parse the keys of `stateTensors()` (`<param index>.<what>`), checking index and name. */
+function groupStateEntries(
+  entries: Iterable<readonly [string, StateValue]>, nParams: number, known: readonly string[], who: string,
+): Map<number, Map<string, StateValue>> {
+  const out = new Map<number, Map<string, StateValue>>();
+  for (const [key, value] of entries) {
+    const dot = key.indexOf('.');
+    const index = dot > 0 ? Number(key.slice(0, dot)) : NaN;
+    const what = key.slice(dot + 1);
+    if (!Number.isInteger(index) || index < 0 || index >= nParams || String(index) !== key.slice(0, dot)) {
+      throw new Error(`${who}.loadStateTensors: key '${key}' does not name a parameter index in 0..${nParams - 1}`);
+    }
+    if (!known.includes(what)) throw new Error(`${who}.loadStateTensors: key '${key}': unknown state '${what}' (known: ${known.join(', ')})`);
+    let m = out.get(index);
+    if (!m) out.set(index, m = new Map());
+    if (m.has(what)) throw new Error(`${who}.loadStateTensors: key '${key}' given twice`);
+    m.set(what, value);
+  }
+  return out;
+}
+
 export class SGD extends Optimizer {
   readonly momentum: number; readonly dampening: number; readonly nesterov: boolean; readonly weightDecay: number;
   private readonly buffers = new Map<Tensor, Tensor>();
@@ -71,6 +107,27 @@ export class SGD extends Optimizer {
     this.params.forEach((p, i) => { const b = this.buffers.get(p); if (b) m.set(`${i}.momentum_buffer`, b); });
     return m;
   }
+  /**
+   * The inverse of `stateTensors()`: replace the whole state with `entries` (`<param index>.momentum_buffer`
+   * → values). Parameters without an entry get no buffer, exactly as before their first step (the
+   * first step then starts the buffer at the gradient, as PyTorch). Values are copied. Everything is
+   * checked before anything changes.
+   */
+  loadStateTensors(entries: Iterable<readonly [string, StateValue]>): void {
+    const grouped = groupStateEntries(entries, this.params.length, ['momentum_buffer'], 'SGD');
+    if (grouped.size > 0 && !(this.momentum > 0)) throw new Error('SGD.loadStateTensors: momentum buffers given to an SGD without momentum');
+    const fresh = new Map<Tensor, Tensor>();
+    try {
+      for (const [i, m] of grouped) fresh.set(this.params[i], importBuffer(this.params[i], m.get('momentum_buffer')!, `SGD.loadStateTensors: ${i}.momentum_buffer`));
+    } catch (e) {
+      for (const t of fresh.values()) t.dispose();
+      throw e;
+    }
+    for (const b of this.buffers.values()) b.dispose();
+    this.buffers.clear();
+    for (const [p, b] of fresh) this.buffers.set(p, b);
+  }
+
   /** Copy momentum buffers from another optimizer over the same parameter list (inheritance at a split). */
   loadStateFrom(other: SGD, map: (p: Tensor) => Tensor | undefined): void {
     for (const p of this.params) {
@@ -114,6 +171,41 @@ export class Adam extends Optimizer {
     return m;
   }
   stepCounts(): number[] { return this.params.map((p) => this.state.get(p)?.step ?? 0); }
+
+  /**
+   * The inverse of `stateTensors()` + `stepCounts()`: replace the whole state. `entries` holds
+   * `<param index>.exp_avg` and `<param index>.exp_avg_sq` (both or neither per parameter), `steps` one
+   * count per parameter: > 0 exactly for the parameters with moments (a parameter with step 0 has no
+   * state, as before its first update). Values are copied; everything is checked before anything changes.
+   */
+  loadStateTensors(entries: Iterable<readonly [string, StateValue]>, steps: readonly number[]): void {
+    const grouped = groupStateEntries(entries, this.params.length, ['exp_avg', 'exp_avg_sq'], 'Adam');
+    if (!Array.isArray(steps) || steps.length !== this.params.length) {
+      throw new Error(`Adam.loadStateTensors: need ${this.params.length} step counts, got ${Array.isArray(steps) ? steps.length : typeof steps}`);
+    }
+    steps.forEach((s, i) => {
+      if (!Number.isSafeInteger(s) || s < 0) throw new Error(`Adam.loadStateTensors: step count ${s} of parameter ${i} is not a non-negative integer`);
+      const m = grouped.get(i);
+      if (s > 0 && (!m || m.size !== 2)) throw new Error(`Adam.loadStateTensors: parameter ${i} has step ${s} but not both exp_avg and exp_avg_sq`);
+      if (s === 0 && m) throw new Error(`Adam.loadStateTensors: parameter ${i} has moments but step count 0`);
+    });
+    const fresh = new Map<Tensor, { m: Tensor; v: Tensor; step: number }>();
+    try {
+      for (const [i, g] of grouped) {
+        const p = this.params[i];
+        const m = importBuffer(p, g.get('exp_avg')!, `Adam.loadStateTensors: ${i}.exp_avg`);
+        let v: Tensor;
+        try { v = importBuffer(p, g.get('exp_avg_sq')!, `Adam.loadStateTensors: ${i}.exp_avg_sq`); } catch (e) { m.dispose(); throw e; }
+        fresh.set(p, { m, v, step: steps[i] });
+      }
+    } catch (e) {
+      for (const s of fresh.values()) { s.m.dispose(); s.v.dispose(); }
+      throw e;
+    }
+    for (const s of this.state.values()) { s.m.dispose(); s.v.dispose(); }
+    this.state.clear();
+    for (const [p, s] of fresh) this.state.set(p, s);
+  }
 }
 
 /**
