@@ -1,0 +1,236 @@
+// `node run.js train --space nb201 --arch '<genotype>' [--dataset D] [--data-dir DIR] [--epochs E] [--out DIR]`
+// Trains one NB201 genotype from scratch with NAS-Bench-201's stand-alone settings (`--preset nb201`:
+// AutoDL-Projects' 200E — 200 epochs, batch 256, nesterov SGD 0.1, weight decay 5e-4, cosine to 0, crop +
+// flip, C = 16, N = 5) or a small CPU-friendly variant (`--preset quick`), then evaluates on the test
+// split and writes
+//   DIR/result.json         genotype, dataset, epochs, seed, test accuracy (%) and loss, the full config,
+//                           the device, per-epoch history, and the benchmark row with `--bench FILE`
+//   DIR/model.safetensors   the trained network, PyTorch TinyNetwork names (docs/checkpoints.md)
+// both atomically. One progress line per epoch on stderr; the summary on stdout.
+import { resolve, join } from 'node:path';
+import { statSync } from 'node:fs';
+import { parseFlags, intFlag, choiceFlag, UsageError } from './args.js';
+import { COMMON_FLAGS, COMMON_FLAGS_HELP, readCommonFlags, type CommonConfig } from './common-flags.js';
+import { createBackend, describeBackend } from '../engine/select-backend.js';
+import type { Backend } from '../engine/index.js';
+import { loadDataset } from '../data/load.js';
+import { NORMALIZATION, type Dataset, type Normalization } from '../data/dataset.js';
+import { BatchSampler, evalBatches } from '../data/sampler.js';
+import { parseGenotype, formatGenotype, type Genotype } from '../spaces/nb201/genotype.js';
+import { trainStandalone, NB201_STANDALONE_PRESET, type StandaloneHyper, type StandaloneEpoch } from '../search/standalone.js';
+import { saveNetworkCheckpoint } from '../search/checkpoints.js';
+import { writeJsonAtomic } from '../io/fs.js';
+import { loadBenchTable } from '../io/bench-table-file.js';
+import type { BenchTable } from '../spaces/nb201/bench-table.js';
+import { parseCsvNumber } from '../io/csv.js';
+
+/** What a preset fixes: the training hyper-parameters and the defaults of the size/data flags. */
+export interface TrainPreset {
+  readonly hyper: Readonly<StandaloneHyper>;
+  readonly channels: number;
+  readonly cells: number;
+  /** training images used (undefined: all) */
+  readonly trainLimit?: number;
+  /** test images evaluated (undefined: all) */
+  readonly testLimit?: number;
+  /** evaluate on the test split every this many epochs (and after the last) */
+  readonly evalEvery: number;
+}
+
+export const TRAIN_PRESETS: Readonly<Record<'nb201' | 'quick', TrainPreset>> = Object.freeze({
+  /** NAS-Bench-201's stand-alone training (ADL 200E) on the full network, C = 16, N = 5. */
+  nb201: { hyper: NB201_STANDALONE_PRESET, channels: 16, cells: 5, evalEvery: 10 },
+  /** Seconds on a CPU: a narrow one-cell-per-stage network, 2 epochs on 200 images, 100 test images. */
+  quick: {
+    hyper: { ...NB201_STANDALONE_PRESET, epochs: 2, batchSize: 50 },
+    channels: 4, cells: 1, trainLimit: 200, testLimit: 100, evalEvery: 1,
+  },
+});
+export type TrainPresetName = keyof typeof TRAIN_PRESETS;
+const PRESET_NAMES = Object.keys(TRAIN_PRESETS) as TrainPresetName[];
+
+const HELP = `usage: node run.js train --arch '<genotype>' [flags]
+  --arch G                   NB201 genotype, e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|'
+  --space nb201              search space (only nb201)
+  --preset nb201|quick       nb201 (default): NAS-Bench-201 stand-alone training — 200 epochs, batch 256,
+                             nesterov SGD lr 0.1 momentum 0.9 wd 5e-4, cosine to 0, crop + flip, C 16, N 5;
+                             quick: C 4, N 1, 2 epochs of batch 50 on 200 images, 100 test images (seconds on CPU)
+  --bench FILE               NB201 table (CSV with arch_str, e.g. nb201.csv): add the genotype's row to the result
+  --test-limit K             evaluate on only the first K test images
+  --eval-every K             evaluate on the test split every K epochs (and after the last; 0: only after the last)
+${COMMON_FLAGS_HELP}
+  (default dataset: synthetic; default out: runs/train-<genotype digits>-s<seed>)
+writes OUT/result.json and OUT/model.safetensors (PyTorch TinyNetwork state_dict names)`;
+
+export interface TrainConfig extends CommonConfig {
+  space: 'nb201';
+  preset: TrainPresetName;
+  genotype: string;
+  out: string;
+  bench: string | undefined;
+  testLimit: number | undefined;
+  evalEvery: number;
+  hyper: StandaloneHyper;
+}
+
+/** Parse and check every flag (no I/O, no device); every error names its flag. */
+export function readTrainConfig(argv: string[]): TrainConfig | 'help' {
+  const { values, positionals } = parseFlags('train', argv, {
+    ...COMMON_FLAGS,
+    arch: { type: 'string' }, space: { type: 'string' }, preset: { type: 'string' }, bench: { type: 'string' },
+    'test-limit': { type: 'string' }, 'eval-every': { type: 'string' },
+  });
+  if (values.help) return 'help';
+  if (positionals.length) throw new UsageError(`train: unexpected argument '${positionals[0]}' (flags take the form --name value; see \`node run.js train --help\`)`);
+  const space = choiceFlag(values, 'space', ['nb201'] as const, 'nb201');
+  const preset = choiceFlag(values, 'preset', PRESET_NAMES, 'nb201');
+  const p = TRAIN_PRESETS[preset];
+  if (values.arch === undefined || values.arch === '') throw new UsageError(`train: --arch is required (an NB201 genotype string)\n${HELP}`);
+  let genotype: Genotype;
+  try {
+    genotype = parseGenotype(String(values.arch));
+  } catch (e) {
+    throw new UsageError(`--arch: ${(e as Error).message}`);
+  }
+  const common = readCommonFlags(values, {
+    dataset: 'synthetic', channels: p.channels, cells: p.cells, batchSize: p.hyper.batchSize, epochs: p.hyper.epochs,
+  });
+  if (common.trainLimit === undefined && p.trainLimit !== undefined) common.trainLimit = p.trainLimit;
+  const testLimit = values['test-limit'] === undefined ? p.testLimit : intFlag(values, 'test-limit', 0, 1);
+  const evalEvery = intFlag(values, 'eval-every', p.evalEvery, 0);
+  if (values.out === '') throw new UsageError('--out: expected a folder name');
+  if (values.bench === '') throw new UsageError('--bench: expected a file name');
+  const key = genotype.join('');
+  return {
+    ...common, space, preset, genotype: formatGenotype(genotype),
+    out: values.out === undefined ? join('runs', `train-${key}-s${common.seed}`) : String(values.out),
+    bench: values.bench === undefined ? undefined : String(values.bench),
+    testLimit, evalEvery,
+    hyper: { ...p.hyper, epochs: common.epochs, batchSize: common.batchSize },
+  };
+}
+
+/** The benchmark row as JSON: numbers where the field is one, the text otherwise. */
+function benchRow(table: BenchTable, genotype: string): Record<string, number | string> | null {
+  const row = table.find(genotype);
+  if (!row) return null;
+  const out: Record<string, number | string> = {};
+  for (const c of table.columns) {
+    const text = table.field(row, c);
+    const v = c === 'arch_str' ? undefined : parseCsvNumber(text);
+    out[c] = v === undefined ? text : v;
+  }
+  return out;
+}
+
+function benchTable(file: string): BenchTable {
+  try {
+    return loadBenchTable(file);
+  } catch (e) {
+    throw new Error(`--bench: ${(e as Error).message}`);
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try { return statSync(path).isDirectory(); } catch { return false; }
+}
+
+function fmtMetrics(label: string, m: { loss: number; accuracy: number }): string {
+  return `${label} loss ${m.loss.toFixed(4)} acc ${m.accuracy.toFixed(2)}%`;
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const cfg = readTrainConfig(argv);
+  if (cfg === 'help') { console.log(HELP); return 0; }
+  const say = (s: string) => process.stderr.write(`${s}\n`);
+
+  // Everything that can fail on the user's input fails before the device starts.
+  if (cfg.dataset !== 'synthetic' && cfg.dataset !== 'fashion-mnist' && cfg.dataDir === undefined) {
+    throw new UsageError(`--data-dir: required for --dataset ${cfg.dataset} (the folder with its files as distributed)`);
+  }
+  if (cfg.dataDir !== undefined && cfg.dataset !== 'synthetic' && !isDirectory(cfg.dataDir)) {
+    throw new UsageError(`--data-dir ${cfg.dataDir}: no such directory`);
+  }
+  const table = cfg.bench === undefined ? undefined : benchTable(cfg.bench);
+  const limit = (n: number | undefined) => (n === undefined ? {} : { limit: n });
+  const train: Dataset = loadDataset(cfg.dataset, { dataDir: cfg.dataDir, split: 'train', ...limit(cfg.trainLimit) });
+  const test: Dataset = loadDataset(cfg.dataset, { dataDir: cfg.dataDir, split: 'test', ...limit(cfg.testLimit) });
+  if (test.size === 0) throw new Error(`${cfg.dataset}: the test split has no images`);
+  // NB201's own normalisation for the real datasets (AutoDL-Projects' pipeline); synthetic carries its own.
+  const normalization: Normalization = cfg.dataset === 'synthetic'
+    ? { mean: train.mean, std: train.std }
+    : NORMALIZATION[cfg.dataset].nb201;
+  const sampler = new BatchSampler(train, { batchSize: cfg.batchSize, seed: cfg.seed, augment: true, normalization });
+  const imageShape = [train.channels, train.height, train.width] as const;
+  const network = { genotype: parseGenotype(cfg.genotype), C: cfg.channels, N: cfg.cells, inputChannels: train.channels, numClasses: train.numClasses };
+
+  const backend: Backend = await createBackend(cfg.device, { log: say });
+  const device = describeBackend(backend);
+  const started = new Date();
+  try {
+    say(`train ${cfg.genotype} on ${cfg.dataset} (${train.size} train / ${test.size} test images, ${cfg.hyper.epochs} epochs, ` +
+      `batch ${cfg.hyper.batchSize}, C ${cfg.channels} N ${cfg.cells}, preset ${cfg.preset}, seed ${cfg.seed}) on ${device}`);
+    const history: { epoch: number; lr: number; train: { loss: number; accuracy: number }; test?: { loss: number; accuracy: number }; seconds: number }[] = [];
+    const width = String(cfg.hyper.epochs).length;
+    const onEpoch = (e: StandaloneEpoch) => {
+      history.push({
+        epoch: e.epoch, lr: e.lr, train: { loss: e.train.loss, accuracy: e.train.accuracy },
+        ...(e.eval ? { test: { loss: e.eval.loss, accuracy: e.eval.accuracy } } : {}), seconds: e.seconds,
+      });
+      say(`epoch ${String(e.epoch + 1).padStart(width)}/${cfg.hyper.epochs}  lr ${e.lr.toFixed(5)}  ${fmtMetrics('train', e.train)}` +
+        `${e.eval ? `  ${fmtMetrics('test', e.eval)}` : ''}  ${e.seconds.toFixed(1)} s`);
+    };
+    const evalBatch = Math.max(cfg.hyper.batchSize, 64);
+    const result = await trainStandalone({
+      backend, network, seed: cfg.seed, imageShape, train: sampler, stepsPerEpoch: sampler.batchesPerEpoch, hyper: cfg.hyper,
+      evaluate: () => evalBatches(test, evalBatch, { normalization }), evalEvery: cfg.evalEvery, onEpoch,
+    });
+    const net = result.network;
+    try {
+      const final = result.history[result.history.length - 1].eval!;
+      const parameters = net.parameters().reduce((s, p) => s + p.size, 0);
+      const row = table ? benchRow(table, cfg.genotype) : undefined;
+      if (table && !row) say(`warning: ${cfg.bench} has no row for ${cfg.genotype}`);
+      const out = resolve(cfg.out);
+      const summary = {
+        command: 'train',
+        genotype: cfg.genotype,
+        dataset: cfg.dataset,
+        epochs: cfg.hyper.epochs,
+        seed: cfg.seed,
+        test: { accuracy: final.accuracy, loss: final.loss, images: final.count },
+        train: { accuracy: result.history[result.history.length - 1].train.accuracy, loss: result.history[result.history.length - 1].train.loss },
+        parameters,
+        config: {
+          space: cfg.space, preset: cfg.preset, genotype: cfg.genotype, dataset: cfg.dataset, dataDir: cfg.dataDir ?? null,
+          trainImages: train.size, testImages: test.size, trainLimit: cfg.trainLimit ?? null, testLimit: cfg.testLimit ?? null,
+          imageShape: [...imageShape], numClasses: train.numClasses, channels: cfg.channels, cells: cfg.cells,
+          seed: cfg.seed, device: cfg.device, evalEvery: cfg.evalEvery, stepsPerEpoch: sampler.batchesPerEpoch,
+          hyper: result.hyper, augmentation: sampler.augment, normalization: { mean: [...normalization.mean], std: [...normalization.std] },
+          out,
+        },
+        device,
+        history,
+        ...(table ? { bench: { file: cfg.bench, row } } : {}),
+        startedAt: started.toISOString(),
+        seconds: (Date.now() - started.getTime()) / 1000,
+      };
+      await saveNetworkCheckpoint(join(out, 'model.safetensors'), net, {
+        dataset: cfg.dataset, seed: String(cfg.seed), epochs: String(cfg.hyper.epochs), test_accuracy: String(final.accuracy),
+      });
+      writeJsonAtomic(join(out, 'result.json'), summary);
+      console.log(`${cfg.genotype}  ${cfg.dataset}  test accuracy ${final.accuracy.toFixed(2)}%  loss ${final.loss.toFixed(4)}` +
+        `  (${final.count} images, ${cfg.hyper.epochs} epochs, ${summary.seconds.toFixed(1)} s on ${device})`);
+      if (row) {
+        const cols = Object.entries(row).filter(([c]) => c !== 'arch_str').map(([c, v]) => `${c} ${v}`).join(', ');
+        console.log(`benchmark row (${cfg.bench}): ${cols}`);
+      }
+      console.log(`wrote ${join(out, 'result.json')} and ${join(out, 'model.safetensors')}`);
+    } finally {
+      net.dispose();
+    }
+    return 0;
+  } finally {
+    backend.dispose();
+  }
+}
