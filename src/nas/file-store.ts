@@ -31,12 +31,15 @@ export class FileStore implements RunStore {
 
   hasCheckpoint(name: string): boolean { return existsSync(this.checkpointPath(name)); }
 
-  async saveCheckpoint(name: string, method: BaseMethod): Promise<void> {
-    await saveMethodCheckpoint(this.checkpointPath(name), method, { gmnas_checkpoint: name });
+  async saveCheckpoint(name: string, method: BaseMethod, info: unknown): Promise<void> {
+    await saveMethodCheckpoint(this.checkpointPath(name), method, { gmnas_checkpoint: name, gmnas_progress: JSON.stringify(info) });
   }
 
-  async loadCheckpoint(name: string, method: BaseMethod): Promise<void> {
-    loadMethodCheckpoint(this.checkpointPath(name), method);
+  async loadCheckpoint<T>(name: string, method: BaseMethod): Promise<T> {
+    const path = this.checkpointPath(name);
+    const metadata = loadMethodCheckpoint(path, method);
+    if (metadata.gmnas_progress === undefined) throw new Error(`${path}: not a gmnas search checkpoint (no 'gmnas_progress' metadata)`);
+    return JSON.parse(metadata.gmnas_progress) as T;
   }
 
   async writeText(name: string, text: string): Promise<void> {

@@ -95,18 +95,19 @@ export function createNodeMethod(c: SearchConfig, backend: Backend, data: Search
   });
 }
 
-/** The node's method at `progress`: from its checkpoint when there is one, else fresh. */
-export async function materializeNode(c: SearchConfig, backend: Backend, data: SearchData, store: RunStore, node: NodeSchedule): Promise<BaseMethod> {
+/** The node's method and progress: from its checkpoint when there is one (the checkpoint carries
+ *  its own progress), else fresh from its seed with `fallback` progress. */
+export async function materializeNode(c: SearchConfig, backend: Backend, data: SearchData, store: RunStore, node: NodeSchedule,
+  fallback: NodeProgress): Promise<{ method: BaseMethod; progress: NodeProgress }> {
   const method = createNodeMethod(c, backend, data, node.id, node.mask);
-  if (store.hasCheckpoint(checkpointName(node.id))) {
-    try {
-      await store.loadCheckpoint(checkpointName(node.id), method);
-    } catch (e) {
-      method.dispose();
-      throw e;
-    }
+  if (!store.hasCheckpoint(checkpointName(node.id))) return { method, progress: fallback };
+  try {
+    const progress = await store.loadCheckpoint<NodeProgress>(checkpointName(node.id), method);
+    return { method, progress };
+  } catch (e) {
+    method.dispose();
+    throw e;
   }
-  return method;
 }
 
 /** Fixed validation batches (the first images of the architecture half, no augmentation). */
@@ -156,8 +157,8 @@ export async function trainNodeEpochs(
       throw new Error(`node ${node.id} (mask ${maskToString(node.mask)}): training loss became ${m.loss} in epoch ${epoch}; ` +
         'lower the learning rate or check the data');
     }
-    await o.store.saveCheckpoint(checkpointName(node.id), method);
     progress = { epochsDone: epoch + 1, history: [...progress.history, rec] };
+    await o.store.saveCheckpoint(checkpointName(node.id), method, progress);
     await o.onEpochSaved(progress);
     o.onProgress?.({ phase: o.phase, node: node.id, label, done: steps, total: steps, loss: m.loss, accuracy: m.accuracy });
   }
@@ -199,10 +200,10 @@ export async function runLeafJob(
   o: { onEpochSaved: (p: NodeProgress) => Promise<void>; onProgress?: ProgressListener },
 ): Promise<LeafResult> {
   const t0 = Date.now();
-  const method = await materializeNode(c, backend, data, store, node);
+  const { method, progress: saved } = await materializeNode(c, backend, data, store, node, progress);
   try {
-    let last = progress;
-    await trainNodeEpochs(c, method, data, node, progress, {
+    let last = saved;
+    await trainNodeEpochs(c, method, data, node, saved, {
       store, phase: 'leaf', onProgress: o.onProgress,
       onEpochSaved: async (p) => { last = p; await o.onEpochSaved(p); },
     });

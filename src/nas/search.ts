@@ -158,12 +158,12 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
     for (const n of tree.level(level)) {
       if (n.children.length) continue; // split before the run was stopped
       const sched = schedule(n.id);
-      const method = await materializeNode(c, o.backend, o.data, o.store, sched);
+      const { method, progress } = await materializeNode(c, o.backend, o.data, o.store, sched, progressOf(n.id));
       try {
-        if (progressOf(n.id).epochsDone < sched.toEpoch) {
-          log(`node ${n.id}: training epochs ${progressOf(n.id).epochsDone}–${sched.toEpoch - 1} (mask ${maskToString(n.mask)}, α frozen)`);
+        if (progress.epochsDone < sched.toEpoch) {
+          log(`node ${n.id}: training epochs ${progress.epochsDone}–${sched.toEpoch - 1} (mask ${maskToString(n.mask)}, α frozen)`);
         }
-        await time(`warmup.level${level}`, () => trainNodeEpochs(c, method, o.data, sched, progressOf(n.id), {
+        await time(`warmup.level${level}`, () => trainNodeEpochs(c, method, o.data, sched, progress, {
           store: o.store, phase: 'warmup', onProgress: o.onProgress, onEpochSaved: (p) => onEpochSaved(n.id, p),
         }));
         const split = await time(`split.level${level}`, () => chooseSplit(c, method, o.data, n.id, o.onProgress));
@@ -177,12 +177,13 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
         for (const child of children) {
           const inherit = !(isFinal && c.restart);
           const m = method.spawn(child.mask, { inherit, seed: nodeSeed(c, child.id) });
+          const childProgress: NodeProgress = { epochsDone: sched.toEpoch, history: [] };
           try {
-            await o.store.saveCheckpoint(checkpointName(child.id), m);
+            await o.store.saveCheckpoint(checkpointName(child.id), m, childProgress);
           } finally {
             m.dispose();
           }
-          st.progress[child.id] = { epochsDone: sched.toEpoch, history: [] };
+          st.progress[child.id] = childProgress;
         }
         await save();
       } finally {

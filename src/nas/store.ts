@@ -11,8 +11,11 @@ export interface RunStore {
   readState<T>(): Promise<T | null>;
   writeState(state: unknown): Promise<void>;
   hasCheckpoint(name: string): boolean;
-  saveCheckpoint(name: string, method: BaseMethod): Promise<void>;
-  loadCheckpoint(name: string, method: BaseMethod): Promise<void>;
+  /** `info` (JSON) travels inside the checkpoint: the node's progress, so a checkpoint and the
+   *  progress it belongs to can never disagree, whichever write a kill interrupted */
+  saveCheckpoint(name: string, method: BaseMethod, info: unknown): Promise<void>;
+  /** restores `method` and returns the checkpoint's `info` */
+  loadCheckpoint<T>(name: string, method: BaseMethod): Promise<T>;
   /** a text artifact (result.json, report.html) */
   writeText(name: string, text: string): Promise<void>;
 }
@@ -20,21 +23,22 @@ export interface RunStore {
 export class MemoryStore implements RunStore {
   readonly location = null;
   private state: string | null = null;
-  private readonly checkpoints = new Map<string, { bytes: Uint8Array; meta: MethodStateMeta }>();
+  private readonly checkpoints = new Map<string, { bytes: Uint8Array; meta: MethodStateMeta; info: string }>();
   readonly texts = new Map<string, string>();
 
   async readState<T>(): Promise<T | null> { return this.state === null ? null : JSON.parse(this.state) as T; }
   async writeState(state: unknown): Promise<void> { this.state = JSON.stringify(state); }
   hasCheckpoint(name: string): boolean { return this.checkpoints.has(name); }
-  async saveCheckpoint(name: string, method: BaseMethod): Promise<void> {
+  async saveCheckpoint(name: string, method: BaseMethod, info: unknown): Promise<void> {
     // through the same encoding as a file, so both stores restore exactly the same values
     const { tensors, meta } = await method.exportState();
-    this.checkpoints.set(name, { bytes: encodeSafetensors(tensors), meta });
+    this.checkpoints.set(name, { bytes: encodeSafetensors(tensors), meta, info: JSON.stringify(info) });
   }
-  async loadCheckpoint(name: string, method: BaseMethod): Promise<void> {
+  async loadCheckpoint<T>(name: string, method: BaseMethod): Promise<T> {
     const c = this.checkpoints.get(name);
     if (!c) throw new Error(`run store: no checkpoint '${name}'`);
     method.importState(decodeSafetensors(c.bytes, `checkpoint '${name}'`).tensors, c.meta, `checkpoint '${name}'`);
+    return JSON.parse(c.info) as T;
   }
   async writeText(name: string, text: string): Promise<void> { this.texts.set(name, text); }
 }

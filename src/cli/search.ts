@@ -1,0 +1,257 @@
+// `node run.js [search] --space nb201 …`: GM-NAS (default), few-shot, random-split or one-shot search
+// on NB201, end to end: data, warmup, splits, leaves (in a worker pool), selection, result.json,
+// report.html, and --resume of a killed run.
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { parseFlags, UsageError, intFlag, choiceFlag, type FlagSpec } from './args.js';
+import { COMMON_FLAGS, COMMON_FLAGS_HELP, readCommonFlags } from './common-flags.js';
+import { createProgressView } from './progress.js';
+import { createBackend, describeBackend } from '../engine/select-backend.js';
+import { BASE_METHOD_NAMES, type BaseMethodName } from '../search/presets.js';
+import {
+  SEARCH_METHODS, SELECTORS, PRESETS, defaultSearchConfig, validateSearchConfig,
+  type SearchConfig, type SearchMethod, type PresetName,
+} from '../nas/config.js';
+import { GM_METRICS } from '../nas/gm-score.js';
+import { runSearch, type RunState, type SearchResult } from '../nas/search.js';
+import { FileStore } from '../nas/file-store.js';
+import { loadSearchData } from '../nas/search-data.js';
+import { poolLeafRunner } from '../nas/pool.js';
+import { loadBenchTable } from '../io/bench-table-file.js';
+import { PartitionTree } from '../nas/tree.js';
+import { NB201_OPS } from '../spaces/nb201/ops.js';
+
+const FLAGS: FlagSpec = {
+  ...COMMON_FLAGS,
+  space: { type: 'string' },
+  method: { type: 'string' },
+  base: { type: 'string' },
+  preset: { type: 'string' },
+  'split-epochs': { type: 'string' },
+  'steps-per-epoch': { type: 'string' },
+  branches: { type: 'string' },
+  groups: { type: 'string' },
+  'gm-repeats': { type: 'string' },
+  'gm-metric': { type: 'string' },
+  'edge-criterion': { type: 'string' },
+  'fewshot-edge': { type: 'string' },
+  'no-restart': { type: 'boolean' },
+  'fix-schedule': { type: 'boolean' },
+  select: { type: 'string' },
+  bench: { type: 'string' },
+  'bench-column': { type: 'string' },
+  'val-batches': { type: 'string' },
+  'rsps-candidates': { type: 'string' },
+  'halving-epochs': { type: 'string' },
+  downsample: { type: 'string' },
+  'synthetic-size': { type: 'string' },
+  resume: { type: 'string' },
+  workers: { type: 'string' },
+  quiet: { type: 'boolean', short: 'q' },
+  'inject-leaf-failure': { type: 'string' },
+};
+
+const HELP = `usage: node run.js [search] --space nb201 [flags]
+
+Few-shot NAS on NAS-Bench-201: GM-NAS by default (gradient-matching splits + DARTS).
+
+  --space nb201              search space (nb201; the DARTS and MobileNet spaces are not implemented yet)
+  --method gm|fewshot|random|oneshot   how the supernet is split (default gm)
+  --base ${BASE_METHOD_NAMES.join('|')}   base method (default: darts; darts2 with --preset paper)
+  --preset ${PRESETS.join('|')}   sizes and schedule (default quick: minutes on 2 CPU cores;
+                             paper: the GM-NAS NB201 settings, C=16 N=5, 15/30+30 epochs, R=100)
+${COMMON_FLAGS_HELP}
+  --split-epochs a,b         epochs at which each level splits (GM paper: 15,30; --epochs is the total)
+  --steps-per-epoch S        weight steps per epoch (default: one pass over the weights half)
+  --branches B               children per split (default 2); --groups 2+3 gives the sizes
+  --gm-repeats R             batches per GM score (paper 100)
+  --gm-metric ${GM_METRICS.join('|')}   gradient distance (default cos)
+  --edge-criterion max-cut|min-intra   which edge to split (default max-cut, as GM on NB201)
+  --fewshot-edge E           the edge few-shot splits (default 0)
+  --no-restart               children of the last split inherit weights instead of restarting
+  --fix-schedule             restarted leaves anneal the LR fully (default: T stays the total, as GM)
+  --select ${SELECTORS.join('|')}   final pick among leaves (default val-acc; bench is an oracle)
+  --bench FILE               NB201 table (CSV like nb201.csv): report each leaf's benchmark accuracy
+  --bench-column COL         table column for reports and --select bench (default cifar10_test)
+  --val-batches K            validation batches scoring each leaf (default: preset)
+  --rsps-candidates K        RSPS: random architectures scored per leaf (paper 200)
+  --downsample F             shrink images by F (quick preset: 2)
+  --synthetic-size K         images of the built-in synthetic training set
+  --workers N                leaves trained in parallel (default: min(cores, leaves))
+  --resume DIR               continue a killed run in DIR (its configuration is reused)
+  --quiet                    no progress output`;
+
+const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'out', 'resume', 'workers', 'quiet', 'help', 'inject-leaf-failure'].includes(f));
+
+/** Build the configuration from the flags (preset first, then every explicit flag). */
+export function configFromFlags(v: Record<string, unknown>): SearchConfig {
+  const space = v.space ?? 'nb201';
+  if (space !== 'nb201') {
+    if (space === 'darts' || space === 'mobilenet') throw new UsageError(`--space ${String(space)}: not implemented yet; available: nb201`);
+    throw new UsageError(`--space ${String(space)}: expected nb201`);
+  }
+  const method = choiceFlag<SearchMethod>(v, 'method', SEARCH_METHODS, 'gm');
+  const preset = choiceFlag<PresetName>(v, 'preset', PRESETS, 'quick');
+  const base = v.base === undefined ? undefined : choiceFlag<BaseMethodName>(v, 'base', BASE_METHOD_NAMES, 'darts');
+  const c = defaultSearchConfig({ method, preset, ...(base ? { base } : {}) });
+  const common = readCommonFlags(v, { dataset: 'synthetic', channels: c.channels, cells: c.cells, batchSize: c.batchSize, epochs: c.totalEpochs });
+  c.seed = common.seed;
+  c.dataset = common.dataset;
+  c.dataDir = common.dataDir ?? null;
+  c.channels = common.channels;
+  c.cells = common.cells;
+  c.batchSize = common.batchSize;
+  c.totalEpochs = common.epochs;
+  c.trainLimit = common.trainLimit ?? null;
+  if (c.dataset !== 'synthetic') c.syntheticSize = null;
+  if (v['synthetic-size'] !== undefined) c.syntheticSize = intFlag(v, 'synthetic-size', 0, 2);
+  if (v['split-epochs'] !== undefined) {
+    const text = String(v['split-epochs']).trim();
+    c.splitEpochs = text === '' ? [] : text.split(',').map((s) => {
+      const n = Number(s);
+      if (s.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`--split-epochs ${text}: '${s}' is not a non-negative integer`);
+      return n;
+    });
+  } else if (v.epochs !== undefined && c.splitEpochs.length && method !== 'fewshot') {
+    // a different total keeps the preset's proportions (GM: splits at 1/4 and 1/2 of the run)
+    const ratio = common.epochs / defaultSearchConfig({ method, preset, ...(base ? { base } : {}) }).totalEpochs;
+    c.splitEpochs = c.splitEpochs.map((s) => Math.max(1, Math.round(s * ratio)));
+    for (let i = 1; i < c.splitEpochs.length; i++) c.splitEpochs[i] = Math.max(c.splitEpochs[i], c.splitEpochs[i - 1] + 1);
+  }
+  if (v['steps-per-epoch'] !== undefined) c.stepsPerEpoch = intFlag(v, 'steps-per-epoch', 1, 1);
+  if (v.branches !== undefined) c.branches = intFlag(v, 'branches', 2, 2);
+  if (v.groups !== undefined) {
+    const text = String(v.groups);
+    c.groupSizes = text.split('+').map((s) => {
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < 1) throw new UsageError(`--groups ${text}: expected sizes like 2+3`);
+      return n;
+    });
+    if (v.branches === undefined) c.branches = c.groupSizes.length;
+  }
+  c.gmRepeats = intFlag(v, 'gm-repeats', c.gmRepeats, 1);
+  c.gmMetric = choiceFlag(v, 'gm-metric', GM_METRICS, c.gmMetric);
+  c.edgeCriterion = choiceFlag(v, 'edge-criterion', ['max-cut', 'min-intra'] as const, c.edgeCriterion);
+  c.fewshotEdge = intFlag(v, 'fewshot-edge', c.fewshotEdge, 0);
+  c.restart = !v['no-restart'];
+  c.fixSchedule = Boolean(v['fix-schedule']);
+  c.select = choiceFlag(v, 'select', SELECTORS, c.select);
+  c.bench = v.bench === undefined ? null : resolve(String(v.bench));
+  if (v['bench-column'] !== undefined) c.benchColumn = String(v['bench-column']);
+  if (v['val-batches'] !== undefined) c.valBatches = intFlag(v, 'val-batches', 1, 1);
+  c.rspsCandidates = intFlag(v, 'rsps-candidates', c.rspsCandidates, 1);
+  c.halvingEpochs = intFlag(v, 'halving-epochs', c.halvingEpochs, 1);
+  c.downsample = intFlag(v, 'downsample', c.downsample, 1);
+  if (c.dataDir) c.dataDir = resolve(c.dataDir);
+  try {
+    validateSearchConfig(c);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return c;
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[:]/g, '-').replace(/\..*$/, '');
+}
+
+export async function searchCommand(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseFlags('search', argv, FLAGS);
+  if (v.help) { console.log(HELP); return 0; }
+  if (positionals.length) throw new UsageError(`search: unexpected argument '${positionals[0]}'`);
+  let config: SearchConfig;
+  let outDir: string;
+  const resume = v.resume !== undefined;
+  if (resume) {
+    outDir = resolve(String(v.resume));
+    const given = CONFIG_FLAGS.filter((f) => v[f] !== undefined);
+    if (given.length) throw new UsageError(`--resume takes the configuration from ${join(outDir, 'state.json')}; drop --${given.join(', --')}`);
+    if (v.out !== undefined && resolve(String(v.out)) !== outDir) throw new UsageError('--resume DIR continues in DIR; drop --out');
+    const state = await new FileStore(outDir).readState<RunState>().catch((e: Error) => { throw new UsageError(`--resume: ${e.message}`); });
+    if (!state) throw new UsageError(`--resume ${outDir}: no state.json there (not a gmnas run folder, or it never started)`);
+    config = state.config;
+  } else {
+    config = configFromFlags(v);
+    outDir = resolve(v.out === undefined ? join('runs', timestamp()) : String(v.out));
+    if (existsSync(join(outDir, 'state.json'))) {
+      throw new UsageError(`--out ${outDir} already holds a run; continue it with --resume ${outDir}, or choose another folder`);
+    }
+  }
+  const deviceFlag = readCommonFlags({ device: v.device }, { dataset: 'synthetic', channels: 1, cells: 1, batchSize: 1, epochs: 1 }).device;
+  const workersFlag = v.workers === undefined ? undefined : intFlag(v, 'workers', 1, 1);
+  const failNodes = v['inject-leaf-failure'] === undefined ? undefined : String(v['inject-leaf-failure']).split(',').map(Number);
+
+  const view = createProgressView({ quiet: Boolean(v.quiet) });
+  const data = loadSearchData(config);
+  const benchTable = config.bench ? loadBenchTable(config.bench) : null;
+  const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`) });
+  const store = new FileStore(outDir);
+  const leaves = config.splitEpochs.length === 0 ? 1
+    : config.method === 'fewshot' ? NB201_OPS.length : config.branches ** config.splitEpochs.length;
+  const workers = workersFlag ?? Math.max(1, Math.min(availableParallelism(), leaves));
+  const deviceName = describeBackend(backend);
+  view.log(`gmnas search: ${config.method} + ${config.base}, preset ${config.preset}, seed ${config.seed}, ` +
+    `${config.dataset} (${data.train.size} images ${data.imageShape.join('×')}), C=${config.channels} N=${config.cells}, ` +
+    `epochs ${config.totalEpochs} (splits at ${config.splitEpochs.join(', ') || 'none'}), ${workers} worker(s)`);
+  view.log(`device: ${deviceName}`);
+  view.log(`output: ${outDir}`);
+  let result: SearchResult;
+  try {
+    result = await runSearch({
+      config, backend, data, store, resume, benchTable, deviceName,
+      onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
+      ...(workers > 1 || failNodes ? {
+        leafRunner: poolLeafRunner({
+          config, location: outDir, device: backend.kind === 'webgpu' ? 'webgpu' : 'cpu', workers,
+          onProgress: (e) => view.event(e), onLog: (l) => view.log(l), ...(failNodes ? { failNodes } : {}),
+        }),
+      } : {}),
+    });
+  } finally {
+    view.stop();
+    backend.dispose();
+  }
+  await writeReport(result, store);
+  console.log(summarize(result, outDir));
+  return result.failedLeaves.length ? 1 : 0;
+}
+
+async function writeReport(result: SearchResult, store: FileStore): Promise<void> {
+  try {
+    const modulePath = '../report/html.js'; // written by the report module; absent in partial builds
+    const { renderReport } = await import(modulePath) as { renderReport: (r: SearchResult) => string };
+    await store.writeText('report.html', renderReport(result));
+  } catch (e) {
+    console.error(`gmnas: report.html not written: ${(e as Error).message}`);
+  }
+}
+
+/** The end-of-run summary: tree, each split's distance matrix and groups, leaves, final genotype. */
+export function summarize(r: SearchResult, outDir: string): string {
+  const lines: string[] = [];
+  const tree = PartitionTree.fromJSON(r.tree, r.splits);
+  const leafBy = new Map(r.leaves.map((l) => [l.node, l]));
+  lines.push('', 'partition tree:');
+  lines.push(tree.render((n) => {
+    const l = leafBy.get(n.id);
+    return l ? `\n${' '.repeat(4 + 3 * n.depth)}leaf: ${l.genotype}  val ${l.val.accuracy.toFixed(2)} %${l.bench ? `  bench ${r.config.benchColumn} ${l.bench[r.config.benchColumn]}` : ''}` : '';
+  }));
+  for (const s of r.splits) {
+    lines.push('', `split of node ${s.node}: edge ${s.edge} (${s.edgeName}) → ${s.groups.map((g) => `{${g.join(', ')}}`).join(' ')}` +
+      (s.cutScore !== null ? `   cut distance ${s.cutScore.toFixed(4)}` : `   (${s.criterion})`));
+    if (s.distance) {
+      const w = Math.max(...s.ops.map((o) => o.length));
+      lines.push(`  ${''.padEnd(w)}  ${s.ops.map((o) => o.slice(0, 8).padStart(9)).join('')}`);
+      s.distance.forEach((row, i) => lines.push(`  ${s.ops[i].padEnd(w)}  ${row.map((d) => d.toFixed(4).padStart(9)).join('')}`));
+    }
+  }
+  if (r.failedLeaves.length) lines.push('', `FAILED leaves: ${r.failedLeaves.map((f) => `node ${f.node} (${f.error})`).join('; ')}`);
+  lines.push('', `final architecture (selected by ${r.final.selectedBy}${r.final.oracle ? ' — an ORACLE pick from benchmark accuracies, not a search result' : ''}):`);
+  lines.push(`  ${r.final.genotype}`);
+  if (r.final.bench) lines.push(`  benchmark ${r.config.benchColumn}: ${r.final.bench[r.config.benchColumn]}`);
+  const total = Object.values(r.timings).reduce((a, b) => a + b, 0);
+  lines.push('', `time ${total.toFixed(1)} s  (${Object.entries(r.timings).map(([k, t]) => `${k} ${t.toFixed(1)}`).join(', ')})`);
+  lines.push(`result: ${join(outDir, 'result.json')}   report: ${join(outDir, 'report.html')}`);
+  return lines.join('\n');
+}

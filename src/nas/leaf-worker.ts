@@ -1,0 +1,45 @@
+// A piscina worker: trains leaves of a search (runLeafJob) on its own device. The backend and the
+// data are made once per worker thread and reused by every job it gets. Progress and every saved
+// epoch go to the main thread through the job's MessagePort; the main thread alone writes state.json.
+import type { MessagePort } from 'node:worker_threads';
+import { createBackend, type BackendKind } from '../engine/select-backend.js';
+import type { Backend } from '../engine/index.js';
+import { initGmnasWasm } from './cut.js';
+import type { SearchConfig } from './config.js';
+import { runLeafJob, type NodeProgress, type NodeSchedule, type LeafResult, type SearchData } from './phases.js';
+import { loadSearchData } from './search-data.js';
+import { FileStore } from './file-store.js';
+
+export interface LeafTask {
+  config: SearchConfig;
+  location: string;
+  device: BackendKind;
+  node: NodeSchedule;
+  progress: NodeProgress;
+  port: MessagePort;
+  /** test hook: make this job fail (exercises retry and failure reporting) */
+  failNodes?: number[];
+}
+
+export type LeafMessage = { type: 'progress'; event: unknown } | { type: 'epoch'; progress: NodeProgress };
+
+let backend: Promise<Backend> | null = null;
+let dataKey = '';
+let data: SearchData | null = null;
+
+export default async function trainLeaf(task: LeafTask): Promise<LeafResult> {
+  try {
+    if (task.failNodes?.includes(task.node.id)) throw new Error(`injected failure of leaf ${task.node.id} (test hook)`);
+    backend ??= createBackend(task.device, { log: () => {} });
+    const be = await backend;
+    await initGmnasWasm();
+    const key = JSON.stringify([task.config.dataset, task.config.dataDir, task.config.trainLimit, task.config.syntheticSize, task.config.downsample, task.config.batchSize]);
+    if (!data || key !== dataKey) { data = loadSearchData(task.config); dataKey = key; }
+    return await runLeafJob(task.config, be, data, new FileStore(task.location), task.node, task.progress, {
+      onEpochSaved: async (p) => task.port.postMessage({ type: 'epoch', progress: p } satisfies LeafMessage),
+      onProgress: (event) => task.port.postMessage({ type: 'progress', event } satisfies LeafMessage),
+    });
+  } finally {
+    task.port.close();
+  }
+}

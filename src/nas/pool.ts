@@ -1,0 +1,76 @@
+// Leaves trained in parallel by a piscina pool (Node): one worker thread per job slot, each with its
+// own device (Dawn supports one device per worker thread). A job that fails — an exception, or a
+// worker that dies — is retried once (it resumes from the leaf's last checkpoint); a second failure
+// is reported with the leaf's id and the other leaves still finish.
+import { MessageChannel } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import type { BackendKind } from '../engine/select-backend.js';
+import type { SearchConfig } from './config.js';
+import type { LeafRunner } from './search.js';
+import type { LeafResult, ProgressListener, ProgressEvent } from './phases.js';
+import type { LeafMessage, LeafTask } from './leaf-worker.js';
+
+export interface PoolOptions {
+  config: SearchConfig;
+  /** the run folder (the workers read and write the leaves' checkpoints there) */
+  location: string;
+  /** the resolved device kind every worker creates ('cpu' or 'webgpu') */
+  device: Exclude<BackendKind, 'auto'>;
+  workers: number;
+  onProgress?: ProgressListener;
+  onLog?: (line: string) => void;
+  /** test hook: leaves whose jobs fail on every try */
+  failNodes?: number[];
+}
+
+export function poolLeafRunner(o: PoolOptions): LeafRunner {
+  return async (jobs, ctx) => {
+    const pool = new Piscina({
+      filename: new URL('./leaf-worker.js', import.meta.url).href,
+      minThreads: 1,
+      maxThreads: Math.max(1, Math.min(o.workers, jobs.length)),
+      idleTimeout: 1000,
+    });
+    const failed: { node: number; error: string }[] = [];
+    // the main thread writes state.json; saves are chained so two workers' epochs never interleave
+    let saving: Promise<void> = Promise.resolve();
+    const runOnce = (job: (typeof jobs)[number]): Promise<LeafResult> => {
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', (m: LeafMessage) => {
+        if (m.type === 'progress') o.onProgress?.(m.event as ProgressEvent);
+        else saving = saving.then(() => ctx.onEpochSaved(job.node.id, m.progress));
+      });
+      const task: LeafTask = {
+        config: o.config, location: o.location, device: o.device, node: job.node, progress: job.progress, port: port2,
+        ...(o.failNodes ? { failNodes: o.failNodes } : {}),
+      };
+      return (pool.run(task, { transferList: [port2] }) as Promise<LeafResult>).finally(() => port1.close());
+    };
+    try {
+      await Promise.all(jobs.map(async (job) => {
+        let result: LeafResult | null = null;
+        for (let attempt = 1; attempt <= 2 && !result; attempt++) {
+          try {
+            result = await runOnce(job);
+          } catch (e) {
+            const msg = (e as Error).message;
+            if (attempt === 1) {
+              o.onLog?.(`leaf ${job.node.id}: worker failed (${msg}); retrying once from its last checkpoint`);
+            } else {
+              o.onLog?.(`leaf ${job.node.id}: failed again (${msg}); the other leaves go on`);
+              failed.push({ node: job.node.id, error: msg });
+            }
+          }
+        }
+        await saving;
+        if (result) {
+          saving = saving.then(() => ctx.onResult(result!));
+          await saving;
+        }
+      }));
+    } finally {
+      await pool.destroy();
+    }
+    return { failed: failed.sort((a, b) => a.node - b.node) };
+  };
+}

@@ -1,0 +1,335 @@
+// Score any NB201 genotype with the (sub-)supernet of a finished search that holds it (issue [rank]):
+// the leaf of the partition tree whose op mask admits the genotype (one-shot: the single supernet),
+// run as a single path on fixed validation batches — the first images of the architecture half, as
+// the search scored its own leaves — optionally after BN recalibration on K fixed training batches.
+// Genotypes are grouped by leaf so each leaf's checkpoint is loaded once.
+//
+// BN modes: without recalibration, the mode the search used to score its leaves (`leafBnMode`:
+// batch statistics for DARTS, running statistics for SNAS/RSPS/GDAS). With `bnRecalibrate` K > 0,
+// every BN that keeps running statistics (stem, reduction blocks, head; the search cells' ops too when
+// the base method tracks them) is reset and re-estimated in training mode, without gradients, on K
+// fixed training batches with the single path, as a cumulative average (PyTorch's momentum=None), and
+// the genotype is then evaluated in eval mode. The K batches are the same for every genotype.
+//
+// Node only: reads the run folder (result.json, checkpoints/node-<id>.safetensors).
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { keep, noGrad, tidy, type Backend } from '../engine/index.js';
+import { BatchSampler } from '../data/sampler.js';
+import { hashSeed } from '../data/rng.js';
+import { readJsonFile } from '../io/fs.js';
+import { parseCsvRecords } from '../io/csv.js';
+import { loadMethodCheckpoint } from '../search/checkpoints.js';
+import { uploadBatch, type DeviceBatch, type EvalData } from '../search/batch.js';
+import type { BaseMethod } from '../search/method.js';
+import { batchNormsByPath } from '../spaces/nb201/cells.js';
+import type { ArchSample } from '../spaces/nb201/supernet.js';
+import { parseMask, maskAdmits, maskToString, type OpMask } from '../spaces/nb201/ops.js';
+import { parseGenotype, formatGenotype, type Genotype } from '../spaces/nb201/genotype.js';
+import type { SearchConfig } from './config.js';
+import type { SearchResult } from './search.js';
+import { createNodeMethod, leafBnMode, validationData, checkpointName, type NodeProgress, type SearchData } from './phases.js';
+import { loadSearchData } from './search-data.js';
+
+// ---- the run ------------------------------------------------------------------------------------
+
+export interface RunLeaf {
+  node: number;
+  mask: OpMask;
+  /** "11111/…" as in result.json */
+  maskString: string;
+  checkpoint: string;
+  /** the search's own error when this leaf failed (its genotypes cannot be ranked), else null */
+  failure: string | null;
+}
+
+export interface LoadedRun {
+  dir: string;
+  result: SearchResult;
+  config: SearchConfig;
+  leaves: RunLeaf[];
+}
+
+/** A finished search folder: result.json and the leaves' checkpoints. Every problem is one clear
+ *  message naming the folder and what is missing. */
+export function loadRun(dir: string): LoadedRun {
+  const abs = resolve(dir);
+  if (!existsSync(abs)) throw new Error(`${dir}: no such folder (expected a search's output folder, the --out of \`node run.js --space nb201\`)`);
+  if (!statSync(abs).isDirectory()) throw new Error(`${dir}: not a folder (expected a search's output folder with result.json and checkpoints/)`);
+  const resultPath = join(abs, 'result.json');
+  if (!existsSync(resultPath)) {
+    if (existsSync(join(abs, 'state.json'))) {
+      throw new Error(`${dir}: the search has not finished (state.json but no result.json); finish it with \`node run.js --resume ${dir}\``);
+    }
+    throw new Error(`${dir}: no result.json; not the output folder of a finished search (\`node run.js --space nb201 --out DIR\`)`);
+  }
+  const result = readJsonFile(resultPath, 'search result') as SearchResult;
+  const bad = (what: string): never => { throw new Error(`${resultPath}: not a gmnas search result (${what})`); };
+  if (typeof result !== 'object' || result === null) bad('not a JSON object');
+  if (result.space !== 'nb201') bad(`space ${JSON.stringify(result.space)}, expected "nb201"`);
+  if (!result.config || typeof result.config !== 'object') bad('no config');
+  if (!result.tree || !Array.isArray(result.tree.nodes) || result.tree.nodes.length === 0) bad('no tree.nodes');
+  const ckDir = join(abs, 'checkpoints');
+  if (!existsSync(ckDir)) {
+    throw new Error(`${dir}: no checkpoints/ folder; ranking needs the leaves' checkpoints (checkpoints/node-<id>.safetensors) ` +
+      'that the search writes next to result.json (was the folder copied without them?)');
+  }
+  const failed = new Map((result.failedLeaves ?? []).map((f) => [f.node, f.error]));
+  const leaves: RunLeaf[] = result.tree.nodes.filter((n) => n.children.length === 0).map((n) => {
+    let mask: OpMask;
+    try { mask = parseMask(n.mask); } catch (e) { return bad(`node ${n.id}: ${(e as Error).message}`); }
+    return {
+      node: n.id, mask, maskString: maskToString(mask), checkpoint: join(ckDir, `${checkpointName(n.id)}.safetensors`),
+      failure: failed.get(n.id) ?? null,
+    };
+  });
+  return { dir: abs, result, config: result.config, leaves };
+}
+
+/** The leaf whose mask admits `g` (the leaves partition the space, so there is exactly one). */
+export function leafFor(run: LoadedRun, g: Genotype): RunLeaf | undefined {
+  return run.leaves.find((l) => maskAdmits(l.mask, g));
+}
+
+// ---- genotype lists ---------------------------------------------------------------------------
+
+export interface GenotypeLine { line: number; arch: string; genotype: Genotype }
+export interface GenotypeLineError { line: number; text: string; message: string }
+
+/**
+ * Genotypes from a file's text: one per line (blank lines and lines starting with '#' are skipped,
+ * spaces around a genotype ignored), or a CSV whose header has an `arch_str` column (the NB201 table,
+ * the CSV `rank` writes) — recognised by a first line with a comma or that is exactly `arch_str`.
+ * Lines that are not a valid NB201 genotype (malformed, or an op outside the space) come back in
+ * `errors` with their 1-based line; the rest in `entries`, in file order.
+ */
+export function parseGenotypeList(text: string, source: string): { entries: GenotypeLine[]; errors: GenotypeLineError[] } {
+  const entries: GenotypeLine[] = [];
+  const errors: GenotypeLineError[] = [];
+  const add = (line: number, raw: string): void => {
+    const s = raw.trim();
+    try {
+      const genotype = parseGenotype(s);
+      entries.push({ line, arch: formatGenotype(genotype), genotype });
+    } catch (e) {
+      errors.push({ line, text: s, message: (e as Error).message });
+    }
+  };
+  const lines = text.replace(/^\ufeff/, '').split('\n');
+  const first = lines.findIndex((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  if (first < 0) return { entries, errors };
+  const head = lines[first]!.trim();
+  if (head.includes(',') || head === 'arch_str') {
+    const records = parseCsvRecords(text, source);
+    const header = records[0]!.fields.map((f) => f.trim());
+    const col = header.indexOf('arch_str');
+    if (col < 0) throw new Error(`${source}:${records[0]!.line}: a CSV list of genotypes needs an 'arch_str' column (columns: ${header.join(', ')})`);
+    for (const r of records.slice(1)) {
+      if (r.fields.length !== header.length) {
+        errors.push({ line: r.line, text: r.fields.join(','), message: `${r.fields.length} fields, but the header has ${header.length} columns` });
+      } else {
+        add(r.line, r.fields[col]!);
+      }
+    }
+    return { entries, errors };
+  }
+  lines.forEach((l, i) => {
+    const s = l.trim();
+    if (s === '' || s.startsWith('#')) return;
+    add(i + 1, s);
+  });
+  return { entries, errors };
+}
+
+// ---- ranking ----------------------------------------------------------------------------------
+
+export interface RankOptions {
+  backend: Backend;
+  /** validation batches of the run's batch size: undefined: the run's own (`--val-batches` of the
+   *  search); null: the whole architecture half */
+  valBatches?: number | null;
+  /** BN recalibration on this many training batches before each evaluation (0 or undefined: none) */
+  bnRecalibrate?: number;
+  /** the search's data (default: loaded from the run's config, as the search loaded it) */
+  data?: SearchData;
+  /** where the dataset's files are now, when the run was made elsewhere (default: the run's) */
+  dataDir?: string;
+  onLog?: (line: string) => void;
+  /** after each genotype: how many are done of how many, and the leaf in use */
+  onProgress?: (done: number, total: number, leaf: number) => void;
+}
+
+export interface RankedGenotype {
+  /** position in the input list */
+  index: number;
+  arch: string;
+  leaf: number;
+  /** % */
+  accuracy: number;
+  loss: number;
+}
+
+export interface RankReport {
+  /** one per ranked input, in input order */
+  rows: RankedGenotype[];
+  /** inputs that could not be ranked (their leaf failed in the search) */
+  unranked: { index: number; arch: string; leaf: number | null; reason: string }[];
+  leaves: { node: number; mask: string; genotypes: number; seconds: number; epochsDone: number | null }[];
+  /** how BN was run at evaluation */
+  bn: 'train' | 'eval' | 'recalibrated';
+  bnRecalibrate: number;
+  /** validation images per genotype */
+  valImages: number;
+  seconds: number;
+}
+
+const RECALIBRATE_STREAM = 0xbca1;
+/** Upload the validation batches once when they take at most this many bytes; stream them otherwise. */
+const UPLOAD_ONCE_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Score `genotypes` with the leaves of the run in `run` (a folder or `loadRun`'s result). Each
+ * distinct genotype is evaluated once; rows come back in input order.
+ */
+export async function rankGenotypes(run: string | LoadedRun, genotypes: readonly Genotype[], o: RankOptions): Promise<RankReport> {
+  const t0 = Date.now();
+  const r = typeof run === 'string' ? loadRun(run) : run;
+  const c = r.config;
+  const log = o.onLog ?? (() => {});
+  const recal = o.bnRecalibrate ?? 0;
+  if (!Number.isInteger(recal) || recal < 0) throw new Error(`bnRecalibrate: expected an integer >= 0, got ${recal}`);
+  const valBatches = o.valBatches === undefined ? c.valBatches : o.valBatches;
+  if (valBatches !== null && (!Number.isInteger(valBatches) || valBatches < 1)) throw new Error(`valBatches: expected an integer >= 1 or null, got ${valBatches}`);
+
+  // group by leaf (distinct genotypes once)
+  const unranked: RankReport['unranked'] = [];
+  const byLeaf = new Map<number, { leaf: RunLeaf; archs: Map<string, { genotype: Genotype; indices: number[] }> }>();
+  genotypes.forEach((g, index) => {
+    const arch = formatGenotype(g);
+    const leaf = leafFor(r, g);
+    if (!leaf) { unranked.push({ index, arch, leaf: null, reason: 'no leaf of the search admits it' }); return; }
+    if (leaf.failure !== null) { unranked.push({ index, arch, leaf: leaf.node, reason: `its leaf (node ${leaf.node}) failed in the search: ${leaf.failure}` }); return; }
+    let group = byLeaf.get(leaf.node);
+    if (!group) byLeaf.set(leaf.node, group = { leaf, archs: new Map() });
+    const entry = group.archs.get(arch);
+    if (entry) entry.indices.push(index);
+    else group.archs.set(arch, { genotype: g, indices: [index] });
+  });
+  const missing = [...byLeaf.values()].filter((g) => !existsSync(g.leaf.checkpoint)).map((g) => g.leaf.checkpoint);
+  if (missing.length) {
+    throw new Error(`${r.dir}: missing leaf checkpoint${missing.length > 1 ? 's' : ''} ${missing.join(', ')}; ` +
+      'ranking needs the checkpoint of every leaf that holds a listed genotype');
+  }
+
+  const data = o.data ?? loadSearchData({ ...c, dataDir: o.dataDir === undefined ? c.dataDir : resolve(o.dataDir) });
+  checkData(r, data);
+  const bn: RankReport['bn'] = recal > 0 ? 'recalibrated' : leafBnMode(c);
+  const rows: RankedGenotype[] = [];
+  const leaves: RankReport['leaves'] = [];
+  const val = validationData({ ...c, valBatches }, data);
+  const valImages = Math.min(data.split.arch.length, valBatches === null ? Infinity : valBatches * c.batchSize);
+  const owned: DeviceBatch[] = [];
+  try {
+    const valData: EvalData = valImages * data.imageShape.reduce((a, b) => a * b, 1) * 4 <= UPLOAD_ONCE_BYTES
+      ? uploadAll(o.backend, data, [...val()], owned) : val;
+    const recalBatches = recal > 0 ? uploadAll(o.backend, data, recalibrationBatches(c, data, recal), owned) : [];
+    const total = [...byLeaf.values()].reduce((s, g) => s + g.archs.size, 0);
+    let done = 0;
+    for (const { leaf, archs } of [...byLeaf.values()].sort((a, b) => a.leaf.node - b.leaf.node)) {
+      const tl = Date.now();
+      const method = createNodeMethod(c, o.backend, data, leaf.node, leaf.mask);
+      try {
+        const meta = loadMethodCheckpoint(leaf.checkpoint, method);
+        const epochsDone = progressEpochs(meta);
+        if (epochsDone !== null && epochsDone < c.totalEpochs) {
+          log(`note: leaf ${leaf.node}'s checkpoint is after epoch ${epochsDone} of ${c.totalEpochs} (the leaf did not finish training)`);
+        }
+        log(`leaf ${leaf.node} (mask ${leaf.maskString}): ${archs.size} genotype${archs.size === 1 ? '' : 's'}`);
+        for (const [arch, { genotype, indices }] of archs) {
+          let m: { accuracy: number; loss: number };
+          if (recal > 0) {
+            recalibrateBatchNorm(method, genotype, recalBatches);
+            m = await method.evaluate(valData, { arch: genotype, bn: 'eval' });
+          } else {
+            m = await method.evaluate(valData, { arch: genotype, bn: leafBnMode(c) });
+          }
+          for (const index of indices) rows.push({ index, arch, leaf: leaf.node, accuracy: m.accuracy, loss: m.loss });
+          o.onProgress?.(++done, total, leaf.node);
+        }
+        leaves.push({ node: leaf.node, mask: leaf.maskString, genotypes: archs.size, seconds: (Date.now() - tl) / 1000, epochsDone });
+      } finally {
+        method.dispose();
+      }
+    }
+  } finally {
+    for (const b of owned) { b.x.dispose(); b.y.dispose(); }
+  }
+  rows.sort((a, b) => a.index - b.index);
+  unranked.sort((a, b) => a.index - b.index);
+  return { rows, unranked, leaves, bn, bnRecalibrate: recal, valImages, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** The data must be the search's: same image count and shape (a different --data-dir or a changed
+ *  dataset would silently score on other images). */
+function checkData(r: LoadedRun, data: SearchData): void {
+  const d = r.result.dataset;
+  if (!d) return;
+  const shape = [...data.imageShape];
+  if (d.trainImages !== data.train.size || JSON.stringify([...d.imageShape]) !== JSON.stringify(shape) || d.classes !== data.numClasses) {
+    throw new Error(`${r.dir}: the search ran on ${d.trainImages} ${d.name} images ${d.imageShape.join('×')} (${d.classes} classes), ` +
+      `but the data loaded now are ${data.train.size} images ${shape.join('×')} (${data.numClasses} classes); ` +
+      'point --data-dir at the same files');
+  }
+}
+
+function progressEpochs(meta: Record<string, string>): number | null {
+  if (meta.gmnas_progress === undefined) return null;
+  try {
+    const p = JSON.parse(meta.gmnas_progress) as NodeProgress;
+    return Number.isInteger(p.epochsDone) ? p.epochsDone : null;
+  } catch {
+    return null;
+  }
+}
+
+/** K fixed training batches from the weights half: seeded by the run's seed, no augmentation (the
+ *  statistics should describe the images the evaluation sees). */
+function recalibrationBatches(c: SearchConfig, data: SearchData, k: number): { x: Float32Array; y: Float32Array; n: number }[] {
+  const sampler = new BatchSampler(data.train, {
+    batchSize: c.batchSize, seed: hashSeed(c.seed, RECALIBRATE_STREAM), sampling: 'independent', augment: false, indices: data.split.weights,
+  });
+  return Array.from({ length: k }, () => sampler.next());
+}
+
+function uploadAll(be: Backend, data: SearchData, batches: { x: Float32Array; y: Float32Array; n: number }[], owned: DeviceBatch[]): DeviceBatch[] {
+  return batches.map((b) => {
+    const d = uploadBatch(be, b, data.imageShape);
+    keep(d.x); keep(d.y);
+    owned.push(d);
+    return d;
+  });
+}
+
+/**
+ * Reset every BN of the supernet that keeps running statistics and re-estimate them on `batches`
+ * with `genotype` as a single path: training mode, no gradients, cumulative average over the batches.
+ */
+export function recalibrateBatchNorm(method: BaseMethod, genotype: Genotype, batches: readonly DeviceBatch[]): void {
+  const net = method.supernet;
+  const bns = [...batchNormsByPath(net).values()].filter((b) => b.runningMean !== null);
+  const momenta = bns.map((b) => b.momentum);
+  const sample: ArchSample = { ops: genotype.map((op) => [op]), weights: null };
+  const wasTraining = net.training;
+  for (const b of bns) b.resetRunningStats();
+  net.train(true);
+  try {
+    batches.forEach((batch, k) => {
+      // momentum 1/(k+1): the running value becomes the mean of the k+1 batch statistics so far
+      for (const b of bns) (b as unknown as { momentum: number }).momentum = 1 / (k + 1);
+      tidy(() => noGrad(() => { net.forward(batch.x, sample); }));
+    });
+  } finally {
+    bns.forEach((b, i) => { (b as unknown as { momentum: number }).momentum = momenta[i]!; });
+    net.train(wasTraining);
+  }
+}
