@@ -1,0 +1,95 @@
+// `node run.js rank --from RUN_DIR --archs FILE [--out FILE.csv] [--device D] [--val-batches K] [--bn-recalibrate K]`
+// Scores every genotype of FILE with the leaf sub-supernet of a finished search that admits it (the
+// one supernet of a one-shot run), as a single path on the search's fixed validation batches, and
+// writes `arch_str,leaf,val_accuracy,val_loss` atomically — the --pred file of `correlate`. Lines that
+// are not a valid NB201 genotype are reported on stderr by line number; the rest are still ranked.
+// The logic lives in src/nas/rank.ts.
+import { join, resolve } from 'node:path';
+import { parseFlags, intFlag, UsageError } from './args.js';
+import { DEVICE_CHOICES, type DeviceChoice } from './common-flags.js';
+import { createBackend, describeBackend } from '../engine/select-backend.js';
+import { readTextFile, writeFileAtomic } from '../io/fs.js';
+import { formatCsvRow } from '../io/csv.js';
+import { loadRun, parseGenotypeList, rankGenotypes } from '../nas/rank.js';
+
+const HELP = `usage: node run.js rank --from RUN_DIR --archs FILE [flags]
+  --from DIR             output folder of a finished search (result.json + checkpoints/)
+  --archs FILE           NB201 genotypes, one per line ('#' comments), or a CSV with an arch_str column
+                         (the NB201 table works as it is)
+  --out FILE.csv         where the scores go (default RUN_DIR/rank.csv; '-': stdout)
+                         columns: arch_str,leaf,val_accuracy,val_loss (accuracy in %)
+  --device auto|webgpu|cpu   backend (auto: WebGPU when an adapter exists, else CPU)
+  --val-batches K|all    validation batches per genotype (default: the search's --val-batches)
+  --bn-recalibrate K     reset the BN running statistics and re-estimate them on K fixed training
+                         batches before evaluating each genotype (default 0: as the search scored leaves)
+  --data-dir DIR         the dataset's folder, when it moved since the search ran
+  --quiet                no progress lines
+Each genotype is scored by the leaf whose op mask admits it; the leaf's checkpoint is loaded once.`;
+
+function fmt(v: number, digits: number): string {
+  return String(Number(v.toFixed(digits)));
+}
+
+export async function rankCommand(argv: string[]): Promise<number> {
+  const { values: v, positionals } = parseFlags('rank', argv, {
+    from: { type: 'string' }, archs: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' },
+    'val-batches': { type: 'string' }, 'bn-recalibrate': { type: 'string' }, 'data-dir': { type: 'string' },
+    quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+  });
+  if (v.help) { console.log(HELP); return 0; }
+  if (positionals.length) throw new UsageError(`rank: unexpected argument '${positionals[0]}' (see \`node run.js rank --help\`)`);
+  for (const f of ['from', 'archs']) {
+    if (v[f] === undefined || v[f] === '') throw new UsageError(`rank: --${f} is required\n${HELP}`);
+  }
+  const device = String(v.device ?? 'auto');
+  if (!(DEVICE_CHOICES as readonly string[]).includes(device)) throw new UsageError(`--device ${device}: expected one of ${DEVICE_CHOICES.join(', ')}`);
+  const valBatches = v['val-batches'] === undefined ? undefined : v['val-batches'] === 'all' ? null : intFlag(v, 'val-batches', 1, 1);
+  const bnRecalibrate = intFlag(v, 'bn-recalibrate', 0, 0);
+  const say = v.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
+  const warn = (s: string) => process.stderr.write(`${s}\n`);
+
+  // everything that can fail on the user's input fails before the data and the device load
+  const run = loadRun(String(v.from));
+  const archsFile = String(v.archs);
+  const { entries, errors } = parseGenotypeList(readTextFile(archsFile, '--archs file'), archsFile);
+  for (const e of errors) warn(`${archsFile}:${e.line}: skipped: ${e.message}`);
+  const firstLine = new Map<string, number>();
+  const unique = entries.filter((e) => {
+    const seen = firstLine.get(e.arch);
+    if (seen !== undefined) { warn(`${archsFile}:${e.line}: duplicate of line ${seen}; ranked once`); return false; }
+    firstLine.set(e.arch, e.line);
+    return true;
+  });
+  if (!unique.length) throw new Error(`${archsFile}: no valid NB201 genotype to rank${errors.length ? ` (${errors.length} line${errors.length === 1 ? '' : 's'} skipped, see above)` : ''}`);
+  const out = v.out === undefined ? join(run.dir, 'rank.csv') : v.out === '-' ? '-' : resolve(String(v.out));
+
+  const backend = await createBackend(device as DeviceChoice, { log: (m) => warn(`note: ${m}`) });
+  try {
+    const c = run.config;
+    say(`gmnas rank: ${unique.length} genotype${unique.length === 1 ? '' : 's'} with the ${run.leaves.length} lea${run.leaves.length === 1 ? 'f' : 'ves'} of ` +
+      `${run.dir} (${c.method} + ${c.base}, ${c.dataset}, C=${c.channels} N=${c.cells}) on ${describeBackend(backend)}`);
+    let lastShown = 0;
+    const report = await rankGenotypes(run, unique.map((e) => e.genotype), {
+      backend, valBatches, bnRecalibrate, onLog: say,
+      ...(v['data-dir'] !== undefined ? { dataDir: String(v['data-dir']) } : {}),
+      onProgress: (done, total) => {
+        const now = Date.now();
+        if (done === total || now - lastShown > 5000) { lastShown = now; say(`  ${done}/${total} scored`); }
+      },
+    });
+    for (const u of report.unranked) warn(`${archsFile}:${unique[u.index]!.line}: not ranked: ${u.arch}: ${u.reason}`);
+    const lines = ['arch_str,leaf,val_accuracy,val_loss'];
+    for (const row of report.rows) lines.push(formatCsvRow([row.arch, row.leaf, fmt(row.accuracy, 4), fmt(row.loss, 6)]));
+    const text = `${lines.join('\n')}\n`;
+    if (out === '-') process.stdout.write(text);
+    else writeFileAtomic(out, text);
+    const bn = report.bn === 'recalibrated' ? `BN recalibrated on ${report.bnRecalibrate} batches` : `BN in ${report.bn} mode`;
+    say(`ranked ${report.rows.length} of ${unique.length} genotypes on ${report.valImages} validation images each (${bn}), ` +
+      `${report.leaves.length} leaf checkpoint${report.leaves.length === 1 ? '' : 's'} loaded, ${report.seconds.toFixed(1)} s` +
+      (out === '-' ? '' : `\nwrote ${out}`));
+    if (!report.rows.length) return 1;
+    return 0;
+  } finally {
+    backend.dispose();
+  }
+}
