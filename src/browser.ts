@@ -1,0 +1,384 @@
+// The public browser API: the entry point of dist/gmnas.browser.js (one ESM bundle, built by
+// scripts/build.mjs with esbuild, platform 'browser'). The WGSL kernels travel inside it as strings
+// (src/engine/webgpu/shaders.generated.ts) and so does gmnas.wasm, base64-encoded
+// (src/nas/wasm.generated.ts), so a page needs this one file and nothing fetched next to it.
+//
+// What a page gets:
+//   - the engine: Tensor and its ops, autograd, nn layers, optimizers (same code as in Node);
+//   - devices: `openDevice()` (WebGPU on navigator.gpu, else the CPU reference backend with a note),
+//     `createBackend`, `WebGpuBackend`, `CpuBackend`, `adapterReport`;
+//   - the self-test: `runSelftest(gpu, cpu, { quick: true })` (every kernel vs the CPU reference);
+//   - the search: `runSearch` with `defaultSearchConfig`, `prepareSearchData`, `MemoryStore`, the
+//     built-in synthetic dataset (`generateSynthetic`), and `searchInPage()`, which wires them together
+//     with live state callbacks and yields to the event loop after every epoch so the page repaints;
+//   - drawing helpers for results: `gmHeatmapSvg` (a split's GM distance matrix) and
+//     `partitionTreeSvg` (the partition tree with leaves and the final pick).
+// Node-only parts (the piscina leaf pool, FileStore, dataset readers) are not imported here: in a
+// page the leaves run one after another on the page's device.
+import type { Backend } from './engine/backend.js';
+import { CpuBackend } from './engine/cpu/cpu-backend.js';
+import { WebGpuBackend, type WebGpuBackendOptions } from './engine/webgpu/webgpu-backend.js';
+import { requestAdapter } from './engine/webgpu/device.js';
+import { NO_ADAPTER_NOTICE } from './engine/select-backend.js';
+import { adapterReport, type AdapterReport } from './selftest/adapter.js';
+import { generateSynthetic } from './data/synthetic.js';
+import { defaultSearchConfig, type PresetName, type SearchConfig, type SearchMethod } from './nas/config.js';
+import { prepareSearchData, type LeafResult, type ProgressListener } from './nas/phases.js';
+import { runSearch, type RunState, type SearchResult } from './nas/search.js';
+import { MemoryStore } from './nas/store.js';
+import type { SplitRecord } from './nas/tree.js';
+import { NB201_OPS, NB201_EDGES } from './spaces/nb201/ops.js';
+
+// ---------------------------------------------------------------------------------------------------
+// Re-exports: the documented surface
+
+export * from './engine/index.js';
+export { CpuBackend } from './engine/cpu/cpu-backend.js';
+export { WebGpuBackend } from './engine/webgpu/webgpu-backend.js';
+export type { WebGpuBackendOptions } from './engine/webgpu/webgpu-backend.js';
+export { GpuError, requestAdapter, describeAdapter } from './engine/webgpu/device.js';
+export type { AdapterDescription } from './engine/webgpu/device.js';
+export { createBackend, describeBackend, NO_ADAPTER_NOTICE } from './engine/select-backend.js';
+export type { BackendKind, CreateBackendOptions } from './engine/select-backend.js';
+export { runSelftest } from './selftest/run.js';
+export type { SelftestRow, SelftestOptions, SelftestReport } from './selftest/run.js';
+export { supernetStepComparison } from './selftest/supernet-step.js';
+export type { SupernetStepResult } from './selftest/supernet-step.js';
+export { adapterReport, formatAdapterReport } from './selftest/adapter.js';
+export type { AdapterReport } from './selftest/adapter.js';
+export { generateSynthetic, SYNTHETIC_CLASS_NAMES, SYNTHETIC_NORMALIZATION } from './data/synthetic.js';
+export type { SyntheticOptions } from './data/synthetic.js';
+export type { Dataset } from './data/dataset.js';
+export { defaultSearchConfig, validateSearchConfig, PRESETS, SEARCH_METHODS } from './nas/config.js';
+export type { SearchConfig, PresetName, SearchMethod } from './nas/config.js';
+export { prepareSearchData } from './nas/phases.js';
+export type { SearchData, ProgressEvent, ProgressListener, LeafResult, EpochRecord } from './nas/phases.js';
+export { runSearch, StopRequested } from './nas/search.js';
+export type { RunSearchOptions, SearchResult, RunState, FinalPick } from './nas/search.js';
+export { MemoryStore } from './nas/store.js';
+export type { RunStore } from './nas/store.js';
+export type { SplitRecord } from './nas/tree.js';
+export { initGmnasWasm, balancedMinCut, chooseSplitEdge } from './nas/cut.js';
+export { NB201_OPS, NB201_EDGES, parseMask, maskToString, enabledOps } from './spaces/nb201/ops.js';
+export { parseGenotype, formatGenotype } from './spaces/nb201/genotype.js';
+
+// ---------------------------------------------------------------------------------------------------
+// Devices
+
+export interface OpenedDevice {
+  backend: Backend;
+  /** the WebGPU adapter as it reported itself; null on the CPU backend */
+  adapter: AdapterReport | null;
+  /** one line naming the device, e.g. "WebGPU: google / swiftshader / ..." or "CPU reference backend" */
+  name: string;
+  /** true when WebGPU was wanted but the CPU backend is used instead */
+  fellBack: boolean;
+  /** why it fell back (show it on the page); null when it did not */
+  note: string | null;
+}
+
+export interface OpenDeviceOptions extends WebGpuBackendOptions {
+  /** 'auto' (default): WebGPU when an adapter exists, else the CPU backend; 'webgpu' throws without one */
+  kind?: 'auto' | 'webgpu' | 'cpu';
+}
+
+/**
+ * A backend for the page. Unlike `createBackend('auto')` this also falls back when an adapter exists
+ * but the device cannot be created (blocklisted drivers, lost devices), and says why in `note`.
+ */
+export async function openDevice(o: OpenDeviceOptions = {}): Promise<OpenedDevice> {
+  const kind = o.kind ?? 'auto';
+  const cpu = (note: string | null): OpenedDevice => {
+    const backend = new CpuBackend();
+    return { backend, adapter: null, name: backend.description || 'CPU reference backend', fellBack: note !== null, note };
+  };
+  if (kind === 'cpu') return cpu(null);
+  if (kind === 'webgpu') {
+    const backend = await WebGpuBackend.create(o);
+    return { backend, adapter: adapterReport(backend), name: backend.description, fellBack: false, note: null };
+  }
+  if (!(await requestAdapter(o))) return cpu(NO_ADAPTER_NOTICE);
+  try {
+    const backend = await WebGpuBackend.create(o);
+    return { backend, adapter: adapterReport(backend), name: backend.description, fellBack: false, note: null };
+  } catch (e) {
+    return cpu(`the WebGPU adapter could not give a device (${(e as Error).message}); using the CPU backend (slow).`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Searching in a page
+
+/** What a page draws while a search runs: a copy of the run state after each save. */
+export interface LiveSearchState {
+  tree: RunState['tree'];
+  splits: SplitRecord[];
+  leaves: LeafResult[];
+  /** epochs done per node id */
+  epochsDone: Record<number, number>;
+}
+
+/** Resolves after the browser had a chance to handle input and repaint (a task, not a microtask). */
+export function yieldToEventLoop(): Promise<void> {
+  if (typeof MessageChannel === 'function') {
+    // unlike setTimeout, message tasks are not throttled to 1 s in background tabs
+    return new Promise((resolve) => {
+      const ch = new MessageChannel();
+      ch.port1.onmessage = () => { ch.port1.close(); resolve(); };
+      ch.port2.postMessage(null);
+    });
+  }
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
+ * A MemoryStore that reports every saved run state (after every epoch, split and leaf) and then yields
+ * to the event loop, so progress shows even when the CPU backend keeps the main thread busy.
+ */
+export class ObservedStore extends MemoryStore {
+  constructor(private readonly onState: (s: LiveSearchState) => void, private readonly yieldEachSave = true) {
+    super();
+  }
+
+  override async writeState(state: unknown): Promise<void> {
+    await super.writeState(state);
+    const s = JSON.parse(JSON.stringify(state)) as RunState;
+    this.onState({
+      tree: s.tree, splits: s.splits, leaves: Object.values(s.leaves).sort((a, b) => a.node - b.node),
+      epochsDone: Object.fromEntries(Object.entries(s.progress).map(([k, p]) => [Number(k), p.epochsDone])),
+    });
+    if (this.yieldEachSave) await yieldToEventLoop();
+  }
+}
+
+export interface SearchInPageOptions {
+  backend: Backend;
+  /** named in the result (default: the backend's description) */
+  deviceName?: string;
+  /** 'tiny' (seconds on a GPU) or 'quick' (the CLI default); default 'tiny' */
+  preset?: PresetName;
+  method?: SearchMethod;
+  seed?: number;
+  /** synthetic training images (default: the preset's) */
+  syntheticSize?: number;
+  /** any other config fields, applied last */
+  config?: Partial<SearchConfig>;
+  onProgress?: ProgressListener;
+  onLog?: (line: string) => void;
+  /** called after every saved state: the tree, the splits (with their GM matrices) and finished leaves */
+  onState?: (s: LiveSearchState) => void;
+}
+
+/** The search config `searchInPage` uses for these options. */
+export function pageSearchConfig(o: Omit<SearchInPageOptions, 'backend'> = {}): SearchConfig {
+  const base = defaultSearchConfig({ preset: o.preset ?? 'tiny', ...(o.method ? { method: o.method } : {}) });
+  return {
+    ...base,
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+    ...(o.syntheticSize !== undefined ? { syntheticSize: o.syntheticSize } : {}),
+    ...o.config,
+  };
+}
+
+/** A GM-NAS search on the built-in synthetic dataset, in memory, with live state for drawing. */
+export async function searchInPage(o: SearchInPageOptions): Promise<SearchResult> {
+  const config = pageSearchConfig(o);
+  if (config.dataset !== 'synthetic') throw new Error(`searchInPage: only the built-in 'synthetic' dataset is available in a page, got '${config.dataset}'`);
+  const images = config.trainLimit ?? config.syntheticSize ?? 5000;
+  const data = prepareSearchData(config, generateSynthetic({ split: 'train', size: images, seed: config.seed }));
+  const store = new ObservedStore(o.onState ?? (() => {}));
+  return runSearch({
+    config, backend: o.backend, data, store, deviceName: o.deviceName ?? o.backend.description,
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    ...(o.onLog ? { onLog: o.onLog } : {}),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Drawing
+
+/** Text made safe for HTML and SVG. */
+export function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+}
+
+const SHORT_OP: Record<string, string> = {
+  none: 'none', skip_connect: 'skip', nor_conv_1x1: 'conv1', nor_conv_3x3: 'conv3', avg_pool_3x3: 'pool',
+};
+/** A short name for an NB201 op (labels in small drawings). */
+export const shortOp = (op: string): string => SHORT_OP[op] ?? op;
+
+/** 'e3 (3<-0)' */
+export const edgeLabel = (edge: number): string => `e${edge} (${NB201_EDGES[edge]?.key ?? '?'})`;
+
+/** Low distance (similar gradients) light, high distance dark: white → teal → deep blue. */
+function heatColour(t: number): string {
+  const stops: [number, number, number][] = [[247, 252, 240], [123, 204, 196], [8, 64, 129]];
+  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(x));
+  const f = x - i;
+  const c = stops[i].map((v, k) => Math.round(v + (stops[i + 1][k] - v) * f));
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+export interface HeatmapOptions {
+  title?: string;
+  /** the chosen cut: each label's group is marked with a coloured bar */
+  groups?: string[][];
+  /** cell size in px (default 40) */
+  cell?: number;
+  /** print the values in the cells (default: when cells are at least 30 px) */
+  values?: boolean;
+}
+
+const GROUP_COLOURS = ['#d95f02', '#7570b3', '#1b9e77', '#e7298a', '#66a61e'];
+
+/**
+ * An SVG heatmap of a GM distance matrix (D = 1 − cos of the ops' gradients; small: the ops agree).
+ * `labels` name the rows/columns (op names). The colour scale runs from 0 to the largest off-diagonal
+ * value; the diagonal is hatched grey (it is not used by the cut).
+ */
+export function gmHeatmapSvg(matrix: readonly (readonly number[])[], labels: readonly string[], o: HeatmapOptions = {}): string {
+  const n = matrix.length;
+  const cell = o.cell ?? 40;
+  const showValues = o.values ?? cell >= 30;
+  const labelW = Math.max(...labels.map((l) => shortOp(l).length), 3) * 7 + 14;
+  const titleH = o.title ? 18 : 0;
+  const top = titleH + labelW;
+  const left = labelW;
+  const w = left + n * cell + 4, h = top + n * cell + 18;
+  let max = 0;
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j && Number.isFinite(matrix[i][j])) max = Math.max(max, matrix[i][j]);
+  const groupOf = (label: string): number => (o.groups ?? []).findIndex((g) => g.includes(label));
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" class="gm-heatmap" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="system-ui, sans-serif" font-size="11">`);
+  if (o.title) parts.push(`<text x="0" y="13" font-weight="600">${escapeXml(o.title)}</text>`);
+  for (let i = 0; i < n; i++) {
+    const name = escapeXml(shortOp(labels[i] ?? String(i)));
+    const g = groupOf(labels[i] ?? '');
+    const colour = g >= 0 ? GROUP_COLOURS[g % GROUP_COLOURS.length] : '#333';
+    // row label (left) and column label (top, rotated)
+    parts.push(`<text x="${left - 8}" y="${top + i * cell + cell / 2 + 4}" text-anchor="end" fill="${colour}">${name}</text>`);
+    const cx = left + i * cell + cell / 2 + 4;
+    parts.push(`<text transform="translate(${cx},${top - 8}) rotate(-90)" fill="${colour}">${name}</text>`);
+    if (g >= 0) {
+      parts.push(`<rect x="${left - 5}" y="${top + i * cell + 2}" width="3" height="${cell - 4}" fill="${colour}"/>`);
+      parts.push(`<rect x="${left + i * cell + 2}" y="${top - 5}" width="${cell - 4}" height="3" fill="${colour}"/>`);
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const x = left + j * cell, y = top + i * cell;
+      const v = matrix[i][j];
+      if (i === j) {
+        parts.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="#e4e4e4" stroke="#fff"/>`);
+        continue;
+      }
+      const t = max > 0 ? v / max : 0;
+      parts.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${heatColour(t)}" stroke="#fff"><title>${escapeXml(`${labels[i]} vs ${labels[j]}: ${v.toFixed(4)}`)}</title></rect>`);
+      if (showValues) {
+        parts.push(`<text x="${x + cell / 2}" y="${y + cell / 2 + 4}" text-anchor="middle" font-size="10" fill="${t > 0.55 ? '#fff' : '#222'}">${Number.isFinite(v) ? v.toFixed(2) : '—'}</text>`);
+      }
+    }
+  }
+  parts.push(`<text x="${left}" y="${h - 4}" font-size="10" fill="#555">1 − cos; scale 0 … ${max.toFixed(3)}</text>`);
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/** The row/column labels of a split's chosen-edge matrix: the edge's enabled ops in op order. */
+export function splitMatrixLabels(split: Pick<SplitRecord, 'groupIndices'>): string[] {
+  return split.groupIndices.flat().sort((a, b) => a - b).map((i) => NB201_OPS[i]);
+}
+
+/** The row/column labels of a candidate edge's matrix (its groups' ops, in op order). */
+export function candidateMatrixLabels(groups: readonly (readonly string[])[]): string[] {
+  const order = (op: string): number => (NB201_OPS as readonly string[]).indexOf(op);
+  return groups.flat().sort((a, b) => order(a) - order(b));
+}
+
+export interface TreeDrawingInput {
+  tree: { nodes: readonly { id: number; parent: number | null; depth: number; children: readonly number[]; archs?: number }[] };
+  splits: readonly Pick<SplitRecord, 'node' | 'edge' | 'groups' | 'children'>[];
+  leaves?: readonly Pick<LeafResult, 'node' | 'genotype' | 'val'>[];
+  /** the final pick's node, highlighted */
+  finalNode?: number | null;
+  /** epochs done per node, shown under unfinished nodes */
+  epochsDone?: Record<number, number>;
+}
+
+/**
+ * An SVG drawing of the partition tree: one box per node (id, admitted architectures), the split edge
+ * and each child's op group on the links, the leaves' validation accuracy, the final pick outlined.
+ */
+export function partitionTreeSvg(t: TreeDrawingInput): string {
+  const nodes = t.tree.nodes;
+  if (!nodes.length) return '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"></svg>';
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const leafOf = new Map((t.leaves ?? []).map((l) => [l.node, l]));
+  // x: leaves take consecutive slots in depth-first order; a parent sits over its children's middle
+  const slot = new Map<number, number>();
+  let next = 0;
+  const place = (id: number): number => {
+    const n = byId.get(id)!;
+    const x = n.children.length ? n.children.map(place).reduce((a, b) => a + b, 0) / n.children.length : next++;
+    slot.set(id, x);
+    return x;
+  };
+  place(nodes.find((n) => n.parent === null)?.id ?? nodes[0].id);
+  const depth = Math.max(...nodes.map((n) => n.depth));
+  const colW = 170, rowH = 110, boxW = 128, boxH = 40, pad = 16;
+  const w = Math.max(1, next) * colW + 2 * pad, h = depth * rowH + boxH + 2 * pad;
+  const cx = (id: number): number => pad + slot.get(id)! * colW + colW / 2;
+  const cy = (d: number): number => pad + d * rowH;
+  const parts: string[] = [];
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" class="partition-tree" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="system-ui, sans-serif" font-size="11">`);
+  const halo = 'paint-order="stroke" stroke="#fff" stroke-width="3"';
+  for (const s of t.splits) {
+    const p = byId.get(s.node);
+    if (!p) continue;
+    const x1 = cx(p.id), y1 = cy(p.depth) + boxH;
+    s.children.forEach((childId) => {
+      const c = byId.get(childId);
+      if (!c) return;
+      parts.push(`<line x1="${x1}" y1="${y1}" x2="${cx(c.id)}" y2="${cy(c.depth)}" stroke="#999"/>`);
+    });
+    // the split edge under the parent, each child's op group just above the child
+    parts.push(`<text x="${x1}" y="${y1 + 14}" text-anchor="middle" fill="#08519c" ${halo}>split ${escapeXml(edgeLabel(s.edge))}</text>`);
+    s.children.forEach((childId, k) => {
+      const c = byId.get(childId);
+      if (!c) return;
+      const label = `{${(s.groups[k] ?? []).map(shortOp).join(', ')}}`;
+      parts.push(`<text x="${cx(c.id)}" y="${cy(c.depth) - 7}" text-anchor="middle" fill="#444" ${halo}>${escapeXml(label)}</text>`);
+    });
+  }
+  for (const n of nodes) {
+    const x = cx(n.id) - boxW / 2, y = cy(n.depth);
+    const leaf = leafOf.get(n.id);
+    const isFinal = t.finalNode !== undefined && t.finalNode !== null && t.finalNode === n.id;
+    const fill = isFinal ? '#fff3c4' : leaf ? '#e8f4ea' : '#f2f2f7';
+    parts.push(`<g class="tree-node" data-node="${n.id}">`);
+    parts.push(`<rect x="${x}" y="${y}" width="${boxW}" height="${boxH}" rx="6" fill="${fill}" stroke="${isFinal ? '#c58b00' : '#888'}" stroke-width="${isFinal ? 2.5 : 1}"/>`);
+    parts.push(`<text x="${x + boxW / 2}" y="${y + 15}" text-anchor="middle" font-weight="600">node ${n.id}${n.archs !== undefined ? ` · ${n.archs} archs` : ''}</text>`);
+    let sub = '';
+    if (leaf) sub = `val acc ${leaf.val.accuracy.toFixed(1)} %${isFinal ? ' ★' : ''}`;
+    else if (t.epochsDone?.[n.id] !== undefined) sub = `epochs done: ${t.epochsDone[n.id]}`;
+    if (sub) parts.push(`<text x="${x + boxW / 2}" y="${y + 31}" text-anchor="middle" fill="#333">${escapeXml(sub)}</text>`);
+    if (leaf) parts.push(`<title>${escapeXml(leaf.genotype)}</title>`);
+    parts.push('</g>');
+  }
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+/** An NB201 genotype as an HTML table: one row per cell node, one entry per incoming edge. */
+export function genotypeHtml(genotype: string): string {
+  const rows = genotype.split('+').map((part, i) => {
+    const ops = part.split('|').filter(Boolean).map((tok) => {
+      const [op, from] = tok.split('~');
+      return `<span class="op op-${escapeXml(op)}">${escapeXml(op)} ← ${escapeXml(from ?? '?')}</span>`;
+    });
+    return `<tr><th>node ${i + 1}</th><td>${ops.join(' ')}</td></tr>`;
+  });
+  return `<table class="genotype">${rows.join('')}</table>`;
+}
