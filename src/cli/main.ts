@@ -8,6 +8,7 @@ usage: node run.js [search] --space nb201 [flags]   run a search (default comman
        node run.js selftest [--quick] [--json]       check every kernel on this machine's adapter
        node run.js rank --from RUN_DIR --archs FILE  score genotypes with a search's supernets
        node run.js correlate --pred F --truth F --column COL
+       node run.js query --bench FILE --arch G       the benchmark row of one genotype
        node run.js <command> --help                  flags of one command
 
 common flags: --device auto|webgpu|cpu   --seed N   --out DIR`;
@@ -20,6 +21,7 @@ const commands: Record<string, () => Promise<Command>> = {
   selftest: async () => (await import('./selftest.js')).selftestCommand,
   rank: async () => (await import('./rank.js')).rankCommand,
   correlate: async () => (await import('./correlate.js')).correlateCommand,
+  query: async () => (await import('./query.js')).queryCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
