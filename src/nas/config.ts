@@ -36,6 +36,8 @@ export interface SearchConfig {
   channels: number;
   cells: number;
   batchSize: number;
+  /** initial weight learning rate; null: the base method's (0.025, spec §2.1) */
+  lr: number | null;
   /** weight steps per epoch; null: ceil(weights half / batch size), as the reference */
   stepsPerEpoch: number | null;
   splitEpochs: number[];
@@ -65,7 +67,7 @@ export interface SearchConfig {
 }
 
 type PresetFields = Pick<SearchConfig, 'channels' | 'cells' | 'batchSize' | 'stepsPerEpoch' | 'splitEpochs' |
-  'totalEpochs' | 'gmRepeats' | 'valBatches' | 'rspsCandidates' | 'trainLimit' | 'syntheticSize' | 'halvingEpochs' | 'downsample'>;
+  'totalEpochs' | 'gmRepeats' | 'valBatches' | 'rspsCandidates' | 'trainLimit' | 'syntheticSize' | 'halvingEpochs' | 'downsample' | 'lr'>;
 
 /**
  * - paper: spec §2–3 (C=16 N=5, batch 48, 15/30 + 30 epochs, RSPS 20/40 + 50, R=100, full halves);
@@ -81,20 +83,20 @@ export function presetFields(preset: PresetName, base: BaseMethodName, method: S
     return {
       channels: 16, cells: 5, batchSize: 48, stepsPerEpoch: null,
       splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : split, totalEpochs: total,
-      gmRepeats: 100, valBatches: null, rspsCandidates: 200, trainLimit: null, syntheticSize: null, halvingEpochs: 10, downsample: 1,
+      gmRepeats: 100, valBatches: null, rspsCandidates: 200, trainLimit: null, syntheticSize: null, halvingEpochs: 10, downsample: 1, lr: null,
     };
   }
   if (preset === 'quick') {
     return {
       channels: 8, cells: 1, batchSize: 32, stepsPerEpoch: 10,
       splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [2, 4], totalEpochs: 8,
-      gmRepeats: 3, valBatches: 8, rspsCandidates: 20, trainLimit: null, syntheticSize: 2000, halvingEpochs: 1, downsample: 2,
+      gmRepeats: 3, valBatches: 8, rspsCandidates: 20, trainLimit: null, syntheticSize: 2000, halvingEpochs: 1, downsample: 2, lr: null,
     };
   }
   return {
     channels: 4, cells: 1, batchSize: 8, stepsPerEpoch: 2,
     splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [1, 2], totalEpochs: 3,
-    gmRepeats: 2, valBatches: 2, rspsCandidates: 4, trainLimit: null, syntheticSize: 256, halvingEpochs: 1, downsample: 4,
+    gmRepeats: 2, valBatches: 2, rspsCandidates: 4, trainLimit: null, syntheticSize: 256, halvingEpochs: 1, downsample: 4, lr: null,
   };
 }
 
@@ -135,6 +137,7 @@ export function validateSearchConfig(c: SearchConfig): void {
   int('rsps-candidates', c.rspsCandidates, 1);
   int('halving-epochs', c.halvingEpochs, 1);
   int('downsample', c.downsample, 1);
+  if (c.lr !== null && !(c.lr > 0 && c.lr < 10)) fail('lr', `expected a learning rate in (0, 10), got ${c.lr}`);
   if (c.trainLimit !== null) int('train-limit', c.trainLimit, 2);
   let prev = -1;
   for (const s of c.splitEpochs) {

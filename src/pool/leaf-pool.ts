@@ -5,9 +5,9 @@
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { BackendKind } from '../engine/select-backend.js';
-import type { SearchConfig } from './config.js';
-import type { LeafRunner } from './search.js';
-import type { LeafResult, ProgressListener, ProgressEvent } from './phases.js';
+import type { SearchConfig } from '../nas/config.js';
+import type { LeafRunner } from '../nas/search.js';
+import type { LeafResult, ProgressListener, ProgressEvent } from '../nas/phases.js';
 import type { LeafMessage, LeafTask } from './leaf-worker.js';
 
 export interface PoolOptions {

@@ -4,11 +4,11 @@
 import type { MessagePort } from 'node:worker_threads';
 import { createBackend, type BackendKind } from '../engine/select-backend.js';
 import type { Backend } from '../engine/index.js';
-import { initGmnasWasm } from './cut.js';
-import type { SearchConfig } from './config.js';
-import { runLeafJob, type NodeProgress, type NodeSchedule, type LeafResult, type SearchData } from './phases.js';
-import { loadSearchData } from './search-data.js';
-import { FileStore } from './file-store.js';
+import { initGmnasWasm } from '../nas/cut.js';
+import type { SearchConfig } from '../nas/config.js';
+import { runLeafJob, type NodeProgress, type NodeSchedule, type LeafResult, type SearchData } from '../nas/phases.js';
+import { loadSearchData } from '../nas/search-data.js';
+import { FileStore } from '../nas/file-store.js';
 
 export interface LeafTask {
   config: SearchConfig;
