@@ -1,13 +1,22 @@
-// `npm run bench [-- --device webgpu|cpu|both] [--json] [--reps N] [--batch N]`
-// Per-kernel time and GFLOP/s at the NAS-Bench-201 stage shapes, and the dispatch count of one
-// ReLU→conv→BN forward+backward through autograd. Prints a table (unless --json) and one JSON line
-// per row. Timing: warm-up run, then `reps` runs encoded back to back and one sync — the figure is
-// device time per call including dispatch overhead, which is what a training loop sees.
+// `npm run bench [-- --device webgpu|cpu|both] [--json] [--reps N] [--batch N] [--sections LIST] [--steps N]`
+// Sections (default all): `kernels` per-kernel time and GFLOP/s at the NAS-Bench-201 stage shapes and
+// the dispatch count of one ReLU→conv→BN forward+backward through autograd; `tfjs` (bench a) ReLU→conv
+// forward+backward at the stage shapes, gmnas vs tfjs-backend-webgpu 4.22 on the same Dawn adapter in
+// this process; `step` (benches b and c) one NB201 supernet DARTS step (C=16 N=5 B=64 and the quick
+// preset's C=8 N=1 B=32 16×16) in ms, dispatches and peak device memory, on each device; with
+// --baseline also the engine's unfused path (engineOptions.fusion = false, 4-column conv tiles, one
+// lane per item) on a second backend in this process, steps alternating so both see the same load.
+// Prints a table (unless --json) and one JSON line per row; with --json only JSON lines reach stdout.
+// Kernel timing: warm-up run, then `reps` runs encoded back to back and one sync — device time per call
+// including dispatch overhead, which is what a training loop sees.
 import { parseArgs } from 'node:util';
 import type { Backend, ConvGeom, Storage } from '../src/engine/backend.js';
 import { CpuBackend } from '../src/engine/cpu/cpu-backend.js';
 import { WebGpuBackend } from '../src/engine/webgpu/webgpu-backend.js';
 import { Tensor, tidy, backward, relu, conv2d, batchNorm, sum } from '../src/engine/index.js';
+import { installNodeGpu } from './gpu-global.js';
+import { CONV_CASES, gmnasConvFwdBwd, loadTfjs, tfjsConvFwdBwd } from './tfjs-conv.js';
+import { STEP_CONFIGS, benchStep, benchStepPair, type StepResult } from './nb201-step.js';
 
 const { values } = parseArgs({
   options: {
@@ -15,18 +24,38 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     reps: { type: 'string', default: '5' },
     batch: { type: 'string', default: '64' },
+    sections: { type: 'string', default: 'kernels,tfjs,step' },
+    steps: { type: 'string', default: '2' },
+    baseline: { type: 'boolean', default: false },
+    configs: { type: 'string', default: STEP_CONFIGS.map((c) => c.name).join(',') },
   },
 });
+const sections = new Set((values.sections as string).split(',').map((x) => x.trim()));
+for (const sct of sections) {
+  if (!['kernels', 'tfjs', 'step'].includes(sct)) {
+    console.error(`bench: --sections: unknown section '${sct}' (known: kernels, tfjs, step)`);
+    process.exit(2);
+  }
+}
 const reps = Math.max(1, Number(values.reps));
 const N = Math.max(1, Number(values.batch));
 const jsonOnly = values.json as boolean;
+const steps = Math.max(1, Number(values.steps));
+const say = (msg: string): void => { if (!jsonOnly) console.error(msg); };
 
 interface Row { bench: string; device: string; shape: string; ms: number; gflops: number | null; dispatches?: number }
 const rows: Row[] = [];
+const extraLines: string[] = [];
 
 function emit(r: Row): void {
   rows.push(r);
   console.log(JSON.stringify(r));
+}
+
+/** A JSON line of a fixed schema (the issue's), also kept for the summary table. */
+function emitLine(o: Record<string, unknown>, summary: string): void {
+  console.log(JSON.stringify(o));
+  extraLines.push(summary);
 }
 
 const stages = [
@@ -106,21 +135,72 @@ async function benchBackend(be: Backend, label: string): Promise<void> {
   x.dispose(); w.dispose();
 }
 
+function stepLine(r: StepResult, label: string, name: string): void {
+  const bench = label === 'webgpu' ? name : `${name}-${label}`;
+  emitLine({ bench, ms: r.ms, dispatches: r.dispatches, peak_bytes: r.peak_bytes },
+    `${bench.padEnd(36)} ${label.padEnd(7)} ${r.ms.toFixed(0).padStart(8)} ms (best ${r.best_ms.toFixed(0)})  ` +
+    `${r.dispatches} dispatches  peak ${(r.peak_bytes / 2 ** 20).toFixed(0)} MiB`);
+}
+
+/** Step benches on `be`; with --baseline, alternating with the in-process baseline on `other()`. */
+async function benchSteps(be: Backend, label: string, other: () => Promise<Backend>): Promise<void> {
+  const names = (values.configs as string).split(',');
+  for (const cfg of STEP_CONFIGS.filter((c) => names.includes(c.name))) {
+    say(`${label}: ${cfg.name} (${steps} timed step${steps > 1 ? 's' : ''} after a warm-up step` +
+      `${values.baseline ? ', alternating with the unfused baseline' : ''})...`);
+    if (!values.baseline) {
+      stepLine(await benchStep(be, cfg, { steps, label }), label, cfg.name);
+      continue;
+    }
+    const b = await other();
+    const r = await benchStepPair(be, b, cfg, { steps, label });
+    b.dispose();
+    stepLine(r.fused, label, cfg.name);
+    stepLine(r.baseline, label, `${cfg.name}-baseline`);
+    const ratio = Math.round((r.baseline.ms / r.fused.ms) * 100) / 100;
+    emitLine({ bench: `${label === 'webgpu' ? cfg.name : `${cfg.name}-${label}`}-speedup`, ratio },
+      `  ${cfg.name} ${label}: ${ratio}× faster than the baseline, ${r.baseline.dispatches} → ${r.fused.dispatches} dispatches`);
+  }
+}
+
+async function benchTfjs(be: Backend): Promise<void> {
+  const tfjs = await loadTfjs();
+  if (typeof tfjs === 'string') {
+    console.error(`bench: tfjs comparison skipped: ${tfjs}`);
+    return;
+  }
+  say(`tfjs-backend-webgpu on ${tfjs.adapter}`);
+  for (const c of CONV_CASES) {
+    const gm = await gmnasConvFwdBwd(be, c, N, reps);
+    const tf = await tfjsConvFwdBwd(tfjs, c, N, reps);
+    const r = (x: number): number => Math.round(x * 100) / 100;
+    emitLine({ bench: c.name, gmnas_ms: r(gm), tfjs_ms: r(tf), ratio: r(tf / gm) },
+      `${c.name.padEnd(30)} gmnas ${gm.toFixed(1).padStart(8)} ms  tfjs ${tf.toFixed(1).padStart(8)} ms  tfjs/gmnas ${(tf / gm).toFixed(1)}×`);
+  }
+  tfjs.tf.engine().reset();
+}
+
 const devices = values.device === 'both' ? ['webgpu', 'cpu'] : [values.device as string];
 for (const d of devices) {
   if (d === 'webgpu') {
-    let be: Backend;
+    let be: WebGpuBackend;
     try {
+      // one Dawn GPU object as navigator.gpu: gmnas and tfjs then share the adapter
+      await installNodeGpu();
       be = await WebGpuBackend.create();
     } catch (e) {
       console.error(`bench: no WebGPU backend (${(e as Error).message}); skipping webgpu rows`);
       continue;
     }
-    if (!jsonOnly) console.error(`webgpu: ${be.description}`);
-    await benchBackend(be, 'webgpu');
+    say(`webgpu: ${be.description}`);
+    if (sections.has('kernels')) await benchBackend(be, 'webgpu');
+    if (sections.has('tfjs')) await benchTfjs(be);
+    if (sections.has('step')) await benchSteps(be, 'webgpu', () => WebGpuBackend.create());
     be.dispose();
   } else if (d === 'cpu') {
-    await benchBackend(new CpuBackend(), 'cpu');
+    const be = new CpuBackend();
+    if (sections.has('kernels')) await benchBackend(be, 'cpu');
+    if (sections.has('step')) await benchSteps(be, 'cpu', async () => new CpuBackend());
   } else {
     console.error(`bench: --device ${d}: expected webgpu, cpu or both`);
     process.exit(2);
@@ -129,10 +209,13 @@ for (const d of devices) {
 
 if (!jsonOnly) {
   const pad = (s: string, n: number) => s.padEnd(n);
-  console.log('\n' + pad('bench', 26) + pad('device', 8) + pad('shape', 22) + pad('ms', 10) + pad('GFLOP/s', 9) + 'dispatches');
-  for (const r of rows) {
-    console.log(pad(r.bench, 26) + pad(r.device, 8) + pad(r.shape, 22) + pad(r.ms.toFixed(2), 10) +
-      pad(r.gflops === null ? '' : r.gflops.toFixed(2), 9) + (r.dispatches ?? ''));
+  if (rows.length) {
+    console.log('\n' + pad('bench', 26) + pad('device', 8) + pad('shape', 22) + pad('ms', 10) + pad('GFLOP/s', 9) + 'dispatches');
+    for (const r of rows) {
+      console.log(pad(r.bench, 26) + pad(r.device, 8) + pad(r.shape, 22) + pad(r.ms.toFixed(2), 10) +
+        pad(r.gflops === null ? '' : r.gflops.toFixed(2), 9) + (r.dispatches ?? ''));
+    }
   }
+  if (extraLines.length) console.log('\n' + extraLines.join('\n'));
 }
 process.exit(0);

@@ -30,6 +30,8 @@ override DW: i32;
 override TCI: u32 = 1u;
 /** kernel rows per invocation: KH, or 1 when TCI*KH*KW would not fit MAX_ACC */
 override KHB: i32 = 1;
+/** fused ReLU on the input: the weight gradient of a conv that reads max(x, 0) */
+override RELU_IN: bool = false;
 /** lanes = output channels per workgroup (divides COUT / GROUPS) */
 override WG: u32 = 16u;
 
@@ -46,7 +48,8 @@ const MAX_WIN: i32 = 16;
 
 fn x_at(rowBase: i32, rowOk: bool, col: i32) -> f32 {
   let ok = rowOk && col >= 0 && col < p.W;
-  return select(0.0, x[rowBase + clamp(col, 0, p.W - 1)], ok);
+  let v = x[rowBase + clamp(col, 0, p.W - 1)];
+  return select(0.0, select(v, max(v, 0.0), RELU_IN), ok);
 }
 
 @compute @workgroup_size(WG)

@@ -105,18 +105,22 @@ fn tile_of(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
   return (wid.x + wid.y * nwg.x) * WG + lid;
 }
 
+// Grid-stride over the tiles: on GPUs the grid covers them, on CPU rasterisers a few hundred
+// workgroups loop (each workgroup has a fixed cost there).
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  let tile = tile_of(wid, nwg, lid);
-  if (tile >= p.planes * u32(p.OH * ((p.OW + 3) / 4))) { return; }
-  store_tile(tile, pool_tile(tile, false));
+  let count = p.planes * u32(p.OH * ((p.OW + 3) / 4));
+  for (var tile = tile_of(wid, nwg, lid); tile < count; tile += nwg.x * nwg.y * WG) {
+    store_tile(tile, pool_tile(tile, false));
+  }
 }
 
 @compute @workgroup_size(WG)
 fn argmax(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
-  let tile = tile_of(wid, nwg, lid);
-  if (tile >= p.planes * u32(p.OH * ((p.OW + 3) / 4))) { return; }
-  store_tile(tile, pool_tile(tile, true));
+  let count = p.planes * u32(p.OH * ((p.OW + 3) / 4));
+  for (var tile = tile_of(wid, nwg, lid); tile < count; tile += nwg.x * nwg.y * WG) {
+    store_tile(tile, pool_tile(tile, true));
+  }
 }

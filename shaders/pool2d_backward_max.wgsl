@@ -22,9 +22,9 @@ override WG: u32 = 64u;
 
 struct Tile { plane: i32, ih: i32, iw0: i32 }
 
-fn tile_of(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> Tile {
+fn tile_at(index: u32) -> Tile {
   let iwTiles = (p.W + 3) / 4;
-  let t = i32((wid.x + wid.y * nwg.x) * WG + lid);
+  let t = i32(index);
   return Tile(t / (iwTiles * p.H), (t / iwTiles) % p.H, (t % iwTiles) * 4);
 }
 
@@ -32,11 +32,15 @@ fn tile_count() -> u32 {
   return p.planes * u32(p.H * ((p.W + 3) / 4));
 }
 
+// Grid-stride over the tiles (few workgroups on CPU rasterisers, a full grid on GPUs).
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
-  if ((wid.x + wid.y * nwg.x) * WG + lid >= tile_count()) { return; }
-  let tl = tile_of(wid, nwg, lid);
+  for (var t = (wid.x + wid.y * nwg.x) * WG + lid; t < tile_count(); t += nwg.x * nwg.y * WG) { backward_tile(t); }
+}
+
+fn backward_tile(index: u32) {
+  let tl = tile_at(index);
   let dyBase = tl.plane * p.OH * p.OW;
   var acc = vec4<f32>(0.0);
   for (var kh = 0; kh < KH; kh++) {

@@ -9,6 +9,7 @@
 // storage with others, so before adding into a gradient in place we copy it unless it is the sole
 // owner of its storage (refCount 1).
 import { Tensor, keep, noGrad } from './tensor.js';
+import { addGradInPlace } from './ops/fused.js';
 
 function topoOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
@@ -49,8 +50,11 @@ function owned(g: Tensor): Tensor {
 }
 
 function accumulate(into: Tensor, g: Tensor): Tensor {
+  // Either may be a deferred w·dy (ops/fused.ts), added without being stored: add into the one that
+  // is a real storage we own, so a deferred one is never made real just to be added to.
+  if (into.deferred && !g.deferred && g.shared.refCount === 1) [into, g] = [g, into];
   const acc = owned(into);
-  acc.backend.addInPlace(acc.storage, g.storage, acc.size, 1);
+  addGradInPlace(acc, g);
   g.dispose();
   return acc;
 }
@@ -81,10 +85,19 @@ export function backward(root: Tensor, seed?: Tensor): void {
       if (node) {
         t.node = null;
         t.graphReleased = true;
-        const inputGrads = node.run(g);
+        const inputs = node.inputs;
+        // a rule may add into an input's gradient in place (conv input gradients do): offered when
+        // that gradient is a real storage nothing else shares, and the input appears once
+        const inputGrads = node.run(g, (i) => {
+          const input = inputs[i];
+          const prev = grads.get(input);
+          if (!prev || prev.deferred || prev.shared.refCount !== 1 || inputs.indexOf(input) !== inputs.lastIndexOf(input)) return null;
+          return prev;
+        });
         for (let i = 0; i < node.inputs.length; i++) {
           let gi = inputGrads[i];
           const input = node.inputs[i];
+          if (gi && gi === grads.get(input)) continue; // accumulated in place by the rule
           if (!gi || !(input.node || input.requiresGrad)) {
             // an op may hand the incoming gradient itself to several inputs (add): g is disposed below
             if (gi && gi !== g) gi.dispose();

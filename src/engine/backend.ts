@@ -30,6 +30,10 @@ export interface ConvGeom {
   padH: number; padW: number;
   dilH: number; dilW: number;
   groups: number;
+  /** Fused ReLU on the input (NB201's ReLU → conv): the conv reads max(x, 0). conv2dWeightGrad then
+   *  takes the pre-ReLU x as well, and conv2dInputGrad returns the gradient with respect to the
+   *  pre-ReLU x (masked by x > 0), for which it needs x. */
+  reluInput?: boolean;
 }
 
 export interface PoolGeom {
@@ -71,6 +75,20 @@ export interface ChannelCopyGeom {
   /** dst += src instead of dst = src for the copied channels */
   accumulate: boolean;
 }
+
+/** One input of a mixed (weighted) sum: x, weighted by w[wIndex], read through a batch-norm apply
+ *  when `stats` is a [mean | invstd | scale | shift] block (4·C values, see batchNormStats):
+ *  x·scale[c] + shift[c]; read as is when `stats` is null. */
+export interface MixedTerm { x: Storage; wIndex: number; stats: Storage | null }
+
+/** A device-side scalar factor: w[index]. */
+export interface ScaleRef { w: Storage; index: number }
+
+/** A tensor's storage and element count, for the multi-tensor kernels. */
+export interface TensorRef { s: Storage; n: number }
+
+/** One parameter of a multi-tensor SGD step (momentum buffer required). */
+export interface SgdItem { param: Storage; grad: Storage; momBuf: Storage; n: number }
 
 export interface SgdParams {
   lr: number; momentum: number; dampening: number; nesterov: boolean; weightDecay: number;
@@ -155,7 +173,9 @@ export interface Backend {
 
   // ---- convolution --------------------------------------------------------------------------
   conv2d(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: ConvGeom): void;
-  conv2dInputGrad(dy: Storage, w: Storage, dx: Storage, g: ConvGeom): void;
+  /** `x` (the pre-ReLU input) is required when g.reluInput, and ignored otherwise. With
+   *  `accumulate` the result is added to dx (gradient accumulation) instead of overwriting it. */
+  conv2dInputGrad(dy: Storage, w: Storage, dx: Storage, g: ConvGeom, x?: Storage | null, accumulate?: boolean): void;
   conv2dWeightGrad(dy: Storage, x: Storage, dw: Storage, g: ConvGeom): void;
   /** out[c] = sum over n, hw of x[n, c, hw] (bias gradient) */
   channelSum(x: Storage, out: Storage, g: ChannelGeom): void;
@@ -177,6 +197,27 @@ export interface Backend {
   batchNormEvalBackward(dy: Storage, x: Storage, gamma: Storage | null, runMean: Storage,
     runVar: Storage, dx: Storage, dgamma: Storage | null, dbeta: Storage | null,
     g: BatchNormGeom): void;
+
+  // ---- fused batch norm and mixed sums (the NB201 ReLU→conv→BN edge and its node sum) ----------
+  /** Training-mode statistics of x without the normalised output: stats = [mean | invstd | scale |
+   *  shift] (4·C values) with scale = γ·invstd, shift = β − mean·scale (γ = 1, β = 0 when null;
+   *  both or neither); running statistics updated in place as batchNormTrain does. The output is
+   *  x·scale[c] + shift[c], computed by whoever reads it (mixedSum, batchNormApply). */
+  batchNormStats(x: Storage, gamma: Storage | null, beta: Storage | null, stats: Storage,
+    runMean: Storage | null, runVar: Storage | null, g: BatchNormGeom): void;
+  /** y = x·scale[c] + shift[c] from a statistics block. */
+  batchNormApply(x: Storage, stats: Storage, y: Storage, g: ChannelGeom): void;
+  /** batchNormBackward from a statistics block, with dy multiplied on read by dyScale.w[index]
+   *  when given (the weight of the mixed-sum term the BN output fed). */
+  batchNormStatsBackward(dy: Storage, dyScale: ScaleRef | null, x: Storage, gamma: Storage | null, stats: Storage,
+    dx: Storage, dgamma: Storage | null, dbeta: Storage | null, g: BatchNormGeom): void;
+  /** out = Σ_k w[terms[k].wIndex]·term_k (see MixedTerm); no terms: out = 0. Tensors are NCHW (g). */
+  mixedSum(terms: MixedTerm[], w: Storage, out: Storage, g: ChannelGeom): void;
+  /** dw[terms[k].wIndex] = Σ dy·term_k for every term (wIndex distinct), dw[j] = 0 for the other
+   *  j < dwSize: the gradient of mixedSum with respect to w. */
+  mixedDots(dy: Storage, terms: MixedTerm[], dw: Storage, dwSize: number, g: ChannelGeom): void;
+  /** in place: acc += w[wIndex]·x */
+  addScaledInPlace(acc: Storage, x: Storage, w: Storage, wIndex: number, n: number): void;
 
   // ---- pooling ------------------------------------------------------------------------------
   pool2d(x: Storage, y: Storage, g: PoolGeom): void;
@@ -220,6 +261,14 @@ export interface Backend {
   clipFactor(sq: Storage, k: number, maxNorm: number, out: Storage): void;
   /** in place: x *= f[fIndex] */
   scaleInPlaceByElement(x: Storage, f: Storage, fIndex: number, n: number): void;
+
+  // ---- multi-tensor forms (a few launches for all parameters instead of one per tensor) ------
+  /** out[0] = Σ_k Σ_i xs[k][i]² (0 for no tensors) */
+  sumSquaresMulti(xs: TensorRef[], out: Storage): void;
+  /** in place: xs[k] *= f[fIndex] for every k */
+  scaleInPlaceByElementMulti(xs: TensorRef[], f: Storage, fIndex: number): void;
+  /** sgdStep with momentum (p.momentum > 0) for every item, one set of hyper-parameters */
+  sgdStepMulti(items: SgdItem[], p: SgdParams): void;
 }
 
 /** Output size of a convolution or pooling window along one axis (PyTorch formula). */

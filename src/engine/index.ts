@@ -4,8 +4,10 @@ export { Tensor, tidy, keep, noGrad, isGradEnabled, shapeSize } from './tensor.j
 export type { Shape } from './tensor.js';
 export { backward } from './autograd.js';
 export { Rng } from './rng.js';
+export { engineOptions } from './options.js';
 export * from './ops/elementwise.js';
 export * from './ops/conv.js';
+export { reluConvBatchNorm, mixedWeightedSum } from './ops/fused.js';
 export * from './ops/norm.js';
 export * from './ops/pool.js';
 export * from './ops/dense.js';

@@ -24,10 +24,47 @@ export function shapeStr(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
 
-/** A storage plus a reference count; released to the backend pool when the count reaches 0. */
+/**
+ * The recipe of a storage whose contents were fused away (a BN output only a weighted sum reads, a
+ * gradient that is another one times a weight): `run(out)` encodes the kernel that computes them.
+ * `inputs` are the storages it reads, retained until it has run or been dropped. Consumers that
+ * know the kind read the inputs directly and never make the storage real.
+ */
+export interface Deferred {
+  readonly kind: string;
+  readonly inputs: readonly SharedStorage[];
+  run(out: Storage): void;
+}
+
+/** A storage plus a reference count; released to the backend pool when the count reaches 0. A
+ *  deferred storage allocates and computes its contents on first access to `storage`. Its inputs
+ *  are private to the fused op that made it (never written in place), so computing late gives the
+ *  values computing early would have. */
 export class SharedStorage {
   private refs = 1;
-  constructor(readonly backend: Backend, readonly storage: Storage) {}
+  private real: Storage | null;
+  private recipe: Deferred | null;
+  readonly length: number;
+  constructor(readonly backend: Backend, storage: Storage | null, deferred?: { recipe: Deferred; length: number }) {
+    this.real = storage;
+    this.recipe = storage ? null : deferred?.recipe ?? null;
+    if (!storage && !this.recipe) throw new Error('internal: a SharedStorage needs a storage or a recipe');
+    this.length = storage ? storage.length : deferred!.length;
+  }
+  get storage(): Storage {
+    if (!this.real) {
+      if (this.refs <= 0) throw new Error('internal: materialising a released storage');
+      const recipe = this.recipe!;
+      const s = this.backend.alloc(this.length);
+      recipe.run(s);
+      this.real = s;
+      this.recipe = null;
+      for (const i of recipe.inputs) i.release();
+    }
+    return this.real;
+  }
+  /** The recipe while the contents are still deferred, else null. */
+  get deferred(): Deferred | null { return this.recipe; }
   retain(): this {
     if (this.refs <= 0) throw new Error('internal: retain of a released storage');
     this.refs++;
@@ -35,14 +72,25 @@ export class SharedStorage {
   }
   release(): void {
     if (this.refs <= 0) throw new Error('internal: storage released twice');
-    if (--this.refs === 0) this.backend.release(this.storage);
+    if (--this.refs === 0) {
+      if (this.real) this.backend.release(this.real);
+      else for (const i of this.recipe!.inputs) i.release();
+      this.recipe = null;
+    }
   }
   get alive(): boolean { return this.refs > 0; }
   get refCount(): number { return this.refs; }
 }
 
+/**
+ * Where a rule may accumulate an input's gradient in place: `target(i)` is the gradient input i has
+ * collected so far when the rule may add to it in place (a real storage owned by that gradient
+ * alone), else null. A rule that adds its contribution into it returns that very tensor for input i.
+ */
+export type GradTargets = (i: number) => Tensor | null;
+
 /** Gradient rule of one recorded op: output gradient → one gradient (or null) per input. */
-export type BackwardFn = (dy: Tensor) => (Tensor | null)[];
+export type BackwardFn = (dy: Tensor, targets: GradTargets) => (Tensor | null)[];
 
 export class GradNode {
   constructor(
@@ -52,12 +100,12 @@ export class GradNode {
     private readonly fn: BackwardFn,
   ) {}
   /** Run the rule once, then let go of everything saved (backward never revisits a node). */
-  run(dy: Tensor): (Tensor | null)[] {
+  run(dy: Tensor, targets: GradTargets = () => null): (Tensor | null)[] {
     if (this.used) throw new Error(`autograd: backward through '${this.op}' a second time; ` +
       'the saved tensors were already released (run the forward pass again)');
     this.used = true;
     try {
-      return this.fn(dy);
+      return this.fn(dy, targets);
     } finally {
       this.releaseSaved();
     }
@@ -151,8 +199,8 @@ export class Tensor {
 
   constructor(readonly shared: SharedStorage, readonly shape: Shape, requiresGrad = false) {
     this.size = shapeSize(shape);
-    if (shared.storage.length < this.size) {
-      throw new Error(`internal: storage of ${shared.storage.length} values for shape ${shapeStr(shape)}`);
+    if (shared.length < this.size) {
+      throw new Error(`internal: storage of ${shared.length} values for shape ${shapeStr(shape)}`);
     }
     this.requiresGrad = requiresGrad;
     track(this);
@@ -164,6 +212,8 @@ export class Tensor {
     return this.shared.storage;
   }
   get isDisposed(): boolean { return this.disposed; }
+  /** The recipe of a fused-away storage not computed yet (see Deferred), else null. */
+  get deferred(): Deferred | null { return this.disposed ? null : this.shared.deferred; }
   get rank(): number { return this.shape.length; }
 
   /** A new tensor of the given shape with unspecified contents. */
@@ -172,6 +222,12 @@ export class Tensor {
       if (!Number.isInteger(d) || d < 0) throw new Error(`invalid shape ${shapeStr(shape)}`);
     }
     return new Tensor(new SharedStorage(backend, backend.alloc(shapeSize(shape))), shape);
+  }
+
+  /** A tensor whose contents are computed by `recipe` when first read (fused consumers may read
+   *  the recipe's inputs instead). The recipe's inputs must be retained for it by the caller. */
+  static deferred(backend: Backend, shape: Shape, recipe: Deferred): Tensor {
+    return new Tensor(new SharedStorage(backend, null, { recipe, length: shapeSize(shape) }), shape);
   }
 
   static zeros(backend: Backend, shape: Shape): Tensor { return Tensor.full(backend, shape, 0); }
@@ -256,8 +312,8 @@ export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
 
 /** Attach a gradient rule to `out`. `save` lists the tensors whose storage backward reads: they
  *  are retained until the rule has run, even if the tensors themselves are disposed meanwhile. */
-export function record(out: Tensor, op: string, inputs: Tensor[], save: Tensor[], fn: BackwardFn): void {
-  out.node = new GradNode(op, inputs, save.map((t) => t.shared.retain()), fn);
+export function record(out: Tensor, op: string, inputs: Tensor[], save: (Tensor | SharedStorage)[], fn: BackwardFn): void {
+  out.node = new GradNode(op, inputs, save.map((t) => (t instanceof Tensor ? t.shared : t).retain()), fn);
 }
 
 /** Allocate an output tensor that must survive scopes (gradients, optimizer state). */

@@ -5,7 +5,7 @@
 // accumulate in f64 and round once when stored.
 import type {
   AdamParams, Backend, BatchNormGeom, BroadcastGeom, ChannelCopyGeom, ChannelGeom, ConvGeom, MatmulGeom,
-  MemoryStats, PoolGeom, RowsGeom, SgdParams, Storage,
+  MemoryStats, MixedTerm, PoolGeom, RowsGeom, ScaleRef, SgdItem, SgdParams, Storage, TensorRef,
 } from '../backend.js';
 import { convOutSize } from '../backend.js';
 import { CpuMemoryPool, CpuStorage } from './storage.js';
@@ -281,23 +281,40 @@ export class CpuBackend implements Backend {
 
   // ---- convolution --------------------------------------------------------------------------
 
+  /** x, or max(x, 0) in a temporary when the conv has a fused ReLU on its input. */
+  private convInput(op: string, x: Storage, g: ConvGeom): Float32Array {
+    const n = g.N * g.Cin * g.H * g.W;
+    const xv = this.arr(op, 'x', x, n);
+    if (!g.reluInput) return xv;
+    const r = new Float32Array(n);
+    for (let i = 0; i < n; i++) r[i] = xv[i] > 0 ? xv[i] : 0;
+    return r;
+  }
+
   conv2d(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: ConvGeom): void {
     checkConvGeom('conv2d', g);
     this.launch('conv2d', 0);
     conv.conv2dForward(
-      this.arr('conv2d', 'x', x, g.N * g.Cin * g.H * g.W),
+      this.convInput('conv2d', x, g),
       this.arr('conv2d', 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW),
       bias ? this.arr('conv2d', 'bias', bias, g.Cout) : null,
       this.arr('conv2d', 'y', y, g.N * g.Cout * g.OH * g.OW), g, this.scratch);
   }
 
-  conv2dInputGrad(dy: Storage, w: Storage, dx: Storage, g: ConvGeom): void {
-    checkConvGeom('conv2dInputGrad', g);
-    this.launch('conv2dInputGrad', 0);
+  conv2dInputGrad(dy: Storage, w: Storage, dx: Storage, g: ConvGeom, x: Storage | null = null, accumulate = false): void {
+    const op = 'conv2dInputGrad';
+    checkConvGeom(op, g);
+    this.launch(op, 0);
+    const n = g.N * g.Cin * g.H * g.W;
+    if (g.reluInput && !x) throw new Error(`${op}: a fused-ReLU conv (reluInput) needs the pre-ReLU input x to mask dx`);
+    const xv = g.reluInput ? this.arr(op, 'x', x!, n) : null;
+    const dst = this.arr(op, 'dx', dx, n);
+    const out = accumulate ? new Float32Array(n) : dst;
     conv.conv2dInputGrad(
-      this.arr('conv2dInputGrad', 'dy', dy, g.N * g.Cout * g.OH * g.OW),
-      this.arr('conv2dInputGrad', 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW),
-      this.arr('conv2dInputGrad', 'dx', dx, g.N * g.Cin * g.H * g.W), g, this.scratch);
+      this.arr(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW),
+      this.arr(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW), out, g, this.scratch);
+    if (xv) for (let i = 0; i < n; i++) if (!(xv[i] > 0)) out[i] = 0;
+    if (accumulate) for (let i = 0; i < n; i++) dst[i] += out[i];
   }
 
   conv2dWeightGrad(dy: Storage, x: Storage, dw: Storage, g: ConvGeom): void {
@@ -305,7 +322,7 @@ export class CpuBackend implements Backend {
     this.launch('conv2dWeightGrad', 0);
     conv.conv2dWeightGrad(
       this.arr('conv2dWeightGrad', 'dy', dy, g.N * g.Cout * g.OH * g.OW),
-      this.arr('conv2dWeightGrad', 'x', x, g.N * g.Cin * g.H * g.W),
+      this.convInput('conv2dWeightGrad', x, g),
       this.arr('conv2dWeightGrad', 'dw', dw, g.Cout * (g.Cin / g.groups) * g.KH * g.KW), g, this.scratch);
   }
 
@@ -357,6 +374,156 @@ export class CpuBackend implements Backend {
       ['runVar', runVar], ['dgamma', dgamma], ['dbeta', dbeta]]);
     bn.batchNormEvalBackward(this.arr(op, 'dy', dy, n), this.arr(op, 'x', x, n), ga, rm!, rv!,
       this.arr(op, 'dx', dx, n), dga, dbe, g);
+  }
+
+  // ---- fused batch norm and mixed sums (compositions of the reference kernels above) ---------
+
+  batchNormStats(x: Storage, gamma: Storage | null, beta: Storage | null, stats: Storage,
+    runMean: Storage | null, runVar: Storage | null, g: BatchNormGeom): void {
+    const op = 'batchNormStats', n = g.N * g.C * g.HW, C = g.C;
+    const [ga, be, rm, rv] = this.bnArrays(op, g, [['gamma', gamma], ['beta', beta], ['runMean', runMean], ['runVar', runVar]]);
+    if (!!ga !== !!be) throw new Error(`${op}: gamma and beta must be both given or both null`);
+    if (!!rm !== !!rv) throw new Error(`${op}: runMean and runVar must be both given or both null`);
+    const st = this.arr(op, 'stats', stats, 4 * C);
+    const mean = new Float32Array(C), inv = new Float32Array(C);
+    bn.batchNormTrain(this.arr(op, 'x', x, n), null, null, new Float32Array(n), mean, inv, rm, rv, g);
+    for (let c = 0; c < C; c++) {
+      const scale = Math.fround((ga ? ga[c] : 1) * inv[c]);
+      st[c] = mean[c];
+      st[C + c] = inv[c];
+      st[2 * C + c] = scale;
+      st[3 * C + c] = (be ? be[c] : 0) - mean[c] * scale;
+    }
+  }
+
+  batchNormApply(x: Storage, stats: Storage, y: Storage, g: ChannelGeom): void {
+    const op = 'batchNormApply', { N, C, HW } = g;
+    checkPositive(op, g, ['N', 'C', 'HW']);
+    this.launch(op, 0);
+    const xv = this.arr(op, 'x', x, N * C * HW), st = this.arr(op, 'stats', stats, 4 * C), o = this.arr(op, 'y', y, N * C * HW);
+    for (let n = 0; n < N; n++) {
+      for (let c = 0; c < C; c++) {
+        const base = (n * C + c) * HW, a = st[2 * C + c], b = st[3 * C + c];
+        for (let i = 0; i < HW; i++) o[base + i] = xv[base + i] * a + b;
+      }
+    }
+  }
+
+  batchNormStatsBackward(dy: Storage, dyScale: ScaleRef | null, x: Storage, gamma: Storage | null, stats: Storage,
+    dx: Storage, dgamma: Storage | null, dbeta: Storage | null, g: BatchNormGeom): void {
+    const op = 'batchNormStatsBackward', n = g.N * g.C * g.HW, C = g.C;
+    const [ga, dga, dbe] = this.bnArrays(op, g, [['gamma', gamma], ['dgamma', dgamma], ['dbeta', dbeta]]);
+    const st = this.arr(op, 'stats', stats, 4 * C);
+    let d = this.arr(op, 'dy', dy, n);
+    if (dyScale) {
+      checkCount(op, 'dyScale.index', dyScale.index);
+      const f = this.arr(op, 'dyScale.w', dyScale.w, dyScale.index + 1)[dyScale.index];
+      const scaled = new Float32Array(n);
+      for (let i = 0; i < n; i++) scaled[i] = d[i] * f;
+      d = scaled;
+    }
+    bn.batchNormBackward(d, this.arr(op, 'x', x, n), ga, st.subarray(0, C), st.subarray(C, 2 * C),
+      this.arr(op, 'dx', dx, n), dga, dbe, g);
+  }
+
+  /** The term's values as read by mixedSum / mixedDots (BN-applied when it has statistics). */
+  private termValues(op: string, t: MixedTerm, k: number, g: ChannelGeom): Float32Array {
+    const n = g.N * g.C * g.HW;
+    const xv = this.arr(op, `terms[${k}].x`, t.x, n);
+    if (!t.stats) return xv;
+    const st = this.arr(op, `terms[${k}].stats`, t.stats, 4 * g.C);
+    const out = new Float32Array(n);
+    for (let b = 0; b < g.N; b++) {
+      for (let c = 0; c < g.C; c++) {
+        const base = (b * g.C + c) * g.HW, a = st[2 * g.C + c], s = st[3 * g.C + c];
+        for (let i = 0; i < g.HW; i++) out[base + i] = xv[base + i] * a + s;
+      }
+    }
+    return out;
+  }
+
+  mixedSum(terms: MixedTerm[], w: Storage, out: Storage, g: ChannelGeom): void {
+    const op = 'mixedSum';
+    checkPositive(op, g, ['N', 'C', 'HW']);
+    this.launch(op, 0);
+    const n = g.N * g.C * g.HW;
+    const o = this.arr(op, 'out', out, n);
+    terms.forEach((t, k) => checkCount(op, `terms[${k}].wIndex`, t.wIndex));
+    const wv = terms.length ? this.arr(op, 'w', w, Math.max(...terms.map((t) => t.wIndex)) + 1) : null;
+    const vals = terms.map((t, k) => this.termValues(op, t, k, g));
+    for (let i = 0; i < n; i++) {
+      let v = 0;
+      for (let k = 0; k < terms.length; k++) v += wv![terms[k].wIndex] * vals[k][i];
+      o[i] = v;
+    }
+  }
+
+  mixedDots(dy: Storage, terms: MixedTerm[], dw: Storage, dwSize: number, g: ChannelGeom): void {
+    const op = 'mixedDots';
+    checkPositive(op, g, ['N', 'C', 'HW']);
+    checkCount(op, 'dwSize', dwSize);
+    this.launch(op, 0);
+    const n = g.N * g.C * g.HW;
+    const d = this.arr(op, 'dy', dy, n), o = this.arr(op, 'dw', dw, dwSize);
+    const seen = new Set<number>();
+    for (const t of terms) {
+      checkCount(op, 'wIndex', t.wIndex);
+      if (t.wIndex >= dwSize) throw new Error(`${op}: wIndex ${t.wIndex} outside dw of ${dwSize}`);
+      if (seen.has(t.wIndex)) throw new Error(`${op}: wIndex ${t.wIndex} appears twice`);
+      seen.add(t.wIndex);
+    }
+    o.fill(0, 0, dwSize);
+    terms.forEach((t, k) => {
+      const v = this.termValues(op, t, k, g);
+      let s = 0;
+      for (let i = 0; i < n; i++) s += d[i] * v[i];
+      o[t.wIndex] = s;
+    });
+  }
+
+  sumSquaresMulti(xs: TensorRef[], out: Storage): void {
+    const op = 'sumSquaresMulti';
+    this.launch(op, 0);
+    const o = this.arr(op, 'out', out, 1);
+    let s = 0;
+    xs.forEach((x, k) => {
+      checkCount(op, `xs[${k}].n`, x.n);
+      const v = this.arr(op, `xs[${k}]`, x.s, x.n);
+      for (let i = 0; i < x.n; i++) s += v[i] * v[i];
+    });
+    o[0] = s;
+  }
+
+  scaleInPlaceByElementMulti(xs: TensorRef[], f: Storage, fIndex: number): void {
+    const op = 'scaleInPlaceByElementMulti';
+    this.launch(op, 0);
+    checkCount(op, 'fIndex', fIndex);
+    const fv = this.arr(op, 'f', f, fIndex + 1)[fIndex];
+    xs.forEach((x, k) => {
+      checkCount(op, `xs[${k}].n`, x.n);
+      const v = this.arr(op, `xs[${k}]`, x.s, x.n);
+      for (let i = 0; i < x.n; i++) v[i] *= fv;
+    });
+  }
+
+  sgdStepMulti(items: SgdItem[], p: SgdParams): void {
+    const op = 'sgdStepMulti';
+    this.launch(op, 0);
+    if (!(p.momentum > 0)) throw new Error(`${op}: needs momentum > 0 (got ${p.momentum})`);
+    items.forEach((it, k) => {
+      checkCount(op, `items[${k}].n`, it.n);
+      optim.sgdStep(this.arr(op, `items[${k}].param`, it.param, it.n), this.arr(op, `items[${k}].grad`, it.grad, it.n),
+        this.arr(op, `items[${k}].momBuf`, it.momBuf, it.n), it.n, p);
+    });
+  }
+
+  addScaledInPlace(acc: Storage, x: Storage, w: Storage, wIndex: number, n: number): void {
+    const op = 'addScaledInPlace';
+    this.launch(op, n);
+    checkCount(op, 'wIndex', wIndex);
+    const a = this.arr(op, 'acc', acc, n), xv = this.arr(op, 'x', x, n);
+    const f = this.arr(op, 'w', w, wIndex + 1)[wIndex];
+    for (let i = 0; i < n; i++) a[i] += f * xv[i];
   }
 
   // ---- pooling ------------------------------------------------------------------------------

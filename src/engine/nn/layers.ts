@@ -4,7 +4,10 @@ import { Tensor, keep } from '../tensor.js';
 import type { Backend } from '../backend.js';
 import type { Rng } from '../rng.js';
 import { Module } from './module.js';
-import { conv2d } from '../ops/conv.js';
+import { conv2d, reluConv2d } from '../ops/conv.js';
+import { relu } from '../ops/elementwise.js';
+import { reluConvBatchNorm } from '../ops/fused.js';
+import { engineOptions } from '../options.js';
 import type { Conv2dOptions } from '../ops/conv.js';
 import { batchNorm } from '../ops/norm.js';
 import { linear } from '../ops/dense.js';
@@ -93,7 +96,11 @@ export class Lambda extends Module {
 
 export interface Forward extends Module { forward(x: Tensor): Tensor }
 
-/** Children named '0', '1', … as torch.nn.Sequential. */
+/** Children named '0', '1', … as torch.nn.Sequential. A ReLU directly followed by a Conv2d runs as
+ *  one fused op (reluConv2d), and ReLU → Conv2d (no bias) → BatchNorm2d using batch statistics as
+ *  reluConvBatchNorm, whose output is deferred (ops/fused.ts): the intermediate outputs are internal
+ *  to the sequence, so nothing else can observe that they are never stored; values and gradients
+ *  are those of the separate layers. */
 export class Sequential extends Module {
   readonly layers: Forward[];
   constructor(...layers: Forward[]) {
@@ -103,7 +110,27 @@ export class Sequential extends Module {
   }
   forward(x: Tensor): Tensor {
     let h = x;
-    for (const m of this.layers) h = m.forward(h);
+    const ls = this.layers;
+    for (let i = 0; i < ls.length; i++) {
+      const m = ls[i], next = ls[i + 1];
+      if (engineOptions.fusion && m instanceof Lambda && m.fn === relu && next instanceof Conv2d) {
+        const bn = ls[i + 2];
+        if (!next.bias && bn instanceof BatchNorm2d && (bn.training || !bn.runningMean)) {
+          // ReLU → conv → BN with batch statistics: one op whose output is deferred (ops/fused.ts)
+          if (bn.training && bn.runningMean) bn.numBatchesTracked++;
+          h = reluConvBatchNorm(h, next.weight, next.opts, {
+            gamma: bn.weight, beta: bn.bias, runningMean: bn.training ? bn.runningMean : null,
+            runningVar: bn.training ? bn.runningVar : null, eps: bn.eps, momentum: bn.momentum,
+          });
+          i += 2;
+        } else {
+          h = reluConv2d(h, next.weight, next.bias, next.opts);
+          i++;
+        }
+      } else {
+        h = m.forward(h);
+      }
+    }
     return h;
   }
 }

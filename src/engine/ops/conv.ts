@@ -2,6 +2,7 @@
 import { Tensor, needsGrad, record, assertSameBackend, shapeStr } from '../tensor.js';
 import { convOutSize } from '../backend.js';
 import type { ConvGeom } from '../backend.js';
+import { engineOptions } from '../options.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -39,10 +40,25 @@ export function conv2dGeom(xShape: readonly number[], wShape: readonly number[],
 }
 
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
-  const be = assertSameBackend('conv2d', x, w, bias);
+  return convOp('conv2d', x, w, bias, o, false);
+}
+
+/**
+ * conv2d(relu(x), w, bias) as one fused op: the convolution kernels read max(x, 0), and the input
+ * gradient comes out already masked by x > 0, so neither the ReLU output nor its gradient is ever
+ * stored (two kernel launches and two activation-sized buffers fewer per call). The gradient with
+ * respect to x is the one of the unfused composition.
+ */
+export function reluConv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
+  return convOp('reluConv2d', x, w, bias, o, true);
+}
+
+function convOp(op: string, x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2dOptions, reluInput: boolean): Tensor {
+  const be = assertSameBackend(op, x, w, bias);
   const g = conv2dGeom(x.shape, w.shape, o);
+  if (reluInput) g.reluInput = true;
   if (bias && bias.size !== g.Cout) {
-    throw new Error(`conv2d: bias ${shapeStr(bias.shape)} must have ${g.Cout} values (output channels)`);
+    throw new Error(`${op}: bias ${shapeStr(bias.shape)} must have ${g.Cout} values (output channels)`);
   }
   const y = Tensor.empty(be, [g.N, g.Cout, g.OH, g.OW]);
   be.conv2d(x.storage, w.storage, bias ? bias.storage : null, y.storage, g);
@@ -50,9 +66,16 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, o: Conv
     const xs = x.storage, ws = w.storage;
     const needX = needsGrad(x), needW = needsGrad(w), needB = !!bias && needsGrad(bias);
     const inputs = bias ? [x, w, bias] : [x, w];
-    record(y, 'conv2d', inputs, needW ? (needX ? [x, w] : [x]) : [w], (dy) => {
+    // the input gradient needs w (and x for the ReLU mask), the weight gradient x
+    const save = [...(needW || (needX && reluInput) ? [x] : []), ...(needX ? [w] : [])];
+    record(y, op, inputs, save, (dy, targets) => {
       let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
-      if (needX) { dx = Tensor.empty(be, x.shape); be.conv2dInputGrad(dy.storage, ws, dx.storage, g); }
+      if (needX && engineOptions.fusion) {
+        // add into x's gradient so far when the autograd offers it (no separate accumulation pass)
+        const acc = targets(0);
+        dx = acc ?? Tensor.empty(be, x.shape);
+        be.conv2dInputGrad(dy.storage, ws, dx.storage, g, reluInput ? xs : null, !!acc);
+      } else if (needX) { dx = Tensor.empty(be, x.shape); be.conv2dInputGrad(dy.storage, ws, dx.storage, g, reluInput ? xs : null); }
       if (needW) { dw = Tensor.empty(be, w.shape); be.conv2dWeightGrad(dy.storage, xs, dw.storage, g); }
       if (needB) {
         db = Tensor.empty(be, bias!.shape);

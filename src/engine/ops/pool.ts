@@ -2,6 +2,7 @@
 import { Tensor, needsGrad, record, shapeStr } from '../tensor.js';
 import { convOutSize } from '../backend.js';
 import type { PoolGeom } from '../backend.js';
+import { linearBackward } from './fused.js';
 
 export interface PoolOptions {
   kernel: number;
@@ -28,11 +29,12 @@ function pool(kind: 'avg' | 'max', x: Tensor, o: PoolOptions): Tensor {
   be.pool2d(x.storage, y.storage, g);
   if (needsGrad(x)) {
     const xs = x.storage;
-    record(y, op, [x], kind === 'max' ? [x] : [x], (dy) => {
+    record(y, op, [x], [x], (dy) => [linearBackward(dy, (d) => {
+      // linear in dy: a deferred w·dy stays deferred (ops/fused.ts)
       const dx = Tensor.empty(be, x.shape);
-      be.pool2dBackward(dy.storage, xs, dx.storage, g);
-      return [dx];
-    });
+      be.pool2dBackward(d.storage, xs, dx.storage, g);
+      return dx;
+    })]);
   }
   return y;
 }

@@ -2,7 +2,8 @@
 // is null (ops masked away in a sub-supernet, unused paths) are skipped entirely — no weight decay
 // and no momentum update — exactly as torch.optim does for p.grad is None.
 import { Tensor, keep } from '../tensor.js';
-import type { Backend, Storage } from '../backend.js';
+import type { Backend, SgdItem, Storage } from '../backend.js';
+import { engineOptions } from '../options.js';
 
 export interface SgdOptions { lr: number; momentum?: number; dampening?: number; nesterov?: boolean; weightDecay?: number }
 
@@ -79,6 +80,7 @@ export class SGD extends Optimizer {
     }
   }
   step(): void {
+    if (this.momentum > 0 && engineOptions.fusion) { this.stepMulti(); return; }
     for (const p of this.params) {
       if (!p.grad) continue;
       const be = p.backend;
@@ -102,6 +104,27 @@ export class SGD extends Optimizer {
       });
     }
   }
+  /** The same update as the per-parameter loop, with multi-tensor launches (a few for all
+   *  parameters): parameters getting their first buffer in one set (dampening 0, see below), the
+   *  others in another. */
+  private stepMulti(): void {
+    const fresh: SgdItem[] = [], old: SgdItem[] = [];
+    let be: Backend | null = null;
+    for (const p of this.params) {
+      if (!p.grad) continue;
+      be ??= p.backend;
+      let b = this.buffers.get(p);
+      const list = b ? old : fresh;
+      if (!b) { b = stateBuffer(p.backend, p); this.buffers.set(p, b); }
+      list.push({ param: p.storage, grad: p.grad.storage, momBuf: b.storage, n: p.size });
+    }
+    if (!be) return;
+    const hp = { lr: this.lr, momentum: this.momentum, nesterov: this.nesterov, weightDecay: this.weightDecay };
+    // a zero buffer's first update with dampening 0 gives PyTorch's buf = d
+    if (fresh.length) be.sgdStepMulti(fresh, { ...hp, dampening: 0 });
+    if (old.length) be.sgdStepMulti(old, { ...hp, dampening: this.dampening });
+  }
+
   stateTensors(): Map<string, Tensor> {
     const m = new Map<string, Tensor>();
     this.params.forEach((p, i) => { const b = this.buffers.get(p); if (b) m.set(`${i}.momentum_buffer`, b); });
@@ -216,6 +239,17 @@ export function clipGradNorm(params: Tensor[], maxNorm: number): void {
   const withGrad = params.filter((p) => p.grad);
   if (withGrad.length === 0) return;
   const be = withGrad[0].backend;
+  if (engineOptions.fusion) {
+    // multi-tensor: a few launches for all gradients
+    const refs = withGrad.map((p) => ({ s: p.grad!.storage, n: p.size }));
+    const total = be.alloc(1), factor = be.alloc(1);
+    be.sumSquaresMulti(refs, total);
+    be.clipFactor(total, 1, maxNorm, factor);
+    be.scaleInPlaceByElementMulti(refs, factor, 0);
+    be.release(total);
+    be.release(factor);
+    return;
+  }
   const sq = be.alloc(withGrad.length), factor = be.alloc(1);
   withGrad.forEach((p, i) => be.sumSquares(p.grad!.storage, sq, i, p.size));
   be.clipFactor(sq, withGrad.length, maxNorm, factor);

@@ -11,7 +11,8 @@
 //   - Mesa (lavapipe) warns when XDG_RUNTIME_DIR is unset; it is set to /tmp in that case.
 //
 // The device is created with the adapter's limits (the WebGPU defaults are lower: 8 storage buffers
-// per stage, 16 KiB workgroup storage, 256 invocations) and the `subgroups` feature when offered.
+// per stage, 16 KiB workgroup storage, 256 invocations) and the `subgroups` and `timestamp-query`
+// features when offered (timestamps are written only in the runtime's profiling mode).
 
 /** An error from the GPU: validation, out-of-memory, device loss, or use after dispose. */
 export class GpuError extends Error {
@@ -38,6 +39,8 @@ export interface GpuDeviceHandle {
   device: GPUDevice;
   info: AdapterDescription;
   hasSubgroups: boolean;
+  /** the device has `timestamp-query` (used only by the runtime's profiling mode) */
+  hasTimestamps: boolean;
 }
 
 export interface RequestDeviceOptions {
@@ -138,11 +141,13 @@ export async function requestGpuDevice(opts: RequestDeviceOptions = {}): Promise
   const requiredFeatures: GPUFeatureName[] = [];
   const hasSubgroups = !opts.disableSubgroups && adapter.features.has('subgroups');
   if (hasSubgroups) requiredFeatures.push('subgroups' as GPUFeatureName);
+  const hasTimestamps = adapter.features.has('timestamp-query');
+  if (hasTimestamps) requiredFeatures.push('timestamp-query' as GPUFeatureName);
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'gmnas' });
   } catch (e) {
     throw new GpuError(`requestDevice failed on ${describeAdapter(adapter).description}: ${(e as Error).message}`);
   }
-  return { adapter, device, info: describeAdapter(adapter), hasSubgroups };
+  return { adapter, device, info: describeAdapter(adapter), hasSubgroups, hasTimestamps };
 }

@@ -46,6 +46,9 @@ export interface DispatchSpec {
    *  holds exactly the bindings it statically uses, so pass exactly those. The same buffer must not
    *  appear twice in one dispatch. */
   bindings: GpuStorage[];
+  /** bindings [0, readOnly) are read-only in the shader and may repeat a buffer (WebGPU allows one
+   *  buffer in several read-only storage bindings); default 0: no buffer may appear twice */
+  readOnly?: number;
   /** if given: var<uniform> at @group(0) @binding(k), k = bindings.length */
   params?: ParamBlock;
   /** WGSL `override` values; part of the pipeline cache key */
@@ -79,6 +82,20 @@ class PooledStorage implements GpuStorage {
 }
 
 interface UniformSlot { buffer: GPUBuffer; offset: number }
+
+/** Device time of one pipeline label over a profiling window. */
+export interface ProfileEntry { label: string; count: number; ns: number }
+
+interface Profiler {
+  querySet: GPUQuerySet;
+  capacity: number;
+  /** queries written in the open batch */
+  used: number;
+  /** label of each dispatch of the open batch (queries 2i, 2i+1) */
+  labels: string[];
+  reads: Promise<void>[];
+  totals: Map<string, { count: number; ns: number }>;
+}
 
 interface BindVariant {
   bindGroup: GPUBindGroup;
@@ -115,7 +132,11 @@ export function bucketBytes(bytes: number): number {
 export class GpuRuntime {
   readonly device: GPUDevice;
   readonly hasSubgroups: boolean;
+  readonly hasTimestamps: boolean;
   readonly info: AdapterDescription;
+  /** Whether the adapter is a CPU rasteriser (lavapipe, SwiftShader, WARP): few large workgroups
+   *  beat many small ones there (each workgroup has a fixed cost of ~1 µs, measured on lavapipe). */
+  readonly software: boolean;
   readonly limits: GPUSupportedLimits;
 
   private readonly batchSize: number;
@@ -136,6 +157,7 @@ export class GpuRuntime {
 
   // ---- caches
   private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly generated = new Map<string, string>();
   private readonly pipelines = new Map<string, PipelineEntry>();
   private readonly bindGroups = new Map<string, BindEntry>();
   private readonly uniformBlocks: GPUBuffer[] = [];
@@ -155,16 +177,23 @@ export class GpuRuntime {
   private peakBytes = 0;
   private created = 0;
 
+  // ---- profiling (see startProfile)
+  private profiler: Profiler | null = null;
+
   // ---- errors
   private pendingError: GpuError | null = null;
   private fatalError: GpuError | null = null;
   private errorChecks: Promise<void>[] = [];
   private disposed = false;
 
-  private constructor(device: GPUDevice, info: AdapterDescription, hasSubgroups: boolean, opts: RuntimeOptions) {
+  private constructor(device: GPUDevice, info: AdapterDescription, hasSubgroups: boolean, hasTimestamps: boolean,
+    opts: RuntimeOptions) {
     this.device = device;
     this.info = info;
     this.hasSubgroups = hasSubgroups;
+    this.hasTimestamps = hasTimestamps;
+    this.software = info.isFallbackAdapter || /software|cpu|llvmpipe|lavapipe|swiftshader|warp/i.test(
+      `${info.architecture} ${info.device} ${info.description}`);
     this.limits = device.limits;
     this.batchSize = opts.batchSize ?? 32;
     this.maxPooledBytes = opts.maxPooledBytes ?? 2 ** 30;
@@ -181,7 +210,7 @@ export class GpuRuntime {
 
   static async create(opts: RuntimeOptions = {}): Promise<GpuRuntime> {
     const h = await requestGpuDevice(opts);
-    return new GpuRuntime(h.device, h.info, h.hasSubgroups, opts);
+    return new GpuRuntime(h.device, h.info, h.hasSubgroups, h.hasTimestamps, opts);
   }
 
   // ---- dispatch -------------------------------------------------------------------------------
@@ -189,7 +218,38 @@ export class GpuRuntime {
   /** Encode one dispatch (submitted with its batch). */
   dispatch(spec: DispatchSpec): void {
     const [x, y, z] = spec.workgroups;
-    this.encode(spec.shader, spec.entry ?? 'main', spec.bindings, spec.params, spec.constants, 0, x, y, z);
+    this.encode(spec.shader, spec.entry ?? 'main', spec.bindings, spec.params, spec.constants, 0, x, y, z, spec.readOnly ?? 0);
+  }
+
+
+  /** Give grid-stride kernels few workgroups on CPU rasterisers (default true; false: one item per
+   *  lane everywhere, as before — benchmarks use it for the in-process baseline). */
+  fewWorkgroups = true;
+
+  /** Workgroup count for a grid-stride kernel over `items` work items with `wg` lanes: one item per
+   *  lane on GPUs (capped at 65535 groups), at most 128 groups on CPU rasterisers. */
+  strideGroups(items: number, wg: number): number {
+    const groups = Math.max(1, Math.ceil(items / wg));
+    return Math.min(groups, this.software && this.fewWorkgroups ? 128 : this.limits.maxComputeWorkgroupsPerDimension);
+  }
+
+  /** Grid for a grid-stride kernel over `items` items with `wg` lanes: the full (folded) grid on
+   *  GPUs, at most 128 workgroups on CPU rasterisers. */
+  strideGrid(items: number, wg: number): [number, number, number] {
+    if (this.software && this.fewWorkgroups) return [this.strideGroups(items, wg), 1, 1];
+    return this.grid1D(Math.max(1, items), wg);
+  }
+
+  /** WGSL generated at run time (from a template in shaders/), usable as a `shader` key. */
+  defineShader(key: string, code: string): void {
+    if (SHADERS[key] !== undefined) throw new GpuError(`defineShader: '${key}' is a shaders/*.wgsl file`);
+    const have = this.generated.get(key);
+    if (have !== undefined && have !== code) throw new GpuError(`defineShader: '${key}' defined twice with different code`);
+    this.generated.set(key, code);
+  }
+
+  hasShader(key: string): boolean {
+    return SHADERS[key] !== undefined || this.generated.has(key);
   }
 
   /** 1-D helper: enough workgroups of `workgroupSize` (default 256, passed as override constant WG)
@@ -215,7 +275,7 @@ export class GpuRuntime {
   /** The hot path shared by dispatch and dispatch1D (no per-call spec objects: less GC). `wg` > 0
    *  adds the override constant WG. */
   private encode(shader: string, entry: string, bindings: GpuStorage[], params: ParamBlock | undefined,
-    constants: Record<string, number> | undefined, wg: number, x: number, y: number, z: number): void {
+    constants: Record<string, number> | undefined, wg: number, x: number, y: number, z: number, readOnly = 0): void {
     this.throwIfFailed();
     const maxPerDim = this.limits.maxComputeWorkgroupsPerDimension;
     for (const d of [x, y, z]) {
@@ -226,9 +286,22 @@ export class GpuRuntime {
     }
     if (x * y * z === 0) return;
     const pipe = this.pipeline(shader, entry, constants, wg);
-    const slots = this.checkBindings(bindings, pipe.label);
+    const slots = this.checkBindings(bindings, pipe.label, readOnly);
+    const prof = this.profiler;
+    // (before the bind group: a flush after it could let a later dispatch rewrite its uniforms)
+    if (prof && prof.used + 2 > prof.capacity) this.flush();
     const bindGroup = this.bindGroup(pipe, slots, params);
-    if (!this.pass) {
+    if (prof) {
+      // one pass per dispatch, its start and end timestamps bracketing the dispatch
+      this.endPass();
+      const at = prof.used;
+      prof.used += 2;
+      prof.labels.push(pipe.label);
+      this.pass = this.openEncoder().beginComputePass({
+        timestampWrites: { querySet: prof.querySet, beginningOfPassWriteIndex: at, endOfPassWriteIndex: at + 1 },
+      });
+      this.passPipeline = null;
+    } else if (!this.pass) {
       this.pass = this.openEncoder().beginComputePass();
       this.passPipeline = null;
     }
@@ -241,6 +314,7 @@ export class GpuRuntime {
     for (const s of slots) s.lastUseEpoch = this.epoch;
     this.batchLabels.push(pipe.label);
     this.dispatches++;
+    if (prof) this.endPass();
     if (++this.batchDispatches >= this.batchSize) this.flush();
   }
 
@@ -296,7 +370,7 @@ export class GpuRuntime {
     if (hit) return hit;
     let module = this.modules.get(shader);
     if (!module) {
-      const code = SHADERS[shader];
+      const code = SHADERS[shader] ?? this.generated.get(shader);
       if (code === undefined) {
         throw new GpuError(`unknown shader "${shader}" (known: ${Object.keys(SHADERS).sort().join(', ') || 'none'}; ` +
           'run node scripts/build.mjs after adding shaders/*.wgsl)');
@@ -316,7 +390,7 @@ export class GpuRuntime {
     return e;
   }
 
-  private checkBindings(bindings: GpuStorage[], label: string): PoolBuffer[] {
+  private checkBindings(bindings: GpuStorage[], label: string, readOnly: number): PoolBuffer[] {
     const max = this.limits.maxStorageBuffersPerShaderStage;
     if (bindings.length > max) {
       throw new GpuError(`${label}: ${bindings.length} storage bindings exceed maxStorageBuffersPerShaderStage (${max})`);
@@ -325,7 +399,7 @@ export class GpuRuntime {
     for (let i = 0; i < bindings.length; i++) {
       const s = this.slotOf(bindings[i], `${label} binding ${i}`);
       for (let j = 0; j < i; j++) {
-        if (slots[j] === s) {
+        if (slots[j] === s && i >= readOnly) {
           throw new GpuError(`${label}: bindings ${j} and ${i} are the same buffer (WebGPU forbids aliasing ` +
             'within one dispatch; use the in-place form of the kernel)');
         }
@@ -436,6 +510,7 @@ export class GpuRuntime {
   flush(): void {
     if (this.disposed || !this.encoder) return;
     this.endPass();
+    if (this.profiler && this.profiler.used > 0) this.resolveTimestamps(this.encoder, this.profiler);
     const labels = this.batchLabels;
     this.device.queue.submit([this.encoder.finish()]);
     this.submits++;
@@ -477,6 +552,65 @@ export class GpuRuntime {
     for (const [key, entry] of this.bindGroups) {
       if (entry.bufferIds.some((id) => ids.has(id))) this.dropBindEntry(key, entry);
     }
+  }
+
+  // ---- profiling --------------------------------------------------------------------------------
+
+  /**
+   * Profiling mode: from now on every dispatch gets its own compute pass whose start and end
+   * timestamps (feature `timestamp-query`) bracket it, and device time is summed per pipeline label
+   * until `stopProfile`. Passes per dispatch cost a little host time; the device times are exact up
+   * to the adapter's timestamp resolution (Dawn quantises timestamps unless the GPU object was
+   * created with 'disable-dawn-features=timestamp_quantization'). Throws without the feature.
+   */
+  startProfile(): void {
+    this.throwIfFailed();
+    if (!this.hasTimestamps) throw new GpuError('profiling needs the timestamp-query feature, which this adapter lacks');
+    if (this.profiler) return;
+    this.flush();
+    const capacity = 2 * Math.max(this.batchSize, 64);
+    this.profiler = {
+      querySet: this.device.createQuerySet({ type: 'timestamp', count: capacity, label: 'profile' }),
+      capacity, used: 0, labels: [], reads: [], totals: new Map(),
+    };
+  }
+
+  /** End profiling mode; device nanoseconds and dispatch counts per pipeline label, largest first. */
+  async stopProfile(): Promise<ProfileEntry[]> {
+    const prof = this.profiler;
+    if (!prof) return [];
+    this.flush();
+    this.profiler = null;
+    await Promise.all(prof.reads);
+    prof.querySet.destroy();
+    return [...prof.totals.entries()].map(([label, t]) => ({ label, count: t.count, ns: t.ns }))
+      .sort((a, b) => b.ns - a.ns);
+  }
+
+  /** Resolve the batch's timestamps into a buffer read back asynchronously (profiling mode). */
+  private resolveTimestamps(enc: GPUCommandEncoder, prof: Profiler): void {
+    const bytes = prof.used * 8;
+    const resolve = this.device.createBuffer({ size: bytes, usage: 0x0200 | 0x0004, label: 'profile-resolve' }); // QUERY_RESOLVE | COPY_SRC
+    const staging = this.device.createBuffer({ size: bytes, usage: STAGING_USAGE, label: 'profile-read' });
+    enc.resolveQuerySet(prof.querySet, 0, prof.used, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, staging, 0, bytes);
+    const labels = prof.labels;
+    prof.labels = [];
+    prof.used = 0;
+    prof.reads.push((async () => {
+      // mapAsync waits for the submit that follows this call
+      await new Promise<void>((r) => setImmediate(r));
+      await staging.mapAsync(MAP_READ);
+      const t = new BigInt64Array(staging.getMappedRange().slice(0));
+      staging.unmap();
+      staging.destroy();
+      resolve.destroy();
+      labels.forEach((label, i) => {
+        const ns = Math.max(0, Number(t[2 * i + 1] - t[2 * i]));
+        const e = prof.totals.get(label);
+        if (e) { e.count++; e.ns += ns; } else prof.totals.set(label, { count: 1, ns });
+      });
+    })());
   }
 
   // ---- errors -----------------------------------------------------------------------------------

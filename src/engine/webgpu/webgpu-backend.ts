@@ -12,7 +12,7 @@
 // for x², add(g, g, out)) are legitimate, so `distinctInputs` copies the repeats to temporaries.
 import type {
   AdamParams, Backend, BatchNormGeom, BroadcastGeom, ChannelCopyGeom, ChannelGeom, ConvGeom, MatmulGeom,
-  MemoryStats, PoolGeom, RowsGeom, SgdParams, Storage,
+  MemoryStats, MixedTerm, PoolGeom, RowsGeom, ScaleRef, SgdItem, SgdParams, Storage, TensorRef,
 } from '../backend.js';
 import { seedKey } from '../cpu/hash.js';
 import { GpuError } from './device.js';
@@ -21,6 +21,8 @@ import * as convK from './kernels/conv.js';
 import * as poolK from './kernels/pool.js';
 import * as bnK from './kernels/batchnorm.js';
 import * as matmulK from './kernels/matmul.js';
+import * as mixedK from './kernels/mixed.js';
+import * as multiK from './kernels/multi.js';
 
 /** Workgroup size of the 1-D elementwise kernels and the full reductions. */
 const WG = 256;
@@ -92,8 +94,10 @@ export class WebGpuBackend implements Backend {
   /** One dispatch of an elementwise entry of shaders/elementwise.wgsl over n elements. */
   private ew(entry: string, bindings: GpuStorage[], n: number,
     extra: { index?: number; mid?: number; inner?: number; alpha?: number } = {}): void {
-    this.rt.dispatch1D({
-      shader: 'elementwise', entry, bindings, threads: n, workgroupSize: WG,
+    if (n === 0) return;
+    // grid-stride kernels: the runtime picks the grid (few large workgroups on CPU rasterisers)
+    this.rt.dispatch({
+      shader: 'elementwise', entry, bindings, constants: { WG }, workgroups: this.rt.strideGrid(n, WG),
       params: { u: [n, extra.index ?? 0, extra.mid ?? 0, extra.inner ?? 0], f: [extra.alpha ?? 0] },
     });
   }
@@ -324,8 +328,8 @@ export class WebGpuBackend implements Backend {
     convK.conv2d(this.rt, x as GpuStorage, w as GpuStorage, bias as GpuStorage | null, y as GpuStorage, g);
   }
 
-  conv2dInputGrad(dy: Storage, w: Storage, dx: Storage, g: ConvGeom): void {
-    convK.conv2dInputGrad(this.rt, dy as GpuStorage, w as GpuStorage, dx as GpuStorage, g);
+  conv2dInputGrad(dy: Storage, w: Storage, dx: Storage, g: ConvGeom, x: Storage | null = null, accumulate = false): void {
+    convK.conv2dInputGrad(this.rt, dy as GpuStorage, w as GpuStorage, dx as GpuStorage, g, x as GpuStorage | null, accumulate);
   }
 
   conv2dWeightGrad(dy: Storage, x: Storage, dw: Storage, g: ConvGeom): void {
@@ -366,6 +370,43 @@ export class WebGpuBackend implements Backend {
     bnK.batchNormEvalBackward(this.rt, dy as GpuStorage, x as GpuStorage, gamma as GpuStorage | null,
       runMean as GpuStorage, runVar as GpuStorage, dx as GpuStorage, dgamma as GpuStorage | null,
       dbeta as GpuStorage | null, g);
+  }
+
+  // ---- fused batch norm and mixed sums ------------------------------------------------------
+
+  batchNormStats(x: Storage, gamma: Storage | null, beta: Storage | null, stats: Storage,
+    runMean: Storage | null, runVar: Storage | null, g: BatchNormGeom): void {
+    mixedK.batchNormStats(this.rt, x as GpuStorage, gamma as GpuStorage | null, beta as GpuStorage | null,
+      stats as GpuStorage, runMean as GpuStorage | null, runVar as GpuStorage | null, g);
+  }
+
+  batchNormApply(x: Storage, stats: Storage, y: Storage, g: ChannelGeom): void {
+    mixedK.batchNormApply(this.rt, x as GpuStorage, stats as GpuStorage, y as GpuStorage, g);
+  }
+
+  batchNormStatsBackward(dy: Storage, dyScale: ScaleRef | null, x: Storage, gamma: Storage | null, stats: Storage,
+    dx: Storage, dgamma: Storage | null, dbeta: Storage | null, g: BatchNormGeom): void {
+    mixedK.batchNormStatsBackward(this.rt, dy as GpuStorage, dyScale, x as GpuStorage, gamma as GpuStorage | null,
+      stats as GpuStorage, dx as GpuStorage, dgamma as GpuStorage | null, dbeta as GpuStorage | null, g);
+  }
+
+  mixedSum(terms: MixedTerm[], w: Storage, out: Storage, g: ChannelGeom): void {
+    mixedK.mixedSum(this.rt, terms, w as GpuStorage, out as GpuStorage, g);
+  }
+
+  mixedDots(dy: Storage, terms: MixedTerm[], dw: Storage, dwSize: number, g: ChannelGeom): void {
+    mixedK.mixedDots(this.rt, dy as GpuStorage, terms, dw as GpuStorage, dwSize, g);
+  }
+
+  addScaledInPlace(acc: Storage, x: Storage, w: Storage, wIndex: number, n: number): void {
+    const op = 'addScaledInPlace';
+    checkCount(op, 'n', n);
+    checkCount(op, 'wIndex', wIndex);
+    const a = this.st(op, 'acc', acc, n), ws = this.st(op, 'w', w, wIndex + 1);
+    if (acc === x || acc === w) throw new GpuError(`${op}: acc must not be x or w`);
+    const { inputs, temps } = this.distinctInputs([this.st(op, 'x', x, n), ws], [n, wIndex + 1]);
+    this.ew('add_scaled_in_place', [a, ...inputs], n, { index: wIndex });
+    this.releaseAll(temps);
   }
 
   // ---- pooling (W2's kernels) ---------------------------------------------------------------
@@ -520,6 +561,18 @@ export class WebGpuBackend implements Backend {
     this.rt.dispatch({ shader: 'optim', entry: 'clip_factor', constants: { WG },
       bindings: [this.st('clipFactor', 'sq', sq, k), this.st('clipFactor', 'out', out, 1)],
       params: { u: [k], f: [maxNorm] }, workgroups: [1, 1, 1] });
+  }
+
+  sumSquaresMulti(xs: TensorRef[], out: Storage): void {
+    multiK.sumSquaresMulti(this.rt, xs, out as GpuStorage);
+  }
+
+  scaleInPlaceByElementMulti(xs: TensorRef[], f: Storage, fIndex: number): void {
+    multiK.scaleInPlaceByElementMulti(this.rt, xs, f as GpuStorage, fIndex);
+  }
+
+  sgdStepMulti(items: SgdItem[], p: SgdParams): void {
+    multiK.sgdStepMulti(this.rt, items, p);
   }
 
   scaleInPlaceByElement(x: Storage, f: Storage, fIndex: number, n: number): void {

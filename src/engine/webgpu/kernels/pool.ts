@@ -8,7 +8,7 @@ import type { ChannelGeom, PoolGeom } from '../../backend.js';
 import { convOutSize } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
-import { foldGrid, requireLength, requirePositive } from './conv.js';
+import { requireLength, requirePositive } from './conv.js';
 
 /** Invocations per workgroup of the window kernels (each covers 4 columns). */
 const POOL_WG = 64;
@@ -43,7 +43,7 @@ function poolForward(rt: GpuRuntime, x: GpuStorage, out: GpuStorage, g: PoolGeom
   rt.dispatch({
     shader: 'pool2d', entry, bindings: [x, out], params: sizeParams(g),
     constants: { ...windowConstants(g), IS_MAX: g.kind === 'max' ? 1 : 0 },
-    workgroups: foldGrid(rt, Math.ceil(tiles / POOL_WG)),
+    workgroups: rt.strideGrid(tiles, POOL_WG),
   });
 }
 
@@ -63,7 +63,7 @@ export function pool2dBackward(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, dx
   requireLength(op, 'x', x, g.N * g.C * g.H * g.W);
   requireLength(op, 'dx', dx, g.N * g.C * g.H * g.W);
   const tiles = g.N * g.C * g.H * Math.ceil(g.W / 4);
-  const workgroups = foldGrid(rt, Math.ceil(tiles / POOL_WG));
+  const workgroups = rt.strideGrid(tiles, POOL_WG);
   const params = sizeParams(g);
   if (g.kind === 'avg') {
     rt.dispatch({

@@ -1,0 +1,183 @@
+// Bench (b)/(c) of issue 5: one NB201 supernet DARTS training step — the α step on a validation
+// batch (forward + backward to α, weights frozen) and the weight step on a training batch (forward,
+// backward, gradient clipping, SGD) — built with `createBaseMethod('darts', …)` exactly as a search
+// runs it. Reports wall time per step (device work included: the step is followed by a sync),
+// dispatches per step, and the backend's peak memory (pool included) over the run.
+import type { Backend } from '../src/engine/backend.js';
+import { createBaseMethod, type BaseMethod, type DeviceBatch } from '../src/search/index.js';
+import { Tensor, engineOptions } from '../src/engine/index.js';
+import { convOptions } from '../src/engine/webgpu/kernels/conv.js';
+
+export interface StepConfig {
+  /** bench name, e.g. nb201-step-c16n5b64 */
+  name: string;
+  C: number;
+  N: number;
+  batch: number;
+  /** image side (square), 3 channels */
+  size: number;
+  classes: number;
+}
+
+export const STEP_CONFIGS: StepConfig[] = [
+  // the paper's supernet at batch 64, CIFAR-sized images
+  { name: 'nb201-step-c16n5b64', C: 16, N: 5, batch: 64, size: 32, classes: 10 },
+  // the default (`quick`) preset's size: C=8 N=1 batch 32, images shrunk to 16×16
+  { name: 'nb201-step-c8n1b32', C: 8, N: 1, batch: 32, size: 16, classes: 10 },
+];
+
+export interface StepResult {
+  bench: string;
+  device: string;
+  /** median wall ms per step over the timed steps */
+  ms: number;
+  /** fastest timed step */
+  best_ms: number;
+  dispatches: number;
+  peak_bytes: number;
+  steps: number;
+  /** dispatches per mixed edge (fwd+bwd), search-cell kernels only (webgpu, when profiled) */
+  [k: string]: unknown;
+}
+
+function batchOf(be: Backend, cfg: StepConfig, seed: number): DeviceBatch {
+  const n = cfg.batch * 3 * cfg.size * cfg.size;
+  const x = new Float32Array(n);
+  let s = seed * 2654435761 >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    x[i] = (s / 2 ** 32) * 2 - 1;
+  }
+  const y = new Float32Array(cfg.batch).map((_, i) => (i * 7 + seed) % cfg.classes);
+  return {
+    x: Tensor.fromArray(be, x, [cfg.batch, 3, cfg.size, cfg.size]),
+    y: Tensor.fromArray(be, y, [cfg.batch]),
+    n: cfg.batch,
+  };
+}
+
+export function makeMethod(be: Backend, cfg: StepConfig): BaseMethod {
+  return createBaseMethod('darts', {
+    backend: be,
+    sizes: { C: cfg.C, N: cfg.N, inputChannels: 3, numClasses: cfg.classes },
+    imageShape: [3, cfg.size, cfg.size],
+    seed: 1,
+    hyper: { batchSize: cfg.batch },
+  });
+}
+
+/**
+ * Warm-up steps (pipeline compiles, pool growth), then `steps` timed steps, each followed by a sync.
+ * `between` runs after every timed step's sync (profilers hook in there).
+ */
+export async function benchStep(be: Backend, cfg: StepConfig, o: { steps: number; warmup?: number; label: string },
+  hooks: { before?: () => void; after?: () => Promise<void> | void } = {}): Promise<StepResult> {
+  const method = makeMethod(be, cfg);
+  const train = batchOf(be, cfg, 1), valid = batchOf(be, cfg, 2);
+  const run = (): Promise<void> => method.trainStep(train, valid, { updateArch: true });
+  for (let i = 0; i < (o.warmup ?? 1); i++) { await run(); await be.sync(); }
+  const times: number[] = [];
+  let dispatches = 0;
+  for (let i = 0; i < o.steps; i++) {
+    hooks.before?.();
+    const d0 = be.dispatchCount();
+    const t0 = performance.now();
+    await run();
+    await be.sync();
+    times.push(performance.now() - t0);
+    dispatches = be.dispatchCount() - d0;
+    await hooks.after?.();
+  }
+  const peak = be.memoryStats().peakBytes;
+  method.dispose();
+  for (const t of [train.x, train.y, valid.x, valid.y]) t.dispose();
+  const sorted = [...times].sort((a, b) => a - b);
+  return {
+    bench: cfg.name, device: o.label, ms: round(sorted[Math.floor(sorted.length / 2)]), best_ms: round(sorted[0]),
+    dispatches, peak_bytes: peak, steps: o.steps,
+  };
+}
+
+function round(v: number): number { return Math.round(v * 100) / 100; }
+
+export type Mode = 'fused' | 'baseline';
+
+/** Switch the engine between the fast path and the in-process baseline (the engine as it was
+ *  before the fusion work: every layer its own op, 4-column conv tiles, one lane per item). */
+export function setMode(be: Backend, mode: Mode): void {
+  engineOptions.fusion = mode === 'fused';
+  convOptions.columnGroups = mode === 'fused' ? undefined : 1;
+  const rt = (be as { rt?: { fewWorkgroups: boolean } }).rt;
+  if (rt) rt.fewWorkgroups = mode === 'fused';
+}
+
+/**
+ * The step on two backends of the same kind at once, one per mode, alternating fused and baseline
+ * steps so that both see the same machine load; each backend's peak memory is its own.
+ */
+export async function benchStepPair(fused: Backend, baseline: Backend, cfg: StepConfig, o: { steps: number; label: string }):
+  Promise<{ fused: StepResult; baseline: StepResult }> {
+  const sides = [{ be: fused, mode: 'fused' as Mode }, { be: baseline, mode: 'baseline' as Mode }].map((side) => {
+    setMode(side.be, side.mode);
+    const method = makeMethod(side.be, cfg);
+    return { ...side, method, train: batchOf(side.be, cfg, 1), valid: batchOf(side.be, cfg, 2), times: [] as number[], dispatches: 0 };
+  });
+  try {
+    for (let i = -1; i < o.steps; i++) {
+      for (const s of sides) {
+        setMode(s.be, s.mode);
+        const d0 = s.be.dispatchCount();
+        const t0 = performance.now();
+        await s.method.trainStep(s.train, s.valid, { updateArch: true });
+        await s.be.sync();
+        if (i >= 0) { s.times.push(performance.now() - t0); s.dispatches = s.be.dispatchCount() - d0; }
+      }
+    }
+  } finally {
+    setMode(fused, 'fused');
+  }
+  const result = (s: typeof sides[number]): StepResult => {
+    const sorted = [...s.times].sort((a, b) => a - b);
+    const r: StepResult = {
+      bench: s.mode === 'fused' ? cfg.name : `${cfg.name}-baseline`, device: o.label, ms: round(sorted[Math.floor(sorted.length / 2)]),
+      best_ms: round(sorted[0]), dispatches: s.dispatches, peak_bytes: s.be.memoryStats().peakBytes, steps: o.steps,
+    };
+    s.method.dispose();
+    for (const t of [s.train.x, s.train.y, s.valid.x, s.valid.y]) t.dispose();
+    return r;
+  };
+  return { fused: result(sides[0]), baseline: result(sides[1]) };
+}
+
+/**
+ * Kernel launches per mixed edge for one forward + backward (the weight step: forward, backward,
+ * clipping, SGD): the launches of a step with N = 2 cells per stage minus those with N = 1, over the
+ * 3 × 6 edges the extra cells add (every edge runs all five ops: 'none' launches nothing). Small
+ * sizes (C = 4, 8×8 images, batch 4): the count does not depend on them.
+ */
+export async function dispatchesPerEdge(be: Backend, mode: Mode): Promise<{ weightStep: number; archStep: number }> {
+  setMode(be, mode);
+  try {
+    const counts: { w: number; a: number }[] = [];
+    for (const N of [1, 2]) {
+      const cfg: StepConfig = { name: 'edges', C: 4, N, batch: 4, size: 8, classes: 10 };
+      const method = makeMethod(be, cfg);
+      const train = batchOf(be, cfg, 1), valid = batchOf(be, cfg, 2);
+      await method.trainStep(train, valid, { updateArch: true }); // warm-up (first-step buffers)
+      await be.sync();
+      let d0 = be.dispatchCount();
+      await method.trainStep(train, null, { updateArch: false });
+      await be.sync();
+      const w = be.dispatchCount() - d0;
+      d0 = be.dispatchCount();
+      await method.trainStep(train, valid, { updateArch: true });
+      await be.sync();
+      counts.push({ w, a: be.dispatchCount() - d0 - w });
+      method.dispose();
+      for (const t of [train.x, train.y, valid.x, valid.y]) t.dispose();
+    }
+    return { weightStep: round((counts[1].w - counts[0].w) / 18), archStep: round((counts[1].a - counts[0].a) / 18) };
+  } finally {
+    setMode(be, 'fused');
+  }
+}

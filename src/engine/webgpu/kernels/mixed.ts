@@ -1,0 +1,253 @@
+// The fused kernels of an NB201 mixed edge / node (shaders/mixed_*.wgsl, batchnorm_stats.wgsl,
+// batchnorm_backward_st.wgsl), with the semantics of the Backend methods:
+//   - batchNormStats: training-mode statistics only, as a [mean | invstd | scale | shift] block;
+//   - mixedSum: out = sum_k w[wIndex_k] * apply_k(x_k), apply_k = BN apply from a statistics block
+//     or the identity: the BN outputs of a node's conv ops are never stored;
+//   - mixedDots: the architecture-weight gradient of that sum, one read of dy for all terms;
+//   - batchNormStatsBackward: BN backward from the statistics block with dy scaled on read by the
+//     term's weight, so the weighted sum's backward stores nothing;
+//   - batchNormApply: materialise a deferred BN output (when something else reads it).
+// mixed_sum / mixed_dots are templates expanded per term count (up to 6 terms per dispatch, fewer when
+// the device allows fewer storage bindings); more terms chain dispatches (sum: accumulate; dots:
+// more partial columns). Elementwise loops are grid-stride, so CPU rasterisers get few workgroups.
+import type { BatchNormGeom, ChannelGeom, MixedTerm, ScaleRef } from '../../backend.js';
+import { GpuError } from '../device.js';
+import type { GpuRuntime, GpuStorage } from '../runtime.js';
+import { SHADERS } from '../shaders.generated.js';
+import { auxStorage, foldGrid, requireLength, requirePositive } from './conv.js';
+
+const WG = 256;
+const BN_WG = 256;
+const FINAL_WG = 64;
+/** terms per dispatch at most (the templates' partial columns: MAX_DOT_COLS in all) */
+const MAX_TERMS = 6;
+const MAX_DOT_COLS = 32;
+/** workgroups of the first dots pass at most (its partials are summed by one small pass) */
+const MAX_DOT_GROUPS = 256;
+
+/**
+ * Expand a shaders/*.wgsl template for K terms: lines between `//#each-term` and `//#end` repeat
+ * for k = 0..K-1, and `{expr}` (an integer expression of k and K: digits, + - * / %, / rounding
+ * down) is replaced by its value.
+ */
+export function expandTemplate(src: string, K: number): string {
+  const subst = (line: string, k: number): string => line.replace(/\{([0-9kK+\-*/% ]*[kK][0-9kK+\-*/% ]*)\}/g, (_, expr: string) => {
+    const v = Function('k', 'K', `"use strict"; return (${expr});`)(k, K) as number;
+    return String(Math.floor(v));
+  });
+  const out: string[] = [];
+  const lines = src.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].trim() !== '//#each-term') { out.push(subst(lines[i], 0)); continue; }
+    const block: string[] = [];
+    for (i++; i < lines.length && lines[i].trim() !== '//#end'; i++) block.push(lines[i]);
+    if (i >= lines.length) throw new GpuError('expandTemplate: //#each-term without //#end');
+    for (let k = 0; k < K; k++) for (const l of block) out.push(subst(l, k));
+  }
+  return out.join('\n');
+}
+
+function templateShader(rt: GpuRuntime, template: string, K: number): string {
+  const key = `${template}~k${K}`;
+  if (!rt.hasShader(key)) {
+    const src = SHADERS[template];
+    if (src === undefined) throw new GpuError(`missing template shaders/${template}.wgsl`);
+    rt.defineShader(key, expandTemplate(src, K));
+  }
+  return key;
+}
+
+/** Module switches, for tests and tuning. */
+export const mixedOptions = {
+  /** terms per mixedSum dispatch at most, when set (else 3 on CPU rasterisers, 6 on GPUs; always
+   *  capped by the device's storage-binding limit). On lavapipe 6 streams in one pass measured
+   *  ~1.7x slower than passes of 3 (more passes over the output but far fewer cache misses). */
+  maxTerms: undefined as number | undefined,
+  /** workgroup size of the dots pass (a power of two): 64 measured ~1.5x faster than 256 on
+   *  lavapipe (fewer barrier rounds in the final tree reduction) */
+  dotsWorkgroup: 64,
+};
+
+/** Terms per dispatch on this device (2 bindings per term + 2 others within the storage-binding limit). */
+function termsPerDispatch(rt: GpuRuntime, sum: boolean): number {
+  const want = sum ? mixedOptions.maxTerms ?? (rt.software ? 3 : MAX_TERMS) : MAX_TERMS;
+  return Math.max(1, Math.min(want, MAX_TERMS, Math.floor((rt.limits.maxStorageBuffersPerShaderStage - 2) / 2)));
+}
+
+/** [mean 0 | invstd 1 | scale 1 | shift 0] for C channels: the statistics block of a plain term. */
+const identities = new WeakMap<GpuRuntime, Map<number, GpuStorage>>();
+function identityStats(rt: GpuRuntime, C: number): GpuStorage {
+  let m = identities.get(rt);
+  if (!m) identities.set(rt, (m = new Map()));
+  let s = m.get(C);
+  if (!s) {
+    const a = new Float32Array(4 * C);
+    a.fill(1, C, 3 * C);
+    s = rt.upload(a);
+    m.set(C, s);
+  }
+  return s;
+}
+
+/** Elements per lane and chunk of the mixed kernels: the largest of 16, 4, 1 dividing H*W, so a
+ *  chunk lies in one channel plane (its statistics are loaded once per chunk). */
+function vecOf(HW: number): number { return HW % 16 === 0 ? 16 : HW % 4 === 0 ? 4 : 1; }
+
+/** Values per lane and chunk of the per-channel BN kernels: 4 or 1 (16 measured no better there). */
+function bnVec(HW: number): number { return HW % 4 === 0 ? 4 : 1; }
+
+function checkTerms(op: string, terms: MixedTerm[], g: ChannelGeom): void {
+  requirePositive(op, g, ['N', 'C', 'HW']);
+  const n = g.N * g.C * g.HW;
+  terms.forEach((t, k) => {
+    requireLength(op, `terms[${k}].x`, t.x as GpuStorage, n);
+    if (t.stats) requireLength(op, `terms[${k}].stats`, t.stats as GpuStorage, 4 * g.C);
+    if (!Number.isInteger(t.wIndex) || t.wIndex < 0) throw new GpuError(`${op}: terms[${k}].wIndex ${t.wIndex} must be a non-negative integer`);
+  });
+}
+
+/** out = sum_k w[wIndex_k] * (stats_k ? x_k * scale_k[c] + shift_k[c] : x_k) */
+export function mixedSum(rt: GpuRuntime, terms: MixedTerm[], w: GpuStorage, out: GpuStorage, g: ChannelGeom): void {
+  const op = 'mixedSum';
+  checkTerms(op, terms, g);
+  const n = g.N * g.C * g.HW;
+  requireLength(op, 'out', out, n);
+  if (terms.length) requireLength(op, 'w', w, Math.max(...terms.map((t) => t.wIndex)) + 1);
+  for (const t of terms) {
+    if (t.x === out || t.stats === out) throw new GpuError(`${op}: an input is also the output`);
+  }
+  if (w === out) throw new GpuError(`${op}: w is also the output`);
+  if (terms.length === 0) {
+    rt.dispatch({ shader: 'elementwise', entry: 'fill', bindings: [out], constants: { WG },
+      params: { u: [n, 0, 0, 0], f: [0] }, workgroups: rt.strideGrid(n, WG) });
+    return;
+  }
+  const vec = vecOf(g.HW);
+  const chunks = n / vec;
+  const per = termsPerDispatch(rt, true);
+  const id = identityStats(rt, g.C);
+  for (let start = 0; start < terms.length; start += per) {
+    const part = terms.slice(start, start + per);
+    const K = part.length;
+    const bindings: GpuStorage[] = [];
+    for (const t of part) bindings.push(t.x as GpuStorage, (t.stats ?? id) as GpuStorage);
+    bindings.push(w, out);
+    const widx = part.map((t) => t.wIndex);
+    while (widx.length < 8) widx.push(0);
+    rt.dispatch({
+      shader: templateShader(rt, 'mixed_sum', K), bindings, readOnly: 2 * K + 1,
+      params: { u: [chunks, g.HW / vec, g.C, start > 0 ? 1 : 0, ...widx] },
+      constants: { WG, VEC: vec }, workgroups: rt.strideGrid(chunks, WG),
+    });
+  }
+}
+
+/** dw[wIndex_k] = sum dy * apply_k(x_k) for every term; dw[j] = 0 for the other j < dwSize. */
+export function mixedDots(rt: GpuRuntime, dy: GpuStorage, terms: MixedTerm[], dw: GpuStorage, dwSize: number,
+  g: ChannelGeom): void {
+  const op = 'mixedDots';
+  checkTerms(op, terms, g);
+  const n = g.N * g.C * g.HW;
+  requireLength(op, 'dy', dy, n);
+  requireLength(op, 'dw', dw, dwSize);
+  const seen = new Set<number>();
+  for (const t of terms) {
+    if (t.wIndex >= dwSize) throw new GpuError(`${op}: wIndex ${t.wIndex} outside dw of ${dwSize}`);
+    if (seen.has(t.wIndex)) throw new GpuError(`${op}: wIndex ${t.wIndex} appears twice`);
+    seen.add(t.wIndex);
+    if (t.x === dw || t.stats === dw) throw new GpuError(`${op}: an input is also dw`);
+  }
+  if (dy === dw) throw new GpuError(`${op}: dy is also dw`);
+  if (terms.length > MAX_DOT_COLS) throw new GpuError(`${op}: ${terms.length} terms exceed ${MAX_DOT_COLS}`);
+  if (dwSize === 0) return;
+  const vec = vecOf(g.HW);
+  const chunks = n / vec;
+  const per = termsPerDispatch(rt, false);
+  const id = identityStats(rt, g.C);
+  const dwg = mixedOptions.dotsWorkgroup;
+  const groups = Math.min(MAX_DOT_GROUPS, rt.strideGroups(chunks, dwg));
+  const cols = terms.length;
+  const partial = rt.alloc(Math.max(1, groups * cols));
+  for (let start = 0; start < cols; start += per) {
+    const part = terms.slice(start, start + per);
+    const K = part.length;
+    const bindings: GpuStorage[] = [dy];
+    for (const t of part) bindings.push(t.x as GpuStorage, (t.stats ?? id) as GpuStorage);
+    bindings.push(partial);
+    rt.dispatch({
+      shader: templateShader(rt, 'mixed_dots', K), bindings, readOnly: 2 * K + 1,
+      params: { u: [chunks, g.HW / vec, g.C, cols, start] },
+      constants: { WG: dwg, VEC: vec }, workgroups: [groups, 1, 1],
+    });
+  }
+  const widx = terms.map((t) => t.wIndex);
+  while (widx.length < MAX_DOT_COLS) widx.push(0xffffffff);
+  rt.dispatch({
+    shader: 'mixed_dots_final', bindings: [partial, dw],
+    params: { u: [cols, groups, dwSize, 0, ...widx] }, constants: { WG: FINAL_WG },
+    workgroups: [Math.ceil(dwSize / FINAL_WG), 1, 1],
+  });
+  rt.release(partial);
+}
+
+function checkBn(op: string, g: BatchNormGeom): void {
+  requirePositive(op, g, ['N', 'C', 'HW']);
+  if (!(g.eps > 0) || !Number.isFinite(g.eps)) throw new GpuError(`${op}: eps ${g.eps} must be a positive number`);
+  if (!(g.momentum >= 0 && g.momentum <= 1)) throw new GpuError(`${op}: momentum ${g.momentum} must be in [0, 1]`);
+}
+
+/** Training-mode statistics [mean | invstd | scale | shift] of x; running statistics updated when given. */
+export function batchNormStats(rt: GpuRuntime, x: GpuStorage, gamma: GpuStorage | null, beta: GpuStorage | null,
+  stats: GpuStorage, runMean: GpuStorage | null, runVar: GpuStorage | null, g: BatchNormGeom): void {
+  const op = 'batchNormStats';
+  checkBn(op, g);
+  requireLength(op, 'x', x, g.N * g.C * g.HW);
+  requireLength(op, 'stats', stats, 4 * g.C);
+  for (const [name, s] of [['gamma', gamma], ['beta', beta], ['runMean', runMean], ['runVar', runVar]] as const) {
+    if (s) requireLength(op, name, s, g.C);
+  }
+  if ((runMean === null) !== (runVar === null)) throw new GpuError(`${op}: runMean and runVar must be both given or both null`);
+  if ((gamma === null) !== (beta === null)) throw new GpuError(`${op}: gamma and beta must be both given or both null`);
+  if (stats === x) throw new GpuError(`${op}: stats is also x`);
+  rt.dispatch({
+    shader: 'batchnorm_stats',
+    bindings: [x, gamma ?? auxStorage(rt, 'ones', g.C), beta ?? auxStorage(rt, 'zeros', g.C), stats,
+      runMean ?? auxStorage(rt, 'scratchA', g.C), runVar ?? auxStorage(rt, 'scratchB', g.C)],
+    params: { u: [g.N, g.C, g.HW, runMean ? 1 : 0], f: [g.eps, g.momentum] },
+    constants: { WG: BN_WG, VEC: bnVec(g.HW) }, workgroups: foldGrid(rt, g.C),
+  });
+}
+
+/** y = x * scale[c] + shift[c] (a deferred BN output made real). */
+export function batchNormApply(rt: GpuRuntime, x: GpuStorage, stats: GpuStorage, y: GpuStorage, g: ChannelGeom): void {
+  mixedSum(rt, [{ x, wIndex: 0, stats }], auxStorage(rt, 'ones', 1), y, g);
+}
+
+/** Backward of batchNormStats + apply from the statistics block, dy scaled on read by w[index]. */
+export function batchNormStatsBackward(rt: GpuRuntime, dy: GpuStorage, dyScale: ScaleRef | null, x: GpuStorage,
+  gamma: GpuStorage | null, stats: GpuStorage, dx: GpuStorage, dgamma: GpuStorage | null, dbeta: GpuStorage | null,
+  g: BatchNormGeom): void {
+  const op = 'batchNormStatsBackward';
+  checkBn(op, g);
+  const n = g.N * g.C * g.HW;
+  requireLength(op, 'dy', dy, n);
+  requireLength(op, 'x', x, n);
+  requireLength(op, 'dx', dx, n);
+  requireLength(op, 'stats', stats, 4 * g.C);
+  for (const [name, s] of [['gamma', gamma], ['dgamma', dgamma], ['dbeta', dbeta]] as const) {
+    if (s) requireLength(op, name, s, g.C);
+  }
+  if (dyScale) {
+    if (!Number.isInteger(dyScale.index) || dyScale.index < 0) throw new GpuError(`${op}: dyScale.index ${dyScale.index} must be a non-negative integer`);
+    requireLength(op, 'dyScale.w', dyScale.w as GpuStorage, dyScale.index + 1);
+  }
+  if (dx === dy || dx === x) throw new GpuError(`${op}: dx must not be dy or x`);
+  rt.dispatch({
+    shader: 'batchnorm_backward_st',
+    bindings: [dy, x, gamma ?? auxStorage(rt, 'ones', g.C), stats, (dyScale?.w as GpuStorage | undefined) ?? auxStorage(rt, 'ones', 1),
+      dx, dgamma ?? auxStorage(rt, 'scratchA', g.C), dbeta ?? auxStorage(rt, 'scratchB', g.C)],
+    readOnly: 5,
+    params: { u: [g.N, g.C, g.HW, dgamma || dbeta ? 1 : 0, dyScale ? 1 : 0, dyScale?.index ?? 0] },
+    constants: { WG: BN_WG, VEC: bnVec(g.HW) }, workgroups: foldGrid(rt, g.C),
+  });
+}
