@@ -1,5 +1,7 @@
 // `npm run bench [-- --device webgpu|cpu|both] [--json] [--reps N] [--batch N] [--sections LIST] [--steps N]`
-// Sections (default all): `kernels` per-kernel time and GFLOP/s at the NAS-Bench-201 stage shapes and
+// Sections (default all): `autotune` (webgpu) the NB201 stage convolutions' autotuning — every variant's
+// time and the choice, which the later sections then run with (kernels of other shapes keep the rules;
+// off with GMNAS_AUTOTUNE=0; nothing is cached to disk here, so the times are measured every run); `kernels` per-kernel time and GFLOP/s at the NAS-Bench-201 stage shapes and
 // the dispatch count of one ReLU→conv→BN forward+backward through autograd; `tfjs` (bench a) ReLU→conv
 // forward+backward at the stage shapes, gmnas vs tfjs-backend-webgpu 4.22 on the same Dawn adapter in
 // this process; `step` (benches b and c) one NB201 supernet DARTS step (C=16 N=5 B=64 and the quick
@@ -16,7 +18,7 @@ import { WebGpuBackend } from '../src/engine/webgpu/webgpu-backend.js';
 import { Tensor, tidy, backward, relu, conv2d, batchNorm, sum } from '../src/engine/index.js';
 import { installNodeGpu } from './gpu-global.js';
 import { CONV_CASES, gmnasConvFwdBwd, loadTfjs, tfjsConvFwdBwd } from './tfjs-conv.js';
-import { STEP_CONFIGS, benchStep, benchStepPair, type StepResult } from './nb201-step.js';
+import { STEP_CONFIGS, benchStep, benchStepPair, benchReplay, dispatchesPerEdge, type StepResult } from './nb201-step.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,7 +26,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     reps: { type: 'string', default: '5' },
     batch: { type: 'string', default: '64' },
-    sections: { type: 'string', default: 'kernels,tfjs,step' },
+    sections: { type: 'string', default: 'autotune,kernels,tfjs,step' },
     steps: { type: 'string', default: '2' },
     baseline: { type: 'boolean', default: false },
     configs: { type: 'string', default: STEP_CONFIGS.map((c) => c.name).join(',') },
@@ -32,8 +34,8 @@ const { values } = parseArgs({
 });
 const sections = new Set((values.sections as string).split(',').map((x) => x.trim()));
 for (const sct of sections) {
-  if (!['kernels', 'tfjs', 'step'].includes(sct)) {
-    console.error(`bench: --sections: unknown section '${sct}' (known: kernels, tfjs, step)`);
+  if (!['autotune', 'kernels', 'tfjs', 'step'].includes(sct)) {
+    console.error(`bench: --sections: unknown section '${sct}' (known: autotune, kernels, tfjs, step)`);
     process.exit(2);
   }
 }
@@ -135,6 +137,37 @@ async function benchBackend(be: Backend, label: string): Promise<void> {
   x.dispose(); w.dispose();
 }
 
+/** Autotune the convolutions a search step dispatches at the NB201 stage shapes (fused ReLU → conv
+ *  3×3 pad 1 and 1×1: forward, input and weight gradient), then list every tuned key: the variants'
+ *  ms per run and the choice. */
+async function benchAutotune(be: WebGpuBackend): Promise<void> {
+  if (!be.autotuner.enabled) {
+    extraLines.push('autotune: off (GMNAS_AUTOTUNE=0); the kernels use their fixed rules');
+    return;
+  }
+  for (const { C, S } of stages) {
+    for (const k of [3, 1]) {
+      const g: ConvGeom = { ...geom(C, S, k), reluInput: true };
+      const x = filled(be, N * C * S * S), w = filled(be, C * C * k * k), y = be.alloc(N * C * S * S);
+      const dx = be.alloc(N * C * S * S), dw = be.alloc(C * C * k * k);
+      be.conv2d(x, w, null, y, g);
+      be.conv2dInputGrad(y, w, dx, g, x);
+      be.conv2dWeightGrad(y, x, dw, g);
+      for (const st of [x, w, y, dx, dw]) be.release(st);
+    }
+  }
+  const t0 = performance.now();
+  await be.tune();
+  const seconds = (performance.now() - t0) / 1000;
+  const report = be.autotuneReport();
+  extraLines.push(`autotune (${report.length} keys timed in ${seconds.toFixed(1)} s; ms per run, * = chosen, first = the rule's):`);
+  for (const r of report) {
+    const times = Object.entries(r.timesMs).map(([name, ms]) => `${name === r.chosen ? '*' : ''}${name} ${ms.toFixed(2)}`).join('  ');
+    emitLine({ bench: 'autotune', family: r.family, shape: r.shape, chosen: r.chosen, times_ms: r.timesMs },
+      `  ${r.family.padEnd(11)} ${r.shape.padEnd(52)} ${times}`);
+  }
+}
+
 function stepLine(r: StepResult, label: string, name: string): void {
   const bench = label === 'webgpu' ? name : `${name}-${label}`;
   emitLine({ bench, ms: r.ms, dispatches: r.dispatches, peak_bytes: r.peak_bytes },
@@ -148,18 +181,38 @@ async function benchSteps(be: Backend, label: string, other: () => Promise<Backe
   for (const cfg of STEP_CONFIGS.filter((c) => names.includes(c.name))) {
     say(`${label}: ${cfg.name} (${steps} timed step${steps > 1 ? 's' : ''} after a warm-up step` +
       `${values.baseline ? ', alternating with the unfused baseline' : ''})...`);
+    // a fresh backend per config and side: peak_bytes is a high-water mark of the whole backend
+    const a = await other();
     if (!values.baseline) {
-      stepLine(await benchStep(be, cfg, { steps, label }), label, cfg.name);
+      stepLine(await benchStep(a, cfg, { steps, label }), label, cfg.name);
+      a.dispose();
       continue;
     }
     const b = await other();
-    const r = await benchStepPair(be, b, cfg, { steps, label });
+    const r = await benchStepPair(a, b, cfg, { steps, label });
+    a.dispose();
     b.dispose();
     stepLine(r.fused, label, cfg.name);
     stepLine(r.baseline, label, `${cfg.name}-baseline`);
     const ratio = Math.round((r.baseline.ms / r.fused.ms) * 100) / 100;
     emitLine({ bench: `${label === 'webgpu' ? cfg.name : `${cfg.name}-${label}`}-speedup`, ratio },
       `  ${cfg.name} ${label}: ${ratio}× faster than the baseline, ${r.baseline.dispatches} → ${r.fused.dispatches} dispatches`);
+  }
+  if (label !== 'webgpu') return;
+  // kernel launches per mixed edge (forward + backward of the weight step; the α step separately)
+  for (const mode of ['fused', 'baseline'] as const) {
+    const e = await dispatchesPerEdge(be, mode);
+    const bench = mode === 'fused' ? 'nb201-dispatches-per-edge' : 'nb201-dispatches-per-edge-baseline';
+    emitLine({ bench, weight_step: e.weightStep, arch_step: e.archStep },
+      `${bench.padEnd(36)} weight step ${e.weightStep}, α step ${e.archStep} launches per mixed edge`);
+  }
+  // recorded and replayed weight steps vs the ops, at the quick preset's size (host time matters most)
+  const cfg = STEP_CONFIGS.find((c) => c.name === 'nb201-step-c8n1b32')!;
+  if (names.includes(cfg.name)) {
+    say(`${label}: ${cfg.name} DARTS epochs with replayed weight steps vs through the ops...`);
+    const r = await benchReplay(be, cfg, { steps: 16, rounds: 3 });
+    emitLine({ bench: `${cfg.name}-replay`, ops_ms: r.ops_ms, replay_ms: r.replay_ms, ratio: r.ratio },
+      `${(cfg.name + '-replay').padEnd(36)} ${label.padEnd(7)} ops ${r.ops_ms} ms/step, replayed weight steps ${r.replay_ms} ms/step (${r.ratio}×)`);
   }
 }
 
@@ -193,6 +246,7 @@ for (const d of devices) {
       continue;
     }
     say(`webgpu: ${be.description}`);
+    if (sections.has('autotune')) await benchAutotune(be);
     if (sections.has('kernels')) await benchBackend(be, 'webgpu');
     if (sections.has('tfjs')) await benchTfjs(be);
     if (sections.has('step')) await benchSteps(be, 'webgpu', () => WebGpuBackend.create());

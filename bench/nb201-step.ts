@@ -4,7 +4,7 @@
 // runs it. Reports wall time per step (device work included: the step is followed by a sync),
 // dispatches per step, and the backend's peak memory (pool included) over the run.
 import type { Backend } from '../src/engine/backend.js';
-import { createBaseMethod, type BaseMethod, type DeviceBatch } from '../src/search/index.js';
+import { createBaseMethod, type BaseMethod, type DeviceBatch, type HostBatch } from '../src/search/index.js';
 import { Tensor, engineOptions } from '../src/engine/index.js';
 import { convOptions } from '../src/engine/webgpu/kernels/conv.js';
 
@@ -56,14 +56,52 @@ function batchOf(be: Backend, cfg: StepConfig, seed: number): DeviceBatch {
   };
 }
 
-export function makeMethod(be: Backend, cfg: StepConfig): BaseMethod {
+export function makeMethod(be: Backend, cfg: StepConfig, replay = true): BaseMethod {
   return createBaseMethod('darts', {
     backend: be,
     sizes: { C: cfg.C, N: cfg.N, inputChannels: 3, numClasses: cfg.classes },
     imageShape: [3, cfg.size, cfg.size],
     seed: 1,
     hyper: { batchSize: cfg.batch },
+    replay,
   });
+}
+
+/** The same host batch every time (the bench measures the step, not the sampler). */
+function hostSource(cfg: StepConfig, seed: number): { next(): HostBatch } {
+  const n = cfg.batch * 3 * cfg.size * cfg.size;
+  let s = seed * 2654435761 >>> 0;
+  const x = new Float32Array(n).map(() => { s = (s * 1664525 + 1013904223) >>> 0; return (s / 2 ** 32) * 2 - 1; });
+  const y = new Float32Array(cfg.batch).map((_, i) => (i * 7 + seed) % cfg.classes);
+  return { next: () => ({ x, y, n: cfg.batch }) };
+}
+
+export interface ReplayResult { ops_ms: number; replay_ms: number; ratio: number; steps: number }
+
+/**
+ * Recorded weight steps (StepReplayer) vs the ops: DARTS epochs of `steps` steps (α step + weight
+ * step, batches uploaded, sync every 8 as a search runs them) with replay on and off on one backend,
+ * alternating; ms per step, medians of `rounds` epochs each. A replayed step skips the host side of
+ * the weight step (ops, autograd, caches); the device work is the same.
+ */
+export async function benchReplay(be: Backend, cfg: StepConfig, o: { steps: number; rounds: number }): Promise<ReplayResult> {
+  const sides = [false, true].map((replay) => ({ replay, method: makeMethod(be, cfg, replay), times: [] as number[] }));
+  const train = hostSource(cfg, 1), valid = hostSource(cfg, 2);
+  try {
+    for (let r = -1; r < o.rounds; r++) {
+      for (const side of sides) {
+        const t0 = performance.now();
+        await side.method.trainEpoch({ steps: o.steps, train, valid, updateArch: true });
+        await be.sync();
+        if (r >= 0) side.times.push((performance.now() - t0) / o.steps);
+      }
+    }
+  } finally {
+    for (const side of sides) side.method.dispose();
+  }
+  const med = (t: number[]): number => [...t].sort((a, b) => a - b)[Math.floor(t.length / 2)];
+  const opsMs = med(sides[0].times), replayMs = med(sides[1].times);
+  return { ops_ms: round(opsMs), replay_ms: round(replayMs), ratio: round(opsMs / replayMs), steps: o.steps };
 }
 
 /**

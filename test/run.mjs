@@ -2,6 +2,9 @@
 // Runs every built uvu test file (dist/test/**/*.test.js) in its own Node process — so a WebGPU
 // device, a worker pool or a crash in one file cannot leak into another — and prints the totals.
 // The last line is always `N passed, N failed` (CI reads it). Exit status 1 when anything failed.
+// Kernel autotuning is off (GMNAS_AUTOTUNE=0) unless the environment says otherwise: tuning would time
+// variants in every WebGPU training test and write the user's cache file; the autotune tests turn it
+// on for their own backends.
 //   node test/run.mjs [filter...]   only files whose path contains one of the filters
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join, dirname, relative } from 'node:path';
@@ -31,7 +34,7 @@ for (const file of files) {
   const t0 = Date.now();
   const { code, out } = await new Promise((resolve) => {
     const child = spawn(process.execPath, ['--enable-source-maps', file], {
-      cwd: root, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+      cwd: root, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', GMNAS_AUTOTUNE: process.env.GMNAS_AUTOTUNE ?? '0' },
     });
     let out = '';
     child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });

@@ -2,12 +2,24 @@
 // seed. One definition so `search`, `train`, `rank` spell and check them the same way.
 import { type FlagSpec, UsageError, intFlag } from './args.js';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
+import { engineOptions } from '../engine/options.js';
 
 export const DEVICE_CHOICES = ['auto', 'webgpu', 'cpu'] as const;
 export type DeviceChoice = (typeof DEVICE_CHOICES)[number];
 
+/** The autotuning switch, shared with commands that take only the device flags (rank). */
+export const AUTOTUNE_FLAG: FlagSpec = { 'no-autotune': { type: 'boolean' } };
+export const AUTOTUNE_FLAG_HELP = `  --no-autotune              WebGPU: keep the conv kernels' fixed tilings (default: time a few per layer
+                             shape once, cached in $XDG_CACHE_HOME/gmnas/autotune.json; also GMNAS_AUTOTUNE=0)`;
+
+/** Whether the command autotunes: on unless --no-autotune or GMNAS_AUTOTUNE=0. */
+export function readAutotuneFlag(values: Record<string, unknown>): boolean {
+  return engineOptions.autotune && !values['no-autotune'];
+}
+
 export const COMMON_FLAGS: FlagSpec = {
   device: { type: 'string' },
+  ...AUTOTUNE_FLAG,
   seed: { type: 'string' },
   out: { type: 'string' },
   dataset: { type: 'string' },
@@ -21,6 +33,7 @@ export const COMMON_FLAGS: FlagSpec = {
 };
 
 export const COMMON_FLAGS_HELP = `  --device auto|webgpu|cpu   backend (auto: WebGPU when an adapter exists, else CPU)
+${AUTOTUNE_FLAG_HELP}
   --seed S                   seed of everything random (default 0)
   --out DIR                  output folder
   --dataset NAME             ${DATASET_NAMES.join(' | ')}
@@ -33,6 +46,8 @@ export const COMMON_FLAGS_HELP = `  --device auto|webgpu|cpu   backend (auto: We
 
 export interface CommonConfig {
   device: DeviceChoice;
+  /** autotune the WebGPU kernels (--no-autotune, GMNAS_AUTOTUNE=0: false) */
+  autotune: boolean;
   seed: number;
   dataset: DatasetName;
   dataDir: string | undefined;
@@ -44,7 +59,7 @@ export interface CommonConfig {
 }
 
 /** Read the common flags with the command's defaults; every bad value names its flag. */
-export function readCommonFlags(values: Record<string, unknown>, defaults: Omit<CommonConfig, 'device' | 'dataDir' | 'trainLimit' | 'seed'> & { seed?: number }): CommonConfig {
+export function readCommonFlags(values: Record<string, unknown>, defaults: Omit<CommonConfig, 'device' | 'autotune' | 'dataDir' | 'trainLimit' | 'seed'> & { seed?: number }): CommonConfig {
   const device = values.device ?? 'auto';
   if (!(DEVICE_CHOICES as readonly string[]).includes(String(device))) {
     throw new UsageError(`--device ${String(device)}: expected one of ${DEVICE_CHOICES.join(', ')}`);
@@ -58,6 +73,7 @@ export function readCommonFlags(values: Record<string, unknown>, defaults: Omit<
   if (seed > 0xffffffff) throw new UsageError(`--seed ${seed}: expected an integer in [0, 4294967295]`);
   return {
     device: device as DeviceChoice,
+    autotune: readAutotuneFlag(values),
     seed,
     dataset: dataset as DatasetName,
     dataDir: values['data-dir'] === undefined ? undefined : String(values['data-dir']),

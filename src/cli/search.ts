@@ -18,6 +18,7 @@ import { runSearch, type RunState, type SearchResult } from '../nas/search.js';
 import { FileStore } from '../nas/file-store.js';
 import { loadSearchData } from '../nas/search-data.js';
 import { poolLeafRunner } from '../pool/leaf-pool.js';
+import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { renderReport } from '../report/html.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
 import { PartitionTree } from '../nas/tree.js';
@@ -85,7 +86,7 @@ ${COMMON_FLAGS_HELP}
   --resume DIR               continue a killed run in DIR (its configuration is reused)
   --quiet                    no progress output`;
 
-const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'out', 'resume', 'workers', 'quiet', 'help', 'inject-leaf-failure'].includes(f));
+const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'workers', 'quiet', 'help', 'inject-leaf-failure'].includes(f));
 
 /** Build the configuration from the flags (preset first, then every explicit flag). */
 export function configFromFlags(v: Record<string, unknown>): SearchConfig {
@@ -184,14 +185,15 @@ export async function searchCommand(argv: string[]): Promise<number> {
       throw new UsageError(`--out ${outDir} already holds a run; continue it with --resume ${outDir}, or choose another folder`);
     }
   }
-  const deviceFlag = readCommonFlags({ device: v.device }, { dataset: 'synthetic', channels: 1, cells: 1, batchSize: 1, epochs: 1 }).device;
+  const { device: deviceFlag, autotune } = readCommonFlags({ device: v.device, 'no-autotune': v['no-autotune'] },
+    { dataset: 'synthetic', channels: 1, cells: 1, batchSize: 1, epochs: 1 });
   const workersFlag = v.workers === undefined ? undefined : intFlag(v, 'workers', 1, 1);
   const failNodes = v['inject-leaf-failure'] === undefined ? undefined : String(v['inject-leaf-failure']).split(',').map(Number);
 
   const view = createProgressView({ quiet: Boolean(v.quiet) });
   const data = loadSearchData(config);
   const benchTable = config.bench ? loadBenchTable(config.bench) : null;
-  const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`) });
+  const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), ...autotuneBackendOptions(autotune) });
   const store = new FileStore(outDir);
   const leaves = config.splitEpochs.length === 0 ? 1
     : config.method === 'fewshot' ? NB201_OPS.length : config.branches ** config.splitEpochs.length;
@@ -209,7 +211,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
       onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
       ...(workers > 1 || failNodes ? {
         leafRunner: poolLeafRunner({
-          config, location: outDir, device: backend.kind === 'webgpu' ? 'webgpu' : 'cpu', workers,
+          config, location: outDir, device: backend.kind === 'webgpu' ? 'webgpu' : 'cpu', autotune, workers,
           onProgress: (e) => view.event(e), onLog: (l) => view.log(l), ...(failNodes ? { failNodes } : {}),
         }),
       } : {}),

@@ -13,6 +13,7 @@ import { parseFlags, intFlag, choiceFlag, UsageError } from './args.js';
 import { COMMON_FLAGS, COMMON_FLAGS_HELP, readCommonFlags, type CommonConfig } from './common-flags.js';
 import { createBackend, describeBackend } from '../engine/select-backend.js';
 import type { Backend } from '../engine/index.js';
+import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { loadDataset } from '../data/load.js';
 import { NORMALIZATION, type Dataset, type Normalization } from '../data/dataset.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
@@ -164,7 +165,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const imageShape = [train.channels, train.height, train.width] as const;
   const network = { genotype: parseGenotype(cfg.genotype), C: cfg.channels, N: cfg.cells, inputChannels: train.channels, numClasses: train.numClasses };
 
-  const backend: Backend = await createBackend(cfg.device, { log: say });
+  const backend: Backend = await createBackend(cfg.device, { log: say, ...autotuneBackendOptions(cfg.autotune) });
   const device = describeBackend(backend);
   const started = new Date();
   try {

@@ -111,6 +111,18 @@ export interface MemoryStats {
   created: number;
 }
 
+/**
+ * A recorded training step (Backend.capture): `replay()` encodes the same kernels on the same
+ * buffers again without running any op or autograd code. Host-side state is not replayed.
+ */
+export interface StepCapture {
+  /** kernel launches per replay */
+  readonly dispatches: number;
+  replay(): void;
+  /** Release what the recording pinned. */
+  dispose(): void;
+}
+
 export interface Backend {
   readonly kind: 'cpu' | 'webgpu';
   /** Human-readable device description, e.g. adapter vendor/architecture/description. */
@@ -134,6 +146,12 @@ export interface Backend {
   /** Number of kernel launches since start (CPU counts calls), for benchmarks and dispatch budgets. */
   dispatchCount(): number;
   dispose(): void;
+  /**
+   * Run `fn` (synchronous device work: no reads) and record the kernels it launches for replay, or
+   * return null (then fn has still run once) where the backend cannot replay — the CPU backend,
+   * whose cost is the arithmetic itself. See GpuCapture for what a replay repeats and what not.
+   */
+  capture?(fn: () => void): StepCapture | null;
 
   // ---- elementwise --------------------------------------------------------------------------
   fill(out: Storage, value: number, n: number): void;

@@ -1,10 +1,12 @@
 // The engine's public surface: tensors, autograd, ops, layers, optimizers, backends.
-export type { Backend, Storage, MemoryStats } from './backend.js';
+export type { Backend, Storage, MemoryStats, StepCapture } from './backend.js';
 export { Tensor, tidy, keep, noGrad, isGradEnabled, shapeSize } from './tensor.js';
 export type { Shape } from './tensor.js';
 export { backward } from './autograd.js';
 export { Rng } from './rng.js';
 export { engineOptions } from './options.js';
+export { tuneKernels, isTunable } from './tuning.js';
+export type { TunableBackend } from './tuning.js';
 export * from './ops/elementwise.js';
 export * from './ops/conv.js';
 export { reluConvBatchNorm, mixedWeightedSum } from './ops/fused.js';

@@ -5,6 +5,7 @@
 
 import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, readFileSync, mkdirSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { encodeSafetensors, decodeSafetensors, type SafetensorsInput, type DecodedSafetensors } from './safetensors.js';
 
 let tempCounter = 0;
@@ -23,12 +24,14 @@ function syncDirectory(dir: string): void {
 }
 
 /**
- * Writes `data` to `path` atomically (temp file `<path>.tmp-<pid>-<n>` + fsync + rename), creating the
- * parent directory if needed. On failure the temp file is removed and the error names `path`.
+ * Writes `data` to `path` atomically (temp file `<path>.tmp-<pid>-<thread>-<n>` + fsync + rename),
+ * creating the parent directory if needed. On failure the temp file is removed and the error names
+ * `path`. The thread id keeps worker threads (each with its own counter) that write the same file —
+ * the leaf workers' autotune cache — off each other's temp files.
  */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const dir = dirname(path);
-  const temp = join(dir, `${basename(path)}.tmp-${process.pid}-${tempCounter++}`);
+  const temp = join(dir, `${basename(path)}.tmp-${process.pid}-${threadId}-${tempCounter++}`);
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   let fd: number | undefined;
   try {

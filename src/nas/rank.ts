@@ -14,7 +14,7 @@
 // Node only: reads the run folder (result.json, checkpoints/node-<id>.safetensors).
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { keep, noGrad, tidy, type Backend } from '../engine/index.js';
+import { keep, noGrad, tidy, tuneKernels, type Backend } from '../engine/index.js';
 import { BatchSampler } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
 import { readJsonFile } from '../io/fs.js';
@@ -254,6 +254,8 @@ export async function rankGenotypes(run: string | LoadedRun, genotypes: readonly
             m = await method.evaluate(valData, { arch: genotype, bn: leafBnMode(c) });
           }
           for (const index of indices) rows.push({ index, arch, leaf: leaf.node, accuracy: m.accuracy, loss: m.loss });
+          // a genotype's single path may dispatch conv shapes the earlier ones did not: tune those
+          await tuneKernels(o.backend);
           o.onProgress?.(++done, total, leaf.node);
         }
         leaves.push({ node: leaf.node, mask: leaf.maskString, genotypes: archs.size, seconds: (Date.now() - tl) / 1000, epochsDone });

@@ -16,6 +16,8 @@ export interface PoolOptions {
   location: string;
   /** the resolved device kind every worker creates ('cpu' or 'webgpu') */
   device: Exclude<BackendKind, 'auto'>;
+  /** whether the workers' devices autotune their kernels (sharing the default cache file) */
+  autotune: boolean;
   workers: number;
   onProgress?: ProgressListener;
   onLog?: (line: string) => void;
@@ -41,7 +43,7 @@ export function poolLeafRunner(o: PoolOptions): LeafRunner {
         else saving = saving.then(() => ctx.onEpochSaved(job.node.id, m.progress));
       });
       const task: LeafTask = {
-        config: o.config, location: o.location, device: o.device, node: job.node, progress: job.progress, port: port2,
+        config: o.config, location: o.location, device: o.device, autotune: o.autotune, node: job.node, progress: job.progress, port: port2,
         ...(o.failNodes ? { failNodes: o.failNodes } : {}),
       };
       return (pool.run(task, { transferList: [port2] }) as Promise<LeafResult>).finally(() => port1.close());

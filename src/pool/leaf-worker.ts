@@ -9,11 +9,14 @@ import type { SearchConfig } from '../nas/config.js';
 import { runLeafJob, type NodeProgress, type NodeSchedule, type LeafResult, type SearchData } from '../nas/phases.js';
 import { loadSearchData } from '../nas/search-data.js';
 import { FileStore } from '../nas/file-store.js';
+import { autotuneBackendOptions } from '../io/autotune-cache.js';
 
 export interface LeafTask {
   config: SearchConfig;
   location: string;
   device: BackendKind;
+  /** autotune the worker's kernels (choices shared with the other workers through the cache file) */
+  autotune: boolean;
   node: NodeSchedule;
   progress: NodeProgress;
   port: MessagePort;
@@ -30,7 +33,8 @@ let data: SearchData | null = null;
 export default async function trainLeaf(task: LeafTask): Promise<LeafResult> {
   try {
     if (task.failNodes?.includes(task.node.id)) throw new Error(`injected failure of leaf ${task.node.id} (test hook)`);
-    backend ??= createBackend(task.device, { log: () => {} });
+    // the main thread already reported the device and any unreadable autotune cache
+    backend ??= createBackend(task.device, { log: () => {}, ...autotuneBackendOptions(task.autotune) });
     const be = await backend;
     await initGmnasWasm();
     const key = JSON.stringify([task.config.dataset, task.config.dataDir, task.config.trainLimit, task.config.syntheticSize, task.config.downsample, task.config.batchSize]);

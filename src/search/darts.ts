@@ -25,6 +25,10 @@ export class Darts extends BaseMethod {
 
   protected create(o: BaseMethodOptions): Darts { return new Darts(o, this.secondOrder); }
 
+  /** First order: θ is computed on the device from α, so the weight step's host code never changes
+   *  and it replays. Second order: its α step rewrites the weight gradients, so it runs the ops. */
+  protected override get weightStepReplayable(): boolean { return !this.secondOrder; }
+
   sampleArch(o: { withGrad?: boolean; rng?: Rng } = {}): ArchSample {
     const theta = o.withGrad ? maskedSoftmax(this.alpha, this.bias) : noGrad(() => maskedSoftmax(this.alpha, this.bias));
     return mixedSample(this.mask, theta);

@@ -12,7 +12,7 @@
 // Every tensor a step creates lives inside a tidy scope; samples returned by `sampleArch` belong to
 // the caller's scope.
 import {
-  Tensor, tidy, keep, noGrad, backward, crossEntropy, clipGradNorm, SGD, Adam, Rng as EngineRng,
+  Tensor, tidy, keep, noGrad, backward, crossEntropy, clipGradNorm, SGD, Adam, Rng as EngineRng, tuneKernels,
 } from '../engine/index.js';
 import type { Backend } from '../engine/index.js';
 import { Rng, hashSeed, type RngState } from '../data/rng.js';
@@ -24,6 +24,7 @@ import type { SafetensorsInput, DecodedTensor } from '../io/safetensors.js';
 import { MetricAccumulator, type MetricTotals } from './metrics.js';
 import { uploadBatch, isDeviceBatch, iterateEvalData, type DeviceBatch, type BatchSource, type EvalData, type ImageShape, type HostBatch } from './batch.js';
 import { maskBias, maskedArgmax } from './relax.js';
+import { StepReplayer } from './replay.js';
 import { resolveHyper, epochLr, epochTau, type BaseMethodHyper, type BaseMethodName } from './presets.js';
 
 /** The network sizes a method's supernet is built with. */
@@ -40,6 +41,8 @@ export interface BaseMethodOptions {
   seed: number;
   /** overrides of the method's preset (spec §2) */
   hyper?: Partial<BaseMethodHyper>;
+  /** replay recorded weight steps where the method allows it (default true; see replay.ts) */
+  replay?: boolean;
 }
 
 export interface TrainEpochOptions {
@@ -152,7 +155,11 @@ export abstract class BaseMethod {
     this.bias = keep(maskBias(o.backend, mask));
     this.lr = this.hyper.lr;
     this.tau = epochTau(name, this.hyper, 0, this.hyper.epochs);
+    this.replayOption = o.replay ?? true;
   }
+
+  /** BaseMethodOptions.replay */
+  protected readonly replayOption: boolean;
 
   get mask(): OpMask { return this.supernet.mask; }
 
@@ -234,8 +241,26 @@ export abstract class BaseMethod {
     if (doArch && this.weightStepFirst) await this.archStep(train, valid!, alphaHost);
   }
 
+  /** Whether the weight step's host code is the same every step (no host-drawn samples, no host
+   *  reads), so that trainEpoch may record it once and replay it (replay.ts). */
+  protected get weightStepReplayable(): boolean { return false; }
+
+  /** the weight step's replayer while trainEpoch runs (null: every step through the ops) */
+  private replayer: StepReplayer | null = null;
+  private weightStepsThisEpoch = 0;
+
   /** SGD step of the supernet weights on one batch under the method's sample (α gets no gradient). */
   protected weightStep(train: DeviceBatch, alphaHost: Float32Array | undefined): void {
+    if (this.replayer) {
+      // recorded from the second step of the epoch on (the optimizer's first-step path has run)
+      this.replayer.run(train, this.weightStepsThisEpoch++ > 0);
+      return;
+    }
+    this.weightStepOps(train, alphaHost);
+  }
+
+  /** The weight step through the ops. */
+  private weightStepOps(train: DeviceBatch, alphaHost: Float32Array | undefined): void {
     const opt = this.weightOptimizer;
     opt.lr = this.lr;
     tidy(() => {
@@ -279,6 +304,20 @@ export abstract class BaseMethod {
     const syncEvery = o.syncEvery ?? 8;
     this.supernet.train();
     this.trainMetrics.reset();
+    // one recording per epoch at most: the learning rate is baked into the recorded SGD kernels
+    this.replayer = this.weightStepReplayable && this.replayOption
+      ? new StepReplayer(this.backend, (b) => this.weightStepOps(b, undefined), { enabled: true, module: this.supernet, metrics: this.trainMetrics })
+      : null;
+    this.weightStepsThisEpoch = 0;
+    try {
+      return await this.trainEpochSteps(o, needValid, syncEvery);
+    } finally {
+      this.replayer?.dispose();
+      this.replayer = null;
+    }
+  }
+
+  private async trainEpochSteps(o: TrainEpochOptions, needValid: boolean, syncEvery: number): Promise<MetricTotals> {
     for (let s = 0; s < o.steps; s++) {
       const train = uploadBatch(this.backend, o.train.next(), this.imageShape);
       const valid = needValid ? uploadBatch(this.backend, o.valid!.next(), this.imageShape) : null;
@@ -287,6 +326,9 @@ export abstract class BaseMethod {
       } finally {
         for (const t of [train.x, train.y, valid?.x, valid?.y]) t?.dispose();
       }
+      // after the first step every kernel shape of a step is known: autotune them (a no-op when the
+      // backend cannot, tuning is off, or an earlier epoch already did)
+      if (s === 0) await tuneKernels(this.backend);
       if ((s + 1) % syncEvery === 0) await this.backend.sync();
       o.onStep?.(s + 1);
     }
@@ -331,7 +373,7 @@ export abstract class BaseMethod {
    *  - otherwise: everything is fresh from `seed` (GM's `--restart final`).
    */
   spawn(mask: OpMask, o: { inherit: boolean; seed: number }): BaseMethod {
-    const child = this.create({ backend: this.backend, sizes: this.sizes, imageShape: this.imageShape, mask, seed: o.seed, hyper: this.hyper });
+    const child = this.create({ backend: this.backend, sizes: this.sizes, imageShape: this.imageShape, mask, seed: o.seed, hyper: this.hyper, replay: this.replayOption });
     if (!o.inherit) return child;
     child.supernet.copyStateFrom(this.supernet);
     noGrad(() => this.backend.copy(this.alpha.storage, child.alpha.storage, this.alpha.size));

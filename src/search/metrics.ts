@@ -33,6 +33,10 @@ export class MetricAccumulator {
     this.images += n;
   }
 
+  /** Count the images of a batch whose add() ran as part of a replayed step (its device half was
+   *  replayed; only the host-side count is left to do). */
+  countReplayed(n: number): void { this.images += n; }
+
   get count(): number { return this.images; }
 
   /** The totals so far (one device read per accumulator). */

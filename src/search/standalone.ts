@@ -3,8 +3,9 @@
 // 256, SGD lr 0.1 with nesterov momentum 0.9 and weight decay 5e-4, cosine annealing to 0 stepped per
 // epoch, plain cross-entropy, no gradient clipping; random crop + flip come from the sampler.
 // Loss and accuracy accumulate on the device; one read per epoch.
-import { Rng as EngineRng, SGD, tidy, noGrad, backward, crossEntropy, clipGradNorm, cosineLr } from '../engine/index.js';
+import { Rng as EngineRng, SGD, tidy, noGrad, backward, crossEntropy, clipGradNorm, cosineLr, tuneKernels, Tensor } from '../engine/index.js';
 import type { Backend } from '../engine/index.js';
+import { StepReplayer } from './replay.js';
 import { Nb201Network, type NetworkConfig } from '../spaces/nb201/network.js';
 import { MetricAccumulator, type MetricTotals } from './metrics.js';
 import { uploadBatch, isDeviceBatch, iterateEvalData, type BatchSource, type EvalData, type ImageShape, type HostBatch } from './batch.js';
@@ -51,6 +52,9 @@ export interface TrainStandaloneOptions {
   onStep?: (epoch: number, done: number) => void;
   /** wait for the device every this many steps (default 8) */
   syncEvery?: number;
+  /** record one training step per epoch and replay it for the others (default true; WebGPU only —
+   *  see the loop below); false runs every step through the ops, as the CPU backend always does */
+  replay?: boolean;
 }
 
 export function resolveStandaloneHyper(o: Partial<StandaloneHyper> = {}): StandaloneHyper {
@@ -85,7 +89,7 @@ export async function evaluateNetwork(net: Nb201Network, data: EvalData, imageSh
 }
 
 /** Build the network of `o.network` (seeded) and train it; the caller owns (and disposes) it. */
-export async function trainStandalone(o: TrainStandaloneOptions): Promise<{ network: Nb201Network; history: StandaloneEpoch[]; hyper: StandaloneHyper }> {
+export async function trainStandalone(o: TrainStandaloneOptions): Promise<{ network: Nb201Network; history: StandaloneEpoch[]; hyper: StandaloneHyper; replayedSteps: number }> {
   const h = resolveStandaloneHyper(o.hyper);
   if (!Number.isInteger(o.stepsPerEpoch) || o.stepsPerEpoch < 1) throw new Error(`stand-alone training: stepsPerEpoch must be a positive integer, got ${o.stepsPerEpoch}`);
   const net = new Nb201Network(o.backend, new EngineRng(o.seed), o.network);
@@ -94,6 +98,16 @@ export async function trainStandalone(o: TrainStandaloneOptions): Promise<{ netw
   const metrics = new MetricAccumulator(o.backend);
   const history: StandaloneEpoch[] = [];
   const syncEvery = o.syncEvery ?? 8;
+  const trainStep = (x: Tensor, y: Tensor): void => tidy(() => {
+    opt.zeroGrad();
+    const logits = net.forward(x);
+    const loss = crossEntropy(logits, y);
+    backward(loss);
+    if (h.gradClip > 0) clipGradNorm(params, h.gradClip);
+    opt.step();
+    metrics.add(loss, logits, y);
+  });
+  const replayer = new StepReplayer(o.backend, (b) => trainStep(b.x, b.y), { enabled: o.replay ?? true, module: net, metrics });
   try {
     for (let epoch = 0; epoch < h.epochs; epoch++) {
       const t0 = Date.now();
@@ -102,19 +116,15 @@ export async function trainStandalone(o: TrainStandaloneOptions): Promise<{ netw
       metrics.reset();
       for (let s = 0; s < o.stepsPerEpoch; s++) {
         const host = o.train.next();
-        tidy(() => {
-          const b = uploadBatch(o.backend, host, o.imageShape);
-          opt.zeroGrad();
-          const logits = net.forward(b.x);
-          const loss = crossEntropy(logits, b.y);
-          backward(loss);
-          if (h.gradClip > 0) clipGradNorm(params, h.gradClip);
-          opt.step();
-          metrics.add(loss, logits, b.y);
-        });
+        tidy(() => replayer.run(uploadBatch(o.backend, host, o.imageShape), epoch > 0 || s > 0));
+        // after the first step every kernel shape of a step has been dispatched: autotune them
+        // (WebGPU; nothing when tuning is off) before the next step is recorded for replay
+        if (epoch === 0 && s === 0) await tuneKernels(o.backend);
         if ((s + 1) % syncEvery === 0) await o.backend.sync();
         o.onStep?.(epoch, s + 1);
       }
+      // the learning rate is baked into the recorded optimizer kernels: record again next epoch
+      replayer.reset();
       const record: StandaloneEpoch = { epoch, lr: opt.lr, train: await metrics.read(), seconds: 0 };
       const last = epoch === h.epochs - 1;
       if (o.evaluate && (last || (o.evalEvery && (epoch + 1) % o.evalEvery === 0))) {
@@ -128,8 +138,9 @@ export async function trainStandalone(o: TrainStandaloneOptions): Promise<{ netw
     net.dispose();
     throw e;
   } finally {
+    replayer.dispose();
     opt.dispose();
     metrics.dispose();
   }
-  return { network: net, history, hyper: h };
+  return { network: net, history, hyper: h, replayedSteps: replayer.replays };
 }

@@ -72,6 +72,8 @@ interface PoolBuffer {
   readonly id: number;
   /** submit epoch of the last encoded command that used it (== runtime.epoch: still unsubmitted) */
   lastUseEpoch: number;
+  /** live captures whose dispatch list uses it: while > 0 the pool never hands it out */
+  pins?: number;
 }
 
 /** The handle a kernel sees. `slot` is the pooled buffer; `released` guards use after release. */
@@ -85,6 +87,39 @@ interface UniformSlot { buffer: GPUBuffer; offset: number }
 
 /** Device time of one pipeline label over a profiling window. */
 export interface ProfileEntry { label: string; count: number; ns: number }
+
+/** One recorded command of a capture (see GpuRuntime.beginCapture). */
+type CapturedOp =
+  | { kind: 'dispatch'; pipe: PipelineEntry; bindGroup: GPUBindGroup; words: Uint32Array | null; slots: PoolBuffer[];
+    x: number; y: number; z: number }
+  | { kind: 'copy'; a: PoolBuffer; b: PoolBuffer; srcByte: number; dstByte: number; bytes: number }
+  | { kind: 'write'; slot: PoolBuffer; byteOffset: number; data: Float32Array };
+
+/**
+ * A recorded command list (a training step), replayed with `replay()` — no op code, autograd or
+ * cache lookups run, the bind groups and uniforms of the recording are reused as they are. Every
+ * buffer the recording touches is pinned: the pool hands none of them out again until `dispose()`,
+ * so a replay cannot clobber another tensor's data even after the tensors of the recorded step are
+ * gone. What a replay does NOT repeat is host-side state (counters, optimizer step numbers, values
+ * baked into uniforms such as a learning rate): the caller captures a step whose host-side effects it
+ * repeats itself, and records again when a baked value changes.
+ */
+export class GpuCapture {
+  disposed = false;
+  /** @internal */ readonly touched: Set<PoolBuffer>;
+  constructor(private readonly rt: GpuRuntime, /** @internal */ readonly ops: CapturedOp[], touched: Set<PoolBuffer>,
+    /** @internal */ readonly uniforms: GPUBuffer | null) {
+    this.touched = touched;
+  }
+  /** Kernel dispatches and in-stream copies one replay encodes. */
+  get dispatches(): number { return this.ops.reduce((n, o) => n + (o.kind === 'write' ? 0 : 1), 0); }
+  /** Encode the recorded commands again (submitted in batches like any other work). */
+  replay(): void { this.rt.replay(this); }
+  /** Unpin the buffers (they go back to the pool if nobody else holds them) and free the uniforms. */
+  dispose(): void { this.rt.releaseCapture(this); }
+}
+
+interface CaptureRecorder { ops: CapturedOp[]; touched: Set<PoolBuffer> }
 
 interface Profiler {
   querySet: GPUQuerySet;
@@ -179,6 +214,14 @@ export class GpuRuntime {
 
   // ---- profiling (see startProfile)
   private profiler: Profiler | null = null;
+
+  // ---- capture / replay (see beginCapture)
+  private recorder: CaptureRecorder | null = null;
+  /** the params words of the bind group chosen last (encode copies them into a recording) */
+  private lastWords = 0;
+  /** pinned buffers that no tensor owns any more (released while pinned, or free when pinned) */
+  private readonly pinnedIdle = new Set<PoolBuffer>();
+  private destroyUniformsAfterSubmit: GPUBuffer[] = [];
 
   // ---- errors
   private pendingError: GpuError | null = null;
@@ -291,26 +334,14 @@ export class GpuRuntime {
     // (before the bind group: a flush after it could let a later dispatch rewrite its uniforms)
     if (prof && prof.used + 2 > prof.capacity) this.flush();
     const bindGroup = this.bindGroup(pipe, slots, params);
-    if (prof) {
-      // one pass per dispatch, its start and end timestamps bracketing the dispatch
-      this.endPass();
-      const at = prof.used;
-      prof.used += 2;
-      prof.labels.push(pipe.label);
-      this.pass = this.openEncoder().beginComputePass({
-        timestampWrites: { querySet: prof.querySet, beginningOfPassWriteIndex: at, endOfPassWriteIndex: at + 1 },
-      });
-      this.passPipeline = null;
-    } else if (!this.pass) {
-      this.pass = this.openEncoder().beginComputePass();
-      this.passPipeline = null;
+    const pass = this.passFor(pipe);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    if (this.recorder) {
+      this.recorder.ops.push({ kind: 'dispatch', pipe, bindGroup, words: params ? this.paramWords.slice(0, this.lastWords) : null,
+        slots: slots.slice(), x, y, z });
+      for (const s of slots) this.recorder.touched.add(s);
     }
-    if (this.passPipeline !== pipe) {
-      this.pass.setPipeline(pipe.pipeline);
-      this.passPipeline = pipe;
-    }
-    this.pass.setBindGroup(0, bindGroup);
-    this.pass.dispatchWorkgroups(x, y, z);
     for (const s of slots) s.lastUseEpoch = this.epoch;
     this.batchLabels.push(pipe.label);
     this.dispatches++;
@@ -341,9 +372,37 @@ export class GpuRuntime {
     const enc = this.openEncoder();
     this.endPass();
     enc.copyBufferToBuffer(a.buffer, srcOffset * 4, b.buffer, dstOffset * 4, n * 4);
+    if (this.recorder) {
+      this.recorder.ops.push({ kind: 'copy', a, b, srcByte: srcOffset * 4, dstByte: dstOffset * 4, bytes: n * 4 });
+      this.recorder.touched.add(a).add(b);
+    }
     a.lastUseEpoch = b.lastUseEpoch = this.epoch;
     this.dispatches++;
     if (++this.batchDispatches >= this.batchSize) this.flush();
+  }
+
+  /** The open compute pass with `pipe` set, for the next dispatch; in profiling mode a pass of its
+   *  own whose start and end timestamps bracket that dispatch. */
+  private passFor(pipe: PipelineEntry): GPUComputePassEncoder {
+    const prof = this.profiler;
+    if (prof) {
+      this.endPass();
+      const at = prof.used;
+      prof.used += 2;
+      prof.labels.push(pipe.label);
+      this.pass = this.openEncoder().beginComputePass({
+        timestampWrites: { querySet: prof.querySet, beginningOfPassWriteIndex: at, endOfPassWriteIndex: at + 1 },
+      });
+      this.passPipeline = null;
+    } else if (!this.pass) {
+      this.pass = this.openEncoder().beginComputePass();
+      this.passPipeline = null;
+    }
+    if (this.passPipeline !== pipe) {
+      this.pass.setPipeline(pipe.pipeline);
+      this.passPipeline = pipe;
+    }
+    return this.pass;
   }
 
   private openEncoder(): GPUCommandEncoder {
@@ -443,6 +502,7 @@ export class GpuRuntime {
     let key = String(pipe.id);
     for (const s of slots) key += ',' + s.id;
     const words = params ? this.packParams(params, pipe.label) : 0;
+    this.lastWords = words;
     let entry = this.bindGroups.get(key);
     if (entry) {
       // refresh LRU position
@@ -531,6 +591,8 @@ export class GpuRuntime {
   }
 
   private afterSubmit(): void {
+    for (const u of this.destroyUniformsAfterSubmit) u.destroy();
+    this.destroyUniformsAfterSubmit = [];
     for (const s of this.destroyAfterSubmit) s.buffer.destroy();
     if (this.destroyAfterSubmit.length) this.forgetBindGroupsOf(new Set(this.destroyAfterSubmit.map((s) => s.id)));
     this.destroyAfterSubmit = [];
@@ -551,6 +613,121 @@ export class GpuRuntime {
   private forgetBindGroupsOf(ids: Set<number>): void {
     for (const [key, entry] of this.bindGroups) {
       if (entry.bufferIds.some((id) => ids.has(id))) this.dropBindEntry(key, entry);
+    }
+  }
+
+  // ---- capture / replay -----------------------------------------------------------------------------
+
+  /**
+   * Start recording: every dispatch, in-stream copy and write encoded until `endCapture` is also
+   * appended to a command list that `GpuCapture.replay` encodes again later. The recorded work runs
+   * normally as it is recorded. Reads are refused while recording (a step that waits on the device
+   * cannot be replayed). One recording at a time; not while profiling.
+   */
+  beginCapture(): void {
+    this.throwIfFailed();
+    if (this.recorder) throw new GpuError('beginCapture: a capture is already recording');
+    if (this.profiler) throw new GpuError('beginCapture: not while profiling');
+    this.recorder = { ops: [], touched: new Set() };
+  }
+
+  /** Stop recording; pin what the recording touched and give it bind groups and uniforms of its own. */
+  endCapture(): GpuCapture {
+    const rec = this.recorder;
+    if (!rec) throw new GpuError('endCapture: no capture is recording');
+    this.recorder = null;
+    this.throwIfFailed();
+    // Own uniforms: the bind-group cache may rewrite a cached variant's uniform slot for other
+    // params later, so every recorded dispatch with params gets a slot in one buffer of the capture.
+    const withParams = rec.ops.filter((o): o is Extract<CapturedOp, { kind: 'dispatch' }> => o.kind === 'dispatch' && o.words !== null);
+    let uniforms: GPUBuffer | null = null;
+    if (withParams.length) {
+      uniforms = this.device.createBuffer({ size: withParams.length * UNIFORM_SLOT_BYTES, usage: UNIFORM_USAGE, label: 'capture-uniforms' });
+      this.created++;
+      const all = new Uint32Array(withParams.length * UNIFORM_SLOT_BYTES / 4);
+      withParams.forEach((o, k) => {
+        all.set(o.words!, k * UNIFORM_SLOT_BYTES / 4);
+        const entries: GPUBindGroupEntry[] = o.slots.map((sl, b) => ({ binding: b, resource: { buffer: sl.buffer } }));
+        entries.push({ binding: o.slots.length, resource: { buffer: uniforms!, offset: k * UNIFORM_SLOT_BYTES, size: o.words!.length * 4 } });
+        o.bindGroup = this.device.createBindGroup({ label: `${o.pipe.label} (captured)`, layout: o.pipe.pipeline.getBindGroupLayout(0), entries });
+      });
+      this.device.queue.writeBuffer(uniforms, 0, all.buffer, 0, all.byteLength);
+    }
+    // Pin: buffers already back in the pool (intermediates of the recorded step) leave it until dispose.
+    for (const slot of rec.touched) {
+      slot.pins = (slot.pins ?? 0) + 1;
+      if (!this.liveSlots.has(slot) && !this.pinnedIdle.has(slot)) {
+        const list = this.freeBuffers.get(slot.bytes);
+        const at = list ? list.indexOf(slot) : -1;
+        if (at < 0) throw new GpuError('endCapture: a recorded buffer is neither live nor pooled (destroyed while recording?)');
+        list!.splice(at, 1);
+        this.pooledBytes -= slot.bytes;
+        this.liveSlots.add(slot);
+        this.liveBytes += slot.bytes;
+        this.pinnedIdle.add(slot);
+      }
+    }
+    return new GpuCapture(this, rec.ops, rec.touched, uniforms);
+  }
+
+  /** Stop recording and drop the list (after a failure inside the recorded function). */
+  abortCapture(): void {
+    this.recorder = null;
+  }
+
+  /** @internal GpuCapture.replay */
+  replay(cap: GpuCapture): void {
+    this.throwIfFailed();
+    if (cap.disposed) throw new GpuError('replay: the capture was disposed');
+    if (this.recorder) throw new GpuError('replay: not while a capture is recording');
+    for (const o of cap.ops) {
+      if (o.kind === 'write') {
+        if (o.slot.lastUseEpoch === this.epoch && this.encoder) this.flush();
+        this.device.queue.writeBuffer(o.slot.buffer, o.byteOffset, o.data.buffer, o.data.byteOffset, o.data.byteLength);
+        continue;
+      }
+      if (o.kind === 'copy') {
+        const enc = this.openEncoder();
+        this.endPass();
+        enc.copyBufferToBuffer(o.a.buffer, o.srcByte, o.b.buffer, o.dstByte, o.bytes);
+        o.a.lastUseEpoch = o.b.lastUseEpoch = this.epoch;
+        this.batchLabels.push('copy (replay)');
+      } else {
+        if (this.profiler && this.profiler.used + 2 > this.profiler.capacity) this.flush();
+        const pass = this.passFor(o.pipe);
+        pass.setBindGroup(0, o.bindGroup);
+        pass.dispatchWorkgroups(o.x, o.y, o.z);
+        for (const sl of o.slots) sl.lastUseEpoch = this.epoch;
+        this.batchLabels.push(o.pipe.label);
+        if (this.profiler) this.endPass();
+      }
+      this.dispatches++;
+      if (++this.batchDispatches >= this.batchSize) this.flush();
+    }
+  }
+
+  /** @internal GpuCapture.dispose */
+  releaseCapture(cap: GpuCapture): void {
+    if (cap.disposed) return;
+    cap.disposed = true;
+    if (this.disposed) return;
+    // the uniforms may still be read by unsubmitted replays: destroy after the next submit
+    if (cap.uniforms) {
+      const u = cap.uniforms;
+      if (this.encoder) this.destroyUniformsAfterSubmit.push(u);
+      else u.destroy();
+    }
+    for (const slot of cap.touched) {
+      slot.pins = (slot.pins ?? 1) - 1;
+      if (slot.pins === 0 && this.pinnedIdle.delete(slot)) {
+        // nobody owns it any more: into the pool (dispatch order keeps pending replays safe)
+        this.liveSlots.delete(slot);
+        this.liveBytes -= slot.bytes;
+        let list = this.freeBuffers.get(slot.bytes);
+        if (!list) this.freeBuffers.set(slot.bytes, (list = []));
+        list.push(slot);
+        this.pooledBytes += slot.bytes;
+      }
     }
   }
 
@@ -697,9 +874,14 @@ export class GpuRuntime {
     if (s.released) throw new GpuError('release: storage released twice');
     s.released = true;
     const slot = s.slot;
+    if (slot.pins) {
+      // a capture still replays into it: it stays out of the pool until the capture is disposed
+      this.pinnedIdle.add(slot);
+      return;
+    }
     this.liveSlots.delete(slot);
     this.liveBytes -= slot.bytes;
-    if (this.pooledBytes + slot.bytes > this.maxPooledBytes) {
+    if (this.pooledBytes + slot.bytes > this.maxPooledBytes && !this.recorder) {
       // over the cap: destroy instead of pooling, but only once nothing unsubmitted can use it
       if (slot.lastUseEpoch === this.epoch && this.encoder) this.destroyAfterSubmit.push(slot);
       else {
@@ -730,11 +912,16 @@ export class GpuRuntime {
     if (data.length === 0) return;
     if (slot.lastUseEpoch === this.epoch && this.encoder) this.flush();
     this.device.queue.writeBuffer(slot.buffer, offset * 4, data.buffer, data.byteOffset, data.byteLength);
+    if (this.recorder) {
+      this.recorder.ops.push({ kind: 'write', slot, byteOffset: offset * 4, data: data.slice() });
+      this.recorder.touched.add(slot);
+    }
   }
 
   /** The first n (default s.length) values; flushes pending work. */
   async read(s: GpuStorage, n = s.length): Promise<Float32Array> {
     this.throwIfFailed();
+    if (this.recorder) throw new GpuError('read: not allowed while a capture records (a captured step must not wait on the device)');
     const slot = this.slotOf(s, 'read');
     if (!Number.isInteger(n) || n < 0 || n > s.length) {
       throw new GpuError(`read: n = ${n} is outside [0, ${s.length}] for this storage`);

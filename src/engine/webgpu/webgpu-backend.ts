@@ -12,11 +12,13 @@
 // for x², add(g, g, out)) are legitimate, so `distinctInputs` copies the repeats to temporaries.
 import type {
   AdamParams, Backend, BatchNormGeom, BroadcastGeom, ChannelCopyGeom, ChannelGeom, ConvGeom, MatmulGeom,
-  MemoryStats, MixedTerm, PoolGeom, RowsGeom, ScaleRef, SgdItem, SgdParams, Storage, TensorRef,
+  MemoryStats, MixedTerm, PoolGeom, RowsGeom, ScaleRef, SgdItem, SgdParams, StepCapture, Storage, TensorRef,
 } from '../backend.js';
 import { seedKey } from '../cpu/hash.js';
 import { GpuError } from './device.js';
 import { GpuRuntime, type GpuStorage, type ParamBlock, type RuntimeOptions } from './runtime.js';
+import { Autotuner, adapterKey, type AutotuneCacheStore, type AutotuneReportRow } from './autotune.js';
+import { engineOptions } from '../options.js';
 import * as convK from './kernels/conv.js';
 import * as poolK from './kernels/pool.js';
 import * as bnK from './kernels/batchnorm.js';
@@ -35,7 +37,15 @@ const MAX_REDUCE_GROUPS = 256;
 /** weightedSum inputs per dispatch (shaders/weighted_sum.wgsl has entries ws1..ws8). */
 const MAX_WS_INPUTS = 8;
 
-export type WebGpuBackendOptions = RuntimeOptions;
+export interface WebGpuBackendOptions extends RuntimeOptions {
+  /** Autotune the convolution kernels (default engineOptions.autotune: on unless GMNAS_AUTOTUNE=0). */
+  autotune?: boolean;
+  /** Where tuned choices persist between runs (Node: src/io/autotune-cache.ts); default none:
+   *  choices last as long as the backend. Read when the backend is created. */
+  autotuneCache?: AutotuneCacheStore | null;
+  /** Where one-line warnings go (an unreadable autotune cache); default console.warn. */
+  log?: (msg: string) => void;
+}
 
 function checkCount(op: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0) throw new GpuError(`${op}: ${name} ${v} must be a non-negative integer`);
@@ -52,13 +62,32 @@ export class WebGpuBackend implements Backend {
   readonly kind = 'webgpu' as const;
   readonly description: string;
 
-  private constructor(readonly rt: GpuRuntime) {
+  /** This device's kernel autotuner (see ./autotune.ts); `enabled` false when tuning is off. */
+  readonly autotuner: Autotuner;
+
+  private constructor(readonly rt: GpuRuntime, opts: WebGpuBackendOptions) {
     this.description = `WebGPU: ${rt.info.description}`;
+    this.autotuner = new Autotuner({
+      enabled: opts.autotune ?? engineOptions.autotune, adapter: adapterKey(rt.info), sync: () => rt.sync(),
+      store: opts.autotuneCache ?? null, ...(opts.log ? { warn: opts.log } : {}),
+    });
   }
 
   /** Acquire an adapter and device (throws GpuError when there is no adapter). */
   static async create(opts: WebGpuBackendOptions = {}): Promise<WebGpuBackend> {
-    return new WebGpuBackend(await GpuRuntime.create(opts));
+    return new WebGpuBackend(await GpuRuntime.create(opts), opts);
+  }
+
+  /** Time the variants of every kernel shape dispatched since the last call that is neither tuned
+   *  nor in the cache file, and use the fastest from now on (no-op when tuning is off or nothing is
+   *  new). Call between steps: it waits for the queued work and adds its own. */
+  async tune(): Promise<void> {
+    await this.autotuner.tune();
+  }
+
+  /** Every tuned or cached kernel shape: its key, the chosen variant and the measured times. */
+  autotuneReport(): AutotuneReportRow[] {
+    return this.autotuner.report();
   }
 
   /** The storage as a GPU storage of this backend holding at least `need` values. */
@@ -134,6 +163,16 @@ export class WebGpuBackend implements Backend {
   memoryStats(): MemoryStats { return this.rt.memoryStats(); }
   dispatchCount(): number { return this.rt.dispatchCount(); }
   dispose(): void { this.rt.dispose(); }
+  capture(fn: () => void): StepCapture {
+    this.rt.beginCapture();
+    try {
+      fn();
+    } catch (e) {
+      this.rt.abortCapture();
+      throw e;
+    }
+    return this.rt.endCapture();
+  }
 
   // ---- elementwise --------------------------------------------------------------------------
 
@@ -325,15 +364,15 @@ export class WebGpuBackend implements Backend {
   // ---- convolution (W2's kernels) -----------------------------------------------------------
 
   conv2d(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: ConvGeom): void {
-    convK.conv2d(this.rt, x as GpuStorage, w as GpuStorage, bias as GpuStorage | null, y as GpuStorage, g);
+    convK.conv2d(this.rt, x as GpuStorage, w as GpuStorage, bias as GpuStorage | null, y as GpuStorage, g, this.autotuner);
   }
 
   conv2dInputGrad(dy: Storage, w: Storage, dx: Storage, g: ConvGeom, x: Storage | null = null, accumulate = false): void {
-    convK.conv2dInputGrad(this.rt, dy as GpuStorage, w as GpuStorage, dx as GpuStorage, g, x as GpuStorage | null, accumulate);
+    convK.conv2dInputGrad(this.rt, dy as GpuStorage, w as GpuStorage, dx as GpuStorage, g, x as GpuStorage | null, accumulate, this.autotuner);
   }
 
   conv2dWeightGrad(dy: Storage, x: Storage, dw: Storage, g: ConvGeom): void {
-    convK.conv2dWeightGrad(this.rt, dy as GpuStorage, x as GpuStorage, dw as GpuStorage, g);
+    convK.conv2dWeightGrad(this.rt, dy as GpuStorage, x as GpuStorage, dw as GpuStorage, g, this.autotuner);
   }
 
   channelSum(x: Storage, out: Storage, g: ChannelGeom): void {

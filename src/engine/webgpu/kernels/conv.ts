@@ -14,10 +14,14 @@
 // constants, so the tap loops unroll and windows and accumulators stay in registers; tensor sizes
 // are uniform parameters, so one pipeline serves every layer with the same window. That matters on
 // lavapipe, where compiling one of these pipelines takes 0.1-0.6 s (cached on disk afterwards).
+// The implicit-GEMM blocking (TC x CV) and the weight gradient's split count follow rules measured on
+// lavapipe; with the device's autotuner (../autotune.ts) each (shape, adapter) gets the fastest of a
+// few variants instead — same sums, different work split.
 import type { ChannelGeom, ConvGeom } from '../../backend.js';
 import { convOutSize } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
+import type { Autotuner, TuneBench, TuneVariant } from '../autotune.js';
 
 /** Invocations per workgroup of the implicit-GEMM conv kernel. */
 const CONV_WG = 64;
@@ -38,7 +42,20 @@ export const convOptions = {
   subgroups: true,
   /** Force the implicit-GEMM kernel's vec4 column groups per invocation (1..4), for tests and tuning. */
   columnGroups: undefined as number | undefined,
+  /**
+   * Convolutions with fewer multiply-adds than this keep the rule's tiling and are never timed. Below
+   * it dispatch overhead dominates and the variants differ by noise, while each variant still costs a
+   * pipeline compile (0.1-0.6 s on lavapipe; measured: tuning the tiny preset's ~20 shapes added
+   * ~50 s to the 100 s browser demo test on SwiftShader, where there is no cache file). 2^23 keeps
+   * the NB201 cell convolutions at C=16 and batch 48+ in, the quick presets' layers out. Tests lower it.
+   */
+  minTuneMacs: 2 ** 23,
 };
+
+/** Multiply-adds of one convolution (forward, input gradient and weight gradient alike). */
+export function convMacs(g: ConvGeom): number {
+  return g.N * g.Cout * g.OH * g.OW * (g.Cin / g.groups) * g.KH * g.KW;
+}
 
 // ---- shared helpers (also used by the pool / batchnorm / matmul kernels) ------------------------
 
@@ -134,16 +151,92 @@ export function convColumnGroups(outW: number): number {
   return convOptions.columnGroups ?? (outW > 4 ? 2 : 1);
 }
 
-/** Implicit-GEMM dispatch shared by the forward pass and the input gradient. `xmask`: the
- *  pre-ReLU input that masks the input gradient of a fused-ReLU conv (g.reluInput). */
-function implicitGemm(rt: GpuRuntime, src: GpuStorage, w: GpuStorage, bias: GpuStorage | null,
+/** Register blocking of the implicit-GEMM kernel: output channels (TC) x vec4 column groups (CV)
+ *  per invocation. */
+export interface GemmBlocking { tc: number; cv: number }
+
+/** Sizes of the tensor the implicit-GEMM kernel writes: y (forward) or dx (input gradient). */
+function gemmOutput(g: ConvGeom, backwardData: boolean): { outC: number; outH: number; outW: number } {
+  return backwardData ? { outC: g.Cin, outH: g.H, outW: g.W } : { outC: g.Cout, outH: g.OH, outW: g.OW };
+}
+
+/** The rule's blocking: the most output channels per invocation that divide the group's, and
+ *  convColumnGroups. */
+export function defaultGemmBlocking(g: ConvGeom, backwardData: boolean): GemmBlocking {
+  const { outC, outW } = gemmOutput(g, backwardData);
+  return { tc: largestDivisor(outC / g.groups, [8, 4, 2, 1]), cv: convColumnGroups(outW) };
+}
+
+/** Autotuning variants of the implicit-GEMM kernel, the rule's first: TC among 8, 4, 2 where it
+ *  divides the group's output channels (1 when none does), CV 1 or 2 (2 only for rows wider than 4). */
+export function gemmVariants(g: ConvGeom, backwardData: boolean): TuneVariant<GemmBlocking>[] {
+  const { outC, outW } = gemmOutput(g, backwardData);
+  const first = defaultGemmBlocking(g, backwardData);
+  const tcs = [8, 4, 2].filter((t) => (outC / g.groups) % t === 0);
+  const out: TuneVariant<GemmBlocking>[] = [];
+  for (const tc of tcs.length ? tcs : [1]) {
+    for (const cv of outW > 4 ? [1, 2] : [1]) {
+      if (tc !== first.tc || cv !== first.cv) out.push({ name: `tc${tc}-cv${cv}`, params: { tc, cv } });
+    }
+  }
+  return [{ name: `tc${first.tc}-cv${first.cv}`, params: first }, ...out];
+}
+
+/** The part of an autotuning key a conv geometry contributes: every field a variant's speed depends
+ *  on, and which shader (subgroup or portable) runs it. */
+export function convShapeKey(rt: GpuRuntime, g: ConvGeom): string {
+  return `n${g.N} ci${g.Cin} ${g.H}x${g.W} co${g.Cout} k${g.KH}x${g.KW} s${g.strideH}x${g.strideW} ` +
+    `p${g.padH}x${g.padW} d${g.dilH}x${g.dilW} g${g.groups}${g.reluInput ? ' relu' : ''}${useSubgroups(rt) ? ' sg' : ''}`;
+}
+
+/** n values in [-1, 1) from a fixed linear congruential stream (tuning inputs: any data times alike). */
+function scratchValues(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 31 - 1;
+  }
+  return a;
+}
+
+/** Scratch tensors for a tuning bench, released together. */
+function scratch(rt: GpuRuntime, sizes: number[]): { bufs: GpuStorage[]; dispose: () => void } {
+  const bufs = sizes.map((n, i) => rt.upload(scratchValues(n, i + 1)));
+  return { bufs, dispose: () => { for (const b of bufs) rt.release(b); } };
+}
+
+/** The blocking a forward or input-gradient dispatch uses: forced by convOptions.columnGroups (tests
+ *  and benchmarks), else the tuner's choice for this shape, else the rule's. */
+function gemmBlocking(rt: GpuRuntime, tuner: Autotuner | null, g: ConvGeom, backwardData: boolean): GemmBlocking {
+  const defaults = defaultGemmBlocking(g, backwardData);
+  if (!tuner?.enabled || convOptions.columnGroups !== undefined) return defaults;
+  return tuner.pick(backwardData ? 'conv-dgrad' : 'conv-fwd', convShapeKey(rt, g), defaults,
+    () => (convMacs(g) < convOptions.minTuneMacs ? [{ name: 'rule', params: defaults }] : gemmVariants(g, backwardData)),
+    () => gemmBench(rt, { ...g }, backwardData));
+}
+
+/** Scratch operands of one forward or input-gradient shape, run with a given blocking. */
+function gemmBench(rt: GpuRuntime, g: ConvGeom, backwardData: boolean): TuneBench<GemmBlocking> {
+  const xSize = g.N * g.Cin * g.H * g.W, ySize = g.N * g.Cout * g.OH * g.OW;
+  const wSize = g.Cout * (g.Cin / g.groups) * g.KH * g.KW;
+  if (!backwardData) {
+    const s = scratch(rt, [xSize, wSize, ySize]);
+    const [x, w, y] = s.bufs;
+    return { run: (b) => implicitGemm(rt, b, x, w, null, y, g, false), dispose: s.dispose };
+  }
+  const s = scratch(rt, [ySize, wSize, xSize, xSize]);
+  const [dy, w, dx, xmask] = s.bufs;
+  return { run: (b) => implicitGemm(rt, b, dy, w, null, dx, g, true, g.reluInput ? xmask : null), dispose: s.dispose };
+}
+
+/** Implicit-GEMM dispatch shared by the forward pass and the input gradient, with the given
+ *  blocking and no argument checks (the tuner's benches; tests run every variant through it).
+ *  `xmask`: the pre-ReLU input that masks the input gradient of a fused-ReLU conv (g.reluInput). */
+export function implicitGemm(rt: GpuRuntime, blocking: GemmBlocking, src: GpuStorage, w: GpuStorage, bias: GpuStorage | null,
   dst: GpuStorage, g: ConvGeom, backwardData: boolean, xmask: GpuStorage | null = null, accumulate = false): void {
-  const outC = backwardData ? g.Cin : g.Cout;
-  const outH = backwardData ? g.H : g.OH;
-  const outW = backwardData ? g.W : g.OW;
-  const outPerGroup = outC / g.groups;
-  const tc = largestDivisor(outPerGroup, [8, 4, 2, 1]);
-  const cv = convColumnGroups(outW);
+  const { outC, outH, outW } = gemmOutput(g, backwardData);
+  const { tc, cv } = blocking;
   const tiles = g.N * outH * Math.ceil(outW / (4 * cv));
   rt.dispatch({
     shader: useSubgroups(rt) ? 'conv2d_sg' : 'conv2d',
@@ -155,22 +248,22 @@ function implicitGemm(rt: GpuRuntime, src: GpuStorage, w: GpuStorage, bias: GpuS
   });
 }
 
-/** y = conv(x, w) + bias */
+/** y = conv(x, w) + bias. `tuner`: the device's autotuner (null: the rule's blocking). */
 export function conv2d(rt: GpuRuntime, x: GpuStorage, w: GpuStorage, bias: GpuStorage | null,
-  y: GpuStorage, g: ConvGeom): void {
+  y: GpuStorage, g: ConvGeom, tuner: Autotuner | null = null): void {
   const op = 'conv2d';
   checkConvGeom(op, g);
   requireLength(op, 'x', x, g.N * g.Cin * g.H * g.W);
   requireLength(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
   if (bias) requireLength(op, 'bias', bias, g.Cout);
   requireLength(op, 'y', y, g.N * g.Cout * g.OH * g.OW);
-  implicitGemm(rt, x, w, bias, y, g, false);
+  implicitGemm(rt, gemmBlocking(rt, tuner, g, false), x, w, bias, y, g, false);
 }
 
 /** dx = gradient of conv2d with respect to its input, given dy; with g.reluInput, the gradient
  *  with respect to the pre-ReLU input x (dx masked by x > 0); with `accumulate`, dx += it */
 export function conv2dInputGrad(rt: GpuRuntime, dy: GpuStorage, w: GpuStorage, dx: GpuStorage,
-  g: ConvGeom, x: GpuStorage | null = null, accumulate = false): void {
+  g: ConvGeom, x: GpuStorage | null = null, accumulate = false, tuner: Autotuner | null = null): void {
   const op = 'conv2dInputGrad';
   checkConvGeom(op, g);
   requireLength(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW);
@@ -181,7 +274,7 @@ export function conv2dInputGrad(rt: GpuRuntime, dy: GpuStorage, w: GpuStorage, d
     requireLength(op, 'x', x, g.N * g.Cin * g.H * g.W);
     if (x === dx || x === dy) throw new GpuError(`${op}: x must not be dx or dy`);
   }
-  implicitGemm(rt, dy, w, null, dx, g, true, g.reluInput ? x : null, accumulate);
+  implicitGemm(rt, gemmBlocking(rt, tuner, g, true), dy, w, null, dx, g, true, g.reluInput ? x : null, accumulate);
 }
 
 /** Work decomposition of the weight gradient (exported so benchmarks can report it). */
@@ -200,8 +293,9 @@ function dwTargetThreads(rt: GpuRuntime): number {
   return rt.software ? DW_TARGET_THREADS_CPU : DW_TARGET_THREADS_GPU;
 }
 
-/** Choose the weight-gradient decomposition for a (checked) geometry. */
-export function weightGradPlan(rt: GpuRuntime, g: ConvGeom): WeightGradPlan {
+/** Choose the weight-gradient decomposition for a (checked) geometry; `targetThreads`: the
+ *  invocations the split count aims at (default: the adapter kind's, see DW_TARGET_THREADS_*). */
+export function weightGradPlan(rt: GpuRuntime, g: ConvGeom, targetThreads = dwTargetThreads(rt)): WeightGradPlan {
   const cig = g.Cin / g.groups, cog = g.Cout / g.groups;
   // The subgroup variant needs >= 8 lanes (output channels) per workgroup.
   const sgWg = largestDivisor(cog, [64, 32, 16, 8]);
@@ -217,23 +311,55 @@ export function weightGradPlan(rt: GpuRuntime, g: ConvGeom): WeightGradPlan {
   const rows = g.N * g.OH;
   const dwSize = g.Cout * cig * g.KH * g.KW;
   const perSplit = g.Cout * (cig / tci) * (g.KH / khb);
-  let splits = Math.max(1, Math.min(rows, Math.round(dwTargetThreads(rt) / perSplit),
+  let splits = Math.max(1, Math.min(rows, Math.round(targetThreads / perSplit),
     Math.floor(DW_MAX_PARTIAL / dwSize)));
   splits = Math.ceil(rows / Math.ceil(rows / splits)); // no empty splits
   return { subgroups, wg, tci, khb, splits };
 }
 
-/** dw = gradient of conv2d with respect to its weights, given dy and the input x */
+/** Autotuning variants of the weight gradient, the rule's plan first: the split count for a quarter
+ *  and for four times the rule's target of invocations (fewer splits: less partial-sum traffic and a
+ *  cheaper reduce pass; more: more parallelism), without duplicate split counts. */
+export function weightGradVariants(rt: GpuRuntime, g: ConvGeom): TuneVariant<WeightGradPlan>[] {
+  const target = dwTargetThreads(rt);
+  const out: TuneVariant<WeightGradPlan>[] = [];
+  for (const t of [target, target / 4, target * 4]) {
+    const plan = weightGradPlan(rt, g, t);
+    if (!out.some((v) => v.params.splits === plan.splits)) out.push({ name: `splits${plan.splits}`, params: plan });
+  }
+  return out;
+}
+
+/** Scratch operands of one weight-gradient shape, run with a given plan. */
+function weightGradBench(rt: GpuRuntime, g: ConvGeom): TuneBench<WeightGradPlan> {
+  const s = scratch(rt, [g.N * g.Cout * g.OH * g.OW, g.N * g.Cin * g.H * g.W, g.Cout * (g.Cin / g.groups) * g.KH * g.KW]);
+  const [dy, x, dw] = s.bufs;
+  return { run: (plan) => weightGradDispatch(rt, plan, dy, x, dw, g), dispose: s.dispose };
+}
+
+/** dw = gradient of conv2d with respect to its weights, given dy and the input x. `tuner`: the
+ *  device's autotuner (null: the rule's split count). */
 export function conv2dWeightGrad(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, dw: GpuStorage,
-  g: ConvGeom): void {
+  g: ConvGeom, tuner: Autotuner | null = null): void {
   const op = 'conv2dWeightGrad';
   checkConvGeom(op, g);
-  const cig = g.Cin / g.groups;
-  const dwSize = g.Cout * cig * g.KH * g.KW;
   requireLength(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW);
   requireLength(op, 'x', x, g.N * g.Cin * g.H * g.W);
-  requireLength(op, 'dw', dw, dwSize);
-  const { subgroups, wg, tci, khb, splits } = weightGradPlan(rt, g);
+  requireLength(op, 'dw', dw, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
+  const defaults = weightGradPlan(rt, g);
+  const plan = tuner?.enabled ? tuner.pick('conv-wgrad', convShapeKey(rt, g), defaults,
+    () => (convMacs(g) < convOptions.minTuneMacs ? [{ name: 'rule', params: defaults }] : weightGradVariants(rt, g)),
+    () => weightGradBench(rt, { ...g })) : defaults;
+  weightGradDispatch(rt, plan, dy, x, dw, g);
+}
+
+/** The split-K pass (into dw itself when there is one split) and the in-order reduction of the
+ *  splits, with the given plan and no argument checks (the tuner's benches; tests). */
+export function weightGradDispatch(rt: GpuRuntime, plan: WeightGradPlan, dy: GpuStorage, x: GpuStorage, dw: GpuStorage,
+  g: ConvGeom): void {
+  const { subgroups, wg, tci, khb, splits } = plan;
+  const cig = g.Cin / g.groups;
+  const dwSize = g.Cout * cig * g.KH * g.KW;
   const part = splits > 1 ? rt.alloc(splits * dwSize) : dw;
   rt.dispatch({
     shader: subgroups ? 'conv2d_weight_grad_sg' : 'conv2d_weight_grad',
