@@ -14,7 +14,7 @@ import { NUM_EDGES, NUM_OPS } from '../spaces/nb201/ops.js';
 
 export const SEARCH_METHODS = ['gm', 'fewshot', 'random', 'oneshot'] as const;
 export type SearchMethod = (typeof SEARCH_METHODS)[number];
-export const SELECTORS = ['val-acc', 'val-loss', 'halving', 'bench'] as const;
+export const SELECTORS = ['val-acc', 'val-loss', 'supernet-val-acc', 'halving', 'bench'] as const;
 export type Selector = (typeof SELECTORS)[number];
 export const PRESETS = ['quick', 'tiny', 'paper'] as const;
 export type PresetName = (typeof PRESETS)[number];

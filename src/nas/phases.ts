@@ -170,6 +170,10 @@ export interface LeafResult {
   genotype: string;
   /** the derived genotype run as a single path in the leaf supernet on the validation batches */
   val: { accuracy: number; loss: number };
+  /** the leaf supernet itself under the method's own sample (DARTS: θ = masked softmax α) on the same
+   *  batches — the reference's per-leaf `valid_acc` (GM's projection step, spec §3.7); absent in
+   *  results of runs made before it existed */
+  supernetVal?: { accuracy: number; loss: number };
   /** argmax methods: α at the end, row-major [6,5] */
   alpha?: number[];
   /** RSPS: the scored random candidates */
@@ -185,9 +189,11 @@ export async function finishLeaf(c: SearchConfig, method: BaseMethod, data: Sear
   const val = validationData(c, data);
   const derived = await method.derive({ valid: val, candidates: c.rspsCandidates });
   const m = await method.evaluate(val, { arch: derived.genotype, bn: leafBnMode(c) });
+  const sm = await method.evaluate(val, { arch: 'method', bn: leafBnMode(c) });
   return {
     node: node.id, mask: maskToString(node.mask), genotype: derived.genotypeString,
     val: { accuracy: m.accuracy, loss: m.loss },
+    supernetVal: { accuracy: sm.accuracy, loss: sm.loss },
     ...(derived.alpha ? { alpha: derived.alpha } : {}),
     ...(derived.candidates ? { candidates: derived.candidates } : {}),
     history, seconds,

@@ -67,7 +67,7 @@ export interface RunSearchOptions {
 export interface FinalPick {
   node: number;
   genotype: string;
-  selectedBy: 'val-acc' | 'val-loss' | 'halving' | 'bench';
+  selectedBy: 'val-acc' | 'val-loss' | 'supernet-val-acc' | 'halving' | 'bench';
   /** true when the pick used benchmark accuracies (an oracle, not a search result) */
   oracle: boolean;
   scores: { node: number; genotype: string; score: number }[];
@@ -198,7 +198,8 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
   const onResult = async (r: LeafResult): Promise<void> => {
     st.leaves[r.node] = r;
     await save();
-    log(`leaf ${r.node}: ${r.genotype}  val acc ${r.val.accuracy.toFixed(2)} %  loss ${r.val.loss.toFixed(4)}`);
+    log(`leaf ${r.node}: ${r.genotype}  val acc ${r.val.accuracy.toFixed(2)} %  loss ${r.val.loss.toFixed(4)}` +
+      (r.supernetVal ? `  (supernet ${r.supernetVal.accuracy.toFixed(2)} %)` : ''));
   };
   const runner: LeafRunner = o.leafRunner ?? (async (jobs, ctx) => {
     for (const j of jobs) {
@@ -316,6 +317,10 @@ async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafRes
   switch (c.select) {
     case 'val-acc': return pick(leaves.map((l) => ({ node: l.node, genotype: l.genotype, score: l.val.accuracy })), true, 'val-acc');
     case 'val-loss': return pick(leaves.map((l) => ({ node: l.node, genotype: l.genotype, score: l.val.loss })), false, 'val-loss');
+    case 'supernet-val-acc': return pick(leaves.map((l) => {
+      if (!l.supernetVal) throw new Error(`--select supernet-val-acc: leaf ${l.node} has no supernet score (a result from an older gmnas; rerun its leaves)`);
+      return { node: l.node, genotype: l.genotype, score: l.supernetVal.accuracy };
+    }), true, 'supernet-val-acc');
     case 'bench': {
       const t = o.benchTable!;
       const scores = leaves.map((l) => {

@@ -525,8 +525,9 @@ function genotypeTable(genotype: string): string {
 }
 
 const SELECTED_BY: Record<string, string> = {
-  'val-acc': 'highest validation accuracy of the leaf supernets',
-  'val-loss': 'lowest validation loss of the leaf supernets',
+  'val-acc': 'highest validation accuracy of the leaves\' derived architectures, each run as a single path',
+  'val-loss': 'lowest validation loss of the leaves\' derived architectures, each run as a single path',
+  'supernet-val-acc': 'highest validation accuracy of the leaf supernets under their own architecture weights (the reference code\'s valid_acc)',
   halving: 'successive halving over short stand-alone trainings',
   bench: 'benchmark accuracy looked up in the NB201 table',
 };
@@ -567,14 +568,17 @@ function scoresSection(r: SearchResult): string {
   const benchKeys: string[] = [];
   for (const l of r.leaves) for (const k of Object.keys(l.bench ?? {})) if (k !== 'arch_str' && !benchKeys.includes(k)) benchKeys.push(k);
   const scoreOf = new Map(r.final.scores.map((s) => [s.node, s.score]));
-  const showScore = r.final.selectedBy !== 'val-acc' && r.final.selectedBy !== 'val-loss';
-  const head = ['node', 'mask', 'genotype', 'val acc (%)', 'val loss', ...(showScore ? [`score (${r.final.selectedBy})`] : []),
+  const showScore = !['val-acc', 'val-loss', 'supernet-val-acc'].includes(r.final.selectedBy);
+  const showSupernet = r.leaves.some((l) => l.supernetVal);
+  const head = ['node', 'mask', 'genotype', 'val acc (%)', 'val loss', ...(showSupernet ? ['supernet val acc (%)'] : []),
+    ...(showScore ? [`score (${r.final.selectedBy})`] : []),
     'epochs', 'time', ...benchKeys];
   const rows = [...r.leaves].sort((a, b) => a.node - b.node).map((l) => {
     const cls = l.node === r.final.node ? ' class="final"' : '';
     return `<tr${cls}><td class="num">${escapeHtml(l.node)}${l.node === r.final.node ? ' ★' : ''}</td>` +
       `<td><code>${escapeHtml(l.mask)}</code></td><td><code>${escapeHtml(l.genotype)}</code></td>` +
       `<td class="num">${fmt(l.val.accuracy, 2)}</td><td class="num">${fmt(l.val.loss, 4)}</td>` +
+      (showSupernet ? `<td class="num">${fmt(l.supernetVal?.accuracy, 2)}</td>` : '') +
       (showScore ? `<td class="num">${fmt(scoreOf.get(l.node), 2)}</td>` : '') +
       `<td class="num">${escapeHtml(l.history.length)}</td><td class="num">${escapeHtml(formatSeconds(l.seconds))}</td>` +
       benchKeys.map((k) => benchCell(l.bench?.[k])).join('') + '</tr>';

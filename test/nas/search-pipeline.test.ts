@@ -39,6 +39,8 @@ function checkResult(r: SearchResult, c: SearchConfig, leaves: number): void {
     g.forEach((op, e) => assert.ok(enabledOps(mask, e).includes(op), `leaf ${l.node}: ${l.genotype} outside its mask ${l.mask}`));
     assert.ok(l.val.accuracy >= 0 && l.val.accuracy <= 100);
     assert.ok(Number.isFinite(l.val.loss));
+    assert.ok(l.supernetVal && l.supernetVal.accuracy >= 0 && l.supernetVal.accuracy <= 100, `leaf ${l.node} supernet score`);
+    assert.ok(Number.isFinite(l.supernetVal!.loss));
   }
   assert.ok(r.leaves.some((l) => l.genotype === r.final.genotype && l.node === r.final.node));
   assert.is(r.final.selectedBy, c.select);
@@ -73,6 +75,17 @@ test('GM: two split levels give 4 leaves with 2+3 groups; the distance matrices 
   const rootEdge = r.splits[0].edge;
   for (const s of r.splits.slice(1)) assert.is.not(s.edge, rootEdge);
   assert.ok(r.timings['split.level0'] > 0 && r.timings.leaves > 0);
+});
+
+test('--select supernet-val-acc picks the leaf whose supernet (mixed θ) scores best, not its single path', async () => {
+  const c = tinyConfig({ select: 'supernet-val-acc' });
+  const r = await runSearch({ config: c, backend: be, data, store: new MemoryStore(), deviceName: 'cpu' });
+  checkResult(r, c, 4);
+  const best = Math.max(...r.leaves.map((l) => l.supernetVal!.accuracy));
+  assert.is(r.leaves.find((l) => l.node === r.final.node)!.supernetVal!.accuracy, best);
+  assert.equal(r.final.scores.map((s) => s.score), r.leaves.map((l) => l.supernetVal!.accuracy));
+  // the mixed supernet and the derived single path are different networks: their losses differ
+  assert.ok(r.leaves.some((l) => Math.abs(l.supernetVal!.loss - l.val.loss) > 1e-6), 'supernet score equals the single-path score');
 });
 
 test('few-shot splits one edge into one sub-supernet per op; random splits are balanced; one-shot has one leaf', async () => {
