@@ -78,6 +78,9 @@ export interface AutotunerOptions {
   store?: AutotuneCacheStore | null;
   /** one-line warnings (unreadable or corrupt cache file, failed save); default console.warn */
   warn?: (msg: string) => void;
+  /** one-line notices when tuning starts and ends (a first run on an adapter spends seconds there);
+   *  default none */
+  info?: (msg: string) => void;
   /** wall clock in ms (default performance.now) */
   now?: () => number;
 }
@@ -138,6 +141,7 @@ export class Autotuner {
   private readonly sync: () => Promise<void>;
   private readonly store: AutotuneCacheStore | null;
   private readonly warn: (msg: string) => void;
+  private readonly info: ((msg: string) => void) | undefined;
   private readonly now: () => number;
   /** by `${family}|${shape}` (the adapter is the same for every key of a device) */
   private readonly entries = new Map<string, Entry>();
@@ -152,6 +156,7 @@ export class Autotuner {
     this.sync = o.sync;
     this.store = o.enabled ? o.store ?? null : null;
     this.warn = o.warn ?? ((m) => console.warn(m));
+    this.info = o.info;
     this.now = o.now ?? (() => performance.now());
     this.cached = this.store ? this.readStore(this.store) ?? {} : {};
   }
@@ -200,6 +205,9 @@ export class Autotuner {
     if (!this.enabled) return 0;
     const pending = [...this.entries.values()].filter((e) => e.state === 'untuned' && e.variants.length > 1);
     if (!pending.length) return 0;
+    const t0 = this.now();
+    this.info?.(`autotune: timing ${pending.length} kernel shape${pending.length > 1 ? 's' : ''} on this adapter` +
+      (this.store ? ` (once: the choices are cached in ${this.store.location})` : ''));
     // the caller's queued work must not be counted against the first variant
     await this.sync();
     for (const e of pending) {
@@ -217,6 +225,7 @@ export class Autotuner {
       this.timed++;
     }
     this.save();
+    this.info?.(`autotune: ${pending.length} shape${pending.length > 1 ? 's' : ''} tuned in ${((this.now() - t0) / 1000).toFixed(1)} s`);
     return pending.length;
   }
 

@@ -43,7 +43,8 @@ export interface WebGpuBackendOptions extends RuntimeOptions {
   /** Where tuned choices persist between runs (Node: src/io/autotune-cache.ts); default none:
    *  choices last as long as the backend. Read when the backend is created. */
   autotuneCache?: AutotuneCacheStore | null;
-  /** Where one-line warnings go (an unreadable autotune cache); default console.warn. */
+  /** Where one-line notices go (autotuning starts and ends, an unreadable autotune cache); default:
+   *  warnings to console.warn, no notices. */
   log?: (msg: string) => void;
 }
 
@@ -69,7 +70,7 @@ export class WebGpuBackend implements Backend {
     this.description = `WebGPU: ${rt.info.description}`;
     this.autotuner = new Autotuner({
       enabled: opts.autotune ?? engineOptions.autotune, adapter: adapterKey(rt.info), sync: () => rt.sync(),
-      store: opts.autotuneCache ?? null, ...(opts.log ? { warn: opts.log } : {}),
+      store: opts.autotuneCache ?? null, ...(opts.log ? { warn: opts.log, info: opts.log } : {}),
     });
   }
 
