@@ -3,21 +3,7 @@
 // values; the WebGPU defaults are lower).
 import type { Backend } from '../engine/backend.js';
 import type { WebGpuBackend } from '../engine/webgpu/webgpu-backend.js';
-
-/** The limits device.ts copies from the adapter into requestDevice (kept in step with LIMITS_TO_RAISE there). */
-export const REQUESTED_LIMITS = [
-  'maxStorageBuffersPerShaderStage',
-  'maxComputeWorkgroupStorageSize',
-  'maxStorageBufferBindingSize',
-  'maxBufferSize',
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupSizeY',
-  'maxComputeWorkgroupSizeZ',
-  'maxComputeWorkgroupsPerDimension',
-  'maxUniformBufferBindingSize',
-  'maxBindingsPerBindGroup',
-] as const;
+import { LIMITS_TO_RAISE } from '../engine/webgpu/device.js';
 
 export interface AdapterReport {
   vendor: string;
@@ -40,7 +26,7 @@ export function adapterReport(be: Backend): AdapterReport | null {
   if (!rt?.info) return null;
   const limits: Record<string, number> = {};
   const all = rt.limits as unknown as Record<string, number | undefined>;
-  for (const name of REQUESTED_LIMITS) if (typeof all[name] === 'number') limits[name] = all[name]!;
+  for (const name of LIMITS_TO_RAISE) if (typeof all[name] === 'number') limits[name] = all[name]!;
   const i = rt.info;
   return {
     vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description,

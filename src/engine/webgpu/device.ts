@@ -50,8 +50,9 @@ export interface RequestDeviceOptions {
   disableSubgroups?: boolean;
 }
 
-/** Limits copied from the adapter into the device request (the ones our kernels care about). */
-const LIMITS_TO_RAISE = [
+/** Limits copied from the adapter into the device request (the ones our kernels care about; the
+ *  self-test reports the device's values of exactly these). */
+export const LIMITS_TO_RAISE = [
   'maxStorageBuffersPerShaderStage',
   'maxComputeWorkgroupStorageSize',
   'maxStorageBufferBindingSize',
