@@ -17,12 +17,12 @@ import { REDUCE_WG, auxStorage, foldGrid, requireLength, requirePositive } from 
 /** Values per invocation of the eval-mode forward pass. */
 const EVAL_PER = 8;
 
-function checkBnGeom(op: string, g: BatchNormGeom): void {
+/** Throw unless g is a valid batch-norm geometry (shared with the fused kernels in mixed.ts). */
+export function checkBnGeom(op: string, g: BatchNormGeom): void {
   requirePositive(op, g, ['N', 'C', 'HW']);
   if (!(g.eps > 0) || !Number.isFinite(g.eps)) throw new GpuError(`${op}: eps ${g.eps} must be a positive number`);
   if (!(g.momentum >= 0 && g.momentum <= 1)) throw new GpuError(`${op}: momentum ${g.momentum} must be in [0, 1]`);
 }
-
 
 /** Training mode: normalise with batch statistics, save mean and 1/sqrt(var+eps), and update the
  *  running statistics in place when given. */

@@ -15,6 +15,7 @@ import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
 import { SHADERS } from '../shaders.generated.js';
 import { auxStorage, foldGrid, requireLength, requirePositive } from './conv.js';
+import { checkBnGeom } from './batchnorm.js';
 
 const WG = 256;
 const BN_WG = 256;
@@ -190,17 +191,11 @@ export function mixedDots(rt: GpuRuntime, dy: GpuStorage, terms: MixedTerm[], dw
   rt.release(partial);
 }
 
-function checkBn(op: string, g: BatchNormGeom): void {
-  requirePositive(op, g, ['N', 'C', 'HW']);
-  if (!(g.eps > 0) || !Number.isFinite(g.eps)) throw new GpuError(`${op}: eps ${g.eps} must be a positive number`);
-  if (!(g.momentum >= 0 && g.momentum <= 1)) throw new GpuError(`${op}: momentum ${g.momentum} must be in [0, 1]`);
-}
-
 /** Training-mode statistics [mean | invstd | scale | shift] of x; running statistics updated when given. */
 export function batchNormStats(rt: GpuRuntime, x: GpuStorage, gamma: GpuStorage | null, beta: GpuStorage | null,
   stats: GpuStorage, runMean: GpuStorage | null, runVar: GpuStorage | null, g: BatchNormGeom): void {
   const op = 'batchNormStats';
-  checkBn(op, g);
+  checkBnGeom(op, g);
   requireLength(op, 'x', x, g.N * g.C * g.HW);
   requireLength(op, 'stats', stats, 4 * g.C);
   for (const [name, s] of [['gamma', gamma], ['beta', beta], ['runMean', runMean], ['runVar', runVar]] as const) {
@@ -228,7 +223,7 @@ export function batchNormStatsBackward(rt: GpuRuntime, dy: GpuStorage, dyScale: 
   gamma: GpuStorage | null, stats: GpuStorage, dx: GpuStorage, dgamma: GpuStorage | null, dbeta: GpuStorage | null,
   g: BatchNormGeom): void {
   const op = 'batchNormStatsBackward';
-  checkBn(op, g);
+  checkBnGeom(op, g);
   const n = g.N * g.C * g.HW;
   requireLength(op, 'dy', dy, n);
   requireLength(op, 'x', x, n);
