@@ -3,12 +3,13 @@
 // RSPS selection, torch-1 zero-grad semantics, spawning children, checkpoint state, and running on
 // src/data's real sampler.
 import { test } from 'uvu';
+import { learnableSource } from '../helpers/batches.js';
 import * as assert from 'uvu/assert';
 import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
 import { Tensor, tidy, noGrad } from '../../src/engine/index.js';
 import {
   createBaseMethod, epochLr, epochTau, resolveHyper, BASE_METHOD_PRESETS, type BaseMethod, type HostBatch,
-  type BatchSource, type DeviceBatch, type BaseMethodName,
+  type DeviceBatch, type BaseMethodName,
 } from '../../src/search/index.js';
 import { fullMask, restrictMask, maskAdmits, OP_NONE, OP_SKIP, OP_CONV_1X1, OP_CONV_3X3, OP_AVG_POOL } from '../../src/spaces/nb201/ops.js';
 import { isConnected, connectedGenotypes, sampleConnected } from '../../src/spaces/nb201/connectivity.js';
@@ -23,17 +24,7 @@ const be = new CpuBackend();
 const SIZES = { C: 4, N: 1, inputChannels: 3, numClasses: 4 };
 const SHAPE = [3, 8, 8] as const;
 
-function source(seed: number, n = 8): BatchSource {
-  const r = new Rng(seed);
-  return {
-    next(): HostBatch {
-      const y = new Float32Array(n).map(() => r.int(4));
-      // class-dependent mean so the task is learnable
-      const x = new Float32Array(n * 3 * 64).map((_, i) => r.normal() + 0.5 * y[Math.floor(i / 192)]);
-      return { x, y, n };
-    },
-  };
-}
+const source = learnableSource;
 
 function device(b: HostBatch): DeviceBatch {
   return { x: Tensor.fromArray(be, b.x, [b.n, ...SHAPE]), y: Tensor.fromArray(be, b.y, [b.n]), n: b.n };

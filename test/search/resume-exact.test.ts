@@ -3,17 +3,17 @@
 // step counts, lr, the sampling stream. Also the optimizers' state import itself, and `spawn`
 // inheriting α's Adam state. CPU backend, C = 4, N = 1, 8×8 images.
 import { test } from 'uvu';
+import { learnableSource } from '../helpers/batches.js';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
 import { Tensor, SGD, Adam, backward, tidy, mul, sum } from '../../src/engine/index.js';
-import { createBaseMethod, type BaseMethod, type BaseMethodName, type BatchSource, type HostBatch } from '../../src/search/index.js';
+import { createBaseMethod, type BaseMethod, type BaseMethodName } from '../../src/search/index.js';
 import { saveMethodCheckpoint, loadMethodCheckpoint } from '../../src/search/checkpoints.js';
 import { fullMask } from '../../src/spaces/nb201/ops.js';
 import { loadSafetensors, saveSafetensors } from '../../src/io/fs.js';
-import { Rng } from '../../src/data/rng.js';
 
 const be = new CpuBackend();
 const SIZES = { C: 4, N: 1, inputChannels: 3, numClasses: 4 };
@@ -21,17 +21,7 @@ const SHAPE = [3, 8, 8] as const;
 const STEPS = 3;
 const dir = mkdtempSync(join(tmpdir(), 'gmnas-resume-'));
 
-/** A deterministic stream of learnable random batches: the same seed gives the same batches. */
-function source(seed: number, n = 8): BatchSource {
-  const r = new Rng(seed);
-  return {
-    next(): HostBatch {
-      const y = new Float32Array(n).map(() => r.int(4));
-      const x = new Float32Array(n * 3 * 64).map((_, i) => r.normal() + 0.5 * y[Math.floor(i / 192)]);
-      return { x, y, n };
-    },
-  };
-}
+const source = learnableSource;
 
 function make(name: BaseMethodName, seed: number): BaseMethod {
   return createBaseMethod(name, { backend: be, sizes: SIZES, imageShape: SHAPE, seed });
