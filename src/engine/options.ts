@@ -2,7 +2,7 @@
 
 /** Whether an on/off environment value (GMNAS_AUTOTUNE, GMNAS_REPLAY) leaves the feature on: '0',
  *  'false', 'off' and 'no' turn it off; unset means on. */
-export function autotuneFromEnv(value: string | undefined): boolean {
+export function switchFromEnv(value: string | undefined): boolean {
   return !['0', 'false', 'off', 'no'].includes((value ?? '').trim().toLowerCase());
 }
 
@@ -26,12 +26,12 @@ export const engineOptions = {
    * GMNAS_AUTOTUNE=0 in the environment, or `--no-autotune` on the command line: the kernels then use
    * their fixed rules and nothing is timed, read or written.
    */
-  autotune: autotuneFromEnv(envVar('GMNAS_AUTOTUNE')),
+  autotune: switchFromEnv(envVar('GMNAS_AUTOTUNE')),
   /**
    * Record one training step and replay it for the following ones where the training loop allows it
    * (search/replay.ts: stand-alone training, DARTS 1st-order weight steps; WebGPU only). The values
    * are those of running the ops; off (GMNAS_REPLAY=0) every step runs through the ops — for
    * debugging, and as the comparison in `npm run bench`.
    */
-  replay: autotuneFromEnv(envVar('GMNAS_REPLAY')),
+  replay: switchFromEnv(envVar('GMNAS_REPLAY')),
 };

@@ -18,7 +18,7 @@ import {
 import {
   AUTOTUNE_CACHE_VERSION, Autotuner, parseAutotuneCache, type AutotuneCacheStore,
 } from '../../src/engine/webgpu/autotune.js';
-import { autotuneFromEnv, engineOptions } from '../../src/engine/options.js';
+import { switchFromEnv, engineOptions } from '../../src/engine/options.js';
 import { autotuneCacheFile, defaultAutotuneCachePath } from '../../src/io/autotune-cache.js';
 import { readCommonFlags } from '../../src/cli/common-flags.js';
 import { createBaseMethod, type HostBatch } from '../../src/search/index.js';
@@ -234,9 +234,9 @@ test('the cache file round-trips: a new backend takes the choices from it and ti
 });
 
 test('off switch: nothing recorded, nothing timed, the cache never touched', async () => {
-  assert.is(autotuneFromEnv(undefined), true);
-  assert.is(autotuneFromEnv('1'), true);
-  for (const v of ['0', 'false', 'OFF', ' no ']) assert.is(autotuneFromEnv(v), false, v);
+  assert.is(switchFromEnv(undefined), true);
+  assert.is(switchFromEnv('1'), true);
+  for (const v of ['0', 'false', 'OFF', ' no ']) assert.is(switchFromEnv(v), false, v);
   const defaults = { dataset: 'synthetic' as const, channels: 1, cells: 1, batchSize: 1, epochs: 1 };
   assert.is(readCommonFlags({ 'no-autotune': true }, defaults).autotune, false);
   assert.is(readCommonFlags({}, defaults).autotune, engineOptions.autotune);
