@@ -41,14 +41,7 @@ export interface StepResult {
 }
 
 function batchOf(be: Backend, cfg: StepConfig, seed: number): DeviceBatch {
-  const n = cfg.batch * 3 * cfg.size * cfg.size;
-  const x = new Float32Array(n);
-  let s = seed * 2654435761 >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    x[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  const y = new Float32Array(cfg.batch).map((_, i) => (i * 7 + seed) % cfg.classes);
+  const { x, y } = hostSource(cfg, seed).next();
   return {
     x: Tensor.fromArray(be, x, [cfg.batch, 3, cfg.size, cfg.size]),
     y: Tensor.fromArray(be, y, [cfg.batch]),
