@@ -3,13 +3,16 @@
 // so both engines get their adapters from the same Dawn instance. Timestamp quantisation is turned
 // off so that the profiler's per-dispatch times are exact. The object must stay referenced for the
 // life of the process (Dawn's instance lives as long as it does): it is kept here and on globalThis.
+import { availableParallelism } from 'node:os';
+import { prepareNodeGpuEnv } from '../src/engine/webgpu/device.js';
+
 let gpu: GPU | null = null;
 
 export async function installNodeGpu(): Promise<GPU> {
   if (gpu) return gpu;
   const g = globalThis as { navigator?: { gpu?: GPU } };
   if (g.navigator?.gpu) return (gpu = g.navigator.gpu);
-  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
+  prepareNodeGpuEnv(process.env, availableParallelism());
   const mod = await import('webgpu') as unknown as { create: (flags: string[]) => GPU; globals: object };
   Object.assign(globalThis, mod.globals);
   gpu = mod.create(['disable-dawn-features=timestamp_quantization']);

@@ -2,9 +2,11 @@
 // own device (Dawn supports one device per worker thread). A job that fails — an exception, or a
 // worker that dies — is retried once (it resumes from the leaf's last checkpoint); a second failure
 // is reported with the leaf's id and the other leaves still finish.
+import { availableParallelism } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { BackendKind } from '../engine/select-backend.js';
+import { prepareNodeGpuEnv } from '../engine/webgpu/device.js';
 import type { SearchConfig } from '../nas/config.js';
 import type { LeafRunner } from '../nas/search.js';
 import type { LeafResult, ProgressListener, ProgressEvent } from '../nas/phases.js';
@@ -27,6 +29,8 @@ export interface PoolOptions {
 
 export function poolLeafRunner(o: PoolOptions): LeafRunner {
   return async (jobs, ctx) => {
+    // before the workers start: a worker's writes to process.env never reach Mesa (device.ts)
+    if (o.device === 'webgpu') prepareNodeGpuEnv(process.env, availableParallelism());
     const pool = new Piscina({
       filename: new URL('./leaf-worker.js', import.meta.url).href,
       minThreads: 1,
