@@ -112,10 +112,25 @@ async function benchBackend(be: Backend, label: string): Promise<void> {
     emit({ bench: 'batchnorm-fwd', device: label, shape, ms: bnf, gflops: null });
     const bnb = await time(be, () => be.batchNormBackward(y, x, null, mean, inv, dx, null, null, bg));
     emit({ bench: 'batchnorm-bwd', device: label, shape, ms: bnb, gflops: null });
+    // the fused path's BN (statistics only; backward from the statistics block, dy scaled on read)
+    const st = be.alloc(4 * C), wv = filled(be, 4);
+    const bns = await time(be, () => be.batchNormStats(x, null, null, st, rm, rv, bg));
+    emit({ bench: 'bn-stats', device: label, shape, ms: bns, gflops: null });
+    const bnsb = await time(be, () => be.batchNormStatsBackward(y, { w: wv, index: 1 }, x, null, st, dx, null, null, bg));
+    emit({ bench: 'bn-stats-backward', device: label, shape, ms: bnsb, gflops: null });
     const pg = { kind: 'avg' as const, N, C, H: S, W: S, OH: S, OW: S, KH: 3, KW: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, countIncludePad: false };
     const pool = await time(be, () => be.pool2d(x, y, pg));
     emit({ bench: 'avgpool3x3-fwd', device: label, shape, ms: pool, gflops: null });
-    for (const s of [x, y, dx, mean, inv, rm, rv]) be.release(s);
+    const poolb = await time(be, () => be.pool2dBackward(y, x, dx, pg));
+    emit({ bench: 'avgpool3x3-bwd', device: label, shape, ms: poolb, gflops: null });
+    const acc = await time(be, () => be.addScaledInPlace(dx, y, wv, 2, n));
+    emit({ bench: 'add-scaled-in-place', device: label, shape, ms: acc, gflops: null });
+    // a node's weighted sum of three BN-deferred terms (mixed_sum, BN applied on read)
+    const terms = [x, y, dx].map((t, k) => ({ x: t, stats: st, wIndex: k }));
+    const sum = be.alloc(n);
+    const ms = await time(be, () => be.mixedSum(terms, wv, sum, { N, C, HW: S * S }));
+    emit({ bench: 'mixed-sum-k3', device: label, shape, ms, gflops: null });
+    for (const s of [x, y, dx, mean, inv, rm, rv, st, wv, sum]) be.release(s);
   }
   // dispatches of one ReLU→conv3x3→BN forward+backward through autograd (NB201 op, C=16 32×32)
   const C = 16, S = 32;

@@ -9,6 +9,8 @@
 // consecutive values per lane walking the (n, hw) planes with an incremental cursor (no division per
 // step), then a tree reduction in workgroup memory. Callers bind ones / zeros for gamma / beta
 // without affine parameters, and scratch buffers for runMean / runVar without running statistics.
+// x is read in V units (shader-variants.ts prepends V = vec4<f32> or f32, VW its width dividing VEC,
+// hsum and lane0).
 struct Params { N: u32, C: u32, HW: u32, running: u32, eps: f32, momentum: f32 }
 
 /** a power of two */
@@ -16,7 +18,7 @@ override WG: u32 = 256u;
 /** values per lane and chunk: 16, 4 or 1, dividing HW */
 override VEC: u32 = 4u;
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<V>;
 @group(0) @binding(1) var<storage, read> gamma: array<f32>;
 @group(0) @binding(2) var<storage, read> beta: array<f32>;
 @group(0) @binding(3) var<storage, read_write> st: array<f32>;
@@ -33,24 +35,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (c >= p.C) { return; }
   let cpp = p.HW / VEC;                 // chunks per plane
   let chunks = p.N * cpp;
-  let shift = x[c * p.HW];
-  var s = vec2<f32>(0.0);
+  let shift = lane0(x[c * p.HW / VW]);
+  var s1 = V(0.0);
+  var s2 = V(0.0);
   // cursor over (n, chunk in plane) for chunk index t = lid, lid + WG, ...
   var n = lid / cpp;
   var q = lid % cpp;
   let dn = WG / cpp;
   let dq = WG % cpp;
   for (var t = lid; t < chunks; t += WG) {
-    let base = (n * p.C + c) * p.HW + q * VEC;
-    for (var e = 0u; e < VEC; e++) {
+    let base = ((n * p.C + c) * p.HW + q * VEC) / VW;
+    for (var e = 0u; e < VEC / VW; e++) {
       let d = x[base + e] - shift;
-      s += vec2<f32>(d, d * d);
+      s1 += d;
+      s2 += d * d;
     }
     q += dq;
     n += dn;
     if (q >= cpp) { q -= cpp; n += 1u; }
   }
-  red[lid] = s;
+  red[lid] = vec2<f32>(hsum(s1), hsum(s2));
   workgroupBarrier();
   for (var half = WG / 2u; half > 0u; half >>= 1u) {
     if (lid < half) { red[lid] += red[lid + half]; }

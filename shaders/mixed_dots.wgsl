@@ -3,16 +3,17 @@
 // First pass of the architecture-weight gradient of a weighted sum (mixed_sum.wgsl): for each term,
 //   partial[g * p.cols + p.col0 + k] = sum over the chunks of workgroup g of dy[i] * (x_k[i] * scale_k[c] + shift_k[c])
 // one read of dy for all K terms. mixed_dots_final.wgsl adds the workgroups' partials in order
-// (deterministic, no atomics). Lanes take VEC consecutive elements in a grid-stride loop.
+// (deterministic, no atomics). Lanes take VEC consecutive elements in a grid-stride loop, read as
+// V units (shader-variants.ts prepends V = vec4<f32> or f32, VW its width, and hsum).
 struct Params { chunks: u32, cpp: u32, C: u32, cols: u32, col0: u32 }
 
 /** a power of two (tree reduction) */
 override WG: u32 = 256u;
 override VEC: u32 = 4u;
 
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(0) var<storage, read> dy: array<V>;
 //#each-term
-@group(0) @binding({2*k+1}) var<storage, read> x{k}: array<f32>;
+@group(0) @binding({2*k+1}) var<storage, read> x{k}: array<V>;
 @group(0) @binding({2*k+2}) var<storage, read> st{k}: array<f32>;
 //#end
 @group(0) @binding({2*K+1}) var<storage, read_write> partial: array<f32>;
@@ -30,12 +31,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 //#end
   for (var i = gid.x; i < p.chunks; i += stride) {
     let c = (i / p.cpp) % C;
-    let base = i * VEC;
-    var sdy = 0.0;
+    let base = i * (VEC / VW);
+    var sdy = V(0.0);
 //#each-term
-    var d{k} = 0.0;
+    var d{k} = V(0.0);
 //#end
-    for (var e = 0u; e < VEC; e++) {
+    for (var e = 0u; e < VEC / VW; e++) {
       let j = base + e;
       let g = dy[j];
       sdy += g;
@@ -45,7 +46,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     // sum dy * (x * scale + shift) = scale * sum dy*x + shift * sum dy, per chunk (one channel)
 //#each-term
-    acc{k} += d{k} * st{k}[2u * C + c] + sdy * st{k}[3u * C + c];
+    acc{k} += hsum(d{k}) * st{k}[2u * C + c] + hsum(sdy) * st{k}[3u * C + c];
 //#end
   }
 //#each-term

@@ -9,6 +9,7 @@
 // Each lane handles VEC consecutive elements (16 or 4 when H*W is a multiple, so they share one
 // channel and its statistics are loaded once; else 1) in a grid-stride loop: on CPU rasterisers few workgroups are cheaper, on GPUs
 // the grid covers the tensor. Statistics bindings may repeat one buffer (read-only).
+// Written in V units (shader-variants.ts prepends V = vec4<f32> or f32 and VW, its width; VW divides VEC).
 struct Params { chunks: u32, cpp: u32, C: u32, acc: u32, widx: array<vec4<u32>, 2> }
 
 override WG: u32 = 256u;
@@ -16,11 +17,11 @@ override WG: u32 = 256u;
 override VEC: u32 = 4u;
 
 //#each-term
-@group(0) @binding({2*k}) var<storage, read> x{k}: array<f32>;
+@group(0) @binding({2*k}) var<storage, read> x{k}: array<V>;
 @group(0) @binding({2*k+1}) var<storage, read> st{k}: array<f32>;
 //#end
 @group(0) @binding({2*K}) var<storage, read> w: array<f32>;
-@group(0) @binding({2*K+1}) var<storage, read_write> out: array<f32>;
+@group(0) @binding({2*K+1}) var<storage, read_write> out: array<V>;
 @group(0) @binding({2*K+2}) var<uniform> p: Params;
 
 @compute @workgroup_size(WG)
@@ -36,10 +37,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let a{k} = w{k} * st{k}[2u * C + c];
     let b{k} = w{k} * st{k}[3u * C + c];
 //#end
-    let base = i * VEC;
-    for (var e = 0u; e < VEC; e++) {
+    let base = i * (VEC / VW);
+    for (var e = 0u; e < VEC / VW; e++) {
       let j = base + e;
-      var v = 0.0;
+      var v = V(0.0);
       if (p.acc != 0u) { v = out[j]; }
 //#each-term
       v += x{k}[j] * a{k} + b{k};

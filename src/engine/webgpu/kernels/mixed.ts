@@ -13,7 +13,7 @@
 import type { BatchNormGeom, ChannelGeom, MixedTerm, ScaleRef } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
-import { SHADERS } from '../shaders.generated.js';
+import { shaderVariant, vectorWidthFor } from './shader-variants.js';
 import { auxStorage, foldGrid, requireLength, requirePositive } from './conv.js';
 import { checkBnGeom } from './batchnorm.js';
 
@@ -25,38 +25,6 @@ const MAX_TERMS = 6;
 const MAX_DOT_COLS = 32;
 /** workgroups of the first dots pass at most (its partials are summed by one small pass) */
 const MAX_DOT_GROUPS = 256;
-
-/**
- * Expand a shaders/*.wgsl template for K terms: lines between `//#each-term` and `//#end` repeat
- * for k = 0..K-1, and `{expr}` (an integer expression of k and K: digits, + - * / %, / rounding
- * down) is replaced by its value.
- */
-export function expandTemplate(src: string, K: number): string {
-  const subst = (line: string, k: number): string => line.replace(/\{([0-9kK+\-*/% ]*[kK][0-9kK+\-*/% ]*)\}/g, (_, expr: string) => {
-    const v = Function('k', 'K', `"use strict"; return (${expr});`)(k, K) as number;
-    return String(Math.floor(v));
-  });
-  const out: string[] = [];
-  const lines = src.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i].trim() !== '//#each-term') { out.push(subst(lines[i], 0)); continue; }
-    const block: string[] = [];
-    for (i++; i < lines.length && lines[i].trim() !== '//#end'; i++) block.push(lines[i]);
-    if (i >= lines.length) throw new GpuError('expandTemplate: //#each-term without //#end');
-    for (let k = 0; k < K; k++) for (const l of block) out.push(subst(l, k));
-  }
-  return out.join('\n');
-}
-
-function templateShader(rt: GpuRuntime, template: string, K: number): string {
-  const key = `${template}~k${K}`;
-  if (!rt.hasShader(key)) {
-    const src = SHADERS[template];
-    if (src === undefined) throw new GpuError(`missing template shaders/${template}.wgsl`);
-    rt.defineShader(key, expandTemplate(src, K));
-  }
-  return key;
-}
 
 /** Module switches, for tests and tuning. */
 export const mixedOptions = {
@@ -136,7 +104,7 @@ export function mixedSum(rt: GpuRuntime, terms: MixedTerm[], w: GpuStorage, out:
     const widx = part.map((t) => t.wIndex);
     while (widx.length < 8) widx.push(0);
     rt.dispatch({
-      shader: templateShader(rt, 'mixed_sum', K), bindings, readOnly: 2 * K + 1,
+      shader: shaderVariant(rt, 'mixed_sum', { K, width: vectorWidthFor(vec) }), bindings, readOnly: 2 * K + 1,
       params: { u: [chunks, g.HW / vec, g.C, start > 0 ? 1 : 0, ...widx] },
       constants: { WG, VEC: vec }, workgroups: rt.strideGrid(chunks, WG),
     });
@@ -176,7 +144,7 @@ export function mixedDots(rt: GpuRuntime, dy: GpuStorage, terms: MixedTerm[], dw
     for (const t of part) bindings.push(t.x as GpuStorage, (t.stats ?? id) as GpuStorage);
     bindings.push(partial);
     rt.dispatch({
-      shader: templateShader(rt, 'mixed_dots', K), bindings, readOnly: 2 * K + 1,
+      shader: shaderVariant(rt, 'mixed_dots', { K, width: vectorWidthFor(vec) }), bindings, readOnly: 2 * K + 1,
       params: { u: [chunks, g.HW / vec, g.C, cols, start] },
       constants: { WG: dwg, VEC: vec }, workgroups: [groups, 1, 1],
     });
@@ -205,7 +173,7 @@ export function batchNormStats(rt: GpuRuntime, x: GpuStorage, gamma: GpuStorage 
   if ((gamma === null) !== (beta === null)) throw new GpuError(`${op}: gamma and beta must be both given or both null`);
   if (stats === x) throw new GpuError(`${op}: stats is also x`);
   rt.dispatch({
-    shader: 'batchnorm_stats',
+    shader: shaderVariant(rt, 'batchnorm_stats', { width: vectorWidthFor(bnVec(g.HW)) }),
     bindings: [x, gamma ?? auxStorage(rt, 'ones', g.C), beta ?? auxStorage(rt, 'zeros', g.C), stats,
       runMean ?? auxStorage(rt, 'scratchA', g.C), runVar ?? auxStorage(rt, 'scratchB', g.C)],
     params: { u: [g.N, g.C, g.HW, runMean ? 1 : 0], f: [g.eps, g.momentum] },
@@ -238,7 +206,7 @@ export function batchNormStatsBackward(rt: GpuRuntime, dy: GpuStorage, dyScale: 
   }
   if (dx === dy || dx === x) throw new GpuError(`${op}: dx must not be dy or x`);
   rt.dispatch({
-    shader: 'batchnorm_backward_st',
+    shader: shaderVariant(rt, 'batchnorm_backward_st', { width: vectorWidthFor(bnVec(g.HW)) }),
     bindings: [dy, x, gamma ?? auxStorage(rt, 'ones', g.C), stats, (dyScale?.w as GpuStorage | undefined) ?? auxStorage(rt, 'ones', 1),
       dx, dgamma ?? auxStorage(rt, 'scratchA', g.C), dbeta ?? auxStorage(rt, 'scratchB', g.C)],
     readOnly: 5,

@@ -6,8 +6,7 @@
 import type { SgdItem, SgdParams, TensorRef } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
-import { expandTemplate } from './mixed.js';
-import { SHADERS } from '../shaders.generated.js';
+import { shaderVariant } from './shader-variants.js';
 
 const WG = 64;
 /** workgroups of the multi-tensor kernels at most (their tensors are parameters: small) */
@@ -15,12 +14,6 @@ const MAX_GROUPS = 64;
 /** sizes slots in the templates' uniform blocks */
 const MAX_SIZES = 16;
 const MAX_SGD = 8;
-
-function templateShader(rt: GpuRuntime, template: string, K: number): string {
-  const key = `${template}~k${K}`;
-  if (!rt.hasShader(key)) rt.defineShader(key, expandTemplate(SHADERS[template], K));
-  return key;
-}
 
 function groupsFor(rt: GpuRuntime, sizes: number[]): number {
   return Math.min(MAX_GROUPS, rt.strideGroups(Math.max(1, ...sizes), WG));
@@ -72,7 +65,7 @@ export function sumSquaresMulti(rt: GpuRuntime, xs: TensorRef[], out: GpuStorage
   let col0 = 0;
   for (const part of chunks(live, per, (x) => [x.s as GpuStorage])) {
     rt.dispatch({
-      shader: templateShader(rt, 'multi_sumsq', part.length), bindings: [...part.map((x) => x.s as GpuStorage), partial],
+      shader: shaderVariant(rt, 'multi_sumsq', { K: part.length }), bindings: [...part.map((x) => x.s as GpuStorage), partial],
       params: { u: [...sizesWords(part.map((x) => x.n), MAX_SIZES), col0, cols] }, constants: { WG },
       workgroups: [groups, 1, 1],
     });
@@ -94,7 +87,7 @@ export function scaleInPlaceByElementMulti(rt: GpuRuntime, xs: TensorRef[], f: G
   const per = Math.max(1, Math.min(MAX_SIZES, rt.limits.maxStorageBuffersPerShaderStage - 1));
   for (const part of chunks(live, per, (x) => [x.s as GpuStorage])) {
     rt.dispatch({
-      shader: templateShader(rt, 'multi_scale', part.length), bindings: [...part.map((x) => x.s as GpuStorage), f],
+      shader: shaderVariant(rt, 'multi_scale', { K: part.length }), bindings: [...part.map((x) => x.s as GpuStorage), f],
       params: { u: [...sizesWords(part.map((x) => x.n), MAX_SIZES), fIndex] }, constants: { WG },
       workgroups: [groupsFor(rt, part.map((x) => x.n)), 1, 1],
     });
@@ -116,7 +109,7 @@ export function sgdStepMulti(rt: GpuRuntime, items: SgdItem[], p: SgdParams): vo
   const per = Math.max(1, Math.min(MAX_SGD, Math.floor(rt.limits.maxStorageBuffersPerShaderStage / 3)));
   for (const part of chunks(live, per, (it) => [it.param, it.grad, it.momBuf] as GpuStorage[])) {
     rt.dispatch({
-      shader: templateShader(rt, 'multi_sgd', part.length),
+      shader: shaderVariant(rt, 'multi_sgd', { K: part.length }),
       bindings: part.flatMap((it) => [it.param, it.grad, it.momBuf] as GpuStorage[]),
       params: { u: [...sizesWords(part.map((it) => it.n), MAX_SGD), p.nesterov ? 1 : 0], f: [p.lr, p.momentum, p.dampening, p.weightDecay] },
       constants: { WG }, workgroups: [groupsFor(rt, part.map((it) => it.n)), 1, 1],
