@@ -147,6 +147,19 @@ test('pool2d and pool2dBackward', async () => {
   for (const g of cases) await checkPool(g, randn(g.N * g.C * g.H * g.W, next()));
 });
 
+test('3x3 stride-1 average pooling with W % 4 == 0 (the strip kernels of pool2d_3x3s1.wgsl)', async () => {
+  if (!gpu) return;
+  // with and without the padded zeros in the divisor; one 4-column strip (both edges in it), 1-row
+  // and 2-row planes, a tall narrow one; 8x6 (W % 4 != 0) and 5x5 windows stay on the general kernels
+  const cases = [
+    pool('avg', 2, 3, 8, 8, 3, 1, 1, false), pool('avg', 2, 3, 8, 8, 3, 1, 1, true),
+    pool('avg', 2, 2, 5, 4, 3, 1, 1, false), pool('avg', 2, 2, 1, 12, 3, 1, 1, false),
+    pool('avg', 1, 3, 2, 8, 3, 1, 1, true), pool('avg', 1, 2, 17, 4, 3, 1, 1, false),
+    pool('avg', 1, 2, 8, 6, 3, 1, 1, false), pool('avg', 1, 2, 8, 8, 5, 1, 2, false),
+  ];
+  for (const g of cases) await checkPool(g, randn(g.N * g.C * g.H * g.W, next()));
+});
+
 test('max pool ties go to the first maximum; a NaN wins', async () => {
   if (!gpu) return;
   const g = pool('max', 2, 3, 7, 6, 3, 1, 1);

@@ -1,4 +1,5 @@
-// WebGPU pooling kernels (shaders/pool2d.wgsl, pool2d_backward_{avg,max}.wgsl, pool_global_avg.wgsl),
+// WebGPU pooling kernels (shaders/pool2d.wgsl, pool2d_backward_{avg,max}.wgsl, pool2d_3x3s1.wgsl,
+// pool_global_avg.wgsl),
 // with the semantics of the Backend methods: PyTorch windows (floor output size), avg with or
 // without padded zeros in the divisor, max taking the first maximum (a NaN wins) and routing its
 // gradient there. Window geometry is override constants, tensor sizes uniforms. Backward passes
@@ -47,12 +48,35 @@ function poolForward(rt: GpuRuntime, x: GpuStorage, out: GpuStorage, g: PoolGeom
   });
 }
 
+/** Module switches, for tests and benchmarks. */
+export const poolOptions = {
+  /** use pool2d_3x3s1.wgsl where it applies (else the general kernels) */
+  stripKernel: true,
+};
+
+/** The avg_pool_3x3 of NB201 and DARTS (stride 1, padding 1) with W % 4 == 0: pool2d_3x3s1.wgsl's
+ *  strip kernels serve it (each input row loaded once per 4 outputs). */
+function isAvg3x3s1(g: PoolGeom): boolean {
+  return poolOptions.stripKernel && g.kind === 'avg' && g.KH === 3 && g.KW === 3 && g.strideH === 1 &&
+    g.strideW === 1 && g.padH === 1 && g.padW === 1 && g.W % 4 === 0;
+}
+
+/** pool2d_3x3s1.wgsl's `forward` or `backward`: src is read as vec4s and as scalars (one buffer bound twice). */
+function avg3x3s1(rt: GpuRuntime, entry: 'forward' | 'backward', src: GpuStorage, out: GpuStorage, g: PoolGeom): void {
+  rt.dispatch({
+    shader: 'pool2d_3x3s1', entry, bindings: [src, src, out], readOnly: 2,
+    params: { u: [g.N * g.C, g.countIncludePad ? 1 : 0], i: [g.H, g.W] },
+    constants: { WG: POOL_WG }, workgroups: rt.strideGrid(g.N * g.C * (g.W / 4), POOL_WG),
+  });
+}
+
 export function pool2d(rt: GpuRuntime, x: GpuStorage, y: GpuStorage, g: PoolGeom): void {
   const op = 'pool2d';
   checkPoolGeom(op, g);
   requireLength(op, 'x', x, g.N * g.C * g.H * g.W);
   requireLength(op, 'y', y, g.N * g.C * g.OH * g.OW);
-  poolForward(rt, x, y, g, 'main');
+  if (isAvg3x3s1(g)) avg3x3s1(rt, 'forward', x, y, g);
+  else poolForward(rt, x, y, g, 'main');
 }
 
 export function pool2dBackward(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, dx: GpuStorage, g: PoolGeom): void {
@@ -65,6 +89,10 @@ export function pool2dBackward(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, dx
   const tiles = g.N * g.C * g.H * Math.ceil(g.W / 4);
   const workgroups = rt.strideGrid(tiles, POOL_WG);
   const params = sizeParams(g);
+  if (isAvg3x3s1(g)) {
+    avg3x3s1(rt, 'backward', dy, dx, g);
+    return;
+  }
   if (g.kind === 'avg') {
     rt.dispatch({
       shader: 'pool2d_backward_avg', bindings: [dy, dx], params, workgroups, constants: windowConstants(g),

@@ -1,0 +1,84 @@
+// 3x3 average pooling, stride 1, padding 1 (output the size of the input), W a multiple of 4: the
+// avg_pool_3x3 of NB201 and DARTS, forward and backward. pool2d.wgsl and pool2d_backward_avg.wgsl
+// serve every other geometry with the same semantics (divisor = the window clipped to the image, or
+// 9 when p.countIncludePad != 0).
+// One invocation owns a strip of 4 columns of one plane and walks down its rows with a sliding window
+// of three row sums, so each input row is loaded once (one vec4 + one scalar each side) for 4 outputs,
+// instead of three times; and the (plane, column) split costs two divisions per strip, not per row.
+// On CPU rasterisers loads (and integer divisions) are the cost (see shader-variants.ts).
+//   forward:  y[h, w]  = sum_{|dh|,|dw| <= 1} x[h + dh, w + dw] / (rows(h) * cols(w))
+//   backward: dx[h, w] = sum_{|dh|,|dw| <= 1} dy[h + dh, w + dw] / (rows(h + dh) * cols(w + dw))
+// with rows(h) = how many of h-1..h+1 lie in the image (3 when countIncludePad), likewise cols, and
+// out-of-image terms 0. The input (x or dy) is bound twice: as vec4s and as scalars (read-only aliases).
+
+struct Params { planes: u32, countIncludePad: u32, H: i32, W: i32 }
+
+override WG: u32 = 64u;
+
+@group(0) @binding(0) var<storage, read> inV: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> inS: array<f32>;
+@group(0) @binding(2) var<storage, read_write> outV: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+/** How many of c-1, c, c+1 lie in [0, n) (3 with the padded zeros counted). */
+fn span(c: i32, n: i32) -> f32 {
+  if (p.countIncludePad != 0u) { return 3.0; }
+  return f32(min(c + 1, n - 1) - max(c - 1, 0) + 1);
+}
+
+/** Horizontal 3-sums of row `row` at columns w0..w0+3, each input value first multiplied by `scale`
+ *  at its own column (scale(w0-1), scale(w0..w0+3), scale(w0+4)); 0 for a row outside the image. */
+fn row_sums(rowBase: i32, w0: i32, ok: bool, sl: f32, sc: vec4<f32>, sr: f32) -> vec4<f32> {
+  if (!ok) { return vec4<f32>(0.0); }
+  let c = inV[(rowBase + w0) / 4] * sc;
+  let l = select(0.0, inS[rowBase + max(w0 - 1, 0)], w0 > 0) * sl;
+  let r = select(0.0, inS[rowBase + min(w0 + 4, p.W - 1)], w0 + 4 < p.W) * sr;
+  let mid = c.y + c.z;
+  return vec4<f32>(l + c.x + c.y, c.x + mid, mid + c.w, c.z + c.w + r);
+}
+
+fn strip_count() -> u32 { return p.planes * u32(p.W / 4); }
+
+@compute @workgroup_size(WG)
+fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+  let wTiles = u32(p.W / 4);
+  for (var s = (wid.x + wid.y * nwg.x) * WG + lid; s < strip_count(); s += nwg.x * nwg.y * WG) {
+    let plane = i32(s / wTiles);
+    let w0 = i32(s % wTiles) * 4;
+    let cols = vec4<f32>(span(w0, p.W), span(w0 + 1, p.W), span(w0 + 2, p.W), span(w0 + 3, p.W));
+    let one = vec4<f32>(1.0);
+    let planeBase = plane * p.H * p.W;
+    var prev = vec4<f32>(0.0);
+    var cur = row_sums(planeBase, w0, true, 1.0, one, 1.0);
+    for (var h = 0; h < p.H; h++) {
+      let next = row_sums(planeBase + (h + 1) * p.W, w0, h + 1 < p.H, 1.0, one, 1.0);
+      outV[(planeBase + h * p.W + w0) / 4] = (prev + cur + next) / (span(h, p.H) * cols);
+      prev = cur;
+      cur = next;
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+  let wTiles = u32(p.W / 4);
+  for (var s = (wid.x + wid.y * nwg.x) * WG + lid; s < strip_count(); s += nwg.x * nwg.y * WG) {
+    let plane = i32(s / wTiles);
+    let w0 = i32(s % wTiles) * 4;
+    // each dy value is divided by its own window's column count, then (per row) by its row count
+    let sl = 1.0 / span(w0 - 1, p.W);
+    let sc = 1.0 / vec4<f32>(span(w0, p.W), span(w0 + 1, p.W), span(w0 + 2, p.W), span(w0 + 3, p.W));
+    let sr = 1.0 / span(w0 + 4, p.W);
+    let planeBase = plane * p.H * p.W;
+    var prev = vec4<f32>(0.0);
+    var cur = row_sums(planeBase, w0, true, sl, sc, sr) / span(0, p.H);
+    for (var h = 0; h < p.H; h++) {
+      let next = row_sums(planeBase + (h + 1) * p.W, w0, h + 1 < p.H, sl, sc, sr) / span(h + 1, p.H);
+      outV[(planeBase + h * p.W + w0) / 4] = prev + cur + next;
+      prev = cur;
+      cur = next;
+    }
+  }
+}
