@@ -28,6 +28,12 @@ enable subgroups;
 // gradient is masked on store, dx = convT(dy) * (x > 0), with the pre-ReLU input bound as `xmask`
 // (callers bind a placeholder otherwise: the binding layout is the same in every mode).
 // ACCUMULATE adds the result to dst (a gradient accumulated in place: no separate add pass).
+//
+// VEC_WINDOW (set by the host for stride-1, undilated "same" windows, KW = 2*PW + 1, over rows whose
+// width is a multiple of 4: NB201's and DARTS's 3x3 and 1x1 convolutions, forward and input
+// gradient): the window row is read as CV aligned vec4s plus PW scalars each side, 4 loads instead
+// of 10 for 3x3 with CV = 2 (on CPU rasterisers every load is a per-lane gather). `srcV` is `src`
+// bound a second time as vec4s.
 
 struct Params { N: u32, CIN: u32, COUT: u32, GROUPS: u32, H: i32, W: i32, OH: i32, OW: i32 }
 
@@ -48,6 +54,8 @@ override ACCUMULATE: bool = false;
 override TC: u32 = 8u;
 /** vec4 column groups per invocation: 1 to 4 (4*CV output columns) */
 override CV: i32 = 1;
+/** read the window as aligned vec4s (see the header); the host checks the geometry allows it */
+override VEC_WINDOW: bool = false;
 override WG: u32 = 64u;
 
 /** input values 4*CV output columns read along a row (forward, or stride-1 backward) */
@@ -59,11 +67,12 @@ const MAX_CV: i32 = 4;
 const MAX_WIN: i32 = 24;
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<storage, read> srcV: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> xmask: array<f32>;
-@group(0) @binding(5) var<uniform> p: Params;
+@group(0) @binding(5) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(6) var<uniform> p: Params;
 
 /** Sizes of the tensor produced ("out") and the one consumed ("in") in the current mode. */
 struct Shape { outC: u32, outH: i32, outW: i32, inC: u32, inH: i32, inW: i32, outPerGroup: u32, redPerGroup: u32 }
@@ -136,7 +145,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
       let rowBase = inC + clamp(ih, 0, s.inH - 1) * s.inW;
       var xs: array<f32, MAX_WIN>;
-      if (SHARED_WINDOW) {
+      if (SHARED_WINDOW && VEC_WINDOW) {
+        // winStart = ow0 - PW; ow0 and the row starts are multiples of 4, so the CV vec4s are aligned
+        for (var v = 0; v < CV; v++) {
+          let col = ow0 + 4 * v;
+          var q = select(vec4<f32>(0.0), srcV[(rowBase + min(col, s.inW - 4)) / 4], rowOk && col < s.inW);
+          if (RELU_IN && !BACKWARD_DATA) { q = max(q, vec4<f32>(0.0)); }
+          xs[PW + 4 * v] = q.x;
+          xs[PW + 4 * v + 1] = q.y;
+          xs[PW + 4 * v + 2] = q.z;
+          xs[PW + 4 * v + 3] = q.w;
+        }
+        for (var j = 0; j < PW; j++) {
+          xs[j] = in_at(rowBase, rowOk, winStart + j, s.inW);
+          xs[PW + 4 * CV + j] = in_at(rowBase, rowOk, ow0 + 4 * CV + j, s.inW);
+        }
+      } else if (SHARED_WINDOW) {
         for (var j = 0; j < WIN; j++) { xs[j] = in_at(rowBase, rowOk, winStart + j, s.inW); }
       }
       for (var kw = 0; kw < KW; kw++) {

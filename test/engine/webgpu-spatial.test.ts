@@ -85,6 +85,12 @@ const SMALL_CONVS: [ConvGeom, boolean][] = [
   [conv(2, 8, 11, 11, 16, 7, 2, 3), true],          // 7x7 stride 2
   [conv(2, 3, 23, 23, 8, 11, 4, 2), false],         // 11x11 stride 4: windows too wide for registers
   [conv(1, 8, 1, 6, 16, 3, 1, 1), true],            // one output row: weight gradient without split-K
+  // rows read as aligned vec4s (VEC_WINDOW: stride 1, "same" window, width % 4 == 0)
+  [conv(2, 4, 5, 12, 8, 3, 1, 1), true],            // 12 wide: the second vec4 of the last tile is outside
+  [conv(2, 8, 4, 4, 8, 3, 1, 1, 1, 8), false],      // 4 wide (one vec4 per row), depthwise
+  [conv(1, 4, 6, 8, 4, 5, 1, 2), true],             // 5x5: a halo of 2 each side
+  [conv(2, 6, 3, 16, 4, 1), false],                 // 1x1: no halo
+  [conv(2, 4, 6, 8, 4, [1, 3], 1, [0, 1]), false],  // 1x3 kernel
 ];
 
 test('conv2d, conv2dInputGrad, conv2dWeightGrad: odd shapes', async () => {
@@ -96,7 +102,7 @@ test('conv kernels: portable (no-subgroup) shader variants', async () => {
   if (!gpu) return;
   convOptions.subgroups = false;
   try {
-    for (const [g, bias] of [SMALL_CONVS[0], SMALL_CONVS[2]]) await checkConv(g, bias, 'portable');
+    for (const [g, bias] of [SMALL_CONVS[0], SMALL_CONVS[2], SMALL_CONVS[10]]) await checkConv(g, bias, 'portable');
   } finally {
     convOptions.subgroups = true;
   }

@@ -50,6 +50,8 @@ export const convOptions = {
    * the NB201 cell convolutions at C=16 and batch 48+ in, the quick presets' layers out. Tests lower it.
    */
   minTuneMacs: 2 ** 23,
+  /** Read window rows as aligned vec4s where the geometry allows (vecWindow); false: always scalars. */
+  vecWindow: true,
 };
 
 /** Multiply-adds of one convolution (forward, input gradient and weight gradient alike). */
@@ -230,6 +232,16 @@ function gemmBench(rt: GpuRuntime, g: ConvGeom, backwardData: boolean): TuneBenc
   return { run: (b) => implicitGemm(rt, b, dy, w, null, dx, g, true, g.reluInput ? xmask : null), dispose: s.dispose };
 }
 
+/** Whether the implicit-GEMM kernel reads its window rows as aligned vec4s (override VEC_WINDOW):
+ *  stride 1, no dilation, a "same" window (KW = 2*PW + 1, at most 9 wide: the shared window fits)
+ *  along rows whose width (the tensor read: x forward, dy backward) is a multiple of 4.
+ *  convOptions.vecWindow = false turns it off (benchmarks' baseline). */
+export function vecWindow(g: ConvGeom, backwardData: boolean, cv: number): boolean {
+  const inW = backwardData ? g.OW : g.W;
+  return convOptions.vecWindow && g.strideW === 1 && g.dilW === 1 && g.KW === 2 * g.padW + 1 && g.padW <= 4 &&
+    inW % 4 === 0 && 4 * cv + 2 * g.padW <= 24;
+}
+
 /** Implicit-GEMM dispatch shared by the forward pass and the input gradient, with the given
  *  blocking and no argument checks (the tuner's benches; tests run every variant through it).
  *  `xmask`: the pre-ReLU input that masks the input gradient of a fused-ReLU conv (g.reluInput). */
@@ -240,10 +252,11 @@ export function implicitGemm(rt: GpuRuntime, blocking: GemmBlocking, src: GpuSto
   const tiles = g.N * outH * Math.ceil(outW / (4 * cv));
   rt.dispatch({
     shader: useSubgroups(rt) ? 'conv2d_sg' : 'conv2d',
-    bindings: [src, w, bias ?? auxStorage(rt, 'zeros', g.Cout), dst, xmask ?? auxStorage(rt, 'scratchA', 1)],
+    bindings: [src, src, w, bias ?? auxStorage(rt, 'zeros', g.Cout), xmask ?? auxStorage(rt, 'scratchA', 1), dst],
+    readOnly: 5,
     params: { u: [g.N, g.Cin, g.Cout, g.groups], i: [g.H, g.W, g.OH, g.OW] },
     constants: { ...windowConstants(g), BACKWARD_DATA: backwardData ? 1 : 0, RELU_IN: g.reluInput ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0,
-      TC: tc, CV: cv, WG: CONV_WG },
+      TC: tc, CV: cv, WG: CONV_WG, VEC_WINDOW: vecWindow(g, backwardData, cv) ? 1 : 0 },
     workgroups: foldGrid(rt, Math.ceil(tiles / CONV_WG), outC / tc),
   });
 }
