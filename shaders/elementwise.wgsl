@@ -10,7 +10,7 @@ override WG: u32 = 256;
 
 struct EwParams {
   n: u32,       // element count
-  index: u32,   // element of a weight/factor storage (scaleByElement, scaleInPlaceByElement)
+  index: u32,   // element of a factor storage (scaleInPlaceByElement)
   mid: u32,     // mulBroadcast: broadcast dimension
   inner: u32,   // mulBroadcast: contiguous dimension
   alpha: f32,   // the scalar of fill / scale / addInPlace / broadcastScalar
@@ -99,14 +99,6 @@ fn mul_broadcast(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   }
 }
 
-// out = w[index] * x   [in0 x, in1 w, rw2 out, u3]
-@compute @workgroup_size(WG)
-fn scale_by_element(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  for (var i = linear_index(gid, nwg); i < u3.n; i += grid_threads(nwg)) {
-    rw2[i] = in1[u3.index] * in0[i];
-  }
-}
-
 // out = alpha * s[0]   [in0 s, rw1 out, u2]
 @compute @workgroup_size(WG)
 fn broadcast_scalar(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -120,15 +112,6 @@ fn broadcast_scalar(@builtin(global_invocation_id) gid: vec3u, @builtin(num_work
 fn scale_in_place_by_element(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   for (var i = linear_index(gid, nwg); i < u2.n; i += grid_threads(nwg)) {
     rw0[i] = rw0[i] * in1[u2.index];
-  }
-}
-
-// acc += w[index] * x  [rw0 acc, in1 x, in2 w, u3]  (a weighted-sum input's deferred gradient)
-@compute @workgroup_size(WG)
-fn add_scaled_in_place(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let a = in2[u3.index];
-  for (var i = linear_index(gid, nwg); i < u3.n; i += grid_threads(nwg)) {
-    rw0[i] = rw0[i] + a * in1[i];
   }
 }
 

@@ -304,12 +304,16 @@ test('mixedSum and mixedDots equal BN apply + weighted sum + dot (1 to 13 terms,
 });
 
 test('addScaledInPlace equals scaleByElement + addInPlace', async () => {
+  // 1000: the vec4 variant of scaled.wgsl; 999 and 3: the scalar one
   for (const be of [cpu, gpu].filter((b): b is Backend => !!b)) {
-    const n = 1000, a = randn(n, next()), x = randn(n, next()), w = randn(4, next());
-    const acc = be.upload(a), xs = be.upload(x), ws = be.upload(w);
-    be.addScaledInPlace(acc, xs, ws, 2, n);
-    const want = a.map((v, i) => v + w[2] * x[i]);
-    assertClose(await be.read(acc), want, 1e-6, 1e-6, `${be.kind} addScaledInPlace`);
+    for (const n of [1000, 999, 3]) {
+      const a = randn(n, next()), x = randn(n, next()), w = randn(4, next());
+      const acc = be.upload(a), xs = be.upload(x), ws = be.upload(w);
+      be.addScaledInPlace(acc, xs, ws, 2, n);
+      const want = a.map((v, i) => v + w[2] * x[i]);
+      assertClose(await be.read(acc), want, 1e-6, 1e-6, `${be.kind} addScaledInPlace n=${n}`);
+      for (const s_ of [acc, xs, ws]) be.release(s_);
+    }
   }
 });
 

@@ -15,6 +15,7 @@ import type {
   MemoryStats, MixedTerm, PoolGeom, RowsGeom, ScaleRef, SgdItem, SgdParams, StepCapture, Storage, TensorRef,
 } from '../backend.js';
 import { seedKey } from '../cpu/hash.js';
+import { shaderVariant, vectorWidthFor } from './kernels/shader-variants.js';
 import { GpuError } from './device.js';
 import { GpuRuntime, type GpuStorage, type ParamBlock, type RuntimeOptions } from './runtime.js';
 import { Autotuner, adapterKey, type AutotuneCacheStore, type AutotuneReportRow } from './autotune.js';
@@ -129,6 +130,16 @@ export class WebGpuBackend implements Backend {
     this.rt.dispatch({
       shader: 'elementwise', entry, bindings, constants: { WG }, workgroups: this.rt.strideGrid(n, WG),
       params: { u: [n, extra.index ?? 0, extra.mid ?? 0, extra.inner ?? 0], f: [extra.alpha ?? 0] },
+    });
+  }
+
+  /** An entry of shaders/scaled.wgsl over n elements (vec4s when n allows). */
+  private scaled(entry: 'add_scaled_in_place' | 'scale_by_element', bindings: GpuStorage[], n: number, index: number): void {
+    if (n === 0) return;
+    const width = vectorWidthFor(n);
+    this.rt.dispatch({
+      shader: shaderVariant(this.rt, 'scaled', { width }), entry, bindings, constants: { WG },
+      workgroups: this.rt.strideGrid(n / width, WG), params: { u: [n / width, index] },
     });
   }
 
@@ -313,7 +324,7 @@ export class WebGpuBackend implements Backend {
     checkCount(op, 'wIndex', wIndex);
     const { inputs, temps } = this.distinctInputs([this.st(op, 'x', x, n), this.st(op, 'w', w, wIndex + 1)],
       [n, wIndex + 1]);
-    this.ew('scale_by_element', [...inputs, this.st(op, 'out', out, n)], n, { index: wIndex });
+    this.scaled('scale_by_element', [...inputs, this.st(op, 'out', out, n)], n, wIndex);
     this.releaseAll(temps);
   }
 
@@ -445,7 +456,7 @@ export class WebGpuBackend implements Backend {
     const a = this.st(op, 'acc', acc, n), ws = this.st(op, 'w', w, wIndex + 1);
     if (acc === x || acc === w) throw new GpuError(`${op}: acc must not be x or w`);
     const { inputs, temps } = this.distinctInputs([this.st(op, 'x', x, n), ws], [n, wIndex + 1]);
-    this.ew('add_scaled_in_place', [a, ...inputs], n, { index: wIndex });
+    this.scaled('add_scaled_in_place', [a, ...inputs], n, wIndex);
     this.releaseAll(temps);
   }
 
