@@ -7,7 +7,8 @@
 // this process; `step` (benches b and c) one NB201 supernet DARTS step (C=16 N=5 B=64 and the quick
 // preset's C=8 N=1 B=32 16×16) in ms, dispatches and peak device memory, on each device; with
 // --baseline also the engine's unfused path (engineOptions.fusion = false, 4-column conv tiles, one
-// lane per item) on a second backend in this process, steps alternating so both see the same load.
+// lane per item) on a second backend in this process, steps alternating so both see the same load;
+// `tools` the wall time of generating the synthetic dataset and of `run.js selftest --quick`.
 // Prints a table (unless --json) and one JSON line per row; with --json only JSON lines reach stdout.
 // Kernel timing: warm-up run, then `reps` runs encoded back to back and one sync — device time per call
 // including dispatch overhead, which is what a training loop sees.
@@ -18,6 +19,7 @@ import { WebGpuBackend } from '../src/engine/webgpu/webgpu-backend.js';
 import { Tensor, tidy, backward, relu, conv2d, batchNorm, sum } from '../src/engine/index.js';
 import { installNodeGpu } from './gpu-global.js';
 import { CONV_CASES, gmnasConvFwdBwd, loadTfjs, tfjsConvFwdBwd } from './tfjs-conv.js';
+import { benchQuickSelftest, benchSyntheticGeneration } from './tools.js';
 import { STEP_CONFIGS, benchStep, benchStepPair, benchReplay, dispatchesPerEdge, type StepResult } from './nb201-step.js';
 
 const { values } = parseArgs({
@@ -26,7 +28,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     reps: { type: 'string', default: '5' },
     batch: { type: 'string', default: '64' },
-    sections: { type: 'string', default: 'autotune,kernels,tfjs,step' },
+    sections: { type: 'string', default: 'autotune,kernels,tfjs,step,tools' },
     steps: { type: 'string', default: '2' },
     baseline: { type: 'boolean', default: false },
     configs: { type: 'string', default: STEP_CONFIGS.map((c) => c.name).join(',') },
@@ -34,8 +36,8 @@ const { values } = parseArgs({
 });
 const sections = new Set((values.sections as string).split(',').map((x) => x.trim()));
 for (const sct of sections) {
-  if (!['autotune', 'kernels', 'tfjs', 'step'].includes(sct)) {
-    console.error(`bench: --sections: unknown section '${sct}' (known: autotune, kernels, tfjs, step)`);
+  if (!['autotune', 'kernels', 'tfjs', 'step', 'tools'].includes(sct)) {
+    console.error(`bench: --sections: unknown section '${sct}' (known: autotune, kernels, tfjs, step, tools)`);
     process.exit(2);
   }
 }
@@ -274,6 +276,14 @@ for (const d of devices) {
     console.error(`bench: --device ${d}: expected webgpu, cpu or both`);
     process.exit(2);
   }
+}
+
+if (sections.has('tools')) {
+  say('tools: synthetic dataset generation, run.js selftest --quick...');
+  const gen = benchSyntheticGeneration();
+  emitLine({ ...gen }, `${gen.bench.padEnd(36)} ${gen.ms} ms`);
+  const st = await benchQuickSelftest();
+  emitLine({ ...st }, `${st.bench.padEnd(36)} ${st.ms} ms${st.ok ? '' : ` (FAILED: ${st.note})`}`);
 }
 
 if (!jsonOnly) {

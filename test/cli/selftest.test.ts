@@ -17,8 +17,8 @@ if (!hasAdapter && process.env.GMNAS_ALLOW_NO_GPU !== '1') {
 }
 if (!hasAdapter) console.log('  [no WebGPU adapter: selftest WebGPU tests SKIPPED (GMNAS_ALLOW_NO_GPU=1)]');
 
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
-  const t0 = Date.now();
+// (how long the quick self-test takes is a benchmark row, `npm run bench -- --sections tools`)
+function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [RUN_JS, ...args], { env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
     let stdout = '', stderr = '';
@@ -26,7 +26,7 @@ function runCli(args: string[]): Promise<{ code: number | null; stdout: string; 
     child.stderr.on('data', (d) => { stderr += d; });
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr, ms: Date.now() - t0 }); });
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
   });
 }
 
@@ -50,7 +50,6 @@ test('selftest --quick --device webgpu passes, names the adapter and prints one 
   assert.match(r.stdout, /loss\s+cpu \d+\.\d+\s+webgpu \d+\.\d+/);
   assert.match(r.stdout, /grad norm\s+cpu \d+\.\d+\s+webgpu \d+\.\d+/);
   assert.match(r.stdout, /all \d+ kernel checks and the supernet step passed/);
-  assert.ok(r.ms < 60_000, `quick selftest took ${r.ms} ms`);
 });
 
 test('--inject-fault conv2d: non-zero exit, and the failure names conv2d', async () => {
