@@ -17,6 +17,7 @@ import type { Backend, ConvGeom, Storage } from '../src/engine/backend.js';
 import { CpuBackend } from '../src/engine/cpu/cpu-backend.js';
 import { WebGpuBackend } from '../src/engine/webgpu/webgpu-backend.js';
 import { Tensor, tidy, backward, relu, conv2d, batchNorm, sum } from '../src/engine/index.js';
+import { matmulOptions } from '../src/engine/webgpu/kernels/matmul.js';
 import { installNodeGpu } from './gpu-global.js';
 import { CONV_CASES, gmnasConvFwdBwd, loadTfjs, tfjsConvFwdBwd } from './tfjs-conv.js';
 import { benchQuickSelftest, benchSyntheticGeneration } from './tools.js';
@@ -133,6 +134,25 @@ async function benchBackend(be: Backend, label: string): Promise<void> {
     const ms = await time(be, () => be.mixedSum(terms, wv, sum, { N, C, HW: S * S }));
     emit({ bench: 'mixed-sum-k3', device: label, shape, ms, gflops: null });
     for (const s of [x, y, dx, mean, inv, rm, rv, st, wv, sum]) be.release(s);
+  }
+  // a fully connected layer's forward and input gradient (MobileNet's classifier, 1280 -> 1000): on
+  // WebGPU forced through the implicit-GEMM core, and (label 'matmul-kernel') through shaders/matmul.wgsl
+  // (at N = 64 the rule picks the latter: kernels/matmul.ts)
+  {
+    const [In, Out] = [1280, 1000];
+    const x = filled(be, N * In), w = filled(be, Out * In), y = be.alloc(N * Out), dx = be.alloc(N * In);
+    const flops = 2 * N * In * Out;
+    const shape = `N${N} ${In}->${Out}`;
+    for (const core of be.kind === 'webgpu' ? [true, false] : [true]) {
+      matmulOptions.gemmCore = core;
+      const suffix = core ? '' : '-matmul-kernel';
+      const fwd = await time(be, () => be.matmul(x, w, y, { M: N, N: Out, K: In, transA: false, transB: true }));
+      emit({ bench: `linear-fwd${suffix}`, device: label, shape, ms: fwd, gflops: flops / fwd / 1e6 });
+      const dgrad = await time(be, () => be.matmul(y, w, dx, { M: N, N: In, K: Out, transA: false, transB: false }));
+      emit({ bench: `linear-dgrad${suffix}`, device: label, shape, ms: dgrad, gflops: flops / dgrad / 1e6 });
+    }
+    matmulOptions.gemmCore = undefined;
+    for (const s of [x, w, y, dx]) be.release(s);
   }
   // dispatches of one ReLU→conv3x3→BN forward+backward through autograd (NB201 op, C=16 32×32)
   const C = 16, S = 32;

@@ -32,6 +32,12 @@
 // gradient): the window row is read as CV aligned vec4s plus PW scalars each side, 4 loads instead
 // of 10 for 3x3 with CV = 2 (on CPU rasterisers every load is a per-lane gather). `srcV` is `src`
 // bound a second time as vec4s.
+//
+// DENSE (a fully connected layer, ops/dense.ts through Backend.matmul): the geometry is 1x1 over
+// one image of one row whose columns are the batch (N = 1, H = OH = 1, W = OW = batch), and both
+// the tensor read and the one written are row-major [batch, channels] (channels-last) instead of
+// NCHW: forward y[b, co] = bias[co] + sum_ci x[b, ci] w[co, ci]; input grad
+// dx[b, ci] = sum_co dy[b, co] w[co, ci]. Everything else (blocking, weight fetch) is unchanged.
 
 struct Params { N: u32, CIN: u32, COUT: u32, GROUPS: u32, H: i32, W: i32, OH: i32, OW: i32 }
 
@@ -54,6 +60,8 @@ override TC: u32 = 8u;
 override CV: i32 = 1;
 /** read the window as aligned vec4s (see the header); the host checks the geometry allows it */
 override VEC_WINDOW: bool = false;
+/** channels-last [batch, channels] tensors on a 1x1 geometry (see the header) */
+override DENSE: bool = false;
 override WG: u32 = 64u;
 
 /** input values 4*CV output columns read along a row (forward, or stride-1 backward) */
@@ -84,7 +92,8 @@ fn shape() -> Shape {
 
 fn in_at(rowBase: i32, rowOk: bool, col: i32, inW: i32) -> f32 {
   let ok = rowOk && col >= 0 && col < inW;
-  let v = src[rowBase + clamp(col, 0, inW - 1)];
+  // DENSE: consecutive columns (batch rows) lie a row of channels apart
+  let v = src[rowBase + clamp(col, 0, inW - 1) * select(1, i32(select(p.CIN, p.COUT, BACKWARD_DATA)), DENSE)];
   return select(0.0, select(v, max(v, 0.0), RELU_IN && !BACKWARD_DATA), ok);
 }
 
@@ -115,7 +124,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let n = t / (owTiles * s.outH);
   let g = oc / s.outPerGroup;
   let oc0 = oc % s.outPerGroup;
-  let plane = s.inH * s.inW;
+  let plane = select(s.inH * s.inW, 1, DENSE);
   let inBase = (n * i32(s.inC) + i32(g * s.redPerGroup)) * plane;
   // first input column of the shared window
   let winStart = select(ow0 * SW - PW, ow0 + PW - (KW - 1) * DW, BACKWARD_DATA);
@@ -193,14 +202,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let outRow = ((n * i32(s.outC) + i32(oc)) * s.outH + oh) * s.outW + ow0;
     for (var c = 0u; c < TC; c++) {
       let base = outRow + i32(c) * s.outH * s.outW;
+      // DENSE: out[b, oc + c] with b = ow0 + col
+      let denseBase = ow0 * i32(s.outC) + i32(oc + c);
       for (var v = 0; v < CV; v++) {
         for (var k = 0; k < 4; k++) {
           let col = 4 * v + k;
           if (ow0 + col < s.outW) {
             var o = acc[c * u32(MAX_CV) + u32(v)][k];
-            if (RELU_IN && BACKWARD_DATA) { o = select(0.0, o, xmask[base + col] > 0.0); }
-            if (ACCUMULATE) { o += dst[base + col]; }
-            dst[base + col] = o;
+            let at = select(base + col, denseBase + col * i32(s.outC), DENSE);
+            if (RELU_IN && BACKWARD_DATA) { o = select(0.0, o, xmask[at] > 0.0); }
+            if (ACCUMULATE) { o += dst[at]; }
+            dst[at] = o;
           }
         }
       }

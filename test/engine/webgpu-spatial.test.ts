@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import type { Backend, BatchNormGeom, ConvGeom, PoolGeom, Storage } from '../../src/engine/backend.js';
 import { convOutSize } from '../../src/engine/backend.js';
 import { convOptions } from '../../src/engine/webgpu/kernels/conv.js';
+import { matmulOptions } from '../../src/engine/webgpu/kernels/matmul.js';
 import { assertClose, randn, randu, testBackends } from '../helpers/backends.js';
 
 let cpu: Backend, gpu: Backend | null;
@@ -269,14 +270,32 @@ test('batchNormBackward and batchNormEvalBackward, with and without parameter gr
 
 test('matmul with every transpose combination', async () => {
   if (!gpu) return;
-  for (const [M, N, K] of [[5, 7, 3], [33, 17, 70], [4, 6, 0]]) {
-    for (const transA of [false, true]) {
-      for (const transB of [false, true]) {
-        const a = randn(M * K, next()), b = randn(K * N, next());
-        await check(`matmul ${M}x${N}x${K} tA=${transA} tB=${transB}`, [a, b], [junk(M * N)],
-          (be, [as, bs], [o]) => be.matmul(as!, bs!, o!, { M, N, K, transA, transB }));
+  // untransposed a runs on the implicit-GEMM core (DENSE): the NB201 classifier (64x64 -> 10), 8
+  // output channels per invocation with a partial column tile (9 rows), one row, a wide layer
+  const shapes = [[5, 7, 3], [33, 17, 70], [4, 6, 0], [64, 10, 64], [9, 16, 8], [1, 1, 1], [70, 1000, 128]];
+  // forced onto the core (matmulOptions.gemmCore: its rule keeps batches under 512 off it), and by the rule
+  for (const subgroups of [true, false]) {
+    convOptions.subgroups = subgroups;
+    matmulOptions.gemmCore = true;
+    try {
+      for (const [M, N, K] of subgroups ? shapes : shapes.slice(3, 5)) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            const a = randn(M * K, next()), b = randn(K * N, next());
+            await check(`matmul ${M}x${N}x${K} tA=${transA} tB=${transB}${subgroups ? '' : ' portable'}`, [a, b], [junk(M * N)],
+              (be, [as, bs], [o]) => be.matmul(as!, bs!, o!, { M, N, K, transA, transB }));
+          }
+        }
       }
+    } finally {
+      convOptions.subgroups = true;
+      matmulOptions.gemmCore = undefined;
     }
+  }
+  for (const [M, N, K] of [[600, 24, 40], [5, 7, 3]]) {
+    const a = randn(M * K, next()), b = randn(K * N, next());
+    await check(`matmul ${M}x${N}x${K} (rule)`, [a, b], [junk(M * N)],
+      (be, [as, bs], [o]) => be.matmul(as!, bs!, o!, { M, N, K, transA: false, transB: true }));
   }
 });
 

@@ -24,7 +24,7 @@ import type { GpuRuntime, GpuStorage } from '../runtime.js';
 import type { Autotuner, TuneBench, TuneVariant } from '../autotune.js';
 
 /** Invocations per workgroup of the implicit-GEMM conv kernel. */
-const CONV_WG = 64;
+export const CONV_WG = 64;
 /** Accumulator registers per weight-gradient invocation (the shaders' MAX_ACC). */
 const MAX_ACC = 64;
 /** Weight-gradient invocations to aim for when choosing the number of splits: a CPU rasteriser
@@ -244,9 +244,11 @@ export function vecWindow(g: ConvGeom, backwardData: boolean, cv: number): boole
 
 /** Implicit-GEMM dispatch shared by the forward pass and the input gradient, with the given
  *  blocking and no argument checks (the tuner's benches; tests run every variant through it).
+ *  `dense`: channels-last [batch, channels] tensors on a 1x1 geometry whose row is the batch (the
+ *  products of a fully connected layer, kernels/matmul.ts).
  *  `xmask`: the pre-ReLU input that masks the input gradient of a fused-ReLU conv (g.reluInput). */
 export function implicitGemm(rt: GpuRuntime, blocking: GemmBlocking, src: GpuStorage, w: GpuStorage, bias: GpuStorage | null,
-  dst: GpuStorage, g: ConvGeom, backwardData: boolean, xmask: GpuStorage | null = null, accumulate = false): void {
+  dst: GpuStorage, g: ConvGeom, backwardData: boolean, xmask: GpuStorage | null = null, accumulate = false, dense = false): void {
   const { outC, outH, outW } = gemmOutput(g, backwardData);
   const { tc, cv } = blocking;
   const tiles = g.N * outH * Math.ceil(outW / (4 * cv));
@@ -256,7 +258,7 @@ export function implicitGemm(rt: GpuRuntime, blocking: GemmBlocking, src: GpuSto
     readOnly: 5,
     params: { u: [g.N, g.Cin, g.Cout, g.groups], i: [g.H, g.W, g.OH, g.OW] },
     constants: { ...windowConstants(g), BACKWARD_DATA: backwardData ? 1 : 0, RELU_IN: g.reluInput ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0,
-      TC: tc, CV: cv, WG: CONV_WG, VEC_WINDOW: vecWindow(g, backwardData, cv) ? 1 : 0 },
+      TC: tc, CV: cv, WG: CONV_WG, VEC_WINDOW: !dense && vecWindow(g, backwardData, cv) ? 1 : 0, DENSE: dense ? 1 : 0 },
     workgroups: foldGrid(rt, Math.ceil(tiles / CONV_WG), outC / tc),
   });
 }
