@@ -84,6 +84,10 @@ export interface MixedTerm { x: Storage; wIndex: number; stats: Storage | null }
 /** A device-side scalar factor: w[index]. */
 export interface ScaleRef { w: Storage; index: number }
 
+/** How a gradient kernel writes its result: multiplied by scale.w[scale.index] when given, and
+ *  added to what the output holds when accumulate is set (else it overwrites). */
+export interface GradWrite { scale?: ScaleRef | null; accumulate?: boolean }
+
 /** A tensor's storage and element count, for the multi-tensor kernels. */
 export interface TensorRef { s: Storage; n: number }
 
@@ -239,7 +243,9 @@ export interface Backend {
 
   // ---- pooling ------------------------------------------------------------------------------
   pool2d(x: Storage, y: Storage, g: PoolGeom): void;
-  pool2dBackward(dy: Storage, x: Storage, dx: Storage, g: PoolGeom): void;
+  /** dx = gradient of pool2d given dy; with `out`: dx = (out.accumulate ? dx : 0) + out.scale.w[index]
+   *  · that (a weighted-sum input's deferred gradient w·dy pooled and added in place, one pass). */
+  pool2dBackward(dy: Storage, x: Storage, dx: Storage, g: PoolGeom, out?: GradWrite): void;
   /** y[n, c] = mean over HW of x[n, c, :] */
   globalAvgPool(x: Storage, y: Storage, g: ChannelGeom): void;
   globalAvgPoolBackward(dy: Storage, dx: Storage, g: ChannelGeom): void;

@@ -11,7 +11,7 @@
 // and the tensor-level ops and module patterns that use them (values and every gradient, α included).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Backend, ConvGeom, Storage } from '../../src/engine/backend.js';
+import type { Backend, ConvGeom, PoolGeom, Storage } from '../../src/engine/backend.js';
 import { convOutSize } from '../../src/engine/backend.js';
 import { convOptions } from '../../src/engine/webgpu/kernels/conv.js';
 import type { BatchNormGeom, ChannelGeom, MixedTerm } from '../../src/engine/backend.js';
@@ -313,6 +313,33 @@ test('addScaledInPlace equals scaleByElement + addInPlace', async () => {
       const want = a.map((v, i) => v + w[2] * x[i]);
       assertClose(await be.read(acc), want, 1e-6, 1e-6, `${be.kind} addScaledInPlace n=${n}`);
       for (const s_ of [acc, xs, ws]) be.release(s_);
+    }
+  }
+});
+
+test('pool2dBackward with a scaled and/or accumulated write equals the plain gradient scaled and added', async () => {
+  // the 3x3 stride-1 strip kernel does it in one pass on WebGPU; other geometries compose it
+  const geoms: PoolGeom[] = [
+    { kind: 'avg', N: 2, C: 3, H: 8, W: 8, OH: 8, OW: 8, KH: 3, KW: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, countIncludePad: false },
+    { kind: 'avg', N: 2, C: 3, H: 7, W: 5, OH: 7, OW: 5, KH: 3, KW: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, countIncludePad: true },
+    { kind: 'max', N: 1, C: 2, H: 7, W: 6, OH: 4, OW: 3, KH: 3, KW: 3, strideH: 2, strideW: 2, padH: 1, padW: 1, countIncludePad: false },
+  ];
+  for (const be of [cpu, gpu].filter((b): b is Backend => !!b)) {
+    for (const g of geoms) {
+      const xn = g.N * g.C * g.H * g.W, yn = g.N * g.C * g.OH * g.OW;
+      const x = randn(xn, next()), dy = randn(yn, next()), dx0 = randn(xn, next()), w = randn(3, next());
+      const [xs, dys, ws] = [x, dy, w].map((a) => be.upload(a));
+      const plain = be.alloc(xn);
+      be.pool2dBackward(dys, xs, plain, g);
+      const p = await be.read(plain);
+      for (const [scaled, accumulate] of [[true, false], [false, true], [true, true]]) {
+        const o = be.upload(dx0);
+        be.pool2dBackward(dys, xs, o, g, { scale: scaled ? { w: ws, index: 2 } : null, accumulate });
+        const want = p.map((v, i) => (accumulate ? dx0[i] : 0) + (scaled ? w[2] : 1) * v);
+        assertClose(await be.read(o), want, 1e-5, 1e-5, `${be.kind} ${g.kind} ${g.H}x${g.W} scaled=${scaled} accumulate=${accumulate}`);
+        be.release(o);
+      }
+      for (const s_ of [xs, dys, ws, plain]) be.release(s_);
     }
   }
 });

@@ -5,7 +5,7 @@
 // accumulate in f64 and round once when stored.
 import type {
   AdamParams, Backend, BatchNormGeom, BroadcastGeom, ChannelCopyGeom, ChannelGeom, ConvGeom, MatmulGeom,
-  MemoryStats, MixedTerm, PoolGeom, RowsGeom, ScaleRef, SgdItem, SgdParams, Storage, TensorRef,
+  GradWrite, MemoryStats, MixedTerm, PoolGeom, RowsGeom, ScaleRef, SgdItem, SgdParams, Storage, TensorRef,
 } from '../backend.js';
 import { convOutSize } from '../backend.js';
 import { CpuMemoryPool, CpuStorage } from './storage.js';
@@ -535,13 +535,14 @@ export class CpuBackend implements Backend {
       this.arr('pool2d', 'y', y, g.N * g.C * g.OH * g.OW), g);
   }
 
-  pool2dBackward(dy: Storage, x: Storage, dx: Storage, g: PoolGeom): void {
+  pool2dBackward(dy: Storage, x: Storage, dx: Storage, g: PoolGeom, out: GradWrite = {}): void {
     checkPoolGeom('pool2dBackward', g);
     this.launch('pool2dBackward', 0);
     const n = g.N * g.C * g.H * g.W;
+    const scale = out.scale ? this.arr('pool2dBackward', 'scale.w', out.scale.w, out.scale.index + 1)[out.scale.index] : 1;
     pool.pool2dBackward(this.arr('pool2dBackward', 'dy', dy, g.N * g.C * g.OH * g.OW),
       this.arr('pool2dBackward', 'x', x, n), this.arr('pool2dBackward', 'dx', dx, n), g,
-      this.scratch.f64(g.H * g.W));
+      this.scratch.f64(g.H * g.W), scale, !!out.accumulate);
   }
 
   globalAvgPool(x: Storage, y: Storage, g: ChannelGeom): void {

@@ -56,7 +56,7 @@ export function pool2dForward(x: Float32Array, y: Float32Array, g: PoolGeom): vo
 }
 
 export function pool2dBackward(dy: Float32Array, x: Float32Array, dx: Float32Array, g: PoolGeom,
-  scratch: Float64Array): void {
+  scratch: Float64Array, scale = 1, accumulate = false): void {
   const { N, C, H, W, OH, OW } = g;
   const plane = H * W;
   const win: Window = { h0: 0, h1: 0, w0: 0, w1: 0, divisor: 0 };
@@ -78,7 +78,10 @@ export function pool2dBackward(dy: Float32Array, x: Float32Array, dx: Float32Arr
         }
       }
     }
-    for (let i = 0; i < plane; i++) dx[xBase + i] = scratch[i];
+    // the pooled gradient is rounded to f32 before scaling, as a stored gradient scaled later would be
+    if (accumulate) for (let i = 0; i < plane; i++) dx[xBase + i] += scale * Math.fround(scratch[i]);
+    else if (scale !== 1) for (let i = 0; i < plane; i++) dx[xBase + i] = scale * Math.fround(scratch[i]);
+    else for (let i = 0; i < plane; i++) dx[xBase + i] = scratch[i];
   }
 }
 

@@ -7,8 +7,9 @@
 //                            other reader makes it real (one batchNormApply).
 //   scaled gradients         weightedSum's backward hands each input the deferred gradient
 //                            w[k]·dy: the fused op's backward scales dy on read inside the BN
-//                            backward kernel, gradient accumulation adds it with addScaledInPlace,
-//                            anything else makes it real (one scaleByElement).
+//                            backward kernel, pooling's backward inside its kernel (ops/pool.ts),
+//                            gradient accumulation adds it with addScaledInPlace, anything else
+//                            makes it real (one scaleByElement).
 // Deferred recipes only read storages private to the op that made them (the raw conv output, the
 // statistics block, a gradient), so computing late gives what computing early would have.
 import { Tensor, SharedStorage, needsGrad, record, assertSameBackend, shapeStr, type Deferred } from '../tensor.js';
@@ -56,21 +57,6 @@ export function asScaled(t: Tensor): ScaleRecipe | null {
 export function deferredScale(dy: Tensor, w: Tensor | SharedStorage, index: number, shape: readonly number[]): Tensor {
   const ws = w instanceof Tensor ? w.shared : w;
   return Tensor.deferred(dy.backend, shape, scaleRecipe(dy.backend, dy.shared.retain(), ws.retain(), index, dy.size));
-}
-
-/**
- * The gradient of a linear op f (pooling, …) for an incoming dy that may be a deferred w·src:
- * f(w·src) = w·f(src), so `f` runs on src and the result stays deferred (nothing is scaled).
- */
-export function linearBackward(dy: Tensor, f: (dy: Tensor) => Tensor): Tensor {
-  const s = asScaled(dy);
-  if (!s) return f(dy);
-  const src = new Tensor(s.src.retain(), dy.shape);
-  const r = f(src);
-  src.dispose();
-  const out = deferredScale(r, s.w, s.index, r.shape);
-  r.dispose();
-  return out;
 }
 
 /** acc += g, for a gradient g that may be a deferred w·dy (then nothing is materialised). */

@@ -2,7 +2,8 @@
 import { Tensor, needsGrad, record, shapeStr } from '../tensor.js';
 import { convOutSize } from '../backend.js';
 import type { PoolGeom } from '../backend.js';
-import { linearBackward } from './fused.js';
+import { asScaled } from './fused.js';
+import { engineOptions } from '../options.js';
 
 export interface PoolOptions {
   kernel: number;
@@ -29,12 +30,21 @@ function pool(kind: 'avg' | 'max', x: Tensor, o: PoolOptions): Tensor {
   be.pool2d(x.storage, y.storage, g);
   if (needsGrad(x)) {
     const xs = x.storage;
-    record(y, op, [x], [x], (dy) => [linearBackward(dy, (d) => {
-      // linear in dy: a deferred w·dy stays deferred (ops/fused.ts)
-      const dx = Tensor.empty(be, x.shape);
-      be.pool2dBackward(d.storage, xs, dx.storage, g);
-      return dx;
-    })]);
+    record(y, op, [x], [x], (dy, targets) => {
+      if (!engineOptions.fusion) {
+        const dx = Tensor.empty(be, x.shape);
+        be.pool2dBackward(dy.storage, xs, dx.storage, g);
+        return [dx];
+      }
+      // a deferred w·dy (a weighted-sum input, ops/fused.ts) is scaled inside the kernel, and the
+      // result added into x's gradient so far when the autograd offers it: one pass, nothing stored
+      const sc = asScaled(dy);
+      const acc = targets(0);
+      const dx = acc ?? Tensor.empty(be, x.shape);
+      be.pool2dBackward(sc ? sc.src.storage : dy.storage, xs, dx.storage, g,
+        { scale: sc ? { w: sc.w.storage, index: sc.index } : null, accumulate: !!acc });
+      return [dx];
+    });
   }
   return y;
 }

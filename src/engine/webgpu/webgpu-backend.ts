@@ -12,7 +12,7 @@
 // for x², add(g, g, out)) are legitimate, so `distinctInputs` copies the repeats to temporaries.
 import type {
   AdamParams, Backend, BatchNormGeom, BroadcastGeom, ChannelCopyGeom, ChannelGeom, ConvGeom, MatmulGeom,
-  MemoryStats, MixedTerm, PoolGeom, RowsGeom, ScaleRef, SgdItem, SgdParams, StepCapture, Storage, TensorRef,
+  GradWrite, MemoryStats, MixedTerm, PoolGeom, RowsGeom, ScaleRef, SgdItem, SgdParams, StepCapture, Storage, TensorRef,
 } from '../backend.js';
 import { seedKey } from '../cpu/hash.js';
 import { shaderVariant, vectorWidthFor } from './kernels/shader-variants.js';
@@ -466,8 +466,20 @@ export class WebGpuBackend implements Backend {
     poolK.pool2d(this.rt, x as GpuStorage, y as GpuStorage, g);
   }
 
-  pool2dBackward(dy: Storage, x: Storage, dx: Storage, g: PoolGeom): void {
-    poolK.pool2dBackward(this.rt, dy as GpuStorage, x as GpuStorage, dx as GpuStorage, g);
+  pool2dBackward(dy: Storage, x: Storage, dx: Storage, g: PoolGeom, out: GradWrite = {}): void {
+    const d = dy as GpuStorage, xs = x as GpuStorage, o = dx as GpuStorage;
+    if ((!out.scale && !out.accumulate) || poolK.backwardWritesInPlace(g)) {
+      poolK.pool2dBackward(this.rt, d, xs, o, g, out);
+      return;
+    }
+    // other geometries: the plain gradient into a temporary, then scaled / added in a second pass
+    const n = g.N * g.C * g.H * g.W;
+    const tmp = this.rt.alloc(n);
+    poolK.pool2dBackward(this.rt, d, xs, tmp, g);
+    if (out.accumulate && out.scale) this.addScaledInPlace(o, tmp, out.scale.w, out.scale.index, n);
+    else if (out.accumulate) this.addInPlace(o, tmp, n, 1);
+    else this.scaleByElement(tmp, out.scale!.w, out.scale!.index, o, n);
+    this.rt.release(tmp);
   }
 
   globalAvgPool(x: Storage, y: Storage, g: ChannelGeom): void {

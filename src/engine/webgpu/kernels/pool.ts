@@ -5,11 +5,11 @@
 // gradient there. Window geometry is override constants, tensor sizes uniforms. Backward passes
 // gather over the windows that contain each input pixel, so they need no atomics; max backward
 // first recomputes each window's argmax into a temporary buffer (a second dispatch).
-import type { ChannelGeom, PoolGeom } from '../../backend.js';
+import type { ChannelGeom, GradWrite, PoolGeom } from '../../backend.js';
 import { convOutSize } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
-import { requireLength, requirePositive } from './conv.js';
+import { auxStorage, requireLength, requirePositive } from './conv.js';
 
 /** Invocations per workgroup of the window kernels (each covers 4 columns). */
 const POOL_WG = 64;
@@ -61,13 +61,22 @@ function isAvg3x3s1(g: PoolGeom): boolean {
     g.strideW === 1 && g.padH === 1 && g.padW === 1 && g.W % 4 === 0;
 }
 
-/** pool2d_3x3s1.wgsl's `forward` or `backward`: src is read as vec4s and as scalars (one buffer bound twice). */
-function avg3x3s1(rt: GpuRuntime, entry: 'forward' | 'backward', src: GpuStorage, out: GpuStorage, g: PoolGeom): void {
+/** pool2d_3x3s1.wgsl's `forward` or `backward`: src is read as vec4s and as scalars (one buffer bound
+ *  twice); the backward scales by w[index] and/or accumulates as `write` says. */
+function avg3x3s1(rt: GpuRuntime, entry: 'forward' | 'backward', src: GpuStorage, out: GpuStorage, g: PoolGeom,
+  write: GradWrite = {}): void {
+  const scale = write.scale ?? null;
   rt.dispatch({
-    shader: 'pool2d_3x3s1', entry, bindings: [src, src, out], readOnly: 2,
-    params: { u: [g.N * g.C, g.countIncludePad ? 1 : 0], i: [g.H, g.W] },
+    shader: 'pool2d_3x3s1', entry, readOnly: 2,
+    bindings: entry === 'forward' ? [src, src, out] : [src, src, out, (scale?.w as GpuStorage | undefined) ?? auxStorage(rt, 'ones', 1)],
+    params: { u: [g.N * g.C, g.countIncludePad ? 1 : 0, write.accumulate ? 1 : 0, scale ? 1 : 0, scale?.index ?? 0], i: [g.H, g.W] },
     constants: { WG: POOL_WG }, workgroups: rt.strideGrid(g.N * g.C * (g.W / 4), POOL_WG),
   });
+}
+
+/** Whether pool2dBackward can scale and accumulate in its kernel (else the caller composes it). */
+export function backwardWritesInPlace(g: PoolGeom): boolean {
+  return isAvg3x3s1(g);
 }
 
 export function pool2d(rt: GpuRuntime, x: GpuStorage, y: GpuStorage, g: PoolGeom): void {
@@ -79,7 +88,10 @@ export function pool2d(rt: GpuRuntime, x: GpuStorage, y: GpuStorage, g: PoolGeom
   else poolForward(rt, x, y, g, 'main');
 }
 
-export function pool2dBackward(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, dx: GpuStorage, g: PoolGeom): void {
+/** dx = the pooling gradient of dy; with `write` (only where backwardWritesInPlace), scaled and/or
+ *  added to dx in the same pass. */
+export function pool2dBackward(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, dx: GpuStorage, g: PoolGeom,
+  write: GradWrite = {}): void {
   const op = 'pool2dBackward';
   checkPoolGeom(op, g);
   const outSize = g.N * g.C * g.OH * g.OW;
@@ -89,10 +101,13 @@ export function pool2dBackward(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, dx
   const tiles = g.N * g.C * g.H * Math.ceil(g.W / 4);
   const workgroups = rt.strideGrid(tiles, POOL_WG);
   const params = sizeParams(g);
+  if (write.scale) requireLength(op, 'scale.w', write.scale.w as GpuStorage, write.scale.index + 1);
+  if (dx === dy || dx === write.scale?.w) throw new GpuError(`${op}: dx must not be dy or the scale's storage`);
   if (isAvg3x3s1(g)) {
-    avg3x3s1(rt, 'backward', dy, dx, g);
+    avg3x3s1(rt, 'backward', dy, dx, g, write);
     return;
   }
+  if (write.scale || write.accumulate) throw new GpuError(`${op}: scaled or accumulated writes need the 3x3 stride-1 kernel`);
   if (g.kind === 'avg') {
     rt.dispatch({
       shader: 'pool2d_backward_avg', bindings: [dy, dx], params, workgroups, constants: windowConstants(g),
