@@ -10,10 +10,13 @@
 //     specifier the bundler cannot see, so browser bundles never contain the Node addon.
 //   - Mesa (lavapipe) warns when XDG_RUNTIME_DIR is unset; it is set to /tmp in that case.
 //   - lavapipe (Mesa's CPU Vulkan driver) runs a dispatch's workgroups on LP_NUM_THREADS threads,
-//     by default one per core. More threads than cores is faster: the work is split into finer tasks
-//     and a core never idles while the other finishes a straggler. Measured on 2 cores (NB201 DARTS
-//     step C16 N5 B64, idle machine): 17.0 s with the default, 12.3-12.8 s with 8 threads, 11.4 s
-//     with 16 and 13.0 s with 32. So unless the user set it, LP_NUM_THREADS = 8 per core, at most 16.
+//     by default one per core. More threads than cores is faster for large dispatches: the work is
+//     split into finer tasks and a core never idles while the other finishes a straggler; but every
+//     thread adds to each dispatch's fixed cost, which small shapes feel. Measured on 2 cores (NB201
+//     DARTS step C16 N5 B64, idle machine): 17.0 s with the default, 15.7 s with 4 threads, 12.3 s
+//     with 8, 11.4 s with 16, 13.0 s with 32; later, under load, alternating 4 / 8 / 16: 13.1-15.8 /
+//     11.5-11.8 / 12.6-12.9 s, and the quick preset's step (C8 N1 B32 16x16) 327-369 / 345-387 /
+//     336-403 ms. So unless the user set it, LP_NUM_THREADS = 4 per core, at most 16.
 //     Mesa reads it when the driver starts, so it has to be in the process environment before the
 //     first device: Node's main thread writes process.env through to the C environment, a worker
 //     thread does not, hence leaf-pool.ts calls prepareNodeGpuEnv before it starts its workers.
@@ -88,7 +91,7 @@ export async function getGpu(): Promise<GPU | null> {
 }
 
 /** lavapipe threads per core and the most we ask for (see the header comment). */
-const LAVAPIPE_THREADS_PER_CORE = 8;
+const LAVAPIPE_THREADS_PER_CORE = 4;
 const LAVAPIPE_MAX_THREADS = 16;
 
 /** The environment Dawn and Mesa read when they start (Node only; a no-op elsewhere): XDG_RUNTIME_DIR
