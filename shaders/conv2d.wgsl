@@ -54,7 +54,7 @@ override BACKWARD_DATA: bool = false;
 override RELU_IN: bool = false;
 /** add the result to dst instead of overwriting it (gradient accumulation in the kernel) */
 override ACCUMULATE: bool = false;
-/** output channels per invocation: 1, 2, 4 or 8, dividing the output channels per group */
+/** output channels per invocation: 1, 2, 4, 8 or 16, dividing the output channels per group */
 override TC: u32 = 8u;
 /** vec4 column groups per invocation: 1 to 4 (4*CV output columns) */
 override CV: i32 = 1;
@@ -68,7 +68,7 @@ override WG: u32 = 64u;
 override WIN: i32 = select((4 * CV - 1) * SW + (KW - 1) * DW + 1, 4 * CV - 1 + (KW - 1) * DW + 1, BACKWARD_DATA);
 override SHARED_WINDOW: bool = WIN <= MAX_WIN && (!BACKWARD_DATA || SW == 1);
 
-const MAX_TC: u32 = 8u;
+const MAX_TC: u32 = 16u;
 const MAX_CV: i32 = 4;
 const MAX_WIN: i32 = 24;
 

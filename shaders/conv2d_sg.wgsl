@@ -15,7 +15,8 @@ enable subgroups;
 // 4*CV*KW*TC multiply-adds, and each weight fetched 4*CV. CV = 2 (8 columns) is ~20% faster than
 // CV = 1 on lavapipe at every NB201 stage (measured); rows narrower than 8 use CV = 1.
 // Weights depend only on the workgroup: lane c of each subgroup loads the weight of
-// output channel c and subgroupBroadcast hands it to every lane (needs subgroup size >= TC). On CPU
+// output channel c (and 8 + c when TC = 16) and subgroupBroadcast hands them to every lane (needs
+// subgroup size >= 8). On CPU
 // rasterisers (lavapipe) a per-lane load costs about as much as a dozen multiply-adds and a
 // "uniform" load is no cheaper, so this cuts the dominant cost ~4x.
 // Out-of-range invocations clamp their indices instead of branching, so loads stay in uniform control
@@ -56,7 +57,7 @@ override BACKWARD_DATA: bool = false;
 override RELU_IN: bool = false;
 /** add the result to dst instead of overwriting it (gradient accumulation in the kernel) */
 override ACCUMULATE: bool = false;
-/** output channels per invocation: 1, 2, 4 or 8, dividing the output channels per group */
+/** output channels per invocation: 1, 2, 4, 8 or 16, dividing the output channels per group */
 override TC: u32 = 8u;
 /** vec4 column groups per invocation: 1 to 4 (4*CV output columns) */
 override CV: i32 = 1;
@@ -70,7 +71,7 @@ override WG: u32 = 64u;
 override WIN: i32 = select((4 * CV - 1) * SW + (KW - 1) * DW + 1, 4 * CV - 1 + (KW - 1) * DW + 1, BACKWARD_DATA);
 override SHARED_WINDOW: bool = WIN <= MAX_WIN && (!BACKWARD_DATA || SW == 1);
 
-const MAX_TC: u32 = 8u;
+const MAX_TC: u32 = 16u;
 const MAX_CV: i32 = 4;
 const MAX_WIN: i32 = 24;
 
@@ -200,6 +201,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         if (TC > 4u) {
           wc[4] = subgroupBroadcast(wl, 4u); wc[5] = subgroupBroadcast(wl, 5u);
           wc[6] = subgroupBroadcast(wl, 6u); wc[7] = subgroupBroadcast(wl, 7u);
+        }
+        if (TC > 8u) {
+          // channels 8..15: lane c loads channel 8 + c
+          let wh = w[w_index(g, oc0, min(lane + 8u, TC - 1u), r, kh, kw)];
+          wc[8] = subgroupBroadcast(wh, 0u); wc[9] = subgroupBroadcast(wh, 1u);
+          wc[10] = subgroupBroadcast(wh, 2u); wc[11] = subgroupBroadcast(wh, 3u);
+          wc[12] = subgroupBroadcast(wh, 4u); wc[13] = subgroupBroadcast(wh, 5u);
+          wc[14] = subgroupBroadcast(wh, 6u); wc[15] = subgroupBroadcast(wh, 7u);
         }
         for (var c = 0u; c < TC; c++) {
           for (var v = 0; v < CV; v++) { acc[c * u32(MAX_CV) + u32(v)] += xv[v] * wc[c]; }

@@ -159,7 +159,7 @@ test('every variant of every family matches the CPU reference (stride 2, groups 
     for (const sg of [true, false]) {
       convOptions.subgroups = sg;
       const fwd = gemmVariants(g, false), dgrad = gemmVariants(g, true), wgrad = weightGradVariants(rt, g);
-      assert.is(fwd.length, 6, 'forward: TC 8/4/2 × CV 1/2');
+      assert.is(fwd.length, 8, 'forward: TC 16/8/4/2 × CV 1/2');
       assert.is(dgrad.length, 4, 'input gradient: TC 4/2 × CV 1/2');
       assert.ok(wgrad.length >= 1);
       for (const list of [fwd, dgrad, wgrad]) assert.is(new Set(list.map((v) => v.name)).size, list.length, 'names unique');
