@@ -14,6 +14,7 @@ import * as assert from 'uvu/assert';
 import type { Backend, ConvGeom, PoolGeom, Storage } from '../../src/engine/backend.js';
 import { convOutSize } from '../../src/engine/backend.js';
 import { convOptions } from '../../src/engine/webgpu/kernels/conv.js';
+import { mixedOptions } from '../../src/engine/webgpu/kernels/mixed.js';
 import type { BatchNormGeom, ChannelGeom, MixedTerm } from '../../src/engine/backend.js';
 import {
   Tensor, tidy, backward, relu, conv2d, reluConv2d, sum, mul, Sequential, Lambda, Conv2d, BatchNorm2d, Rng,
@@ -214,6 +215,17 @@ test('batchNormStats + batchNormApply equal batchNormTrain (CPU and WebGPU)', as
     for (const g of BN_GEOMS) {
       for (const [affine, running] of [[false, false], [true, true], [false, true]]) await checkBnStats(be, g, affine, running);
     }
+  }
+});
+
+test('the per-channel BN kernels at the other workgroup size (256 on GPUs, 64 on CPU rasterisers)', async () => {
+  if (!gpu) return;
+  const other = (gpu as unknown as { rt: { software: boolean } }).rt.software ? 256 : 64;
+  mixedOptions.bnWorkgroup = other;
+  try {
+    for (const g of BN_GEOMS) await checkBnStats(gpu, g, true, true);
+  } finally {
+    mixedOptions.bnWorkgroup = undefined;
   }
 });
 
