@@ -50,6 +50,13 @@ export const convOptions = {
    * the NB201 cell convolutions at C=16 and batch 48+ in, the quick presets' layers out. Tests lower it.
    */
   minTuneMacs: 2 ** 23,
+  /**
+   * Output rows per weight-gradient split at least: the reduce pass sums `splits` partials per weight
+   * in one lane, so one-row splits of a small layer made it cost as much as the weight gradient
+   * itself (the quick preset's 1x1 convs: 512 splits, ~1 ms per reduce on lavapipe). Full-size NB201
+   * layers keep their split counts (8+ rows per split already).
+   */
+  minRowsPerSplit: 8,
   /** Read window rows as aligned vec4s where the geometry allows (vecWindow); false: always scalars. */
   vecWindow: true,
 };
@@ -329,7 +336,7 @@ export function weightGradPlan(rt: GpuRuntime, g: ConvGeom, targetThreads = dwTa
   const rows = g.N * g.OH;
   const dwSize = g.Cout * cig * g.KH * g.KW;
   const perSplit = g.Cout * (cig / tci) * (g.KH / khb);
-  let splits = Math.max(1, Math.min(rows, Math.round(targetThreads / perSplit),
+  let splits = Math.max(1, Math.min(Math.ceil(rows / convOptions.minRowsPerSplit), Math.round(targetThreads / perSplit),
     Math.floor(DW_MAX_PARTIAL / dwSize)));
   splits = Math.ceil(rows / Math.ceil(rows / splits)); // no empty splits
   return { subgroups, wg, tci, khb, splits };
