@@ -14,7 +14,6 @@ import * as assert from 'uvu/assert';
 import type { Backend, ConvGeom, PoolGeom, Storage } from '../../src/engine/backend.js';
 import { convOutSize } from '../../src/engine/backend.js';
 import { convOptions } from '../../src/engine/webgpu/kernels/conv.js';
-import { mixedOptions } from '../../src/engine/webgpu/kernels/mixed.js';
 import type { BatchNormGeom, ChannelGeom, MixedTerm } from '../../src/engine/backend.js';
 import {
   Tensor, tidy, backward, relu, conv2d, reluConv2d, sum, mul, Sequential, Lambda, Conv2d, BatchNorm2d, Rng,
@@ -221,11 +220,11 @@ test('batchNormStats + batchNormApply equal batchNormTrain (CPU and WebGPU)', as
 test('the per-channel BN kernels at the other workgroup size (256 on GPUs, 64 on CPU rasterisers)', async () => {
   if (!gpu) return;
   const other = (gpu as unknown as { rt: { software: boolean } }).rt.software ? 256 : 64;
-  mixedOptions.bnWorkgroup = other;
+  convOptions.channelReduceWorkgroup = other;
   try {
     for (const g of BN_GEOMS) await checkBnStats(gpu, g, true, true);
   } finally {
-    mixedOptions.bnWorkgroup = undefined;
+    convOptions.channelReduceWorkgroup = undefined;
   }
 });
 

@@ -12,7 +12,7 @@
 import type { BatchNormGeom } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
-import { REDUCE_WG, auxStorage, foldGrid, requireLength, requirePositive } from './conv.js';
+import { REDUCE_WG, auxStorage, channelReduceWorkgroup, foldGrid, requireLength, requirePositive } from './conv.js';
 
 /** Values per invocation of the eval-mode forward pass. */
 const EVAL_PER = 8;
@@ -46,7 +46,7 @@ export function batchNormTrain(rt: GpuRuntime, x: GpuStorage, gamma: GpuStorage 
     bindings: [x, gamma ?? auxStorage(rt, 'ones', g.C), beta ?? auxStorage(rt, 'zeros', g.C), y, saveMean,
       saveInvStd, runMean ?? auxStorage(rt, 'scratchA', g.C), runVar ?? auxStorage(rt, 'scratchB', g.C)],
     params: { u: [g.N, g.C, g.HW, runMean ? 1 : 0], f: [g.eps, g.momentum] },
-    constants: { WG: REDUCE_WG }, workgroups: foldGrid(rt, g.C),
+    constants: { WG: channelReduceWorkgroup(rt) }, workgroups: foldGrid(rt, g.C),
   });
 }
 
@@ -93,7 +93,7 @@ export function batchNormBackward(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage,
     bindings: [dy, x, gamma ?? auxStorage(rt, 'ones', g.C), saveMean, saveInvStd, dx,
       dgamma ?? auxStorage(rt, 'scratchA', g.C), dbeta ?? auxStorage(rt, 'scratchB', g.C)],
     params: { u: [g.N, g.C, g.HW, dgamma || dbeta ? 1 : 0] },
-    constants: { WG: REDUCE_WG }, workgroups: foldGrid(rt, g.C),
+    constants: { WG: channelReduceWorkgroup(rt) }, workgroups: foldGrid(rt, g.C),
   });
 }
 
@@ -118,6 +118,6 @@ export function batchNormEvalBackward(rt: GpuRuntime, dy: GpuStorage, x: GpuStor
     bindings: [dy, x, gamma ?? auxStorage(rt, 'ones', g.C), runMean, runVar, dx,
       dgamma ?? auxStorage(rt, 'scratchA', g.C), dbeta ?? auxStorage(rt, 'scratchB', g.C)],
     params: { u: [g.N, g.C, g.HW, dgamma || dbeta ? 1 : 0], f: [g.eps] },
-    constants: { WG: REDUCE_WG }, workgroups: [g.C, 1, 1],
+    constants: { WG: channelReduceWorkgroup(rt) }, workgroups: [g.C, 1, 1],
   });
 }

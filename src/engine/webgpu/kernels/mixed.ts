@@ -14,7 +14,7 @@ import type { BatchNormGeom, ChannelGeom, MixedTerm, ScaleRef } from '../../back
 import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
 import { shaderVariant, vectorWidthFor } from './shader-variants.js';
-import { auxStorage, foldGrid, requireLength, requirePositive } from './conv.js';
+import { auxStorage, channelReduceWorkgroup, foldGrid, requireLength, requirePositive } from './conv.js';
 import { checkBnGeom } from './batchnorm.js';
 
 const WG = 256;
@@ -27,12 +27,6 @@ const MAX_DOT_GROUPS = 256;
 
 /** Module switches, for tests and tuning. */
 export const mixedOptions = {
-  /** workgroup size of the per-channel BN kernels (batchnorm_stats, batchnorm_backward_st), a power
-   *  of two, when set; else 64 on CPU rasterisers and 256 on GPUs. On lavapipe every workgroup
-   *  barrier switches all its invocations, so the tree reduction's log2(WG) rounds dominate small
-   *  planes: 64 measured 1.1-1.5x faster than 256 at the NB201 stages (N64) and 1.3-3x at the quick
-   *  preset's (N32, C8-32, 16x16 to 4x4), stats + backward together. */
-  bnWorkgroup: undefined as number | undefined,
   /** terms per mixedSum dispatch at most, when set (else 3 on CPU rasterisers, 6 on GPUs; always
    *  capped by the device's storage-binding limit). On lavapipe 6 streams in one pass measured
    *  ~1.7x slower than passes of 3 (more passes over the output but far fewer cache misses). */
@@ -41,11 +35,6 @@ export const mixedOptions = {
    *  lavapipe (fewer barrier rounds in the final tree reduction) */
   dotsWorkgroup: 64,
 };
-
-/** Workgroup size of the per-channel BN kernels (see mixedOptions.bnWorkgroup). */
-function bnWorkgroup(rt: GpuRuntime): number {
-  return mixedOptions.bnWorkgroup ?? (rt.software ? 64 : 256);
-}
 
 /** Terms per dispatch on this device (2 bindings per term + 2 others within the storage-binding limit). */
 function termsPerDispatch(rt: GpuRuntime, sum: boolean): number {
@@ -187,7 +176,7 @@ export function batchNormStats(rt: GpuRuntime, x: GpuStorage, gamma: GpuStorage 
     bindings: [x, gamma ?? auxStorage(rt, 'ones', g.C), beta ?? auxStorage(rt, 'zeros', g.C), stats,
       runMean ?? auxStorage(rt, 'scratchA', g.C), runVar ?? auxStorage(rt, 'scratchB', g.C)],
     params: { u: [g.N, g.C, g.HW, runMean ? 1 : 0], f: [g.eps, g.momentum] },
-    constants: { WG: bnWorkgroup(rt), VEC: bnVec(g.HW) }, workgroups: foldGrid(rt, g.C),
+    constants: { WG: channelReduceWorkgroup(rt), VEC: bnVec(g.HW) }, workgroups: foldGrid(rt, g.C),
   });
 }
 
@@ -221,6 +210,6 @@ export function batchNormStatsBackward(rt: GpuRuntime, dy: GpuStorage, dyScale: 
       dx, dgamma ?? auxStorage(rt, 'scratchA', g.C), dbeta ?? auxStorage(rt, 'scratchB', g.C)],
     readOnly: 5,
     params: { u: [g.N, g.C, g.HW, dgamma || dbeta ? 1 : 0, dyScale ? 1 : 0, dyScale?.index ?? 0] },
-    constants: { WG: bnWorkgroup(rt), VEC: bnVec(g.HW) }, workgroups: foldGrid(rt, g.C),
+    constants: { WG: channelReduceWorkgroup(rt), VEC: bnVec(g.HW) }, workgroups: foldGrid(rt, g.C),
   });
 }
