@@ -9,7 +9,7 @@
 // storage with others, so before adding into a gradient in place we copy it unless it is the sole
 // owner of its storage (refCount 1).
 import { Tensor, keep, noGrad } from './tensor.js';
-import { addGradInPlace } from './ops/fused.js';
+import { addGradInPlace, sumOfScaled } from './ops/fused.js';
 
 function topoOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
@@ -50,7 +50,14 @@ function owned(g: Tensor): Tensor {
 }
 
 function accumulate(into: Tensor, g: Tensor): Tensor {
-  // Either may be a deferred w·dy (ops/fused.ts), added without being stored: add into the one that
+  // Both deferred w·dy (ops/fused.ts): one pass makes their sum real.
+  const both = sumOfScaled(into, g);
+  if (both) {
+    into.dispose();
+    g.dispose();
+    return both;
+  }
+  // Either may be a deferred w·dy, added without being stored: add into the one that
   // is a real storage we own, so a deferred one is never made real just to be added to.
   if (into.deferred && !g.deferred && g.shared.refCount === 1) [into, g] = [g, into];
   const acc = owned(into);

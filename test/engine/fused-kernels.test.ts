@@ -360,7 +360,8 @@ test('pool2dBackward with a scaled and/or accumulated write equals the plain gra
 /**
  * A small NB201-like node: out = Σ θ[e,o]·op_o(x) over a skip, two ReLU→conv→BN ops (Sequential,
  * fused), and an average pool, θ = softmax(α) carrying gradients; then a second node reading the
- * first through another fused op (so deferred gradients meet accumulation). `fused: false` runs the
+ * first through another fused op (so deferred gradients meet accumulation), and a third reading x and
+ * the first as skips (two deferred gradients meet). `fused: false` runs the
  * same math through the unfused ops (and a padded weight vector, which takes the unfused
  * weightedSum path).
  */
@@ -390,8 +391,11 @@ async function nodeRun(be: Backend, fused: boolean): Promise<Float32Array[]> {
     const n1 = weightedSum([x, run(ops[0], x), run(ops[1], x), avgPool2d(x, { kernel: 3, stride: 1, padding: 1, countIncludePad: false })],
       theta, [1, 2, 3, 4]);
     const n2 = weightedSum([n1, run(ops[2], n1), run(ops[0], x)], theta, [6, 8, 11]);
-    backward(sum(mul(n2, probe)));
-    return n2;
+    // a third node reading x and n1 as skips again: each then collects two deferred w·dy gradients
+    // (summed in one pass, autograd's sumOfScaled)
+    const n3 = weightedSum([x, n1, n2], theta, [12, 13, 14]);
+    backward(sum(mul(n3, probe)));
+    return n3;
   });
   const r = [await out.data(), await x.grad!.data(), await alpha.grad!.data()];
   for (const o of ops) {

@@ -66,6 +66,21 @@ export function addGradInPlace(acc: Tensor, g: Tensor): void {
   else acc.backend.addInPlace(acc.storage, g.storage, acc.size, 1);
 }
 
+/**
+ * a + b for two deferred gradients w[i]·x and w[j]·y that read the same weights (the skip edges
+ * leaving one node): made real by one mixedSum pass instead of a scale pass and an add pass. Null
+ * when they are not both of that kind.
+ */
+export function sumOfScaled(a: Tensor, b: Tensor): Tensor | null {
+  const sa = asScaled(a), sb = asScaled(b);
+  if (!sa || !sb || sa.w.storage !== sb.w.storage || a.size !== b.size) return null;
+  const be = a.backend;
+  const out = Tensor.empty(be, a.shape);
+  be.mixedSum([{ x: sa.src.storage, stats: null, wIndex: sa.index }, { x: sb.src.storage, stats: null, wIndex: sb.index }],
+    sa.w.storage, out.storage, channelGeom(a.shape, a.size));
+  return out;
+}
+
 // ---- the mixed sum ---------------------------------------------------------------------------
 
 /** The term a mixed sum reads for tensor x: a deferred BN output by its raw input and statistics. */
