@@ -1,17 +1,22 @@
+//#if SUBGROUPS
+enable subgroups;
+//#endif
 // Weight gradient of a 2-D convolution, NCHW, split over the reduction (split-K, first pass):
 //   dw[co, ci, kh, kw] = sum_{n, oh, ow} dy[n, co, oh, ow] * x[n, g*CIG + ci, oh*SH - PH + kh*DH, ow*SW - PW + kw*DW]
 // The N*OH output rows are cut into SPLITS contiguous ranges; split s writes its partial sums to
 // part[s * COUT*CIG*KH*KW + dwIndex] (or straight into dw when SPLITS == 1) and
 // conv2d_weight_grad_reduce.wgsl adds the splits in a fixed order: deterministic, no atomics.
-// Portable variant of conv2d_weight_grad_sg.wgsl (used without the `subgroups` feature or with fewer
-// than 8 output channels per group): the files differ only in how the input window reaches the lanes
-// (marked WINDOW FETCH); keep the rest identical.
+// Compiled in two flavours (kernels/shader-variants.ts): SUBGROUPS where the device has the
+// `subgroups` feature (and 8+ output channels per group), and a portable one; they differ only in how
+// the input window reaches the lanes (WINDOW FETCH).
 //
 // Mapping: a workgroup is one (split, block of TCI input channels, block of KHB kernel rows) and
 // its WG lanes are WG consecutive output channels of one group, so every lane needs the same input
 // values. Each invocation walks its rows in chunks of 4 output columns: it loads its own dy (a
 // vec4) and the shared input window once per (ci, kh), and does TCI*KHB*KW*4 multiply-adds into
-// registers. Every lane loads the same window addresses (a broadcast on GPUs).
+// registers. SUBGROUPS: lanes 0..7 of each subgroup load the window, subgroupBroadcast hands it to
+// all (needs subgroup size >= 8 and WG >= 8): on CPU rasterisers per-lane loads dominate the cost.
+// Portable: every lane loads the same window addresses (a broadcast on GPUs).
 // The kernel window and the blocking are override constants (the tap loops unroll, the window and
 // accumulators stay in registers); tensor sizes are uniforms, shared by all layers with that window.
 
@@ -52,7 +57,12 @@ fn x_at(rowBase: i32, rowOk: bool, col: i32) -> f32 {
 }
 
 @compute @workgroup_size(WG)
+//#if SUBGROUPS
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(subgroup_invocation_id) lane: u32) {
+//#else
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+//#endif
   let H = p.H;
   let W = p.W;
   let OH = p.OH;
@@ -91,9 +101,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           let rowOk = ih >= 0 && ih < H;
           let rowBase = xImage + i32(c) * H * W + clamp(ih, 0, H - 1) * W;
           if (WIN <= MAX_WIN) {
-            // WINDOW FETCH: the same addresses in every lane
+            // WINDOW FETCH
             var xs: array<f32, MAX_WIN>;
+//#if SUBGROUPS
+            // lane j (< 8) loads window column j (and 8 + j), broadcast to every lane
+            let lo = x_at(rowBase, rowOk, winStart + i32(min(lane, 7u)));
+            xs[0] = subgroupBroadcast(lo, 0u); xs[1] = subgroupBroadcast(lo, 1u);
+            xs[2] = subgroupBroadcast(lo, 2u); xs[3] = subgroupBroadcast(lo, 3u);
+            if (WIN > 4) { xs[4] = subgroupBroadcast(lo, 4u); xs[5] = subgroupBroadcast(lo, 5u);
+                           xs[6] = subgroupBroadcast(lo, 6u); xs[7] = subgroupBroadcast(lo, 7u); }
+            if (WIN > 8) {
+              let hi = x_at(rowBase, rowOk, winStart + 8 + i32(min(lane, 7u)));
+              xs[8] = subgroupBroadcast(hi, 0u); xs[9] = subgroupBroadcast(hi, 1u);
+              xs[10] = subgroupBroadcast(hi, 2u); xs[11] = subgroupBroadcast(hi, 3u);
+              xs[12] = subgroupBroadcast(hi, 4u); xs[13] = subgroupBroadcast(hi, 5u);
+              xs[14] = subgroupBroadcast(hi, 6u); xs[15] = subgroupBroadcast(hi, 7u);
+            }
+//#else
             for (var j = 0; j < WIN; j++) { xs[j] = x_at(rowBase, rowOk, winStart + j); }
+//#endif
             for (var kw = 0; kw < KW; kw++) {
               let o = kw * DW;
               let xv = vec4<f32>(xs[o], xs[o + SW], xs[o + 2 * SW], xs[o + 3 * SW]);

@@ -1,4 +1,4 @@
-// WebGPU convolution kernels (shaders/conv2d*.wgsl, shaders/conv_channel_sum.wgsl): forward, input
+// WebGPU convolution kernels (shaders/conv2d.wgsl, conv2d_weight_grad*.wgsl, conv_channel_sum.wgsl): forward, input
 // gradient, weight gradient and the per-channel sum (bias gradient). Same semantics as the Backend
 // methods in ../../backend.ts: NCHW, weights [Cout, Cin/groups, KH, KW], outputs overwritten.
 //
@@ -9,7 +9,8 @@
 //     that adds the splits in order (no float atomics);
 //   - with the `subgroups` feature (and subgroups of >= 8 lanes) operands that every lane of a
 //     workgroup needs are loaded once per subgroup and broadcast, which is ~4x faster on lavapipe;
-//     the *_sg.wgsl files are those variants, the plain files the portable fallback.
+//     conv2d.wgsl and conv2d_weight_grad.wgsl compile both ways from one source (`//#if SUBGROUPS`,
+//     kernels/shader-variants.ts), the portable flavour as the fallback.
 // The kernel window (size, stride, padding, dilation) and the register blocking are override
 // constants, so the tap loops unroll and windows and accumulators stay in registers; tensor sizes
 // are uniform parameters, so one pipeline serves every layer with the same window. That matters on
@@ -21,6 +22,7 @@ import type { ChannelGeom, ConvGeom } from '../../backend.js';
 import { convOutSize } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
+import { shaderVariant } from './shader-variants.js';
 import type { Autotuner, TuneBench, TuneVariant } from '../autotune.js';
 
 /** Invocations per workgroup of the implicit-GEMM conv kernel. */
@@ -276,7 +278,7 @@ export function implicitGemm(rt: GpuRuntime, blocking: GemmBlocking, src: GpuSto
   const { tc, cv } = blocking;
   const tiles = g.N * outH * Math.ceil(outW / (4 * cv));
   rt.dispatch({
-    shader: useSubgroups(rt) ? 'conv2d_sg' : 'conv2d',
+    shader: shaderVariant(rt, 'conv2d', { subgroups: useSubgroups(rt) }),
     bindings: [src, src, w, bias ?? auxStorage(rt, 'zeros', g.Cout), xmask ?? auxStorage(rt, 'scratchA', 1), dst],
     readOnly: 5,
     params: { u: [g.N, g.Cin, g.Cout, g.groups], i: [g.H, g.W, g.OH, g.OW] },
@@ -400,7 +402,7 @@ export function weightGradDispatch(rt: GpuRuntime, plan: WeightGradPlan, dy: Gpu
   const dwSize = g.Cout * cig * g.KH * g.KW;
   const part = splits > 1 ? rt.alloc(splits * dwSize) : dw;
   rt.dispatch({
-    shader: subgroups ? 'conv2d_weight_grad_sg' : 'conv2d_weight_grad',
+    shader: shaderVariant(rt, 'conv2d_weight_grad', { subgroups }),
     bindings: [dy, x, part],
     params: { u: [g.N, g.Cin, g.Cout, g.groups, splits], i: [g.H, g.W, g.OH, g.OW] },
     constants: { ...windowConstants(g), RELU_IN: g.reluInput ? 1 : 0, TCI: tci, KHB: khb, WG: wg },

@@ -1,7 +1,7 @@
 // WebGPU dense kernels: matrix product with optional transposed operands, row bias and column sums,
 // with the semantics of the Backend methods (row-major, outputs overwritten, zero-sized dimensions
 // allowed). The two products of a fully connected layer's forward and input gradient, a @ b^T and
-// a @ b, run on the convolutions' implicit-GEMM core (conv2d*.wgsl in DENSE mode: a 1x1 convolution
+// a @ b, run on the convolutions' implicit-GEMM core (conv2d.wgsl in DENSE mode: a 1x1 convolution
 // whose row is the batch, channels-last) when the batch is large enough to fill its workgroups
 // (see matmulOptions); smaller products stay on shaders/matmul.wgsl. a^T @ b (the weight gradient) keeps shaders/matmul.wgsl, a tiled product with transposed operands.
 import type { ConvGeom, MatmulGeom, RowsGeom } from '../../backend.js';

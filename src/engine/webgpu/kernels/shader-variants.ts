@@ -1,5 +1,8 @@
 // Shader variants made at run time from the files in shaders/: a template expanded per term count
-// (`//#each-term` blocks) and/or a vector width (a prelude that defines the element type V).
+// (`//#each-term` blocks), a vector width (a prelude that defines the element type V), and/or a
+// subgroup flavour (`//#if SUBGROUPS` / `//#else` / `//#endif` blocks: one source for the kernels
+// that fetch shared values with subgroupBroadcast where the device has subgroups, and with plain
+// loads where it has not).
 //
 // Why vector widths: on CPU rasterisers (lavapipe) every storage-buffer load is a per-lane gather,
 // so a streaming kernel's speed follows the number of load instructions, not bytes. Reading vec4s
@@ -34,6 +37,32 @@ export function expandTemplate(src: string, K: number): string {
   return out.join('\n');
 }
 
+/** Keep the lines of `//#if NAME` blocks whose flag is set and of their `//#else` blocks otherwise
+ *  (blocks may nest); the directive lines themselves are dropped. */
+export function applyFlags(src: string, flags: Record<string, boolean>): string {
+  const out: string[] = [];
+  const stack: { keep: boolean }[] = [];
+  const keeping = (): boolean => stack.every((b) => b.keep);
+  for (const line of src.split('\n')) {
+    const t = line.trim();
+    const m = /^\/\/#if (\w+)$/.exec(t);
+    if (m) {
+      if (!(m[1] in flags)) throw new GpuError(`applyFlags: //#if ${m[1]}: no such flag`);
+      stack.push({ keep: flags[m[1]] });
+    } else if (t === '//#else') {
+      const top = stack[stack.length - 1];
+      if (!top) throw new GpuError('applyFlags: //#else without //#if');
+      top.keep = !top.keep;
+    } else if (t === '//#endif') {
+      if (!stack.pop()) throw new GpuError('applyFlags: //#endif without //#if');
+    } else if (keeping()) {
+      out.push(line);
+    }
+  }
+  if (stack.length) throw new GpuError('applyFlags: //#if without //#endif');
+  return out.join('\n');
+}
+
 export type VectorWidth = 1 | 4;
 
 /** The WGSL prelude of a shader written in V units (see the file comment). */
@@ -50,14 +79,21 @@ export function vectorWidthFor(n: number): VectorWidth {
 }
 
 /** The shader key of a variant of shaders/<name>.wgsl (defined on first use): expanded for K terms
- *  when `K` is given, with the prelude of `width` when given. */
-export function shaderVariant(rt: GpuRuntime, name: string, v: { K?: number; width?: VectorWidth }): string {
-  const key = `${name}${v.K !== undefined ? `~k${v.K}` : ''}${v.width !== undefined ? `~v${v.width}` : ''}`;
+ *  when `K` is given, with the prelude of `width` when given, and the SUBGROUPS blocks kept or
+ *  replaced by their `//#else` when `subgroups` is given. */
+export function shaderVariant(rt: GpuRuntime, name: string,
+  v: { K?: number; width?: VectorWidth; subgroups?: boolean }): string {
+  const key = `${name}${v.K !== undefined ? `~k${v.K}` : ''}${v.width !== undefined ? `~v${v.width}` : ''}` +
+    `${v.subgroups !== undefined ? (v.subgroups ? '~sg' : '~nosg') : ''}`;
   if (!rt.hasShader(key)) {
     const src = SHADERS[name];
     if (src === undefined) throw new GpuError(`missing shader shaders/${name}.wgsl`);
-    const body = v.K !== undefined ? expandTemplate(src, v.K) : src;
-    rt.defineShader(key, (v.width !== undefined ? vectorPrelude(v.width) : '') + body);
+    let body = v.subgroups !== undefined ? applyFlags(src, { SUBGROUPS: v.subgroups }) : src;
+    if (v.K !== undefined) body = expandTemplate(body, v.K);
+    // WGSL wants `enable` directives before any declaration: the prelude goes after a leading one
+    const head = /^enable [^;]+;\n/.exec(body)?.[0] ?? '';
+    const prelude = v.width !== undefined ? vectorPrelude(v.width) : '';
+    rt.defineShader(key, head + prelude + body.slice(head.length));
   }
   return key;
 }
