@@ -31,6 +31,12 @@ fn span(c: i32, n: i32, countIncludePad: u32) -> f32 {
   return f32(min(c + 1, n - 1) - max(c - 1, 0) + 1);
 }
 
+/** span() of the four columns w0..w0+3. */
+fn spans4(w0: i32, n: i32, countIncludePad: u32) -> vec4<f32> {
+  return vec4<f32>(span(w0, n, countIncludePad), span(w0 + 1, n, countIncludePad),
+                   span(w0 + 2, n, countIncludePad), span(w0 + 3, n, countIncludePad));
+}
+
 /** Horizontal 3-sums of row `row` at columns w0..w0+3, each input value first multiplied by `scale`
  *  at its own column (scale(w0-1), scale(w0..w0+3), scale(w0+4)); 0 for a row outside the image. */
 fn row_sums(rowBase: i32, w0: i32, W: i32, ok: bool, sl: f32, sc: vec4<f32>, sr: f32) -> vec4<f32> {
@@ -42,7 +48,6 @@ fn row_sums(rowBase: i32, w0: i32, W: i32, ok: bool, sl: f32, sc: vec4<f32>, sr:
   return vec4<f32>(l + c.x + c.y, c.x + mid, mid + c.w, c.z + c.w + r);
 }
 
-
 @compute @workgroup_size(WG)
 fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
@@ -53,7 +58,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
   for (var s = (wid.x + wid.y * nwg.x) * WG + lid; s < pf.planes * wTiles; s += nwg.x * nwg.y * WG) {
     let plane = i32(s / wTiles);
     let w0 = i32(s % wTiles) * 4;
-    let cols = vec4<f32>(span(w0, W, cip), span(w0 + 1, W, cip), span(w0 + 2, W, cip), span(w0 + 3, W, cip));
+    let cols = spans4(w0, W, cip);
     let one = vec4<f32>(1.0);
     let planeBase = plane * H * W;
     var prev = vec4<f32>(0.0);
@@ -80,7 +85,7 @@ fn backward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     let w0 = i32(s % wTiles) * 4;
     // each dy value is divided by its own window's column count, then (per row) by its row count
     let sl = 1.0 / span(w0 - 1, W, cip);
-    let sc = 1.0 / vec4<f32>(span(w0, W, cip), span(w0 + 1, W, cip), span(w0 + 2, W, cip), span(w0 + 3, W, cip));
+    let sc = 1.0 / spans4(w0, W, cip);
     let sr = 1.0 / span(w0 + 4, W, cip);
     let planeBase = plane * H * W;
     var prev = vec4<f32>(0.0);

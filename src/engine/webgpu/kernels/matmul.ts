@@ -3,7 +3,8 @@
 // allowed). The two products of a fully connected layer's forward and input gradient, a @ b^T and
 // a @ b, run on the convolutions' implicit-GEMM core (conv2d.wgsl in DENSE mode: a 1x1 convolution
 // whose row is the batch, channels-last) when the batch is large enough to fill its workgroups
-// (see matmulOptions); smaller products stay on shaders/matmul.wgsl. a^T @ b (the weight gradient) keeps shaders/matmul.wgsl, a tiled product with transposed operands.
+// (see matmulOptions); smaller products stay on shaders/matmul.wgsl. a^T @ b (the weight gradient)
+// keeps shaders/matmul.wgsl, a tiled product with transposed operands.
 import type { ConvGeom, MatmulGeom, RowsGeom } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';

@@ -98,9 +98,6 @@ export function pool2dBackward(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, dx
   requireLength(op, 'dy', dy, outSize);
   requireLength(op, 'x', x, g.N * g.C * g.H * g.W);
   requireLength(op, 'dx', dx, g.N * g.C * g.H * g.W);
-  const tiles = g.N * g.C * g.H * Math.ceil(g.W / 4);
-  const workgroups = rt.strideGrid(tiles, POOL_WG);
-  const params = sizeParams(g);
   if (write.scale) requireLength(op, 'scale.w', write.scale.w as GpuStorage, write.scale.index + 1);
   if (dx === dy || dx === write.scale?.w) throw new GpuError(`${op}: dx must not be dy or the scale's storage`);
   if (isAvg3x3s1(g)) {
@@ -108,6 +105,8 @@ export function pool2dBackward(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, dx
     return;
   }
   if (write.scale || write.accumulate) throw new GpuError(`${op}: scaled or accumulated writes need the 3x3 stride-1 kernel`);
+  const workgroups = rt.strideGrid(g.N * g.C * g.H * Math.ceil(g.W / 4), POOL_WG);
+  const params = sizeParams(g);
   if (g.kind === 'avg') {
     rt.dispatch({
       shader: 'pool2d_backward_avg', bindings: [dy, dx], params, workgroups, constants: windowConstants(g),
