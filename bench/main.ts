@@ -23,13 +23,15 @@ import { CONV_CASES, gmnasConvFwdBwd, loadTfjs, tfjsConvFwdBwd } from './tfjs-co
 import { benchQuickSelftest, benchSyntheticGeneration } from './tools.js';
 import { STEP_CONFIGS, benchStep, benchStepPair, benchReplay, dispatchesPerEdge, type StepResult } from './nb201-step.js';
 
+const SECTIONS = ['autotune', 'kernels', 'tfjs', 'step', 'tools'];
+
 const { values } = parseArgs({
   options: {
     device: { type: 'string', default: 'both' },
     json: { type: 'boolean', default: false },
     reps: { type: 'string', default: '5' },
     batch: { type: 'string', default: '64' },
-    sections: { type: 'string', default: 'autotune,kernels,tfjs,step,tools' },
+    sections: { type: 'string', default: SECTIONS.join(',') },
     steps: { type: 'string', default: '2' },
     baseline: { type: 'boolean', default: false },
     configs: { type: 'string', default: STEP_CONFIGS.map((c) => c.name).join(',') },
@@ -37,8 +39,8 @@ const { values } = parseArgs({
 });
 const sections = new Set((values.sections as string).split(',').map((x) => x.trim()));
 for (const sct of sections) {
-  if (!['autotune', 'kernels', 'tfjs', 'step', 'tools'].includes(sct)) {
-    console.error(`bench: --sections: unknown section '${sct}' (known: autotune, kernels, tfjs, step, tools)`);
+  if (!SECTIONS.includes(sct)) {
+    console.error(`bench: --sections: unknown section '${sct}' (known: ${SECTIONS.join(', ')})`);
     process.exit(2);
   }
 }
