@@ -4,7 +4,8 @@
 // off with GMNAS_AUTOTUNE=0; nothing is cached to disk here, so the times are measured every run); `kernels` per-kernel time and GFLOP/s at the NAS-Bench-201 stage shapes and
 // the dispatch count of one ReLU→conv→BN forward+backward through autograd; `tfjs` (bench a) ReLU→conv
 // forward+backward at the stage shapes, gmnas vs tfjs-backend-webgpu 4.22 on the same Dawn adapter in
-// this process; `step` (benches b and c) one NB201 supernet DARTS step (C=16 N=5 B=64 and the quick
+// this process; `depthwise` ReLU→depthwise conv forward+backward at DARTS and MobileNet shapes: the
+// depthwise kernels vs the implicit-GEMM ones (same process) and vs tfjs-backend-webgpu; `step` (benches b and c) one NB201 supernet DARTS step (C=16 N=5 B=64 and the quick
 // preset's C=8 N=1 B=32 16×16) in ms, dispatches and peak device memory, on each device; with
 // --baseline also the engine's unfused path (engineOptions.fusion = false, 4-column conv tiles, one
 // lane per item) on a second backend in this process, steps alternating so both see the same load;
@@ -19,11 +20,12 @@ import { WebGpuBackend } from '../src/engine/webgpu/webgpu-backend.js';
 import { Tensor, tidy, backward, relu, conv2d, batchNorm, sum } from '../src/engine/index.js';
 import { matmulOptions } from '../src/engine/webgpu/kernels/matmul.js';
 import { installNodeGpu } from './gpu-global.js';
-import { CONV_CASES, gmnasConvFwdBwd, loadTfjs, tfjsConvFwdBwd } from './tfjs-conv.js';
+import { CONV_CASES, gmnasConvFwdBwd, loadTfjs, tfjsConvFwdBwd, type TfjsHandle } from './tfjs-conv.js';
+import { DEPTHWISE_CASES, gmnasDepthwiseFwdBwd, tfjsDepthwiseFwdBwd } from './depthwise.js';
 import { benchQuickSelftest, benchSyntheticGeneration } from './tools.js';
 import { STEP_CONFIGS, benchStep, benchStepPair, benchReplay, dispatchesPerEdge, type StepResult } from './nb201-step.js';
 
-const SECTIONS = ['autotune', 'kernels', 'tfjs', 'step', 'tools'];
+const SECTIONS = ['autotune', 'kernels', 'tfjs', 'depthwise', 'step', 'tools'];
 
 const { values } = parseArgs({
   options: {
@@ -255,12 +257,19 @@ async function benchSteps(be: Backend, label: string, other: () => Promise<Backe
   }
 }
 
-async function benchTfjs(be: Backend): Promise<void> {
-  const tfjs = await loadTfjs();
-  if (typeof tfjs === 'string') {
-    console.error(`bench: tfjs comparison skipped: ${tfjs}`);
-    return;
+let tfjsHandle: TfjsHandle | string | null = null;
+async function tfjsOnce(): Promise<TfjsHandle | null> {
+  tfjsHandle ??= await loadTfjs();
+  if (typeof tfjsHandle === 'string') {
+    console.error(`bench: tfjs comparison skipped: ${tfjsHandle}`);
+    return null;
   }
+  return tfjsHandle;
+}
+
+async function benchTfjs(be: Backend): Promise<void> {
+  const tfjs = await tfjsOnce();
+  if (!tfjs) return;
   say(`tfjs-backend-webgpu on ${tfjs.adapter}`);
   for (const c of CONV_CASES) {
     const gm = await gmnasConvFwdBwd(be, c, N, reps);
@@ -270,6 +279,23 @@ async function benchTfjs(be: Backend): Promise<void> {
       `${c.name.padEnd(30)} gmnas ${gm.toFixed(1).padStart(8)} ms  tfjs ${tf.toFixed(1).padStart(8)} ms  tfjs/gmnas ${(tf / gm).toFixed(1)}×`);
   }
   tfjs.tf.engine().reset();
+}
+
+/** Depthwise convolutions: the dedicated kernels vs the implicit-GEMM ones vs tfjs (see depthwise.ts). */
+async function benchDepthwise(be: Backend): Promise<void> {
+  const tfjs = await tfjsOnce();
+  const r = (x: number): number => Math.round(x * 100) / 100;
+  for (const c of DEPTHWISE_CASES) {
+    const dw = await gmnasDepthwiseFwdBwd(be, c, N, reps, true);
+    const gemm = await gmnasDepthwiseFwdBwd(be, c, N, reps, false);
+    const tf = tfjs ? await tfjsDepthwiseFwdBwd(tfjs, c, N, reps) : null;
+    const name = `${c.name}-fwdbwd`;
+    emitLine({ bench: name, gmnas_ms: r(dw), gemm_ms: r(gemm), gemm_ratio: r(gemm / dw), tfjs_ms: tf === null ? null : r(tf),
+      ratio: tf === null ? null : r(tf / dw) },
+    `${name.padEnd(30)} depthwise ${dw.toFixed(1).padStart(7)} ms  implicit GEMM ${gemm.toFixed(1).padStart(7)} ms ` +
+      `(${(gemm / dw).toFixed(1)}×)  ${tf === null ? 'tfjs: no gradient for dilation > 1' : `tfjs ${tf.toFixed(1).padStart(7)} ms (${(tf / dw).toFixed(1)}×)`}`);
+  }
+  if (tfjs) tfjs.tf.engine().reset();
 }
 
 const devices = values.device === 'both' ? ['webgpu', 'cpu'] : [values.device as string];
@@ -288,6 +314,7 @@ for (const d of devices) {
     if (sections.has('autotune')) await benchAutotune(be);
     if (sections.has('kernels')) await benchBackend(be, 'webgpu');
     if (sections.has('tfjs')) await benchTfjs(be);
+    if (sections.has('depthwise')) await benchDepthwise(be);
     if (sections.has('step')) await benchSteps(be, 'webgpu', () => WebGpuBackend.create());
     be.dispose();
   } else if (d === 'cpu') {

@@ -9,6 +9,7 @@ import type { Backend, BatchNormGeom, ConvGeom, PoolGeom, Storage } from '../../
 import { convOutSize } from '../../src/engine/backend.js';
 import { convOptions } from '../../src/engine/webgpu/kernels/conv.js';
 import { matmulOptions } from '../../src/engine/webgpu/kernels/matmul.js';
+import { depthwiseApplies, depthwiseOptions } from '../../src/engine/webgpu/kernels/depthwise.js';
 import { assertClose, randn, randu, testBackends } from '../helpers/backends.js';
 
 let cpu: Backend, gpu: Backend | null;
@@ -115,6 +116,62 @@ test('conv kernels: NB201 shapes', async () => {
   await checkConv(conv(4, 16, 32, 32, 16, 1), false, 'nb201');
   await checkConv(conv(8, 64, 8, 8, 64, 3, 1, 1), false, 'nb201');
   await checkConv(conv(4, 16, 32, 32, 32, 3, 2, 1), false, 'nb201 reduction');
+});
+
+// Depthwise (groups = Cin = Cout) geometries of the DARTS space (sep_conv 3x3 / 5x5, dil_conv 3x3 / 5x5
+// with dilation 2, stride 1 in normal cells and 2 in reduction cells) and the MobileNet space (3x3 /
+// 5x5 / 7x7, stride 1 and 2), plus odd widths (a strip partly outside the row), 1-row planes and a
+// window wider than the image: all served by conv2d_depthwise.wgsl (checked with depthwiseApplies).
+const DEPTHWISE: ConvGeom[] = [
+  conv(2, 8, 16, 16, 8, 3, 1, 1, 1, 8),   // sep_conv_3x3
+  conv(2, 8, 16, 16, 8, 5, 1, 2, 1, 8),   // sep_conv_5x5
+  conv(2, 8, 16, 16, 8, 3, 1, 2, 2, 8),   // dil_conv_3x3
+  conv(2, 8, 16, 16, 8, 5, 1, 4, 2, 8),   // dil_conv_5x5
+  conv(2, 8, 16, 16, 8, 3, 2, 1, 1, 8),   // reduction cell: stride 2
+  conv(2, 8, 16, 16, 8, 5, 2, 4, 2, 8),   // dil_conv_5x5, stride 2
+  conv(2, 6, 14, 14, 6, 7, 2, 3, 1, 6),   // MobileNet 7x7 stride 2
+  conv(1, 3, 7, 5, 3, 3, 1, 1, 1, 3),     // odd sizes
+  conv(3, 5, 9, 11, 5, 5, 2, 2, 1, 5),    // odd sizes, stride 2
+  conv(2, 4, 1, 9, 4, [1, 3], 1, [0, 1], 1, 4), // one row
+  conv(1, 4, 3, 3, 4, 7, 1, 3, 1, 4),     // window wider than the image
+  conv(2, 4, 6, 6, 4, 3, 1, 0, 1, 4),     // no padding
+];
+
+test('depthwise conv kernels (conv2d_depthwise.wgsl): DARTS and MobileNet geometries, odd shapes', async () => {
+  if (!gpu) return;
+  for (const g of DEPTHWISE) {
+    assert.ok(depthwiseApplies(g), `depthwise kernel serves ${gstr(g)}`);
+    await checkConv(g, g.KH === 5, 'depthwise');
+  }
+});
+
+test('depthwise conv kernels: fused ReLU input, accumulated input gradient, forced weight-gradient splits', async () => {
+  if (!gpu) return;
+  for (const g0 of [DEPTHWISE[0], DEPTHWISE[5], DEPTHWISE[8]]) {
+    const g = { ...g0, reluInput: true };
+    const xn = g.N * g.Cin * g.H * g.W, yn = g.N * g.Cout * g.OH * g.OW, wn = g.Cout * g.KH * g.KW;
+    const x = randn(xn, next()), w = randn(wn, next()), dy = randn(yn, next()), dx0 = randn(xn, next());
+    const name = `relu ${gstr(g)}`;
+    await check(`conv2d ${name}`, [x, w], [junk(yn)], (be, [xs, ws], [ys]) => be.conv2d(xs!, ws!, null, ys!, g));
+    await check(`conv2dInputGrad accumulate ${name}`, [dy, w, x], [dx0],
+      (be, [d, ws, xs], [dxs]) => be.conv2dInputGrad(d!, ws!, dxs!, g, xs, true));
+    for (const splits of [1, 3, 7]) {
+      depthwiseOptions.splits = splits;
+      try {
+        await check(`conv2dWeightGrad splits ${splits} ${name}`, [dy, x], [junk(wn)],
+          (be, [d, xs], [dws]) => be.conv2dWeightGrad(d!, xs!, dws!, g), 5e-5);
+      } finally {
+        depthwiseOptions.splits = undefined;
+      }
+    }
+  }
+});
+
+test('depthwise geometries the kernel does not serve stay on the implicit-GEMM kernels', () => {
+  assert.not.ok(depthwiseApplies(conv(1, 4, 8, 8, 8, 3, 1, 1, 1, 4)), 'channel multiplier 2');
+  assert.not.ok(depthwiseApplies(conv(1, 4, 8, 8, 4, 3, 1, 1, 1, 2)), 'groups 2');
+  assert.not.ok(depthwiseApplies(conv(1, 4, 40, 40, 4, 9, 1, 4, 4, 4)), 'span 4 + 8*4 > 32');
+  assert.not.ok(depthwiseApplies(conv(1, 1, 8, 8, 1, 3, 1, 1, 1, 1)), 'groups 1 (an ordinary conv)');
 });
 
 test('channelSum', async () => {

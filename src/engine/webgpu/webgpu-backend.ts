@@ -21,6 +21,8 @@ import { GpuRuntime, type GpuStorage, type ParamBlock, type RuntimeOptions } fro
 import { Autotuner, adapterKey, type AutotuneCacheStore, type AutotuneReportRow } from './autotune.js';
 import { engineOptions } from '../options.js';
 import * as convK from './kernels/conv.js';
+import * as depthwiseK from './kernels/depthwise.js';
+import { depthwiseApplies } from './kernels/depthwise.js';
 import * as poolK from './kernels/pool.js';
 import * as bnK from './kernels/batchnorm.js';
 import * as matmulK from './kernels/matmul.js';
@@ -375,16 +377,24 @@ export class WebGpuBackend implements Backend {
 
   // ---- convolution (W2's kernels) -----------------------------------------------------------
 
+  // depthwise convolutions (groups = Cin = Cout) have kernels of their own (kernels/depthwise.ts)
+
   conv2d(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: ConvGeom): void {
-    convK.conv2d(this.rt, x as GpuStorage, w as GpuStorage, bias as GpuStorage | null, y as GpuStorage, g, this.autotuner);
+    const [xs, ws, bs, ys] = [x, w, bias, y] as (GpuStorage | null)[];
+    if (depthwiseApplies(g)) depthwiseK.depthwiseConv2d(this.rt, xs!, ws!, bs, ys!, g);
+    else convK.conv2d(this.rt, xs!, ws!, bs, ys!, g, this.autotuner);
   }
 
   conv2dInputGrad(dy: Storage, w: Storage, dx: Storage, g: ConvGeom, x: Storage | null = null, accumulate = false): void {
-    convK.conv2dInputGrad(this.rt, dy as GpuStorage, w as GpuStorage, dx as GpuStorage, g, x as GpuStorage | null, accumulate, this.autotuner);
+    const [dys, ws, dxs, xs] = [dy, w, dx, x] as (GpuStorage | null)[];
+    if (depthwiseApplies(g)) depthwiseK.depthwiseInputGrad(this.rt, dys!, ws!, dxs!, g, xs, accumulate);
+    else convK.conv2dInputGrad(this.rt, dys!, ws!, dxs!, g, xs, accumulate, this.autotuner);
   }
 
   conv2dWeightGrad(dy: Storage, x: Storage, dw: Storage, g: ConvGeom): void {
-    convK.conv2dWeightGrad(this.rt, dy as GpuStorage, x as GpuStorage, dw as GpuStorage, g, this.autotuner);
+    const [dys, xs, dws] = [dy, x, dw] as GpuStorage[];
+    if (depthwiseApplies(g)) depthwiseK.depthwiseWeightGrad(this.rt, dys, xs, dws, g);
+    else convK.conv2dWeightGrad(this.rt, dys, xs, dws, g, this.autotuner);
   }
 
   channelSum(x: Storage, out: Storage, g: ChannelGeom): void {

@@ -147,7 +147,7 @@ export function auxStorage(rt: GpuRuntime, kind: AuxKind, n: number): GpuStorage
 
 // ---- convolution ----------------------------------------------------------------------------
 
-function checkConvGeom(op: string, g: ConvGeom): void {
+export function checkConvGeom(op: string, g: ConvGeom): void {
   requirePositive(op, g, ['N', 'Cin', 'H', 'W', 'Cout', 'KH', 'KW', 'OH', 'OW', 'strideH', 'strideW',
     'dilH', 'dilW', 'groups']);
   if (!(Number.isInteger(g.padH) && g.padH >= 0 && Number.isInteger(g.padW) && g.padW >= 0)) {
