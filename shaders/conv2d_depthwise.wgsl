@@ -11,7 +11,7 @@
 //   forward:      a0 = x,  a1 = w, a2 = bias (zeros when none), out = y
 //   input_grad:   a0 = dy, a1 = w, a2 = x (the ReLU mask when RELU_IN), out = dx (+= when p.accumulate)
 //   weight_grad:  a0 = dy, a1 = x, a2 = unused, out = per-split partial sums [splits, C*KH*KW]
-//                 (conv2d_weight_grad_reduce.wgsl sums them in split order: deterministic)
+//                 (multi_split_sum.wgsl sums them in split order: deterministic)
 // RELU_IN: the conv reads max(x, 0) (forward, weight gradient) and the input gradient is masked by x > 0.
 
 struct Params { planes: u32, C: u32, N: u32, accumulate: u32, splits: u32, H: i32, W: i32, OH: i32, OW: i32 }

@@ -5,7 +5,7 @@ enable subgroups;
 //   dw[co, ci, kh, kw] = sum_{n, oh, ow} dy[n, co, oh, ow] * x[n, g*CIG + ci, oh*SH - PH + kh*DH, ow*SW - PW + kw*DW]
 // The N*OH output rows are cut into SPLITS contiguous ranges; split s writes its partial sums to
 // part[s * COUT*CIG*KH*KW + dwIndex] (or straight into dw when SPLITS == 1) and
-// conv2d_weight_grad_reduce.wgsl adds the splits in a fixed order: deterministic, no atomics.
+// multi_split_sum.wgsl (kernels/split-sum.ts) adds the splits in a fixed order: deterministic, no atomics.
 // Compiled in two flavours (kernels/shader-variants.ts): SUBGROUPS where the device has the
 // `subgroups` feature (and 8+ output channels per group), and a portable one; they differ only in how
 // the input window reaches the lanes (WINDOW FETCH).

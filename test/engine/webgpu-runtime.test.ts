@@ -7,6 +7,7 @@ import type { Backend } from '../../src/engine/backend.js';
 import { WebGpuBackend } from '../../src/engine/webgpu/webgpu-backend.js';
 import { GpuRuntime, bucketBytes, type GpuStorage } from '../../src/engine/webgpu/runtime.js';
 import { GpuError } from '../../src/engine/webgpu/device.js';
+import { splitSum, splitSumOptions } from '../../src/engine/webgpu/kernels/split-sum.js';
 import { assertClose, randn, testBackends } from '../helpers/backends.js';
 
 let gpu: WebGpuBackend | null = null;
@@ -199,3 +200,61 @@ test('trim destroys pooled buffers; dispose makes later calls throw', async () =
 });
 
 test.run();
+
+// ---- held-back launches (GpuRuntime.defer): the split-K sums of weight gradients -----------------
+
+test('split-K sums: held back and merged (K per launch), equal to one pass each, flushed by every kind of use', async () => {
+  if (!gpu) return;
+  const be = gpu;
+  const rt = be.rt;
+  const sizes = [5, 37, 64, 3, 200, 17, 9, 11, 40, 6];
+  const splits = [2, 3, 7, 1, 4, 2, 5, 3, 2, 9];
+  const want = sizes.map((n, k) => {
+    const part = randn(n * splits[k], 900 + k);
+    const dw = new Float32Array(n);
+    for (let s = 0; s < splits[k]; s++) for (let i = 0; i < n; i++) dw[i] += part[s * n + i];
+    return { part, dw };
+  });
+  const run = (): GpuStorage[] => sizes.map((n, k) => {
+    const dw = rt.alloc(n);
+    splitSum(rt, rt.upload(want[k].part), dw, n, splits[k]);
+    return dw;
+  });
+  const per = Math.min(8, Math.floor(rt.limits.maxStorageBuffersPerShaderStage / 2));
+  for (const merge of [true, false]) {
+    splitSumOptions.merge = merge;
+    try {
+      const d0 = be.dispatchCount();
+      const dws = run();
+      // nothing launched yet when merged; the read flushes all of them
+      assert.is(be.dispatchCount() - d0, merge ? 0 : sizes.length, `launches before the read (merge ${merge})`);
+      const got = [];
+      for (const dw of dws) got.push(await rt.read(dw));
+      assert.is(be.dispatchCount() - d0, merge ? Math.ceil(sizes.length / per) : sizes.length, `launches (merge ${merge})`);
+      got.forEach((g, k) => assertClose(g, want[k].dw, 1e-6, 1e-5, `split sum ${k} (merge ${merge})`));
+      for (const dw of dws) rt.release(dw);
+    } finally {
+      splitSumOptions.merge = true;
+    }
+  }
+  // a dispatch that binds a held-back gradient flushes first: it sees the sum
+  const dw = rt.alloc(sizes[1]);
+  splitSum(rt, rt.upload(want[1].part), dw, sizes[1], splits[1]);
+  const doubled = rt.alloc(sizes[1]);
+  be.scale(dw, 2, doubled, sizes[1]);
+  assertClose(await rt.read(doubled), scaled(want[1].dw, 2), 1e-6, 1e-5, 'dispatch after a held-back sum');
+  // releasing a held-back gradient flushes first (the pool may hand the buffer out again)
+  splitSum(rt, rt.upload(want[2].part), dw, sizes[1], 1);
+  const d0 = be.dispatchCount();
+  rt.release(dw);
+  assert.is(be.dispatchCount() - d0, 1, 'release flushes the held-back sum');
+  // sync flushes
+  const dw2 = rt.alloc(sizes[0]);
+  splitSum(rt, rt.upload(want[0].part), dw2, sizes[0], splits[0]);
+  const d1 = be.dispatchCount();
+  await be.sync();
+  assert.is(be.dispatchCount() - d1, 1, 'sync flushes');
+  assertClose(await rt.read(dw2), want[0].dw, 1e-6, 1e-5, 'after sync');
+  rt.release(dw2);
+  rt.release(doubled);
+});

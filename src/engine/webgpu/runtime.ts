@@ -121,6 +121,15 @@ export class GpuCapture {
 
 interface CaptureRecorder { ops: CapturedOp[]; touched: Set<PoolBuffer> }
 
+/**
+ * A kind of launch the runtime may hold back and merge with others of its kind (`GpuRuntime.defer`):
+ * `run` encodes the held items, in the order they were deferred, as few launches as it can.
+ */
+export interface DeferredFamily<T> {
+  readonly name: string;
+  run(rt: GpuRuntime, items: T[]): void;
+}
+
 interface Profiler {
   querySet: GPUQuerySet;
   capacity: number;
@@ -228,6 +237,11 @@ export class GpuRuntime {
   private fatalError: GpuError | null = null;
   private errorChecks: Promise<void>[] = [];
   private disposed = false;
+  // held-back launches (defer): items per family in deferral order, the buffers they touch, and the
+  // storages to release once they are encoded
+  private deferred = new Map<DeferredFamily<unknown>, unknown[]>();
+  private readonly deferredSlots = new Set<PoolBuffer>();
+  private deferredRelease: GpuStorage[] = [];
 
   private constructor(device: GPUDevice, info: AdapterDescription, hasSubgroups: boolean, hasTimestamps: boolean,
     opts: RuntimeOptions) {
@@ -262,6 +276,42 @@ export class GpuRuntime {
   dispatch(spec: DispatchSpec): void {
     const [x, y, z] = spec.workgroups;
     this.encode(spec.shader, spec.entry ?? 'main', spec.bindings, spec.params, spec.constants, 0, x, y, z, spec.readOnly ?? 0);
+  }
+
+  /**
+   * Hold a launch back so that it can be merged with others of its family (the split-K reduce passes
+   * of a backward pass: kernels/split-sum.ts). `touches`: every storage it reads or writes. The held
+   * launches are encoded (flushDeferred) before anything else binds, copies, writes, reads or
+   * releases one of those storages, and at sync, capture boundaries, profiling stops and trims — so
+   * results are those of launching at once. `releaseAfter`: storages to release once encoded (its
+   * scratch inputs).
+   */
+  defer<T>(family: DeferredFamily<T>, item: T, touches: GpuStorage[], releaseAfter: GpuStorage[] = []): void {
+    this.throwIfFailed();
+    for (const t of touches) this.deferredSlots.add(this.slotOf(t, `defer ${family.name}`));
+    const fam = family as DeferredFamily<unknown>;
+    let items = this.deferred.get(fam);
+    if (!items) this.deferred.set(fam, (items = []));
+    items.push(item);
+    this.deferredRelease.push(...releaseAfter);
+  }
+
+  /** Encode every held-back launch now (see defer). */
+  flushDeferred(): void {
+    if (this.deferred.size === 0 || this.disposed) return;
+    const groups = this.deferred;
+    const release = this.deferredRelease;
+    this.deferred = new Map();
+    this.deferredSlots.clear();
+    this.deferredRelease = [];
+    for (const [family, items] of groups) family.run(this, items);
+    for (const r of release) this.release(r);
+  }
+
+  /** Whether any of these storages is touched by a held-back launch. */
+  private touchesDeferred(storages: GpuStorage[]): boolean {
+    for (const st of storages) if (st instanceof PooledStorage && this.deferredSlots.has(st.slot)) return true;
+    return false;
   }
 
 
@@ -328,6 +378,7 @@ export class GpuRuntime {
       }
     }
     if (x * y * z === 0) return;
+    if (this.deferredSlots.size && this.touchesDeferred(bindings)) this.flushDeferred();
     const pipe = this.pipeline(shader, entry, constants, wg);
     const slots = this.checkBindings(bindings, pipe.label, readOnly);
     const prof = this.profiler;
@@ -369,6 +420,7 @@ export class GpuRuntime {
     }
     if (n === 0) return;
     if (a === b) throw new GpuError('copy: source and destination are the same buffer');
+    if (this.deferredSlots.has(a) || this.deferredSlots.has(b)) this.flushDeferred();
     const enc = this.openEncoder();
     this.endPass();
     enc.copyBufferToBuffer(a.buffer, srcOffset * 4, b.buffer, dstOffset * 4, n * 4);
@@ -585,6 +637,7 @@ export class GpuRuntime {
   /** Resolve when all submitted work has finished; throws a GpuError recorded by then. */
   async sync(): Promise<void> {
     this.throwIfFailed();
+    this.flushDeferred();
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     await this.settleErrors();
@@ -628,6 +681,7 @@ export class GpuRuntime {
     this.throwIfFailed();
     if (this.recorder) throw new GpuError('beginCapture: a capture is already recording');
     if (this.profiler) throw new GpuError('beginCapture: not while profiling');
+    this.flushDeferred(); // held-back work of before belongs to no recording
     this.recorder = { ops: [], touched: new Set() };
   }
 
@@ -635,6 +689,7 @@ export class GpuRuntime {
   endCapture(): GpuCapture {
     const rec = this.recorder;
     if (!rec) throw new GpuError('endCapture: no capture is recording');
+    this.flushDeferred(); // the recorded step's held-back launches are part of it
     this.recorder = null;
     this.throwIfFailed();
     // Own uniforms: the bind-group cache may rewrite a cached variant's uniform slot for other
@@ -680,6 +735,7 @@ export class GpuRuntime {
     this.throwIfFailed();
     if (cap.disposed) throw new GpuError('replay: the capture was disposed');
     if (this.recorder) throw new GpuError('replay: not while a capture is recording');
+    this.flushDeferred();
     for (const o of cap.ops) {
       if (o.kind === 'write') {
         if (o.slot.lastUseEpoch === this.epoch && this.encoder) this.flush();
@@ -756,6 +812,7 @@ export class GpuRuntime {
   async stopProfile(): Promise<ProfileEntry[]> {
     const prof = this.profiler;
     if (!prof) return [];
+    this.flushDeferred();
     this.flush();
     this.profiler = null;
     await Promise.all(prof.reads);
@@ -872,6 +929,7 @@ export class GpuRuntime {
     if (this.disposed) return;
     if (!(s instanceof PooledStorage) || s.owner !== this) throw new GpuError('release: not a storage of this WebGPU backend');
     if (s.released) throw new GpuError('release: storage released twice');
+    if (this.deferredSlots.has(s.slot)) this.flushDeferred();
     s.released = true;
     const slot = s.slot;
     if (slot.pins) {
@@ -910,6 +968,7 @@ export class GpuRuntime {
       throw new GpuError(`write: ${data.length} values at offset ${offset} do not fit a storage of length ${s.length}`);
     }
     if (data.length === 0) return;
+    if (this.deferredSlots.has(slot)) this.flushDeferred();
     if (slot.lastUseEpoch === this.epoch && this.encoder) this.flush();
     this.device.queue.writeBuffer(slot.buffer, offset * 4, data.buffer, data.byteOffset, data.byteLength);
     if (this.recorder) {
@@ -923,6 +982,7 @@ export class GpuRuntime {
     this.throwIfFailed();
     if (this.recorder) throw new GpuError('read: not allowed while a capture records (a captured step must not wait on the device)');
     const slot = this.slotOf(s, 'read');
+    this.flushDeferred();
     if (!Number.isInteger(n) || n < 0 || n > s.length) {
       throw new GpuError(`read: n = ${n} is outside [0, ${s.length}] for this storage`);
     }
@@ -959,6 +1019,7 @@ export class GpuRuntime {
 
   /** Destroy every pooled (not live) buffer, e.g. between phases with different tensor sizes. */
   trim(): void {
+    this.flushDeferred();
     this.flush();
     const ids = new Set<number>();
     for (const list of this.freeBuffers.values()) {
@@ -992,6 +1053,9 @@ export class GpuRuntime {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.deferred.clear();
+    this.deferredSlots.clear();
+    this.deferredRelease = [];
     this.encoder = null;
     this.pass = null;
     for (const list of this.freeBuffers.values()) for (const s of list) s.buffer.destroy();

@@ -23,6 +23,7 @@ import { convOutSize } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
 import { shaderVariant } from './shader-variants.js';
+import { splitSum } from './split-sum.js';
 import type { Autotuner, TuneBench, TuneVariant } from '../autotune.js';
 
 /** Invocations per workgroup of the implicit-GEMM conv kernel. */
@@ -408,13 +409,7 @@ export function weightGradDispatch(rt: GpuRuntime, plan: WeightGradPlan, dy: Gpu
     constants: { ...windowConstants(g), RELU_IN: g.reluInput ? 1 : 0, TCI: tci, KHB: khb, WG: wg },
     workgroups: [splits, (cig / tci) * (g.KH / khb), g.Cout / wg],
   });
-  if (splits > 1) {
-    rt.dispatch1D({
-      shader: 'conv2d_weight_grad_reduce', bindings: [part, dw], threads: dwSize, workgroupSize: 256,
-      params: { u: [dwSize, splits] },
-    });
-    rt.release(part);
-  }
+  if (splits > 1) splitSum(rt, part, dw, dwSize, splits); // the in-order sum of the splits (merged, held back)
 }
 
 /** out[c] = sum over n, hw of x[n, c, hw] (bias gradient) */

@@ -6,11 +6,12 @@
 //
 // The weight gradient splits each channel's N*OH*ceil(OW/4) strips into `splits` contiguous ranges,
 // one workgroup per (split, channel), and sums the splits' partials in order in a second pass
-// (conv2d_weight_grad_reduce.wgsl): deterministic, no atomics.
+// (kernels/split-sum.ts, merged with the other passes of a backward): deterministic, no atomics.
 import type { ConvGeom } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
 import { auxStorage, checkConvGeom, requireLength } from './conv.js';
+import { splitSum } from './split-sum.js';
 
 /** The shader's private-array bounds (MAX_SPAN, MAX_TAPS, MAX_RING). */
 const MAX_SPAN = 32;
@@ -136,11 +137,5 @@ export function depthwiseWeightGrad(rt: GpuRuntime, dy: GpuStorage, x: GpuStorag
     params: params(g, false, splits), constants: constants(g),
     workgroups: [splits, g.Cin, 1],
   });
-  if (splits > 1) {
-    rt.dispatch1D({
-      shader: 'conv2d_weight_grad_reduce', bindings: [part, dw], threads: dwSize, workgroupSize: 256,
-      params: { u: [dwSize, splits] },
-    });
-    rt.release(part);
-  }
+  if (splits > 1) splitSum(rt, part, dw, dwSize, splits); // the in-order sum of the splits (merged, held back)
 }

@@ -15,7 +15,7 @@ const MAX_GROUPS = 64;
 const MAX_SIZES = 16;
 const MAX_SGD = 8;
 
-function groupsFor(rt: GpuRuntime, sizes: number[]): number {
+export function groupsFor(rt: GpuRuntime, sizes: number[]): number {
   return Math.min(MAX_GROUPS, rt.strideGroups(Math.max(1, ...sizes), WG));
 }
 
@@ -33,7 +33,7 @@ function sizesWords(sizes: number[], slots: number): number[] {
 }
 
 /** Distinct storages in consecutive chunks of at most `per` (a chunk never binds a buffer twice). */
-function chunks<T>(items: T[], per: number, key: (t: T) => GpuStorage[]): T[][] {
+export function chunks<T>(items: T[], per: number, key: (t: T) => GpuStorage[]): T[][] {
   const out: T[][] = [];
   let cur: T[] = [];
   let used = new Set<GpuStorage>();
