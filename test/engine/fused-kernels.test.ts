@@ -14,6 +14,7 @@ import * as assert from 'uvu/assert';
 import type { Backend, ConvGeom, PoolGeom, Storage } from '../../src/engine/backend.js';
 import { convOutSize } from '../../src/engine/backend.js';
 import { convOptions } from '../../src/engine/webgpu/kernels/conv.js';
+import { mixedOptions } from '../../src/engine/webgpu/kernels/mixed.js';
 import type { BatchNormGeom, ChannelGeom, MixedTerm } from '../../src/engine/backend.js';
 import {
   Tensor, tidy, backward, relu, conv2d, reluConv2d, sum, mul, Sequential, Lambda, Conv2d, BatchNorm2d, Rng,
@@ -225,6 +226,38 @@ test('the per-channel BN kernels at the other workgroup size (256 on GPUs, 64 on
     for (const g of BN_GEOMS) await checkBnStats(gpu, g, true, true);
   } finally {
     convOptions.channelReduceWorkgroup = undefined;
+  }
+});
+
+test('non-affine batchNormStats are held back and merged (K per launch), with the values of one launch each', async () => {
+  if (!gpu) return;
+  const be = gpu;
+  const g: BatchNormGeom = { N: 3, C: 5, HW: 12, eps: 1e-5, momentum: 0.1 };
+  const n = g.N * g.C * g.HW;
+  const T = 7;
+  const xs = Array.from({ length: T }, () => randn(n, next()));
+  const rms = Array.from({ length: T }, () => randn(g.C, next()));
+  const rvs = Array.from({ length: T }, () => randn(g.C, next()).map((v) => Math.abs(v) + 0.5));
+  for (const running of [true, false]) {
+    const results: Float32Array[][] = [];
+    for (const merge of [true, false]) {
+      mixedOptions.mergeStats = merge;
+      try {
+        const x = xs.map((a) => be.upload(a)), rm = rms.map((a) => be.upload(a)), rv = rvs.map((a) => be.upload(a));
+        const st = xs.map(() => be.alloc(4 * g.C));
+        const d0 = be.dispatchCount();
+        for (let k = 0; k < T; k++) be.batchNormStats(x[k], null, null, st[k], running ? rm[k] : null, running ? rv[k] : null, g);
+        assert.is(be.dispatchCount() - d0, merge ? 0 : T, `launches before any use (merge ${merge}, running ${running})`);
+        const out: Float32Array[] = [];
+        for (let k = 0; k < T; k++) out.push(await be.read(st[k]), ...(running ? [await be.read(rm[k]), await be.read(rv[k])] : []));
+        if (merge) assert.ok(be.dispatchCount() - d0 < T, `merged: ${be.dispatchCount() - d0} launches for ${T} tensors`);
+        results.push(out);
+        for (const s_ of [...x, ...rm, ...rv, ...st]) be.release(s_);
+      } finally {
+        mixedOptions.mergeStats = true;
+      }
+    }
+    results[0].forEach((a, k) => assertClose(a, results[1][k], 0, 0, `merged vs single, output ${k}, running ${running}`));
   }
 });
 

@@ -12,7 +12,8 @@
 // more partial columns). Elementwise loops are grid-stride, so CPU rasterisers get few workgroups.
 import type { BatchNormGeom, ChannelGeom, MixedTerm, ScaleRef } from '../../backend.js';
 import { GpuError } from '../device.js';
-import type { GpuRuntime, GpuStorage } from '../runtime.js';
+import type { DeferredFamily, GpuRuntime, GpuStorage } from '../runtime.js';
+import { chunks } from './multi.js';
 import { shaderVariant, vectorWidthFor } from './shader-variants.js';
 import { auxStorage, channelReduceWorkgroup, foldGrid, requireLength, requirePositive } from './conv.js';
 import { checkBnGeom } from './batchnorm.js';
@@ -27,18 +28,22 @@ const MAX_DOT_GROUPS = 256;
 
 /** Module switches, for tests and tuning. */
 export const mixedOptions = {
-  /** terms per mixedSum dispatch at most, when set (else 3 on CPU rasterisers, 6 on GPUs; always
-   *  capped by the device's storage-binding limit). On lavapipe 6 streams in one pass measured
-   *  ~1.7x slower than passes of 3 (more passes over the output but far fewer cache misses). */
+  /** terms per mixedSum dispatch at most, when set (else MAX_TERMS = 6; always capped by the
+   *  device's storage-binding limit). On lavapipe with scalar loads 6 streams in one pass measured
+   *  ~1.7x slower than passes of 3, and the rule used 3 there; with vec4 loads 3, 4 and 6 terms per
+   *  pass are within noise of each other (N64 C16-64, 12 terms: 27-33, 13-18, 7-13 ms each way), so
+   *  6 everywhere: an NB201 cell's node sums take 5 launches instead of 9. */
   maxTerms: undefined as number | undefined,
   /** workgroup size of the dots pass (a power of two): 64 measured ~1.5x faster than 256 on
    *  lavapipe (fewer barrier rounds in the final tree reduction) */
   dotsWorkgroup: 64,
+  /** hold non-affine batch-norm statistics back and merge them (false: one launch each, at once) */
+  mergeStats: true,
 };
 
 /** Terms per dispatch on this device (2 bindings per term + 2 others within the storage-binding limit). */
 function termsPerDispatch(rt: GpuRuntime, sum: boolean): number {
-  const want = sum ? mixedOptions.maxTerms ?? (rt.software ? 3 : MAX_TERMS) : MAX_TERMS;
+  const want = sum ? mixedOptions.maxTerms ?? MAX_TERMS : MAX_TERMS;
   return Math.max(1, Math.min(want, MAX_TERMS, Math.floor((rt.limits.maxStorageBuffersPerShaderStage - 2) / 2)));
 }
 
@@ -158,7 +163,50 @@ export function mixedDots(rt: GpuRuntime, dy: GpuStorage, terms: MixedTerm[], dw
   rt.release(partial);
 }
 
-/** Training-mode statistics [mean | invstd | scale | shift] of x; running statistics updated when given. */
+/** One batch-norm statistics launch's tensor (batchNormStats). */
+interface BnStatsItem {
+  x: GpuStorage; stats: GpuStorage; runMean: GpuStorage | null; runVar: GpuStorage | null;
+  gamma: GpuStorage | null; beta: GpuStorage | null; g: BatchNormGeom;
+}
+
+/** Non-affine statistics are held back (GpuRuntime.defer) and merged: the BN layers of a node's conv
+ *  ops then take one launch (or two) when the node's sum reads them, not one each. */
+const bnStatsFamily: DeferredFamily<BnStatsItem> = { name: 'batch-norm statistics', run: runBnStats };
+
+/** tensors per statistics launch at most */
+const MAX_STATS_TENSORS = 6;
+
+function runBnStats(rt: GpuRuntime, items: BnStatsItem[]): void {
+  // launches take tensors of one geometry, running statistics or not, and gamma / beta alike
+  const groups = new Map<string, BnStatsItem[]>();
+  for (const it of items) {
+    const { g } = it;
+    const key = `${g.N} ${g.C} ${g.HW} ${g.eps} ${g.momentum} ${it.runMean ? 1 : 0} ${it.gamma ? 'affine' : ''}`;
+    let list = groups.get(key);
+    if (!list) groups.set(key, (list = []));
+    list.push(it);
+  }
+  for (const list of groups.values()) {
+    const { g } = list[0];
+    const running = list[0].runMean !== null;
+    const affine = list[0].gamma !== null;
+    const perTensor = running ? 4 : 2;
+    const per = affine ? 1 : Math.max(1, Math.min(MAX_STATS_TENSORS, Math.floor((rt.limits.maxStorageBuffersPerShaderStage - 2) / perTensor)));
+    for (const part of chunks(list, per, (it) => [it.x, it.stats, ...(it.runMean ? [it.runMean, it.runVar!] : [])])) {
+      const bindings: GpuStorage[] = [];
+      for (const it of part) bindings.push(it.x, it.stats, ...(running ? [it.runMean!, it.runVar!] : []));
+      bindings.push(part[0].gamma ?? auxStorage(rt, 'ones', g.C), part[0].beta ?? auxStorage(rt, 'zeros', g.C));
+      rt.dispatch({
+        shader: shaderVariant(rt, 'batchnorm_stats', { K: part.length, width: vectorWidthFor(bnVec(g.HW)), flags: { RUNNING: running } }),
+        bindings, params: { u: [g.N, g.C, g.HW], f: [g.eps, g.momentum] },
+        constants: { WG: channelReduceWorkgroup(rt), VEC: bnVec(g.HW) }, workgroups: foldGrid(rt, g.C, part.length),
+      });
+    }
+  }
+}
+
+/** Training-mode statistics [mean | invstd | scale | shift] of x; running statistics updated when
+ *  given. Without gamma / beta the launch may be held back and merged with others (mixedOptions.mergeStats). */
 export function batchNormStats(rt: GpuRuntime, x: GpuStorage, gamma: GpuStorage | null, beta: GpuStorage | null,
   stats: GpuStorage, runMean: GpuStorage | null, runVar: GpuStorage | null, g: BatchNormGeom): void {
   const op = 'batchNormStats';
@@ -171,13 +219,15 @@ export function batchNormStats(rt: GpuRuntime, x: GpuStorage, gamma: GpuStorage 
   if ((runMean === null) !== (runVar === null)) throw new GpuError(`${op}: runMean and runVar must be both given or both null`);
   if ((gamma === null) !== (beta === null)) throw new GpuError(`${op}: gamma and beta must be both given or both null`);
   if (stats === x) throw new GpuError(`${op}: stats is also x`);
-  rt.dispatch({
-    shader: shaderVariant(rt, 'batchnorm_stats', { width: vectorWidthFor(bnVec(g.HW)) }),
-    bindings: [x, gamma ?? auxStorage(rt, 'ones', g.C), beta ?? auxStorage(rt, 'zeros', g.C), stats,
-      runMean ?? auxStorage(rt, 'scratchA', g.C), runVar ?? auxStorage(rt, 'scratchB', g.C)],
-    params: { u: [g.N, g.C, g.HW, runMean ? 1 : 0], f: [g.eps, g.momentum] },
-    constants: { WG: channelReduceWorkgroup(rt), VEC: bnVec(g.HW) }, workgroups: foldGrid(rt, g.C),
-  });
+  const distinct = new Set([x, stats, runMean, runVar].filter((s) => s !== null));
+  if (distinct.size !== (runMean ? 4 : 2)) throw new GpuError(`${op}: x, stats, runMean and runVar must be distinct storages`);
+  const item: BnStatsItem = { x, stats, runMean, runVar, gamma, beta, g: { ...g } };
+  if (gamma === null && mixedOptions.mergeStats) {
+    // the shared ones / zeros stand-ins for gamma / beta are never written: not among the touched
+    rt.defer(bnStatsFamily, item, runMean ? [x, stats, runMean, runVar!] : [x, stats]);
+  } else {
+    runBnStats(rt, [item]);
+  }
 }
 
 /** y = x * scale[c] + shift[c] (a deferred BN output made real). */

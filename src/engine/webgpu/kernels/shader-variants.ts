@@ -79,16 +79,19 @@ export function vectorWidthFor(n: number): VectorWidth {
 }
 
 /** The shader key of a variant of shaders/<name>.wgsl (defined on first use): expanded for K terms
- *  when `K` is given, with the prelude of `width` when given, and the SUBGROUPS blocks kept or
- *  replaced by their `//#else` when `subgroups` is given. */
+ *  when `K` is given, with the prelude of `width` when given, the SUBGROUPS blocks kept or replaced
+ *  by their `//#else` when `subgroups` is given, and likewise the blocks of each of `flags`. */
 export function shaderVariant(rt: GpuRuntime, name: string,
-  v: { K?: number; width?: VectorWidth; subgroups?: boolean }): string {
+  v: { K?: number; width?: VectorWidth; subgroups?: boolean; flags?: Record<string, boolean> }): string {
+  const flags: Record<string, boolean> = { ...v.flags };
+  if (v.subgroups !== undefined) flags.SUBGROUPS = v.subgroups;
+  const named = Object.keys(v.flags ?? {}).sort().map((f) => `~${v.flags![f] ? '' : 'no'}${f}`).join('');
   const key = `${name}${v.K !== undefined ? `~k${v.K}` : ''}${v.width !== undefined ? `~v${v.width}` : ''}` +
-    `${v.subgroups !== undefined ? (v.subgroups ? '~sg' : '~nosg') : ''}`;
+    `${v.subgroups !== undefined ? (v.subgroups ? '~sg' : '~nosg') : ''}${named}`;
   if (!rt.hasShader(key)) {
     const src = SHADERS[name];
     if (src === undefined) throw new GpuError(`missing shader shaders/${name}.wgsl`);
-    let body = v.subgroups !== undefined ? applyFlags(src, { SUBGROUPS: v.subgroups }) : src;
+    let body = Object.keys(flags).length ? applyFlags(src, flags) : src;
     if (v.K !== undefined) body = expandTemplate(body, v.K);
     // WGSL wants `enable` directives before any declaration: the prelude goes after a leading one
     const head = /^enable [^;]+;\n/.exec(body)?.[0] ?? '';
