@@ -28,7 +28,7 @@
 //   lastact.0.*, classifier.{weight,bias}
 import { Tensor, Module, Linear, Sequential, add, mul, weightedSum, addN, noGrad } from '../../engine/index.js';
 import type { Backend, Rng as EngineRng, Forward } from '../../engine/index.js';
-import { NB201_EDGES, NUM_EDGES, NUM_OPS, NUM_NODES, OP_NONE, NB201_OPS, assertOpMask, enabledOps, fullMask, maskToString, type OpMask } from './ops.js';
+import { NB201_EDGES, NUM_EDGES, NUM_OPS, NUM_NODES, OP_NONE, OP_AVG_POOL, NB201_OPS, assertOpMask, enabledOps, fullMask, maskToString, type OpMask } from './ops.js';
 import { assertGenotype, type Genotype } from './genotype.js';
 import {
   makeCellOp, makeStem, makeLastAct, headForward, macroLayout, checkMacroConfig, ResNetBasicblock, ModuleContainer,
@@ -85,6 +85,9 @@ export class SearchCell extends Module {
   forward(x: Tensor, sample: ArchSample): Tensor {
     const nodes: Tensor[] = [x];
     let ones: Tensor | null = null;
+    // avg_pool_3x3 has no parameters, so the edges leaving a node share one pooled tensor: one launch
+    // instead of one per edge (its gradient is the sum of theirs, which autograd accumulates)
+    const pooled = new Map<number, Tensor>();
     for (let to = 1; to < NUM_NODES; to++) {
       const terms: Tensor[] = [];
       const index: number[] = [];
@@ -93,7 +96,13 @@ export class SearchCell extends Module {
         const input = nodes[edge.from];
         for (const o of sample.ops[edge.eid]) {
           if (o === OP_NONE) continue;
-          terms.push(this.edgeOps[edge.eid][o].forward(input));
+          if (o === OP_AVG_POOL) {
+            let p = pooled.get(edge.from);
+            if (!p) pooled.set(edge.from, (p = this.edgeOps[edge.eid][o].forward(input)));
+            terms.push(p);
+          } else {
+            terms.push(this.edgeOps[edge.eid][o].forward(input));
+          }
           index.push(edge.eid * NUM_OPS + o);
         }
         for (const o of sample.weightOnly?.[edge.eid] ?? []) {
