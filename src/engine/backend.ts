@@ -81,6 +81,10 @@ export interface ChannelCopyGeom {
  *  x·scale[c] + shift[c]; read as is when `stats` is null. */
 export interface MixedTerm { x: Storage; wIndex: number; stats: Storage | null }
 
+/** One BN layer of batchNormStatsBackwardMulti: its raw input x, statistics block, where its input
+ *  gradient goes, and its weight's index in the mixed sum it fed. */
+export interface BnBackwardTerm { x: Storage; stats: Storage; dx: Storage; wIndex: number }
+
 /** A device-side scalar factor: w[index]. */
 export interface ScaleRef { w: Storage; index: number }
 
@@ -233,6 +237,10 @@ export interface Backend {
    *  when given (the weight of the mixed-sum term the BN output fed). */
   batchNormStatsBackward(dy: Storage, dyScale: ScaleRef | null, x: Storage, gamma: Storage | null, stats: Storage,
     dx: Storage, dgamma: Storage | null, dbeta: Storage | null, g: BatchNormGeom): void;
+  /** batchNormStatsBackward of several non-affine BN layers (γ = 1, no γ/β gradients) that fed one
+   *  mixed sum, from its gradient dy: terms[k].dx = the BN backward of w[terms[k].wIndex]·dy (w null:
+   *  dy unscaled). Layers of one geometry; the WebGPU backend runs them in one launch. */
+  batchNormStatsBackwardMulti(dy: Storage, w: Storage | null, terms: BnBackwardTerm[], g: ChannelGeom): void;
   /** out = Σ_k w[terms[k].wIndex]·term_k (see MixedTerm); no terms: out = 0. Tensors are NCHW (g). */
   mixedSum(terms: MixedTerm[], w: Storage, out: Storage, g: ChannelGeom): void;
   /** dw[terms[k].wIndex] = Σ dy·term_k for every term (wIndex distinct), dw[j] = 0 for the other

@@ -295,6 +295,41 @@ test('batchNormStatsBackward (dy scaled on read) equals scaleByElement + batchNo
   }
 });
 
+test('batchNormStatsBackwardMulti equals one batchNormStatsBackward per layer (1 to 7 layers, scaled or not)', async () => {
+  if (!gpu) return;
+  for (const g of BN_GEOMS) {
+    for (const [K, scaled] of [[1, true], [3, false], [7, true]] as const) {
+      const n = g.N * g.C * g.HW;
+      const dy = randn(n, next()), wv = randn(12, next());
+      const xs = Array.from({ length: K }, () => randn(n, next()).map((v) => v * 1.3 + 0.2));
+      const results: Float32Array[][] = [];
+      for (const be of [cpu, gpu]) {
+        const dyb = be.upload(dy), wb = be.upload(wv);
+        const layers = xs.map((x, k) => {
+          const xb = be.upload(x), st = be.alloc(4 * g.C), dx = be.upload(randn(n, next()));
+          be.batchNormStats(xb, null, null, st, null, null, g);
+          return { x: xb, stats: st, dx, wIndex: (5 * k + 2) % 12 };
+        });
+        if (be === cpu) {
+          // the reference: the single-layer kernel, one call each
+          for (const l of layers) be.batchNormStatsBackward(dyb, scaled ? { w: wb, index: l.wIndex } : null, l.x, null, l.stats, l.dx, null, null, g);
+        } else {
+          be.batchNormStatsBackwardMulti(dyb, scaled ? wb : null, layers, { N: g.N, C: g.C, HW: g.HW });
+        }
+        const out: Float32Array[] = [];
+        for (const l of layers) out.push(await be.read(l.dx));
+        results.push(out);
+        for (const l of layers) for (const s_ of [l.x, l.stats, l.dx]) be.release(s_);
+        be.release(dyb); be.release(wb);
+      }
+      results[0].forEach((want, k) => {
+        const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        assertClose(results[1][k], want, 1e-3, 1e-4 * scale + 1e-5, `bn backward multi ${JSON.stringify(g)} K=${K} layer ${k} scaled=${scaled}`);
+      });
+    }
+  }
+});
+
 // ---- mixed sums ------------------------------------------------------------------------------
 
 /** k terms over [N, C, H*W], every other one with a BN statistics block; reference values on the CPU. */

@@ -4,7 +4,7 @@
 // beside this one (conv.ts, batchnorm.ts, pool.ts, dense.ts, softmax.ts, optim.ts). Reductions
 // accumulate in f64 and round once when stored.
 import type {
-  AdamParams, Backend, BatchNormGeom, BroadcastGeom, ChannelCopyGeom, ChannelGeom, ConvGeom, MatmulGeom,
+  AdamParams, Backend, BatchNormGeom, BnBackwardTerm, BroadcastGeom, ChannelCopyGeom, ChannelGeom, ConvGeom, MatmulGeom,
   GradWrite, MemoryStats, MixedTerm, PoolGeom, RowsGeom, ScaleRef, SgdItem, SgdParams, Storage, TensorRef,
 } from '../backend.js';
 import { convOutSize } from '../backend.js';
@@ -424,6 +424,12 @@ export class CpuBackend implements Backend {
     }
     bn.batchNormBackward(d, this.arr(op, 'x', x, n), ga, st.subarray(0, C), st.subarray(C, 2 * C),
       this.arr(op, 'dx', dx, n), dga, dbe, g);
+  }
+
+  batchNormStatsBackwardMulti(dy: Storage, w: Storage | null, terms: BnBackwardTerm[], g: ChannelGeom): void {
+    // eps and momentum are not used by the backward (the statistics block holds invstd)
+    const bg: BatchNormGeom = { ...g, eps: 1e-5, momentum: 0 };
+    for (const t of terms) this.batchNormStatsBackward(dy, w ? { w, index: t.wIndex } : null, t.x, null, t.stats, t.dx, null, null, bg);
   }
 
   /** The term's values as read by mixedSum / mixedDots (BN-applied when it has statistics). */

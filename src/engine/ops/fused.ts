@@ -13,8 +13,16 @@
 // Deferred recipes only read storages private to the op that made them (the raw conv output, the
 // statistics block, a gradient), so computing late gives what computing early would have.
 import { Tensor, SharedStorage, needsGrad, record, assertSameBackend, shapeStr, type Deferred } from '../tensor.js';
-import type { Backend, BatchNormGeom, ChannelGeom, ConvGeom, MixedTerm, ScaleRef } from '../backend.js';
+import type { Backend, BatchNormGeom, ChannelGeom, ConvGeom, MixedTerm, ScaleRef, Storage } from '../backend.js';
 import { conv2dGeom, type Conv2dOptions } from './conv.js';
+import { engineOptions } from '../options.js';
+
+/** Module switches, for tests and benchmarks. */
+export const fusedOptions = {
+  /** a weighted sum runs the BN backward of its non-affine BN inputs, all in one launch (false: each
+   *  reluConvBatchNorm runs its own) */
+  bnBackwardAhead: true,
+};
 
 // ---- deferred recipes ------------------------------------------------------------------------
 
@@ -24,7 +32,13 @@ export interface BnApplyRecipe extends Deferred {
   readonly x: SharedStorage;
   readonly stats: SharedStorage;
   readonly geom: ChannelGeom;
+  /** whether the BN has γ and β (then its backward also makes their gradients) */
+  readonly affine: boolean;
 }
+
+/** The BN backward of a non-affine BN output's gradient, computed ahead by the weighted sum it fed
+ *  (several layers in one launch): `dx` is the gradient of the BN's input, `stats` identifies the BN. */
+export interface BnGradAhead { readonly dx: SharedStorage; readonly stats: Storage }
 
 /** w[index]·src: a weighted-sum input's gradient. */
 export interface ScaleRecipe extends Deferred {
@@ -33,14 +47,19 @@ export interface ScaleRecipe extends Deferred {
   readonly w: SharedStorage;
   readonly index: number;
   readonly n: number;
+  /** when the input is a BN output: its BN backward, done (reluConvBatchNorm uses it) */
+  readonly bnGrad: BnGradAhead | null;
 }
 
-function bnApplyRecipe(be: Backend, x: SharedStorage, stats: SharedStorage, geom: ChannelGeom): BnApplyRecipe {
-  return { kind: 'bnApply', inputs: [x, stats], x, stats, geom, run: (out) => be.batchNormApply(x.storage, stats.storage, out, geom) };
+function bnApplyRecipe(be: Backend, x: SharedStorage, stats: SharedStorage, geom: ChannelGeom, affine: boolean): BnApplyRecipe {
+  return { kind: 'bnApply', inputs: [x, stats], x, stats, geom, affine, run: (out) => be.batchNormApply(x.storage, stats.storage, out, geom) };
 }
 
-function scaleRecipe(be: Backend, src: SharedStorage, w: SharedStorage, index: number, n: number): ScaleRecipe {
-  return { kind: 'scale', inputs: [src, w], src, w, index, n, run: (out) => be.scaleByElement(src.storage, w.storage, index, out, n) };
+function scaleRecipe(be: Backend, src: SharedStorage, w: SharedStorage, index: number, n: number, bnGrad: BnGradAhead | null): ScaleRecipe {
+  return {
+    kind: 'scale', inputs: bnGrad ? [src, w, bnGrad.dx] : [src, w], src, w, index, n, bnGrad,
+    run: (out) => be.scaleByElement(src.storage, w.storage, index, out, n),
+  };
 }
 
 export function asBnApply(t: Tensor): BnApplyRecipe | null {
@@ -53,10 +72,11 @@ export function asScaled(t: Tensor): ScaleRecipe | null {
   return d && d.kind === 'scale' ? d as ScaleRecipe : null;
 }
 
-/** w[index]·dy as a deferred tensor of `shape` (retains dy's and w's storages). */
-export function deferredScale(dy: Tensor, w: Tensor | SharedStorage, index: number, shape: readonly number[]): Tensor {
+/** w[index]·dy as a deferred tensor of `shape` (retains dy's and w's storages; takes over bnGrad's). */
+export function deferredScale(dy: Tensor, w: Tensor | SharedStorage, index: number, shape: readonly number[],
+  bnGrad: BnGradAhead | null = null): Tensor {
   const ws = w instanceof Tensor ? w.shared : w;
-  return Tensor.deferred(dy.backend, shape, scaleRecipe(dy.backend, dy.shared.retain(), ws.retain(), index, dy.size));
+  return Tensor.deferred(dy.backend, shape, scaleRecipe(dy.backend, dy.shared.retain(), ws.retain(), index, dy.size, bnGrad));
 }
 
 /** acc += g, for a gradient g that may be a deferred w·dy (then nothing is materialised). */
@@ -115,9 +135,25 @@ export function mixedWeightedSum(xs: Tensor[], w: Tensor, wIndex: number[]): Ten
     const needW = needsGrad(w);
     const needX = xs.map((x) => needsGrad(x));
     const terms = parts.map((p) => p.term);
-    const save = needW ? [...parts.flatMap((p) => p.keep), w.shared] : [w.shared];
+    // non-affine BN outputs that want a gradient: their BN backward runs here, all in one launch
+    // (batchNormStatsBackwardMulti), and rides on the deferred gradient to the op that made them
+    const ahead = xs.map((x, k) => {
+      const bn = asBnApply(x);
+      return bn && !bn.affine && needX[k] && engineOptions.fusion && fusedOptions.bnBackwardAhead ? bn : null;
+    });
+    const keepAhead = ahead.flatMap((bn) => (bn ? [bn.x, bn.stats] : []));
+    const save = needW ? [...parts.flatMap((p) => p.keep), w.shared] : [...keepAhead, w.shared];
     record(out, 'weightedSum', [...xs, w], save, (dy) => {
-      const grads: (Tensor | null)[] = xs.map((x, k) => (needX[k] ? deferredScale(dy, w, wIndex[k], x.shape) : null));
+      const bnGrads = ahead.map((bn) => (bn ? Tensor.empty(be, shape) : null));
+      const multi = ahead.flatMap((bn, k) => (bn ? [{ x: bn.x.storage, stats: bn.stats.storage, dx: bnGrads[k]!.storage, wIndex: wIndex[k] }] : []));
+      if (multi.length) be.batchNormStatsBackwardMulti(dy.storage, w.storage, multi, g);
+      const grads: (Tensor | null)[] = xs.map((x, k) => {
+        if (!needX[k]) return null;
+        const bg = bnGrads[k];
+        const t = deferredScale(dy, w, wIndex[k], x.shape, bg ? { dx: bg.shared.retain(), stats: ahead[k]!.stats.storage } : null);
+        bg?.dispose();
+        return t;
+      });
       let dw: Tensor | null = null;
       if (needW) {
         dw = Tensor.empty(be, w.shape);
@@ -166,7 +202,7 @@ export function reluConvBatchNorm(x: Tensor, w: Tensor, convOpts: Conv2dOptions,
   const stats = Tensor.empty(be, [4 * C]);
   be.batchNormStats(y.storage, bn.gamma?.storage ?? null, bn.beta?.storage ?? null, stats.storage,
     bn.runningMean?.storage ?? null, bn.runningVar?.storage ?? null, bg);
-  const out = Tensor.deferred(be, shape, bnApplyRecipe(be, y.shared.retain(), stats.shared.retain(), bg));
+  const out = Tensor.deferred(be, shape, bnApplyRecipe(be, y.shared.retain(), stats.shared.retain(), bg, !!bn.gamma));
   const params = bn.gamma ? [bn.gamma, bn.beta!] : [];
   if (needsGrad(x, w, ...params)) {
     const needX = needsGrad(x), needW = needsGrad(w), needP = params.length > 0 && needsGrad(...params);
@@ -175,18 +211,21 @@ export function reluConvBatchNorm(x: Tensor, w: Tensor, convOpts: Conv2dOptions,
       const sc = asScaled(dOut);
       const dyIn = sc ? sc.src.storage : dOut.storage;
       const scale: ScaleRef | null = sc ? { w: sc.w.storage, index: sc.index } : null;
-      const dyConv = Tensor.empty(be, shape);
+      // the weighted sum this output fed may have run the BN backward already (mixedWeightedSum)
+      const ahead = sc?.bnGrad && sc.bnGrad.stats === ss && !needP ? sc.bnGrad.dx : null;
+      const dyConv = ahead ? null : Tensor.empty(be, shape);
       const dg = needP ? Tensor.empty(be, [C]) : null, db = needP ? Tensor.empty(be, [C]) : null;
-      be.batchNormStatsBackward(dyIn, scale, ys, gs, ss, dyConv.storage, dg?.storage ?? null, db?.storage ?? null, bg);
+      if (dyConv) be.batchNormStatsBackward(dyIn, scale, ys, gs, ss, dyConv.storage, dg?.storage ?? null, db?.storage ?? null, bg);
+      const dyConvStorage = ahead ? ahead.storage : dyConv!.storage;
       let dx: Tensor | null = null, dw: Tensor | null = null;
       if (needX) {
         // add into x's gradient so far when the autograd offers it (no separate accumulation pass)
         const acc = targets(0);
         dx = acc ?? Tensor.empty(be, x.shape);
-        be.conv2dInputGrad(dyConv.storage, ws, dx.storage, g, xs, !!acc);
+        be.conv2dInputGrad(dyConvStorage, ws, dx.storage, g, xs, !!acc);
       }
-      if (needW) { dw = Tensor.empty(be, w.shape); be.conv2dWeightGrad(dyConv.storage, xs, dw.storage, g); }
-      dyConv.dispose();
+      if (needW) { dw = Tensor.empty(be, w.shape); be.conv2dWeightGrad(dyConvStorage, xs, dw.storage, g); }
+      dyConv?.dispose();
       return [dx, dw, ...(params.length ? [dg, db] : [])];
     });
   }

@@ -11,7 +11,7 @@
 // the runtime rejects any duplicate. Two read-only inputs that are the same storage (mul(x, x, out)
 // for x², add(g, g, out)) are legitimate, so `distinctInputs` copies the repeats to temporaries.
 import type {
-  AdamParams, Backend, BatchNormGeom, BroadcastGeom, ChannelCopyGeom, ChannelGeom, ConvGeom, MatmulGeom,
+  AdamParams, Backend, BatchNormGeom, BnBackwardTerm, BroadcastGeom, ChannelCopyGeom, ChannelGeom, ConvGeom, MatmulGeom,
   GradWrite, MemoryStats, MixedTerm, PoolGeom, RowsGeom, ScaleRef, SgdItem, SgdParams, StepCapture, Storage, TensorRef,
 } from '../backend.js';
 import { seedKey } from '../cpu/hash.js';
@@ -450,6 +450,10 @@ export class WebGpuBackend implements Backend {
     mixedK.batchNormStatsBackward(this.rt, dy as GpuStorage, dyScale, x as GpuStorage, gamma as GpuStorage | null,
       stats as GpuStorage, dx as GpuStorage, dgamma as GpuStorage | null, dbeta as GpuStorage | null, g);
   }
+  batchNormStatsBackwardMulti(dy: Storage, w: Storage | null, terms: BnBackwardTerm[], g: ChannelGeom): void {
+    mixedK.batchNormStatsBackwardMulti(this.rt, dy as GpuStorage, w as GpuStorage | null, terms, g);
+  }
+
 
   mixedSum(terms: MixedTerm[], w: Storage, out: Storage, g: ChannelGeom): void {
     mixedK.mixedSum(this.rt, terms, w as GpuStorage, out as GpuStorage, g);

@@ -10,7 +10,7 @@
 // mixed_sum / mixed_dots are templates expanded per term count (up to 6 terms per dispatch, fewer when
 // the device allows fewer storage bindings); more terms chain dispatches (sum: accumulate; dots:
 // more partial columns). Elementwise loops are grid-stride, so CPU rasterisers get few workgroups.
-import type { BatchNormGeom, ChannelGeom, MixedTerm, ScaleRef } from '../../backend.js';
+import type { BatchNormGeom, BnBackwardTerm, ChannelGeom, MixedTerm, ScaleRef } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { DeferredFamily, GpuRuntime, GpuStorage } from '../runtime.js';
 import { chunks } from './multi.js';
@@ -254,12 +254,58 @@ export function batchNormStatsBackward(rt: GpuRuntime, dy: GpuStorage, dyScale: 
     requireLength(op, 'dyScale.w', dyScale.w as GpuStorage, dyScale.index + 1);
   }
   if (dx === dy || dx === x) throw new GpuError(`${op}: dx must not be dy or x`);
+  const grads = !!(dgamma || dbeta);
+  bnBackwardDispatch(rt, dy, (dyScale?.w as GpuStorage | undefined) ?? null, gamma,
+    [{ x, stats, dx, wIndex: dyScale?.index ?? 0, dgamma, dbeta }], grads, g);
+}
+
+/** Tensors per BN-backward launch at most (the template's windex slots). */
+const MAX_BN_BACKWARD = 8;
+
+interface BnBackwardItem {
+  x: GpuStorage; stats: GpuStorage; dx: GpuStorage; wIndex: number;
+  dgamma?: GpuStorage | null; dbeta?: GpuStorage | null;
+}
+
+/** One launch of batchnorm_backward_st for `items` (sharing dy, w and gamma). */
+function bnBackwardDispatch(rt: GpuRuntime, dy: GpuStorage, w: GpuStorage | null, gamma: GpuStorage | null,
+  items: BnBackwardItem[], grads: boolean, g: ChannelGeom): void {
+  const bindings: GpuStorage[] = [dy, w ?? auxStorage(rt, 'ones', 1), gamma ?? auxStorage(rt, 'ones', g.C)];
+  for (const it of items) {
+    bindings.push(it.x, it.stats, it.dx);
+    if (grads) bindings.push(it.dgamma ?? auxStorage(rt, 'scratchA', g.C), it.dbeta ?? auxStorage(rt, 'scratchB', g.C));
+  }
+  const windex = items.map((it) => it.wIndex);
+  while (windex.length < MAX_BN_BACKWARD) windex.push(0);
   rt.dispatch({
-    shader: shaderVariant(rt, 'batchnorm_backward_st', { width: vectorWidthFor(bnVec(g.HW)) }),
-    bindings: [dy, x, gamma ?? auxStorage(rt, 'ones', g.C), stats, (dyScale?.w as GpuStorage | undefined) ?? auxStorage(rt, 'ones', 1),
-      dx, dgamma ?? auxStorage(rt, 'scratchA', g.C), dbeta ?? auxStorage(rt, 'scratchB', g.C)],
-    readOnly: 5,
-    params: { u: [g.N, g.C, g.HW, dgamma || dbeta ? 1 : 0, dyScale ? 1 : 0, dyScale?.index ?? 0] },
-    constants: { WG: channelReduceWorkgroup(rt), VEC: bnVec(g.HW) }, workgroups: foldGrid(rt, g.C),
+    shader: shaderVariant(rt, 'batchnorm_backward_st', { K: items.length, width: vectorWidthFor(bnVec(g.HW)), flags: { GRADS: grads } }),
+    bindings, readOnly: 3,
+    params: { u: [g.N, g.C, g.HW, w ? 1 : 0, ...windex] },
+    constants: { WG: channelReduceWorkgroup(rt), VEC: bnVec(g.HW) }, workgroups: foldGrid(rt, g.C, items.length),
   });
+}
+
+/** batchNormStatsBackward of several non-affine BN layers fed by one (scaled) dy, K per launch. */
+export function batchNormStatsBackwardMulti(rt: GpuRuntime, dy: GpuStorage, w: GpuStorage | null, terms: BnBackwardTerm[],
+  g: ChannelGeom): void {
+  const op = 'batchNormStatsBackwardMulti';
+  requirePositive(op, g, ['N', 'C', 'HW']);
+  const n = g.N * g.C * g.HW;
+  requireLength(op, 'dy', dy, n);
+  const outs = new Set<GpuStorage>();
+  terms.forEach((t, k) => {
+    requireLength(op, `terms[${k}].x`, t.x as GpuStorage, n);
+    requireLength(op, `terms[${k}].dx`, t.dx as GpuStorage, n);
+    requireLength(op, `terms[${k}].stats`, t.stats as GpuStorage, 4 * g.C);
+    if (!Number.isInteger(t.wIndex) || t.wIndex < 0) throw new GpuError(`${op}: terms[${k}].wIndex ${t.wIndex} must be a non-negative integer`);
+    if (w) requireLength(op, 'w', w, t.wIndex + 1);
+    if (t.dx === dy || t.dx === t.x || t.dx === t.stats || t.dx === w || outs.has(t.dx as GpuStorage)) {
+      throw new GpuError(`${op}: terms[${k}].dx must be a storage of its own (not dy, w, an x, a stats block or another dx)`);
+    }
+    outs.add(t.dx as GpuStorage);
+  });
+  for (const t of terms) if (outs.has(t.x as GpuStorage) || outs.has(t.stats as GpuStorage)) throw new GpuError(`${op}: a term's x or stats is another term's dx`);
+  const per = Math.max(1, Math.min(MAX_BN_BACKWARD, Math.floor((rt.limits.maxStorageBuffersPerShaderStage - 3) / 3)));
+  const items = terms.map((t) => ({ x: t.x as GpuStorage, stats: t.stats as GpuStorage, dx: t.dx as GpuStorage, wIndex: t.wIndex }));
+  for (const part of chunks(items, per, (it) => [it.x, it.stats, it.dx])) bnBackwardDispatch(rt, dy, w, null, part, false, g);
 }
