@@ -17,6 +17,11 @@ enable subgroups;
 // registers. SUBGROUPS: lanes 0..7 of each subgroup load the window, subgroupBroadcast hands it to
 // all (needs subgroup size >= 8 and WG >= 8): on CPU rasterisers per-lane loads dominate the cost.
 // Portable: every lane loads the same window addresses (a broadcast on GPUs).
+// Stride 1 with all kernel rows in one invocation (KHB == KH): the lanes walk the input rows of their
+// split image by image and keep a ring of the RING = (KH-1)*DH+1 latest dy rows (vec4s per 4-column
+// strip), so each input window row is fetched once for all KH kernel rows it meets (it pairs with dy
+// row ih + PH - kh*DH for kernel row kh), not once per (dy row, kernel row): KH times fewer window
+// fetches (subgroup broadcasts) for the same multiply-adds.
 // The kernel window and the blocking are override constants (the tap loops unroll, the window and
 // accumulators stay in registers); tensor sizes are uniforms, shared by all layers with that window.
 
@@ -41,9 +46,12 @@ override WG: u32 = 16u;
 
 /** input columns read by 4 consecutive output columns for all kw */
 override WIN: i32 = 3 * SW + (KW - 1) * DW + 1;
+/** the kernel's rows, dilation included: the dy rows one input row meets at stride 1 */
+override RING: i32 = (KH - 1) * DH + 1;
 
 const MAX_ACC: u32 = 64u;
 const MAX_WIN: i32 = 16;
+const MAX_RING: i32 = 16;
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -56,12 +64,45 @@ fn x_at(rowBase: i32, rowOk: bool, col: i32) -> f32 {
   return select(0.0, select(v, max(v, 0.0), RELU_IN), ok);
 }
 
+/** The WIN input columns from winStart of one row, in every lane (WINDOW FETCH). SUBGROUPS: lane j
+ *  (< 8) loads column j (and 8 + j) and subgroupBroadcast hands them to all; portable: every lane
+ *  loads them. Called in uniform control flow. */
+fn fetch_window(rowBase: i32, rowOk: bool, winStart: i32, lane: u32) -> array<f32, MAX_WIN> {
+  var xs: array<f32, MAX_WIN>;
+//#if SUBGROUPS
+  let lo = x_at(rowBase, rowOk, winStart + i32(min(lane, 7u)));
+  xs[0] = subgroupBroadcast(lo, 0u); xs[1] = subgroupBroadcast(lo, 1u);
+  xs[2] = subgroupBroadcast(lo, 2u); xs[3] = subgroupBroadcast(lo, 3u);
+  if (WIN > 4) { xs[4] = subgroupBroadcast(lo, 4u); xs[5] = subgroupBroadcast(lo, 5u);
+                 xs[6] = subgroupBroadcast(lo, 6u); xs[7] = subgroupBroadcast(lo, 7u); }
+  if (WIN > 8) {
+    let hi = x_at(rowBase, rowOk, winStart + 8 + i32(min(lane, 7u)));
+    xs[8] = subgroupBroadcast(hi, 0u); xs[9] = subgroupBroadcast(hi, 1u);
+    xs[10] = subgroupBroadcast(hi, 2u); xs[11] = subgroupBroadcast(hi, 3u);
+    xs[12] = subgroupBroadcast(hi, 4u); xs[13] = subgroupBroadcast(hi, 5u);
+    xs[14] = subgroupBroadcast(hi, 6u); xs[15] = subgroupBroadcast(hi, 7u);
+  }
+//#else
+  _ = lane;
+  for (var j = 0; j < WIN; j++) { xs[j] = x_at(rowBase, rowOk, winStart + j); }
+//#endif
+  return xs;
+}
+
+/** dy[dyRow + ow0 .. ow0 + 3] (0 past the row's end). */
+fn dy_strip(dyRow: i32, ow0: i32) -> vec4<f32> {
+  var d: vec4<f32>;
+  for (var k = 0; k < 4; k++) { d[k] = select(0.0, dy[dyRow + min(ow0 + k, p.OW - 1)], ow0 + k < p.OW); }
+  return d;
+}
+
 @compute @workgroup_size(WG)
 //#if SUBGROUPS
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
         @builtin(subgroup_invocation_id) lane: u32) {
 //#else
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let lane = 0u;
 //#endif
   let H = p.H;
   let W = p.W;
@@ -83,55 +124,70 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let rowEnd = min(rowBegin + rowsPerSplit, rows);
 
   var acc: array<f32, MAX_ACC>;
-  for (var row = rowBegin; row < rowEnd; row++) {
-    let n = i32(row / u32(OH));
-    let oh = i32(row % u32(OH));
-    let dyRow = ((n * i32(p.COUT) + i32(co)) * OH + oh) * OW;
-    let xImage = (n * i32(p.CIN) + i32(g * CIG + ci0)) * H * W;
-    for (var t = 0; t < owTiles; t++) {
-      let ow0 = t * 4;
-      var d: vec4<f32>;
-      for (var k = 0; k < 4; k++) {
-        d[k] = select(0.0, dy[dyRow + min(ow0 + k, OW - 1)], ow0 + k < OW);
+  if (SH == 1 && KHB == KH && WIN <= MAX_WIN && RING <= MAX_RING) {
+    // the split's rows, image by image, each strip walking the input rows with a ring of dy rows
+    var row = rowBegin;
+    while (row < rowEnd) {
+      let n = i32(row / u32(OH));
+      let oh0 = i32(row % u32(OH));
+      let ohEnd = min(OH, oh0 + i32(rowEnd - row));
+      let dyImage = (n * i32(p.COUT) + i32(co)) * OH * OW;
+      let xImage = (n * i32(p.CIN) + i32(g * CIG + ci0)) * H * W;
+      for (var t = 0; t < owTiles; t++) {
+        let ow0 = t * 4;
+        let winStart = ow0 * SW - PW;
+        var ring: array<vec4<f32>, MAX_RING>;
+        for (var ih = oh0 - PH; ih < ohEnd - PH + RING - 1; ih++) {
+          // push dy row ih + PH: ring slot RING-1-kh*DH then holds dy row ih + PH - kh*DH
+          for (var r = 0; r < RING - 1; r++) { ring[r] = ring[r + 1]; }
+          let ohn = ih + PH;
+          ring[RING - 1] = select(vec4<f32>(0.0), dy_strip(dyImage + min(ohn, OH - 1) * OW, ow0), ohn < ohEnd);
+          if (ih < 0 || ih >= H) { continue; }
+          for (var c = 0u; c < TCI; c++) {
+            let xs = fetch_window(xImage + i32(c) * H * W + ih * W, true, winStart, lane);
+            for (var kh = 0; kh < KH; kh++) {
+              let d = ring[RING - 1 - kh * DH];
+              for (var kw = 0; kw < KW; kw++) {
+                let o = kw * DW;
+                let xv = vec4<f32>(xs[o], xs[o + SW], xs[o + 2 * SW], xs[o + 3 * SW]);
+                acc[(c * u32(KH) + u32(kh)) * u32(KW) + u32(kw)] += dot(d, xv);
+              }
+            }
+          }
+        }
       }
-      let winStart = ow0 * SW - PW;
-      for (var c = 0u; c < TCI; c++) {
-        for (var khl = 0; khl < KHB; khl++) {
-          let ih = oh * SH - PH + (kh0 + khl) * DH;
-          let rowOk = ih >= 0 && ih < H;
-          let rowBase = xImage + i32(c) * H * W + clamp(ih, 0, H - 1) * W;
-          if (WIN <= MAX_WIN) {
-            // WINDOW FETCH
-            var xs: array<f32, MAX_WIN>;
-//#if SUBGROUPS
-            // lane j (< 8) loads window column j (and 8 + j), broadcast to every lane
-            let lo = x_at(rowBase, rowOk, winStart + i32(min(lane, 7u)));
-            xs[0] = subgroupBroadcast(lo, 0u); xs[1] = subgroupBroadcast(lo, 1u);
-            xs[2] = subgroupBroadcast(lo, 2u); xs[3] = subgroupBroadcast(lo, 3u);
-            if (WIN > 4) { xs[4] = subgroupBroadcast(lo, 4u); xs[5] = subgroupBroadcast(lo, 5u);
-                           xs[6] = subgroupBroadcast(lo, 6u); xs[7] = subgroupBroadcast(lo, 7u); }
-            if (WIN > 8) {
-              let hi = x_at(rowBase, rowOk, winStart + 8 + i32(min(lane, 7u)));
-              xs[8] = subgroupBroadcast(hi, 0u); xs[9] = subgroupBroadcast(hi, 1u);
-              xs[10] = subgroupBroadcast(hi, 2u); xs[11] = subgroupBroadcast(hi, 3u);
-              xs[12] = subgroupBroadcast(hi, 4u); xs[13] = subgroupBroadcast(hi, 5u);
-              xs[14] = subgroupBroadcast(hi, 6u); xs[15] = subgroupBroadcast(hi, 7u);
-            }
-//#else
-            for (var j = 0; j < WIN; j++) { xs[j] = x_at(rowBase, rowOk, winStart + j); }
-//#endif
-            for (var kw = 0; kw < KW; kw++) {
-              let o = kw * DW;
-              let xv = vec4<f32>(xs[o], xs[o + SW], xs[o + 2 * SW], xs[o + 3 * SW]);
-              acc[(c * u32(KHB) + u32(khl)) * u32(KW) + u32(kw)] += dot(d, xv);
-            }
-          } else {
-            // window too wide for registers (very large kernels): four loads per tap
-            for (var kw = 0; kw < KW; kw++) {
-              let iw = winStart + kw * DW;
-              let xv = vec4<f32>(x_at(rowBase, rowOk, iw), x_at(rowBase, rowOk, iw + SW),
-                                 x_at(rowBase, rowOk, iw + 2 * SW), x_at(rowBase, rowOk, iw + 3 * SW));
-              acc[(c * u32(KHB) + u32(khl)) * u32(KW) + u32(kw)] += dot(d, xv);
+      row += u32(ohEnd - oh0);
+    }
+  } else {
+    for (var row = rowBegin; row < rowEnd; row++) {
+      let n = i32(row / u32(OH));
+      let oh = i32(row % u32(OH));
+      let dyRow = ((n * i32(p.COUT) + i32(co)) * OH + oh) * OW;
+      let xImage = (n * i32(p.CIN) + i32(g * CIG + ci0)) * H * W;
+      for (var t = 0; t < owTiles; t++) {
+        let ow0 = t * 4;
+        let d = dy_strip(dyRow, ow0);
+        let winStart = ow0 * SW - PW;
+        for (var c = 0u; c < TCI; c++) {
+          for (var khl = 0; khl < KHB; khl++) {
+            let ih = oh * SH - PH + (kh0 + khl) * DH;
+            let rowOk = ih >= 0 && ih < H;
+            let rowBase = xImage + i32(c) * H * W + clamp(ih, 0, H - 1) * W;
+            if (WIN <= MAX_WIN) {
+              let xs = fetch_window(rowBase, rowOk, winStart, lane);
+              for (var kw = 0; kw < KW; kw++) {
+                let o = kw * DW;
+                let xv = vec4<f32>(xs[o], xs[o + SW], xs[o + 2 * SW], xs[o + 3 * SW]);
+                acc[(c * u32(KHB) + u32(khl)) * u32(KW) + u32(kw)] += dot(d, xv);
+              }
+            } else {
+              // window too wide for registers (very large kernels): four loads per tap
+              for (var kw = 0; kw < KW; kw++) {
+                let iw = winStart + kw * DW;
+                let xv = vec4<f32>(x_at(rowBase, rowOk, iw), x_at(rowBase, rowOk, iw + SW),
+                                   x_at(rowBase, rowOk, iw + 2 * SW), x_at(rowBase, rowOk, iw + 3 * SW));
+                acc[(c * u32(KHB) + u32(khl)) * u32(KW) + u32(kw)] += dot(d, xv);
+              }
             }
           }
         }
