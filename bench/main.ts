@@ -278,7 +278,6 @@ async function benchTfjs(be: Backend): Promise<void> {
     emitLine({ bench: c.name, gmnas_ms: r(gm), tfjs_ms: r(tf), ratio: r(tf / gm) },
       `${c.name.padEnd(30)} gmnas ${gm.toFixed(1).padStart(8)} ms  tfjs ${tf.toFixed(1).padStart(8)} ms  tfjs/gmnas ${(tf / gm).toFixed(1)}×`);
   }
-  tfjs.tf.engine().reset();
 }
 
 /** Depthwise convolutions: the dedicated kernels vs the implicit-GEMM ones vs tfjs (see depthwise.ts). */
@@ -295,7 +294,6 @@ async function benchDepthwise(be: Backend): Promise<void> {
     `${name.padEnd(30)} depthwise ${dw.toFixed(1).padStart(7)} ms  implicit GEMM ${gemm.toFixed(1).padStart(7)} ms ` +
       `(${(gemm / dw).toFixed(1)}×)  ${tf === null ? 'tfjs: no gradient for dilation > 1' : `tfjs ${tf.toFixed(1).padStart(7)} ms (${(tf / dw).toFixed(1)}×)`}`);
   }
-  if (tfjs) tfjs.tf.engine().reset();
 }
 
 const devices = values.device === 'both' ? ['webgpu', 'cpu'] : [values.device as string];
@@ -315,6 +313,9 @@ for (const d of devices) {
     if (sections.has('kernels')) await benchBackend(be, 'webgpu');
     if (sections.has('tfjs')) await benchTfjs(be);
     if (sections.has('depthwise')) await benchDepthwise(be);
+    // tfjs's tensors and device go before the step benches (its engine cannot be used after this)
+    const tfjs = tfjsHandle as TfjsHandle | string | null; // set by tfjsOnce (the compiler sees only the null)
+    if (tfjs && typeof tfjs !== 'string') tfjs.tf.engine().reset();
     if (sections.has('step')) await benchSteps(be, 'webgpu', () => WebGpuBackend.create());
     be.dispose();
   } else if (d === 'cpu') {
