@@ -10,6 +10,10 @@
 //                            backward kernel, pooling's backward inside its kernel (ops/pool.ts),
 //                            gradient accumulation adds it with addScaledInPlace, anything else
 //                            makes it real (one scaleByElement).
+//   BN backward ahead        for its non-affine BN inputs the weighted sum's backward also runs
+//                            the BN backward, all of them in one launch, and the result rides on
+//                            the deferred gradient (ScaleRecipe.bnGrad): the fused op then skips
+//                            its own BN backward kernel.
 // Deferred recipes only read storages private to the op that made them (the raw conv output, the
 // statistics block, a gradient), so computing late gives what computing early would have.
 import { Tensor, SharedStorage, needsGrad, record, assertSameBackend, shapeStr, type Deferred } from '../tensor.js';
