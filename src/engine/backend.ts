@@ -244,8 +244,9 @@ export interface Backend {
   /** out = Σ_k w[terms[k].wIndex]·term_k (see MixedTerm); no terms: out = 0. Tensors are NCHW (g). */
   mixedSum(terms: MixedTerm[], w: Storage, out: Storage, g: ChannelGeom): void;
   /** dw[terms[k].wIndex] = Σ dy·term_k for every term (wIndex distinct), dw[j] = 0 for the other
-   *  j < dwSize: the gradient of mixedSum with respect to w. */
-  mixedDots(dy: Storage, terms: MixedTerm[], dw: Storage, dwSize: number, g: ChannelGeom): void;
+   *  j < dwSize: the gradient of mixedSum with respect to w. With `accumulate`, dw[terms[k].wIndex]
+   *  += Σ dy·term_k (rounded to f32 first) and the other entries keep their values. */
+  mixedDots(dy: Storage, terms: MixedTerm[], dw: Storage, dwSize: number, g: ChannelGeom, accumulate?: boolean): void;
   /** in place: acc += w[wIndex]·x */
   addScaledInPlace(acc: Storage, x: Storage, w: Storage, wIndex: number, n: number): void;
 

@@ -372,6 +372,14 @@ async function checkMixed(be: Backend, g: ChannelGeom, k: number): Promise<void>
   assertClose(await be.read(out), wantSum, 1e-4, 1e-4, `${label} sum`);
   const sc = wantDots.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   assertClose(await be.read(dw), wantDots, 1e-4, 1e-5 * sc + 1e-5, `${label} dots`);
+  // accumulate: the terms' entries grow by their dots, the other entries keep what they held
+  const before = randn(30, next());
+  const dwAcc = be.upload(before);
+  be.mixedDots(dys, terms, dwAcc, 30, g, true);
+  const used = new Set(widx.slice(0, k));
+  const wantAcc = before.map((v, j) => (used.has(j) ? v + wantDots[j] : v));
+  assertClose(await be.read(dwAcc), wantAcc, 1e-4, 1e-5 * sc + 1e-5, `${label} dots accumulated`);
+  be.release(dwAcc);
 }
 
 test('mixedSum and mixedDots equal BN apply + weighted sum + dot (1 to 13 terms, odd and vec4 planes)', async () => {

@@ -464,7 +464,7 @@ export class CpuBackend implements Backend {
     }
   }
 
-  mixedDots(dy: Storage, terms: MixedTerm[], dw: Storage, dwSize: number, g: ChannelGeom): void {
+  mixedDots(dy: Storage, terms: MixedTerm[], dw: Storage, dwSize: number, g: ChannelGeom, accumulate = false): void {
     const op = 'mixedDots';
     checkPositive(op, g, ['N', 'C', 'HW']);
     checkCount(op, 'dwSize', dwSize);
@@ -478,12 +478,13 @@ export class CpuBackend implements Backend {
       if (seen.has(t.wIndex)) throw new Error(`${op}: wIndex ${t.wIndex} appears twice`);
       seen.add(t.wIndex);
     }
-    o.fill(0, 0, dwSize);
+    if (!accumulate) o.fill(0, 0, dwSize);
     terms.forEach((t, k) => {
       const v = this.termValues(op, t, k, g);
       let s = 0;
       for (let i = 0; i < n; i++) s += d[i] * v[i];
-      o[t.wIndex] = s;
+      // accumulate: the f32 dot added in f32, as a separate dw + addInPlace would
+      o[t.wIndex] = accumulate ? o[t.wIndex] + Math.fround(s) : s;
     });
   }
 

@@ -147,7 +147,7 @@ export function mixedWeightedSum(xs: Tensor[], w: Tensor, wIndex: number[]): Ten
     });
     const keepAhead = ahead.flatMap((bn) => (bn ? [bn.x, bn.stats] : []));
     const save = needW ? [...parts.flatMap((p) => p.keep), w.shared] : [...keepAhead, w.shared];
-    record(out, 'weightedSum', [...xs, w], save, (dy) => {
+    record(out, 'weightedSum', [...xs, w], save, (dy, targets) => {
       const bnGrads = ahead.map((bn) => (bn ? Tensor.empty(be, shape) : null));
       const multi = ahead.flatMap((bn, k) => (bn ? [{ x: bn.x.storage, stats: bn.stats.storage, dx: bnGrads[k]!.storage, wIndex: wIndex[k] }] : []));
       if (multi.length) be.batchNormStatsBackwardMulti(dy.storage, w.storage, multi, g);
@@ -160,8 +160,10 @@ export function mixedWeightedSum(xs: Tensor[], w: Tensor, wIndex: number[]): Ten
       });
       let dw: Tensor | null = null;
       if (needW) {
-        dw = Tensor.empty(be, w.shape);
-        be.mixedDots(dy.storage, terms, dw.storage, w.size, g);
+        // add into w's gradient so far when the autograd offers it (the cells share one w)
+        const acc = targets(xs.length);
+        dw = acc ?? Tensor.empty(be, w.shape);
+        be.mixedDots(dy.storage, terms, dw.storage, w.size, g, !!acc);
       }
       grads.push(dw);
       return grads;

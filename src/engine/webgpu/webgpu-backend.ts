@@ -459,8 +459,8 @@ export class WebGpuBackend implements Backend {
     mixedK.mixedSum(this.rt, terms, w as GpuStorage, out as GpuStorage, g);
   }
 
-  mixedDots(dy: Storage, terms: MixedTerm[], dw: Storage, dwSize: number, g: ChannelGeom): void {
-    mixedK.mixedDots(this.rt, dy as GpuStorage, terms, dw as GpuStorage, dwSize, g);
+  mixedDots(dy: Storage, terms: MixedTerm[], dw: Storage, dwSize: number, g: ChannelGeom, accumulate = false): void {
+    mixedK.mixedDots(this.rt, dy as GpuStorage, terms, dw as GpuStorage, dwSize, g, accumulate);
   }
 
   addScaledInPlace(acc: Storage, x: Storage, w: Storage, wIndex: number, n: number): void {

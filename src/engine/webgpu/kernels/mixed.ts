@@ -115,9 +115,10 @@ export function mixedSum(rt: GpuRuntime, terms: MixedTerm[], w: GpuStorage, out:
   }
 }
 
-/** dw[wIndex_k] = sum dy * apply_k(x_k) for every term; dw[j] = 0 for the other j < dwSize. */
+/** dw[wIndex_k] = sum dy * apply_k(x_k) for every term; dw[j] = 0 for the other j < dwSize. With
+ *  `accumulate`, dw[wIndex_k] += that sum and the other entries stay. */
 export function mixedDots(rt: GpuRuntime, dy: GpuStorage, terms: MixedTerm[], dw: GpuStorage, dwSize: number,
-  g: ChannelGeom): void {
+  g: ChannelGeom, accumulate = false): void {
   const op = 'mixedDots';
   checkTerms(op, terms, g);
   const n = g.N * g.C * g.HW;
@@ -157,7 +158,7 @@ export function mixedDots(rt: GpuRuntime, dy: GpuStorage, terms: MixedTerm[], dw
   while (widx.length < MAX_DOT_COLS) widx.push(0xffffffff);
   rt.dispatch({
     shader: 'mixed_dots_final', bindings: [partial, dw],
-    params: { u: [cols, groups, dwSize, 0, ...widx] }, constants: { WG: FINAL_WG },
+    params: { u: [cols, groups, dwSize, accumulate ? 1 : 0, ...widx] }, constants: { WG: FINAL_WG },
     workgroups: [Math.ceil(dwSize / FINAL_WG), 1, 1],
   });
   rt.release(partial);
