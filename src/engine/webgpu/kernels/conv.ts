@@ -148,7 +148,7 @@ export function auxStorage(rt: GpuRuntime, kind: AuxKind, n: number): GpuStorage
 
 // ---- convolution ----------------------------------------------------------------------------
 
-export function checkConvGeom(op: string, g: ConvGeom): void {
+function checkConvGeom(op: string, g: ConvGeom): void {
   requirePositive(op, g, ['N', 'Cin', 'H', 'W', 'Cout', 'KH', 'KW', 'OH', 'OW', 'strideH', 'strideW',
     'dilH', 'dilW', 'groups']);
   if (!(Number.isInteger(g.padH) && g.padH >= 0 && Number.isInteger(g.padW) && g.padW >= 0)) {
@@ -292,12 +292,7 @@ export function implicitGemm(rt: GpuRuntime, blocking: GemmBlocking, src: GpuSto
 /** y = conv(x, w) + bias. `tuner`: the device's autotuner (null: the rule's blocking). */
 export function conv2d(rt: GpuRuntime, x: GpuStorage, w: GpuStorage, bias: GpuStorage | null,
   y: GpuStorage, g: ConvGeom, tuner: Autotuner | null = null): void {
-  const op = 'conv2d';
-  checkConvGeom(op, g);
-  requireLength(op, 'x', x, g.N * g.Cin * g.H * g.W);
-  requireLength(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
-  if (bias) requireLength(op, 'bias', bias, g.Cout);
-  requireLength(op, 'y', y, g.N * g.Cout * g.OH * g.OW);
+  checkConvForward('conv2d', x, w, bias, y, g);
   implicitGemm(rt, gemmBlocking(rt, tuner, g, false), x, w, bias, y, g, false);
 }
 
@@ -305,7 +300,26 @@ export function conv2d(rt: GpuRuntime, x: GpuStorage, w: GpuStorage, bias: GpuSt
  *  with respect to the pre-ReLU input x (dx masked by x > 0); with `accumulate`, dx += it */
 export function conv2dInputGrad(rt: GpuRuntime, dy: GpuStorage, w: GpuStorage, dx: GpuStorage,
   g: ConvGeom, x: GpuStorage | null = null, accumulate = false, tuner: Autotuner | null = null): void {
-  const op = 'conv2dInputGrad';
+  checkConvInputGrad('conv2dInputGrad', dy, w, dx, g, x);
+  implicitGemm(rt, gemmBlocking(rt, tuner, g, true), dy, w, null, dx, g, true, g.reluInput ? x : null, accumulate);
+}
+
+// The argument checks of the three convolution entry points, shared with kernels/depthwise.ts.
+
+/** Throws unless g is consistent and x, w, bias, y hold what a forward pass reads and writes. */
+export function checkConvForward(op: string, x: GpuStorage, w: GpuStorage, bias: GpuStorage | null, y: GpuStorage,
+  g: ConvGeom): void {
+  checkConvGeom(op, g);
+  requireLength(op, 'x', x, g.N * g.Cin * g.H * g.W);
+  requireLength(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
+  if (bias) requireLength(op, 'bias', bias, g.Cout);
+  requireLength(op, 'y', y, g.N * g.Cout * g.OH * g.OW);
+}
+
+/** Throws unless g is consistent and dy, w, dx (and x, the ReLU mask, when g.reluInput) fit an
+ *  input gradient, dx being none of the others. */
+export function checkConvInputGrad(op: string, dy: GpuStorage, w: GpuStorage, dx: GpuStorage, g: ConvGeom,
+  x: GpuStorage | null): void {
   checkConvGeom(op, g);
   requireLength(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW);
   requireLength(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
@@ -315,7 +329,15 @@ export function conv2dInputGrad(rt: GpuRuntime, dy: GpuStorage, w: GpuStorage, d
     requireLength(op, 'x', x, g.N * g.Cin * g.H * g.W);
     if (x === dx || x === dy) throw new GpuError(`${op}: x must not be dx or dy`);
   }
-  implicitGemm(rt, gemmBlocking(rt, tuner, g, true), dy, w, null, dx, g, true, g.reluInput ? x : null, accumulate);
+  if (dx === dy || dx === w) throw new GpuError(`${op}: dx must not be dy or w`);
+}
+
+/** Throws unless g is consistent and dy, x, dw hold what a weight gradient reads and writes. */
+export function checkConvWeightGrad(op: string, dy: GpuStorage, x: GpuStorage, dw: GpuStorage, g: ConvGeom): void {
+  checkConvGeom(op, g);
+  requireLength(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW);
+  requireLength(op, 'x', x, g.N * g.Cin * g.H * g.W);
+  requireLength(op, 'dw', dw, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
 }
 
 /** Work decomposition of the weight gradient (exported so benchmarks can report it). */
@@ -382,11 +404,7 @@ function weightGradBench(rt: GpuRuntime, g: ConvGeom): TuneBench<WeightGradPlan>
  *  device's autotuner (null: the rule's split count). */
 export function conv2dWeightGrad(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, dw: GpuStorage,
   g: ConvGeom, tuner: Autotuner | null = null): void {
-  const op = 'conv2dWeightGrad';
-  checkConvGeom(op, g);
-  requireLength(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW);
-  requireLength(op, 'x', x, g.N * g.Cin * g.H * g.W);
-  requireLength(op, 'dw', dw, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
+  checkConvWeightGrad('conv2dWeightGrad', dy, x, dw, g);
   const defaults = weightGradPlan(rt, g);
   const plan = tuner?.enabled ? tuner.pick('conv-wgrad', convShapeKey(rt, g), defaults,
     () => (convMacs(g) < convOptions.minTuneMacs ? [{ name: 'rule', params: defaults }] : weightGradVariants(rt, g)),

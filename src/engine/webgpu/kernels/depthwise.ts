@@ -10,7 +10,7 @@
 import type { ConvGeom } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
-import { auxStorage, checkConvGeom, requireLength } from './conv.js';
+import { auxStorage, checkConvForward, checkConvInputGrad, checkConvWeightGrad } from './conv.js';
 import { splitSum } from './split-sum.js';
 
 /** The shader's private-array bounds (MAX_SPAN, MAX_TAPS, MAX_RING). */
@@ -61,8 +61,8 @@ function params(g: ConvGeom, accumulate: boolean, splits: number): { u: number[]
   return { u: [g.N * g.Cin, g.Cin, g.N, accumulate ? 1 : 0, splits], i: [g.H, g.W, g.OH, g.OW] };
 }
 
-function check(op: string, g: ConvGeom): void {
-  checkConvGeom(op, g);
+/** Throws unless this kernel serves g (the callers check g itself first). */
+function checkDepthwise(op: string, g: ConvGeom): void {
   if (!depthwiseGeometry(g)) {
     throw new GpuError(`${op}: [${g.Cout}, ${g.Cin / g.groups}, ${g.KH}, ${g.KW}] with groups ${g.groups}, stride ` +
       `${g.strideW}, dilation ${g.dilW} is not a depthwise convolution this kernel serves`);
@@ -73,11 +73,8 @@ function check(op: string, g: ConvGeom): void {
 export function depthwiseConv2d(rt: GpuRuntime, x: GpuStorage, w: GpuStorage, bias: GpuStorage | null, y: GpuStorage,
   g: ConvGeom): void {
   const op = 'conv2d (depthwise)';
-  check(op, g);
-  requireLength(op, 'x', x, g.N * g.Cin * g.H * g.W);
-  requireLength(op, 'w', w, g.Cout * g.KH * g.KW);
-  if (bias) requireLength(op, 'bias', bias, g.Cout);
-  requireLength(op, 'y', y, g.N * g.Cout * g.OH * g.OW);
+  checkConvForward(op, x, w, bias, y, g);
+  checkDepthwise(op, g);
   rt.dispatch({
     shader: 'conv2d_depthwise', entry: 'forward', readOnly: 3,
     bindings: [x, w, bias ?? auxStorage(rt, 'zeros', g.Cout), y],
@@ -90,16 +87,8 @@ export function depthwiseConv2d(rt: GpuRuntime, x: GpuStorage, w: GpuStorage, bi
 export function depthwiseInputGrad(rt: GpuRuntime, dy: GpuStorage, w: GpuStorage, dx: GpuStorage, g: ConvGeom,
   x: GpuStorage | null, accumulate: boolean): void {
   const op = 'conv2dInputGrad (depthwise)';
-  check(op, g);
-  requireLength(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW);
-  requireLength(op, 'w', w, g.Cout * g.KH * g.KW);
-  requireLength(op, 'dx', dx, g.N * g.Cin * g.H * g.W);
-  if (g.reluInput) {
-    if (!x) throw new GpuError(`${op}: a fused-ReLU conv (reluInput) needs the pre-ReLU input x to mask dx`);
-    requireLength(op, 'x', x, g.N * g.Cin * g.H * g.W);
-    if (x === dx || x === dy) throw new GpuError(`${op}: x must not be dx or dy`);
-  }
-  if (dx === dy || dx === w) throw new GpuError(`${op}: dx must not be dy or w`);
+  checkConvInputGrad(op, dy, w, dx, g, x);
+  checkDepthwise(op, g);
   rt.dispatch({
     shader: 'conv2d_depthwise', entry: 'input_grad', readOnly: 3,
     bindings: [dy, w, g.reluInput ? x! : auxStorage(rt, 'zeros', 1), dx],
@@ -124,10 +113,8 @@ export function depthwiseWeightGradSplits(rt: GpuRuntime, g: ConvGeom): number {
 /** dw = the weight gradient of a depthwise conv (reads max(x, 0) when g.reluInput). */
 export function depthwiseWeightGrad(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, dw: GpuStorage, g: ConvGeom): void {
   const op = 'conv2dWeightGrad (depthwise)';
-  check(op, g);
-  requireLength(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW);
-  requireLength(op, 'x', x, g.N * g.Cin * g.H * g.W);
-  requireLength(op, 'dw', dw, g.Cout * g.KH * g.KW);
+  checkConvWeightGrad(op, dy, x, dw, g);
+  checkDepthwise(op, g);
   const splits = depthwiseWeightGradSplits(rt, g);
   const dwSize = g.Cout * g.KH * g.KW;
   const part = splits > 1 ? rt.alloc(splits * dwSize) : dw;
