@@ -65,6 +65,12 @@ fn load_a0(rowBase: i32, col: i32, n: i32) -> f32 {
   return select(0.0, a0[rowBase + clamp(col, 0, n - 1)], col >= 0 && col < n);
 }
 
+/** a0[rowBase + col .. col + 3] (0 past the row's end n). */
+fn load4_a0(rowBase: i32, col: i32, n: i32) -> vec4<f32> {
+  return vec4<f32>(load_a0(rowBase, col, n), load_a0(rowBase, col + 1, n), load_a0(rowBase, col + 2, n),
+                   load_a0(rowBase, col + 3, n));
+}
+
 /** Writes 4 output values from column `at` (the first `live` of them): mode 0 (forward) as they are;
  *  mode 1 (input gradient) masked by x > 0 when RELU_IN (x bound as a2) and added to dx when
  *  p.accumulate. */
@@ -101,10 +107,7 @@ fn ring_strip(mode: u32, inBase: i32, inH: i32, inW: i32, outBase: i32, outH: i3
       let rowBase = inBase + ih * inW;
       var row: array<f32, MAX_SPAN>;
       for (var t = 0; t < SPAN_DY; t++) {
-        let iw = c0 + t;
-        var v = select(0.0, a0[rowBase + clamp(iw, 0, inW - 1)], iw >= 0 && iw < inW);
-        if (mode == 0u && RELU_IN != 0u) { v = max(v, 0.0); }
-        row[t] = v;
+        if (mode == 0u) { row[t] = x_a0(rowBase, c0 + t, inW); } else { row[t] = load_a0(rowBase, c0 + t, inW); }
       }
       for (var kh = 0; kh < KH; kh++) {
         var sum = vec4<f32>(0.0);
@@ -154,8 +157,7 @@ fn forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
           acc += vec4<f32>(row[o], row[SW + o], row[2 * SW + o], row[3 * SW + o]) * wk[kh * KW + kw];
         }
       }
-      let at = outPlane + oh * p.OW + ow0;
-      for (var j = 0; j < 4; j++) { if (j < live) { out[at + j] = acc[j]; } }
+      store_strip(0u, outPlane + oh * p.OW + ow0, live, acc);
     }
   }
 }
@@ -206,15 +208,7 @@ fn input_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
           }
         }
       }
-      let at = xPlane + ih * p.W + iw0;
-      for (var j = 0; j < 4; j++) {
-        if (j < live) {
-          var v = acc[j];
-          if (RELU_IN != 0u) { v = select(0.0, v, a2[at + j] > 0.0); }
-          if (p.accumulate != 0u) { v += out[at + j]; }
-          out[at + j] = v;
-        }
-      }
+      store_strip(1u, xPlane + ih * p.W + iw0, live, acc);
     }
   }
 }
@@ -235,11 +229,7 @@ fn band_taps(plane: i32, oh0: i32, ow0: i32, acc: ptr<function, array<f32, MAX_T
     for (var r = 0; r < RING - 1; r++) { dyr[r] = dyr[r + 1]; }
     let ohn = ih + PH;
     var d = vec4<f32>(0.0);
-    if (ohn < ohEnd) {
-      let dyRow = dyPlane + ohn * p.OW;
-      d = vec4<f32>(load_a0(dyRow, ow0, p.OW), load_a0(dyRow, ow0 + 1, p.OW),
-                    load_a0(dyRow, ow0 + 2, p.OW), load_a0(dyRow, ow0 + 3, p.OW));
-    }
+    if (ohn < ohEnd) { d = load4_a0(dyPlane + ohn * p.OW, ow0, p.OW); }
     dyr[RING - 1] = d;
     if (ih < 0 || ih >= p.H) { continue; }
     let rowBase = (plane * p.H + ih) * p.W;
@@ -285,8 +275,7 @@ fn weight_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
     }
     let oh = i32(r / wTiles);
     let dyRow = plane * p.OH * p.OW + oh * p.OW;
-    let dy4 = vec4<f32>(load_a0(dyRow, ow0, p.OW), load_a0(dyRow, ow0 + 1, p.OW),
-                        load_a0(dyRow, ow0 + 2, p.OW), load_a0(dyRow, ow0 + 3, p.OW));
+    let dy4 = load4_a0(dyRow, ow0, p.OW);
     let iw0 = ow0 * SW - PW;
     for (var kh = 0; kh < KH; kh++) {
       let ih = oh * SH - PH + kh * DH;
