@@ -279,8 +279,8 @@ export class GpuRuntime {
   }
 
   /**
-   * Hold a launch back so that it can be merged with others of its family (the split-K reduce passes
-   * of a backward pass: kernels/split-sum.ts). `touches`: every storage it reads or writes. The held
+   * Hold a launch back so that it can be merged with others of its family (the split-K sums of a
+   * backward pass, kernels/split-sum.ts; non-affine BN statistics, kernels/mixed.ts). `touches`: every storage it reads or writes. The held
    * launches are encoded (flushDeferred) before anything else binds, copies, writes, reads or
    * releases one of those storages, and at sync, capture boundaries, profiling stops and trims — so
    * results are those of launching at once. `releaseAfter`: storages to release once encoded (its
@@ -313,7 +313,6 @@ export class GpuRuntime {
     for (const st of storages) if (st instanceof PooledStorage && this.deferredSlots.has(st.slot)) return true;
     return false;
   }
-
 
   /** Give grid-stride kernels few workgroups on CPU rasterisers (default true; false: one item per
    *  lane everywhere, as before — benchmarks use it for the in-process baseline). */

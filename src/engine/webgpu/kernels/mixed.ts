@@ -13,7 +13,7 @@
 import type { BatchNormGeom, BnBackwardTerm, ChannelGeom, MixedTerm, ScaleRef } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { DeferredFamily, GpuRuntime, GpuStorage } from '../runtime.js';
-import { chunks } from './multi.js';
+import { chunks, sizesWords } from './multi.js';
 import { shaderVariant, vectorWidthFor } from './shader-variants.js';
 import { auxStorage, channelReduceWorkgroup, foldGrid, requireLength, requirePositive } from './conv.js';
 import { checkBnGeom } from './batchnorm.js';
@@ -276,12 +276,10 @@ function bnBackwardDispatch(rt: GpuRuntime, dy: GpuStorage, w: GpuStorage | null
     bindings.push(it.x, it.stats, it.dx);
     if (grads) bindings.push(it.dgamma ?? auxStorage(rt, 'scratchA', g.C), it.dbeta ?? auxStorage(rt, 'scratchB', g.C));
   }
-  const windex = items.map((it) => it.wIndex);
-  while (windex.length < MAX_BN_BACKWARD) windex.push(0);
   rt.dispatch({
     shader: shaderVariant(rt, 'batchnorm_backward_st', { K: items.length, width: vectorWidthFor(bnVec(g.HW)), flags: { GRADS: grads } }),
     bindings, readOnly: 3,
-    params: { u: [g.N, g.C, g.HW, w ? 1 : 0, ...windex] },
+    params: { u: [g.N, g.C, g.HW, w ? 1 : 0, ...sizesWords(items.map((it) => it.wIndex), MAX_BN_BACKWARD)] },
     constants: { WG: channelReduceWorkgroup(rt), VEC: bnVec(g.HW) }, workgroups: foldGrid(rt, g.C, items.length),
   });
 }

@@ -26,7 +26,8 @@ function checkRefs(op: string, xs: TensorRef[]): void {
   });
 }
 
-function sizesWords(sizes: number[], slots: number): number[] {
+/** `sizes` padded with zeros to `slots` words (a template's fixed-size uniform array). */
+export function sizesWords(sizes: number[], slots: number): number[] {
   const u = sizes.slice();
   while (u.length < slots) u.push(0);
   return u;

@@ -7,7 +7,7 @@
 // instead of twelve.
 import { GpuError } from '../device.js';
 import type { DeferredFamily, GpuRuntime, GpuStorage } from '../runtime.js';
-import { chunks, groupsFor } from './multi.js';
+import { chunks, groupsFor, sizesWords } from './multi.js';
 import { shaderVariant } from './shader-variants.js';
 
 /** Module switches, for tests and benchmarks. */
@@ -45,11 +45,12 @@ export function splitSum(rt: GpuRuntime, part: GpuStorage, dw: GpuStorage, size:
 function runSplitSums(rt: GpuRuntime, items: SplitSumItem[]): void {
   const per = Math.max(1, Math.min(MAX_PAIRS, Math.floor(rt.limits.maxStorageBuffersPerShaderStage / 2)));
   for (const chunk of chunks(items, per, (it) => [it.part, it.dw])) {
-    const pad = (xs: number[]): number[] => [...xs, ...new Array<number>(MAX_PAIRS - xs.length).fill(0)];
     rt.dispatch({
       shader: shaderVariant(rt, 'multi_split_sum', { K: chunk.length }),
       bindings: chunk.flatMap((it) => [it.part, it.dw]),
-      params: { u: [...pad(chunk.map((it) => it.size)), ...pad(chunk.map((it) => it.splits))] },
+      params: {
+        u: [...sizesWords(chunk.map((it) => it.size), MAX_PAIRS), ...sizesWords(chunk.map((it) => it.splits), MAX_PAIRS)],
+      },
       constants: { WG }, workgroups: [groupsFor(rt, chunk.map((it) => it.size)), 1, 1],
     });
   }
