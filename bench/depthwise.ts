@@ -9,7 +9,7 @@
 import type { Backend, ConvGeom, Storage } from '../src/engine/backend.js';
 import { convOutSize } from '../src/engine/backend.js';
 import { depthwiseOptions } from '../src/engine/webgpu/kernels/depthwise.js';
-import type { TfjsHandle } from './tfjs-conv.js';
+import { medianSyncedMs, values, type TfjsHandle } from './tfjs-conv.js';
 
 export interface DepthwiseCase { name: string; C: number; S: number; k: number; stride: number; dil: number }
 
@@ -32,17 +32,6 @@ export function depthwiseGeom(c: DepthwiseCase, N: number): ConvGeom {
   };
 }
 
-function values(n: number, f: (i: number) => number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = f(i);
-  return a;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 /** ms per ReLU → conv forward + input gradient + weight gradient on `be`, with the depthwise kernels
  *  on (`dedicated`) or the implicit-GEMM ones. */
 export async function gmnasDepthwiseFwdBwd(be: Backend, c: DepthwiseCase, N: number, reps: number, dedicated: boolean): Promise<number> {
@@ -59,16 +48,7 @@ export async function gmnasDepthwiseFwdBwd(be: Backend, c: DepthwiseCase, N: num
       be.conv2dInputGrad(dys, ws, dxs, g, xs);
       be.conv2dWeightGrad(dys, xs, dws, g);
     };
-    step();
-    await be.sync();
-    const times: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      const t0 = performance.now();
-      step();
-      await be.sync();
-      times.push(performance.now() - t0);
-    }
-    return median(times);
+    return await medianSyncedMs(step, () => be.sync(), reps);
   } finally {
     depthwiseOptions.enabled = prev;
     for (const s of [xs, ws, dys, ys, dxs, dws] as Storage[]) be.release(s);
@@ -98,15 +78,7 @@ export async function tfjsDepthwiseFwdBwd(h: TfjsHandle, c: DepthwiseCase, N: nu
       return [y, dx, dw];
     }).forEach((t) => t.dispose());
   };
-  step();
-  await h.sync();
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    step();
-    await h.sync();
-    times.push(performance.now() - t0);
-  }
+  const ms = await medianSyncedMs(step, () => h.sync(), reps);
   x.dispose(); w.dispose(); dy.dispose();
-  return median(times);
+  return ms;
 }

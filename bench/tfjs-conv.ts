@@ -19,7 +19,7 @@ export const CONV_CASES: ConvCase[] = [16, 32, 64].flatMap((C, i) => {
   return [3, 1].map((k) => ({ name: `conv${k}x${k}-c${C}-${S}-fwdbwd`, C, S, k }));
 });
 
-function values(n: number, f: (i: number) => number): Float32Array {
+export function values(n: number, f: (i: number) => number): Float32Array {
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = f(i);
   return a;
@@ -28,6 +28,20 @@ function values(n: number, f: (i: number) => number): Float32Array {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
+}
+
+/** One warm-up call of `step` (compiles), then the median ms of `reps` calls each followed by `sync`. */
+export async function medianSyncedMs(step: () => void, sync: () => Promise<void>, reps: number): Promise<number> {
+  step();
+  await sync();
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    step();
+    await sync();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
 }
 
 export async function gmnasConvFwdBwd(be: Backend, c: ConvCase, N: number, reps: number): Promise<number> {
@@ -39,17 +53,9 @@ export async function gmnasConvFwdBwd(be: Backend, c: ConvCase, N: number, reps:
     backward(conv2d(relu(x), w, null, { padding: (k - 1) / 2 }), dy);
     x.grad?.dispose(); x.grad = null; w.grad?.dispose(); w.grad = null;
   });
-  step();
-  await be.sync();
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    step();
-    await be.sync();
-    times.push(performance.now() - t0);
-  }
+  const ms = await medianSyncedMs(step, () => be.sync(), reps);
   x.dispose(); w.dispose(); dy.dispose();
-  return median(times);
+  return ms;
 }
 
 /** tfjs-core + tfjs-backend-webgpu loaded on `navigator.gpu`, or the reason they cannot run. */
@@ -109,15 +115,7 @@ export async function tfjsConvFwdBwd(h: TfjsHandle, c: ConvCase, N: number, reps
       return [y, dx, dw];
     }).forEach((t) => t.dispose());
   };
-  step();
-  await h.sync();
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    step();
-    await h.sync();
-    times.push(performance.now() - t0);
-  }
+  const ms = await medianSyncedMs(step, () => h.sync(), reps);
   x.dispose(); w.dispose(); dy.dispose();
-  return median(times);
+  return ms;
 }
