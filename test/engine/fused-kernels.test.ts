@@ -258,6 +258,15 @@ test('non-affine batchNormStats are held back and merged (K per launch), with th
       }
     }
     results[0].forEach((a, k) => assertClose(a, results[1][k], 0, 0, `merged vs single, output ${k}, running ${running}`));
+    // and both against the CPU reference (statistics block, running mean and variance)
+    const want: Float32Array[] = [];
+    for (let k = 0; k < T; k++) {
+      const x = cpu.upload(xs[k]), rm = cpu.upload(rms[k]), rv = cpu.upload(rvs[k]), st = cpu.alloc(4 * g.C);
+      cpu.batchNormStats(x, null, null, st, running ? rm : null, running ? rv : null, g);
+      want.push(await cpu.read(st), ...(running ? [await cpu.read(rm), await cpu.read(rv)] : []));
+      for (const s_ of [x, rm, rv, st]) cpu.release(s_);
+    }
+    results[0].forEach((a, k) => assertClose(a, want[k], 1e-4, 1e-5, `merged vs CPU, output ${k}, running ${running}`));
   }
 });
 
