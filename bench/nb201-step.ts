@@ -184,14 +184,16 @@ export async function benchStepPair(fused: Backend, baseline: Backend, cfg: Step
  * Kernel launches per mixed edge for one forward + backward (the weight step: forward, backward,
  * clipping, SGD): the launches of a step with N = 2 cells per stage minus those with N = 1, over the
  * 3 × 6 edges the extra cells add (every edge runs all five ops: 'none' launches nothing). Small
- * sizes (C = 4, 8×8 images, batch 4): the count does not depend on them.
+ * sizes (C = 4, batch 4) with 16×16 images: stage rows of 16, 8 and 4 values take the paths NB201's
+ * 32, 16 and 8 take (an edge's convolution pair needs rows of 4k values; 8×8 images would leave the
+ * last stage at rows of 2).
  */
 export async function dispatchesPerEdge(be: Backend, mode: Mode): Promise<{ weightStep: number; archStep: number }> {
   setMode(be, mode);
   try {
     const counts: { w: number; a: number }[] = [];
     for (const N of [1, 2]) {
-      const cfg: StepConfig = { name: 'edges', C: 4, N, batch: 4, size: 8, classes: 10 };
+      const cfg: StepConfig = { name: 'edges', C: 4, N, batch: 4, size: 16, classes: 10 };
       const method = makeMethod(be, cfg);
       const train = batchOf(be, cfg, 1), valid = batchOf(be, cfg, 2);
       await method.trainStep(train, valid, { updateArch: true }); // warm-up (first-step buffers)

@@ -44,6 +44,15 @@ enable subgroups;
 // the tensor read and the one written are row-major [batch, channels] (channels-last) instead of
 // NCHW: forward y[b, co] = bias[co] + sum_ci x[b, ci] w[co, ci]; input grad
 // dx[b, ci] = sum_co dy[b, co] w[co, ci]. Everything else (blocking, weight fetch) is unchanged.
+//
+// PAIR (variant flag; kernels/conv-pair.ts): a convolution and a 1x1 partner (stride 1, no padding,
+// same input, same output grid, no bias: NB201's conv_3x3 and conv_1x1 of one edge, both reading
+// relu(x)) in one launch. The partner's value at an output position is the product of its weights
+// with the input at that very position, a strip this kernel already knows how to load. PAIR_OUT
+// (forward): the grid gets a second set of COUT/TC channel tiles that compute the partner's output
+// into dst2 (weights w2). Otherwise (input gradient): the partner's dy (src2V) is one more reduction
+// term of the same dx, dx = mask(convT(dy, w) + dy2 x w2^T), so dx is written once, not twice.
+// Needs rows whose width is a multiple of 4 (the strips are read as vec4s).
 
 struct Params { N: u32, CIN: u32, COUT: u32, GROUPS: u32, H: i32, W: i32, OH: i32, OW: i32 }
 
@@ -83,8 +92,23 @@ const MAX_WIN: i32 = 24;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> xmask: array<f32>;
+//#if PAIR
+/** the 1x1 partner's weights [COUT, CIN] */
+@group(0) @binding(5) var<storage, read> w2: array<f32>;
+//#if PAIR_OUT
+@group(0) @binding(6) var<storage, read_write> dst: array<f32>;
+/** the partner's output */
+@group(0) @binding(7) var<storage, read_write> dst2: array<f32>;
+//#else
+/** the partner's dy, as vec4s */
+@group(0) @binding(6) var<storage, read> src2V: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> dst: array<f32>;
+//#endif
+@group(0) @binding(8) var<uniform> p: Params;
+//#else
 @group(0) @binding(5) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(6) var<uniform> p: Params;
+//#endif
 
 /** Sizes of the tensor produced ("out") and the one consumed ("in") in the current mode. */
 struct Shape { outC: u32, outH: i32, outW: i32, inC: u32, inH: i32, inW: i32, outPerGroup: u32, redPerGroup: u32 }
@@ -115,6 +139,28 @@ fn w_index(g: u32, oc0: u32, c: u32, r: u32, kh: i32, kw: i32) -> i32 {
   return i32((g * cog + oc0 + c) * cig + r) * taps + kh * KW + kw;
 }
 
+//#if SUBGROUPS
+/** The TC per-channel values of one tap in every lane: lane c holds channel c in `lo` and 8 + c in
+ *  `hi` (TC = 16); subgroupBroadcast hands them to all. Called in uniform control flow. */
+fn spread(lo: f32, hi: f32) -> array<f32, MAX_TC> {
+  var wc: array<f32, MAX_TC>;
+  wc[0] = subgroupBroadcast(lo, 0u);
+  if (TC > 1u) { wc[1] = subgroupBroadcast(lo, 1u); }
+  if (TC > 2u) { wc[2] = subgroupBroadcast(lo, 2u); wc[3] = subgroupBroadcast(lo, 3u); }
+  if (TC > 4u) {
+    wc[4] = subgroupBroadcast(lo, 4u); wc[5] = subgroupBroadcast(lo, 5u);
+    wc[6] = subgroupBroadcast(lo, 6u); wc[7] = subgroupBroadcast(lo, 7u);
+  }
+  if (TC > 8u) {
+    wc[8] = subgroupBroadcast(hi, 0u); wc[9] = subgroupBroadcast(hi, 1u);
+    wc[10] = subgroupBroadcast(hi, 2u); wc[11] = subgroupBroadcast(hi, 3u);
+    wc[12] = subgroupBroadcast(hi, 4u); wc[13] = subgroupBroadcast(hi, 5u);
+    wc[14] = subgroupBroadcast(hi, 6u); wc[15] = subgroupBroadcast(hi, 7u);
+  }
+  return wc;
+}
+//#endif
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
 //#if SUBGROUPS
@@ -124,7 +170,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 //#endif
   let s = shape();
   let tileIndex = (wid.x + wid.y * nwg.x) * WG + lid;
+//#if PAIR_OUT
+  // z tiles past the convolution's own compute the 1x1 partner's output (PAIR)
+  let second = wid.z >= s.outC / TC;
+  let oc = (wid.z % (s.outC / TC)) * TC;  // first output channel of the tile
+//#else
+  let second = false;
   let oc = wid.z * TC;                    // first output channel of the tile
+//#endif
   let owTiles = (s.outW + 4 * CV - 1) / (4 * CV);
   let tiles = p.N * u32(s.outH * owTiles);
   let valid = tileIndex < tiles;
@@ -147,7 +200,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
   }
 
-  for (var r = 0u; r < s.redPerGroup; r++) {
+  for (var r = 0u; r < select(s.redPerGroup, 0u, second); r++) {
     let inC = inBase + i32(r) * plane;
     for (var kh = 0; kh < KH; kh++) {
       var ih: i32;
@@ -202,23 +255,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // WEIGHT FETCH: every lane gets the TC weights of this tap
         var wc: array<f32, MAX_TC>;
 //#if SUBGROUPS
-        // lane c loads the weight of output channel c
+        // lane c loads the weight of output channel c (and 8 + c)
         let wl = w[w_index(g, oc0, min(lane, TC - 1u), r, kh, kw)];
-        wc[0] = subgroupBroadcast(wl, 0u);
-        if (TC > 1u) { wc[1] = subgroupBroadcast(wl, 1u); }
-        if (TC > 2u) { wc[2] = subgroupBroadcast(wl, 2u); wc[3] = subgroupBroadcast(wl, 3u); }
-        if (TC > 4u) {
-          wc[4] = subgroupBroadcast(wl, 4u); wc[5] = subgroupBroadcast(wl, 5u);
-          wc[6] = subgroupBroadcast(wl, 6u); wc[7] = subgroupBroadcast(wl, 7u);
-        }
-        if (TC > 8u) {
-          // channels 8..15: lane c loads channel 8 + c
-          let wh = w[w_index(g, oc0, min(lane + 8u, TC - 1u), r, kh, kw)];
-          wc[8] = subgroupBroadcast(wh, 0u); wc[9] = subgroupBroadcast(wh, 1u);
-          wc[10] = subgroupBroadcast(wh, 2u); wc[11] = subgroupBroadcast(wh, 3u);
-          wc[12] = subgroupBroadcast(wh, 4u); wc[13] = subgroupBroadcast(wh, 5u);
-          wc[14] = subgroupBroadcast(wh, 6u); wc[15] = subgroupBroadcast(wh, 7u);
-        }
+        var wh = 0.0;
+        if (TC > 8u) { wh = w[w_index(g, oc0, min(lane + 8u, TC - 1u), r, kh, kw)]; }
+        wc = spread(wl, wh);
 //#else
         for (var c = 0u; c < TC; c++) { wc[c] = w[w_index(g, oc0, c, r, kh, kw)]; }
 //#endif
@@ -228,6 +269,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       }
     }
   }
+
+//#if PAIR
+  // the 1x1 partner: its input strip is row oh, columns ow0 .. ow0 + 4*CV - 1 of each reduction
+  // channel (forward: x, second tiles only; input gradient: dy2, every tile, into the same sums)
+  if (BACKWARD_DATA || second) {
+    let rowV = (n * i32(s.inC) * s.inH * s.inW + oh * s.inW + ow0) / 4;
+    let planeV = s.inH * s.inW / 4;
+    for (var r = 0u; r < s.redPerGroup; r++) {
+      var xv: array<vec4<f32>, MAX_CV>;
+      for (var v = 0; v < CV; v++) {
+        let at = rowV + i32(r) * planeV + min(v, (s.inW - ow0) / 4 - 1);
+        let ok = ow0 + 4 * v < s.inW;
+//#if PAIR_OUT
+        var q = srcV[at];
+        if (RELU_IN) { q = max(q, vec4<f32>(0.0)); }
+        xv[v] = select(vec4<f32>(0.0), q, ok);
+//#else
+        xv[v] = select(vec4<f32>(0.0), src2V[at], ok);
+//#endif
+      }
+      // w2[co, ci]: forward co = oc + c, ci = r; input gradient co = r, ci = oc + c
+      var wc: array<f32, MAX_TC>;
+//#if SUBGROUPS
+      let cl = oc + min(lane, TC - 1u);
+      let wl = w2[select(cl * p.CIN + r, r * p.CIN + cl, BACKWARD_DATA)];
+      var wh = 0.0;
+      if (TC > 8u) {
+        let ch = oc + min(lane + 8u, TC - 1u);
+        wh = w2[select(ch * p.CIN + r, r * p.CIN + ch, BACKWARD_DATA)];
+      }
+      wc = spread(wl, wh);
+//#else
+      for (var c = 0u; c < TC; c++) { wc[c] = w2[select((oc + c) * p.CIN + r, r * p.CIN + oc + c, BACKWARD_DATA)]; }
+//#endif
+      for (var c = 0u; c < TC; c++) {
+        for (var v = 0; v < CV; v++) { acc[c * u32(MAX_CV) + u32(v)] += xv[v] * wc[c]; }
+      }
+    }
+  }
+//#endif
 
   if (valid) {
     let outRow = ((n * i32(s.outC) + i32(oc)) * s.outH + oh) * s.outW + ow0;
@@ -243,7 +324,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let at = select(base + col, denseBase + col * i32(s.outC), DENSE);
             if (RELU_IN && BACKWARD_DATA) { o = select(0.0, o, xmask[at] > 0.0); }
             if (ACCUMULATE) { o += dst[at]; }
+//#if PAIR_OUT
+            if (second) { dst2[at] = o; } else { dst[at] = o; }
+//#else
             dst[at] = o;
+//#endif
           }
         }
       }

@@ -22,6 +22,11 @@ enable subgroups;
 // strip), so each input window row is fetched once for all KH kernel rows it meets (it pairs with dy
 // row ih + PH - kh*DH for kernel row kh), not once per (dy row, kernel row): KH times fewer window
 // fetches (subgroup broadcasts) for the same multiply-adds.
+// PAIR (variant flag; kernels/conv-pair.ts): also the weight gradient of a 1x1 partner (stride 1, no
+// padding, same input x and output grid, its own dy2), written to part2 with the same splits:
+// dw2[co, ci] = sum dy2[n, co, oh, ow] * x[n, ci, oh, ow] meets every input row the ring walk
+// fetches, at the window's centre columns, so it costs one dy2 strip per row and TCI dot products.
+// Only on the ring path (the host checks the plan).
 // The kernel window and the blocking are override constants (the tap loops unroll, the window and
 // accumulators stay in registers); tensor sizes are uniforms, shared by all layers with that window.
 
@@ -56,7 +61,20 @@ const MAX_RING: i32 = 16;
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> part: array<f32>;
+//#if PAIR
+@group(0) @binding(3) var<storage, read> dy2: array<f32>;
+@group(0) @binding(4) var<storage, read_write> part2: array<f32>;
+@group(0) @binding(5) var<uniform> p: Params;
+
+/** dy2[dyRow + ow0 .. ow0 + 3] (0 past the row's end). */
+fn dy2_strip(dyRow: i32, ow0: i32) -> vec4<f32> {
+  var d: vec4<f32>;
+  for (var k = 0; k < 4; k++) { d[k] = select(0.0, dy2[dyRow + min(ow0 + k, p.OW - 1)], ow0 + k < p.OW); }
+  return d;
+}
+//#else
 @group(0) @binding(3) var<uniform> p: Params;
+//#endif
 
 fn x_at(rowBase: i32, rowOk: bool, col: i32) -> f32 {
   let ok = rowOk && col >= 0 && col < p.W;
@@ -124,6 +142,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let rowEnd = min(rowBegin + rowsPerSplit, rows);
 
   var acc: array<f32, MAX_ACC>;
+//#if PAIR
+  var acc2: array<f32, 16>;               // the partner's dw2[co, ci0 + c] (TCI <= 16)
+//#endif
   if (SH == 1 && KHB == KH && WIN <= MAX_WIN && RING <= MAX_RING) {
     // the split's rows, image by image, each strip walking the input rows with a ring of dy rows
     var row = rowBegin;
@@ -143,8 +164,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           let ohn = ih + PH;
           ring[RING - 1] = select(vec4<f32>(0.0), dy_strip(dyImage + min(ohn, OH - 1) * OW, ow0), ohn < ohEnd);
           if (ih < 0 || ih >= H) { continue; }
+//#if PAIR
+          // the partner's output row ih, when it is one of this split's rows
+          let mine = ih >= oh0 && ih < ohEnd;
+          let d2 = select(vec4<f32>(0.0), dy2_strip(dyImage + min(ih, OH - 1) * OW, ow0), mine);
+//#endif
           for (var c = 0u; c < TCI; c++) {
             let xs = fetch_window(xImage + i32(c) * H * W + ih * W, true, winStart, lane);
+//#if PAIR
+            acc2[c] += dot(d2, vec4<f32>(xs[PW], xs[PW + 1], xs[PW + 2], xs[PW + 3]));
+//#endif
             for (var kh = 0; kh < KH; kh++) {
               let d = ring[RING - 1 - kh * DH];
               for (var kw = 0; kw < KW; kw++) {
@@ -204,4 +233,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
     }
   }
+//#if PAIR
+  let dw2Size = p.COUT * CIG;
+  for (var c = 0u; c < TCI; c++) { part2[split * dw2Size + co * CIG + ci0 + c] = acc2[c]; }
+//#endif
 }

@@ -89,6 +89,8 @@ export const OP_CASES: OpCase[] = [
   { name: 'reshape', kernels: ['mul'], inputs: [[2, 3, 4]], fn: ([x]) => mul(x.reshape([6, 4]), x.reshape([-1, 4])) },
   { name: 'dropout', kernels: ['dropoutMask', 'mul'], inputs: [[4, 50]], fn: ([x]) => dropout(x, 0.3, 1234) },
   { name: 'dropPath', kernels: ['dropoutMask', 'mulBroadcast'], inputs: [[8, 2, 2, 2]], fn: ([x]) => dropPath(x, 0.4, 99) },
+  // an NB201 edge's two convolutions on one relu(x): the WebGPU backend runs them as pairs (conv-pair.ts)
+  { name: 'conv2d 3x3 + 1x1 on one input (convolution pairs)', kernels: ['relu', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[2, 8, 6, 8], [8, 8, 3, 3], [8, 8, 1, 1]], fn: ([x, w3, w1]) => { const r = relu(x); return add(conv2d(r, w3, null, { padding: 1 }), mulScalar(conv2d(r, w1), 0.5)); }, quick: true },
 ];
 
 /** Cases at NAS-Bench-201 shapes (batch reduced to keep the CPU reference quick). */

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend } from '../../src/engine/backend.js';
 import { WebGpuBackend } from '../../src/engine/webgpu/webgpu-backend.js';
-import { GpuRuntime, bucketBytes, type GpuStorage } from '../../src/engine/webgpu/runtime.js';
+import { GpuRuntime, bucketBytes, type DeferredFamily, type GpuStorage } from '../../src/engine/webgpu/runtime.js';
 import { GpuError } from '../../src/engine/webgpu/device.js';
 import { splitSum, splitSumOptions } from '../../src/engine/webgpu/kernels/split-sum.js';
 import { assertClose, randn, testBackends } from '../helpers/backends.js';
@@ -199,8 +199,6 @@ test('trim destroys pooled buffers; dispose makes later calls throw', async () =
   rt.dispose(); // idempotent
 });
 
-test.run();
-
 // ---- held-back launches (GpuRuntime.defer): the split-K sums of weight gradients -----------------
 
 test('split-K sums: held back and merged (K per launch), equal to one pass each, flushed by every kind of use', async () => {
@@ -243,11 +241,23 @@ test('split-K sums: held back and merged (K per launch), equal to one pass each,
   const doubled = rt.alloc(sizes[1]);
   be.scale(dw, 2, doubled, sizes[1]);
   assertClose(await rt.read(doubled), scaled(want[1].dw, 2), 1e-6, 1e-5, 'dispatch after a held-back sum');
-  // releasing a held-back gradient flushes first (the pool may hand the buffer out again)
+  // releasing a held-back gradient launches nothing: the buffer stays out of the pool until the
+  // held sum is encoded (flushing there would end every merge)
   splitSum(rt, rt.upload(want[2].part), dw, sizes[1], 1);
   const d0 = be.dispatchCount();
+  const slotOf = (st: GpuStorage): unknown => (st as unknown as { slot: unknown }).slot;
+  const released = slotOf(dw);
   rt.release(dw);
-  assert.is(be.dispatchCount() - d0, 1, 'release flushes the held-back sum');
+  assert.is(be.dispatchCount() - d0, 0, 'release does not flush');
+  assert.throws(() => rt.release(dw), /twice/);
+  const other = rt.alloc(sizes[1]);
+  assert.ok(slotOf(other) !== released, 'a buffer a held launch touches is not handed out');
+  await be.sync();
+  assert.is(be.dispatchCount() - d0, 1, 'the held sum ran at the sync');
+  const reused = rt.alloc(sizes[1]);
+  assert.ok(slotOf(reused) === released, 'and then the buffer went back to the pool');
+  rt.release(other);
+  rt.release(reused);
   // sync flushes
   const dw2 = rt.alloc(sizes[0]);
   splitSum(rt, rt.upload(want[0].part), dw2, sizes[0], splits[0]);
@@ -258,3 +268,48 @@ test('split-K sums: held back and merged (K per launch), equal to one pass each,
   rt.release(dw2);
   rt.release(doubled);
 });
+
+test('held-back families: producers run first, a flush for one buffer leaves later families held, nested launches do not flush', async () => {
+  if (!gpu) return;
+  const be = gpu;
+  const rt = be.rt;
+  const n = 8;
+  // order 0 fills a buffer; order 1 doubles a buffer into another. Deferred in the "wrong" map
+  // order: the doubling (which reads the fill's output) is held first.
+  const fills: DeferredFamily<{ dst: GpuStorage; v: number }> = {
+    name: 'test fills', order: 0, run: (_rt, items) => { for (const it of items) be.fill(it.dst, it.v, n); },
+  };
+  const doubles: DeferredFamily<{ src: GpuStorage; dst: GpuStorage }> = {
+    name: 'test doubles', order: 1, run: (_rt, items) => { for (const it of items) be.scale(it.src, 2, it.dst, n); },
+  };
+  const a = rt.alloc(n), b = rt.alloc(n), c = rt.alloc(n), d = rt.upload(new Float32Array(n).fill(7)), e = rt.alloc(n);
+  rt.defer(doubles, { src: a, dst: b }, [a, b]);
+  rt.defer(fills, { dst: a, v: 3 }, [a]);
+  rt.defer(fills, { dst: c, v: 5 }, [c]);
+  rt.defer(doubles, { src: d, dst: e }, [d, e]);
+  rt.write(d, new Float32Array(n).fill(9)); // d is touched by a held double: flushes up to order 1 first
+  assertClose(await rt.read(b), new Float32Array(n).fill(6), 0, 0, 'the double read the fill it came before');
+  assertClose(await rt.read(e), new Float32Array(n).fill(14), 0, 0, 'the held double ran before the write after it');
+  // a flush for a buffer only order 0 touches leaves order 1 held
+  rt.defer(fills, { dst: a, v: 1 }, [a]);
+  rt.defer(doubles, { src: a, dst: b }, [a, b]);
+  rt.defer(fills, { dst: c, v: 2 }, [c]);
+  const d0 = be.dispatchCount();
+  be.scale(c, 1, d, n); // binds c: the fills run (both), the double stays held
+  assert.is(be.dispatchCount() - d0, 3, 'two fills and the scale; the double still held');
+  assertClose(await rt.read(d), new Float32Array(n).fill(2), 0, 0, 'the scale saw its fill');
+  assertClose(await rt.read(b), new Float32Array(n).fill(2), 0, 0, 'the held double ran at the read, after its fill');
+  // a run that holds a launch of a later family writing the very buffer being flushed for (a
+  // weight gradient's split-K sum): that one is encoded too before the flushing use
+  const chained: DeferredFamily<{ dst: GpuStorage }> = {
+    name: 'test chained', order: 0, run: (_rt, items) => {
+      for (const it of items) { be.fill(a, 4, n); rt.defer(doubles, { src: a, dst: it.dst }, [a, it.dst]); }
+    },
+  };
+  rt.defer(chained, { dst: e }, [e]);
+  be.scale(e, 1, d, n);
+  assertClose(await rt.read(d), new Float32Array(n).fill(8), 0, 0, 'the use saw the chained launch');
+  for (const s_ of [a, b, c, d, e]) rt.release(s_);
+});
+
+test.run();

@@ -10,6 +10,7 @@ import { convOutSize } from '../../src/engine/backend.js';
 import { convOptions } from '../../src/engine/webgpu/kernels/conv.js';
 import { matmulOptions } from '../../src/engine/webgpu/kernels/matmul.js';
 import { depthwiseApplies, depthwiseOptions } from '../../src/engine/webgpu/kernels/depthwise.js';
+import { convPairOptions } from '../../src/engine/webgpu/kernels/conv-pair.js';
 import { assertClose, randn, randu, testBackends } from '../helpers/backends.js';
 
 let cpu: Backend, gpu: Backend | null;
@@ -116,6 +117,81 @@ test('conv kernels: NB201 shapes', async () => {
   await checkConv(conv(4, 16, 32, 32, 16, 1), false, 'nb201');
   await checkConv(conv(8, 64, 8, 8, 64, 3, 1, 1), false, 'nb201');
   await checkConv(conv(4, 16, 32, 32, 32, 3, 2, 1), false, 'nb201 reduction');
+});
+
+// Convolution pairs (kernels/conv-pair.ts): a convolution and a 1x1 partner over the same input run
+// as one launch. The CPU runs the two calls one after the other; the GPU must pair them (counted
+// against the same calls with pairing off) and give the same sums.
+async function checkPair(g: ConvGeom, label: string): Promise<void> {
+  const g1: ConvGeom = { ...conv(g.N, g.Cin, g.H, g.W, g.Cout, 1), reluInput: g.reluInput };
+  const xn = g.N * g.Cin * g.H * g.W, yn = g.N * g.Cout * g.OH * g.OW;
+  const wn = g.Cout * g.Cin * g.KH * g.KW, w1n = g.Cout * g.Cin;
+  const x = randn(xn, next()), w = randn(wn, next()), w1 = randn(w1n, next());
+  const dy = randn(yn, next()), dy1 = randn(yn, next());
+  const name = `${label} ${gstr(g)}${g.reluInput ? ' relu' : ''}`;
+  type Op = (b: Backend, ins: (Storage | null)[], outs: (Storage | null)[]) => void;
+  const cases: [string, (Float32Array | null)[], (Float32Array | null)[], Op, number][] = [
+    ['forward, 1x1 first', [x, w, w1], [junk(yn), junk(yn)], (b, [xs, ws, w1s], [y, y1]) => {
+      b.conv2d(xs!, w1s!, null, y1!, g1); b.conv2d(xs!, ws!, null, y!, g);
+    }, 1],
+    ['forward, 1x1 second', [x, w, w1], [junk(yn), junk(yn)], (b, [xs, ws, w1s], [y, y1]) => {
+      b.conv2d(xs!, ws!, null, y!, g); b.conv2d(xs!, w1s!, null, y1!, g1);
+    }, 1],
+    ['input gradients into one dx', [dy, dy1, w, w1, x], [junk(xn)], (b, [d, d1, ws, w1s, xs], [dx]) => {
+      b.conv2dInputGrad(d!, ws!, dx!, g, xs, false); b.conv2dInputGrad(d1!, w1s!, dx!, g1, xs, true);
+    }, 1],
+    ['input gradients added to dx, 1x1 first', [dy, dy1, w, w1, x], [junk(xn)], (b, [d, d1, ws, w1s, xs], [dx]) => {
+      b.conv2dInputGrad(d1!, w1s!, dx!, g1, xs, true); b.conv2dInputGrad(d!, ws!, dx!, g, xs, true);
+    }, 1],
+    ['weight gradients', [dy, dy1, x], [junk(wn), junk(w1n)], (b, [d, d1, xs], [dw, dw1]) => {
+      b.conv2dWeightGrad(d!, xs!, dw!, g); b.conv2dWeightGrad(d1!, xs!, dw1!, g1);
+    }, 1],
+    // the order an edge's backward runs them in: input and weight gradient of one, then the other's
+    ['backward, interleaved', [dy, dy1, w, w1, x], [junk(xn), junk(wn), junk(w1n)], (b, [d, d1, ws, w1s, xs], [dx, dw, dw1]) => {
+      b.conv2dInputGrad(d!, ws!, dx!, g, xs, true); b.conv2dWeightGrad(d!, xs!, dw!, g);
+      b.conv2dInputGrad(d1!, w1s!, dx!, g1, xs, true); b.conv2dWeightGrad(d1!, xs!, dw1!, g1);
+    }, 2],
+  ];
+  for (const [what, ins, outs, op, saved] of cases) {
+    await check(`pair ${what} ${name}`, ins, outs, op, 5e-5);
+    const launches: number[] = [];
+    for (const on of [false, true]) {
+      convPairOptions.enabled = on;
+      const st = ins.map((a) => gpu!.upload(a!)), os = outs.map((a) => gpu!.upload(a!));
+      const d0 = gpu!.dispatchCount();
+      op(gpu!, st, os);
+      await gpu!.sync();
+      launches.push(gpu!.dispatchCount() - d0);
+      for (const t of [...st, ...os]) gpu!.release(t);
+    }
+    assert.is(launches[1], launches[0] - saved, `pair ${what} ${name}: launches with pairs ${launches[1]}, without ${launches[0]}`);
+  }
+}
+
+test('convolution pairs: a convolution and its 1x1 partner in one launch (forward, input and weight gradients)', async () => {
+  if (!gpu) return;
+  const relu = (g: ConvGeom): ConvGeom => ({ ...g, reluInput: true });
+  await checkPair(relu(conv(2, 8, 8, 8, 8, 3, 1, 1)), 'default');           // NB201 edge, rows of two vec4s
+  await checkPair(conv(3, 16, 5, 4, 16, 3, 1, 1), 'default');               // rows of one vec4, no ReLU
+  await checkPair(relu(conv(2, 4, 6, 12, 8, 5, 1, 2)), 'default');          // 5x5, Cin != Cout, 12 wide
+  await checkPair(relu(conv(2, 16, 16, 16, 16, 3, 1, 2, 2)), 'default');    // dilation 2, "same" grid
+  await checkPair(relu(conv(8, 16, 32, 32, 16, 3, 1, 1)), 'nb201');         // split-K weight gradients
+  await checkPair(relu(conv(8, 4, 8, 8, 4, 3, 1, 1)), 'default');           // 4 channels: portable weight gradient
+  await checkPair(relu(conv(8, 8, 4, 4, 8, 3, 1, 1)), 'default');
+  convOptions.subgroups = false;
+  try {
+    await checkPair(relu(conv(2, 8, 8, 8, 8, 3, 1, 1)), 'portable');
+  } finally {
+    convOptions.subgroups = true;
+  }
+  for (const cv of [1, 4]) {
+    convOptions.columnGroups = cv;
+    try {
+      await checkPair(relu(conv(2, 8, 8, 8, 16, 3, 1, 1)), `cv${cv}`);
+    } finally {
+      convOptions.columnGroups = undefined;
+    }
+  }
 });
 
 // Depthwise (groups = Cin = Cout) geometries of the DARTS space (sep_conv 3x3 / 5x5, dil_conv 3x3 / 5x5

@@ -127,6 +127,9 @@ interface CaptureRecorder { ops: CapturedOp[]; touched: Set<PoolBuffer> }
  */
 export interface DeferredFamily<T> {
   readonly name: string;
+  /** families run in ascending `order` at a flush (default 1): producers first — a family whose
+   *  held items read what another family's held items write must run after it */
+  readonly order?: number;
   run(rt: GpuRuntime, items: T[]): void;
 }
 
@@ -240,8 +243,10 @@ export class GpuRuntime {
   // held-back launches (defer): items per family in deferral order, the buffers they touch, and the
   // storages to release once they are encoded
   private deferred = new Map<DeferredFamily<unknown>, unknown[]>();
-  private readonly deferredSlots = new Set<PoolBuffer>();
+  private readonly deferredSlots = new Map<PoolBuffer, Set<DeferredFamily<unknown>>>();
   private deferredRelease: GpuStorage[] = [];
+  /** set while flushDeferred encodes held launches */
+  private flushingDeferred = false;
 
   private constructor(device: GPUDevice, info: AdapterDescription, hasSubgroups: boolean, hasTimestamps: boolean,
     opts: RuntimeOptions) {
@@ -288,24 +293,75 @@ export class GpuRuntime {
    */
   defer<T>(family: DeferredFamily<T>, item: T, touches: GpuStorage[], releaseAfter: GpuStorage[] = []): void {
     this.throwIfFailed();
-    for (const t of touches) this.deferredSlots.add(this.slotOf(t, `defer ${family.name}`));
     const fam = family as DeferredFamily<unknown>;
+    for (const t of touches) {
+      const slot = this.slotOf(t, `defer ${family.name}`);
+      let fams = this.deferredSlots.get(slot);
+      if (!fams) this.deferredSlots.set(slot, (fams = new Set()));
+      fams.add(fam);
+    }
     let items = this.deferred.get(fam);
     if (!items) this.deferred.set(fam, (items = []));
     items.push(item);
     this.deferredRelease.push(...releaseAfter);
   }
 
-  /** Encode every held-back launch now (see defer). */
-  flushDeferred(): void {
+  /**
+   * Encode held-back launches now (see defer): all of them, or — given the buffers about to be
+   * used — the families that touch them and every family that runs before those (lower `order`:
+   * producers of what they read); later families stay held and keep merging. A family's run may
+   * hold new launches back (a convolution pair's split-K sums): those of the flushed orders are
+   * encoded too before this returns, the others join the held ones.
+   */
+  flushDeferred(touching: PoolBuffer[] | null = null): void {
     if (this.deferred.size === 0 || this.disposed) return;
-    const groups = this.deferred;
+    for (;;) {
+      // recomputed each round: a run may hold new launches that touch the same buffers (a weight
+      // gradient's split-K sum writes the gradient the caller is about to read)
+      let upTo = touching ? -Infinity : Infinity;
+      if (touching) for (const slot of touching) for (const f of this.deferredSlots.get(slot) ?? []) upTo = Math.max(upTo, f.order ?? 1);
+      const due = [...this.deferred.keys()].filter((f) => (f.order ?? 1) <= upTo).sort((a, b) => (a.order ?? 1) - (b.order ?? 1));
+      if (due.length === 0 || this.disposed) break;
+      const runs = due.map((f) => [f, this.deferred.get(f)!] as const);
+      for (const f of due) this.deferred.delete(f);
+      for (const [slot, fams] of this.deferredSlots) {
+        for (const f of due) fams.delete(f);
+        if (fams.size === 0) this.deferredSlots.delete(slot);
+      }
+      // the launches being encoded touch buffers that held items of later families read (a
+      // convolution's output, read by held BN statistics): no nested flush may run those first
+      this.flushingDeferred = true;
+      try {
+        for (const [family, items] of runs) family.run(this, items);
+      } finally {
+        this.flushingDeferred = false;
+      }
+    }
+    // postponed releases whose buffers no held launch touches any more
     const release = this.deferredRelease;
-    this.deferred = new Map();
-    this.deferredSlots.clear();
     this.deferredRelease = [];
-    for (const [family, items] of groups) family.run(this, items);
-    for (const r of release) this.release(r);
+    for (const r of release) {
+      if (r instanceof PooledStorage && this.deferredSlots.has(r.slot)) this.deferredRelease.push(r);
+      else this.release(r);
+    }
+  }
+
+  /** Whether a held-back launch of a family other than `family` touches any of these storages
+   *  (a family that checks hazards among its own items flushes the others' first). */
+  touchesOtherDeferred(family: DeferredFamily<unknown>, storages: GpuStorage[]): boolean {
+    for (const st of storages) {
+      if (!(st instanceof PooledStorage)) continue;
+      const fams = this.deferredSlots.get(st.slot);
+      if (fams) for (const f of fams) if (f !== family) return true;
+    }
+    return false;
+  }
+
+  /** The pool buffers of these storages (others skipped). */
+  private slotsOf(storages: GpuStorage[]): PoolBuffer[] {
+    const out: PoolBuffer[] = [];
+    for (const st of storages) if (st instanceof PooledStorage) out.push(st.slot);
+    return out;
   }
 
   /** Whether any of these storages is touched by a held-back launch. */
@@ -377,7 +433,7 @@ export class GpuRuntime {
       }
     }
     if (x * y * z === 0) return;
-    if (this.deferredSlots.size && this.touchesDeferred(bindings)) this.flushDeferred();
+    if (this.deferredSlots.size && !this.flushingDeferred && this.touchesDeferred(bindings)) this.flushDeferred(this.slotsOf(bindings));
     const pipe = this.pipeline(shader, entry, constants, wg);
     const slots = this.checkBindings(bindings, pipe.label, readOnly);
     const prof = this.profiler;
@@ -419,7 +475,7 @@ export class GpuRuntime {
     }
     if (n === 0) return;
     if (a === b) throw new GpuError('copy: source and destination are the same buffer');
-    if (this.deferredSlots.has(a) || this.deferredSlots.has(b)) this.flushDeferred();
+    if (this.deferredSlots.has(a) || this.deferredSlots.has(b)) this.flushDeferred([a, b]);
     const enc = this.openEncoder();
     this.endPass();
     enc.copyBufferToBuffer(a.buffer, srcOffset * 4, b.buffer, dstOffset * 4, n * 4);
@@ -927,8 +983,13 @@ export class GpuRuntime {
   release(s: GpuStorage): void {
     if (this.disposed) return;
     if (!(s instanceof PooledStorage) || s.owner !== this) throw new GpuError('release: not a storage of this WebGPU backend');
-    if (s.released) throw new GpuError('release: storage released twice');
-    if (this.deferredSlots.has(s.slot)) this.flushDeferred();
+    if (s.released || this.deferredRelease.includes(s)) throw new GpuError('release: storage released twice');
+    if (this.deferredSlots.has(s.slot)) {
+      // a held-back launch still uses it: it goes back to the pool once that launch is encoded
+      // (flushing here would cut the merges short: a backward rule releases its dy right away)
+      this.deferredRelease.push(s);
+      return;
+    }
     s.released = true;
     const slot = s.slot;
     if (slot.pins) {
@@ -967,7 +1028,7 @@ export class GpuRuntime {
       throw new GpuError(`write: ${data.length} values at offset ${offset} do not fit a storage of length ${s.length}`);
     }
     if (data.length === 0) return;
-    if (this.deferredSlots.has(slot)) this.flushDeferred();
+    if (this.deferredSlots.has(slot)) this.flushDeferred([slot]);
     if (slot.lastUseEpoch === this.epoch && this.encoder) this.flush();
     this.device.queue.writeBuffer(slot.buffer, offset * 4, data.buffer, data.byteOffset, data.byteLength);
     if (this.recorder) {

@@ -15,6 +15,9 @@
 // constants, so the tap loops unroll and windows and accumulators stay in registers; tensor sizes
 // are uniform parameters, so one pipeline serves every layer with the same window. That matters on
 // lavapipe, where compiling one of these pipelines takes 0.1-0.6 s (cached on disk afterwards).
+// Stride-1 launches whose output grid is their input's are held back for a partner: a 1x1
+// convolution over the same input (or into the same dx) then runs in the same launch (the PAIR
+// variants; kernels/conv-pair.ts holds and pairs, the "pairs" section below builds the launches).
 // The implicit-GEMM blocking (TC x CV) and the weight gradient's split count follow rules measured on
 // lavapipe; with the device's autotuner (../autotune.ts) each (shape, adapter) gets the fastest of a
 // few variants instead — same sums, different work split.
@@ -24,6 +27,7 @@ import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
 import { shaderVariant } from './shader-variants.js';
 import { splitSum } from './split-sum.js';
+import { launchPairable } from './conv-pair.js';
 import type { Autotuner, TuneBench, TuneVariant } from '../autotune.js';
 
 /** Invocations per workgroup of the implicit-GEMM conv kernel. */
@@ -279,7 +283,7 @@ export function implicitGemm(rt: GpuRuntime, blocking: GemmBlocking, src: GpuSto
   const { tc, cv } = blocking;
   const tiles = g.N * outH * Math.ceil(outW / (4 * cv));
   rt.dispatch({
-    shader: shaderVariant(rt, 'conv2d', { subgroups: useSubgroups(rt) }),
+    shader: shaderVariant(rt, 'conv2d', { subgroups: useSubgroups(rt), flags: { PAIR: false, PAIR_OUT: false } }),
     bindings: [src, src, w, bias ?? auxStorage(rt, 'zeros', g.Cout), xmask ?? auxStorage(rt, 'scratchA', 1), dst],
     readOnly: 5,
     params: { u: [g.N, g.Cin, g.Cout, g.groups], i: [g.H, g.W, g.OH, g.OW] },
@@ -293,7 +297,19 @@ export function implicitGemm(rt: GpuRuntime, blocking: GemmBlocking, src: GpuSto
 export function conv2d(rt: GpuRuntime, x: GpuStorage, w: GpuStorage, bias: GpuStorage | null,
   y: GpuStorage, g: ConvGeom, tuner: Autotuner | null = null): void {
   checkConvForward('conv2d', x, w, bias, y, g);
-  implicitGemm(rt, gemmBlocking(rt, tuner, g, false), x, w, bias, y, g, false);
+  const blocking = gemmBlocking(rt, tuner, g, false);
+  const run = (): void => implicitGemm(rt, blocking, x, w, bias, y, g, false);
+  if (bias || !canCarry(g)) { run(); return; }
+  const side: ForwardSide = { g, w, y, x, blocking };
+  launchPairable(rt, {
+    kind: 'forward', reads: [x, w], writes: [y], run, side, pairWith: (later) => {
+      const o = later.side as ForwardSide;
+      const roles = o.x === x ? pairRoles(side, o) : null;
+      if (!roles) return null;
+      const [m, q] = roles;
+      return () => implicitGemmPair(rt, m.blocking, x, m.w, q.w, m.y, q.y, m.g, false, null, false);
+    },
+  });
 }
 
 /** dx = gradient of conv2d with respect to its input, given dy; with g.reluInput, the gradient
@@ -301,7 +317,71 @@ export function conv2d(rt: GpuRuntime, x: GpuStorage, w: GpuStorage, bias: GpuSt
 export function conv2dInputGrad(rt: GpuRuntime, dy: GpuStorage, w: GpuStorage, dx: GpuStorage,
   g: ConvGeom, x: GpuStorage | null = null, accumulate = false, tuner: Autotuner | null = null): void {
   checkConvInputGrad('conv2dInputGrad', dy, w, dx, g, x);
-  implicitGemm(rt, gemmBlocking(rt, tuner, g, true), dy, w, null, dx, g, true, g.reluInput ? x : null, accumulate);
+  const blocking = gemmBlocking(rt, tuner, g, true);
+  const xmask = g.reluInput ? x : null;
+  const run = (): void => implicitGemm(rt, blocking, dy, w, null, dx, g, true, xmask, accumulate);
+  if (!canCarry(g)) { run(); return; }
+  const side: InputGradSide = { g, w, dy, dx, xmask, accumulate, blocking };
+  launchPairable(rt, {
+    kind: 'inputGrad', reads: xmask ? [dy, w, xmask] : [dy, w], writes: [dx], run, side, pairWith: (later) => {
+      const o = later.side as InputGradSide;
+      // the later one must add to what this one writes: dx = [dx +] mask(convT(dy) + convT(dy2))
+      const roles = o.dx === dx && o.xmask === xmask && o.accumulate ? pairRoles(side, o) : null;
+      if (!roles) return null;
+      const [m, q] = roles;
+      return () => implicitGemmPair(rt, m.blocking, m.dy, m.w, q.w, dx, q.dy, m.g, true, xmask, accumulate);
+    },
+  });
+}
+
+// ---- pairs: a convolution and a 1x1 partner in one launch (kernels/conv-pair.ts) -------------
+
+/** What a held launch's partner needs to know about it, per kind. */
+interface ForwardSide { g: ConvGeom; w: GpuStorage; y: GpuStorage; x: GpuStorage; blocking: GemmBlocking }
+interface InputGradSide {
+  g: ConvGeom; w: GpuStorage; dy: GpuStorage; dx: GpuStorage; xmask: GpuStorage | null; accumulate: boolean; blocking: GemmBlocking;
+}
+interface WeightGradSide { g: ConvGeom; dy: GpuStorage; x: GpuStorage; dw: GpuStorage; plan: WeightGradPlan }
+
+/** A 1x1 convolution whose output grid is its input's (stride 1, no padding): the partner. */
+function centreOnly(g: ConvGeom): boolean {
+  return g.KH === 1 && g.KW === 1 && g.padH === 0 && g.padW === 0 && g.strideH === 1 && g.strideW === 1;
+}
+
+/** A convolution that can carry a partner: stride 1, output grid = input grid, rows of 4k values
+ *  (the partner's strips are read as vec4s), no groups. */
+function canCarry(g: ConvGeom): boolean {
+  return g.strideH === 1 && g.strideW === 1 && g.OH === g.H && g.OW === g.W && g.groups === 1 && g.W % 4 === 0;
+}
+
+/** [main, partner] when a and b pair (same tensors sizes and ReLU, one of them a 1x1 the other can
+ *  carry), else null. */
+function pairRoles<S extends { g: ConvGeom }>(a: S, b: S): [S, S] | null {
+  const ga = a.g, gb = b.g;
+  if (ga.N !== gb.N || ga.Cin !== gb.Cin || ga.Cout !== gb.Cout || ga.H !== gb.H || ga.W !== gb.W ||
+    !!ga.reluInput !== !!gb.reluInput || !canCarry(ga) || !canCarry(gb)) return null;
+  if (centreOnly(gb)) return [a, b];
+  if (centreOnly(ga)) return [b, a];
+  return null;
+}
+
+/** The PAIR launch of conv2d.wgsl (see its header): forward, `other` is the partner's output;
+ *  input gradient, `other` is the partner's dy (summed into the same dx). */
+export function implicitGemmPair(rt: GpuRuntime, blocking: GemmBlocking, src: GpuStorage, w: GpuStorage, w2: GpuStorage,
+  dst: GpuStorage, other: GpuStorage, g: ConvGeom, backwardData: boolean, xmask: GpuStorage | null, accumulate: boolean): void {
+  const { outC, outH, outW } = gemmOutput(g, backwardData);
+  const { tc, cv } = blocking;
+  const tiles = g.N * outH * Math.ceil(outW / (4 * cv));
+  const fixed = [src, src, w, auxStorage(rt, 'zeros', g.Cout), xmask ?? auxStorage(rt, 'scratchA', 1), w2];
+  rt.dispatch({
+    shader: shaderVariant(rt, 'conv2d', { subgroups: useSubgroups(rt), flags: { PAIR: true, PAIR_OUT: !backwardData } }),
+    bindings: backwardData ? [...fixed, other, dst] : [...fixed, dst, other],
+    readOnly: backwardData ? 7 : 6,
+    params: { u: [g.N, g.Cin, g.Cout, g.groups], i: [g.H, g.W, g.OH, g.OW] },
+    constants: { ...windowConstants(g), BACKWARD_DATA: backwardData ? 1 : 0, RELU_IN: g.reluInput ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0,
+      TC: tc, CV: cv, WG: CONV_WG, VEC_WINDOW: vecWindow(g, backwardData, cv) ? 1 : 0, DENSE: 0 },
+    workgroups: foldGrid(rt, Math.ceil(tiles / CONV_WG), (outC / tc) * (backwardData ? 1 : 2)),
+  });
 }
 
 // The argument checks of the three convolution entry points, shared with kernels/depthwise.ts.
@@ -409,7 +489,48 @@ export function conv2dWeightGrad(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, 
   const plan = tuner?.enabled ? tuner.pick('conv-wgrad', convShapeKey(rt, g), defaults,
     () => (convMacs(g) < convOptions.minTuneMacs ? [{ name: 'rule', params: defaults }] : weightGradVariants(rt, g)),
     () => weightGradBench(rt, { ...g })) : defaults;
-  weightGradDispatch(rt, plan, dy, x, dw, g);
+  const run = (): void => weightGradDispatch(rt, plan, dy, x, dw, g);
+  if (!canCarry(g)) { run(); return; }
+  const side: WeightGradSide = { g, dy, x, dw, plan };
+  launchPairable(rt, {
+    kind: 'weightGrad', reads: [dy, x], writes: [dw], run, side, pairWith: (later) => {
+      const o = later.side as WeightGradSide;
+      const roles = o.x === x ? pairRoles(side, o) : null;
+      if (!roles || !ringPath(roles[0].g, roles[0].plan)) return null;
+      const [m, q] = roles;
+      return () => weightGradPairDispatch(rt, m.plan, m.dy, q.dy, x, m.dw, q.dw, m.g);
+    },
+  });
+}
+
+/** Whether the weight gradient of g with this plan walks the ring path of conv2d_weight_grad.wgsl
+ *  (stride 1, all kernel rows per invocation, window and ring within the shader's bounds), which is
+ *  the path that can carry a 1x1 partner. */
+function ringPath(g: ConvGeom, plan: WeightGradPlan): boolean {
+  const win = 3 * g.strideW + (g.KW - 1) * g.dilW + 1;
+  return g.strideH === 1 && plan.khb === g.KH && win <= 16 && (g.KH - 1) * g.dilH + 1 <= 16 && plan.tci <= 16;
+}
+
+/** The PAIR launch of conv2d_weight_grad.wgsl: the weight gradients of g (into dw, with `plan`) and
+ *  of its 1x1 partner (dy2 into dw2, same splits), then the in-order split sums of both. */
+export function weightGradPairDispatch(rt: GpuRuntime, plan: WeightGradPlan, dy: GpuStorage, dy2: GpuStorage, x: GpuStorage,
+  dw: GpuStorage, dw2: GpuStorage, g: ConvGeom): void {
+  const { subgroups, wg, tci, khb, splits } = plan;
+  const cig = g.Cin / g.groups;
+  const dwSize = g.Cout * cig * g.KH * g.KW, dw2Size = g.Cout * cig;
+  const part = splits > 1 ? rt.alloc(splits * dwSize) : dw;
+  const part2 = splits > 1 ? rt.alloc(splits * dw2Size) : dw2;
+  rt.dispatch({
+    shader: shaderVariant(rt, 'conv2d_weight_grad', { subgroups, flags: { PAIR: true } }),
+    bindings: [dy, x, part, dy2, part2],
+    params: { u: [g.N, g.Cin, g.Cout, g.groups, splits], i: [g.H, g.W, g.OH, g.OW] },
+    constants: { ...windowConstants(g), RELU_IN: g.reluInput ? 1 : 0, TCI: tci, KHB: khb, WG: wg },
+    workgroups: [splits, (cig / tci) * (g.KH / khb), g.Cout / wg],
+  });
+  if (splits > 1) {
+    splitSum(rt, part, dw, dwSize, splits);
+    splitSum(rt, part2, dw2, dw2Size, splits);
+  }
 }
 
 /** The split-K pass (into dw itself when there is one split) and the in-order reduction of the
@@ -421,7 +542,7 @@ export function weightGradDispatch(rt: GpuRuntime, plan: WeightGradPlan, dy: Gpu
   const dwSize = g.Cout * cig * g.KH * g.KW;
   const part = splits > 1 ? rt.alloc(splits * dwSize) : dw;
   rt.dispatch({
-    shader: shaderVariant(rt, 'conv2d_weight_grad', { subgroups }),
+    shader: shaderVariant(rt, 'conv2d_weight_grad', { subgroups, flags: { PAIR: false } }),
     bindings: [dy, x, part],
     params: { u: [g.N, g.Cin, g.Cout, g.groups, splits], i: [g.H, g.W, g.OH, g.OW] },
     constants: { ...windowConstants(g), RELU_IN: g.reluInput ? 1 : 0, TCI: tci, KHB: khb, WG: wg },
