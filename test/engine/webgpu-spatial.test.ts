@@ -194,6 +194,25 @@ test('convolution pairs: a convolution and its 1x1 partner in one launch (forwar
   }
 });
 
+test('convolution pairs: launches that are not independent do not pair', async () => {
+  if (!gpu) return;
+  const g3 = conv(2, 8, 8, 8, 8, 3, 1, 1), g1 = conv(2, 8, 8, 8, 8, 1);
+  const n = 2 * 8 * 64;
+  const x = randn(n, next()), w3 = randn(576, next()), w1 = randn(64, next()), dy = randn(n, next());
+  // two forwards into one output: the second one's result stands
+  await check('two forwards into one y', [x, w3, w1], [junk(n)], (b, [xs, w3s, w1s], [y]) => {
+    b.conv2d(xs!, w1s!, null, y!, g1); b.conv2d(xs!, w3s!, null, y!, g3);
+  });
+  // a forward whose partner reads its output
+  await check('a forward reading the output of the one before', [x, w3, w1], [junk(n), junk(n)], (b, [xs, w3s, w1s], [y, z]) => {
+    b.conv2d(xs!, w3s!, null, y!, g3); b.conv2d(y!, w1s!, null, z!, g1);
+  });
+  // an input gradient whose dy is the dx the one before writes
+  await check('an input gradient reading the dx of the one before', [dy, w3, w1, x], [junk(n), junk(n)], (b, [d, w3s, w1s, xs], [dx, dx2]) => {
+    b.conv2dInputGrad(d!, w3s!, dx!, g3, xs, false); b.conv2dInputGrad(dx!, w1s!, dx2!, g1, xs, false);
+  });
+});
+
 // Depthwise (groups = Cin = Cout) geometries of the DARTS space (sep_conv 3x3 / 5x5, dil_conv 3x3 / 5x5
 // with dilation 2, stride 1 in normal cells and 2 in reduction cells) and the MobileNet space (3x3 /
 // 5x5 / 7x7, stride 1 and 2), plus odd widths (a strip partly outside the row), 1-row planes and a

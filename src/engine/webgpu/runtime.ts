@@ -285,11 +285,14 @@ export class GpuRuntime {
 
   /**
    * Hold a launch back so that it can be merged with others of its family (the split-K sums of a
-   * backward pass, kernels/split-sum.ts; non-affine BN statistics, kernels/mixed.ts). `touches`: every storage it reads or writes. The held
-   * launches are encoded (flushDeferred) before anything else binds, copies, writes, reads or
-   * releases one of those storages, and at sync, capture boundaries, profiling stops and trims — so
-   * results are those of launching at once. `releaseAfter`: storages to release once encoded (its
-   * scratch inputs).
+   * backward pass, kernels/split-sum.ts; non-affine BN statistics, kernels/mixed.ts; convolution
+   * pairs, kernels/conv-pair.ts). `touches`: every storage it reads or writes. The held launches are
+   * encoded (flushDeferred) before anything else binds, copies, writes or reads one of those
+   * storages, and at sync, capture boundaries, profiling stops and trims — so results are those of
+   * launching at once, given that a family's items only read what families of lower `order` (or
+   * earlier, already encoded launches) wrote. Releasing a touched storage returns it to the pool
+   * only after the launch is encoded. `releaseAfter`: storages to release once encoded (its scratch
+   * inputs).
    */
   defer<T>(family: DeferredFamily<T>, item: T, touches: GpuStorage[], releaseAfter: GpuStorage[] = []): void {
     this.throwIfFailed();

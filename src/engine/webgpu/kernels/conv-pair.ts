@@ -62,8 +62,11 @@ function runHeld(_rt: GpuRuntime, items: PairableLaunch[]): void {
     for (let j = i + 1; j < items.length && !runner; j++) {
       if (done[j] || items[j].kind !== items[i].kind) continue;
       const pair = items[i].pairWith(items[j]);
-      // j moves up to i's place: nothing held in between may conflict with it
-      if (pair && !items.slice(i + 1, j).some((k, o) => !done[i + 1 + o] && conflicts(k, items[j]))) {
+      // the two must be independent (input gradients excepted: they add into one dx by design, and
+      // conv2dInputGrad's checks keep that dx out of their other operands), and j moves up to i's
+      // place: nothing held in between may conflict with it
+      const independent = items[i].kind === 'inputGrad' || !conflicts(items[i], items[j]);
+      if (pair && independent && !items.slice(i + 1, j).some((k, o) => !done[i + 1 + o] && conflicts(k, items[j]))) {
         runner = pair;
         done[j] = true;
       }
