@@ -7,7 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend, BatchNormGeom, ConvGeom, PoolGeom, Storage } from '../../src/engine/backend.js';
 import { convOutSize } from '../../src/engine/backend.js';
-import { convOptions } from '../../src/engine/webgpu/kernels/conv.js';
+import { convOptions, implicitGemmPair } from '../../src/engine/webgpu/kernels/conv.js';
+import type { GpuRuntime, GpuStorage } from '../../src/engine/webgpu/runtime.js';
 import { matmulOptions } from '../../src/engine/webgpu/kernels/matmul.js';
 import { depthwiseApplies, depthwiseOptions } from '../../src/engine/webgpu/kernels/depthwise.js';
 import { convPairOptions } from '../../src/engine/webgpu/kernels/conv-pair.js';
@@ -190,6 +191,29 @@ test('convolution pairs: a convolution and its 1x1 partner in one launch (forwar
       await checkPair(relu(conv(2, 8, 8, 8, 16, 3, 1, 1)), `cv${cv}`);
     } finally {
       convOptions.columnGroups = undefined;
+    }
+  }
+});
+
+test('convolution pairs: the register blockings the autotuner may pick (TC 16 and 2, CV 1 and 2)', async () => {
+  if (!gpu) return;
+  const rt = (gpu as unknown as { rt: GpuRuntime }).rt;
+  const g3: ConvGeom = { ...conv(2, 16, 6, 8, 16, 3, 1, 1), reluInput: true };
+  const g1: ConvGeom = { ...conv(2, 16, 6, 8, 16, 1), reluInput: true };
+  const n = 2 * 16 * 48;
+  const x = randn(n, next()), w3 = randn(16 * 16 * 9, next()), w1 = randn(256, next());
+  const dy = randn(n, next()), dy1 = randn(n, next());
+  for (const tc of [16, 2]) { // 8 is the rule's (checkPair); 16 fetches lanes 8-15 too
+    for (const cv of [1, 2]) {
+      const blocking = { tc, cv };
+      await check(`pair forward tc${tc} cv${cv}`, [x, w3, w1], [junk(n), junk(n)], (b, [xs, w3s, w1s], [y, y1]) => {
+        if (b === cpu) { b.conv2d(xs!, w3s!, null, y!, g3); b.conv2d(xs!, w1s!, null, y1!, g1); return; }
+        implicitGemmPair(rt, blocking, xs as GpuStorage, w3s as GpuStorage, w1s as GpuStorage, y as GpuStorage, y1 as GpuStorage, g3, false, null, false);
+      });
+      await check(`pair input gradient tc${tc} cv${cv}`, [dy, dy1, w3, w1, x], [junk(n)], (b, [d, d1, w3s, w1s, xs], [dx]) => {
+        if (b === cpu) { b.conv2dInputGrad(d!, w3s!, dx!, g3, xs, true); b.conv2dInputGrad(d1!, w1s!, dx!, g1, xs, true); return; }
+        implicitGemmPair(rt, blocking, d as GpuStorage, w3s as GpuStorage, w1s as GpuStorage, dx as GpuStorage, d1 as GpuStorage, g3, true, xs as GpuStorage, true);
+      });
     }
   }
 });
