@@ -13,6 +13,7 @@ import { convPairOptions } from '../../src/engine/webgpu/kernels/conv-pair.js';
 import { assertClose, randn, testBackends } from '../helpers/backends.js';
 
 const { cpu, gpu } = await testBackends();
+test.after(() => { gpu?.dispose(); });
 
 const N = 2, C = 8, H = 8, W = 8;
 const ACT = N * C * H * W;
