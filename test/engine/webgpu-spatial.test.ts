@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend, BatchNormGeom, ConvGeom, PoolGeom, Storage } from '../../src/engine/backend.js';
 import { convOutSize } from '../../src/engine/backend.js';
-import { convOptions, implicitGemmPair } from '../../src/engine/webgpu/kernels/conv.js';
+import { convOptions, implicitGemm } from '../../src/engine/webgpu/kernels/conv.js';
 import type { GpuRuntime, GpuStorage } from '../../src/engine/webgpu/runtime.js';
 import { matmulOptions } from '../../src/engine/webgpu/kernels/matmul.js';
 import { depthwiseApplies, depthwiseOptions } from '../../src/engine/webgpu/kernels/depthwise.js';
@@ -208,11 +208,11 @@ test('convolution pairs: the register blockings the autotuner may pick (TC 16 an
       const blocking = { tc, cv };
       await check(`pair forward tc${tc} cv${cv}`, [x, w3, w1], [junk(n), junk(n)], (b, [xs, w3s, w1s], [y, y1]) => {
         if (b === cpu) { b.conv2d(xs!, w3s!, null, y!, g3); b.conv2d(xs!, w1s!, null, y1!, g1); return; }
-        implicitGemmPair(rt, blocking, xs as GpuStorage, w3s as GpuStorage, w1s as GpuStorage, y as GpuStorage, y1 as GpuStorage, g3, false, null, false);
+        implicitGemm(rt, blocking, xs as GpuStorage, w3s as GpuStorage, null, y as GpuStorage, g3, false, null, false, false, { w: w1s as GpuStorage, other: y1 as GpuStorage });
       });
       await check(`pair input gradient tc${tc} cv${cv}`, [dy, dy1, w3, w1, x], [junk(n)], (b, [d, d1, w3s, w1s, xs], [dx]) => {
         if (b === cpu) { b.conv2dInputGrad(d!, w3s!, dx!, g3, xs, true); b.conv2dInputGrad(d1!, w1s!, dx!, g1, xs, true); return; }
-        implicitGemmPair(rt, blocking, d as GpuStorage, w3s as GpuStorage, w1s as GpuStorage, dx as GpuStorage, d1 as GpuStorage, g3, true, xs as GpuStorage, true);
+        implicitGemm(rt, blocking, d as GpuStorage, w3s as GpuStorage, null, dx as GpuStorage, g3, true, xs as GpuStorage, true, false, { w: w1s as GpuStorage, other: d1 as GpuStorage });
       });
     }
   }

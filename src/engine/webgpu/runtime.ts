@@ -133,6 +133,9 @@ export interface DeferredFamily<T> {
   run(rt: GpuRuntime, items: T[]): void;
 }
 
+/** A family's place in a flush (DeferredFamily.order, default 1). */
+function orderOf(f: DeferredFamily<unknown>): number { return f.order ?? 1; }
+
 interface Profiler {
   querySet: GPUQuerySet;
   capacity: number;
@@ -322,8 +325,8 @@ export class GpuRuntime {
       // recomputed each round: a run may hold new launches that touch the same buffers (a weight
       // gradient's split-K sum writes the gradient the caller is about to read)
       let upTo = touching ? -Infinity : Infinity;
-      if (touching) for (const slot of touching) for (const f of this.deferredSlots.get(slot) ?? []) upTo = Math.max(upTo, f.order ?? 1);
-      const due = [...this.deferred.keys()].filter((f) => (f.order ?? 1) <= upTo).sort((a, b) => (a.order ?? 1) - (b.order ?? 1));
+      if (touching) for (const slot of touching) for (const f of this.deferredSlots.get(slot) ?? []) upTo = Math.max(upTo, orderOf(f));
+      const due = [...this.deferred.keys()].filter((f) => orderOf(f) <= upTo).sort((a, b) => orderOf(a) - orderOf(b));
       if (due.length === 0 || this.disposed) break;
       const runs = due.map((f) => [f, this.deferred.get(f)!] as const);
       for (const f of due) this.deferred.delete(f);

@@ -27,7 +27,7 @@ import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
 import { shaderVariant } from './shader-variants.js';
 import { splitSum } from './split-sum.js';
-import { launchPairable } from './conv-pair.js';
+import { launchPairable, type PairableLaunch } from './conv-pair.js';
 import type { Autotuner, TuneBench, TuneVariant } from '../autotune.js';
 
 /** Invocations per workgroup of the implicit-GEMM conv kernel. */
@@ -276,20 +276,29 @@ export function vecWindow(g: ConvGeom, backwardData: boolean, cv: number): boole
  *  blocking and no argument checks (the tuner's benches; tests run every variant through it).
  *  `dense`: channels-last [batch, channels] tensors on a 1x1 geometry whose row is the batch (the
  *  products of a fully connected layer, kernels/matmul.ts).
- *  `xmask`: the pre-ReLU input that masks the input gradient of a fused-ReLU conv (g.reluInput). */
+ *  `xmask`: the pre-ReLU input that masks the input gradient of a fused-ReLU conv (g.reluInput).
+ *  `partner`: a 1x1 convolution run in the same launch (the PAIR variant, see conv2d.wgsl's header;
+ *  g is the carrying one's): forward, `other` is the partner's output; input gradient, `other` is
+ *  the partner's dy, summed into the same dst. */
 export function implicitGemm(rt: GpuRuntime, blocking: GemmBlocking, src: GpuStorage, w: GpuStorage, bias: GpuStorage | null,
-  dst: GpuStorage, g: ConvGeom, backwardData: boolean, xmask: GpuStorage | null = null, accumulate = false, dense = false): void {
+  dst: GpuStorage, g: ConvGeom, backwardData: boolean, xmask: GpuStorage | null = null, accumulate = false, dense = false,
+  partner: { w: GpuStorage; other: GpuStorage } | null = null): void {
   const { outC, outH, outW } = gemmOutput(g, backwardData);
   const { tc, cv } = blocking;
   const tiles = g.N * outH * Math.ceil(outW / (4 * cv));
+  const reads = [src, src, w, bias ?? auxStorage(rt, 'zeros', g.Cout), xmask ?? auxStorage(rt, 'scratchA', 1)];
+  // the partner's weights are read-only too; its dy comes before dst, its output after
+  const bindings = !partner ? [...reads, dst]
+    : backwardData ? [...reads, partner.w, partner.other, dst] : [...reads, partner.w, dst, partner.other];
   rt.dispatch({
-    shader: shaderVariant(rt, 'conv2d', { subgroups: useSubgroups(rt), flags: { PAIR: false, PAIR_OUT: false } }),
-    bindings: [src, src, w, bias ?? auxStorage(rt, 'zeros', g.Cout), xmask ?? auxStorage(rt, 'scratchA', 1), dst],
-    readOnly: 5,
+    shader: shaderVariant(rt, 'conv2d', { subgroups: useSubgroups(rt), flags: { PAIR: !!partner, PAIR_OUT: !!partner && !backwardData } }),
+    bindings,
+    readOnly: !partner ? 5 : backwardData ? 7 : 6,
     params: { u: [g.N, g.Cin, g.Cout, g.groups], i: [g.H, g.W, g.OH, g.OW] },
     constants: { ...windowConstants(g), BACKWARD_DATA: backwardData ? 1 : 0, RELU_IN: g.reluInput ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0,
       TC: tc, CV: cv, WG: CONV_WG, VEC_WINDOW: !dense && vecWindow(g, backwardData, cv) ? 1 : 0, DENSE: dense ? 1 : 0 },
-    workgroups: foldGrid(rt, Math.ceil(tiles / CONV_WG), outC / tc),
+    // forward pairs: a second set of channel tiles computes the partner's output
+    workgroups: foldGrid(rt, Math.ceil(tiles / CONV_WG), (outC / tc) * (partner && !backwardData ? 2 : 1)),
   });
 }
 
@@ -299,17 +308,9 @@ export function conv2d(rt: GpuRuntime, x: GpuStorage, w: GpuStorage, bias: GpuSt
   checkConvForward('conv2d', x, w, bias, y, g);
   const blocking = gemmBlocking(rt, tuner, g, false);
   const run = (): void => implicitGemm(rt, blocking, x, w, bias, y, g, false);
-  if (bias || !canCarry(g)) { run(); return; }
-  const side: ForwardSide = { g, w, y, x, blocking };
-  launchPairable(rt, {
-    kind: 'forward', reads: [x, w], writes: [y], run, side, pairWith: (later) => {
-      const o = later.side as ForwardSide;
-      const roles = o.x === x ? pairRoles(side, o) : null;
-      if (!roles) return null;
-      const [m, q] = roles;
-      return () => implicitGemmPair(rt, m.blocking, x, m.w, q.w, m.y, q.y, m.g, false, null, false);
-    },
-  });
+  if (bias) { run(); return; }
+  launchOrHold<ForwardSide>(rt, 'forward', { g, w, y, x, blocking }, [x, w], [y], run, (o) => o.x === x,
+    (m, q) => implicitGemm(rt, m.blocking, x, m.w, null, m.y, m.g, false, null, false, false, { w: q.w, other: q.y }));
 }
 
 /** dx = gradient of conv2d with respect to its input, given dy; with g.reluInput, the gradient
@@ -320,18 +321,10 @@ export function conv2dInputGrad(rt: GpuRuntime, dy: GpuStorage, w: GpuStorage, d
   const blocking = gemmBlocking(rt, tuner, g, true);
   const xmask = g.reluInput ? x : null;
   const run = (): void => implicitGemm(rt, blocking, dy, w, null, dx, g, true, xmask, accumulate);
-  if (!canCarry(g)) { run(); return; }
-  const side: InputGradSide = { g, w, dy, dx, xmask, accumulate, blocking };
-  launchPairable(rt, {
-    kind: 'inputGrad', reads: xmask ? [dy, w, xmask] : [dy, w], writes: [dx], run, side, pairWith: (later) => {
-      const o = later.side as InputGradSide;
-      // the later one must add to what this one writes: dx = [dx +] mask(convT(dy) + convT(dy2))
-      const roles = o.dx === dx && o.xmask === xmask && o.accumulate ? pairRoles(side, o) : null;
-      if (!roles) return null;
-      const [m, q] = roles;
-      return () => implicitGemmPair(rt, m.blocking, m.dy, m.w, q.w, dx, q.dy, m.g, true, xmask, accumulate);
-    },
-  });
+  // the later one must add to what this one writes: dx = [dx +] mask(convT(dy) + convT(dy2))
+  launchOrHold<InputGradSide>(rt, 'inputGrad', { g, w, dy, dx, xmask, accumulate, blocking }, xmask ? [dy, w, xmask] : [dy, w],
+    [dx], run, (o) => o.dx === dx && o.xmask === xmask && o.accumulate,
+    (m, q) => implicitGemm(rt, m.blocking, m.dy, m.w, null, dx, m.g, true, xmask, accumulate, false, { w: q.w, other: q.dy }));
 }
 
 // ---- pairs: a convolution and a 1x1 partner in one launch (kernels/conv-pair.ts) -------------
@@ -342,6 +335,25 @@ interface InputGradSide {
   g: ConvGeom; w: GpuStorage; dy: GpuStorage; dx: GpuStorage; xmask: GpuStorage | null; accumulate: boolean; blocking: GemmBlocking;
 }
 interface WeightGradSide { g: ConvGeom; dy: GpuStorage; x: GpuStorage; dw: GpuStorage; plan: WeightGradPlan }
+
+/**
+ * Run a convolution launch now, or — when g can carry a partner — hold it back (launchPairable) so
+ * that a later launch of its kind can join it: `fits(later, main)` says whether the later one's
+ * side may pair with this one (beyond pairRoles' geometry: same input, same dx, …) and `runPair`
+ * encodes the two as one launch, the carrying side first.
+ */
+function launchOrHold<S extends { g: ConvGeom }>(rt: GpuRuntime, kind: PairableLaunch['kind'], side: S,
+  reads: GpuStorage[], writes: GpuStorage[], run: () => void, fits: (later: S, main: S) => boolean,
+  runPair: (main: S, partner: S) => void): void {
+  if (!canCarry(side.g)) { run(); return; }
+  launchPairable(rt, {
+    kind, reads, writes, run, side, pairWith: (later) => {
+      const o = later.side as S;
+      const roles = pairRoles(side, o);
+      return roles && fits(o, roles[0]) ? () => runPair(...roles) : null;
+    },
+  });
+}
 
 /** A 1x1 convolution whose output grid is its input's (stride 1, no padding): the partner. */
 function centreOnly(g: ConvGeom): boolean {
@@ -363,25 +375,6 @@ function pairRoles<S extends { g: ConvGeom }>(a: S, b: S): [S, S] | null {
   if (centreOnly(gb)) return [a, b];
   if (centreOnly(ga)) return [b, a];
   return null;
-}
-
-/** The PAIR launch of conv2d.wgsl (see its header): forward, `other` is the partner's output;
- *  input gradient, `other` is the partner's dy (summed into the same dx). */
-export function implicitGemmPair(rt: GpuRuntime, blocking: GemmBlocking, src: GpuStorage, w: GpuStorage, w2: GpuStorage,
-  dst: GpuStorage, other: GpuStorage, g: ConvGeom, backwardData: boolean, xmask: GpuStorage | null, accumulate: boolean): void {
-  const { outC, outH, outW } = gemmOutput(g, backwardData);
-  const { tc, cv } = blocking;
-  const tiles = g.N * outH * Math.ceil(outW / (4 * cv));
-  const fixed = [src, src, w, auxStorage(rt, 'zeros', g.Cout), xmask ?? auxStorage(rt, 'scratchA', 1), w2];
-  rt.dispatch({
-    shader: shaderVariant(rt, 'conv2d', { subgroups: useSubgroups(rt), flags: { PAIR: true, PAIR_OUT: !backwardData } }),
-    bindings: backwardData ? [...fixed, other, dst] : [...fixed, dst, other],
-    readOnly: backwardData ? 7 : 6,
-    params: { u: [g.N, g.Cin, g.Cout, g.groups], i: [g.H, g.W, g.OH, g.OW] },
-    constants: { ...windowConstants(g), BACKWARD_DATA: backwardData ? 1 : 0, RELU_IN: g.reluInput ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0,
-      TC: tc, CV: cv, WG: CONV_WG, VEC_WINDOW: vecWindow(g, backwardData, cv) ? 1 : 0, DENSE: 0 },
-    workgroups: foldGrid(rt, Math.ceil(tiles / CONV_WG), (outC / tc) * (backwardData ? 1 : 2)),
-  });
 }
 
 // The argument checks of the three convolution entry points, shared with kernels/depthwise.ts.
@@ -490,17 +483,8 @@ export function conv2dWeightGrad(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, 
     () => (convMacs(g) < convOptions.minTuneMacs ? [{ name: 'rule', params: defaults }] : weightGradVariants(rt, g)),
     () => weightGradBench(rt, { ...g })) : defaults;
   const run = (): void => weightGradDispatch(rt, plan, dy, x, dw, g);
-  if (!canCarry(g)) { run(); return; }
-  const side: WeightGradSide = { g, dy, x, dw, plan };
-  launchPairable(rt, {
-    kind: 'weightGrad', reads: [dy, x], writes: [dw], run, side, pairWith: (later) => {
-      const o = later.side as WeightGradSide;
-      const roles = o.x === x ? pairRoles(side, o) : null;
-      if (!roles || !ringPath(roles[0].g, roles[0].plan)) return null;
-      const [m, q] = roles;
-      return () => weightGradPairDispatch(rt, m.plan, m.dy, q.dy, x, m.dw, q.dw, m.g);
-    },
-  });
+  launchOrHold<WeightGradSide>(rt, 'weightGrad', { g, dy, x, dw, plan }, [dy, x], [dw], run,
+    (o, m) => o.x === x && ringPath(m.g, m.plan), (m, q) => weightGradDispatch(rt, m.plan, m.dy, x, m.dw, m.g, { dy: q.dy, dw: q.dw }));
 }
 
 /** Whether the weight gradient of g with this plan walks the ring path of conv2d_weight_grad.wgsl
@@ -511,44 +495,29 @@ function ringPath(g: ConvGeom, plan: WeightGradPlan): boolean {
   return g.strideH === 1 && plan.khb === g.KH && win <= 16 && (g.KH - 1) * g.dilH + 1 <= 16 && plan.tci <= 16;
 }
 
-/** The PAIR launch of conv2d_weight_grad.wgsl: the weight gradients of g (into dw, with `plan`) and
- *  of its 1x1 partner (dy2 into dw2, same splits), then the in-order split sums of both. */
-export function weightGradPairDispatch(rt: GpuRuntime, plan: WeightGradPlan, dy: GpuStorage, dy2: GpuStorage, x: GpuStorage,
-  dw: GpuStorage, dw2: GpuStorage, g: ConvGeom): void {
+/** The split-K pass (into dw itself when there is one split) and the in-order reduction of the
+ *  splits, with the given plan and no argument checks (the tuner's benches; tests). `partner`: the
+ *  weight gradient of a 1x1 convolution over the same x in the same launch (its dy, into its dw;
+ *  the PAIR variant, ring-path plans only: see ringPath), with the same splits. */
+export function weightGradDispatch(rt: GpuRuntime, plan: WeightGradPlan, dy: GpuStorage, x: GpuStorage, dw: GpuStorage,
+  g: ConvGeom, partner: { dy: GpuStorage; dw: GpuStorage } | null = null): void {
   const { subgroups, wg, tci, khb, splits } = plan;
   const cig = g.Cin / g.groups;
   const dwSize = g.Cout * cig * g.KH * g.KW, dw2Size = g.Cout * cig;
   const part = splits > 1 ? rt.alloc(splits * dwSize) : dw;
-  const part2 = splits > 1 ? rt.alloc(splits * dw2Size) : dw2;
+  const part2 = partner && splits > 1 ? rt.alloc(splits * dw2Size) : partner?.dw ?? null;
   rt.dispatch({
-    shader: shaderVariant(rt, 'conv2d_weight_grad', { subgroups, flags: { PAIR: true } }),
-    bindings: [dy, x, part, dy2, part2],
+    shader: shaderVariant(rt, 'conv2d_weight_grad', { subgroups, flags: { PAIR: !!partner } }),
+    bindings: partner ? [dy, x, part, partner.dy, part2!] : [dy, x, part],
     params: { u: [g.N, g.Cin, g.Cout, g.groups, splits], i: [g.H, g.W, g.OH, g.OW] },
     constants: { ...windowConstants(g), RELU_IN: g.reluInput ? 1 : 0, TCI: tci, KHB: khb, WG: wg },
     workgroups: [splits, (cig / tci) * (g.KH / khb), g.Cout / wg],
   });
   if (splits > 1) {
+    // the in-order sums of the splits (merged, held back)
     splitSum(rt, part, dw, dwSize, splits);
-    splitSum(rt, part2, dw2, dw2Size, splits);
+    if (partner) splitSum(rt, part2!, partner.dw, dw2Size, splits);
   }
-}
-
-/** The split-K pass (into dw itself when there is one split) and the in-order reduction of the
- *  splits, with the given plan and no argument checks (the tuner's benches; tests). */
-export function weightGradDispatch(rt: GpuRuntime, plan: WeightGradPlan, dy: GpuStorage, x: GpuStorage, dw: GpuStorage,
-  g: ConvGeom): void {
-  const { subgroups, wg, tci, khb, splits } = plan;
-  const cig = g.Cin / g.groups;
-  const dwSize = g.Cout * cig * g.KH * g.KW;
-  const part = splits > 1 ? rt.alloc(splits * dwSize) : dw;
-  rt.dispatch({
-    shader: shaderVariant(rt, 'conv2d_weight_grad', { subgroups, flags: { PAIR: false } }),
-    bindings: [dy, x, part],
-    params: { u: [g.N, g.Cin, g.Cout, g.groups, splits], i: [g.H, g.W, g.OH, g.OW] },
-    constants: { ...windowConstants(g), RELU_IN: g.reluInput ? 1 : 0, TCI: tci, KHB: khb, WG: wg },
-    workgroups: [splits, (cig / tci) * (g.KH / khb), g.Cout / wg],
-  });
-  if (splits > 1) splitSum(rt, part, dw, dwSize, splits); // the in-order sum of the splits (merged, held back)
 }
 
 /** out[c] = sum over n, hw of x[n, c, hw] (bias gradient) */
