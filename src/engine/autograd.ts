@@ -95,12 +95,23 @@ export function backward(root: Tensor, seed?: Tensor): void {
         const inputs = node.inputs;
         // a rule may add into an input's gradient in place (conv input gradients do): offered when
         // that gradient is a real storage nothing else shares, and the input appears once
+        // a leaf's first gradient may be written straight into its place in the optimizer's
+        // gradient arena (its GradHome): offered when nothing has collected a gradient for it yet
+        const offered: (Tensor | null)[] = [];
         const inputGrads = node.run(g, (i) => {
           const input = inputs[i];
           const prev = grads.get(input);
           if (!prev || prev.deferred || prev.shared.refCount !== 1 || inputs.indexOf(input) !== inputs.lastIndexOf(input)) return null;
           return prev;
+        }, (i) => {
+          const input = inputs[i];
+          if (!input.gradHome || input.node || !input.requiresGrad || input.grad || grads.has(input) || offered[i] ||
+            inputs.indexOf(input) !== inputs.lastIndexOf(input)) return null;
+          const home = input.gradHome.take();
+          if (home) offered[i] = home;
+          return home;
         });
+        offered.forEach((h, i) => { if (h && inputGrads[i] !== h) h.dispose(); });
         for (let i = 0; i < node.inputs.length; i++) {
           let gi = inputGrads[i];
           const input = node.inputs[i];

@@ -146,6 +146,15 @@ export interface Backend {
   read(s: Storage, n?: number): Promise<Float32Array>;
   /** Give the storage back; it may be reused by the next alloc (after pending work that uses it). */
   release(s: Storage): void;
+  /** Values a view's offset must be a multiple of (1 on the CPU; WebGPU: the adapter's
+   *  minStorageBufferOffsetAlignment / 4, 4 to 64). */
+  readonly viewAlignment: number;
+  /** `n` values of `base` from `offset` on as a storage of their own, sharing base's memory (no
+   *  copy): many tensors in one buffer that one kernel can also update together (parameter and
+   *  gradient arenas, optim/arena.ts). Every op accepts a view; disjoint views of one base are
+   *  independent. Keep views `viewAlignment`-rounded apart; base must outlive its views; releasing
+   *  a view frees nothing. */
+  view(base: Storage, offset: number, n: number): Storage;
   /** Submit pending work (no-op on CPU). */
   flush(): void;
   /** Resolve when all submitted work has finished. */
@@ -302,6 +311,26 @@ export interface Backend {
   scaleInPlaceByElementMulti(xs: TensorRef[], f: Storage, fIndex: number): void;
   /** sgdStep with momentum (p.momentum > 0) for every item, one set of hyper-parameters */
   sgdStepMulti(items: SgdItem[], p: SgdParams): void;
+
+  // ---- flat forms over arenas (optim/arena.ts): one launch for all parameters ---------------
+  // `segs` holds `nseg` segments of 4 u32 (bit patterns in the float storage, see flatSegments):
+  // start, length, flags, 0 — the ranges of the arenas to update. Flags bit 0: new momentum
+  // buffers there (their places' contents are ignored; buf = d, PyTorch's first step).
+  /** sgdStep with momentum on every segment of the three arenas (same offsets in each) */
+  sgdStepFlat(param: Storage, grad: Storage, momBuf: Storage, segs: Storage, nseg: number, p: SgdParams): void;
+  /** clip_grad_norm_ over the segments: g *= min(1, maxNorm / (‖g‖₂ + 1e-6)), the norm over all of them */
+  clipGradNormFlat(grad: Storage, segs: Storage, nseg: number, maxNorm: number): void;
+}
+
+/** Flags of a flat segment (Backend.sgdStepFlat). */
+export const SEGMENT_FRESH_MOMENTUM = 1;
+
+/** A segment table as a float array holding the u32 words (start, length, flags, 0) per segment,
+ *  ready for Backend.upload (the bits travel unchanged). */
+export function flatSegments(segs: readonly { start: number; length: number; flags: number }[]): Float32Array {
+  const words = new Uint32Array(Math.max(1, segs.length) * 4);
+  segs.forEach((g, i) => { words[4 * i] = g.start; words[4 * i + 1] = g.length; words[4 * i + 2] = g.flags; });
+  return new Float32Array(words.buffer);
 }
 
 /** Output size of a convolution or pooling window along one axis (PyTorch formula). */

@@ -34,4 +34,11 @@ export const engineOptions = {
    * debugging, and as the comparison in `npm run bench`.
    */
   replay: switchFromEnv(envVar('GMNAS_REPLAY')),
+  /**
+   * Default of SGD's `flat` option (read when an optimizer is created; needs `fusion` too): pack the
+   * parameters and their gradients into arenas and run SGD as one launch and clipping as two for
+   * all parameters (optim/arena.ts). false: multi-tensor launches of a few tensors each
+   * (webgpu/kernels/multi.ts) — the same values; benchmarks compare the two.
+   */
+  flatOptimizer: true,
 };

@@ -44,6 +44,8 @@ export class SharedStorage {
   private refs = 1;
   private real: Storage | null;
   private recipe: Deferred | null;
+  /** the storage a view's memory belongs to, held until the view is released */
+  private base: SharedStorage | null = null;
   readonly length: number;
   constructor(readonly backend: Backend, storage: Storage | null, deferred?: { recipe: Deferred; length: number }) {
     this.real = storage;
@@ -63,6 +65,29 @@ export class SharedStorage {
     }
     return this.real;
   }
+  /** `n` values of `base` from `offset` on (Backend.view): shares base's memory, keeps base alive. */
+  static view(base: SharedStorage, offset: number, n: number): SharedStorage {
+    const v = new SharedStorage(base.backend, base.backend.view(base.storage, offset, n));
+    v.base = base.retain();
+    return v;
+  }
+
+  /** Move the contents into a view of `base` at `offset` (copied; the old memory is released):
+   *  every tensor sharing this storage sees the move. Used to pack parameters into an arena. */
+  moveInto(base: SharedStorage, offset: number): void {
+    if (this.refs <= 0) throw new Error('internal: moving a released storage');
+    const old = this.storage;
+    const v = this.backend.view(base.storage, offset, this.length);
+    this.backend.copy(old, v, this.length);
+    this.backend.release(old);
+    this.real = v;
+    this.base?.release();
+    this.base = base.retain();
+  }
+
+  /** The storage whose memory this one views (SharedStorage.view, moveInto), else null. */
+  get viewBase(): SharedStorage | null { return this.base; }
+
   /** The recipe while the contents are still deferred, else null. */
   get deferred(): Deferred | null { return this.recipe; }
   retain(): this {
@@ -76,6 +101,8 @@ export class SharedStorage {
       if (this.real) this.backend.release(this.real);
       else for (const i of this.recipe!.inputs) i.release();
       this.recipe = null;
+      this.base?.release();
+      this.base = null;
     }
   }
   get alive(): boolean { return this.refs > 0; }
@@ -89,8 +116,22 @@ export class SharedStorage {
  */
 export type GradTargets = (i: number) => Tensor | null;
 
+/**
+ * Where a rule may write an input's gradient instead of a new tensor: `fresh(i)` is an empty
+ * tensor of input i's shape (a leaf's place in its optimizer's gradient arena, optim/arena.ts) or
+ * null. A rule that takes it must overwrite all of it and return that very tensor for input i.
+ */
+export type FreshGrad = (i: number) => Tensor | null;
+
 /** Gradient rule of one recorded op: output gradient → one gradient (or null) per input. */
-export type BackwardFn = (dy: Tensor, targets: GradTargets) => (Tensor | null)[];
+export type BackwardFn = (dy: Tensor, targets: GradTargets, fresh: FreshGrad) => (Tensor | null)[];
+
+/** A leaf's place for its gradient (optim/arena.ts): backward offers it to the rule that makes the
+ *  leaf's first gradient of a pass (FreshGrad). */
+export interface GradHome {
+  /** a tensor over the place, or null while the tensor handed out last is still alive */
+  take(): Tensor | null;
+}
 
 export class GradNode {
   constructor(
@@ -100,12 +141,12 @@ export class GradNode {
     private readonly fn: BackwardFn,
   ) {}
   /** Run the rule once, then let go of everything saved (backward never revisits a node). */
-  run(dy: Tensor, targets: GradTargets = () => null): (Tensor | null)[] {
+  run(dy: Tensor, targets: GradTargets = () => null, fresh: FreshGrad = () => null): (Tensor | null)[] {
     if (this.used) throw new Error(`autograd: backward through '${this.op}' a second time; ` +
       'the saved tensors were already released (run the forward pass again)');
     this.used = true;
     try {
-      return this.fn(dy, targets);
+      return this.fn(dy, targets, fresh);
     } finally {
       this.releaseSaved();
     }
@@ -195,6 +236,8 @@ export class Tensor {
   graphReleased = false;
   /** optional name, used in error messages and checkpoints */
   name?: string;
+  /** a leaf's gradient place in its optimizer's arena (optim/arena.ts), offered to gradient rules */
+  gradHome: GradHome | null = null;
   private disposed = false;
 
   constructor(readonly shared: SharedStorage, readonly shape: Shape, requiresGrad = false) {

@@ -3,6 +3,7 @@
 // both backends (./supernet-step.ts). Used by `node run.js selftest`, the browser page and the
 // public API, so an embedding page can verify its adapter before trusting it.
 import type { Backend, Storage } from '../engine/backend.js';
+import { flatSegments, SEGMENT_FRESH_MOMENTUM } from '../engine/backend.js';
 import { convOptions } from '../engine/webgpu/kernels/conv.js';
 import { OP_CASES, NB201_CASES, runCase, compareArrays, seededNormal } from './cases.js';
 import type { OpCase } from './cases.js';
@@ -54,7 +55,7 @@ const OUTPUT_ARG: Record<string, number> = {
   matmul: 2, addRowBias: 2, columnSum: 1, softmax: 1, softmaxBackward: 2, crossEntropy: 2,
   crossEntropyBackward: 3, copyChannels: 1, sgdStep: 0, adamStep: 0,
   fill: 0, copy: 1, addInPlace: 0, dot: 2, sumSquares: 1, nonFiniteCount: 1, correctCount: 2,
-  clipFactor: 3, scaleInPlaceByElement: 0,
+  clipFactor: 3, scaleInPlaceByElement: 0, sgdStepFlat: 0, clipGradNormFlat: 0,
 };
 
 export const FAULT_KERNELS = Object.keys(OUTPUT_ARG);
@@ -78,7 +79,7 @@ export function withInjectedFault(be: Backend, kernel: string): Backend {
 }
 
 /** Backend methods that move or manage memory rather than launch a kernel. */
-const NOT_KERNELS = new Set(['alloc', 'upload', 'write', 'read', 'release', 'flush', 'sync', 'memoryStats', 'dispatchCount', 'dispose']);
+const NOT_KERNELS = new Set(['alloc', 'upload', 'write', 'read', 'release', 'view', 'flush', 'sync', 'memoryStats', 'dispatchCount', 'dispose']);
 
 /** A view of `be` that records which kernel methods are called, into whichever set `into` holds. */
 function recordingBackend(be: Backend): { be: Backend; into: Set<string> | null } {
@@ -126,6 +127,19 @@ async function optimizerRows(cpu: Backend, gpu: Backend): Promise<SelftestRow[]>
     be.clipFactor(a, 1, 5, f);
     be.scaleInPlaceByElement(p, f, 0, n);
     be.release(f);
+  });
+  // the arena forms (optim/arena.ts): two segments, the first with new momentum buffers, a gap
+  const segments = flatSegments([{ start: 0, length: 300, flags: SEGMENT_FRESH_MOMENTUM }, { start: 512, length: 400, flags: 0 }]);
+  await run('SGD over an arena, 2 segments (3 steps)', ['sgdStepFlat'], (be, p, g, a) => {
+    const segs = be.upload(segments);
+    be.sgdStepFlat(p, g, a, segs, 2, { lr: 0.025, momentum: 0.9, dampening: 0.1, nesterov: false, weightDecay: 5e-4 });
+    be.release(segs);
+  });
+  await run('clip grad norm 5 over an arena', ['clipGradNormFlat', 'addInPlace'], (be, p, g) => {
+    be.addInPlace(p, g, n, -0.5);
+    const segs = be.upload(segments);
+    be.clipGradNormFlat(p, segs, 2, 5);
+    be.release(segs);
   });
   return rows;
 }

@@ -2,7 +2,8 @@
 // and weight gradients, 3x3 and 1x1 over shared inputs, so that pairs form, break and interleave),
 // copies, in-place adds, buffers released and re-uploaded while held launches use them, and reads,
 // training-mode BN statistics of conv outputs (held too, and read by nothing until the end), run on
-// the CPU reference and on WebGPU with convolution pairs on and off. Every buffer must end
+// the CPU reference and on WebGPU with convolution pairs on and off. The weight gradients are
+// disjoint views of one arena (as an optimizer's, optim/arena.ts), sometimes read all at once. Every buffer must end
 // equal to the CPU's (up to float rounding: a pair sums two input gradients in one pass). The
 // kernel tests check each launch; this checks the runtime's flush rules (GpuRuntime.defer).
 import { test } from 'uvu';
@@ -34,7 +35,8 @@ type Step =
   | { op: 'replace'; a: number; seed: number }
   | { op: 'read'; a: number }
   | { op: 'stats'; x: number; st: number }
-  | { op: 'useGrad'; k: 1 | 3; dw: number };
+  | { op: 'useGrad'; k: 1 | 3; dw: number }
+  | { op: 'norm'; slot: number };
 
 const ACTS = 6;
 
@@ -58,6 +60,8 @@ function program(seed: number, length: number): Step[] {
       if (rnd(2)) out.push({ op: 'weightGrad', k, dy, x, dw: rnd(2) });
       if (rnd(4)) out.push({ op: 'inputGrad', k: k2, dy: dy2, w: rnd(2), dx, mask: x, acc: true });
       if (rnd(2)) out.push({ op: 'weightGrad', k: k2, dy: dy2, x, dw: rnd(2) });
+      // the whole gradient arena read while weight gradients may still be held (clipping's norm)
+      if (rnd(3) === 0) out.push({ op: 'norm', slot: rnd(4) });
     } else if (r < 6) {
       const from = rnd(ACTS);
       out.push({ op: 'copy', from, to: other(from) });
@@ -67,9 +71,10 @@ function program(seed: number, length: number): Step[] {
     } else if (r < 8) {
       out.push({ op: 'replace', a: rnd(ACTS), seed: rnd(1 << 20) });
     } else if (r === 11) {
-      // a weight gradient used at once (a launch binds it: its held split-K sum must run first)
+      // a weight gradient used at once (a launch binds it: its held split-K sum must run first),
+      // sometimes followed by a launch over the whole gradient arena (clipping's norm)
       const x = rnd(ACTS), dy = other(x), dw = rnd(2);
-      out.push({ op: 'weightGrad', k, dy, x, dw }, { op: 'useGrad', k, dw });
+      out.push({ op: 'weightGrad', k, dy, x, dw }, rnd(2) ? { op: 'useGrad', k, dw } : { op: 'norm', slot: rnd(4) });
     } else if (r < 9) {
       // a forward conv whose output's BN statistics are taken right away (reluConvBatchNorm's order)
       const x = rnd(ACTS), y = other(x);
@@ -91,7 +96,14 @@ function program(seed: number, length: number): Step[] {
 async function execute(be: Backend, steps: Step[], seed: number): Promise<Float32Array[]> {
   const acts = Array.from({ length: ACTS }, (_, i) => be.upload(randn(ACT, seed * 100 + i)));
   const weights = { 1: [0, 1].map((i) => be.upload(randn(wSize(1), seed * 100 + 10 + i))), 3: [0, 1].map((i) => be.upload(randn(wSize(3), seed * 100 + 20 + i))) };
-  const grads = { 1: [0, 1].map(() => be.upload(new Float32Array(wSize(1)))), 3: [0, 1].map(() => be.upload(new Float32Array(wSize(3)))) };
+  // the weight gradients are views of one arena, as an optimizer's are (optim/arena.ts): a held
+  // launch writing one must not be flushed by, nor reordered around, a use of another
+  const span = (n: number): number => Math.ceil(n / be.viewAlignment) * be.viewAlignment;
+  const arenaSize = 2 * span(wSize(1)) + 2 * span(wSize(3));
+  const arena = be.upload(new Float32Array(arenaSize));
+  const offsets = [0, span(wSize(1)), 2 * span(wSize(1)), 2 * span(wSize(1)) + span(wSize(3))];
+  const grads = { 1: [0, 1].map((i) => be.view(arena, offsets[i], wSize(1))), 3: [0, 1].map((i) => be.view(arena, offsets[2 + i], wSize(3))) };
+  const norms = be.upload(new Float32Array(4));
   // per statistics slot: the [mean | invstd | scale | shift] block and the running mean and variance
   const stats = [0, 1].map(() => [be.upload(new Float32Array(4 * C)), be.upload(new Float32Array(C)), be.upload(new Float32Array(C).fill(1))]);
   const bn = { N, C, HW: H * W, eps: 1e-5, momentum: 0.1 };
@@ -110,12 +122,13 @@ async function execute(be: Backend, steps: Step[], seed: number): Promise<Float3
       }
       case 'read': await be.read(acts[st.a]); break;
       case 'useGrad': be.addInPlace(grads[st.k][st.dw], grads[st.k][st.dw], wSize(st.k), -0.5); break;
+      case 'norm': be.sumSquares(arena, norms, st.slot, arenaSize); break;
       case 'stats': be.batchNormStats(acts[st.x], null, null, stats[st.st][0], stats[st.st][1], stats[st.st][2], bn); break;
     }
   }
   const out: Float32Array[] = [];
-  for (const s of [...acts, ...grads[1], ...grads[3], ...stats.flat()]) out.push(await be.read(s));
-  for (const s of [...acts, ...weights[1], ...weights[3], ...grads[1], ...grads[3], ...stats.flat()]) be.release(s);
+  for (const s of [...acts, ...grads[1], ...grads[3], norms, ...stats.flat()]) out.push(await be.read(s));
+  for (const s of [...acts, ...weights[1], ...weights[3], ...grads[1], ...grads[3], arena, norms, ...stats.flat()]) be.release(s);
   return out;
 }
 

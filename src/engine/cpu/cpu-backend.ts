@@ -7,7 +7,7 @@ import type {
   AdamParams, Backend, BatchNormGeom, BnBackwardTerm, BroadcastGeom, ChannelCopyGeom, ChannelGeom, ConvGeom, MatmulGeom,
   GradWrite, MemoryStats, MixedTerm, PoolGeom, RowsGeom, ScaleRef, SgdItem, SgdParams, Storage, TensorRef,
 } from '../backend.js';
-import { convOutSize } from '../backend.js';
+import { convOutSize, SEGMENT_FRESH_MOMENTUM } from '../backend.js';
 import { CpuMemoryPool, CpuStorage } from './storage.js';
 import { Scratch } from './scratch.js';
 import { hashWithKey, seedKey } from './hash.js';
@@ -98,6 +98,17 @@ export class CpuBackend implements Backend {
   release(s: Storage): void {
     if (!(s instanceof CpuStorage)) throw new Error('release: not a storage of the CPU backend');
     this.pool.release(s);
+  }
+
+  readonly viewAlignment = 1;
+
+  view(base: Storage, offset: number, n: number): Storage {
+    const b = this.arr('view', 'base', base, 0);
+    if ((base as CpuStorage).isView) throw new Error('view: base is itself a view (take views of the arena storage)');
+    checkCount('view', 'offset', offset);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`view: n must be a positive integer, got ${n}`);
+    if (offset + n > b.length) throw new Error(`view: [${offset}, ${offset + n}) exceeds the base storage of ${b.length} values`);
+    return new CpuStorage(b.subarray(offset, offset + n), true);
   }
 
   flush(): void {}
@@ -511,6 +522,47 @@ export class CpuBackend implements Backend {
       const v = this.arr(op, `xs[${k}]`, x.s, x.n);
       for (let i = 0; i < x.n; i++) v[i] *= fv;
     });
+  }
+
+  /** The segments of a flat segment table, checked against arenas of `arena` values. */
+  private segments(op: string, segs: Storage, nseg: number, arena: number): { start: number; length: number; flags: number }[] {
+    checkCount(op, 'nseg', nseg);
+    const f = this.arr(op, 'segs', segs, 4 * nseg);
+    const w = new Uint32Array(f.buffer, f.byteOffset, 4 * nseg);
+    const out = [];
+    for (let i = 0; i < nseg; i++) {
+      const start = w[4 * i], length = w[4 * i + 1];
+      if (start + length > arena) throw new Error(`${op}: segment ${i} [${start}, ${start + length}) outside the arena of ${arena} values`);
+      out.push({ start, length, flags: w[4 * i + 2] });
+    }
+    return out;
+  }
+
+  sgdStepFlat(param: Storage, grad: Storage, momBuf: Storage, segs: Storage, nseg: number, p: SgdParams): void {
+    const op = 'sgdStepFlat';
+    this.launch(op, 0);
+    if (!(p.momentum > 0)) throw new Error(`${op}: needs momentum > 0 (got ${p.momentum})`);
+    const n = param.length;
+    const pv = this.arr(op, 'param', param, n), gv = this.arr(op, 'grad', grad, n), mv = this.arr(op, 'momBuf', momBuf, n);
+    for (const g of this.segments(op, segs, nseg, n)) {
+      const end = g.start + g.length;
+      const fresh = (g.flags & SEGMENT_FRESH_MOMENTUM) !== 0;
+      if (fresh) mv.fill(0, g.start, end); // a new buffer ignores what its place held
+      optim.sgdStep(pv.subarray(g.start, end), gv.subarray(g.start, end), mv.subarray(g.start, end), g.length,
+        fresh ? { ...p, dampening: 0 } : p);
+    }
+  }
+
+  clipGradNormFlat(grad: Storage, segs: Storage, nseg: number, maxNorm: number): void {
+    const op = 'clipGradNormFlat';
+    this.launch(op, 0);
+    const gv = this.arr(op, 'grad', grad, grad.length);
+    const list = this.segments(op, segs, nseg, grad.length);
+    let total = 0;
+    for (const g of list) for (let i = g.start; i < g.start + g.length; i++) total += gv[i] * gv[i];
+    // the total and the factor rounded to f32, as sumSquaresMulti and clipFactor store them
+    const f = Math.fround(Math.min(1, maxNorm / (Math.sqrt(Math.fround(total)) + 1e-6)));
+    for (const g of list) for (let i = g.start; i < g.start + g.length; i++) gv[i] *= f;
   }
 
   sgdStepMulti(items: SgdItem[], p: SgdParams): void {

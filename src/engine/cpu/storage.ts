@@ -7,7 +7,8 @@ import type { MemoryStats, Storage } from '../backend.js';
 export class CpuStorage implements Storage {
   /** false once given back to the pool; catches use-after-release and double release */
   live = true;
-  constructor(readonly data: Float32Array) {}
+  /** a view (CpuBackend.view): a subarray of another storage, never pooled */
+  constructor(readonly data: Float32Array, readonly isView = false) {}
   get length(): number { return this.data.length; }
 }
 
@@ -37,6 +38,7 @@ export class CpuMemoryPool {
   release(s: CpuStorage): void {
     if (!s.live) throw new Error(`release: storage of ${s.length} values was already released`);
     s.live = false;
+    if (s.isView) return; // its memory is the viewed storage's
     const n = s.length;
     this.liveBytes -= 4 * n;
     this.pooledBytes += 4 * n;

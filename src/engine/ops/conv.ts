@@ -68,7 +68,7 @@ function convOp(op: string, x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2d
     const inputs = bias ? [x, w, bias] : [x, w];
     // the input gradient needs w (and x for the ReLU mask), the weight gradient x
     const save = [...(needW || (needX && reluInput) ? [x] : []), ...(needX ? [w] : [])];
-    record(y, op, inputs, save, (dy, targets) => {
+    record(y, op, inputs, save, (dy, targets, fresh) => {
       let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
       if (needX && engineOptions.fusion) {
         // add into x's gradient so far when the autograd offers it (no separate accumulation pass)
@@ -76,9 +76,9 @@ function convOp(op: string, x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2d
         dx = acc ?? Tensor.empty(be, x.shape);
         be.conv2dInputGrad(dy.storage, ws, dx.storage, g, reluInput ? xs : null, !!acc);
       } else if (needX) { dx = Tensor.empty(be, x.shape); be.conv2dInputGrad(dy.storage, ws, dx.storage, g, reluInput ? xs : null); }
-      if (needW) { dw = Tensor.empty(be, w.shape); be.conv2dWeightGrad(dy.storage, xs, dw.storage, g); }
+      if (needW) { dw = fresh(1) ?? Tensor.empty(be, w.shape); be.conv2dWeightGrad(dy.storage, xs, dw.storage, g); }
       if (needB) {
-        db = Tensor.empty(be, bias!.shape);
+        db = fresh(2) ?? Tensor.empty(be, bias!.shape);
         be.channelSum(dy.storage, db.storage, { N: g.N, C: g.Cout, HW: g.OH * g.OW });
       }
       return bias ? [dx, dw, db] : [dx, dw];

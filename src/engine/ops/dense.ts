@@ -22,11 +22,11 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
   if (needsGrad(x, w, b)) {
     const xs = x.storage, ws = w.storage;
     const needX = needsGrad(x), needW = needsGrad(w), needB = !!b && needsGrad(b);
-    record(y, 'linear', b ? [x, w, b] : [x, w], [x, w], (dy) => {
+    record(y, 'linear', b ? [x, w, b] : [x, w], [x, w], (dy, _targets, fresh) => {
       let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
       if (needX) { dx = Tensor.empty(be, x.shape); be.matmul(dy.storage, ws, dx.storage, { M: N, N: In, K: Out, transA: false, transB: false }); }
-      if (needW) { dw = Tensor.empty(be, w.shape); be.matmul(dy.storage, xs, dw.storage, { M: Out, N: In, K: N, transA: true, transB: false }); }
-      if (needB) { db = Tensor.empty(be, b!.shape); be.columnSum(dy.storage, db.storage, { rows: N, cols: Out }); }
+      if (needW) { dw = fresh(1) ?? Tensor.empty(be, w.shape); be.matmul(dy.storage, xs, dw.storage, { M: Out, N: In, K: N, transA: true, transB: false }); }
+      if (needB) { db = fresh(2) ?? Tensor.empty(be, b!.shape); be.columnSum(dy.storage, db.storage, { rows: N, cols: Out }); }
       return b ? [dx, dw, db] : [dx, dw];
     });
   }

@@ -213,14 +213,14 @@ export function reluConvBatchNorm(x: Tensor, w: Tensor, convOpts: Conv2dOptions,
   if (needsGrad(x, w, ...params)) {
     const needX = needsGrad(x), needW = needsGrad(w), needP = params.length > 0 && needsGrad(...params);
     const xs = x.storage, ws = w.storage, ys = y.storage, ss = stats.storage, gs = bn.gamma?.storage ?? null;
-    record(out, 'reluConvBatchNorm', [x, w, ...params], [x, w, y, stats, ...params], (dOut, targets) => {
+    record(out, 'reluConvBatchNorm', [x, w, ...params], [x, w, y, stats, ...params], (dOut, targets, fresh) => {
       const sc = asScaled(dOut);
       const dyIn = sc ? sc.src.storage : dOut.storage;
       const scale: ScaleRef | null = sc ? { w: sc.w.storage, index: sc.index } : null;
       // the weighted sum this output fed may have run the BN backward already (mixedWeightedSum)
       const ahead = sc?.bnGrad && sc.bnGrad.stats === ss && !needP ? sc.bnGrad.dx : null;
       const dyConv = ahead ? null : Tensor.empty(be, shape);
-      const dg = needP ? Tensor.empty(be, [C]) : null, db = needP ? Tensor.empty(be, [C]) : null;
+      const dg = needP ? fresh(2) ?? Tensor.empty(be, [C]) : null, db = needP ? fresh(3) ?? Tensor.empty(be, [C]) : null;
       if (dyConv) be.batchNormStatsBackward(dyIn, scale, ys, gs, ss, dyConv.storage, dg?.storage ?? null, db?.storage ?? null, bg);
       const dyConvStorage = ahead ? ahead.storage : dyConv!.storage;
       let dx: Tensor | null = null, dw: Tensor | null = null;
@@ -230,7 +230,7 @@ export function reluConvBatchNorm(x: Tensor, w: Tensor, convOpts: Conv2dOptions,
         dx = acc ?? Tensor.empty(be, x.shape);
         be.conv2dInputGrad(dyConvStorage, ws, dx.storage, g, xs, !!acc);
       }
-      if (needW) { dw = Tensor.empty(be, w.shape); be.conv2dWeightGrad(dyConvStorage, xs, dw.storage, g); }
+      if (needW) { dw = fresh(1) ?? Tensor.empty(be, w.shape); be.conv2dWeightGrad(dyConvStorage, xs, dw.storage, g); }
       dyConv?.dispose();
       return [dx, dw, ...(params.length ? [dg, db] : [])];
     });

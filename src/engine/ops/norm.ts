@@ -39,9 +39,9 @@ export function batchNorm(x: Tensor, a: BatchNormArgs): Tensor {
     if (needsGrad(x, ...params)) {
       const xs = x.storage, ms = saveMean.storage, is = saveInvStd.storage;
       const needX = needsGrad(x), needP = params.length > 0 && needsGrad(...params);
-      record(y, 'batchNorm', [x, ...params], [x, saveMean, saveInvStd, ...params], (dy) => {
+      record(y, 'batchNorm', [x, ...params], [x, saveMean, saveInvStd, ...params], (dy, _targets, fresh) => {
         const dx = Tensor.empty(be, x.shape);
-        const dg = needP ? Tensor.empty(be, [C]) : null, db = needP ? Tensor.empty(be, [C]) : null;
+        const dg = needP ? fresh(1) ?? Tensor.empty(be, [C]) : null, db = needP ? fresh(2) ?? Tensor.empty(be, [C]) : null;
         be.batchNormBackward(dy.storage, xs, gs, ms, is, dx.storage, dg?.storage ?? null, db?.storage ?? null, g);
         return [needX ? dx : (dx.dispose(), null), ...(params.length ? [dg, db] : [])];
       });
@@ -54,9 +54,9 @@ export function batchNorm(x: Tensor, a: BatchNormArgs): Tensor {
     if (needsGrad(x, ...params)) {
       const xs = x.storage;
       const needP = params.length > 0 && needsGrad(...params);
-      record(y, 'batchNormEval', [x, ...params], [x, a.runningMean!, a.runningVar!, ...params], (dy) => {
+      record(y, 'batchNormEval', [x, ...params], [x, a.runningMean!, a.runningVar!, ...params], (dy, _targets, fresh) => {
         const dx = Tensor.empty(be, x.shape);
-        const dg = needP ? Tensor.empty(be, [C]) : null, db = needP ? Tensor.empty(be, [C]) : null;
+        const dg = needP ? fresh(1) ?? Tensor.empty(be, [C]) : null, db = needP ? fresh(2) ?? Tensor.empty(be, [C]) : null;
         be.batchNormEvalBackward(dy.storage, xs, gs, rm, rv, dx.storage, dg?.storage ?? null, db?.storage ?? null, g);
         return [dx, ...(params.length ? [dg, db] : [])];
       });

@@ -1,11 +1,18 @@
 // Optimizers that update parameters on the device, with PyTorch semantics. Parameters whose grad
 // is null (ops masked away in a sub-supernet, unused paths) are skipped entirely — no weight decay
 // and no momentum update — exactly as torch.optim does for p.grad is None.
-import { Tensor, keep } from '../tensor.js';
-import type { Backend, SgdItem, Storage } from '../backend.js';
+import { SharedStorage, Tensor, keep } from '../tensor.js';
+import { SEGMENT_FRESH_MOMENTUM, type Backend, type SgdItem, type Storage } from '../backend.js';
 import { engineOptions } from '../options.js';
+import { ParamArena, arenaOf } from './arena.js';
 
-export interface SgdOptions { lr: number; momentum?: number; dampening?: number; nesterov?: boolean; weightDecay?: number }
+export interface SgdOptions {
+  lr: number; momentum?: number; dampening?: number; nesterov?: boolean; weightDecay?: number;
+  /** pack the parameters into an arena and update them with one launch (with momentum only;
+   *  default: engineOptions.fusion and .flatOptimizer; see optim/arena.ts — the parameters' memory
+   *  moves there) */
+  flat?: boolean;
+}
 
 export abstract class Optimizer {
   constructor(readonly params: Tensor[], public lr: number) {
@@ -69,6 +76,11 @@ function groupStateEntries(
 export class SGD extends Optimizer {
   readonly momentum: number; readonly dampening: number; readonly nesterov: boolean; readonly weightDecay: number;
   private readonly buffers = new Map<Tensor, Tensor>();
+  /** the parameters' arena (flat mode) and the momentum arena at the same offsets */
+  readonly arena: ParamArena | null = null;
+  private readonly momenta: SharedStorage | null = null;
+  /** steps taken by the flat launch and by the per-tensor path (tests, benchmarks) */
+  readonly stepsBy = { flat: 0, multi: 0 };
   constructor(params: Tensor[], o: SgdOptions) {
     super(params, o.lr);
     this.momentum = o.momentum ?? 0;
@@ -78,9 +90,40 @@ export class SGD extends Optimizer {
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
     }
+    if ((o.flat ?? (engineOptions.fusion && engineOptions.flatOptimizer)) && this.momentum > 0) {
+      this.arena = ParamArena.create(params);
+      if (this.arena) {
+        const be = this.arena.backend;
+        // a momentum buffer's first update ignores what its place held (flag SEGMENT_FRESH_MOMENTUM)
+        this.momenta = new SharedStorage(be, be.alloc(this.arena.total));
+        be.fill(this.momenta.storage, 0, this.arena.total);
+      }
+    }
   }
+
+  /** A momentum buffer for parameter i: its place in the momentum arena in flat mode. */
+  private newBuffer(p: Tensor): Tensor {
+    const i = this.arena ? this.arena.params.indexOf(p) : -1;
+    if (i < 0) return stateBuffer(p.backend, p);
+    return keep(new Tensor(SharedStorage.view(this.momenta!, this.arena!.offsets[i], p.size), p.shape));
+  }
+
+  /** Put `t`'s values in p's buffer slot (the arena's place in flat mode); takes ownership of t. */
+  private adoptBuffer(p: Tensor, t: Tensor): Tensor {
+    if (!this.arena) return t;
+    const b = this.newBuffer(p);
+    p.backend.copy(t.storage, b.storage, p.size);
+    t.dispose();
+    return b;
+  }
+
   step(): void {
-    if (this.momentum > 0 && engineOptions.fusion) { this.stepMulti(); return; }
+    if (this.momentum > 0 && engineOptions.fusion) {
+      if (this.arena && this.stepFlat()) { this.stepsBy.flat++; return; }
+      this.stepsBy.multi++;
+      this.stepMulti();
+      return;
+    }
     for (const p of this.params) {
       if (!p.grad) continue;
       const be = p.backend;
@@ -88,7 +131,7 @@ export class SGD extends Optimizer {
       if (this.momentum > 0) {
         let b = this.buffers.get(p);
         if (!b) {
-          b = stateBuffer(be, p);
+          b = this.zeroedBuffer(p);
           this.buffers.set(p, b);
           // PyTorch starts the buffer at d (not (1-dampening)·d); with a zero buffer the kernel's
           // first update gives (1-dampening)·d, so undo the dampening for the first step.
@@ -104,6 +147,21 @@ export class SGD extends Optimizer {
       });
     }
   }
+  /** The same update as one launch over the arenas; false (nothing done) when the arena cannot
+   *  be used this step (ParamArena.gather). */
+  private stepFlat(): boolean {
+    const arena = this.arena!;
+    if (!arena.gather()) return false;
+    const fresh = arena.params.map((p) => !!p.grad && !this.buffers.has(p));
+    const { table, nseg } = arena.segments((i) => (fresh[i] ? SEGMENT_FRESH_MOMENTUM : 0));
+    arena.params.forEach((p, i) => { if (fresh[i]) this.buffers.set(p, this.newBuffer(p)); });
+    if (nseg === 0) return true;
+    arena.backend.sgdStepFlat(arena.values.storage, arena.grads.storage, this.momenta!.storage, table, nseg, {
+      lr: this.lr, momentum: this.momentum, dampening: this.dampening, nesterov: this.nesterov, weightDecay: this.weightDecay,
+    });
+    return true;
+  }
+
   /** The same update as the per-parameter loop, with multi-tensor launches (a few for all
    *  parameters): parameters getting their first buffer in one set (dampening 0, see below), the
    *  others in another. */
@@ -115,7 +173,7 @@ export class SGD extends Optimizer {
       be ??= p.backend;
       let b = this.buffers.get(p);
       const list = b ? old : fresh;
-      if (!b) { b = stateBuffer(p.backend, p); this.buffers.set(p, b); }
+      if (!b) { b = this.zeroedBuffer(p); this.buffers.set(p, b); }
       list.push({ param: p.storage, grad: p.grad.storage, momBuf: b.storage, n: p.size });
     }
     if (!be) return;
@@ -125,10 +183,24 @@ export class SGD extends Optimizer {
     if (old.length) be.sgdStepMulti(old, { ...hp, dampening: this.dampening });
   }
 
+  /** A new buffer holding zeros (the per-tensor kernels add into it). */
+  private zeroedBuffer(p: Tensor): Tensor {
+    const b = this.newBuffer(p);
+    if (this.arena) p.backend.fill(b.storage, 0, p.size);
+    return b;
+  }
+
   stateTensors(): Map<string, Tensor> {
     const m = new Map<string, Tensor>();
     this.params.forEach((p, i) => { const b = this.buffers.get(p); if (b) m.set(`${i}.momentum_buffer`, b); });
     return m;
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.buffers.clear();
+    this.arena?.dispose();
+    this.momenta?.release();
   }
   /**
    * The inverse of `stateTensors()`: replace the whole state with `entries` (`<param index>.momentum_buffer`
@@ -148,7 +220,7 @@ export class SGD extends Optimizer {
     }
     for (const b of this.buffers.values()) b.dispose();
     this.buffers.clear();
-    for (const [p, b] of fresh) this.buffers.set(p, b);
+    for (const [p, b] of fresh) this.buffers.set(p, this.adoptBuffer(p, b));
   }
 
   /** Copy momentum buffers from another optimizer over the same parameter list (inheritance at a split). */
@@ -157,7 +229,7 @@ export class SGD extends Optimizer {
       const src = map(p);
       const b = src && other.buffers.get(src);
       if (!b) continue;
-      const nb = stateBuffer(p.backend, p);
+      const nb = this.newBuffer(p);
       p.backend.copy(b.storage, nb.storage, p.size);
       this.buffers.get(p)?.dispose();
       this.buffers.set(p, nb);
@@ -239,6 +311,13 @@ export function clipGradNorm(params: Tensor[], maxNorm: number): void {
   const withGrad = params.filter((p) => p.grad);
   if (withGrad.length === 0) return;
   const be = withGrad[0].backend;
+  const arena = engineOptions.fusion ? arenaOf(params) : null;
+  if (arena?.gather()) {
+    // the gradients are one arena: two launches for all of them
+    const { table, nseg } = arena.segments();
+    be.clipGradNormFlat(arena.grads.storage, table, nseg, maxNorm);
+    return;
+  }
   if (engineOptions.fusion) {
     // multi-tensor: a few launches for all gradients
     const refs = withGrad.map((p) => ({ s: p.grad!.storage, n: p.size }));

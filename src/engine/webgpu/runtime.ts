@@ -76,11 +76,25 @@ interface PoolBuffer {
   pins?: number;
 }
 
-/** The handle a kernel sees. `slot` is the pooled buffer; `released` guards use after release. */
+/** The handle a kernel sees. `slot` is the pooled buffer; `released` guards use after release. A
+ *  view (GpuRuntime.view) is a range of another storage's buffer: `offset` values in, `span` values
+ *  bound (its length rounded up to the view alignment); it owns nothing — releasing it only ends
+ *  the handle. A plain storage has offset 0 and spans its whole buffer. */
 class PooledStorage implements GpuStorage {
   released = false;
-  constructor(readonly slot: PoolBuffer, readonly length: number, readonly owner: GpuRuntime) {}
+  constructor(readonly slot: PoolBuffer, readonly length: number, readonly owner: GpuRuntime,
+    readonly offset = 0, readonly span = slot.bytes / 4, readonly isView = false) {}
   get buffer(): GPUBuffer { return this.slot.buffer; }
+}
+
+/** Whether two storages can touch the same bytes (same buffer, overlapping ranges). */
+function overlaps(a: PooledStorage, b: PooledStorage): boolean {
+  return a.slot === b.slot && a.offset < b.offset + b.span && b.offset < a.offset + a.span;
+}
+
+/** A storage's binding: the whole buffer, or a view's range. */
+function bufferBinding(s: PooledStorage): GPUBufferBinding {
+  return s.isView ? { buffer: s.slot.buffer, offset: s.offset * 4, size: s.span * 4 } : { buffer: s.slot.buffer };
 }
 
 interface UniformSlot { buffer: GPUBuffer; offset: number }
@@ -91,7 +105,7 @@ export interface ProfileEntry { label: string; count: number; ns: number }
 /** One recorded command of a capture (see GpuRuntime.beginCapture). */
 type CapturedOp =
   | { kind: 'dispatch'; pipe: PipelineEntry; bindGroup: GPUBindGroup; words: Uint32Array | null; slots: PoolBuffer[];
-    x: number; y: number; z: number }
+    resources: GPUBufferBinding[]; x: number; y: number; z: number }
   | { kind: 'copy'; a: PoolBuffer; b: PoolBuffer; srcByte: number; dstByte: number; bytes: number }
   | { kind: 'write'; slot: PoolBuffer; byteOffset: number; data: Float32Array };
 
@@ -246,7 +260,7 @@ export class GpuRuntime {
   // held-back launches (defer): items per family in deferral order, the buffers they touch, and the
   // storages to release once they are encoded
   private deferred = new Map<DeferredFamily<unknown>, unknown[]>();
-  private readonly deferredSlots = new Map<PoolBuffer, Set<DeferredFamily<unknown>>>();
+  private readonly deferredSlots = new Map<PoolBuffer, { range: PooledStorage; family: DeferredFamily<unknown> }[]>();
   private deferredRelease: GpuStorage[] = [];
   /** set while flushDeferred encodes held launches */
   private flushingDeferred = false;
@@ -302,9 +316,9 @@ export class GpuRuntime {
     const fam = family as DeferredFamily<unknown>;
     for (const t of touches) {
       const slot = this.slotOf(t, `defer ${family.name}`);
-      let fams = this.deferredSlots.get(slot);
-      if (!fams) this.deferredSlots.set(slot, (fams = new Set()));
-      fams.add(fam);
+      let held = this.deferredSlots.get(slot);
+      if (!held) this.deferredSlots.set(slot, (held = []));
+      held.push({ range: t as PooledStorage, family: fam });
     }
     let items = this.deferred.get(fam);
     if (!items) this.deferred.set(fam, (items = []));
@@ -319,20 +333,21 @@ export class GpuRuntime {
    * hold new launches back (a convolution pair's split-K sums): those of the flushed orders are
    * encoded too before this returns, the others join the held ones.
    */
-  flushDeferred(touching: PoolBuffer[] | null = null): void {
+  flushDeferred(touching: GpuStorage[] | null = null): void {
     if (this.deferred.size === 0 || this.disposed) return;
     for (;;) {
       // recomputed each round: a run may hold new launches that touch the same buffers (a weight
       // gradient's split-K sum writes the gradient the caller is about to read)
       let upTo = touching ? -Infinity : Infinity;
-      if (touching) for (const slot of touching) for (const f of this.deferredSlots.get(slot) ?? []) upTo = Math.max(upTo, orderOf(f));
+      if (touching) for (const f of this.familiesTouching(touching)) upTo = Math.max(upTo, orderOf(f));
       const due = [...this.deferred.keys()].filter((f) => orderOf(f) <= upTo).sort((a, b) => orderOf(a) - orderOf(b));
       if (due.length === 0 || this.disposed) break;
       const runs = due.map((f) => [f, this.deferred.get(f)!] as const);
       for (const f of due) this.deferred.delete(f);
-      for (const [slot, fams] of this.deferredSlots) {
-        for (const f of due) fams.delete(f);
-        if (fams.size === 0) this.deferredSlots.delete(slot);
+      for (const [slot, held] of this.deferredSlots) {
+        const left = held.filter((h) => !due.includes(h.family));
+        if (left.length === 0) this.deferredSlots.delete(slot);
+        else this.deferredSlots.set(slot, left);
       }
       // the launches being encoded touch buffers that held items of later families read (a
       // convolution's output, read by held BN statistics): no nested flush may run those first
@@ -347,7 +362,7 @@ export class GpuRuntime {
     const release = this.deferredRelease;
     this.deferredRelease = [];
     for (const r of release) {
-      if (r instanceof PooledStorage && this.deferredSlots.has(r.slot)) this.deferredRelease.push(r);
+      if (r instanceof PooledStorage && this.touchesDeferred([r])) this.deferredRelease.push(r);
       else this.release(r);
     }
   }
@@ -355,24 +370,29 @@ export class GpuRuntime {
   /** Whether a held-back launch of a family other than `family` touches any of these storages
    *  (a family that checks hazards among its own items flushes the others' first). */
   touchesOtherDeferred(family: DeferredFamily<unknown>, storages: GpuStorage[]): boolean {
-    for (const st of storages) {
-      if (!(st instanceof PooledStorage)) continue;
-      const fams = this.deferredSlots.get(st.slot);
-      if (fams) for (const f of fams) if (f !== family) return true;
-    }
+    for (const f of this.familiesTouching(storages)) if (f !== family) return true;
     return false;
   }
 
-  /** The pool buffers of these storages (others skipped). */
-  private slotsOf(storages: GpuStorage[]): PoolBuffer[] {
-    const out: PoolBuffer[] = [];
-    for (const st of storages) if (st instanceof PooledStorage) out.push(st.slot);
+  /** The families with a held launch touching one of these storages (ranges of one buffer that do
+   *  not overlap, e.g. two views of a gradient arena, do not touch each other). */
+  private familiesTouching(storages: GpuStorage[]): Set<DeferredFamily<unknown>> {
+    const out = new Set<DeferredFamily<unknown>>();
+    for (const st of storages) {
+      if (!(st instanceof PooledStorage)) continue;
+      const held = this.deferredSlots.get(st.slot);
+      if (held) for (const h of held) if (overlaps(h.range, st)) out.add(h.family);
+    }
     return out;
   }
 
   /** Whether any of these storages is touched by a held-back launch. */
   private touchesDeferred(storages: GpuStorage[]): boolean {
-    for (const st of storages) if (st instanceof PooledStorage && this.deferredSlots.has(st.slot)) return true;
+    for (const st of storages) {
+      if (!(st instanceof PooledStorage)) continue;
+      const held = this.deferredSlots.get(st.slot);
+      if (held && held.some((h) => overlaps(h.range, st))) return true;
+    }
     return false;
   }
 
@@ -439,19 +459,19 @@ export class GpuRuntime {
       }
     }
     if (x * y * z === 0) return;
-    if (this.deferredSlots.size && !this.flushingDeferred && this.touchesDeferred(bindings)) this.flushDeferred(this.slotsOf(bindings));
+    if (this.deferredSlots.size && !this.flushingDeferred && this.touchesDeferred(bindings)) this.flushDeferred(bindings);
     const pipe = this.pipeline(shader, entry, constants, wg);
     const slots = this.checkBindings(bindings, pipe.label, readOnly);
     const prof = this.profiler;
     // (before the bind group: a flush after it could let a later dispatch rewrite its uniforms)
     if (prof && prof.used + 2 > prof.capacity) this.flush();
-    const bindGroup = this.bindGroup(pipe, slots, params);
+    const bindGroup = this.bindGroup(pipe, bindings as PooledStorage[], slots, params);
     const pass = this.passFor(pipe);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     if (this.recorder) {
       this.recorder.ops.push({ kind: 'dispatch', pipe, bindGroup, words: params ? this.paramWords.slice(0, this.lastWords) : null,
-        slots: slots.slice(), x, y, z });
+        slots: slots.slice(), resources: (bindings as PooledStorage[]).map(bufferBinding), x, y, z });
       for (const s of slots) this.recorder.touched.add(s);
     }
     for (const s of slots) s.lastUseEpoch = this.epoch;
@@ -480,13 +500,16 @@ export class GpuRuntime {
         `dst length ${dst.length} offset ${dstOffset}, n ${n})`);
     }
     if (n === 0) return;
+    // (WebGPU copies only between distinct buffers: views of one arena go through a kernel, see
+    // WebGpuBackend.copy)
     if (a === b) throw new GpuError('copy: source and destination are the same buffer');
-    if (this.deferredSlots.has(a) || this.deferredSlots.has(b)) this.flushDeferred([a, b]);
+    if (this.deferredSlots.size && this.touchesDeferred([src, dst])) this.flushDeferred([src, dst]);
+    const srcByte = ((src as PooledStorage).offset + srcOffset) * 4, dstByte = ((dst as PooledStorage).offset + dstOffset) * 4;
     const enc = this.openEncoder();
     this.endPass();
-    enc.copyBufferToBuffer(a.buffer, srcOffset * 4, b.buffer, dstOffset * 4, n * 4);
+    enc.copyBufferToBuffer(a.buffer, srcByte, b.buffer, dstByte, n * 4);
     if (this.recorder) {
-      this.recorder.ops.push({ kind: 'copy', a, b, srcByte: srcOffset * 4, dstByte: dstOffset * 4, bytes: n * 4 });
+      this.recorder.ops.push({ kind: 'copy', a, b, srcByte, dstByte, bytes: n * 4 });
       this.recorder.touched.add(a).add(b);
     }
     a.lastUseEpoch = b.lastUseEpoch = this.epoch;
@@ -570,10 +593,17 @@ export class GpuRuntime {
     const slots: PoolBuffer[] = new Array(bindings.length);
     for (let i = 0; i < bindings.length; i++) {
       const s = this.slotOf(bindings[i], `${label} binding ${i}`);
-      for (let j = 0; j < i; j++) {
-        if (slots[j] === s && i >= readOnly) {
-          throw new GpuError(`${label}: bindings ${j} and ${i} are the same buffer (WebGPU forbids aliasing ` +
-            'within one dispatch; use the in-place form of the kernel)');
+      // Views of one buffer may share a dispatch when their ranges are disjoint and they are all
+      // read or all written: WebGPU's usage scopes are per buffer, so a buffer read through one
+      // binding and written through another is a validation error whatever the ranges (Dawn
+      // reports it, naming the kernel, at the next sync). Caught here: overlapping ranges, and a
+      // buffer in the read-only prefix again among the others.
+      if (i >= readOnly) {
+        for (let j = 0; j < i; j++) {
+          if (slots[j] === s && (j < readOnly || overlaps(bindings[i] as PooledStorage, bindings[j] as PooledStorage))) {
+            throw new GpuError(`${label}: bindings ${j} and ${i} are the same buffer (WebGPU forbids aliasing ` +
+              'within one dispatch; use the in-place form of the kernel)');
+          }
         }
       }
       slots[i] = s;
@@ -611,9 +641,9 @@ export class GpuRuntime {
     return padded;
   }
 
-  private bindGroup(pipe: PipelineEntry, slots: PoolBuffer[], params?: ParamBlock): GPUBindGroup {
+  private bindGroup(pipe: PipelineEntry, bindings: PooledStorage[], slots: PoolBuffer[], params?: ParamBlock): GPUBindGroup {
     let key = String(pipe.id);
-    for (const s of slots) key += ',' + s.id;
+    for (const b of bindings) key += b.isView ? `,${b.slot.id}@${b.offset}+${b.span}` : ',' + b.slot.id;
     const words = params ? this.packParams(params, pipe.label) : 0;
     this.lastWords = words;
     let entry = this.bindGroups.get(key);
@@ -643,9 +673,9 @@ export class GpuRuntime {
     if (entry.variants.length >= MAX_VARIANTS_PER_KEY) {
       // every variant is in use by the open batch with other params: submit, then any can be rewritten
       this.flush();
-      return this.bindGroup(pipe, slots, params);
+      return this.bindGroup(pipe, bindings, slots, params);
     }
-    const entries: GPUBindGroupEntry[] = slots.map((s, b) => ({ binding: b, resource: { buffer: s.buffer } }));
+    const entries: GPUBindGroupEntry[] = bindings.map((s, b) => ({ binding: b, resource: bufferBinding(s) }));
     let uniform: UniformSlot | null = null;
     if (params) {
       uniform = this.takeUniformSlot();
@@ -763,7 +793,7 @@ export class GpuRuntime {
       const all = new Uint32Array(withParams.length * UNIFORM_SLOT_BYTES / 4);
       withParams.forEach((o, k) => {
         all.set(o.words!, k * UNIFORM_SLOT_BYTES / 4);
-        const entries: GPUBindGroupEntry[] = o.slots.map((sl, b) => ({ binding: b, resource: { buffer: sl.buffer } }));
+        const entries: GPUBindGroupEntry[] = o.resources.map((r, b) => ({ binding: b, resource: r }));
         entries.push({ binding: o.slots.length, resource: { buffer: uniforms!, offset: k * UNIFORM_SLOT_BYTES, size: o.words!.length * 4 } });
         o.bindGroup = this.device.createBindGroup({ label: `${o.pipe.label} (captured)`, layout: o.pipe.pipeline.getBindGroupLayout(0), entries });
       });
@@ -990,13 +1020,14 @@ export class GpuRuntime {
     if (this.disposed) return;
     if (!(s instanceof PooledStorage) || s.owner !== this) throw new GpuError('release: not a storage of this WebGPU backend');
     if (s.released || this.deferredRelease.includes(s)) throw new GpuError('release: storage released twice');
-    if (this.deferredSlots.has(s.slot)) {
+    if (this.deferredSlots.size && this.touchesDeferred([s])) {
       // a held-back launch still uses it: it goes back to the pool once that launch is encoded
       // (flushing here would cut the merges short: a backward rule releases its dy right away)
       this.deferredRelease.push(s);
       return;
     }
     s.released = true;
+    if (s.isView) return; // the buffer belongs to the viewed storage
     const slot = s.slot;
     if (slot.pins) {
       // a capture still replays into it: it stays out of the pool until the capture is disposed
@@ -1020,6 +1051,42 @@ export class GpuRuntime {
     this.pooledBytes += slot.bytes;
   }
 
+  /** Values the offset of a view must be a multiple of (minStorageBufferOffsetAlignment / 4). */
+  get viewAlignment(): number {
+    return Math.max(1, this.limits.minStorageBufferOffsetAlignment / 4);
+  }
+
+  /**
+   * `n` values of `base` from `offset` on, as a storage of their own: kernels bind just that range,
+   * so one buffer can hold many tensors (a parameter or gradient arena) that a single launch can
+   * also update together. `offset` must be a multiple of `viewAlignment`; the range bound is `n`
+   * rounded up to it, which must stay inside `base` — keep views of one buffer that far apart. A
+   * view owns no memory: `base` must outlive it, and releasing it only ends the handle. Held-launch
+   * hazards and aliasing checks compare ranges, so disjoint views of one buffer are independent.
+   */
+  view(base: GpuStorage, offset: number, n: number): GpuStorage {
+    this.throwIfFailed();
+    const slot = this.slotOf(base, 'view');
+    const b = base as PooledStorage;
+    if (b.isView) throw new GpuError('view: base is itself a view (take views of the arena storage)');
+    const align = this.viewAlignment;
+    if (!Number.isInteger(offset) || offset < 0 || offset % align !== 0) {
+      throw new GpuError(`view: offset ${offset} must be a non-negative multiple of ${align} values (minStorageBufferOffsetAlignment)`);
+    }
+    if (!Number.isInteger(n) || n < 1) throw new GpuError(`view: n must be a positive integer, got ${n}`);
+    const span = Math.ceil(n / align) * align;
+    if (offset + span > b.length) {
+      throw new GpuError(`view: [${offset}, ${offset + span}) (n ${n} rounded up to ${align}) exceeds the base storage of ${b.length} values`);
+    }
+    return new PooledStorage(slot, n, this, offset, span, true);
+  }
+
+  /** Whether two storages live in one device buffer (views of one arena; WebGPU cannot copy
+   *  within a buffer). */
+  sharesBuffer(a: GpuStorage, b: GpuStorage): boolean {
+    return a instanceof PooledStorage && b instanceof PooledStorage && a.slot === b.slot;
+  }
+
   upload(data: Float32Array): GpuStorage {
     const s = this.alloc(data.length);
     this.write(s, data, 0);
@@ -1034,11 +1101,12 @@ export class GpuRuntime {
       throw new GpuError(`write: ${data.length} values at offset ${offset} do not fit a storage of length ${s.length}`);
     }
     if (data.length === 0) return;
-    if (this.deferredSlots.has(slot)) this.flushDeferred([slot]);
+    if (this.deferredSlots.size && this.touchesDeferred([s])) this.flushDeferred([s]);
     if (slot.lastUseEpoch === this.epoch && this.encoder) this.flush();
-    this.device.queue.writeBuffer(slot.buffer, offset * 4, data.buffer, data.byteOffset, data.byteLength);
+    const byteOffset = ((s as PooledStorage).offset + offset) * 4;
+    this.device.queue.writeBuffer(slot.buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
     if (this.recorder) {
-      this.recorder.ops.push({ kind: 'write', slot, byteOffset: offset * 4, data: data.slice() });
+      this.recorder.ops.push({ kind: 'write', slot, byteOffset, data: data.slice() });
       this.recorder.touched.add(slot);
     }
   }
@@ -1065,7 +1133,7 @@ export class GpuRuntime {
     }
     const enc = this.openEncoder();
     this.endPass();
-    enc.copyBufferToBuffer(slot.buffer, 0, staging, 0, bytes);
+    enc.copyBufferToBuffer(slot.buffer, (s as PooledStorage).offset * 4, staging, 0, bytes);
     slot.lastUseEpoch = this.epoch;
     this.flush();
     try {

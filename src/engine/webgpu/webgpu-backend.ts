@@ -28,6 +28,7 @@ import * as bnK from './kernels/batchnorm.js';
 import * as matmulK from './kernels/matmul.js';
 import * as mixedK from './kernels/mixed.js';
 import * as multiK from './kernels/multi.js';
+import * as flatK from './kernels/flat-optim.js';
 
 /** Workgroup size of the 1-D elementwise kernels and the full reductions. */
 const WG = 256;
@@ -172,6 +173,8 @@ export class WebGpuBackend implements Backend {
   write(s: Storage, data: Float32Array, offset = 0): void { this.rt.write(s as GpuStorage, data, offset); }
   read(s: Storage, n?: number): Promise<Float32Array> { return this.rt.read(s as GpuStorage, n); }
   release(s: Storage): void { this.rt.release(s as GpuStorage); }
+  get viewAlignment(): number { return this.rt.viewAlignment; }
+  view(base: Storage, offset: number, n: number): Storage { return this.rt.view(base as GpuStorage, offset, n); }
   flush(): void { this.rt.flush(); }
   sync(): Promise<void> { return this.rt.sync(); }
   memoryStats(): MemoryStats { return this.rt.memoryStats(); }
@@ -198,7 +201,15 @@ export class WebGpuBackend implements Backend {
   copy(src: Storage, dst: Storage, n: number): void {
     checkCount('copy', 'n', n);
     const s = this.st('copy', 'src', src, n), d = this.st('copy', 'dst', dst, n);
-    if (s !== d) this.rt.copyBuffer(s, 0, d, 0, n);
+    if (s === d || n === 0) return;
+    if (this.rt.sharesBuffer(s, d)) {
+      // two views of one arena: a copy command cannot stay inside a buffer, and a kernel may not
+      // read and write one buffer either (WebGPU usage scopes are per buffer): through a temporary
+      const t = this.rt.alloc(n);
+      this.rt.copyBuffer(s, 0, t, 0, n);
+      this.rt.copyBuffer(t, 0, d, 0, n);
+      this.rt.release(t);
+    } else this.rt.copyBuffer(s, 0, d, 0, n);
   }
 
   add(a: Storage, b: Storage, out: Storage, n: number): void {
@@ -650,6 +661,14 @@ export class WebGpuBackend implements Backend {
 
   sgdStepMulti(items: SgdItem[], p: SgdParams): void {
     multiK.sgdStepMulti(this.rt, items, p);
+  }
+
+  sgdStepFlat(param: Storage, grad: Storage, momBuf: Storage, segs: Storage, nseg: number, p: SgdParams): void {
+    flatK.sgdStepFlat(this.rt, param as GpuStorage, grad as GpuStorage, momBuf as GpuStorage, segs as GpuStorage, nseg, p);
+  }
+
+  clipGradNormFlat(grad: Storage, segs: Storage, nseg: number, maxNorm: number): void {
+    flatK.clipGradNormFlat(this.rt, grad as GpuStorage, segs as GpuStorage, nseg, maxNorm);
   }
 
   scaleInPlaceByElement(x: Storage, f: Storage, fIndex: number, n: number): void {
