@@ -9,7 +9,8 @@
 // preset's C=8 N=1 B=32 16×16) in ms, dispatches and peak device memory, on each device; with
 // --baseline also the engine's unfused path (engineOptions.fusion = false, 4-column conv tiles, one
 // lane per item) on a second backend in this process, steps alternating so both see the same load;
-// `tools` the wall time of generating the synthetic dataset and of `run.js selftest --quick`.
+// the optimizer (clipping + SGD over the C16 N5 supernet's parameters, one arena vs multi-tensor
+// launches, webgpu); `tools` the wall time of generating the synthetic dataset and of `run.js selftest --quick`.
 // Prints a table (unless --json) and one JSON line per row; with --json only JSON lines reach stdout.
 // Kernel timing: warm-up run, then `reps` runs encoded back to back and one sync — device time per call
 // including dispatch overhead, which is what a training loop sees.
@@ -23,7 +24,7 @@ import { installNodeGpu } from './gpu-global.js';
 import { CONV_CASES, gmnasConvFwdBwd, loadTfjs, tfjsConvFwdBwd, type TfjsHandle } from './tfjs-conv.js';
 import { DEPTHWISE_CASES, gmnasDepthwiseFwdBwd, tfjsDepthwiseFwdBwd } from './depthwise.js';
 import { benchQuickSelftest, benchSyntheticGeneration } from './tools.js';
-import { STEP_CONFIGS, benchStep, benchStepPair, benchReplay, dispatchesPerEdge, type StepResult } from './nb201-step.js';
+import { STEP_CONFIGS, benchStep, benchStepPair, benchReplay, benchOptimizer, dispatchesPerEdge, type StepResult } from './nb201-step.js';
 
 const SECTIONS = ['autotune', 'kernels', 'tfjs', 'depthwise', 'step', 'tools'];
 
@@ -240,6 +241,14 @@ async function benchSteps(be: Backend, label: string, other: () => Promise<Backe
       `  ${cfg.name} ${label}: ${ratio}× faster than the baseline, ${r.baseline.dispatches} → ${r.fused.dispatches} dispatches`);
   }
   if (label !== 'webgpu') return;
+  // clipping + SGD over the paper supernet's parameters: one arena vs multi-tensor launches
+  const big = STEP_CONFIGS.find((c) => c.name === 'nb201-step-c16n5b64')!;
+  if (names.includes(big.name)) {
+    const o = await benchOptimizer(be, big, 20);
+    emitLine({ bench: 'nb201-optimizer-c16n5', ...o },
+      `${'nb201-optimizer-c16n5'.padEnd(36)} clip + SGD over ${o.params} parameters: arena ${o.flat_ms} ms ` +
+      `(${o.flat_launches} launches), multi-tensor ${o.multi_ms} ms (${o.multi_launches} launches), ${o.ratio}×`);
+  }
   // kernel launches per mixed edge (forward + backward of the weight step; the α step separately)
   for (const mode of ['fused', 'baseline'] as const) {
     const e = await dispatchesPerEdge(be, mode);

@@ -5,7 +5,7 @@
 // dispatches per step, and the backend's peak memory (pool included) over the run.
 import type { Backend } from '../src/engine/backend.js';
 import { createBaseMethod, type BaseMethod, type DeviceBatch, type HostBatch } from '../src/search/index.js';
-import { Tensor, engineOptions } from '../src/engine/index.js';
+import { Tensor, engineOptions, clipGradNorm } from '../src/engine/index.js';
 import { convOptions } from '../src/engine/webgpu/kernels/conv.js';
 
 export interface StepConfig {
@@ -213,4 +213,50 @@ export async function dispatchesPerEdge(be: Backend, mode: Mode): Promise<{ weig
   } finally {
     setMode(be, 'fused');
   }
+}
+
+export interface OptimizerResult { flat_ms: number; multi_ms: number; ratio: number; flat_launches: number; multi_launches: number; params: number }
+
+/**
+ * Gradient clipping + one SGD step over a supernet's parameters (NB201's: max norm 5, momentum 0.9,
+ * Nesterov, weight decay), per call: the parameters in one arena (one SGD launch, two for
+ * clipping; engineOptions.flatOptimizer) vs multi-tensor launches, two supernets of the same shape
+ * on one backend, alternating rounds, best round of five. The gradients come from one real weight
+ * step (batch and image size do not change the parameters' shapes: small ones keep it cheap).
+ */
+export async function benchOptimizer(be: Backend, cfg: StepConfig, reps: number): Promise<OptimizerResult> {
+  const small: StepConfig = { ...cfg, batch: 8, size: 16 };
+  const sides: { flat: boolean; m: BaseMethod; ms: number; launches: number }[] = [];
+  const saved = engineOptions.flatOptimizer;
+  try {
+    for (const flat of [true, false]) {
+      engineOptions.flatOptimizer = flat;
+      sides.push({ flat, m: makeMethod(be, small, false), ms: Infinity, launches: 0 });
+    }
+  } finally {
+    engineOptions.flatOptimizer = saved;
+  }
+  const train = batchOf(be, small, 1);
+  for (const s of sides) await s.m.trainStep(train, null, { updateArch: false }); // gradients, momentum buffers
+  await be.sync();
+  for (let round = 0; round < 5; round++) {
+    for (const s of sides) {
+      const opt = s.m.weightOptimizer;
+      const d0 = be.dispatchCount(), t0 = performance.now();
+      for (let i = 0; i < reps; i++) { clipGradNorm(opt.params, 5); opt.step(); }
+      await be.sync();
+      s.ms = Math.min(s.ms, (performance.now() - t0) / reps);
+      s.launches = (be.dispatchCount() - d0) / reps;
+    }
+  }
+  const [flat, multi] = sides;
+  if (!flat.m.weightOptimizer.arena || flat.m.weightOptimizer.stepsBy.flat === 0) throw new Error('benchOptimizer: the flat side did not use its arena');
+  const result = {
+    flat_ms: Math.round(flat.ms * 1000) / 1000, multi_ms: Math.round(multi.ms * 1000) / 1000, ratio: round(multi.ms / flat.ms),
+    flat_launches: flat.launches, multi_launches: multi.launches, params: flat.m.weightOptimizer.params.length,
+  };
+  for (const s of sides) s.m.dispose();
+  train.x.dispose();
+  train.y.dispose();
+  return result;
 }

@@ -112,7 +112,7 @@ if (gpu) {
 
 // ---- SGD and clipping over an arena vs the per-tensor path ----------------------------------
 
-interface Model { params: Tensor[]; names: string[]; run(step: number): void }
+interface Model { params: Tensor[]; names: string[]; run(step: number): void; dispose(): void }
 
 /** A small network whose parameters get their gradients from conv, BN, linear rules; `extra`
  *  gets a gradient by hand on even steps, `spare` only on steps divisible by 3 (skipped otherwise). */
@@ -126,6 +126,7 @@ function makeModel(be: Backend, seed: number): Model {
   const y = keep(Tensor.fromArray(be, new Float32Array([0, 2]), [2]));
   return {
     params, names: ['w1', 'b1', 'gamma', 'beta', 'w2', 'wl', 'bl', 'extra', 'spare'],
+    dispose() { for (const p of params) { p.grad?.dispose(); p.grad = null; p.dispose(); } x.dispose(); y.dispose(); },
     run(step: number) {
       tidy(() => {
         let h = conv2d(x, w1, b1, { padding: 1 });
@@ -248,6 +249,28 @@ test('a gradient kept past zeroGrad keeps its values; the arena falls back for t
     kept.dispose();
     for (const o of [opt, refOpt]) { o.zeroGrad(); o.dispose(); }
     for (const p of [...m.params, ...ref.params]) p.dispose();
+  }
+});
+
+test('an optimizer over an arena and its parameters, disposed, give every byte back', async () => {
+  for (const [name, be] of backends) {
+    await be.sync();
+    const base = be.memoryStats().liveBytes;
+    const m = makeModel(be, 13);
+    const opt = new SGD(m.params, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+    for (let step = 0; step < 3; step++) {
+      opt.zeroGrad();
+      m.run(step);
+      clipGradNorm(m.params, 1);
+      opt.step();
+    }
+    assert.ok(opt.arena && opt.stepsBy.flat === 3, name);
+    // either order: the parameters' views keep the arena alive until they are gone
+    opt.dispose();
+    assert.ok((await m.params[0].data()).every(Number.isFinite), `${name}: parameters readable after the optimizer is disposed`);
+    m.dispose();
+    await be.sync();
+    assert.is(be.memoryStats().liveBytes, base, `${name}: live bytes`);
   }
 });
 
