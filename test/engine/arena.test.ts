@@ -284,6 +284,32 @@ test('flatSegments keeps the u32 words through a float storage', async () => {
   }
 });
 
+test('an arena the device cannot allocate: nothing moves, SGD runs per tensor', async () => {
+  // a CPU backend whose allocations above 100 values fail, as a buffer over the binding limit does
+  const small = new Proxy(cpu, {
+    get(target, prop, receiver) {
+      if (prop === 'alloc') return (n: number) => { if (n > 100) throw new Error(`alloc: ${n} values exceed the limit`); return target.alloc(n); };
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as Backend;
+  const params = [60, 70].map((n, i) => keep(Tensor.fromArray(small, randn(n, i))).param());
+  const before = params.map((p) => p.shared);
+  const opt = new SGD(params, { lr: 0.1, momentum: 0.9 });
+  assert.is(opt.arena, null);
+  assert.ok(params.every((p, i) => p.shared === before[i] && p.shared.viewBase === null), 'parameters stayed where they were');
+  params.forEach((p, i) => { p.grad = keep(Tensor.fromArray(small, randn(p.size, 10 + i))); });
+  const want = await Promise.all(params.map(async (p) => {
+    const v = await p.data(), g = await p.grad!.data();
+    return v.map((x, j) => Math.fround(x - 0.1 * g[j]));
+  }));
+  opt.step();
+  for (let i = 0; i < 2; i++) assertClose(await params[i].data(), want[i], 0, 0, `param ${i}`);
+  opt.zeroGrad();
+  opt.dispose();
+  for (const p of params) p.dispose();
+});
+
 test('engineOptions.fusion off: no arena (the per-parameter kernels)', () => {
   const prev = engineOptions.fusion;
   engineOptions.fusion = false;

@@ -52,20 +52,16 @@ export class ParamArena {
   private readonly homes: ArenaGradHome[];
   private readonly tables = new Map<string, SegmentTable>();
 
-  private constructor(readonly backend: Backend, readonly params: readonly Tensor[]) {
-    const align = backend.viewAlignment;
-    this.offsets = [];
-    let total = 0;
-    for (const p of params) {
-      this.offsets.push(total);
-      total += Math.ceil(Math.max(1, p.size) / align) * align;
-    }
+  /** further arenas at the same offsets (an optimizer's state: SGD's momenta), zero-filled */
+  readonly extras: SharedStorage[];
+
+  private constructor(readonly backend: Backend, readonly params: readonly Tensor[], offsets: number[], total: number,
+    arenas: SharedStorage[]) {
+    this.offsets = offsets;
     this.total = total;
+    [this.values, this.grads, ...this.extras] = arenas;
     // zero-filled: the padding between parameters stays zero and is never in a segment
-    this.values = new SharedStorage(backend, backend.alloc(total));
-    this.grads = new SharedStorage(backend, backend.alloc(total));
-    backend.fill(this.values.storage, 0, total);
-    backend.fill(this.grads.storage, 0, total);
+    for (const a of arenas) backend.fill(a.storage, 0, total);
     params.forEach((p, i) => p.shared.moveInto(this.values, this.offsets[i]));
     this.homes = params.map((p, i) => {
       const h = new ArenaGradHome(this, i);
@@ -75,10 +71,11 @@ export class ParamArena {
   }
 
   /**
-   * Pack `params` into a new arena, or null when they cannot share one: none, different backends,
-   * an empty tensor, a storage two of them share, or one whose contents are still deferred.
+   * Pack `params` into a new arena with `extra` further arenas, or null when they cannot share
+   * one: none, different backends, an empty tensor, a storage two of them share, one whose
+   * contents are still deferred, or an arena larger than the device can bind (then nothing moved).
    */
-  static create(params: readonly Tensor[]): ParamArena | null {
+  static create(params: readonly Tensor[], extra = 0): ParamArena | null {
     if (params.length === 0) return null;
     const backend = params[0].backend;
     const storages = new Set<SharedStorage>();
@@ -86,7 +83,22 @@ export class ParamArena {
       if (p.backend !== backend || p.size === 0 || p.isDisposed || p.deferred || storages.has(p.shared)) return null;
       storages.add(p.shared);
     }
-    return new ParamArena(backend, params);
+    const align = backend.viewAlignment;
+    const offsets: number[] = [];
+    let total = 0;
+    for (const p of params) {
+      offsets.push(total);
+      total += Math.ceil(p.size / align) * align;
+    }
+    const arenas: SharedStorage[] = [];
+    try {
+      for (let k = 0; k < 2 + extra; k++) arenas.push(new SharedStorage(backend, backend.alloc(total)));
+    } catch {
+      // beyond maxStorageBufferBindingSize / maxBufferSize: the per-tensor path serves
+      for (const a of arenas) a.release();
+      return null;
+    }
+    return new ParamArena(backend, params, offsets, total, arenas);
   }
 
   /** Whether every parameter still lives here (none was packed into another arena since). */
@@ -153,6 +165,7 @@ export class ParamArena {
     this.params.forEach((p, i) => { if (p.gradHome === this.homes[i]) p.gradHome = null; });
     this.values.release();
     this.grads.release();
+    for (const a of this.extras) a.release();
   }
 }
 

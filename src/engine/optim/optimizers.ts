@@ -91,13 +91,10 @@ export class SGD extends Optimizer {
       throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
     }
     if ((o.flat ?? (engineOptions.fusion && engineOptions.flatOptimizer)) && this.momentum > 0) {
-      this.arena = ParamArena.create(params);
-      if (this.arena) {
-        const be = this.arena.backend;
-        // a momentum buffer's first update ignores what its place held (flag SEGMENT_FRESH_MOMENTUM)
-        this.momenta = new SharedStorage(be, be.alloc(this.arena.total));
-        be.fill(this.momenta.storage, 0, this.arena.total);
-      }
+      // one extra arena: the momentum buffers (a new buffer's first update ignores what its place
+      // held, flag SEGMENT_FRESH_MOMENTUM)
+      this.arena = ParamArena.create(params, 1);
+      this.momenta = this.arena?.extras[0] ?? null;
     }
   }
 
@@ -200,7 +197,6 @@ export class SGD extends Optimizer {
     super.dispose();
     this.buffers.clear();
     this.arena?.dispose();
-    this.momenta?.release();
   }
   /**
    * The inverse of `stateTensors()`: replace the whole state with `entries` (`<param index>.momentum_buffer`
