@@ -93,17 +93,17 @@ export function backward(root: Tensor, seed?: Tensor): void {
         t.node = null;
         t.graphReleased = true;
         const inputs = node.inputs;
+        const offered: (Tensor | null)[] = [];
         // a rule may add into an input's gradient in place (conv input gradients do): offered when
         // that gradient is a real storage nothing else shares, and the input appears once
-        // a leaf's first gradient may be written straight into its place in the optimizer's
-        // gradient arena (its GradHome): offered when nothing has collected a gradient for it yet
-        const offered: (Tensor | null)[] = [];
         const inputGrads = node.run(g, (i) => {
           const input = inputs[i];
           const prev = grads.get(input);
           if (!prev || prev.deferred || prev.shared.refCount !== 1 || inputs.indexOf(input) !== inputs.lastIndexOf(input)) return null;
           return prev;
         }, (i) => {
+          // a leaf's first gradient may be written straight into its place in the optimizer's
+          // gradient arena (its GradHome): offered when nothing has collected a gradient for it yet
           const input = inputs[i];
           if (!input.gradHome || input.node || !input.requiresGrad || input.grad || grads.has(input) || offered[i] ||
             inputs.indexOf(input) !== inputs.lastIndexOf(input)) return null;

@@ -179,9 +179,8 @@ for (const [label, hp] of settings) {
           got.forEach((v, i) => assertClose(v, reference[0][i], exact ? 0 : 2e-5, exact ? 0 : 1e-6,
             `${name} flat=${flat} ${i < 9 ? m.names[i] : 'momentum ' + m.names[i - 9]}`));
         }
-        opt.zeroGrad();
         opt.dispose();
-        for (const p of m.params) p.dispose();
+        m.dispose();
       }
     }
   });
@@ -197,9 +196,8 @@ test('a parameter without a gradient is not touched by the flat step (no decay, 
     opt.step();
     assert.equal(Array.from(await m.params[8].data()), Array.from(spare0), `${name}: spare moved`);
     assert.not.ok(opt.stateTensors().has('8.momentum_buffer'), `${name}: spare got a momentum buffer`);
-    opt.zeroGrad();
     opt.dispose();
-    for (const p of m.params) p.dispose();
+    m.dispose();
   }
 });
 
@@ -220,9 +218,8 @@ if (gpu) {
       assert.is(d2 - d1, 1, 'SGD launches');
     }
     assert.is(opt.arena!.strayCopies, 0);
-    opt.zeroGrad();
     opt.dispose();
-    for (const p of m.params) p.dispose();
+    m.dispose();
   });
 }
 
@@ -247,8 +244,9 @@ test('a gradient kept past zeroGrad keeps its values; the arena falls back for t
     const got = await values(m.params), want = await values(ref.params);
     got.forEach((v, i) => assertClose(v, want[i], 0, 0, `${name} ${m.names[i]}`));
     kept.dispose();
-    for (const o of [opt, refOpt]) { o.zeroGrad(); o.dispose(); }
-    for (const p of [...m.params, ...ref.params]) p.dispose();
+    for (const o of [opt, refOpt]) o.dispose();
+    m.dispose();
+    ref.dispose();
   }
 });
 
@@ -318,7 +316,7 @@ test('engineOptions.fusion off: no arena (the per-parameter kernels)', () => {
     const opt = new SGD(m.params, { lr: 0.1, momentum: 0.9 });
     assert.is(opt.arena, null);
     opt.dispose();
-    for (const p of m.params) p.dispose();
+    m.dispose();
   } finally {
     engineOptions.fusion = prev;
   }

@@ -500,9 +500,15 @@ export class GpuRuntime {
         `dst length ${dst.length} offset ${dstOffset}, n ${n})`);
     }
     if (n === 0) return;
-    // (WebGPU copies only between distinct buffers: views of one arena go through a kernel, see
-    // WebGpuBackend.copy)
-    if (a === b) throw new GpuError('copy: source and destination are the same buffer');
+    if (a === b) {
+      // two views of one arena: a copy command cannot stay inside a buffer, and a kernel may not
+      // read and write one buffer either (WebGPU usage scopes are per buffer): through a temporary
+      const t = this.alloc(n);
+      this.copyBuffer(src, srcOffset, t, 0, n);
+      this.copyBuffer(t, 0, dst, dstOffset, n);
+      this.release(t);
+      return;
+    }
     if (this.deferredSlots.size && this.touchesDeferred([src, dst])) this.flushDeferred([src, dst]);
     const srcByte = ((src as PooledStorage).offset + srcOffset) * 4, dstByte = ((dst as PooledStorage).offset + dstOffset) * 4;
     const enc = this.openEncoder();
@@ -1079,12 +1085,6 @@ export class GpuRuntime {
       throw new GpuError(`view: [${offset}, ${offset + span}) (n ${n} rounded up to ${align}) exceeds the base storage of ${b.length} values`);
     }
     return new PooledStorage(slot, n, this, offset, span, true);
-  }
-
-  /** Whether two storages live in one device buffer (views of one arena; WebGPU cannot copy
-   *  within a buffer). */
-  sharesBuffer(a: GpuStorage, b: GpuStorage): boolean {
-    return a instanceof PooledStorage && b instanceof PooledStorage && a.slot === b.slot;
   }
 
   upload(data: Float32Array): GpuStorage {

@@ -201,15 +201,7 @@ export class WebGpuBackend implements Backend {
   copy(src: Storage, dst: Storage, n: number): void {
     checkCount('copy', 'n', n);
     const s = this.st('copy', 'src', src, n), d = this.st('copy', 'dst', dst, n);
-    if (s === d || n === 0) return;
-    if (this.rt.sharesBuffer(s, d)) {
-      // two views of one arena: a copy command cannot stay inside a buffer, and a kernel may not
-      // read and write one buffer either (WebGPU usage scopes are per buffer): through a temporary
-      const t = this.rt.alloc(n);
-      this.rt.copyBuffer(s, 0, t, 0, n);
-      this.rt.copyBuffer(t, 0, d, 0, n);
-      this.rt.release(t);
-    } else this.rt.copyBuffer(s, 0, d, 0, n);
+    if (s !== d) this.rt.copyBuffer(s, 0, d, 0, n);
   }
 
   add(a: Storage, b: Storage, out: Storage, n: number): void {

@@ -42,13 +42,10 @@ export function clipGradNormFlat(rt: GpuRuntime, grad: GpuStorage, segs: GpuStor
   const WG = channelReduceWorkgroup(rt);
   const groups = Math.min(MAX_PARTIALS, rt.strideGroups(grad.length, WG));
   const partials = rt.alloc(groups);
+  const params = { u: [nseg, 0, groups], f: [0, 0, 0, 0, maxNorm] };
+  rt.dispatch({ shader: 'flat_optim', entry: 'sumsq', bindings: [segs, grad, partials], params, constants: { WG }, workgroups: [groups, 1, 1] });
   rt.dispatch({
-    shader: 'flat_optim', entry: 'sumsq', bindings: [segs, grad, partials],
-    params: { u: [nseg, 0, groups], f: [0, 0, 0, 0, maxNorm] }, constants: { WG }, workgroups: [groups, 1, 1],
-  });
-  rt.dispatch({
-    shader: 'flat_optim', entry: 'scale', bindings: [segs, grad, partials],
-    params: { u: [nseg, 0, groups], f: [0, 0, 0, 0, maxNorm] }, constants: { WG },
+    shader: 'flat_optim', entry: 'scale', bindings: [segs, grad, partials], params, constants: { WG },
     workgroups: [rt.strideGroups(grad.length, WG), 1, 1],
   });
   rt.release(partials);
