@@ -99,7 +99,7 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   const preset = choiceFlag<PresetName>(v, 'preset', PRESETS, 'quick');
   const base = v.base === undefined ? undefined : choiceFlag<BaseMethodName>(v, 'base', BASE_METHOD_NAMES, 'darts');
   const c = defaultSearchConfig({ method, preset, ...(base ? { base } : {}) });
-  const common = readCommonFlags(v, { dataset: 'synthetic', channels: c.channels, cells: c.cells, batchSize: c.batchSize, epochs: c.totalEpochs });
+  const common = readCommonFlags(v, { dataset: 'fashion-mnist-embedded', channels: c.channels, cells: c.cells, batchSize: c.batchSize, epochs: c.totalEpochs });
   c.seed = common.seed;
   c.dataset = common.dataset;
   c.dataDir = common.dataDir ?? null;
@@ -186,7 +186,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
     }
   }
   const { device: deviceFlag, autotune } = readCommonFlags({ device: v.device, 'no-autotune': v['no-autotune'] },
-    { dataset: 'synthetic', channels: 1, cells: 1, batchSize: 1, epochs: 1 });
+    { dataset: 'fashion-mnist-embedded', channels: 1, cells: 1, batchSize: 1, epochs: 1 });
   const workersFlag = v.workers === undefined ? undefined : intFlag(v, 'workers', 1, 1);
   const failNodes = v['inject-leaf-failure'] === undefined ? undefined : String(v['inject-leaf-failure']).split(',').map(Number);
 

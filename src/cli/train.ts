@@ -60,7 +60,7 @@ const HELP = `usage: node run.js train --arch '<genotype>' [flags]
   --test-limit K             evaluate on only the first K test images
   --eval-every K             evaluate on the test split every K epochs (and after the last; 0: only after the last)
 ${COMMON_FLAGS_HELP}
-  (default dataset: synthetic; default out: runs/train-<genotype digits>-s<seed>)
+  (default dataset: fashion-mnist-embedded; default out: runs/train-<genotype digits>-s<seed>)
 writes OUT/result.json and OUT/model.safetensors (PyTorch TinyNetwork state_dict names)`;
 
 export interface TrainConfig extends CommonConfig {
@@ -94,7 +94,7 @@ export function readTrainConfig(argv: string[]): TrainConfig | 'help' {
     throw new UsageError(`--arch: ${(e as Error).message}`);
   }
   const common = readCommonFlags(values, {
-    dataset: 'synthetic', channels: p.channels, cells: p.cells, batchSize: p.hyper.batchSize, epochs: p.hyper.epochs,
+    dataset: 'fashion-mnist-embedded', channels: p.channels, cells: p.cells, batchSize: p.hyper.batchSize, epochs: p.hyper.epochs,
   });
   if (common.trainLimit === undefined && p.trainLimit !== undefined) common.trainLimit = p.trainLimit;
   const testLimit = values['test-limit'] === undefined ? p.testLimit : intFlag(values, 'test-limit', 0, 1);
@@ -146,7 +146,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const say = (s: string) => process.stderr.write(`${s}\n`);
 
   // Everything that can fail on the user's input fails before the device starts.
-  if (cfg.dataset !== 'synthetic' && cfg.dataset !== 'fashion-mnist' && cfg.dataDir === undefined) {
+  if (!['synthetic', 'fashion-mnist', 'fashion-mnist-embedded'].includes(cfg.dataset) && cfg.dataDir === undefined) {
     throw new UsageError(`--data-dir: required for --dataset ${cfg.dataset} (the folder with its files as distributed)`);
   }
   if (cfg.dataDir !== undefined && cfg.dataset !== 'synthetic' && !isDirectory(cfg.dataDir)) {

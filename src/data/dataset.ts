@@ -137,7 +137,9 @@ export function channelStats(ds: Dataset): { mean: number[]; std: number[] } {
 }
 
 /** The names the registry knows (see load.ts for the readers and synthetic.ts for the built-in set). */
-export const DATASET_NAMES = ['synthetic', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist', 'imagenet16-120'] as const;
+/** 'fashion-mnist-embedded' is the subset committed in data/fashion-mnist/ (the default of search,
+ *  train and rank): the same bytes on every machine. */
+export const DATASET_NAMES = ['synthetic', 'fashion-mnist-embedded', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist', 'imagenet16-120'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 export interface Normalization { readonly mean: readonly number[]; readonly std: readonly number[] }
@@ -167,6 +169,11 @@ export const NORMALIZATION: Record<Exclude<DatasetName, 'synthetic'>, { gm: Norm
     nb201: { mean: div255([122.68, 116.66, 104.01]), std: div255([63.22, 61.26, 65.09]) },
   },
   'fashion-mnist': {
+    gm: { mean: [0.2860], std: [0.3530] },
+    nb201: { mean: [0.2860], std: [0.3530] },
+  },
+  // a subset of the same images: the full set's published statistics
+  'fashion-mnist-embedded': {
     gm: { mean: [0.2860], std: [0.3530] },
     nb201: { mean: [0.2860], std: [0.3530] },
   },

@@ -21,7 +21,7 @@ function run(args: string[]): { code: number; out: string; err: string } {
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
-const TINY = ['--space', 'nb201', '--preset', 'tiny', '--synthetic-size', '128', '--quiet'];
+const TINY = ['--space', 'nb201', '--preset', 'tiny', '--dataset', 'synthetic', '--synthetic-size', '128', '--quiet'];
 
 test('GM + DARTS end to end on the WebGPU backend: result.json has the documented schema', () => {
   const out = join(tmp, 'webgpu');
