@@ -24,6 +24,7 @@ import { writeJsonAtomic } from '../io/fs.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
 import type { BenchTable } from '../spaces/nb201/bench-table.js';
 import { parseCsvNumber } from '../io/csv.js';
+import { retrainLikeCommand } from './retrain-like.js';
 
 /** What a preset fixes: the training hyper-parameters and the defaults of the size/data flags. */
 export interface TrainPreset {
@@ -61,7 +62,9 @@ const HELP = `usage: node run.js train --arch '<genotype>' [flags]
   --eval-every K             evaluate on the test split every K epochs (and after the last; 0: only after the last)
 ${COMMON_FLAGS_HELP}
   (default dataset: fashion-mnist-embedded; default out: runs/train-<genotype digits>-s<seed>)
-writes OUT/result.json and OUT/model.safetensors (PyTorch TinyNetwork state_dict names)`;
+writes OUT/result.json and OUT/model.safetensors (PyTorch TinyNetwork state_dict names)
+  --like RUN_DIR             instead of a preset: the retraining protocol of that search's final pick
+                             (see \`node run.js train --like DIR --help\`)`;
 
 export interface TrainConfig extends CommonConfig {
   space: 'nb201';
@@ -141,6 +144,8 @@ function fmtMetrics(label: string, m: { loss: number; accuracy: number }): strin
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {
+  // --like RUN_DIR: the search's own retraining protocol instead of a preset (src/cli/retrain-like.ts)
+  if (argv.some((a) => a === '--like' || a.startsWith('--like='))) return retrainLikeCommand(argv);
   const cfg = readTrainConfig(argv);
   if (cfg === 'help') { console.log(HELP); return 0; }
   const say = (s: string) => process.stderr.write(`${s}\n`);

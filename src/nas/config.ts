@@ -64,10 +64,13 @@ export interface SearchConfig {
   bench: string | null;
   /** the table column reported and used by select=bench */
   benchColumn: string;
+  /** epochs of the final genotype's stand-alone retraining after selection (src/nas/retrain.ts);
+   *  0: none (--no-retrain) */
+  retrainEpochs: number;
 }
 
 type PresetFields = Pick<SearchConfig, 'channels' | 'cells' | 'batchSize' | 'stepsPerEpoch' | 'splitEpochs' |
-  'totalEpochs' | 'gmRepeats' | 'valBatches' | 'rspsCandidates' | 'trainLimit' | 'syntheticSize' | 'halvingEpochs' | 'downsample' | 'lr'>;
+  'totalEpochs' | 'gmRepeats' | 'valBatches' | 'rspsCandidates' | 'trainLimit' | 'syntheticSize' | 'halvingEpochs' | 'downsample' | 'lr' | 'retrainEpochs'>;
 
 /**
  * - paper: spec §2–3 (C=16 N=5, batch 48, 15/30 + 30 epochs, RSPS 20/40 + 50, R=100, full halves);
@@ -84,6 +87,7 @@ export function presetFields(preset: PresetName, base: BaseMethodName, method: S
       channels: 16, cells: 5, batchSize: 48, stepsPerEpoch: null,
       splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : split, totalEpochs: total,
       gmRepeats: 100, valBatches: null, rspsCandidates: 200, trainLimit: null, syntheticSize: null, halvingEpochs: 10, downsample: 1, lr: null,
+      retrainEpochs: 200,
     };
   }
   if (preset === 'quick') {
@@ -91,12 +95,14 @@ export function presetFields(preset: PresetName, base: BaseMethodName, method: S
       channels: 8, cells: 1, batchSize: 32, stepsPerEpoch: 10,
       splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [2, 4], totalEpochs: 8,
       gmRepeats: 3, valBatches: 8, rspsCandidates: 20, trainLimit: null, syntheticSize: 2000, halvingEpochs: 1, downsample: 2, lr: null,
+      retrainEpochs: 3,
     };
   }
   return {
     channels: 4, cells: 1, batchSize: 8, stepsPerEpoch: 2,
     splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [1, 2], totalEpochs: 3,
     gmRepeats: 2, valBatches: 2, rspsCandidates: 4, trainLimit: null, syntheticSize: 256, halvingEpochs: 1, downsample: 4, lr: null,
+    retrainEpochs: 1,
   };
 }
 
@@ -137,6 +143,7 @@ export function validateSearchConfig(c: SearchConfig): void {
   int('rsps-candidates', c.rspsCandidates, 1);
   int('halving-epochs', c.halvingEpochs, 1);
   int('downsample', c.downsample, 1);
+  int('retrain-epochs', c.retrainEpochs, 0);
   if (c.lr !== null && !(c.lr > 0 && c.lr < 10)) fail('lr', `expected a learning rate in (0, 10), got ${c.lr}`);
   if (c.trainLimit !== null) int('train-limit', c.trainLimit, 2);
   let prev = -1;
