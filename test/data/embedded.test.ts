@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, cpSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { DataError, classCounts } from '../../src/data/dataset.js';
+import { DataError, classCounts, makeDataset, shrinkForNetwork } from '../../src/data/dataset.js';
 import { loadDataset } from '../../src/data/load.js';
 import { readEmbeddedFashionMnist, embeddedFashionMnistDir, EMBEDDED_FILES, EMBEDDED_SIZES } from '../../src/data/readers/embedded.js';
 import { FASHION_MNIST_DEFAULT_DIR } from '../../src/data/readers/idx.js';
@@ -93,6 +93,27 @@ test('SHA-256: a corrupt, missing or unlisted file is a DataError naming it', ()
   throwsData(() => readEmbeddedFashionMnist({ split: 'test' }, copy), /SHA256SUMS line 1 is not/);
   rmSync(join(copy, 'SHA256SUMS'));
   throwsData(() => readEmbeddedFashionMnist({ split: 'test' }, copy), /SHA256SUMS is missing/);
+});
+
+test('shrinkForNetwork: 28×28 with factor 2 is zero-padded to 32×32 (centred) then averaged to 16×16', () => {
+  const img = (r: number, c: number) => (r * 28 + c * 5 + 3) % 256;
+  const images = new Uint8Array(2 * 784);
+  for (let r = 0; r < 28; r++) for (let c = 0; c < 28; c++) { images[r * 28 + c] = img(r, c); images[784 + r * 28 + c] = 255 - img(r, c); }
+  const ds = makeDataset({ name: 'fashion-mnist', channels: 1, height: 28, width: 28, numClasses: 10, size: 2, images, labels: Int32Array.from([1, 2]), mean: [0.5], std: [0.5] });
+  const out = shrinkForNetwork(ds, 2);
+  assert.equal([out.height, out.width, out.size], [16, 16, 2]);
+  // brute force: padded(r, c) = the image at (r − 2, c − 2) inside, 0 outside; 2×2 means rounded
+  for (let k = 0; k < 2; k++) {
+    const padded = (r: number, c: number) => (r >= 2 && r < 30 && c >= 2 && c < 30 ? (k ? 255 - img(r - 2, c - 2) : img(r - 2, c - 2)) : 0);
+    for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) {
+      const m = (padded(2 * y, 2 * x) + padded(2 * y + 1, 2 * x) + padded(2 * y, 2 * x + 1) + padded(2 * y + 1, 2 * x + 1)) / 4;
+      assert.is(out.images[k * 256 + y * 16 + x], Math.round(m), `image ${k} (${y}, ${x})`);
+    }
+  }
+  assert.equal([...out.labels], [1, 2]);
+  // factor 1 keeps 28×28 (divisible by 4); 32×32 with factor 2 needs no padding
+  assert.is(shrinkForNetwork(ds, 1), ds);
+  assert.is(shrinkForNetwork(makeDataset({ ...ds, height: 32, width: 32, size: 1, images: new Uint8Array(1024), labels: Int32Array.from([0]) }), 2).height, 16);
 });
 
 test.run();
