@@ -64,7 +64,7 @@ Few-shot NAS on NAS-Bench-201: GM-NAS by default (gradient-matching splits + DAR
   --space nb201              search space (nb201; the DARTS and MobileNet spaces are not implemented yet)
   --method gm|fewshot|random|oneshot   how the supernet is split (default gm)
   --base ${BASE_METHOD_NAMES.join('|')}   base method (default: darts; darts2 with --preset paper)
-  --preset ${PRESETS.join('|')}   sizes and schedule (default quick: minutes on 2 CPU cores;
+  --preset ${PRESETS.join('|')}   sizes and schedule (default quick: ~10 minutes on 2 CPU cores;
                              paper: the GM-NAS NB201 settings, C=16 N=5, 15/30+30 epochs, R=100)
 ${COMMON_FLAGS_HELP}
   --split-epochs a,b         epochs at which each level splits (GM paper: 15,30; --epochs is the total)
@@ -82,7 +82,7 @@ ${COMMON_FLAGS_HELP}
   --bench-column COL         table column for reports and --select bench (default cifar10_test)
   --val-batches K            validation batches scoring each leaf (default: preset)
   --rsps-candidates K        RSPS: random architectures scored per leaf (paper 200)
-  --downsample F             shrink images by F (quick preset: 2)
+  --downsample F             shrink images by F (quick preset: 2; 28×28 images are zero-padded to 32×32 first)
   --synthetic-size K         images of the built-in synthetic training set
   --retrain-epochs N         after selection, train the final genotype stand-alone for N epochs on the
                              whole training set and report its test accuracy (default: preset; quick 3)
@@ -154,8 +154,9 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   c.halvingEpochs = intFlag(v, 'halving-epochs', c.halvingEpochs, 1);
   if (v['no-retrain'] && v['retrain-epochs'] !== undefined) throw new UsageError('--no-retrain and --retrain-epochs contradict each other; give one');
   c.retrainEpochs = v['no-retrain'] ? 0 : intFlag(v, 'retrain-epochs', c.retrainEpochs, 1);
-  // the presets' shrink factor is meant for 32×32 sets; 28×28 (MNIST) and 16×16 (ImageNet16) keep their size
-  if (v.downsample === undefined && !['synthetic', 'cifar10', 'cifar100'].includes(c.dataset)) c.downsample = 1;
+  // the presets' shrink factor suits 32×32 sets and 28×28 ones (zero-padded to 32 first, see
+  // shrinkForNetwork); 16×16 ImageNet16 keeps its size
+  if (v.downsample === undefined && c.dataset === 'imagenet16-120') c.downsample = 1;
   c.downsample = intFlag(v, 'downsample', c.downsample, 1);
   if (c.dataDir) c.dataDir = resolve(c.dataDir);
   try {

@@ -74,8 +74,10 @@ type PresetFields = Pick<SearchConfig, 'channels' | 'cells' | 'batchSize' | 'ste
 
 /**
  * - paper: spec §2–3 (C=16 N=5, batch 48, 15/30 + 30 epochs, RSPS 20/40 + 50, R=100, full halves);
- * - quick: the default — the whole pipeline (warmup, two split levels, four leaves) in a few minutes
- *   on two CPU cores (C=8 N=1, 2 000 synthetic images shrunk to 16×16, R=3);
+ * - quick: the default — on the embedded Fashion-MNIST (12 000 images, padded to 32×32 and shrunk to
+ *   16×16), C=8 N=1, batch 64, 25 steps per epoch, splits at 2 and 4 of 10 epochs (root 50 steps, each
+ *   leaf 150), R=3, then 3 epochs of stand-alone retraining of the pick; chosen so that the leaf
+ *   supernets reach ~70 % (docs/quality.md);
  * - tiny: seconds (C=4, 8×8 images); for tests and smoke checks.
  */
 export function presetFields(preset: PresetName, base: BaseMethodName, method: SearchMethod): PresetFields {
@@ -92,8 +94,8 @@ export function presetFields(preset: PresetName, base: BaseMethodName, method: S
   }
   if (preset === 'quick') {
     return {
-      channels: 8, cells: 1, batchSize: 32, stepsPerEpoch: 10,
-      splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [2, 4], totalEpochs: 8,
+      channels: 8, cells: 1, batchSize: 64, stepsPerEpoch: 25,
+      splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [2, 4], totalEpochs: 10,
       gmRepeats: 3, valBatches: 8, rspsCandidates: 20, trainLimit: null, syntheticSize: 2000, halvingEpochs: 1, downsample: 2, lr: null,
       retrainEpochs: 3,
     };
