@@ -51,6 +51,7 @@ const FLAGS: FlagSpec = {
   'synthetic-size': { type: 'string' },
   'retrain-epochs': { type: 'string' },
   'no-retrain': { type: 'boolean' },
+  'path-tune-steps': { type: 'string' },
   resume: { type: 'string' },
   workers: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
@@ -87,6 +88,8 @@ ${COMMON_FLAGS_HELP}
   --retrain-epochs N         after selection, train the final genotype stand-alone for N epochs on the
                              whole training set and report its test accuracy (default: preset; quick 3)
   --no-retrain               skip that retraining
+  --path-tune-steps K        train each leaf's derived path alone K steps before scoring it (quick 50,
+                             paper 0: the reference scores the path as the supernet left it)
   --workers N                leaves trained in parallel (default: min(cores, leaves))
   --resume DIR               continue a killed run in DIR (its configuration is reused)
   --quiet                    no progress output`;
@@ -154,6 +157,7 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   c.halvingEpochs = intFlag(v, 'halving-epochs', c.halvingEpochs, 1);
   if (v['no-retrain'] && v['retrain-epochs'] !== undefined) throw new UsageError('--no-retrain and --retrain-epochs contradict each other; give one');
   c.retrainEpochs = v['no-retrain'] ? 0 : intFlag(v, 'retrain-epochs', c.retrainEpochs, 1);
+  c.pathTuneSteps = intFlag(v, 'path-tune-steps', c.pathTuneSteps, 0);
   // the presets' shrink factor suits 32×32 sets and 28×28 ones (zero-padded to 32 first, see
   // shrinkForNetwork); 16×16 ImageNet16 keeps its size
   if (v.downsample === undefined && c.dataset === 'imagenet16-120') c.downsample = 1;
@@ -242,7 +246,7 @@ export function summarize(r: SearchResult, outDir: string): string {
   lines.push('', 'partition tree:');
   lines.push(tree.render((n) => {
     const l = leafBy.get(n.id);
-    return l ? `\n${' '.repeat(4 + 3 * n.depth)}leaf: ${l.genotype}  val ${l.val.accuracy.toFixed(2)} %${l.supernetVal ? ` (supernet ${l.supernetVal.accuracy.toFixed(2)} %)` : ''}${l.bench ? `  bench ${r.config.benchColumn} ${l.bench[r.config.benchColumn]}` : ''}` : '';
+    return l ? `\n${' '.repeat(4 + 3 * n.depth)}leaf: ${l.genotype}  val ${l.val.accuracy.toFixed(2)} %${l.valUntuned ? ` (untuned ${l.valUntuned.accuracy.toFixed(2)} %)` : ''}${l.supernetVal ? ` (supernet ${l.supernetVal.accuracy.toFixed(2)} %)` : ''}${l.bench ? `  bench ${r.config.benchColumn} ${l.bench[r.config.benchColumn]}` : ''}` : '';
   }));
   for (const s of r.splits) {
     lines.push('', `split of node ${s.node}: edge ${s.edge} (${s.edgeName}) → ${s.groups.map((g) => `{${g.join(', ')}}`).join(' ')}` +

@@ -64,19 +64,23 @@ export interface SearchConfig {
   bench: string | null;
   /** the table column reported and used by select=bench */
   benchColumn: string;
+  /** before a leaf's derived genotype is scored, train it alone as a single path (shared weights) for
+   *  this many steps (0: score it as the supernet left it, as the reference) */
+  pathTuneSteps: number;
   /** epochs of the final genotype's stand-alone retraining after selection (src/nas/retrain.ts);
    *  0: none (--no-retrain) */
   retrainEpochs: number;
 }
 
 type PresetFields = Pick<SearchConfig, 'channels' | 'cells' | 'batchSize' | 'stepsPerEpoch' | 'splitEpochs' |
-  'totalEpochs' | 'gmRepeats' | 'valBatches' | 'rspsCandidates' | 'trainLimit' | 'syntheticSize' | 'halvingEpochs' | 'downsample' | 'lr' | 'retrainEpochs'>;
+  'totalEpochs' | 'gmRepeats' | 'valBatches' | 'rspsCandidates' | 'trainLimit' | 'syntheticSize' | 'halvingEpochs' | 'downsample' | 'lr' | 'retrainEpochs' | 'pathTuneSteps'>;
 
 /**
  * - paper: spec §2–3 (C=16 N=5, batch 48, 15/30 + 30 epochs, RSPS 20/40 + 50, R=100, full halves);
  * - quick: the default — on the embedded Fashion-MNIST (12 000 images, padded to 32×32 and shrunk to
  *   16×16), C=8 N=1, batch 64, 25 steps per epoch, splits at 2 and 4 of 10 epochs (root 50 steps, each
- *   leaf 150), R=3, then 3 epochs of stand-alone retraining of the pick; chosen so that the leaf
+ *   leaf 150), R=3, each leaf's derived path trained alone 50 steps before it is scored, then 3 epochs
+ *   of stand-alone retraining of the pick; chosen so that the leaf
  *   supernets reach ~70 % (docs/quality.md);
  * - tiny: seconds (C=4, 8×8 images); for tests and smoke checks.
  */
@@ -89,7 +93,7 @@ export function presetFields(preset: PresetName, base: BaseMethodName, method: S
       channels: 16, cells: 5, batchSize: 48, stepsPerEpoch: null,
       splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : split, totalEpochs: total,
       gmRepeats: 100, valBatches: null, rspsCandidates: 200, trainLimit: null, syntheticSize: null, halvingEpochs: 10, downsample: 1, lr: null,
-      retrainEpochs: 200,
+      retrainEpochs: 200, pathTuneSteps: 0,
     };
   }
   if (preset === 'quick') {
@@ -97,14 +101,14 @@ export function presetFields(preset: PresetName, base: BaseMethodName, method: S
       channels: 8, cells: 1, batchSize: 64, stepsPerEpoch: 25,
       splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [2, 4], totalEpochs: 10,
       gmRepeats: 3, valBatches: 8, rspsCandidates: 20, trainLimit: null, syntheticSize: 2000, halvingEpochs: 1, downsample: 2, lr: null,
-      retrainEpochs: 3,
+      retrainEpochs: 3, pathTuneSteps: 50,
     };
   }
   return {
     channels: 4, cells: 1, batchSize: 8, stepsPerEpoch: 2,
     splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [1, 2], totalEpochs: 3,
     gmRepeats: 2, valBatches: 2, rspsCandidates: 4, trainLimit: null, syntheticSize: 256, halvingEpochs: 1, downsample: 4, lr: null,
-    retrainEpochs: 1,
+    retrainEpochs: 1, pathTuneSteps: 2,
   };
 }
 
@@ -146,6 +150,7 @@ export function validateSearchConfig(c: SearchConfig): void {
   int('halving-epochs', c.halvingEpochs, 1);
   int('downsample', c.downsample, 1);
   int('retrain-epochs', c.retrainEpochs, 0);
+  int('path-tune-steps', c.pathTuneSteps, 0);
   if (c.lr !== null && !(c.lr > 0 && c.lr < 10)) fail('lr', `expected a learning rate in (0, 10), got ${c.lr}`);
   if (c.trainLimit !== null) int('train-limit', c.trainLimit, 2);
   let prev = -1;

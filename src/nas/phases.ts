@@ -169,8 +169,11 @@ export interface LeafResult {
   node: number;
   mask: string;
   genotype: string;
-  /** the derived genotype run as a single path in the leaf supernet on the validation batches */
+  /** the derived genotype run as a single path in the leaf supernet on the validation batches (after
+   *  config.pathTuneSteps steps of training that path alone, when > 0) */
   val: { accuracy: number; loss: number };
+  /** with config.pathTuneSteps > 0: the same score before that training */
+  valUntuned?: { accuracy: number; loss: number };
   /** the leaf supernet itself under the method's own sample (DARTS: θ = masked softmax α) on the same
    *  batches — the reference's per-leaf `valid_acc` (GM's projection step, spec §3.7); absent in
    *  results of runs made before it existed */
@@ -183,17 +186,32 @@ export interface LeafResult {
   seconds: number;
 }
 
-/** Derive the leaf's genotype and score it on the validation half. BN mode as the reference's
+const PATH_TUNE_STREAM = 0x7a7e;
+
+/** Derive the leaf's genotype and score it on the validation half (after `c.pathTuneSteps` steps of
+ *  training the derived path alone, when set). BN mode as the reference's
  *  projection step: training mode (batch statistics) for DARTS, eval mode for SNAS, RSPS and GDAS
  *  (spec §2.3, §3.7); the search cells' BNs are not affine either way. */
 export async function finishLeaf(c: SearchConfig, method: BaseMethod, data: SearchData, node: NodeSchedule, history: EpochRecord[], seconds: number): Promise<LeafResult> {
   const val = validationData(c, data);
   const derived = await method.derive({ valid: val, candidates: c.rspsCandidates });
-  const m = await method.evaluate(val, { arch: derived.genotype, bn: leafBnMode(c) });
   const sm = await method.evaluate(val, { arch: 'method', bn: leafBnMode(c) });
+  let m = await method.evaluate(val, { arch: derived.genotype, bn: leafBnMode(c) });
+  let untuned: { accuracy: number; loss: number } | undefined;
+  if (c.pathTuneSteps > 0) {
+    // the derived path alone, trained a few steps on the weights half before it is scored: closes most
+    // of the gap between the mixed supernet and its single path (docs/quality.md)
+    untuned = { accuracy: m.accuracy, loss: m.loss };
+    const batches = new BatchSampler(data.train, {
+      batchSize: c.batchSize, seed: hashSeed(c.seed, PATH_TUNE_STREAM, node.id), sampling: 'independent', augment: true, indices: data.split.weights,
+    });
+    await method.tunePath(derived.genotype, batches, { steps: c.pathTuneSteps, lr: c.lr ?? method.hyper.lr });
+    m = await method.evaluate(val, { arch: derived.genotype, bn: leafBnMode(c) });
+  }
   return {
     node: node.id, mask: maskToString(node.mask), genotype: derived.genotypeString,
     val: { accuracy: m.accuracy, loss: m.loss },
+    ...(untuned ? { valUntuned: untuned } : {}),
     supernetVal: { accuracy: sm.accuracy, loss: sm.loss },
     ...(derived.alpha ? { alpha: derived.alpha } : {}),
     ...(derived.candidates ? { candidates: derived.candidates } : {}),

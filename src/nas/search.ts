@@ -206,6 +206,7 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
     st.leaves[r.node] = r;
     await save();
     log(`leaf ${r.node}: ${r.genotype}  val acc ${r.val.accuracy.toFixed(2)} %  loss ${r.val.loss.toFixed(4)}` +
+      (r.valUntuned ? `  (untuned ${r.valUntuned.accuracy.toFixed(2)} %)` : '') +
       (r.supernetVal ? `  (supernet ${r.supernetVal.accuracy.toFixed(2)} %)` : ''));
   };
   const runner: LeafRunner = o.leafRunner ?? (async (jobs, ctx) => {

@@ -361,6 +361,46 @@ export abstract class BaseMethod {
     }
   }
 
+  /**
+   * Train the supernet's weights with `genotype` alone as a single path for `steps` SGD steps (a
+   * fresh nesterov SGD at `lr`, momentum 0.9, the method's weight decay and clipping; α untouched).
+   * Used before scoring a leaf's derived genotype: a short budget leaves weights co-adapted to the
+   * mixture of all ops, so the path alone scores far below the supernet (docs/quality.md). Changes the
+   * weights; callers run it after the leaf's last checkpoint.
+   */
+  async tunePath(genotype: Genotype, train: BatchSource, o: { steps: number; lr: number }): Promise<MetricTotals> {
+    if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`${this.name}.tunePath: steps must be a positive integer, got ${o.steps}`);
+    const opt = new SGD(this.weightParams, { lr: o.lr, momentum: 0.9, nesterov: true, weightDecay: this.hyper.weightDecay });
+    const metrics = new MetricAccumulator(this.backend);
+    const wasTraining = this.supernet.training;
+    this.supernet.train(true);
+    try {
+      for (let s = 0; s < o.steps; s++) {
+        const batch = uploadBatch(this.backend, train.next(), this.imageShape);
+        try {
+          tidy(() => {
+            opt.zeroGrad();
+            const logits = this.supernet.forward(batch.x, singlePath(genotype));
+            const loss = crossEntropy(logits, batch.y);
+            backward(loss);
+            clipGradNorm(this.weightParams, this.hyper.gradClip);
+            opt.step();
+            metrics.add(loss, logits, batch.y);
+          });
+        } finally {
+          batch.x.dispose(); batch.y.dispose();
+        }
+        if ((s + 1) % 8 === 0) await this.backend.sync();
+      }
+      return await metrics.read();
+    } finally {
+      opt.zeroGrad();
+      this.supernet.train(wasTraining);
+      opt.dispose();
+      metrics.dispose();
+    }
+  }
+
   /** α as host values (one read). */
   async alphaValues(): Promise<Float32Array> { return this.alpha.data(); }
 

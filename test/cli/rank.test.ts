@@ -32,7 +32,9 @@ function run(args: string[], cmd = process.execPath, timeout = 120_000): { code:
 
 function tinyConfig(over: Partial<SearchConfig>): SearchConfig {
   const method = over.method ?? 'gm';
-  return { ...defaultSearchConfig({ method, preset: 'tiny', base: over.base ?? 'rsps' }), seed: 5, syntheticSize: 128, ...over };
+  // pathTuneSteps 0: rank scores the paths as the leaf checkpoints hold them, which is what the search's
+  // own `val` is only without the derived-path tuning (with it, rank reproduces `valUntuned`)
+  return { ...defaultSearchConfig({ method, preset: 'tiny', base: over.base ?? 'rsps' }), seed: 5, syntheticSize: 128, pathTuneSteps: 0, ...over };
 }
 
 async function search(name: string, c: SearchConfig): Promise<{ dir: string; result: SearchResult }> {

@@ -46,8 +46,10 @@ test('GM + DARTS end to end on the WebGPU backend: result.json has the documente
     assert.type(s.cutScore, 'number');
   }
   assert.is(res.leaves.length, 4);
+  assert.is(res.config.pathTuneSteps, 2); // tiny preset: each derived path trained 2 steps before scoring
   for (const l of res.leaves) {
     assert.ok(maskAdmits(parseMask(l.mask), parseGenotype(l.genotype)));
+    assert.type(l.valUntuned.accuracy, 'number');
     assert.type(l.val.accuracy, 'number');
     assert.type(l.val.loss, 'number');
   }
