@@ -163,11 +163,13 @@ for (const m of ['gm', 'oneshot', 'fewshot', 'random']) {
     device = r.device;
     if (!r.final.retrain) throw new Error(`runs/${m}-s${s}: no final.retrain (searched with --no-retrain?)`);
     const gap = r.leaves.filter((l) => l.supernetVal).map((l) => l.supernetVal.accuracy - l.val.accuracy);
+    const gapUntuned = r.leaves.filter((l) => l.supernetVal && l.valUntuned).map((l) => l.supernetVal.accuracy - l.valUntuned.accuracy);
     return {
       seed: s, genotype: r.final.genotype, testAccuracy: r.final.retrain.testAccuracy, parameters: r.final.retrain.parameters,
       percentile: percentile(r.final.retrain.testAccuracy),
-      leaves: r.leaves.map((l) => ({ node: l.node, genotype: l.genotype, val: l.val.accuracy, supernetVal: l.supernetVal?.accuracy ?? null })),
+      leaves: r.leaves.map((l) => ({ node: l.node, genotype: l.genotype, val: l.val.accuracy, valUntuned: l.valUntuned?.accuracy ?? null, supernetVal: l.supernetVal?.accuracy ?? null })),
       meanGap: gap.length ? mean(gap) : null,
+      meanGapUntuned: gapUntuned.length ? mean(gapUntuned) : null,
       seconds: Number(readFileSync(join(OUT, 'times', `${m}-s${s}`), 'utf8')),
       timings: r.timings,
     };
@@ -199,13 +201,13 @@ const lines = [
   `Retraining protocol (every number below): ${summary.protocol.description}.`, '',
   `Reference: ${reference.length} NB201 cells drawn uniformly, retrained the same way: mean ${f(summary.reference.mean)} ± ${f(summary.reference.sd)} %, ` +
   `median ${f(summary.reference.median)}, 90th percentile ${f(summary.reference.p90)}, best ${f(summary.reference.max)}.`, '',
-  '| method | test accuracy (mean ± sd) | percentile of the reference (mean) | picks (seed: accuracy, percentile) | mean supernetVal − val of the leaves |',
+  '| method | test accuracy (mean ± sd) | percentile of the reference (mean) | picks (seed: accuracy, percentile) | mean supernetVal − val of the leaves (untuned path) |',
   '|---|---|---|---|---|',
 ];
 for (const m of methods) {
   lines.push(`| ${m.name} | ${f(m.meanAccuracy)} ± ${f(m.sdAccuracy)} | ${f(m.meanPercentile, 1)} | ` +
     `${m.picks.map((p) => `${p.seed}: ${f(p.testAccuracy)} (${f(p.percentile, 0)})`).join('; ')} | ` +
-    `${m.picks[0].meanGap === undefined ? '—' : m.picks.map((p) => f(p.meanGap, 1)).join('; ')} |`);
+    `${m.picks[0].meanGap === undefined ? '—' : m.picks.map((p) => `${f(p.meanGap, 1)} (${f(p.meanGapUntuned, 1)})`).join('; ')} |`);
 }
 lines.push('', 'Genotypes:', '');
 for (const m of methods) for (const p of m.picks) lines.push(`- ${m.name}, seed ${p.seed}: \`${p.genotype}\` (${p.parameters} parameters)`);
