@@ -65,7 +65,7 @@ Few-shot NAS on NAS-Bench-201: GM-NAS by default (gradient-matching splits + DAR
   --space nb201              search space (nb201; the DARTS and MobileNet spaces are not implemented yet)
   --method gm|fewshot|random|oneshot   how the supernet is split (default gm)
   --base ${BASE_METHOD_NAMES.join('|')}   base method (default: darts; darts2 with --preset paper)
-  --preset ${PRESETS.join('|')}   sizes and schedule (default quick: ~10 minutes on 2 CPU cores;
+  --preset ${PRESETS.join('|')}   sizes and schedule (default quick: ~7 CPU-minutes on lavapipe;
                              paper: the GM-NAS NB201 settings, C=16 N=5, 15/30+30 epochs, R=100)
 ${COMMON_FLAGS_HELP}
   --split-epochs a,b         epochs at which each level splits (GM paper: 15,30; --epochs is the total)
