@@ -18,6 +18,7 @@ import { runSearch, type RunState, type SearchResult } from '../nas/search.js';
 import { FileStore } from '../nas/file-store.js';
 import { loadSearchData } from '../nas/search-data.js';
 import { poolLeafRunner } from '../pool/leaf-pool.js';
+import { queuedSearchSetup } from '../pool/queue-search.js';
 import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { renderReport } from '../report/html.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
@@ -53,6 +54,8 @@ const FLAGS: FlagSpec = {
   workers: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   'inject-leaf-failure': { type: 'string' },
+  queue: { type: 'string' },
+  store: { type: 'string' },
 };
 
 const HELP = `usage: node run.js [search] --space nb201 [flags]
@@ -84,9 +87,12 @@ ${COMMON_FLAGS_HELP}
   --synthetic-size K         images of the built-in synthetic training set
   --workers N                leaves trained in parallel (default: min(cores, leaves))
   --resume DIR               continue a killed run in DIR (its configuration is reused)
+  --queue redis://HOST:PORT  train the leaves on \`node run.js worker\` processes through this Redis
+                             (rediss:// for TLS; password in the URL or GMNAS_REDIS_PASSWORD)
+  --store DIR                with --queue: the folder every machine mounts for checkpoints (default: the run folder)
   --quiet                    no progress output`;
 
-const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'workers', 'quiet', 'help', 'inject-leaf-failure'].includes(f));
+const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'workers', 'quiet', 'help', 'inject-leaf-failure', 'queue', 'store'].includes(f));
 
 /** Build the configuration from the flags (preset first, then every explicit flag). */
 export function configFromFlags(v: Record<string, unknown>): SearchConfig {
@@ -191,10 +197,16 @@ export async function searchCommand(argv: string[]): Promise<number> {
   const failNodes = v['inject-leaf-failure'] === undefined ? undefined : String(v['inject-leaf-failure']).split(',').map(Number);
 
   const view = createProgressView({ quiet: Boolean(v.quiet) });
+  // --queue: checkpoints in the shared store (SHA-256-checked), leaves on the queue's workers
+  const queued = v.queue === undefined ? null : queuedSearchSetup({
+    queue: String(v.queue), store: v.store === undefined ? null : String(v.store), outDir,
+    onProgress: (e) => view.event(e), onLog: (l) => view.log(l), config, failNodes,
+  });
+  if (!queued && v.store !== undefined) throw new UsageError('--store goes with --queue (a local run keeps its checkpoints in the run folder)');
   const data = loadSearchData(config);
   const benchTable = config.bench ? loadBenchTable(config.bench) : null;
   const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), ...autotuneBackendOptions(autotune) });
-  const store = new FileStore(outDir);
+  const store = queued ? queued.store : new FileStore(outDir);
   const leaves = config.splitEpochs.length === 0 ? 1
     : config.method === 'fewshot' ? NB201_OPS.length : config.branches ** config.splitEpochs.length;
   const workers = workersFlag ?? Math.max(1, Math.min(availableParallelism(), leaves));
@@ -209,7 +221,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
     result = await runSearch({
       config, backend, data, store, resume, benchTable, deviceName,
       onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
-      ...(workers > 1 || failNodes ? {
+      ...(queued ? { leafRunner: queued.leafRunner } : workers > 1 || failNodes ? {
         leafRunner: poolLeafRunner({
           config, location: outDir, device: backend.kind === 'webgpu' ? 'webgpu' : 'cpu', autotune, workers,
           onProgress: (e) => view.event(e), onLog: (l) => view.log(l), ...(failNodes ? { failNodes } : {}),
