@@ -7,14 +7,12 @@
 //
 //   train-leaf      train one leaf of the partition tree from its checkpoint to the last epoch, derive
 //                   its genotype and score it (runLeafJob); result: LeafResult
-//   train-genotype  train one genotype stand-alone (successive-halving selection); result: { accuracy }
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { defaultSearchConfig, validateSearchConfig, type SearchConfig } from '../nas/config.js';
 import type { NodeProgress } from '../nas/phases.js';
 import { parseMask } from '../spaces/nb201/ops.js';
-import { parseGenotype } from '../spaces/nb201/genotype.js';
 
-export const JOB_KINDS = ['train-leaf', 'train-genotype'] as const;
+export const JOB_KINDS = ['train-leaf'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 export const JOB_VERSION = 1;
 
@@ -36,16 +34,7 @@ export interface TrainLeafJob {
   fail?: boolean;
 }
 
-export interface TrainGenotypeJob {
-  v: typeof JOB_VERSION;
-  store: JobStore;
-  config: SearchConfig;
-  genotype: string;
-  epochs: number;
-  seed: number;
-}
-
-export type JobData = TrainLeafJob | TrainGenotypeJob;
+export type JobData = TrainLeafJob;
 
 export class JobRejected extends Error {}
 
@@ -114,8 +103,8 @@ function checkStore(v: unknown, workerStore: string | null): { root: string; dir
   const s = plainObject(v, 'store');
   if (typeof s.root !== 'string' || typeof s.dir !== 'string') throw new JobRejected('store.root and store.dir must be strings');
   if (s.dir.includes('\0') || s.root.includes('\0')) throw new JobRejected('store paths must not contain NUL');
+  if (!isAbsolute(s.root)) throw new JobRejected(`store.root ${s.root} is not an absolute path`);
   const root = workerStore ?? s.root;
-  if (!isAbsolute(root)) throw new JobRejected(`store.root ${s.root} is not an absolute path`);
   if (isAbsolute(s.dir) || s.dir.split(/[\\/]/).includes('..')) throw new JobRejected(`store.dir ${s.dir} leaves the store (absolute, or a '..' component)`);
   const checkpointRoot = resolve(root, s.dir);
   if (!isInside(root, checkpointRoot)) throw new JobRejected(`store.dir ${s.dir} resolves outside the store ${root}`);
@@ -144,26 +133,19 @@ export function validateJob(name: unknown, data: unknown, workerStore: string | 
   const store = checkStore(d.store, workerStore);
   const config = checkConfig(d.config, store.root);
   const kind = name as JobKind;
-  const allowed = new Set(kind === 'train-leaf' ? ['v', 'store', 'config', 'node', 'progress', 'fail'] : ['v', 'store', 'config', 'genotype', 'epochs', 'seed']);
+  const allowed = new Set(['v', 'store', 'config', 'node', 'progress', 'fail']);
   for (const k of Object.keys(d)) if (!allowed.has(k)) throw new JobRejected(`field '${k}' is not part of a ${kind} job`);
-  if (kind === 'train-leaf') {
-    const n = plainObject(d.node, 'node');
-    int(n.id, 'node.id', 0, LIMITS.node);
-    if (typeof n.mask !== 'string') throw new JobRejected('node.mask is not a string');
-    try { parseMask(n.mask); } catch (e) { throw new JobRejected(`node.mask: ${(e as Error).message}`); }
-    const from = int(n.fromEpoch, 'node.fromEpoch', 0, config.totalEpochs);
-    int(n.toEpoch, 'node.toEpoch', from, config.totalEpochs);
-    if (n.restartedAt !== null) int(n.restartedAt, 'node.restartedAt', 0, config.totalEpochs);
-    const p = plainObject(d.progress, 'progress');
-    int(p.epochsDone, 'progress.epochsDone', 0, config.totalEpochs);
-    if (!Array.isArray(p.history) || p.history.length > config.totalEpochs) throw new JobRejected('progress.history is not an array of at most totalEpochs records');
-    for (const r of p.history) plainObject(r, 'progress.history[]');
-    if (d.fail !== undefined && typeof d.fail !== 'boolean') throw new JobRejected('fail is not a boolean');
-  } else {
-    if (typeof d.genotype !== 'string' || d.genotype.length > 512) throw new JobRejected('genotype is not a string of at most 512 characters');
-    try { parseGenotype(d.genotype); } catch (e) { throw new JobRejected(`genotype: ${(e as Error).message}`); }
-    int(d.epochs, 'epochs', 1, LIMITS.epochs);
-    int(d.seed, 'seed', 0, 0xffffffff);
-  }
+  const n = plainObject(d.node, 'node');
+  int(n.id, 'node.id', 0, LIMITS.node);
+  if (typeof n.mask !== 'string') throw new JobRejected('node.mask is not a string');
+  try { parseMask(n.mask); } catch (e) { throw new JobRejected(`node.mask: ${(e as Error).message}`); }
+  const from = int(n.fromEpoch, 'node.fromEpoch', 0, config.totalEpochs);
+  int(n.toEpoch, 'node.toEpoch', from, config.totalEpochs);
+  if (n.restartedAt !== null) int(n.restartedAt, 'node.restartedAt', 0, config.totalEpochs);
+  const p = plainObject(d.progress, 'progress');
+  int(p.epochsDone, 'progress.epochsDone', 0, config.totalEpochs);
+  if (!Array.isArray(p.history) || p.history.length > config.totalEpochs) throw new JobRejected('progress.history is not an array of at most totalEpochs records');
+  for (const r of p.history) plainObject(r, 'progress.history[]');
+  if (d.fail !== undefined && typeof d.fail !== 'boolean') throw new JobRejected('fail is not a boolean');
   return { kind, data: d as unknown as JobData, checkpointRoot: store.checkpointRoot, storeRoot: store.root };
 }
