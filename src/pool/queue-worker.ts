@@ -74,7 +74,11 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<RunningWo
     let lastStep = 0;
     const send = (m: JobProgressMessage): void => { job.updateProgress(m as object).catch(() => {}); };
     port1.on('message', (m: LeafMessage) => {
-      if (m.type === 'epoch') { send({ kind: 'epoch', node: d.node.id, progress: m.progress }); return; }
+      if (m.type === 'epoch') {
+        o.log(`job ${job.id}: epoch ${m.progress.epochsDone}/${d.config.totalEpochs} saved`);
+        send({ kind: 'epoch', node: d.node.id, progress: m.progress });
+        return;
+      }
       const ev = m.event as { loss?: number };
       const now = Date.now();
       if (ev.loss === undefined && now - lastStep < STEP_PROGRESS_MS) return;

@@ -113,14 +113,15 @@ class ReplyParser {
 interface Pending { resolve: (r: Reply) => void; reject: (e: Error) => void }
 type Arg = string | number | Buffer;
 
+/** One TCP/TLS connection and what belongs to it alone: a dropped connection takes its partial reply
+ *  and its unanswered commands with it, so a new connection never sees a stale byte or reply. */
+interface Conn { socket: Socket; parser: ReplyParser; inFlight: Pending[] }
+
 export class RespClient extends EventEmitter {
   status = 'wait';
   readonly isCluster = false;
   options: RespClientOptions;
-  private socket: Socket | null = null;
-  private parser = new ReplyParser();
-  /** replies awaited, in the order the commands were written */
-  private inFlight: Pending[] = [];
+  private conn: Conn | null = null;
   /** commands issued before the connection was ready */
   private offline: { args: Arg[]; p: Pending }[] = [];
   private scripts = new Map<string, { sha: string; lua: string; keys: number }>();
@@ -139,6 +140,7 @@ export class RespClient extends EventEmitter {
   connect(): Promise<void> {
     if (this.status === 'ready') return Promise.resolve();
     if (this.connecting) return this.connecting;
+    if (this.reconnectTimer) { clearTimeout(this.reconnectTimer); this.reconnectTimer = null; }
     this.userClosed = false;
     this.status = this.attempts ? 'reconnecting' : 'connecting';
     this.connecting = new Promise<void>((resolve, reject) => {
@@ -146,32 +148,34 @@ export class RespClient extends EventEmitter {
       const socket = o.tls
         ? tlsConnect({ host: o.host, port: o.port, servername: o.host, ...o.tls })
         : netConnect({ host: o.host, port: o.port });
-      this.socket = socket;
+      const c: Conn = { socket, parser: new ReplyParser(), inFlight: [] };
+      this.conn = c;
       socket.setNoDelay(true);
       socket.setKeepAlive(true, 30_000);
       let opened = false;
       socket.once(o.tls ? 'secureConnect' : 'connect', () => {
         opened = true;
-        this.handshake().then(() => {
+        this.handshake(c).then(() => {
+          if (this.conn !== c) { reject(new ConnectionClosedError(CLOSED)); return; }
           this.attempts = 0;
           this.status = 'ready';
           this.connecting = null;
-          for (const { args, p } of this.offline.splice(0)) this.write(args, p);
+          for (const { args, p } of this.offline.splice(0)) this.write(c, args, p);
           this.emit('ready');
           resolve();
         }, (e: Error) => {
-          this.connecting = null;
+          if (this.conn === c) this.connecting = null;
           if (this.listenerCount('error')) this.emit('error', e);
           socket.destroy();
           reject(e);
         });
       });
-      socket.on('data', (chunk: Buffer) => this.onData(chunk));
+      socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
       socket.on('error', (e: Error) => {
-        if (!opened) { this.connecting = null; reject(e); }
-        if (!this.userClosed && this.listenerCount('error')) this.emit('error', e);
+        if (!opened) { if (this.conn === c) this.connecting = null; reject(e); }
+        if (!this.userClosed && this.conn === c && this.listenerCount('error')) this.emit('error', e);
       });
-      socket.on('close', () => this.onClose(socket));
+      socket.on('close', () => this.onClose(c));
     });
     // a failed attempt surfaces through 'error' and the retry; callers that await connect() see it too
     this.connecting.catch(() => {});
@@ -179,46 +183,53 @@ export class RespClient extends EventEmitter {
   }
 
   /** AUTH, SELECT and CLIENT SETNAME before any queued command; sent directly (not via the offline queue). */
-  private async handshake(): Promise<void> {
+  private async handshake(c: Conn): Promise<void> {
     const o = this.options;
-    const direct = (args: Arg[]): Promise<Reply> => new Promise((resolve, reject) => this.write(args, { resolve, reject }));
+    const direct = (args: Arg[]): Promise<Reply> => new Promise((resolve, reject) => this.write(c, args, { resolve, reject }));
     const check = (r: Reply, what: string): void => { if (r instanceof Error) throw new Error(`redis ${what}: ${r.message}`); };
     if (o.password) check(await direct(o.username ? ['AUTH', o.username, o.password] : ['AUTH', o.password]), 'AUTH');
     if (o.db) check(await direct(['SELECT', o.db]), 'SELECT');
     if (o.connectionName) check(await direct(['CLIENT', 'SETNAME', o.connectionName]), 'CLIENT SETNAME');
   }
 
-  private onData(chunk: Buffer): void {
-    this.parser.push(chunk);
+  private onData(c: Conn, chunk: Buffer): void {
+    if (c !== this.conn) return;
+    c.parser.push(chunk);
     for (;;) {
       let r: { value: Reply } | undefined;
       try {
-        r = this.parser.next();
+        r = c.parser.next();
       } catch (e) {
-        this.socket?.destroy(e as Error);
+        c.socket.destroy(e as Error);
         return;
       }
       if (!r) return;
-      const p = this.inFlight.shift();
-      if (!p) continue; // a reply nobody waits for (cannot happen without pub/sub)
-      p.resolve(r.value);
+      const p = c.inFlight.shift();
+      if (p) p.resolve(r.value); // (a reply nobody waits for cannot happen without pub/sub)
     }
   }
 
-  private onClose(socket: Socket): void {
-    if (socket !== this.socket) return;
-    this.socket = null;
-    this.parser = new ReplyParser();
-    const lost = this.inFlight.splice(0);
-    for (const p of lost) p.reject(new ConnectionClosedError(CLOSED));
+  /** Forget connection `c`: its unanswered commands fail with ConnectionClosedError. */
+  private drop(c: Conn): void {
+    if (this.conn === c) this.conn = null;
+    c.socket.destroy();
+    for (const p of c.inFlight.splice(0)) p.reject(new ConnectionClosedError(CLOSED));
+  }
+
+  private end(): void {
+    this.status = 'end';
+    this.connecting = null;
+    for (const { p } of this.offline.splice(0)) p.reject(new ConnectionClosedError(CLOSED));
+    this.emit('end');
+  }
+
+  private onClose(c: Conn): void {
+    if (c !== this.conn) return; // dropped on purpose by disconnect(), already handled
+    this.drop(c);
+    this.connecting = null;
     this.emit('close');
     const delay = this.userClosed ? null : this.options.retryStrategy?.(++this.attempts);
-    if (this.userClosed || delay === null || delay === undefined) {
-      this.status = 'end';
-      for (const { p } of this.offline.splice(0)) p.reject(new ConnectionClosedError(CLOSED));
-      this.emit('end');
-      return;
-    }
+    if (delay === null || delay === undefined) { this.end(); return; }
     this.status = 'reconnecting';
     this.emit('reconnecting', delay);
     this.reconnectTimer = setTimeout(() => {
@@ -230,23 +241,25 @@ export class RespClient extends EventEmitter {
   disconnect(reconnect = false): void {
     if (this.reconnectTimer) { clearTimeout(this.reconnectTimer); this.reconnectTimer = null; }
     this.userClosed = !reconnect;
-    if (this.socket) {
-      this.socket.destroy();
-    } else if (this.status !== 'end') {
-      this.status = 'end';
-      for (const { p } of this.offline.splice(0)) p.reject(new ConnectionClosedError(CLOSED));
-      this.emit('end');
+    const c = this.conn;
+    if (c) {
+      this.drop(c);
+      this.emit('close');
     }
     this.connecting = null;
-    if (reconnect) this.connect().catch(() => {});
+    if (reconnect) {
+      this.status = 'reconnecting';
+      this.connect().catch(() => {});
+    } else if (this.status !== 'end') {
+      this.end();
+    }
   }
 
   async quit(): Promise<string> {
     if (this.status !== 'ready') { this.disconnect(); return 'OK'; }
-    const ended = new Promise<void>((resolve) => this.once('end', () => resolve()));
-    this.userClosed = true;
+    this.userClosed = true; // the server closes the connection after QUIT: no reconnect
     const r = await this.call('QUIT').catch(() => 'OK');
-    await ended;
+    this.disconnect();
     return String(r);
   }
 
@@ -256,35 +269,28 @@ export class RespClient extends EventEmitter {
 
   // -- commands
 
-  private write(args: Arg[], p: Pending): void {
-    this.inFlight.push(p);
-    this.socket!.write(encodeCommand(args));
+  private write(c: Conn, args: Arg[], p: Pending): void {
+    c.inFlight.push(p);
+    c.socket.write(encodeCommand(args));
+  }
+
+  private send(args: Arg[], p: Pending): void {
+    if (this.status === 'ready' && this.conn) this.write(this.conn, args, p);
+    else if (this.status === 'end' && this.userClosed) p.reject(new ConnectionClosedError(CLOSED));
+    else {
+      this.offline.push({ args, p });
+      if (this.status === 'wait' || this.status === 'end') this.connect().catch(() => {});
+    }
   }
 
   /** Sends one command; a server error rejects with RedisReplyError. */
   call(...args: Arg[]): Promise<any> {
-    return new Promise<Reply>((resolve, reject) => {
-      const p: Pending = { resolve: (r) => (r instanceof Error ? reject(r) : resolve(r)), reject };
-      if (this.status === 'ready' && this.socket) this.write(args, p);
-      else if (this.status === 'end' && this.userClosed) reject(new ConnectionClosedError(CLOSED));
-      else {
-        this.offline.push({ args, p });
-        if (this.status === 'wait' || this.status === 'end') this.connect().catch(() => {});
-      }
-    });
+    return new Promise<Reply>((resolve, reject) => this.send(args, { resolve: (r) => (r instanceof Error ? reject(r) : resolve(r)), reject }));
   }
 
   /** Several commands written at once; each reply (or its error) in order. */
   private batch(cmds: Arg[][]): Promise<Reply[]> {
-    return Promise.all(cmds.map((c) => new Promise<Reply>((resolve, reject) => {
-      const p: Pending = { resolve, reject };
-      if (this.status === 'ready' && this.socket) this.write(c, p);
-      else if (this.status === 'end' && this.userClosed) reject(new ConnectionClosedError(CLOSED));
-      else {
-        this.offline.push({ args: c, p });
-        if (this.status === 'wait' || this.status === 'end') this.connect().catch(() => {});
-      }
-    })));
+    return Promise.all(cmds.map((c) => new Promise<Reply>((resolve, reject) => this.send(c, { resolve, reject }))));
   }
 
   // -- Lua scripts

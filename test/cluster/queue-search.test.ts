@@ -25,12 +25,28 @@ const LEAVES = 5;
 
 interface Proc { child: ChildProcess; out: string; exited: Promise<number | null> }
 
+const live: Proc[] = [];
+/** a gmnas process; every one is killed at the end of its test, whatever happens */
 function start(args: string[]): Proc {
   const child = spawn(process.execPath, [RUN_JS, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const p: Proc = { child, out: '', exited: new Promise((r) => child.on('exit', (code) => r(code))) };
   child.stdout!.on('data', (d) => { p.out += d; });
   child.stderr!.on('data', (d) => { p.out += d; });
+  live.push(p);
   return p;
+}
+
+/** the exit status of a coordinator, which must finish within `ms` */
+async function finished(p: Proc, ms = 180_000): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => { p.child.kill('SIGKILL'); reject(new Error(`a coordinator ran over ${ms} ms:\n${p.out}`)); }, ms);
+  });
+  try {
+    return await Promise.race([p.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
@@ -41,10 +57,8 @@ async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void
   }
 }
 
-const live: Proc[] = [];
 async function worker(url: string): Promise<Proc> {
   const w = start(['worker', '--queue', url, '--device', 'cpu']);
-  live.push(w);
   await until('a worker to start', () => /\bready\b/.test(w.out) || w.child.exitCode !== null);
   assert.is(w.child.exitCode, null, w.out);
   return w;
@@ -85,7 +99,7 @@ if (redisAvailable()) {
     const a = await worker(redis.url), b = await worker(redis.url);
     const out = join(tmp, 'two');
     const c = start([...CONFIG, '--device', 'cpu', '--queue', redis.url, '--out', out]);
-    const code = await c.exited;
+    const code = await finished(c);
     assert.is(code, 0, c.out);
     assert.equal(comparable(out), comparable(local));
     assert.ok(jobsRun(a).length >= 1 && jobsRun(b).length >= 1, `one worker got every job:\n${a.out}\n${b.out}`);
@@ -99,21 +113,19 @@ if (redisAvailable()) {
     const victim = await worker(redis.url);
     const out = join(tmp, 'killed');
     const c = start([...CONFIG, '--device', 'cpu', '--queue', redis.url, '--out', out]);
-    // wait until the victim has saved an epoch of its first leaf (the sidecar then lists a previous hash)
-    await until('the victim to save an epoch', () => {
-      const n = jobsRun(victim)[0];
-      if (n === undefined) return false;
-      const side = join(out, 'checkpoints', `node-${n}.safetensors.sha256`);
-      return existsSync(side) && readFileSync(side, 'utf8').includes('(previous)');
-    });
+    // kill once the victim has saved the first epoch of its first leaf (checkpoint renamed into place)
+    await until('the victim to save an epoch', () => /leaf-\d+: epoch 1\/3 saved/.test(victim.out));
     const node = jobsRun(victim)[0];
     victim.child.kill('SIGKILL');
     await victim.exited;
     assert.not.match(victim.out, new RegExp(`leaf-${node}: done`));
     const rescuer = await worker(redis.url);
-    const code = await c.exited;
+    const code = await finished(c);
     assert.is(code, 0, c.out);
     assert.ok(jobsRun(rescuer).includes(node), `the rescuer never ran leaf ${node}:\n${rescuer.out}`);
+    // it resumed from the victim's checkpoint: it never trained the leaf's first epoch again
+    const saved = [...rescuer.out.matchAll(new RegExp(`leaf-${node}: epoch (\\d+)/3 saved`, 'g'))].map((m) => Number(m[1]));
+    assert.not.ok(saved.includes(1), `leaf ${node} epochs saved by the rescuer: ${saved.join(', ')}`);
     assert.match(c.out, new RegExp(`leaf ${node}: its worker stopped answering`));
     assert.equal(comparable(out), comparable(local));
     await stopAll();
@@ -123,7 +135,7 @@ if (redisAvailable()) {
     const w = await worker(redis.url);
     const out = join(tmp, 'failing');
     const c = start([...CONFIG, '--device', 'cpu', '--queue', redis.url, '--inject-leaf-failure', '2', '--out', out]);
-    const code = await c.exited;
+    const code = await finished(c);
     assert.is(code, 1, c.out);
     const r = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
     assert.equal(r.failedLeaves.map((f: { node: number }) => f.node), [2]);
@@ -138,7 +150,6 @@ if (redisAvailable()) {
     const out = join(tmp, 'resumed');
     const target = parseQueueUrl(redis.url, {});
     const c1 = start([...CONFIG, '--device', 'cpu', '--queue', redis.url, '--out', out]);
-    live.push(c1);
     let queue = new Queue(QUEUE_NAME, { connection: bullConnection(target) });
     await until('the leaf jobs to be queued', () => /5 leaf job\(s\)/.test(c1.out));
     const waiting = async (): Promise<number> => (await queue.getJobCounts('waiting')).waiting;
@@ -159,7 +170,7 @@ if (redisAvailable()) {
     }
     const w = await worker(redis.url);
     const c2 = start(['--resume', out, '--device', 'cpu', '--queue', redis.url]);
-    const code = await c2.exited;
+    const code = await finished(c2);
     assert.is(code, 0, c2.out);
     assert.is([...c2.out.matchAll(/reattached to job/g)].length, LEAVES, c2.out);
     assert.equal(jobsRun(w).sort(), ['1', '2', '3', '4', '5']);
