@@ -1,15 +1,16 @@
 // `--queue redis://[:PASSWORD@]HOST[:PORT][/DB]` (or rediss:// for TLS): the Redis that carries the
 // job queue, shared by the coordinator and every worker. The password may come from the URL or from
 // GMNAS_REDIS_PASSWORD (kept out of shell history and `ps`); it is never printed: `display` is the URL
-// without it. Every BullMQ connection goes through our RESP client (redis-client.ts).
-import { RedisConnection, type ConnectionOptions } from 'bullmq';
-import { RespClient, type RespClientOptions } from './redis-client.js';
+// without it. Connections are ioredis clients: BullMQ 6 has no driver of its own (ioredis is its optional
+// peer) and its ESM build cannot `require` ioredis itself, so we hand it a factory.
+import { RedisConnection, createIORedisClient, type ConnectionOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /** The BullMQ queue every gmnas coordinator and worker uses (one Redis may serve several runs). */
 export const QUEUE_NAME = 'gmnas';
 
 export interface QueueTarget {
-  connection: RespClientOptions;
+  connection: RedisOptions & { host: string; port: number; db: number };
   /** the URL without its password, for messages */
   display: string;
 }
@@ -35,7 +36,7 @@ export function parseQueueUrl(text: string, env: Record<string, string | undefin
   const username = url.username ? decodeURIComponent(url.username) : undefined;
   // IPv6 literals come back bracketed from URL
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const connection: RespClientOptions = {
+  const connection: QueueTarget['connection'] = {
     host, port, db,
     ...(password ? { password } : {}),
     ...(username ? { username } : {}),
@@ -47,15 +48,15 @@ export function parseQueueUrl(text: string, env: Record<string, string | undefin
 
 let installed = false;
 
-/** Make BullMQ build its connections with our client (it has no Redis driver of its own). */
-export function useRespClient(): void {
+/** Make BullMQ build each of its connections as an ioredis client. */
+export function useIORedis(): void {
   if (installed) return;
   installed = true;
-  (RedisConnection as unknown as { clientFactory: (o: RespClientOptions) => RespClient }).clientFactory = (o) => new RespClient(o);
+  RedisConnection.clientFactory = (o) => createIORedisClient(new Redis(o as RedisOptions));
 }
 
-/** Connection options for a BullMQ Queue/Worker/QueueEvents. */
+/** Connection options for a BullMQ Queue/Worker/QueueEvents (each makes its own connections). */
 export function bullConnection(t: QueueTarget): ConnectionOptions {
-  useRespClient();
+  useIORedis();
   return { ...t.connection } as ConnectionOptions;
 }

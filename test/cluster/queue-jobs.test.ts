@@ -12,7 +12,7 @@ import { Queue, QueueEvents, Worker } from 'bullmq';
 import { defaultSearchConfig } from '../../src/nas/config.js';
 import { validateJob, JobRejected, isInside, jobConfig, JOB_VERSION, type TrainLeafJob } from '../../src/pool/queue-jobs.js';
 import { parseQueueUrl, bullConnection, QUEUE_NAME } from '../../src/pool/queue-connection.js';
-import { RespClient } from '../../src/pool/redis-client.js';
+import { Redis } from 'ioredis';
 import { startQueueWorker } from '../../src/pool/queue-worker.js';
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -162,15 +162,18 @@ if (redisAvailable()) {
   });
 
   test('password-protected Redis: refused without or with a wrong password, works with the URL\'s or GMNAS_REDIS_PASSWORD', async () => {
-    const bare = new RespClient({ host: '127.0.0.1', port: secured.port });
-    await assert.not.throws(() => bare.connect());
-    const noAuth = await bare.call('PING').then(() => null, (e: Error) => e);
-    assert.match(noAuth?.message ?? '', /NOAUTH/);
-    bare.disconnect();
-    const wrong = new RespClient({ host: '127.0.0.1', port: secured.port, password: 'guess' });
-    const wrongErr = await wrong.connect().then(() => null, (e: Error) => e);
-    assert.match(wrongErr?.message ?? '', /AUTH: WRONGPASS|invalid password/);
-    wrong.disconnect();
+    // the first error a connection meets (an 'error' event during the handshake, or the command's)
+    const refusal = async (password?: string): Promise<string> => {
+      const client = new Redis({ host: '127.0.0.1', port: secured.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...(password ? { password } : {}) });
+      const seen: string[] = [];
+      client.on('error', (e: Error) => seen.push(e.message));
+      const r = await client.connect().then(() => client.ping()).then((x) => `answered ${x}`, (e: Error) => e.message);
+      client.disconnect();
+      return seen[0] ?? r;
+    };
+    assert.match(await refusal(), /NOAUTH/);
+    assert.match(await refusal('guess'), /WRONGPASS|invalid username-password/);
+    assert.is(await refusal('pw-for-test'), 'answered PONG');
     for (const target of [parseQueueUrl(`redis://:pw-for-test@127.0.0.1:${secured.port}`, {}),
       parseQueueUrl(secured.url, { GMNAS_REDIS_PASSWORD: 'pw-for-test' })]) {
       const queue = new Queue('auth-check', { connection: bullConnection(target) });
