@@ -2,13 +2,13 @@
 // run of the same seeded configuration (CPU backend): two workers on one queue, a worker killed with
 // SIGKILL mid-leaf (stalled-job recovery, resumed from the leaf's last epoch checkpoint), a job that
 // fails twice (failedLeaves), and a coordinator killed after queueing, Redis restarted (append-only
-// persistence), and the coordinator resumed (it reattaches to its jobs; none runs twice). Every
+// persistence), and the coordinator resumed (it reattaches to its jobs; none is queued again). Every
 // finished run must equal the local one: leaves (genotypes, scores, per-epoch losses) and final pick.
 // A few-shot split (5 leaves, no GM scoring) keeps each run a few seconds.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, readFileSync, readdirSync, existsSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,7 @@ import { parseQueueUrl, bullConnection, QUEUE_NAME } from '../../src/pool/queue-
 import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js';
 
 const RUN_JS = fileURLToPath(new URL('../../../run.js', import.meta.url));
-const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', GMNAS_QUEUE_LOCK_MS: '1500' };
+const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', GMNAS_QUEUE_LOCK_MS: '4000' };
 const tmp = mkdtempSync(join(tmpdir(), 'gmnas-queue-search-'));
 const CONFIG = ['--space', 'nb201', '--preset', 'tiny', '--method', 'fewshot', '--synthetic-size', '128',
   '--seed', '5'];
@@ -57,8 +57,8 @@ async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void
   }
 }
 
-async function worker(url: string): Promise<Proc> {
-  const w = start(['worker', '--queue', url, '--device', 'cpu']);
+async function worker(url: string, extra: string[] = []): Promise<Proc> {
+  const w = start(['worker', '--queue', url, '--device', 'cpu', ...extra]);
   await until('a worker to start', () => /\bready\b/.test(w.out) || w.child.exitCode !== null);
   assert.is(w.child.exitCode, null, w.out);
   return w;
@@ -89,24 +89,33 @@ if (redisAvailable()) {
     const r = spawnSync(process.execPath, [RUN_JS, ...CONFIG, '--device', 'cpu', '--workers', '1', '--quiet', '--out', local], { env, encoding: 'utf8' });
     assert.is(r.status, 0, r.stderr);
   });
+  test.after.each(stopAll);
   test.after(async () => {
     await stopAll();
     await redis?.dispose();
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('two workers on one queue: both take leaves, result.json equals the local run', async () => {
-    const a = await worker(redis.url), b = await worker(redis.url);
+  test('two workers on one queue, checkpoints in a --store mounted at another path: result.json equals the local run', async () => {
+    // worker a sees the store through its own mount point (a symlink here); worker b uses the job's path
+    const shared = join(tmp, 'shared'), mount = join(tmp, 'mount');
+    mkdirSync(shared);
+    symlinkSync(shared, mount);
+    const a = await worker(redis.url, ['--store', mount]), b = await worker(redis.url);
     const out = join(tmp, 'two');
-    const c = start([...CONFIG, '--device', 'cpu', '--queue', redis.url, '--out', out]);
+    const c = start([...CONFIG, '--device', 'cpu', '--queue', redis.url, '--store', shared, '--out', out]);
     const code = await finished(c);
     assert.is(code, 0, c.out);
     assert.equal(comparable(out), comparable(local));
     assert.ok(jobsRun(a).length >= 1 && jobsRun(b).length >= 1, `one worker got every job:\n${a.out}\n${b.out}`);
-    assert.is(jobsRun(a).length + jobsRun(b).length, LEAVES);
-    // the shared store's checkpoints carry SHA-256 sidecars
-    assert.ok(existsSync(join(out, 'checkpoints', 'node-1.safetensors.sha256')));
-    await stopAll();
+    // (a leaf may run twice when a loaded machine starves a worker past its lock; never zero times)
+    assert.equal([...new Set([...jobsRun(a), ...jobsRun(b)])].sort(), ['1', '2', '3', '4', '5']);
+    assert.match(a.out, new RegExp(`checkpoints in ${mount}/gmnas-two-`));
+    // every checkpoint is in the store, with its SHA-256 sidecar; none in the run folder
+    const [runStore] = readdirSync(shared);
+    assert.match(runStore, /^gmnas-two-[0-9a-f]{8}$/);
+    for (let n = 1; n <= LEAVES; n++) assert.ok(existsSync(join(shared, runStore, 'checkpoints', `node-${n}.safetensors.sha256`)), `node ${n}`);
+    assert.not.ok(existsSync(join(out, 'checkpoints')));
   });
 
   test('a worker killed with SIGKILL mid-leaf: another worker resumes the leaf; the result is unchanged', async () => {
@@ -128,7 +137,6 @@ if (redisAvailable()) {
     assert.not.ok(saved.includes(1), `leaf ${node} epochs saved by the rescuer: ${saved.join(', ')}`);
     assert.match(c.out, new RegExp(`leaf ${node}: its worker stopped answering`));
     assert.equal(comparable(out), comparable(local));
-    await stopAll();
   });
 
   test('a job that fails twice is reported in failedLeaves with its error; the other leaves finish', async () => {
@@ -141,12 +149,11 @@ if (redisAvailable()) {
     assert.equal(r.failedLeaves.map((f: { node: number }) => f.node), [2]);
     assert.match(r.failedLeaves[0].error, /injected failure of leaf 2/);
     assert.is(r.leaves.length, LEAVES - 1);
-    assert.is(jobsRun(w).filter((n) => n === '2').length, 2, w.out);
+    assert.ok(jobsRun(w).filter((n) => n === '2').length >= 2, w.out);
     assert.match(w.out, /node 2 \(attempt 2\)/);
-    await stopAll();
   });
 
-  test('coordinator killed after queueing, Redis restarted, coordinator resumed: jobs kept, reattached, none run twice', async () => {
+  test('coordinator killed after queueing, Redis restarted, coordinator resumed: jobs kept, reattached, none queued again', async () => {
     const out = join(tmp, 'resumed');
     const target = parseQueueUrl(redis.url, {});
     const c1 = start([...CONFIG, '--device', 'cpu', '--queue', redis.url, '--out', out]);
@@ -173,9 +180,9 @@ if (redisAvailable()) {
     const code = await finished(c2);
     assert.is(code, 0, c2.out);
     assert.is([...c2.out.matchAll(/reattached to job/g)].length, LEAVES, c2.out);
-    assert.equal(jobsRun(w).sort(), ['1', '2', '3', '4', '5']);
+    assert.not.match(c2.out, /queued again/);
+    assert.equal([...new Set(jobsRun(w))].sort(), ['1', '2', '3', '4', '5']);
     assert.equal(comparable(out), comparable(local));
-    await stopAll();
   });
 } else {
   test.after(() => rmSync(tmp, { recursive: true, force: true }));
