@@ -1,10 +1,11 @@
-// `--queue redis://[:PASSWORD@]HOST[:PORT][/DB]` (or rediss:// for TLS): the Redis that carries the
+// `--queue redis://[:PASSWORD@]HOST[:PORT][/DB]` (or rediss:// for TLS, GMNAS_REDIS_CA for a private CA): the Redis that carries the
 // job queue, shared by the coordinator and every worker. The password may come from the URL or from
 // GMNAS_REDIS_PASSWORD (kept out of shell history and `ps`); it is never printed: `display` is the URL
 // without it. Connections are ioredis clients: BullMQ 6 has no driver of its own (ioredis is its optional
 // peer) and its ESM build cannot `require` ioredis itself, so we hand it a factory.
 import { RedisConnection, createIORedisClient, type ConnectionOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+import { readFileSync } from 'node:fs';
 
 /** The BullMQ queue every gmnas coordinator and worker uses (one Redis may serve several runs). */
 export const QUEUE_NAME = 'gmnas';
@@ -40,10 +41,22 @@ export function parseQueueUrl(text: string, env: Record<string, string | undefin
     host, port, db,
     ...(password ? { password } : {}),
     ...(username ? { username } : {}),
-    ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+    ...(url.protocol === 'rediss:' ? { tls: tlsOptions(env) } : {}),
   };
   const display = `${url.protocol}//${username ? `${username}@` : ''}${url.host}${db ? `/${db}` : ''}${password ? ' (with password)' : ''}`;
   return { connection, display };
+}
+
+/** rediss://: the system's CAs, or GMNAS_REDIS_CA (a PEM file: the CA that signed a private Redis's
+ *  certificate). The server's name is always checked against its certificate. */
+function tlsOptions(env: Record<string, string | undefined>): { ca?: string } {
+  const file = env.GMNAS_REDIS_CA;
+  if (!file) return {};
+  try {
+    return { ca: readFileSync(file, 'utf8') };
+  } catch (e) {
+    throw new Error(`GMNAS_REDIS_CA ${file}: cannot read the CA certificate (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }
 
 let installed = false;

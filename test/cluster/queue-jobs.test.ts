@@ -6,6 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdtempSync, mkdirSync, rmSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, QueueEvents, Worker } from 'bullmq';
@@ -99,13 +100,19 @@ test('--queue URLs: password from the URL or the environment, never displayed; r
 if (redisAvailable()) {
   let redis: TestRedis;
   let secured: TestRedis;
+  let tls: TestRedis;
+  // a self-signed certificate for 127.0.0.1 (test/cluster/fixtures/README.md)
+  const fixture = (f: string): string => fileURLToPath(new URL(`../../../test/cluster/fixtures/${f}`, import.meta.url));
+  const CERT = fixture('redis-tls-cert.pem');
   test.before(async () => {
     redis = await startRedis();
     secured = await startRedis({ password: 'pw-for-test' });
+    tls = await startRedis({ password: 'tls-pw', tls: { cert: CERT, key: fixture('redis-tls-key.pem') } });
   });
   test.after(async () => {
     await redis?.dispose();
     await secured?.dispose();
+    await tls?.dispose();
     rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -190,6 +197,32 @@ if (redisAvailable()) {
         await queue.close();
       }
     }
+  });
+  test('rediss:// (TLS): a queue round trip through a TLS-only Redis trusting GMNAS_REDIS_CA; an untrusted certificate is refused', async () => {
+    assert.match(tls.url, /^rediss:/);
+    const target = parseQueueUrl(tls.url, { GMNAS_REDIS_PASSWORD: 'tls-pw', GMNAS_REDIS_CA: CERT });
+    const queue = new Queue('tls-check', { connection: bullConnection(target) });
+    const events = new QueueEvents('tls-check', { connection: bullConnection(target) });
+    const worker = new Worker('tls-check', async (job) => ({ echoed: (job.data as { s: string }).s }), { connection: bullConnection(target) });
+    try {
+      await events.waitUntilReady();
+      const job = await queue.add('echo', { s: 'over tls' });
+      assert.equal(await job.waitUntilFinished(events), { echoed: 'over tls' });
+    } finally {
+      await worker.close();
+      await events.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+    // without the CA the self-signed certificate is not trusted
+    const untrusted = parseQueueUrl(tls.url, { GMNAS_REDIS_PASSWORD: 'tls-pw' });
+    const client = new Redis({ ...untrusted.connection, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const seen: string[] = [];
+    client.on('error', (e: Error) => seen.push(e.message));
+    const r = await client.connect().then(() => client.ping()).then((x) => `answered ${x}`, (e: Error) => e.message);
+    client.disconnect();
+    assert.match(seen[0] ?? r, /self.signed|certificate/i);
+    assert.throws(() => parseQueueUrl(tls.url, { GMNAS_REDIS_CA: '/nonexistent/ca.pem' }), /GMNAS_REDIS_CA \/nonexistent\/ca.pem: cannot read/);
   });
 } else {
   test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -56,10 +56,14 @@ function waitForPort(port: number, ms: number): Promise<void> {
   });
 }
 
-export async function startRedis(o: { password?: string; persistent?: boolean } = {}): Promise<TestRedis> {
+/** `tls`: serve TLS only (rediss://) with this certificate and key; the url is then rediss:// */
+export async function startRedis(o: { password?: string; persistent?: boolean; tls?: { cert: string; key: string } } = {}): Promise<TestRedis> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gmnas-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no',
+  const listen = o.tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', o.tls.cert, '--tls-key-file', o.tls.key, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  const args = [...listen, '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no',
     '--appendonly', o.persistent ? 'yes' : 'no', '--appendfsync', 'always', '--loglevel', 'warning',
     ...(o.password ? ['--requirepass', o.password] : [])];
   let child: ChildProcess | null = null;
@@ -85,7 +89,7 @@ export async function startRedis(o: { password?: string; persistent?: boolean } 
   await start();
   return {
     port, dir,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${o.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     stop,
     restart: async () => { await stop(); await start(); },
     dispose: async () => { await stop(); rmSync(dir, { recursive: true, force: true }); },
