@@ -18,7 +18,7 @@ import { runSearch, type RunState, type SearchResult } from '../nas/search.js';
 import { FileStore } from '../nas/file-store.js';
 import { loadSearchData } from '../nas/search-data.js';
 import { poolLeafRunner } from '../pool/leaf-pool.js';
-import { queuedSearchSetup } from '../pool/queue-search.js';
+import { queuedSearchSetup, checkResumeStore } from '../pool/queue-search.js';
 import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { renderReport } from '../report/html.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
@@ -203,6 +203,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
     onProgress: (e) => view.event(e), onLog: (l) => view.log(l), config, failNodes,
   });
   if (!queued && v.store !== undefined) throw new UsageError('--store goes with --queue (a local run keeps its checkpoints in the run folder)');
+  if (resume && !queued) checkResumeStore(outDir, null);
   const data = loadSearchData(config);
   const benchTable = config.bench ? loadBenchTable(config.bench) : null;
   const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), ...autotuneBackendOptions(autotune) });

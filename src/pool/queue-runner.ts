@@ -70,7 +70,7 @@ export function queueLeafRunner(o: QueueRunnerOptions): LeafRunner {
     const failed: { node: number; error: string }[] = [];
     try {
       await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
-      log(`queue ${o.target.display}: ${jobs.length} leaf job(s) for run ${runKey}`);
+      log(`queue ${o.target.display}: ${jobs.length} leaf job(s) for run ${runKey} (trained by \`node run.js worker --queue ${o.target.display.replace(/ \(with password\)$/, '')}\` processes)`);
       await Promise.all(jobs.map(async (j) => {
         const id = leafJobId(runKey, j.node.id);
         nodeOf.set(id, j.node.id);

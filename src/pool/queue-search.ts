@@ -3,7 +3,8 @@
 // Checkpoint layout: without --store, <run folder>/checkpoints as in a local run; with --store DIR,
 // DIR/gmnas-<run folder name>-<hash of its path>/checkpoints, so several runs can share one store.
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/fs.js';
 import { basename, join, relative, resolve } from 'node:path';
 import type { SearchConfig } from '../nas/config.js';
 import type { LeafRunner, RunState } from '../nas/search.js';
@@ -23,15 +24,36 @@ export interface QueuedSearchOptions {
   failNodes?: number[];
 }
 
-export function queuedSearchSetup(o: QueuedSearchOptions): { store: SharedStore; leafRunner: LeafRunner } {
+/** The run folder's record of where a queued run keeps its checkpoints. */
+const STORE_RECORD = 'queue-store.json';
+
+/**
+ * A run started with --queue --store keeps its checkpoints where queue-store.json says; resuming it
+ * without them (no --queue, or another --store) would find no checkpoints and silently retrain from fresh
+ * weights. Call before resuming; throws naming both places.
+ */
+export function checkResumeStore(outDir: string, queued: { checkpointRoot: string } | null): void {
+  const path = join(resolve(outDir), STORE_RECORD);
+  if (!existsSync(path)) return;
+  const rec = JSON.parse(readFileSync(path, 'utf8')) as { checkpointRoot: string; store: string | null };
+  if (!queued && rec.checkpointRoot === resolve(outDir)) return; // checkpoints in the run folder: a local resume finds them
+  if (!queued) throw new Error(`--resume: this run was started with --queue; its checkpoints are in ${rec.checkpointRoot}. Resume it with --queue URL${rec.store ? ` --store ${rec.store}` : ''}`);
+  if (resolve(queued.checkpointRoot) !== rec.checkpointRoot) {
+    throw new Error(`--resume: this run's checkpoints are in ${rec.checkpointRoot}, not ${queued.checkpointRoot}; give the --store it started with${rec.store ? ` (${rec.store})` : ' (none)'}`);
+  }
+}
+
+export function queuedSearchSetup(o: QueuedSearchOptions): { store: SharedStore; leafRunner: LeafRunner; checkpointRoot: string } {
   const target = parseQueueUrl(o.queue);
   const outDir = resolve(o.outDir);
   const root = o.store === null ? outDir : resolve(o.store);
   if (o.store !== null) checkStoreVisible(root, '--store');
   const checkpointRoot = o.store === null ? outDir
     : join(root, `gmnas-${basename(outDir)}-${createHash('sha256').update(outDir).digest('hex').slice(0, 8)}`);
+  checkResumeStore(outDir, { checkpointRoot });
   mkdirSync(join(checkpointRoot, 'checkpoints'), { recursive: true });
   mkdirSync(outDir, { recursive: true });
+  writeFileAtomic(join(outDir, STORE_RECORD), `${JSON.stringify({ checkpointRoot, store: o.store === null ? null : root }, null, 1)}\n`);
   const store = new SharedStore(outDir, checkpointRoot);
   const leafRunner = queueLeafRunner({
     target, config: o.config,
@@ -45,5 +67,5 @@ export function queuedSearchSetup(o: QueuedSearchOptions): { store: SharedStore;
     ...(o.onLog ? { onLog: o.onLog } : {}),
     ...(o.failNodes ? { failNodes: o.failNodes } : {}),
   });
-  return { store, leafRunner };
+  return { store, leafRunner, checkpointRoot };
 }

@@ -116,6 +116,10 @@ if (redisAvailable()) {
     assert.match(runStore, /^gmnas-two-[0-9a-f]{8}$/);
     for (let n = 1; n <= LEAVES; n++) assert.ok(existsSync(join(shared, runStore, 'checkpoints', `node-${n}.safetensors.sha256`)), `node ${n}`);
     assert.not.ok(existsSync(join(out, 'checkpoints')));
+    // resuming without the queue and its store would find no checkpoints and retrain from scratch: refused
+    const refused = spawnSync(process.execPath, [RUN_JS, '--resume', out, '--device', 'cpu'], { env, encoding: 'utf8' });
+    assert.is(refused.status, 1, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`this run was started with --queue; its checkpoints are in ${shared}/gmnas-two-.*--store ${shared}`));
   });
 
   test('a worker killed with SIGKILL mid-leaf: another worker resumes the leaf; the result is unchanged', async () => {
