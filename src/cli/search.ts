@@ -16,7 +16,7 @@ import {
 import { GM_METRICS } from '../nas/gm-score.js';
 import { runSearch, type RunState, type SearchResult } from '../nas/search.js';
 import { FileStore } from '../nas/file-store.js';
-import { loadSearchData } from '../nas/search-data.js';
+import { loadSearchData, loadSearchTestSet } from '../nas/search-data.js';
 import { poolLeafRunner } from '../pool/leaf-pool.js';
 import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { renderReport } from '../report/html.js';
@@ -49,6 +49,8 @@ const FLAGS: FlagSpec = {
   'halving-epochs': { type: 'string' },
   downsample: { type: 'string' },
   'synthetic-size': { type: 'string' },
+  'retrain-epochs': { type: 'string' },
+  'no-retrain': { type: 'boolean' },
   resume: { type: 'string' },
   workers: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
@@ -62,7 +64,7 @@ Few-shot NAS on NAS-Bench-201: GM-NAS by default (gradient-matching splits + DAR
   --space nb201              search space (nb201; the DARTS and MobileNet spaces are not implemented yet)
   --method gm|fewshot|random|oneshot   how the supernet is split (default gm)
   --base ${BASE_METHOD_NAMES.join('|')}   base method (default: darts; darts2 with --preset paper)
-  --preset ${PRESETS.join('|')}   sizes and schedule (default quick: minutes on 2 CPU cores;
+  --preset ${PRESETS.join('|')}   sizes and schedule (default quick: ~10 minutes on 2 CPU cores;
                              paper: the GM-NAS NB201 settings, C=16 N=5, 15/30+30 epochs, R=100)
 ${COMMON_FLAGS_HELP}
   --split-epochs a,b         epochs at which each level splits (GM paper: 15,30; --epochs is the total)
@@ -80,8 +82,11 @@ ${COMMON_FLAGS_HELP}
   --bench-column COL         table column for reports and --select bench (default cifar10_test)
   --val-batches K            validation batches scoring each leaf (default: preset)
   --rsps-candidates K        RSPS: random architectures scored per leaf (paper 200)
-  --downsample F             shrink images by F (quick preset: 2)
+  --downsample F             shrink images by F (quick preset: 2; 28×28 images are zero-padded to 32×32 first)
   --synthetic-size K         images of the built-in synthetic training set
+  --retrain-epochs N         after selection, train the final genotype stand-alone for N epochs on the
+                             whole training set and report its test accuracy (default: preset; quick 3)
+  --no-retrain               skip that retraining
   --workers N                leaves trained in parallel (default: min(cores, leaves))
   --resume DIR               continue a killed run in DIR (its configuration is reused)
   --quiet                    no progress output`;
@@ -99,7 +104,7 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   const preset = choiceFlag<PresetName>(v, 'preset', PRESETS, 'quick');
   const base = v.base === undefined ? undefined : choiceFlag<BaseMethodName>(v, 'base', BASE_METHOD_NAMES, 'darts');
   const c = defaultSearchConfig({ method, preset, ...(base ? { base } : {}) });
-  const common = readCommonFlags(v, { dataset: 'synthetic', channels: c.channels, cells: c.cells, batchSize: c.batchSize, epochs: c.totalEpochs });
+  const common = readCommonFlags(v, { dataset: 'fashion-mnist-embedded', channels: c.channels, cells: c.cells, batchSize: c.batchSize, epochs: c.totalEpochs });
   c.seed = common.seed;
   c.dataset = common.dataset;
   c.dataDir = common.dataDir ?? null;
@@ -147,8 +152,11 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   if (v['val-batches'] !== undefined) c.valBatches = intFlag(v, 'val-batches', 1, 1);
   c.rspsCandidates = intFlag(v, 'rsps-candidates', c.rspsCandidates, 1);
   c.halvingEpochs = intFlag(v, 'halving-epochs', c.halvingEpochs, 1);
-  // the presets' shrink factor is meant for 32×32 sets; 28×28 (MNIST) and 16×16 (ImageNet16) keep their size
-  if (v.downsample === undefined && !['synthetic', 'cifar10', 'cifar100'].includes(c.dataset)) c.downsample = 1;
+  if (v['no-retrain'] && v['retrain-epochs'] !== undefined) throw new UsageError('--no-retrain and --retrain-epochs contradict each other; give one');
+  c.retrainEpochs = v['no-retrain'] ? 0 : intFlag(v, 'retrain-epochs', c.retrainEpochs, 1);
+  // the presets' shrink factor suits 32×32 sets and 28×28 ones (zero-padded to 32 first, see
+  // shrinkForNetwork); 16×16 ImageNet16 keeps its size
+  if (v.downsample === undefined && c.dataset === 'imagenet16-120') c.downsample = 1;
   c.downsample = intFlag(v, 'downsample', c.downsample, 1);
   if (c.dataDir) c.dataDir = resolve(c.dataDir);
   try {
@@ -186,12 +194,13 @@ export async function searchCommand(argv: string[]): Promise<number> {
     }
   }
   const { device: deviceFlag, autotune } = readCommonFlags({ device: v.device, 'no-autotune': v['no-autotune'] },
-    { dataset: 'synthetic', channels: 1, cells: 1, batchSize: 1, epochs: 1 });
+    { dataset: 'fashion-mnist-embedded', channels: 1, cells: 1, batchSize: 1, epochs: 1 });
   const workersFlag = v.workers === undefined ? undefined : intFlag(v, 'workers', 1, 1);
   const failNodes = v['inject-leaf-failure'] === undefined ? undefined : String(v['inject-leaf-failure']).split(',').map(Number);
 
   const view = createProgressView({ quiet: Boolean(v.quiet) });
   const data = loadSearchData(config);
+  const testSet = config.retrainEpochs > 0 ? loadSearchTestSet(config) : undefined;
   const benchTable = config.bench ? loadBenchTable(config.bench) : null;
   const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), ...autotuneBackendOptions(autotune) });
   const store = new FileStore(outDir);
@@ -207,7 +216,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
   let result: SearchResult;
   try {
     result = await runSearch({
-      config, backend, data, store, resume, benchTable, deviceName,
+      config, backend, data, store, resume, benchTable, deviceName, ...(testSet ? { testSet } : {}),
       onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
       ...(workers > 1 || failNodes ? {
         leafRunner: poolLeafRunner({
@@ -233,7 +242,7 @@ export function summarize(r: SearchResult, outDir: string): string {
   lines.push('', 'partition tree:');
   lines.push(tree.render((n) => {
     const l = leafBy.get(n.id);
-    return l ? `\n${' '.repeat(4 + 3 * n.depth)}leaf: ${l.genotype}  val ${l.val.accuracy.toFixed(2)} %${l.bench ? `  bench ${r.config.benchColumn} ${l.bench[r.config.benchColumn]}` : ''}` : '';
+    return l ? `\n${' '.repeat(4 + 3 * n.depth)}leaf: ${l.genotype}  val ${l.val.accuracy.toFixed(2)} %${l.supernetVal ? ` (supernet ${l.supernetVal.accuracy.toFixed(2)} %)` : ''}${l.bench ? `  bench ${r.config.benchColumn} ${l.bench[r.config.benchColumn]}` : ''}` : '';
   }));
   for (const s of r.splits) {
     lines.push('', `split of node ${s.node}: edge ${s.edge} (${s.edgeName}) → ${s.groups.map((g) => `{${g.join(', ')}}`).join(' ')}` +
@@ -248,6 +257,14 @@ export function summarize(r: SearchResult, outDir: string): string {
   lines.push('', `final architecture (selected by ${r.final.selectedBy}${r.final.oracle ? ' — an ORACLE pick from benchmark accuracies, not a search result' : ''}):`);
   lines.push(`  ${r.final.genotype}`);
   if (r.final.bench) lines.push(`  benchmark ${r.config.benchColumn}: ${r.final.bench[r.config.benchColumn]}`);
+  const rt = r.final.retrain;
+  if (rt) {
+    lines.push(`  retrained: test accuracy ${rt.testAccuracy.toFixed(2)} %  loss ${rt.testLoss.toFixed(4)}  ` +
+      `(${rt.parameters} parameters, ${rt.seconds.toFixed(1)} s)`);
+    lines.push(`  protocol: ${rt.protocol.description}`);
+  } else if (r.config.retrainEpochs === 0) {
+    lines.push('  not retrained (--no-retrain)');
+  }
   const total = Object.values(r.timings).reduce((a, b) => a + b, 0);
   lines.push('', `time ${total.toFixed(1)} s  (${Object.entries(r.timings).map(([k, t]) => `${k} ${t.toFixed(1)}`).join(', ')})`);
   lines.push(`result: ${join(outDir, 'result.json')}   report: ${join(outDir, 'report.html')}`);

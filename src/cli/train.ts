@@ -24,6 +24,7 @@ import { writeJsonAtomic } from '../io/fs.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
 import type { BenchTable } from '../spaces/nb201/bench-table.js';
 import { parseCsvNumber } from '../io/csv.js';
+import { retrainLikeCommand } from './retrain-like.js';
 
 /** What a preset fixes: the training hyper-parameters and the defaults of the size/data flags. */
 export interface TrainPreset {
@@ -60,8 +61,10 @@ const HELP = `usage: node run.js train --arch '<genotype>' [flags]
   --test-limit K             evaluate on only the first K test images
   --eval-every K             evaluate on the test split every K epochs (and after the last; 0: only after the last)
 ${COMMON_FLAGS_HELP}
-  (default dataset: synthetic; default out: runs/train-<genotype digits>-s<seed>)
-writes OUT/result.json and OUT/model.safetensors (PyTorch TinyNetwork state_dict names)`;
+  (default dataset: fashion-mnist-embedded; default out: runs/train-<genotype digits>-s<seed>)
+writes OUT/result.json and OUT/model.safetensors (PyTorch TinyNetwork state_dict names)
+  --like RUN_DIR             instead of a preset: the retraining protocol of that search's final pick
+                             (see \`node run.js train --like DIR --help\`)`;
 
 export interface TrainConfig extends CommonConfig {
   space: 'nb201';
@@ -94,7 +97,7 @@ export function readTrainConfig(argv: string[]): TrainConfig | 'help' {
     throw new UsageError(`--arch: ${(e as Error).message}`);
   }
   const common = readCommonFlags(values, {
-    dataset: 'synthetic', channels: p.channels, cells: p.cells, batchSize: p.hyper.batchSize, epochs: p.hyper.epochs,
+    dataset: 'fashion-mnist-embedded', channels: p.channels, cells: p.cells, batchSize: p.hyper.batchSize, epochs: p.hyper.epochs,
   });
   if (common.trainLimit === undefined && p.trainLimit !== undefined) common.trainLimit = p.trainLimit;
   const testLimit = values['test-limit'] === undefined ? p.testLimit : intFlag(values, 'test-limit', 0, 1);
@@ -141,12 +144,14 @@ function fmtMetrics(label: string, m: { loss: number; accuracy: number }): strin
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {
+  // --like RUN_DIR: the search's own retraining protocol instead of a preset (src/cli/retrain-like.ts)
+  if (argv.some((a) => a === '--like' || a.startsWith('--like='))) return retrainLikeCommand(argv);
   const cfg = readTrainConfig(argv);
   if (cfg === 'help') { console.log(HELP); return 0; }
   const say = (s: string) => process.stderr.write(`${s}\n`);
 
   // Everything that can fail on the user's input fails before the device starts.
-  if (cfg.dataset !== 'synthetic' && cfg.dataset !== 'fashion-mnist' && cfg.dataDir === undefined) {
+  if (!['synthetic', 'fashion-mnist', 'fashion-mnist-embedded'].includes(cfg.dataset) && cfg.dataDir === undefined) {
     throw new UsageError(`--data-dir: required for --dataset ${cfg.dataset} (the folder with its files as distributed)`);
   }
   if (cfg.dataDir !== undefined && cfg.dataset !== 'synthetic' && !isDirectory(cfg.dataDir)) {

@@ -28,6 +28,8 @@ import {
   type SearchData, type NodeProgress, type NodeSchedule, type LeafResult, type ProgressListener,
 } from './phases.js';
 import type { RunStore } from './store.js';
+import { retrainGenotype, type RetrainResult } from './retrain.js';
+import type { Dataset } from '../data/dataset.js';
 
 export const RESULT_VERSION = 1;
 
@@ -40,6 +42,8 @@ export interface RunState {
   leaves: Record<string, LeafResult>;
   timings: Record<string, number>;
   startedAt: string;
+  /** the final genotype's stand-alone retraining, once done (a resumed run does not redo it) */
+  retrain?: RetrainResult;
 }
 
 /** Runs the leaves of the last level; the default runs them one after another in this thread. */
@@ -60,6 +64,9 @@ export interface RunSearchOptions {
   onProgress?: ProgressListener;
   onLog?: (line: string) => void;
   leafRunner?: LeafRunner;
+  /** the dataset's test split (raw resolution): with config.retrainEpochs > 0 the final genotype is
+   *  retrained stand-alone and scored on it (final.retrain); without it there is no retraining */
+  testSet?: Dataset;
   /** test hook: throw after this many saved epochs (simulates a killed run) */
   stopAfterEpochs?: number;
 }
@@ -87,7 +94,7 @@ export interface SearchResult {
   splits: (SplitRecord & { edgeName: string; ops: string[] })[];
   leaves: (LeafResult & { bench?: Record<string, number | string> })[];
   failedLeaves: { node: number; error: string }[];
-  final: FinalPick & { bench?: Record<string, number | string> };
+  final: FinalPick & { bench?: Record<string, number | string>; retrain?: RetrainResult };
   timings: Record<string, number>;
   startedAt: string;
   finishedAt: string;
@@ -220,6 +227,18 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
   const final = await time('select', () => selectFinal(c, o, done));
   const benchOf = (g: string): Record<string, number | string> | undefined => (o.benchTable ? benchRecord(o.benchTable, g) : undefined);
   await save();
+
+  // ---- retraining the final genotype (the paper's last step) ----------------------------------------
+  if (c.retrainEpochs > 0 && o.testSet && st.retrain?.genotype !== final.genotype) {
+    log(`retraining ${final.genotype} stand-alone for ${c.retrainEpochs} epoch(s)`);
+    st.retrain = await time('retrain', () => retrainGenotype({
+      backend: o.backend, config: c, data: o.data, test: o.testSet!, genotype: final.genotype, epochs: c.retrainEpochs,
+      onStep: (epoch, done, total) => o.onProgress?.({ phase: 'retrain', node: final.node, label: `retrain epoch ${epoch + 1}/${c.retrainEpochs}`, done, total }),
+      onEpoch: (e) => o.onProgress?.({ phase: 'retrain', node: final.node, label: `retrain epoch ${e.epoch + 1}/${c.retrainEpochs}`, done: 1, total: 1, loss: e.train.loss, accuracy: e.train.accuracy }),
+    }));
+    await save();
+  }
+  const retrain = c.retrainEpochs > 0 && st.retrain?.genotype === final.genotype ? st.retrain : undefined;
   const result: SearchResult = {
     version: RESULT_VERSION, space: c.space, method: c.method, base: c.base, seed: c.seed, config: c, device: o.deviceName,
     dataset: {
@@ -230,7 +249,7 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
     splits: tree.splits.map((s) => ({ ...s, edgeName: edgeName(s.edge), ops: enabledOps(tree.node(s.node).mask, s.edge).map((i) => NB201_OPS[i]) })),
     leaves: done.map((l) => { const b = benchOf(l.genotype); return b ? { ...l, bench: b } : l; }),
     failedLeaves: failed,
-    final: { ...final, ...(benchOf(final.genotype) ? { bench: benchOf(final.genotype) } : {}) },
+    final: { ...final, ...(benchOf(final.genotype) ? { bench: benchOf(final.genotype) } : {}), ...(retrain ? { retrain } : {}) },
     timings: st.timings, startedAt: st.startedAt, finishedAt: new Date().toISOString(),
   };
   await o.store.writeText('result.json', JSON.stringify(result, null, 1));
