@@ -14,7 +14,7 @@ import {
   type SearchConfig, type SearchMethod, type PresetName,
 } from '../nas/config.js';
 import { GM_METRICS } from '../nas/gm-score.js';
-import { runSearch, type RunState, type SearchResult } from '../nas/search.js';
+import { runSearch, expectedLeafCount, type RunState, type SearchResult } from '../nas/search.js';
 import { FileStore } from '../nas/file-store.js';
 import { loadSearchData } from '../nas/search-data.js';
 import { poolLeafRunner } from '../pool/leaf-pool.js';
@@ -22,7 +22,6 @@ import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { renderReport } from '../report/html.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
 import { PartitionTree } from '../nas/tree.js';
-import { NB201_OPS } from '../spaces/nb201/ops.js';
 
 const FLAGS: FlagSpec = {
   ...COMMON_FLAGS,
@@ -195,8 +194,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
   const benchTable = config.bench ? loadBenchTable(config.bench) : null;
   const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), ...autotuneBackendOptions(autotune) });
   const store = new FileStore(outDir);
-  const leaves = config.splitEpochs.length === 0 ? 1
-    : config.method === 'fewshot' ? NB201_OPS.length : config.branches ** config.splitEpochs.length;
+  const leaves = expectedLeafCount(config);
   const workers = workersFlag ?? Math.max(1, Math.min(availableParallelism(), leaves));
   const deviceName = describeBackend(backend);
   view.log(`gmnas search: ${config.method} + ${config.base}, preset ${config.preset}, seed ${config.seed}, ` +

@@ -20,7 +20,7 @@ import type { BaseMethod } from '../search/method.js';
 import { trainStandalone } from '../search/standalone.js';
 import { PartitionTree, type SplitRecord } from './tree.js';
 import { chooseSplitEdge, initGmnasWasm } from './cut.js';
-import { runSuccessiveHalving } from './halving.js';
+import { runSuccessiveHalving, successiveHalvingSchedule } from './halving.js';
 import { gmEdgeDistance } from './gm-score.js';
 import { validateSearchConfig, splitGroupSizes, type SearchConfig } from './config.js';
 import {
@@ -106,6 +106,8 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
     throw new Error(`--bench-column ${c.benchColumn}: ${o.benchTable.source} has no such column (numeric columns: ${o.benchTable.numericColumns().join(', ')})`);
   }
   await initGmnasWasm();
+  // a selection that cannot run must fail now, not after every epoch of the search
+  if (c.select === 'halving') halvingSchedule(expectedLeafCount(c));
   const log = o.onLog ?? (() => {});
   let state = o.resume ? await o.store.readState<RunState>() : null;
   if (o.resume) {
@@ -308,6 +310,25 @@ export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: Sea
   };
 }
 
+/** Round r trains its survivors from scratch for (r + 1)·halvingEpochs epochs: one schedule unit per round. */
+const HALVING_OPTIONS = { epochsPerRound: 1 } as const;
+
+/** The successive-halving schedule over `leaves` candidates (throws when it cannot be built). */
+export function halvingSchedule(leaves: number): ReturnType<typeof successiveHalvingSchedule> {
+  try {
+    return successiveHalvingSchedule(leaves, HALVING_OPTIONS);
+  } catch (e) {
+    throw new Error(`--select halving: no schedule for ${leaves} leaves (${(e as Error).message})`);
+  }
+}
+
+/** Leaves a complete search of `c` ends with: one per op for few-shot, branches^levels for GM/random. */
+export function expectedLeafCount(c: SearchConfig): number {
+  if (!c.splitEpochs.length) return 1;
+  if (c.method === 'fewshot') return NB201_OPS.length;
+  return c.branches ** c.splitEpochs.length;
+}
+
 async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafResult[]): Promise<FinalPick> {
   const pick = (scores: { node: number; genotype: string; score: number }[], higher: boolean, selectedBy: FinalPick['selectedBy']): FinalPick => {
     let best = scores[0];
@@ -350,7 +371,7 @@ async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafRes
           out.push([await train(leaves[i].genotype, round.endEpoch * c.halvingEpochs, hashSeed(c.seed, 0x4a1f, leaves[i].node))]);
         }
         return out;
-      });
+      }, HALVING_OPTIONS);
       const lastScore = new Map<number, number>();
       for (const r of res.rounds) r.candidates.forEach((cand, k) => lastScore.set(cand, r.scores[k]));
       return {
