@@ -14,7 +14,7 @@ import {
   type SearchConfig, type SearchMethod, type PresetName,
 } from '../nas/config.js';
 import { GM_METRICS } from '../nas/gm-score.js';
-import { runSearch, expectedLeafCount, type RunState, type SearchResult } from '../nas/search.js';
+import { runSearch, expectedLeafCount, checkBenchColumn, type RunState, type SearchResult } from '../nas/search.js';
 import { FileStore } from '../nas/file-store.js';
 import { loadSearchData } from '../nas/search-data.js';
 import { poolLeafRunner } from '../pool/leaf-pool.js';
@@ -49,6 +49,7 @@ const FLAGS: FlagSpec = {
   downsample: { type: 'string' },
   'synthetic-size': { type: 'string' },
   resume: { type: 'string' },
+  'retrain-missing': { type: 'boolean' },
   workers: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   'inject-leaf-failure': { type: 'string' },
@@ -83,9 +84,11 @@ ${COMMON_FLAGS_HELP}
   --synthetic-size K         images of the built-in synthetic training set
   --workers N                leaves trained in parallel (default: min(cores, leaves))
   --resume DIR               continue a killed run in DIR (its configuration is reused)
+  --retrain-missing          with --resume: retrain a node whose checkpoint is missing or damaged from its
+                             parent's checkpoint (default: stop and name the file)
   --quiet                    no progress output`;
 
-const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'workers', 'quiet', 'help', 'inject-leaf-failure'].includes(f));
+const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'retrain-missing', 'workers', 'quiet', 'help', 'inject-leaf-failure'].includes(f));
 
 /** Build the configuration from the flags (preset first, then every explicit flag). */
 export function configFromFlags(v: Record<string, unknown>): SearchConfig {
@@ -178,6 +181,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
     if (!state) throw new UsageError(`--resume ${outDir}: no state.json there (not a gmnas run folder, or it never started)`);
     config = state.config;
   } else {
+    if (v['retrain-missing']) throw new UsageError('--retrain-missing only applies with --resume DIR');
     config = configFromFlags(v);
     outDir = resolve(v.out === undefined ? join('runs', timestamp()) : String(v.out));
     if (existsSync(join(outDir, 'state.json'))) {
@@ -190,8 +194,11 @@ export async function searchCommand(argv: string[]): Promise<number> {
   const failNodes = v['inject-leaf-failure'] === undefined ? undefined : String(v['inject-leaf-failure']).split(',').map(Number);
 
   const view = createProgressView({ quiet: Boolean(v.quiet) });
-  const data = loadSearchData(config);
   const benchTable = config.bench ? loadBenchTable(config.bench) : null;
+  if (benchTable) {
+    try { checkBenchColumn(benchTable, config.benchColumn); } catch (e) { throw new UsageError((e as Error).message); }
+  }
+  const data = loadSearchData(config);
   const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), ...autotuneBackendOptions(autotune) });
   const store = new FileStore(outDir);
   const leaves = expectedLeafCount(config);
@@ -205,7 +212,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
   let result: SearchResult;
   try {
     result = await runSearch({
-      config, backend, data, store, resume, benchTable, deviceName,
+      config, backend, data, store, resume, benchTable, deviceName, retrainMissing: Boolean(v['retrain-missing']),
       onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
       ...(workers > 1 || failNodes ? {
         leafRunner: poolLeafRunner({

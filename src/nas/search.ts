@@ -24,10 +24,11 @@ import { runSuccessiveHalving, successiveHalvingSchedule } from './halving.js';
 import { gmEdgeDistance } from './gm-score.js';
 import { validateSearchConfig, splitGroupSizes, type SearchConfig } from './config.js';
 import {
-  materializeNode, trainNodeEpochs, runLeafJob, checkpointName, nodeSeed, validationData,
+  materializeNode, createNodeMethod, trainNodeEpochs, runLeafJob, checkpointName, nodeSeed, validationData,
   type SearchData, type NodeProgress, type NodeSchedule, type LeafResult, type ProgressListener,
 } from './phases.js';
 import type { RunStore } from './store.js';
+import { sealJson } from '../io/sealed-json.js';
 
 export const RESULT_VERSION = 1;
 
@@ -62,6 +63,9 @@ export interface RunSearchOptions {
   leafRunner?: LeafRunner;
   /** test hook: throw after this many saved epochs (simulates a killed run) */
   stopAfterEpochs?: number;
+  /** resume: a node whose checkpoint is missing or fails its check is rebuilt from its parent's
+   *  checkpoint (the root: from its seed) and retrained, instead of stopping the run */
+  retrainMissing?: boolean;
 }
 
 export interface FinalPick {
@@ -102,9 +106,7 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
   const c = o.config;
   validateSearchConfig(c);
   if (c.bench && !o.benchTable) throw new Error('--bench: the table was not loaded');
-  if (o.benchTable && !o.benchTable.hasColumn(c.benchColumn)) {
-    throw new Error(`--bench-column ${c.benchColumn}: ${o.benchTable.source} has no such column (numeric columns: ${o.benchTable.numericColumns().join(', ')})`);
-  }
+  if (o.benchTable) checkBenchColumn(o.benchTable, c.benchColumn);
   await initGmnasWasm();
   // a selection that cannot run must fail now, not after every epoch of the search
   if (c.select === 'halving') halvingSchedule(expectedLeafCount(c));
@@ -154,11 +156,65 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
     };
   };
   const progressOf = (id: number): NodeProgress => st.progress[id] ?? { epochsDone: schedule(id).fromEpoch, history: [] };
+  /** A child's first checkpoint: the parent's state (or fresh weights after the final split with restart). */
+  const spawnChild = async (parent: BaseMethod, child: number, isFinal: boolean, epochsDone: number): Promise<void> => {
+    const m = parent.spawn(tree.node(child).mask, { inherit: !(isFinal && c.restart), seed: nodeSeed(c, child) });
+    const childProgress: NodeProgress = { epochsDone, history: [] };
+    try {
+      await o.store.saveCheckpoint(checkpointName(child), m, childProgress);
+    } finally {
+      m.dispose();
+    }
+    st.progress[child] = childProgress;
+  };
+  /** A node about to be trained whose checkpoint state.json records (its progress is there) must have
+   *  that checkpoint, intact: a fresh start would keep the recorded epochs on untrained weights. */
+  const ensureCheckpoint = async (id: number): Promise<void> => {
+    // never saved: starts from its seed, as in an uninterrupted run (and a run of this process wrote what it reads)
+    if (!o.resume || !(id in st.progress)) return;
+    const name = checkpointName(id);
+    const file = o.store.checkpointLocation?.(name) ?? `checkpoint '${name}'`;
+    let problem: string | null = null;
+    if (!o.store.hasCheckpoint(name)) problem = `${file} is missing`;
+    else {
+      const probe = createNodeMethod(c, o.backend, o.data, id, tree.node(id).mask);
+      try { await o.store.loadCheckpoint(name, probe); } catch (e) { problem = (e as Error).message; } finally { probe.dispose(); }
+    }
+    if (problem === null) return;
+    const n = tree.node(id);
+    const epochs = st.progress[id].epochsDone;
+    if (!o.retrainMissing) {
+      const from = n.parent === null ? 'from its seed (epoch 0)' : `from its parent's checkpoint (node ${n.parent}, epoch ${schedule(id).fromEpoch})`;
+      throw new Error(`cannot resume: ${problem}, but state.json records node ${id} trained to epoch ${epochs}.\n` +
+        `  ways out: put the file back; or resume with --retrain-missing to retrain node ${id} ${from}; or start over in a new --out folder`);
+    }
+    if (n.parent === null) {
+      log(`node ${id}: ${problem}; retraining it from its seed (--retrain-missing)`);
+      delete st.progress[id];
+      await save();
+      return;
+    }
+    const ps = schedule(n.parent);
+    const { method: parent, progress } = await materializeNode(c, o.backend, o.data, o.store, ps, progressOf(n.parent)).catch((e: Error) => {
+      throw new Error(`cannot retrain node ${id} (--retrain-missing): its parent's checkpoint is unusable too (${e.message}); start over in a new --out folder`);
+    });
+    try {
+      if (progress.epochsDone !== ps.toEpoch) {
+        throw new Error(`cannot retrain node ${id} (--retrain-missing): its parent's checkpoint holds epoch ${progress.epochsDone}, not the split epoch ${ps.toEpoch}; start over in a new --out folder`);
+      }
+      log(`node ${id}: ${problem}; retraining it from its parent's checkpoint (node ${n.parent}, epoch ${ps.toEpoch}; --retrain-missing)`);
+      await spawnChild(parent, id, n.depth === levels, ps.toEpoch);
+      await save();
+    } finally {
+      parent.dispose();
+    }
+  };
 
   // ---- split levels -----------------------------------------------------------------------------
   for (let level = 0; level < levels; level++) {
     for (const n of tree.level(level)) {
       if (n.children.length) continue; // split before the run was stopped
+      await ensureCheckpoint(n.id);
       const sched = schedule(n.id);
       const { method, progress } = await materializeNode(c, o.backend, o.data, o.store, sched, progressOf(n.id));
       try {
@@ -176,17 +232,7 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
         });
         log(`node ${n.id}: split edge ${split.edge} (${edgeName(split.edge)}) into ${split.groups.map((g) => `{${g.map((i) => NB201_OPS[i]).join(', ')}}`).join(' ')}` +
           (split.cutScore !== null ? `, cut distance ${split.cutScore.toFixed(4)}` : ''));
-        for (const child of children) {
-          const inherit = !(isFinal && c.restart);
-          const m = method.spawn(child.mask, { inherit, seed: nodeSeed(c, child.id) });
-          const childProgress: NodeProgress = { epochsDone: sched.toEpoch, history: [] };
-          try {
-            await o.store.saveCheckpoint(checkpointName(child.id), m, childProgress);
-          } finally {
-            m.dispose();
-          }
-          st.progress[child.id] = childProgress;
-        }
+        for (const child of children) await spawnChild(method, child.id, isFinal, sched.toEpoch);
         await save();
       } finally {
         method.dispose();
@@ -196,6 +242,7 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
 
   // ---- leaves -----------------------------------------------------------------------------------
   const leafNodes = tree.leaves();
+  for (const n of leafNodes) if (!st.leaves[n.id]) await ensureCheckpoint(n.id);
   const pending = leafNodes.filter((n) => !st.leaves[n.id]).map((n) => ({ node: schedule(n.id), progress: progressOf(n.id) }));
   const onResult = async (r: LeafResult): Promise<void> => {
     st.leaves[r.node] = r;
@@ -235,8 +282,20 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
     final: { ...final, ...(benchOf(final.genotype) ? { bench: benchOf(final.genotype) } : {}) },
     timings: st.timings, startedAt: st.startedAt, finishedAt: new Date().toISOString(),
   };
-  await o.store.writeText('result.json', JSON.stringify(result, null, 1));
+  await o.store.writeText('result.json', sealJson(result));
   return result;
+}
+
+/** The reported (and --select bench) column must exist and hold a number in every row. */
+export function checkBenchColumn(t: BenchTable, column: string): void {
+  if (!t.hasColumn(column)) {
+    throw new Error(`--bench-column ${column}: ${t.source} has no such column (numeric columns: ${t.numericColumns().join(', ')})`);
+  }
+  try {
+    t.column(column);
+  } catch (e) {
+    throw new Error(`--bench-column ${column}: ${(e as Error).message} (numeric columns: ${t.numericColumns().join(', ') || 'none'})`);
+  }
 }
 
 /** The table's numeric values for a genotype (undefined when the table lacks it). */
