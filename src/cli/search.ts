@@ -115,8 +115,8 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   if (v['split-epochs'] !== undefined) {
     const text = String(v['split-epochs']).trim();
     c.splitEpochs = text === '' ? [] : text.split(',').map((s) => {
-      const n = Number(s);
-      if (s.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`--split-epochs ${text}: '${s}' is not a non-negative integer`);
+      const n = /^\d+$/.test(s.trim()) ? Number(s) : NaN;
+      if (!Number.isSafeInteger(n)) throw new UsageError(`--split-epochs ${text}: '${s}' is not a non-negative integer`);
       return n;
     });
   } else if (v.epochs !== undefined && c.splitEpochs.length && method !== 'fewshot') {
@@ -126,15 +126,16 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
     for (let i = 1; i < c.splitEpochs.length; i++) c.splitEpochs[i] = Math.max(c.splitEpochs[i], c.splitEpochs[i - 1] + 1);
   }
   if (v['steps-per-epoch'] !== undefined) c.stepsPerEpoch = intFlag(v, 'steps-per-epoch', 1, 1);
-  if (v.lr !== undefined) c.lr = numFlag(v, 'lr', 0.025, 1e-9, 10);
+  if (v.lr !== undefined) c.lr = numFlag(v, 'lr', 0.025); // the range is validateSearchConfig's (one message)
   if (v.branches !== undefined) c.branches = intFlag(v, 'branches', 2, 2);
   if (v.groups !== undefined) {
     const text = String(v.groups);
     c.groupSizes = text.split('+').map((s) => {
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < 1) throw new UsageError(`--groups ${text}: expected sizes like 2+3`);
+      const n = /^\d+$/.test(s.trim()) ? Number(s) : NaN;
+      if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--groups ${text}: expected sizes like 2+3`);
       return n;
     });
+    if (c.groupSizes.length < 2) throw new UsageError(`--groups ${text}: expected at least two sizes like 2+3 (one group is no split)`);
     if (v.branches === undefined) c.branches = c.groupSizes.length;
   }
   c.gmRepeats = intFlag(v, 'gm-repeats', c.gmRepeats, 1);
@@ -173,16 +174,23 @@ export async function searchCommand(argv: string[]): Promise<number> {
   let outDir: string;
   const resume = v.resume !== undefined;
   if (resume) {
+    if (String(v.resume).trim() === '') throw new UsageError('--resume: expected the run folder');
     outDir = resolve(String(v.resume));
-    const given = CONFIG_FLAGS.filter((f) => v[f] !== undefined);
+    // only --data-dir may change: the dataset's files can move without changing the run
+    const given = CONFIG_FLAGS.filter((f) => v[f] !== undefined && f !== 'data-dir');
     if (given.length) throw new UsageError(`--resume takes the configuration from ${join(outDir, 'state.json')}; drop --${given.join(', --')}`);
     if (v.out !== undefined && resolve(String(v.out)) !== outDir) throw new UsageError('--resume DIR continues in DIR; drop --out');
+    if (!existsSync(join(outDir, 'state.json'))) {
+      throw new UsageError(`--resume ${outDir}: ${existsSync(outDir) ? 'no state.json there (not a gmnas run folder, or it never started)' : 'no such folder, so no state.json to resume from'}`);
+    }
     const state = await new FileStore(outDir).readState<RunState>().catch((e: Error) => { throw new UsageError(`--resume: ${e.message}`); });
     if (!state) throw new UsageError(`--resume ${outDir}: no state.json there (not a gmnas run folder, or it never started)`);
     config = state.config;
+    if (v['data-dir'] !== undefined) config = { ...config, dataDir: resolve(String(v['data-dir'])) };
   } else {
     if (v['retrain-missing']) throw new UsageError('--retrain-missing only applies with --resume DIR');
     config = configFromFlags(v);
+    if (v.out !== undefined && String(v.out).trim() === '') throw new UsageError('--out: expected a folder name, got an empty string');
     outDir = resolve(v.out === undefined ? join('runs', timestamp()) : String(v.out));
     if (existsSync(join(outDir, 'state.json'))) {
       throw new UsageError(`--out ${outDir} already holds a run; continue it with --resume ${outDir}, or choose another folder`);

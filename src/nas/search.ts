@@ -22,7 +22,7 @@ import { PartitionTree, type SplitRecord } from './tree.js';
 import { chooseSplitEdge, initGmnasWasm } from './cut.js';
 import { runSuccessiveHalving, successiveHalvingSchedule } from './halving.js';
 import { gmEdgeDistance } from './gm-score.js';
-import { validateSearchConfig, splitGroupSizes, type SearchConfig } from './config.js';
+import { validateSearchConfig, splitGroupSizes, RESUME_NEUTRAL_FIELDS, type SearchConfig } from './config.js';
 import {
   materializeNode, createNodeMethod, trainNodeEpochs, runLeafJob, checkpointName, nodeSeed, validationData,
   type SearchData, type NodeProgress, type NodeSchedule, type LeafResult, type ProgressListener,
@@ -114,8 +114,9 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
   let state = o.resume ? await o.store.readState<RunState>() : null;
   if (o.resume) {
     if (!state) throw new Error(`--resume ${o.store.location ?? ''}: no run state (state.json) there`);
-    const a = JSON.stringify(state.config), b = JSON.stringify(c);
+    const a = JSON.stringify(resumeKey(state.config)), b = JSON.stringify(resumeKey(c));
     if (a !== b) throw new Error(`--resume: the run was started with a different configuration; resume it with the same flags\n  saved:  ${a}\n  now:    ${b}`);
+    state.config = c; // a moved --data-dir is recorded
     log(`resuming: ${Object.keys(state.leaves).length} leaves done, ${state.splits.length} splits done`);
   }
   if (!state) {
@@ -367,6 +368,13 @@ export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: Sea
       groups: toOps(p.edge, p.groups).map((g) => g.map((i) => NB201_OPS[i])),
     })),
   };
+}
+
+/** The config without the fields a resume may change (RESUME_NEUTRAL_FIELDS). */
+function resumeKey(c: SearchConfig): Partial<SearchConfig> {
+  const k: Partial<SearchConfig> = { ...c };
+  for (const f of RESUME_NEUTRAL_FIELDS) delete k[f];
+  return k;
 }
 
 /** Round r trains its survivors from scratch for (r + 1)·halvingEpochs epochs: one schedule unit per round. */
