@@ -14,7 +14,7 @@ import {
   type SearchConfig, type SearchMethod, type PresetName,
 } from '../nas/config.js';
 import { GM_METRICS } from '../nas/gm-score.js';
-import { runSearch, type RunState, type SearchResult } from '../nas/search.js';
+import { runSearch, expectedLeafCount, checkBenchColumn, type RunState, type SearchResult } from '../nas/search.js';
 import { FileStore } from '../nas/file-store.js';
 import { loadSearchData, loadSearchTestSet } from '../nas/search-data.js';
 import { poolLeafRunner } from '../pool/leaf-pool.js';
@@ -22,7 +22,6 @@ import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { renderReport } from '../report/html.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
 import { PartitionTree } from '../nas/tree.js';
-import { NB201_OPS } from '../spaces/nb201/ops.js';
 
 const FLAGS: FlagSpec = {
   ...COMMON_FLAGS,
@@ -52,6 +51,7 @@ const FLAGS: FlagSpec = {
   'retrain-epochs': { type: 'string' },
   'no-retrain': { type: 'boolean' },
   resume: { type: 'string' },
+  'retrain-missing': { type: 'boolean' },
   workers: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   'inject-leaf-failure': { type: 'string' },
@@ -89,9 +89,11 @@ ${COMMON_FLAGS_HELP}
   --no-retrain               skip that retraining
   --workers N                leaves trained in parallel (default: min(cores, leaves))
   --resume DIR               continue a killed run in DIR (its configuration is reused)
+  --retrain-missing          with --resume: retrain a node whose checkpoint is missing or damaged from its
+                             parent's checkpoint (default: stop and name the file)
   --quiet                    no progress output`;
 
-const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'workers', 'quiet', 'help', 'inject-leaf-failure'].includes(f));
+const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'retrain-missing', 'workers', 'quiet', 'help', 'inject-leaf-failure'].includes(f));
 
 /** Build the configuration from the flags (preset first, then every explicit flag). */
 export function configFromFlags(v: Record<string, unknown>): SearchConfig {
@@ -118,8 +120,8 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   if (v['split-epochs'] !== undefined) {
     const text = String(v['split-epochs']).trim();
     c.splitEpochs = text === '' ? [] : text.split(',').map((s) => {
-      const n = Number(s);
-      if (s.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`--split-epochs ${text}: '${s}' is not a non-negative integer`);
+      const n = /^\d+$/.test(s.trim()) ? Number(s) : NaN;
+      if (!Number.isSafeInteger(n)) throw new UsageError(`--split-epochs ${text}: '${s}' is not a non-negative integer`);
       return n;
     });
   } else if (v.epochs !== undefined && c.splitEpochs.length && method !== 'fewshot') {
@@ -129,15 +131,16 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
     for (let i = 1; i < c.splitEpochs.length; i++) c.splitEpochs[i] = Math.max(c.splitEpochs[i], c.splitEpochs[i - 1] + 1);
   }
   if (v['steps-per-epoch'] !== undefined) c.stepsPerEpoch = intFlag(v, 'steps-per-epoch', 1, 1);
-  if (v.lr !== undefined) c.lr = numFlag(v, 'lr', 0.025, 1e-9, 10);
+  if (v.lr !== undefined) c.lr = numFlag(v, 'lr', 0.025); // the range is validateSearchConfig's (one message)
   if (v.branches !== undefined) c.branches = intFlag(v, 'branches', 2, 2);
   if (v.groups !== undefined) {
     const text = String(v.groups);
     c.groupSizes = text.split('+').map((s) => {
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < 1) throw new UsageError(`--groups ${text}: expected sizes like 2+3`);
+      const n = /^\d+$/.test(s.trim()) ? Number(s) : NaN;
+      if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--groups ${text}: expected sizes like 2+3`);
       return n;
     });
+    if (c.groupSizes.length < 2) throw new UsageError(`--groups ${text}: expected at least two sizes like 2+3 (one group is no split)`);
     if (v.branches === undefined) c.branches = c.groupSizes.length;
   }
   c.gmRepeats = intFlag(v, 'gm-repeats', c.gmRepeats, 1);
@@ -179,15 +182,23 @@ export async function searchCommand(argv: string[]): Promise<number> {
   let outDir: string;
   const resume = v.resume !== undefined;
   if (resume) {
+    if (String(v.resume).trim() === '') throw new UsageError('--resume: expected the run folder');
     outDir = resolve(String(v.resume));
-    const given = CONFIG_FLAGS.filter((f) => v[f] !== undefined);
+    // only --data-dir may change: the dataset's files can move without changing the run
+    const given = CONFIG_FLAGS.filter((f) => v[f] !== undefined && f !== 'data-dir');
     if (given.length) throw new UsageError(`--resume takes the configuration from ${join(outDir, 'state.json')}; drop --${given.join(', --')}`);
     if (v.out !== undefined && resolve(String(v.out)) !== outDir) throw new UsageError('--resume DIR continues in DIR; drop --out');
+    if (!existsSync(join(outDir, 'state.json'))) {
+      throw new UsageError(`--resume ${outDir}: ${existsSync(outDir) ? 'no state.json there (not a gmnas run folder, or it never started)' : 'no such folder, so no state.json to resume from'}`);
+    }
     const state = await new FileStore(outDir).readState<RunState>().catch((e: Error) => { throw new UsageError(`--resume: ${e.message}`); });
     if (!state) throw new UsageError(`--resume ${outDir}: no state.json there (not a gmnas run folder, or it never started)`);
     config = state.config;
+    if (v['data-dir'] !== undefined) config = { ...config, dataDir: resolve(String(v['data-dir'])) };
   } else {
+    if (v['retrain-missing']) throw new UsageError('--retrain-missing only applies with --resume DIR');
     config = configFromFlags(v);
+    if (v.out !== undefined && String(v.out).trim() === '') throw new UsageError('--out: expected a folder name, got an empty string');
     outDir = resolve(v.out === undefined ? join('runs', timestamp()) : String(v.out));
     if (existsSync(join(outDir, 'state.json'))) {
       throw new UsageError(`--out ${outDir} already holds a run; continue it with --resume ${outDir}, or choose another folder`);
@@ -199,13 +210,15 @@ export async function searchCommand(argv: string[]): Promise<number> {
   const failNodes = v['inject-leaf-failure'] === undefined ? undefined : String(v['inject-leaf-failure']).split(',').map(Number);
 
   const view = createProgressView({ quiet: Boolean(v.quiet) });
+  const benchTable = config.bench ? loadBenchTable(config.bench) : null;
+  if (benchTable) {
+    try { checkBenchColumn(benchTable, config.benchColumn); } catch (e) { throw new UsageError((e as Error).message); }
+  }
   const data = loadSearchData(config);
   const testSet = config.retrainEpochs > 0 ? loadSearchTestSet(config) : undefined;
-  const benchTable = config.bench ? loadBenchTable(config.bench) : null;
   const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), ...autotuneBackendOptions(autotune) });
   const store = new FileStore(outDir);
-  const leaves = config.splitEpochs.length === 0 ? 1
-    : config.method === 'fewshot' ? NB201_OPS.length : config.branches ** config.splitEpochs.length;
+  const leaves = expectedLeafCount(config);
   const workers = workersFlag ?? Math.max(1, Math.min(availableParallelism(), leaves));
   const deviceName = describeBackend(backend);
   view.log(`gmnas search: ${config.method} + ${config.base}, preset ${config.preset}, seed ${config.seed}, ` +
@@ -216,7 +229,8 @@ export async function searchCommand(argv: string[]): Promise<number> {
   let result: SearchResult;
   try {
     result = await runSearch({
-      config, backend, data, store, resume, benchTable, deviceName, ...(testSet ? { testSet } : {}),
+      config, backend, data, store, resume, benchTable, deviceName, retrainMissing: Boolean(v['retrain-missing']),
+      ...(testSet ? { testSet } : {}),
       onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
       ...(workers > 1 || failNodes ? {
         leafRunner: poolLeafRunner({

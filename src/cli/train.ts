@@ -7,7 +7,7 @@
 //                           the device, per-epoch history, and the benchmark row with `--bench FILE`
 //   DIR/model.safetensors   the trained network, PyTorch TinyNetwork names (docs/checkpoints.md)
 // both atomically. One progress line per epoch on stderr; the summary on stdout.
-import { resolve, join } from 'node:path';
+import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { parseFlags, intFlag, choiceFlag, UsageError } from './args.js';
 import { COMMON_FLAGS, COMMON_FLAGS_HELP, readCommonFlags, type CommonConfig } from './common-flags.js';
@@ -20,7 +20,9 @@ import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { parseGenotype, formatGenotype, type Genotype } from '../spaces/nb201/genotype.js';
 import { trainStandalone, NB201_STANDALONE_PRESET, type StandaloneHyper, type StandaloneEpoch } from '../search/standalone.js';
 import { saveNetworkCheckpoint } from '../search/checkpoints.js';
-import { writeJsonAtomic } from '../io/fs.js';
+import { writeFileAtomic } from '../io/fs.js';
+import { sealJson } from '../io/sealed-json.js';
+import { prepareOutputFolder, folderTimestamp, freshFolderName } from '../io/out-dir.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
 import type { BenchTable } from '../spaces/nb201/bench-table.js';
 import { parseCsvNumber } from '../io/csv.js';
@@ -61,7 +63,8 @@ const HELP = `usage: node run.js train --arch '<genotype>' [flags]
   --test-limit K             evaluate on only the first K test images
   --eval-every K             evaluate on the test split every K epochs (and after the last; 0: only after the last)
 ${COMMON_FLAGS_HELP}
-  (default dataset: fashion-mnist-embedded; default out: runs/train-<genotype digits>-s<seed>)
+  --overwrite                replace the files of an existing, non-empty --out folder (default: refuse)
+  (default dataset: fashion-mnist-embedded; default out: runs/train-<space>-<dataset>-<UTC timestamp>)
 writes OUT/result.json and OUT/model.safetensors (PyTorch TinyNetwork state_dict names)
   --like RUN_DIR             instead of a preset: the retraining protocol of that search's final pick
                              (see \`node run.js train --like DIR --help\`)`;
@@ -71,6 +74,8 @@ export interface TrainConfig extends CommonConfig {
   preset: TrainPresetName;
   genotype: string;
   out: string;
+  /** --overwrite: an existing non-empty --out may be written into */
+  overwrite: boolean;
   bench: string | undefined;
   testLimit: number | undefined;
   evalEvery: number;
@@ -82,7 +87,7 @@ export function readTrainConfig(argv: string[]): TrainConfig | 'help' {
   const { values, positionals } = parseFlags('train', argv, {
     ...COMMON_FLAGS,
     arch: { type: 'string' }, space: { type: 'string' }, preset: { type: 'string' }, bench: { type: 'string' },
-    'test-limit': { type: 'string' }, 'eval-every': { type: 'string' },
+    'test-limit': { type: 'string' }, 'eval-every': { type: 'string' }, overwrite: { type: 'boolean' },
   });
   if (values.help) return 'help';
   if (positionals.length) throw new UsageError(`train: unexpected argument '${positionals[0]}' (flags take the form --name value; see \`node run.js train --help\`)`);
@@ -104,10 +109,10 @@ export function readTrainConfig(argv: string[]): TrainConfig | 'help' {
   const evalEvery = intFlag(values, 'eval-every', p.evalEvery, 0);
   if (values.out === '') throw new UsageError('--out: expected a folder name');
   if (values.bench === '') throw new UsageError('--bench: expected a file name');
-  const key = genotype.join('');
   return {
     ...common, space, preset, genotype: formatGenotype(genotype),
-    out: values.out === undefined ? join('runs', `train-${key}-s${common.seed}`) : String(values.out),
+    out: values.out === undefined ? freshFolderName(join('runs', `train-${space}-${common.dataset}-${folderTimestamp()}`)) : String(values.out),
+    overwrite: Boolean(values.overwrite),
     bench: values.bench === undefined ? undefined : String(values.bench),
     testLimit, evalEvery,
     hyper: { ...p.hyper, epochs: common.epochs, batchSize: common.batchSize },
@@ -158,10 +163,18 @@ export async function trainCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--data-dir ${cfg.dataDir}: no such directory`);
   }
   const table = cfg.bench === undefined ? undefined : benchTable(cfg.bench);
+
   const limit = (n: number | undefined) => (n === undefined ? {} : { limit: n });
   const train: Dataset = loadDataset(cfg.dataset, { dataDir: cfg.dataDir, split: 'train', ...limit(cfg.trainLimit) });
   const test: Dataset = loadDataset(cfg.dataset, { dataDir: cfg.dataDir, split: 'test', ...limit(cfg.testLimit) });
   if (test.size === 0) throw new Error(`${cfg.dataset}: the test split has no images`);
+  // the output folder before the training, so a bad --out cannot cost the run
+  let out: string;
+  try {
+    out = prepareOutputFolder(cfg.out, { flag: '--out', overwrite: cfg.overwrite, overwriteFlag: '--overwrite' });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   // NB201's own normalisation for the real datasets (AutoDL-Projects' pipeline); synthetic carries its own.
   const normalization: Normalization = cfg.dataset === 'synthetic'
     ? { mean: train.mean, std: train.std }
@@ -197,7 +210,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
       const parameters = net.parameters().reduce((s, p) => s + p.size, 0);
       const row = table ? benchRow(table, cfg.genotype) : undefined;
       if (table && !row) say(`warning: ${cfg.bench} has no row for ${cfg.genotype}`);
-      const out = resolve(cfg.out);
       const summary = {
         command: 'train',
         genotype: cfg.genotype,
@@ -224,7 +236,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       await saveNetworkCheckpoint(join(out, 'model.safetensors'), net, {
         dataset: cfg.dataset, seed: String(cfg.seed), epochs: String(cfg.hyper.epochs), test_accuracy: String(final.accuracy),
       });
-      writeJsonAtomic(join(out, 'result.json'), summary);
+      writeFileAtomic(join(out, 'result.json'), `${sealJson(summary, 2)}\n`);
       console.log(`${cfg.genotype}  ${cfg.dataset}  test accuracy ${final.accuracy.toFixed(2)}%  loss ${final.loss.toFixed(4)}` +
         `  (${final.count} images, ${cfg.hyper.epochs} epochs, ${summary.seconds.toFixed(1)} s on ${device})`);
       if (row) {

@@ -189,4 +189,4 @@ export function splitGroupSizes(c: SearchConfig): number[] {
 }
 
 /** Fields that may differ between a run and its resumption (they do not change the result). */
-export const RESUME_NEUTRAL_FIELDS: readonly (keyof SearchConfig)[] = [];
+export const RESUME_NEUTRAL_FIELDS: readonly (keyof SearchConfig)[] = ['dataDir'];

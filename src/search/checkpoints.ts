@@ -3,7 +3,7 @@
 // tensor names and formats are those of src/spaces/nb201/checkpoint.ts (docs/checkpoints.md).
 import type { Backend, Rng as EngineRng } from '../engine/index.js';
 import { saveSafetensors, loadSafetensors, writeFileAtomic, readFileBytes } from '../io/fs.js';
-import type { SafetensorsInput } from '../io/safetensors.js';
+import { sealSafetensors, assertFiniteTensors, type SafetensorsInput } from '../io/safetensors.js';
 import { Nb201Network } from '../spaces/nb201/network.js';
 import type { Nb201Supernet } from '../spaces/nb201/supernet.js';
 import {
@@ -15,7 +15,7 @@ import { maskToString } from '../spaces/nb201/ops.js';
 
 /** Write a stand-alone network (PyTorch TinyNetwork names; loadable with load_state_dict). */
 export async function saveNetworkCheckpoint(path: string, net: Nb201Network, metadata: Record<string, string> = {}): Promise<void> {
-  writeFileAtomic(path, await encodeNetworkCheckpoint(net, metadata));
+  writeFileAtomic(path, sealSafetensors(await encodeNetworkCheckpoint(net, metadata), path));
 }
 
 /** Build the network a checkpoint file describes, with its weights. */
@@ -29,7 +29,7 @@ export function loadNetworkCheckpointInto(path: string, net: Nb201Network): Reco
 }
 
 export async function saveSupernetCheckpoint(path: string, supernet: Nb201Supernet, extra: SafetensorsInput[] = [], metadata: Record<string, string> = {}): Promise<void> {
-  writeFileAtomic(path, await encodeSupernetCheckpoint(supernet, extra, metadata));
+  writeFileAtomic(path, sealSafetensors(await encodeSupernetCheckpoint(supernet, extra, metadata), path));
 }
 
 export function loadSupernetCheckpoint(path: string, be: Backend, rng: EngineRng): ReturnType<typeof decodeSupernetCheckpoint> {
@@ -44,8 +44,9 @@ export async function saveMethodCheckpoint(path: string, method: BaseMethod, met
 }
 
 /** Restore `method` (built with the same kind, sizes and mask) from a file of `saveMethodCheckpoint`. */
-export function loadMethodCheckpoint(path: string, method: BaseMethod, o: { allowOptimizerReset?: boolean } = {}): Record<string, string> {
-  const { tensors, metadata } = loadSafetensors(path);
+export function loadMethodCheckpoint(path: string, method: BaseMethod, o: { allowOptimizerReset?: boolean; requireChecksum?: boolean } = {}): Record<string, string> {
+  const { tensors, metadata } = loadSafetensors(path, { requireChecksum: o.requireChecksum });
+  assertFiniteTensors(tensors, path);
   if (metadata.format !== SUPERNET_FORMAT || metadata.method_state === undefined) {
     throw new Error(`${path}: not a method checkpoint (metadata 'format' ${JSON.stringify(metadata.format)}, no 'method_state')`);
   }

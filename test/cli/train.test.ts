@@ -121,6 +121,31 @@ test('train: usage errors name their flag in one line and exit 2', () => {
   assert.match(b.stderr, /--bench: cannot read benchmark table .*missing\.csv/);
 });
 
+test('train: an existing non-empty --out is refused before training unless --overwrite; the default folder names space, dataset and time', () => {
+  const quick = ['train', '--arch', ARCH, '--preset', 'quick', '--device', 'cpu', '--train-limit', '20', '--test-limit', '10', '--batch-size', '10', '--epochs', '1'];
+  const out = join(dir, 'taken');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'notes.txt'), 'earlier work');
+  const r = run([...quick, '--out', out]);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--out .*taken: the folder already holds files \(notes\.txt\); choose another folder, or give --overwrite/);
+  assert.not.match(r.stderr, /epoch 1\/1/); // refused before the first epoch
+  assert.is(readFileSync(join(out, 'notes.txt'), 'utf8'), 'earlier work');
+  const o = run([...quick, '--out', out, '--overwrite']);
+  assert.is(o.code, 0, o.stderr);
+  assert.ok(existsSync(join(out, 'result.json')));
+  const file = join(dir, 'a-file');
+  writeFileSync(file, '');
+  assert.match(run([...quick, '--out', file]).stderr, /--out .*a-file: exists and is not a folder/);
+  assert.match(run([...quick, '--out', '']).stderr, /--out: expected a folder name/);
+  // default: runs/train-nb201-synthetic-<UTC timestamp>, sealed result.json
+  const d = run(quick);
+  assert.is(d.code, 0, d.stderr);
+  const m = /wrote (\S*runs\/train-nb201-synthetic-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:-\d+)?)\/result\.json/.exec(d.stdout);
+  assert.ok(m, d.stdout);
+  assert.match(readFileSync(join(m![1], 'result.json'), 'utf8'), /"sha256": "[0-9a-f]{64}"\n}\n$/);
+});
+
 test('query: prints the benchmark row of one genotype', () => {
   const r = run(['query', '--bench', csvPath, '--arch', ARCH]);
   assert.is(r.code, 0, r.stderr);
