@@ -18,6 +18,7 @@ import { runSearch, expectedLeafCount, checkBenchColumn, type RunState, type Sea
 import { FileStore } from '../nas/file-store.js';
 import { loadSearchData, loadSearchTestSet } from '../nas/search-data.js';
 import { poolLeafRunner } from '../pool/leaf-pool.js';
+import { queuedSearchSetup } from '../pool/queue-search.js';
 import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { renderReport } from '../report/html.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
@@ -55,6 +56,8 @@ const FLAGS: FlagSpec = {
   workers: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   'inject-leaf-failure': { type: 'string' },
+  queue: { type: 'string' },
+  store: { type: 'string' },
 };
 
 const HELP = `usage: node run.js [search] --space nb201 [flags]
@@ -91,9 +94,12 @@ ${COMMON_FLAGS_HELP}
   --resume DIR               continue a killed run in DIR (its configuration is reused)
   --retrain-missing          with --resume: retrain a node whose checkpoint is missing or damaged from its
                              parent's checkpoint (default: stop and name the file)
+  --queue redis://HOST:PORT  train the leaves on \`node run.js worker\` processes through this Redis
+                             (rediss:// for TLS; password in the URL or GMNAS_REDIS_PASSWORD)
+  --store DIR                with --queue: the folder every machine mounts for checkpoints (default: the run folder)
   --quiet                    no progress output`;
 
-const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'retrain-missing', 'workers', 'quiet', 'help', 'inject-leaf-failure'].includes(f));
+const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'retrain-missing', 'workers', 'quiet', 'help', 'inject-leaf-failure', 'queue', 'store'].includes(f));
 
 /** Build the configuration from the flags (preset first, then every explicit flag). */
 export function configFromFlags(v: Record<string, unknown>): SearchConfig {
@@ -210,6 +216,12 @@ export async function searchCommand(argv: string[]): Promise<number> {
   const failNodes = v['inject-leaf-failure'] === undefined ? undefined : String(v['inject-leaf-failure']).split(',').map(Number);
 
   const view = createProgressView({ quiet: Boolean(v.quiet) });
+  // --queue: checkpoints in the shared store (SHA-256-checked), leaves on the queue's workers
+  const queued = v.queue === undefined ? null : queuedSearchSetup({
+    queue: String(v.queue), store: v.store === undefined ? null : String(v.store), outDir,
+    onProgress: (e) => view.event(e), onLog: (l) => view.log(l), config, failNodes,
+  });
+  if (!queued && v.store !== undefined) throw new UsageError('--store goes with --queue (a local run keeps its checkpoints in the run folder)');
   const benchTable = config.bench ? loadBenchTable(config.bench) : null;
   if (benchTable) {
     try { checkBenchColumn(benchTable, config.benchColumn); } catch (e) { throw new UsageError((e as Error).message); }
@@ -217,7 +229,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
   const data = loadSearchData(config);
   const testSet = config.retrainEpochs > 0 ? loadSearchTestSet(config) : undefined;
   const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), ...autotuneBackendOptions(autotune) });
-  const store = new FileStore(outDir);
+  const store = queued ? queued.store : new FileStore(outDir);
   const leaves = expectedLeafCount(config);
   const workers = workersFlag ?? Math.max(1, Math.min(availableParallelism(), leaves));
   const deviceName = describeBackend(backend);
@@ -232,7 +244,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
       config, backend, data, store, resume, benchTable, deviceName, retrainMissing: Boolean(v['retrain-missing']),
       ...(testSet ? { testSet } : {}),
       onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
-      ...(workers > 1 || failNodes ? {
+      ...(queued ? { leafRunner: queued.leafRunner } : workers > 1 || failNodes ? {
         leafRunner: poolLeafRunner({
           config, location: outDir, device: backend.kind === 'webgpu' ? 'webgpu' : 'cpu', autotune, workers,
           onProgress: (e) => view.event(e), onLog: (l) => view.log(l), ...(failNodes ? { failNodes } : {}),
