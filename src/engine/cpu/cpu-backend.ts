@@ -8,7 +8,7 @@ import type {
   GradWrite, MemoryStats, MixedTerm, PoolGeom, RowsGeom, ScaleRef, SgdItem, SgdParams, Storage, TensorRef,
 } from '../backend.js';
 import { convOutSize, SEGMENT_FRESH_MOMENTUM } from '../backend.js';
-import { CpuMemoryPool, CpuStorage } from './storage.js';
+import { CpuMemoryPool, CpuStorage, type StoragePool } from './storage.js';
 import { Scratch } from './scratch.js';
 import { hashWithKey, seedKey } from './hash.js';
 import * as conv from './conv.js';
@@ -29,7 +29,7 @@ function checkPositive(op: string, g: object, names: string[]): void {
   }
 }
 
-function checkConvGeom(op: string, g: ConvGeom): void {
+export function checkConvGeom(op: string, g: ConvGeom): void {
   checkPositive(op, g, ['N', 'Cin', 'H', 'W', 'Cout', 'KH', 'KW', 'OH', 'OW', 'strideH', 'strideW', 'dilH', 'dilW', 'groups']);
   if (!(Number.isInteger(g.padH) && g.padH >= 0 && Number.isInteger(g.padW) && g.padW >= 0)) {
     throw new Error(`${op}: padding ${g.padH}x${g.padW} must be non-negative integers`);
@@ -53,21 +53,24 @@ function checkPoolGeom(op: string, g: PoolGeom): void {
 }
 
 export class CpuBackend implements Backend {
-  readonly kind = 'cpu' as const;
-  readonly description = 'CPU (TypeScript reference kernels)';
-  private readonly pool = new CpuMemoryPool();
+  readonly kind: Backend['kind'] = 'cpu';
+  readonly description: string = 'CPU (TypeScript reference kernels)';
   private readonly scratch = new Scratch();
   private dispatches = 0;
 
+  /** `pool` decides where storages live: plain Float32Arrays here; the wasm backend (which reuses
+   *  these kernels for its ops that are not hot) passes one that carves them out of Wasm memory. */
+  constructor(protected readonly pool: StoragePool = new CpuMemoryPool()) {}
+
   /** The live CPU array behind s, checked to hold at least `need` values. */
-  private arr(op: string, name: string, s: Storage, need: number): Float32Array {
+  protected arr(op: string, name: string, s: Storage, need: number): Float32Array {
     if (!(s instanceof CpuStorage)) throw new Error(`${op}: ${name} is not a storage of the CPU backend`);
     if (!s.live) throw new Error(`${op}: ${name} was already released`);
     if (s.length < need) throw new Error(`${op}: ${name} holds ${s.length} values, needs ${need}`);
     return s.data;
   }
 
-  private launch(op: string, n: number): void {
+  protected launch(op: string, n: number): void {
     checkCount(op, 'n', n);
     this.dispatches++;
   }
@@ -108,7 +111,7 @@ export class CpuBackend implements Backend {
     checkCount('view', 'offset', offset);
     if (!Number.isInteger(n) || n < 1) throw new Error(`view: n must be a positive integer, got ${n}`);
     if (offset + n > b.length) throw new Error(`view: [${offset}, ${offset + n}) exceeds the base storage of ${b.length} values`);
-    return new CpuStorage(b.subarray(offset, offset + n), true);
+    return this.pool.viewOf(base as CpuStorage, offset, n);
   }
 
   flush(): void {}
