@@ -3,3 +3,5 @@
 // same memory. Pointers are byte offsets into that memory; sizes count f32 elements.
 export { gemmNN, gemmNT } from './gemm';
 export { im2col, col2im, reluCopy, maskedStore, addChannelBias } from './im2col';
+export { chanSum, chanSqDev, chanDot, chanAffine, chanBackward, axpy } from './channels';
+export { avgPool, avgPoolBackward } from './pool';

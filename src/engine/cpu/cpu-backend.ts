@@ -18,11 +18,11 @@ import * as dense from './dense.js';
 import * as sm from './softmax.js';
 import * as optim from './optim.js';
 
-function checkCount(op: string, name: string, v: number): void {
+export function checkCount(op: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0) throw new Error(`${op}: ${name} ${v} must be a non-negative integer`);
 }
 
-function checkPositive(op: string, g: object, names: string[]): void {
+export function checkPositive(op: string, g: object, names: string[]): void {
   const rec = g as Record<string, number>;
   for (const k of names) {
     if (!Number.isInteger(rec[k]) || rec[k] < 1) throw new Error(`${op}: ${k} ${rec[k]} must be a positive integer`);
@@ -43,7 +43,7 @@ export function checkConvGeom(op: string, g: ConvGeom): void {
   }
 }
 
-function checkPoolGeom(op: string, g: PoolGeom): void {
+export function checkPoolGeom(op: string, g: PoolGeom): void {
   checkPositive(op, g, ['N', 'C', 'H', 'W', 'OH', 'OW', 'KH', 'KW', 'strideH', 'strideW']);
   const OH = convOutSize(g.H, g.KH, g.strideH, g.padH), OW = convOutSize(g.W, g.KW, g.strideW, g.padW);
   if (OH !== g.OH || OW !== g.OW) {

@@ -16,6 +16,18 @@ export interface KernelExports {
   reluCopy(x: number, out: number, n: number): void;
   maskedStore(g: number, x: number, dx: number, n: number, mask: number, acc: number): void;
   addChannelBias(out: number, bias: number, C: number, P: number): void;
+  chanSum(x: number, N: number, C: number, HW: number, out: number, c0: number, c1: number): void;
+  chanSqDev(x: number, mean: number, N: number, C: number, HW: number, out: number, c0: number, c1: number): void;
+  chanDot(a: number, b: number, mean: number, N: number, C: number, HW: number, out: number, c0: number, c1: number): void;
+  chanAffine(x: number, scale: number, shift: number, k: number, out: number, N: number, C: number, HW: number,
+    acc: number, n0: number, n1: number): void;
+  chanBackward(dy: number, x: number, p: number, q: number, m: number, r: number, s: number, dx: number, N: number, C: number, HW: number,
+    acc: number, n0: number, n1: number): void;
+  axpy(x: number, k: number, out: number, n: number, acc: number): void;
+  avgPool(x: number, y: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number,
+    sH: number, sW: number, pH: number, pW: number, includePad: number, p0: number, p1: number): void;
+  avgPoolBackward(dy: number, dx: number, tmp: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number,
+    sH: number, sW: number, pH: number, pW: number, includePad: number, scale: number, acc: number, p0: number, p1: number): void;
 }
 
 function decode(b64: string): Uint8Array {
