@@ -22,7 +22,8 @@ export function testingWasm(): boolean {
 export async function testBackends(): Promise<{ cpu: Backend; gpu: Backend | null; adapter: string }> {
   const cpu = new CpuBackend();
   if (testingWasm()) {
-    const wasm = await WasmBackend.create();
+    // two threads whatever the machine, so the work splitting is what the suites check
+    const wasm = await WasmBackend.create({ threads: 2 });
     if (!announced) console.log(`  [${wasm.description}]`);
     announced = true;
     return { cpu, gpu: wasm, adapter: wasm.description };

@@ -9,13 +9,37 @@ import type {
 } from '../backend.js';
 import { CpuBackend, checkConvGeom, checkCount, checkPoolGeom, checkPositive } from '../cpu/cpu-backend.js';
 import type { CpuStorage } from '../cpu/storage.js';
-import { convForward, convInputGrad, convScratchFloats, convWeightGrad } from './conv.js';
+import { convScratchFloats } from './conv.js';
 import { WasmMemoryPool, WasmStorage } from './memory.js';
 import { instantiateKernels, kernelModule, PAGE_BYTES, sharedMemorySupported, type KernelExports } from './module.js';
+import { convTask, kernelTask, Task, type KernelName } from './tasks.js';
+import { ThreadPool } from './threads.js';
 
 export interface WasmBackendOptions {
+  /** Threads, the calling one included (default: the machine's cores; 1 where memory cannot be
+   *  shared or worker threads are missing). */
+  threads?: number;
   /** Size of the memory when it cannot be shared (and so cannot grow), in MiB; default 1024. */
   memoryMiB?: number;
+}
+
+/** The cores this runtime reports (Node: os.availableParallelism; browsers: hardwareConcurrency; else 1). */
+export async function defaultThreadCount(): Promise<number> {
+  if (typeof process === 'object' && process.versions?.node) {
+    const spec = 'node:os'; // non-literal: browser bundles must not try to resolve it
+    const os = await import(/* @vite-ignore */ spec) as { availableParallelism?: () => number; cpus: () => unknown[] };
+    return Math.max(1, os.availableParallelism ? os.availableParallelism() : os.cpus().length);
+  }
+  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  return Number.isInteger(n) && n! > 0 ? n! : 1;
+}
+
+/** [lo, hi) ranges splitting `total` items into at most `parts` near-equal non-empty pieces. */
+function split(total: number, parts: number): [number, number][] {
+  const p = Math.max(1, Math.min(parts, total));
+  const out: [number, number][] = [];
+  for (let i = 0; i < p; i++) out.push([Math.floor((i * total) / p), Math.floor(((i + 1) * total) / p)]);
+  return out;
 }
 
 export class WasmBackend extends CpuBackend {
@@ -26,18 +50,29 @@ export class WasmBackend extends CpuBackend {
   readonly sharedMemory: boolean;
   private readonly k: KernelExports;
   private readonly wasmPool: WasmMemoryPool;
+  private readonly threads: ThreadPool;
 
-  private constructor(pool: WasmMemoryPool, k: KernelExports, relaxed: boolean) {
+  private constructor(pool: WasmMemoryPool, k: KernelExports, relaxed: boolean, threads: ThreadPool) {
     super(pool);
     this.wasmPool = pool;
     this.k = k;
+    this.threads = threads;
     this.relaxedSimd = relaxed;
     this.sharedMemory = pool.shared;
-    this.description = `Wasm ${relaxed ? 'relaxed ' : ''}SIMD128, 1 thread, ${pool.shared ? 'shared' : 'unshared'} memory`;
+    this.description = `Wasm ${relaxed ? 'relaxed ' : ''}SIMD128, ${threads.size} thread${threads.size > 1 ? 's' : ''}, ` +
+      `${pool.shared ? 'shared' : 'unshared'} memory`;
   }
 
-  static create(opts: WasmBackendOptions = {}): WasmBackend {
+  /** Threads the kernels run on, the calling one included. */
+  get threadCount(): number { return this.threads.size; }
+
+  static async create(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
+    if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1 && opts.threads <= 256)) {
+      throw new Error(`wasm backend: threads ${opts.threads} must be an integer in [1, 256]`);
+    }
     const shared = sharedMemorySupported();
+    const isNode = typeof process === 'object' && !!process.versions?.node;
+    const threads = shared && isNode ? (opts.threads ?? await defaultThreadCount()) : 1;
     const { module, relaxed } = kernelModule(shared);
     let memory: WebAssembly.Memory;
     if (shared) {
@@ -49,7 +84,20 @@ export class WasmBackend extends CpuBackend {
       memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     }
     const pool = new WasmMemoryPool(memory, shared);
-    return new WasmBackend(pool, instantiateKernels(module, memory), relaxed);
+    const k = instantiateKernels(module, memory);
+    return new WasmBackend(pool, k, relaxed, await ThreadPool.create(k, module, memory, threads));
+  }
+
+  override dispose(): void {
+    this.threads.dispose();
+    super.dispose();
+  }
+
+  /** Run kernel `name` split over `total` items: argsFor(lo, hi, thread) gives one thread's arguments. */
+  private par(name: KernelName, total: number, argsFor: (lo: number, hi: number, t: number) => number[]): void {
+    const parts = split(total, this.threads.size);
+    parts.forEach(([lo, hi], t) => kernelTask(this.threads.block(t), name, argsFor(lo, hi, t)));
+    this.threads.run(parts.length);
   }
 
   /** Storages must be this backend's (their byte offsets are pointers into its memory). */
@@ -66,19 +114,19 @@ export class WasmBackend extends CpuBackend {
     return this.wasmPool.alloc(n);
   }
 
+  // ---- convolutions (conv.ts), samples split between threads ----------------------------------
+
   override conv2d(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: ConvGeom): void {
     const op = 'conv2d';
     checkConvGeom(op, g);
     this.launch(op, 0);
-    const s = this.temp(convScratchFloats(g));
-    try {
-      convForward(this.k, g, this.ptr(op, 'x', x, g.N * g.Cin * g.H * g.W),
-        this.ptr(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW),
-        bias ? this.ptr(op, 'bias', bias, g.Cout) : 0,
-        this.ptr(op, 'y', y, g.N * g.Cout * g.OH * g.OW), 0, g.N, s.data.byteOffset);
-    } finally {
-      this.wasmPool.release(s);
-    }
+    const xp = this.ptr(op, 'x', x, g.N * g.Cin * g.H * g.W), wp = this.ptr(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
+    const bp = bias ? this.ptr(op, 'bias', bias, g.Cout) : 0, yp = this.ptr(op, 'y', y, g.N * g.Cout * g.OH * g.OW);
+    const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
+    this.withTemp(per * parts.length, (ptr) => {
+      parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvForward, g, [xp, wp, bp, yp, n0, n1, ptr + 4 * per * t]));
+      this.threads.run(parts.length);
+    });
   }
 
   override conv2dInputGrad(dy: Storage, w: Storage, dx: Storage, g: ConvGeom, x: Storage | null = null, accumulate = false): void {
@@ -87,28 +135,34 @@ export class WasmBackend extends CpuBackend {
     this.launch(op, 0);
     if (g.reluInput && !x) throw new Error(`${op}: a fused-ReLU conv (reluInput) needs the pre-ReLU input x to mask dx`);
     const n = g.N * g.Cin * g.H * g.W;
-    const s = this.temp(convScratchFloats(g));
-    try {
-      convInputGrad(this.k, g, this.ptr(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW),
-        this.ptr(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW), this.ptr(op, 'dx', dx, n),
-        g.reluInput ? this.ptr(op, 'x', x!, n) : 0, accumulate, 0, g.N, s.data.byteOffset);
-    } finally {
-      this.wasmPool.release(s);
-    }
+    const dyp = this.ptr(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW), wp = this.ptr(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
+    const dxp = this.ptr(op, 'dx', dx, n), xp = g.reluInput ? this.ptr(op, 'x', x!, n) : 0;
+    const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
+    this.withTemp(per * parts.length, (ptr) => {
+      parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvInputGrad, g,
+        [dyp, wp, dxp, xp, accumulate ? 1 : 0, n0, n1, ptr + 4 * per * t]));
+      this.threads.run(parts.length);
+    });
   }
 
+  /** Each thread sums its samples' weight gradient into its own buffer (thread 0: dw itself); the
+   *  partial sums are then added into dw. */
   override conv2dWeightGrad(dy: Storage, x: Storage, dw: Storage, g: ConvGeom): void {
     const op = 'conv2dWeightGrad';
     checkConvGeom(op, g);
     this.launch(op, 0);
-    const s = this.temp(convScratchFloats(g));
-    try {
-      convWeightGrad(this.k, g, this.ptr(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW),
-        this.ptr(op, 'x', x, g.N * g.Cin * g.H * g.W),
-        this.ptr(op, 'dw', dw, g.Cout * (g.Cin / g.groups) * g.KH * g.KW), 0, g.N, false, s.data.byteOffset);
-    } finally {
-      this.wasmPool.release(s);
-    }
+    const nw = g.Cout * (g.Cin / g.groups) * g.KH * g.KW;
+    const dyp = this.ptr(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW), xp = this.ptr(op, 'x', x, g.N * g.Cin * g.H * g.W);
+    const dwp = this.ptr(op, 'dw', dw, nw);
+    const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
+    const partial = (nw + 15) & ~15; // keeps each partial buffer 64-byte aligned
+    this.withTemp((per + partial) * parts.length, (ptr) => {
+      const partials = ptr + 4 * per * parts.length;
+      parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvWeightGrad, g,
+        [dyp, xp, t === 0 ? dwp : partials + 4 * partial * t, n0, n1, 0, ptr + 4 * per * t]));
+      this.threads.run(parts.length);
+      for (let t = 1; t < parts.length; t++) this.k.axpy(partials + 4 * partial * t, 1, dwp, nw, 1);
+    });
   }
 
   // ---- batch norm and mixed sums ----------------------------------------------------------------
@@ -132,12 +186,12 @@ export class WasmBackend extends CpuBackend {
     const { N, C, HW, eps } = g, count = N * HW;
     const mean = new Float64Array(C), invStd = new Float64Array(C), unbiased = new Float64Array(C);
     this.withTemp(3 * C, (ptr, f32, f64) => {
-      this.k.chanSum(x, N, C, HW, ptr, 0, C);
+      this.par('chanSum', C, (c0, c1) => [x, N, C, HW, ptr, c0, c1]);
       for (let c = 0; c < C; c++) mean[c] = f64[c] / count;
       const meanPtr = ptr + 8 * C; // f32[C] after the f64[C] block
       const meanF = new Float32Array(f32.buffer, meanPtr, C);
       for (let c = 0; c < C; c++) meanF[c] = mean[c];
-      this.k.chanSqDev(x, meanPtr, N, C, HW, ptr, 0, C);
+      this.par('chanSqDev', C, (c0, c1) => [x, meanPtr, N, C, HW, ptr, c0, c1]);
       for (let c = 0; c < C; c++) {
         const ss = f64[c];
         invStd[c] = 1 / Math.sqrt(ss / count + eps);
@@ -158,7 +212,7 @@ export class WasmBackend extends CpuBackend {
   private applyAffine(x: number, scale: ArrayLike<number>, shift: ArrayLike<number>, y: number, g: ChannelGeom): void {
     this.withTemp(2 * g.C, (ptr, f32) => {
       for (let c = 0; c < g.C; c++) { f32[c] = scale[c]; f32[g.C + c] = shift[c]; }
-      this.k.chanAffine(x, ptr, ptr + 4 * g.C, 1, y, g.N, g.C, g.HW, 0, 0, g.N);
+      this.par('chanAffine', g.N, (n0, n1) => [x, ptr, ptr + 4 * g.C, 1, y, g.N, g.C, g.HW, 0, n0, n1]);
     });
   }
 
@@ -207,7 +261,8 @@ export class WasmBackend extends CpuBackend {
     checkPositive(op, g, ['N', 'C', 'HW']);
     this.launch(op, 0);
     const st = this.ptr(op, 'stats', stats, 4 * g.C);
-    this.k.chanAffine(this.ptr(op, 'x', x, n), st + 8 * g.C, st + 12 * g.C, 1, this.ptr(op, 'y', y, n), g.N, g.C, g.HW, 0, 0, g.N);
+    const xp = this.ptr(op, 'x', x, n), yp = this.ptr(op, 'y', y, n);
+    this.par('chanAffine', g.N, (n0, n1) => [xp, st + 8 * g.C, st + 12 * g.C, 1, yp, g.N, g.C, g.HW, 0, n0, n1]);
   }
 
   /**
@@ -220,11 +275,11 @@ export class WasmBackend extends CpuBackend {
     const { N, C, HW } = g, count = N * HW;
     const sumDy = new Float64Array(C), sumDyXhat = new Float64Array(C);
     this.withTemp(7 * C, (ptr, f32, f64) => {
-      this.k.chanSum(dy, N, C, HW, ptr, 0, C);
+      this.par('chanSum', C, (c0, c1) => [dy, N, C, HW, ptr, c0, c1]);
       for (let c = 0; c < C; c++) sumDy[c] = f * f64[c];
       const p = new Float32Array(f32.buffer, ptr + 8 * C, 5 * C); // p | q | m | r | s
       for (let c = 0; c < C; c++) p[2 * C + c] = mean[c];
-      this.k.chanDot(dy, x, ptr + 16 * C, N, C, HW, ptr, 0, C); // Σ dy·(x − mean)
+      this.par('chanDot', C, (c0, c1) => [dy, x, ptr + 16 * C, N, C, HW, ptr, c0, c1]); // Σ dy·(x − mean)
       for (let c = 0; c < C; c++) {
         const inv = invStd[c];
         sumDyXhat[c] = inv * f * f64[c];
@@ -233,8 +288,8 @@ export class WasmBackend extends CpuBackend {
         p[3 * C + c] = -(sumDy[c] / count);
         p[4 * C + c] = (gamma ? gamma[c] : 1) * inv;
       }
-      this.k.chanBackward(dy, x, ptr + 8 * C, ptr + 12 * C, ptr + 16 * C, ptr + 20 * C, ptr + 24 * C, dx, N, C, HW,
-        accumulate ? 1 : 0, 0, N);
+      this.par('chanBackward', N, (n0, n1) => [dy, x, ptr + 8 * C, ptr + 12 * C, ptr + 16 * C, ptr + 20 * C, ptr + 24 * C,
+        dx, N, C, HW, accumulate ? 1 : 0, n0, n1]);
     });
     return { sumDy, sumDyXhat };
   }
@@ -286,9 +341,9 @@ export class WasmBackend extends CpuBackend {
       const xp = this.ptr(op, `terms[${k}].x`, t.x, n), c = wv[t.wIndex];
       if (t.stats) {
         const st = this.ptr(op, `terms[${k}].stats`, t.stats, 4 * g.C);
-        this.k.chanAffine(xp, st + 8 * g.C, st + 12 * g.C, c, o, g.N, g.C, g.HW, k > 0 ? 1 : 0, 0, g.N);
+        this.par('chanAffine', g.N, (n0, n1) => [xp, st + 8 * g.C, st + 12 * g.C, c, o, g.N, g.C, g.HW, k > 0 ? 1 : 0, n0, n1]);
       } else {
-        this.k.axpy(xp, c, o, n, k > 0 ? 1 : 0);
+        this.parAxpy(xp, c, o, n, k > 0);
       }
     });
   }
@@ -309,9 +364,10 @@ export class WasmBackend extends CpuBackend {
     if (!accumulate) o.fill(0, 0, dwSize);
     this.withTemp(4 * C, (ptr, _f32, f64) => {
       const sumDy = new Float64Array(C);
-      if (terms.some((t) => t.stats)) { this.k.chanSum(d, g.N, C, g.HW, ptr, 0, C); sumDy.set(f64.subarray(0, C)); }
+      if (terms.some((t) => t.stats)) { this.par('chanSum', C, (c0, c1) => [d, g.N, C, g.HW, ptr, c0, c1]); sumDy.set(f64.subarray(0, C)); }
       terms.forEach((t, k) => {
-        this.k.chanDot(d, this.ptr(op, `terms[${k}].x`, t.x, n), 0, g.N, C, g.HW, ptr, 0, C);
+        const xp = this.ptr(op, `terms[${k}].x`, t.x, n);
+        this.par('chanDot', C, (c0, c1) => [d, xp, 0, g.N, C, g.HW, ptr, c0, c1]);
         const st = t.stats ? this.arr(op, `terms[${k}].stats`, t.stats, 4 * C) : null;
         let s = 0;
         for (let c = 0; c < C; c++) s += st ? st[2 * C + c] * f64[c] + st[3 * C + c] * sumDy[c] : f64[c];
@@ -325,7 +381,13 @@ export class WasmBackend extends CpuBackend {
     this.launch(op, n);
     checkCount(op, 'wIndex', wIndex);
     const f = this.arr(op, 'w', w, wIndex + 1)[wIndex];
-    this.k.axpy(this.ptr(op, 'x', x, n), f, this.ptr(op, 'acc', acc, n), n, 1);
+    this.parAxpy(this.ptr(op, 'x', x, n), f, this.ptr(op, 'acc', acc, n), n, true);
+  }
+
+  /** out = (acc ? out : 0) + k·x, split in 64-byte-aligned pieces */
+  private parAxpy(x: number, k: number, out: number, n: number, acc: boolean): void {
+    const blocks = Math.ceil(n / 16);
+    this.par('axpy', blocks, (b0, b1) => [x + 64 * b0, k, out + 64 * b0, Math.min(n, 16 * b1) - 16 * b0, acc ? 1 : 0]);
   }
 
   // ---- pooling (average in Wasm; max pooling, not in the NB201 space, stays on the reference) ----
@@ -335,8 +397,9 @@ export class WasmBackend extends CpuBackend {
     const op = 'pool2d';
     checkPoolGeom(op, g);
     this.launch(op, 0);
-    this.k.avgPool(this.ptr(op, 'x', x, g.N * g.C * g.H * g.W), this.ptr(op, 'y', y, g.N * g.C * g.OH * g.OW),
-      g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.strideH, g.strideW, g.padH, g.padW, g.countIncludePad ? 1 : 0, 0, g.N * g.C);
+    const xp = this.ptr(op, 'x', x, g.N * g.C * g.H * g.W), yp = this.ptr(op, 'y', y, g.N * g.C * g.OH * g.OW);
+    this.par('avgPool', g.N * g.C, (p0, p1) => [xp, yp, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.strideH, g.strideW, g.padH, g.padW,
+      g.countIncludePad ? 1 : 0, p0, p1]);
   }
 
   override pool2dBackward(dy: Storage, x: Storage, dx: Storage, g: PoolGeom, out: GradWrite = {}): void {
@@ -348,9 +411,10 @@ export class WasmBackend extends CpuBackend {
     this.arr(op, 'x', x, n);
     const scale = out.scale ? this.arr(op, 'scale.w', out.scale.w, out.scale.index + 1)[out.scale.index] : 1;
     const dyp = this.ptr(op, 'dy', dy, g.N * g.C * g.OH * g.OW), dxp = this.ptr(op, 'dx', dx, n);
-    this.withTemp(g.H * g.W, (tmp) => {
-      this.k.avgPoolBackward(dyp, dxp, tmp, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.strideH, g.strideW, g.padH, g.padW,
-        g.countIncludePad ? 1 : 0, scale, out.accumulate ? 1 : 0, 0, g.N * g.C);
+    const plane = (g.H * g.W + 15) & ~15;
+    this.withTemp(plane * this.threads.size, (tmp) => {
+      this.par('avgPoolBackward', g.N * g.C, (p0, p1, t) => [dyp, dxp, tmp + 4 * plane * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
+        g.strideH, g.strideW, g.padH, g.padW, g.countIncludePad ? 1 : 0, scale, out.accumulate ? 1 : 0, p0, p1]);
     });
   }
 }
