@@ -6,7 +6,7 @@ import { parseFlags, UsageError } from './args.js';
 import { readTextFile } from '../io/fs.js';
 import { parseCsv, csvColumnIndex, parseCsvNumber } from '../io/csv.js';
 import type { CsvTable } from '../io/csv.js';
-import { parseGenotype, formatGenotype } from '../spaces/nb201/genotype.js';
+import { getSpace } from '../spaces/registry.js';
 import { correlateTopFractions } from '../stats/rank.js';
 
 const HELP = `usage: node run.js correlate --pred FILE --truth FILE --column COL [flags]
@@ -25,7 +25,7 @@ function scoresByGenotype(t: CsvTable, column: string, flag: string): Map<string
   const out = new Map<string, number>();
   for (const r of t.records) {
     let key: string;
-    try { key = formatGenotype(parseGenotype(r.fields[arch] ?? '')); } catch (e) { throw new Error(`${t.source}:${r.line}: ${(e as Error).message}`); }
+    try { key = getSpace().formatGenotype(getSpace().parseGenotype(r.fields[arch] ?? '')); } catch (e) { throw new Error(`${t.source}:${r.line}: ${(e as Error).message}`); }
     const v = parseCsvNumber(r.fields[col] ?? '');
     if (v === undefined || !Number.isFinite(v)) continue; // unscored rows (rank failures) are left out
     out.set(key, v);
