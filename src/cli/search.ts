@@ -23,6 +23,7 @@ import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { renderReport } from '../report/html.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
 import { PartitionTree } from '../nas/tree.js';
+import { SPACE_NAMES, DEFAULT_SPACE_NAME } from '../spaces/registry.js';
 
 const FLAGS: FlagSpec = {
   ...COMMON_FLAGS,
@@ -103,15 +104,11 @@ const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune',
 
 /** Build the configuration from the flags (preset first, then every explicit flag). */
 export function configFromFlags(v: Record<string, unknown>): SearchConfig {
-  const space = v.space ?? 'nb201';
-  if (space !== 'nb201') {
-    if (space === 'darts' || space === 'mobilenet') throw new UsageError(`--space ${String(space)}: not implemented yet; available: nb201`);
-    throw new UsageError(`--space ${String(space)}: expected nb201`);
-  }
+  const space = choiceFlag(v, 'space', SPACE_NAMES, DEFAULT_SPACE_NAME);
   const method = choiceFlag<SearchMethod>(v, 'method', SEARCH_METHODS, 'gm');
   const preset = choiceFlag<PresetName>(v, 'preset', PRESETS, 'quick');
   const base = v.base === undefined ? undefined : choiceFlag<BaseMethodName>(v, 'base', BASE_METHOD_NAMES, 'darts');
-  const c = defaultSearchConfig({ method, preset, ...(base ? { base } : {}) });
+  const c = defaultSearchConfig({ space, method, preset, ...(base ? { base } : {}) });
   const common = readCommonFlags(v, { dataset: 'fashion-mnist-embedded', channels: c.channels, cells: c.cells, batchSize: c.batchSize, epochs: c.totalEpochs });
   c.seed = common.seed;
   c.dataset = common.dataset;
