@@ -10,7 +10,7 @@ import { AUTOTUNE_FLAG, AUTOTUNE_FLAG_HELP, DEVICE_CHOICES, readAutotuneFlag, ty
 import { createBackend, describeBackend } from '../engine/select-backend.js';
 import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { readJsonFile, writeJsonAtomic } from '../io/fs.js';
-import { parseGenotype, formatGenotype } from '../spaces/nb201/genotype.js';
+import { getSpace } from '../spaces/registry.js';
 import { validateSearchConfig, type SearchConfig } from '../nas/config.js';
 import { loadSearchData, loadSearchTestSet } from '../nas/search-data.js';
 import { retrainGenotype } from '../nas/retrain.js';
@@ -49,16 +49,17 @@ export async function retrainLikeCommand(argv: string[]): Promise<number> {
   if (v.help) { console.log(RETRAIN_LIKE_HELP); return 0; }
   if (positionals.length) throw new UsageError(`train: unexpected argument '${positionals[0]}'`);
   if (!v.like) throw new UsageError('--like: expected a search output folder');
-  if (!v.arch) throw new UsageError('train --like: --arch is required (an NB201 genotype string)');
-  let arch: string;
-  try { arch = formatGenotype(parseGenotype(String(v.arch))); } catch (e) { throw new UsageError(`--arch: ${(e as Error).message}`); }
+  if (!v.arch) throw new UsageError('train --like: --arch is required (a genotype of the search space of that run)');
   const device = String(v.device ?? 'auto');
   if (!(DEVICE_CHOICES as readonly string[]).includes(device)) throw new UsageError(`--device ${device}: expected one of ${DEVICE_CHOICES.join(', ')}`);
   const config = readRunConfig(String(v.like));
+  const space = getSpace(config.space);
+  let arch: string;
+  try { arch = space.formatGenotype(space.parseGenotype(String(v.arch))); } catch (e) { throw new UsageError(`--arch: ${(e as Error).message}`); }
   const epochs = intFlag(v, 'epochs', config.retrainEpochs, 1);
   if (epochs < 1) throw new UsageError(`--epochs: the search in ${String(v.like)} ran with --no-retrain; give --epochs N`);
   const seed = intFlag(v, 'seed', config.seed, 0);
-  const out = resolve(v.out === undefined ? join('runs', `retrain-${parseGenotype(arch).join('')}`) : String(v.out));
+  const out = resolve(v.out === undefined ? join('runs', `retrain-${space.parseGenotype(arch).join('')}`) : String(v.out));
   const say = v.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
 
   const data = loadSearchData(config);
