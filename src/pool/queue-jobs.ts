@@ -10,7 +10,7 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { defaultSearchConfig, validateSearchConfig, type SearchConfig } from '../nas/config.js';
 import type { NodeProgress } from '../nas/phases.js';
-import { parseMask } from '../spaces/nb201/ops.js';
+import { getSpace } from '../spaces/registry.js';
 
 export const JOB_KINDS = ['train-leaf'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
@@ -138,7 +138,7 @@ export function validateJob(name: unknown, data: unknown, workerStore: string | 
   const n = plainObject(d.node, 'node');
   int(n.id, 'node.id', 0, LIMITS.node);
   if (typeof n.mask !== 'string') throw new JobRejected('node.mask is not a string');
-  try { parseMask(n.mask); } catch (e) { throw new JobRejected(`node.mask: ${(e as Error).message}`); }
+  try { getSpace(config.space).parseMask(n.mask); } catch (e) { throw new JobRejected(`node.mask: ${(e as Error).message}`); }
   const from = int(n.fromEpoch, 'node.fromEpoch', 0, config.totalEpochs);
   int(n.toEpoch, 'node.toEpoch', from, config.totalEpochs);
   if (n.restartedAt !== null) int(n.restartedAt, 'node.restartedAt', 0, config.totalEpochs);

@@ -13,7 +13,7 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { LeafRunner } from '../nas/search.js';
 import type { LeafResult, ProgressEvent, ProgressListener } from '../nas/phases.js';
 import type { SearchConfig } from '../nas/config.js';
-import { maskToString } from '../spaces/nb201/ops.js';
+import { getSpace } from '../spaces/registry.js';
 import { QUEUE_NAME, bullConnection, type QueueTarget } from './queue-connection.js';
 import { JOB_VERSION, jobConfig, type JobStore, type TrainLeafJob } from './queue-jobs.js';
 import type { JobProgressMessage } from './queue-worker.js';
@@ -88,7 +88,7 @@ export function queueLeafRunner(o: QueueRunnerOptions): LeafRunner {
         if (!job) {
           const data: TrainLeafJob = {
             v: JOB_VERSION, store: o.store, config: jobConfig(o.config),
-            node: { id: j.node.id, mask: maskToString(j.node.mask), fromEpoch: j.node.fromEpoch, toEpoch: j.node.toEpoch, restartedAt: j.node.restartedAt },
+            node: { id: j.node.id, mask: getSpace(o.config.space).maskToString(j.node.mask), fromEpoch: j.node.fromEpoch, toEpoch: j.node.toEpoch, restartedAt: j.node.restartedAt },
             progress: j.progress,
             ...(o.failNodes?.includes(j.node.id) ? { fail: true } : {}),
           };

@@ -12,7 +12,7 @@ import { Piscina } from 'piscina';
 import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import type { BackendKind } from '../engine/select-backend.js';
 import { prepareNodeGpuEnv } from '../engine/webgpu/device.js';
-import { parseMask } from '../spaces/nb201/ops.js';
+import { getSpace } from '../spaces/registry.js';
 import type { LeafResult } from '../nas/phases.js';
 import type { LeafMessage, LeafTask } from './leaf-worker.js';
 import { QUEUE_NAME, bullConnection, type QueueTarget } from './queue-connection.js';
@@ -88,7 +88,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<RunningWo
     const task: LeafTask = {
       config: d.config, location: valid.checkpointRoot, checkpointRoot: valid.checkpointRoot,
       device: o.device, autotune: o.autotune, progress: d.progress, port: port2,
-      node: { id: d.node.id, mask: parseMask(d.node.mask), fromEpoch: d.node.fromEpoch, toEpoch: d.node.toEpoch, restartedAt: d.node.restartedAt },
+      node: { id: d.node.id, mask: getSpace(d.config.space).parseMask(d.node.mask), fromEpoch: d.node.fromEpoch, toEpoch: d.node.toEpoch, restartedAt: d.node.restartedAt },
       ...(d.fail ? { failNodes: [d.node.id] } : {}),
     };
     try {

@@ -19,7 +19,7 @@ import { redisAvailable, startRedis, type TestRedis } from '../helpers/redis.js'
 const RUN_JS = fileURLToPath(new URL('../../../run.js', import.meta.url));
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp', GMNAS_QUEUE_LOCK_MS: '4000' };
 const tmp = mkdtempSync(join(tmpdir(), 'gmnas-queue-search-'));
-const CONFIG = ['--space', 'nb201', '--preset', 'tiny', '--method', 'fewshot', '--synthetic-size', '128',
+const CONFIG = ['--space', 'nb201', '--preset', 'tiny', '--method', 'fewshot', '--dataset', 'synthetic', '--synthetic-size', '128',
   '--seed', '5'];
 const LEAVES = 5;
 
