@@ -1,22 +1,16 @@
 // The run store of a queued search (Node): checkpoints live in a folder every machine mounts (--store:
 // NFS, SMB, a cloud disk; by default the run folder), the run state and artifacts in the coordinator's
-// run folder. Each checkpoint has a SHA-256 sidecar (`<name>.safetensors.sha256`) checked on every read,
-// so a torn copy on a network file system or a stale cache is an error naming the file, never a
-// silently different leaf.
-//
-// Write order, so a kill at any point leaves a readable pair: the new checkpoint goes to a staging file,
-// the sidecar is rewritten (atomically) to list the new hash and the previous one, then the staging file
-// is renamed over the checkpoint. Between the two steps the old checkpoint still matches a listed hash;
-// after them the new one does.
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, statSync, accessSync, constants as fsConstants } from 'node:fs';
+// run folder. Checkpoints and state.json are sealed as in a local run (src/nas/file-store.ts): each
+// carries its SHA-256 (the safetensors metadata entry `gmnas_sha256`, state.json's `sha256` key), checked
+// on every read, so a torn copy on a network file system or a stale cache is an error naming the file,
+// never a silently different leaf. Every write is atomic (temp file + rename).
+import { existsSync, readFileSync, statSync, accessSync, constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/fs.js';
+import { sealJson, parseSealedJson } from '../io/sealed-json.js';
 import { saveMethodCheckpoint, loadMethodCheckpoint } from '../search/checkpoints.js';
 import type { BaseMethod } from '../search/method.js';
 import type { RunStore } from '../nas/store.js';
-
-export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /** Fail at once, naming the path, when a worker cannot see or write the shared folder. */
 export function checkStoreVisible(dir: string, what = 'store'): void {
@@ -54,46 +48,33 @@ export class SharedStore implements RunStore {
   async readState<T>(): Promise<T | null> {
     const path = join(this.need(), 'state.json');
     if (!existsSync(path)) return null;
+    let text: string;
     try {
-      return JSON.parse(readFileSync(path, 'utf8')) as T;
+      text = readFileSync(path, 'utf8');
     } catch (e) {
       throw new Error(`${path}: not a readable run state (${(e as Error).message})`);
     }
+    const { value, checksum } = parseSealedJson<T>(text, path);
+    if (checksum !== 'verified') throw new Error(`${path}: no SHA-256 checksum: not written by this gmnas, or damaged (start over in a new --out folder)`);
+    return value;
   }
 
-  async writeState(state: unknown): Promise<void> { writeFileAtomic(join(this.need(), 'state.json'), JSON.stringify(state, null, 1)); }
+  async writeState(state: unknown): Promise<void> { writeFileAtomic(join(this.need(), 'state.json'), sealJson(state as object)); }
 
   async writeText(name: string, text: string): Promise<void> { writeFileAtomic(join(this.need(), name), text); }
 
   hasCheckpoint(name: string): boolean { return existsSync(this.path(name)); }
 
-  private listedHashes(path: string): string[] {
-    const side = `${path}.sha256`;
-    if (!existsSync(side)) return [];
-    return readFileSync(side, 'utf8').split('\n').map((l) => l.trim().split(/\s+/)[0]).filter((h) => /^[0-9a-f]{64}$/.test(h));
-  }
+  checkpointLocation(name: string): string { return this.path(name); }
 
   async saveCheckpoint(name: string, method: BaseMethod, info: unknown): Promise<void> {
-    const path = this.path(name);
-    const staging = `${path}.staging`;
-    await saveMethodCheckpoint(staging, method, { gmnas_checkpoint: name, gmnas_progress: JSON.stringify(info) });
-    const hash = sha256Hex(readFileSync(staging));
-    const previous = existsSync(path) ? sha256Hex(readFileSync(path)) : null;
-    const file = `${name}.safetensors`;
-    writeFileAtomic(`${path}.sha256`, `${hash}  ${file}\n${previous && previous !== hash ? `${previous}  ${file} (previous)\n` : ''}`);
-    renameSync(staging, path);
+    await saveMethodCheckpoint(this.path(name), method, { gmnas_checkpoint: name, gmnas_progress: JSON.stringify(info) });
   }
 
-  /** Verifies the file's SHA-256 against its sidecar, then restores `method`. */
+  /** Verifies the file's SHA-256 (a checkpoint without one is damaged), then restores `method`. */
   async loadCheckpoint<T>(name: string, method: BaseMethod): Promise<T> {
     const path = this.path(name);
-    const listed = this.listedHashes(path);
-    if (!listed.length) throw new Error(`${path}.sha256: missing or empty; the checkpoint cannot be verified (written by a local run? resume it without --queue)`);
-    const actual = sha256Hex(readFileSync(path));
-    if (!listed.includes(actual)) {
-      throw new Error(`${path}: SHA-256 ${actual.slice(0, 16)}… does not match ${path}.sha256 (${listed[0].slice(0, 16)}…): the copy is torn or corrupt`);
-    }
-    const metadata = loadMethodCheckpoint(path, method);
+    const metadata = loadMethodCheckpoint(path, method, { requireChecksum: true });
     if (metadata.gmnas_progress === undefined) throw new Error(`${path}: not a gmnas search checkpoint (no 'gmnas_progress' metadata)`);
     return JSON.parse(metadata.gmnas_progress) as T;
   }

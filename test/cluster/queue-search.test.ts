@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, readFileSync, readdirSync, existsSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, readFileSync, readdirSync, existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,13 +70,17 @@ async function stopAll(): Promise<void> {
   }
 }
 
+/** Every `seconds` field (wall-clock timings) set to 0, at any depth. */
+function withoutSeconds(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutSeconds);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, k === 'seconds' ? 0 : withoutSeconds(x)]));
+}
+
 /** What must not differ between a local and a queued run (timings aside). */
 function comparable(dir: string): unknown {
   const r = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8'));
-  return {
-    leaves: r.leaves.map((l: Record<string, any>) => ({ ...l, seconds: 0, history: l.history.map((h: Record<string, unknown>) => ({ ...h, seconds: 0 })) })),
-    final: r.final, splits: r.splits, failed: r.failedLeaves,
-  };
+  return withoutSeconds({ leaves: r.leaves, final: r.final, splits: r.splits, failed: r.failedLeaves });
 }
 const jobsRun = (w: Proc): string[] => [...w.out.matchAll(/train-leaf node (\d+)/g)].map((m) => m[1]);
 
@@ -111,10 +115,10 @@ if (redisAvailable()) {
     // (a leaf may run twice when a loaded machine starves a worker past its lock; never zero times)
     assert.equal([...new Set([...jobsRun(a), ...jobsRun(b)])].sort(), ['1', '2', '3', '4', '5']);
     assert.match(a.out, new RegExp(`checkpoints in ${mount}/gmnas-two-`));
-    // every checkpoint is in the store, with its SHA-256 sidecar; none in the run folder
+    // every checkpoint is in the store (sealed: its SHA-256 is checked on every read); none in the run folder
     const [runStore] = readdirSync(shared);
     assert.match(runStore, /^gmnas-two-[0-9a-f]{8}$/);
-    for (let n = 1; n <= LEAVES; n++) assert.ok(existsSync(join(shared, runStore, 'checkpoints', `node-${n}.safetensors.sha256`)), `node ${n}`);
+    for (let n = 1; n <= LEAVES; n++) assert.ok(existsSync(join(shared, runStore, 'checkpoints', `node-${n}.safetensors`)), `node ${n}`);
     assert.not.ok(existsSync(join(out, 'checkpoints')));
     // resuming without the queue and its store would find no checkpoints and retrain from scratch: refused
     const refused = spawnSync(process.execPath, [RUN_JS, '--resume', out, '--device', 'cpu'], { env, encoding: 'utf8' });
@@ -143,16 +147,23 @@ if (redisAvailable()) {
     assert.equal(comparable(out), comparable(local));
   });
 
-  test('a job that fails twice is reported in failedLeaves with its error; the other leaves finish', async () => {
-    const w = await worker(redis.url);
+  test('a job that fails twice, and one whose checkpoint was damaged in the store, are reported in failedLeaves; the other leaves finish', async () => {
     const out = join(tmp, 'failing');
     const c = start([...CONFIG, '--device', 'cpu', '--queue', redis.url, '--inject-leaf-failure', '2', '--out', out]);
+    // before any worker runs: flip one byte of leaf 3's weights in the shared store
+    await until('the leaf jobs to be queued', () => /5 leaf job\(s\)/.test(c.out));
+    const damaged = join(out, 'checkpoints', 'node-3.safetensors');
+    const bytes = readFileSync(damaged);
+    bytes[bytes.length - 5] ^= 0x40;
+    writeFileSync(damaged, bytes);
+    const w = await worker(redis.url);
     const code = await finished(c);
     assert.is(code, 1, c.out);
     const r = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
-    assert.equal(r.failedLeaves.map((f: { node: number }) => f.node), [2]);
+    assert.equal(r.failedLeaves.map((f: { node: number }) => f.node), [2, 3]);
     assert.match(r.failedLeaves[0].error, /injected failure of leaf 2/);
-    assert.is(r.leaves.length, LEAVES - 1);
+    assert.match(r.failedLeaves[1].error, new RegExp(`${damaged}: SHA-256 checksum mismatch`));
+    assert.is(r.leaves.length, LEAVES - 2);
     assert.ok(jobsRun(w).filter((n) => n === '2').length >= 2, w.out);
     assert.match(w.out, /node 2 \(attempt 2\)/);
   });
