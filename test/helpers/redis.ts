@@ -86,6 +86,8 @@ export async function startRedis(o: { password?: string; persistent?: boolean; t
     await exited;
     child = null;
   };
+  // a test file that crashes before its after-hook must not leave a server behind
+  process.once('exit', () => { (child as ChildProcess | null)?.kill('SIGKILL'); });
   await start();
   return {
     port, dir,
