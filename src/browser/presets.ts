@@ -50,6 +50,8 @@ export interface BrowserConfigOptions {
   preset?: AnyPresetName;
   /** the dataset the search runs on (its registry name) */
   dataset: DatasetName;
+  /** the search space (default: the registry's default, NB201) */
+  space?: string;
   method?: SearchMethod;
   seed?: number;
   /** any other fields, applied last */
@@ -61,7 +63,9 @@ export function browserSearchConfig(o: BrowserConfigOptions): SearchConfig {
   const preset = o.preset ?? 'browser-quick';
   if (!isAnyPresetName(preset)) throw new Error(`preset: expected one of ${[...BROWSER_PRESETS, ...PRESETS].join(', ')}, got '${preset}'`);
   const browser = (BROWSER_PRESETS as readonly string[]).includes(preset) ? BROWSER_PRESET_FIELDS[preset as BrowserPresetName] : null;
-  const base = defaultSearchConfig({ preset: browser ? browser.library : (preset as PresetName), ...(o.method ? { method: o.method } : {}) });
+  const base = defaultSearchConfig({
+    preset: browser ? browser.library : (preset as PresetName), ...(o.method ? { method: o.method } : {}), ...(o.space ? { space: o.space } : {}),
+  });
   const config: SearchConfig = {
     ...base,
     ...(browser ? browser.fields : {}),

@@ -16,11 +16,12 @@ import { StopRequested, type SearchResult } from '../nas/search.js';
 import type { DataLoadProgress } from './datasets.js';
 import type { LiveSearchState } from './live-state.js';
 import { browserSearchConfig, type AnyPresetName } from './presets.js';
+import { SPACE_NAMES, DEFAULT_SPACE_NAME } from '../spaces/registry.js';
 import type { DatasetSource, DeviceChoice, FromWorker, ToWorker, WorkerArtifacts } from './protocol.js';
 
 export interface StartSearchOptions {
-  /** the search space; only 'nb201' today */
-  space?: 'nb201';
+  /** the search space, a name from the registry (default 'nb201'; the demo page draws NB201 cells) */
+  space?: string;
   /** a loaded Dataset (e.g. from loadEmbeddedFashionMnist or datasetFromFiles; its arrays are copied
    *  to the worker), 'fashion-mnist' (the worker fetches the embedded subset) or 'synthetic' */
   dataset: Dataset | 'fashion-mnist' | 'synthetic';
@@ -61,11 +62,9 @@ export interface SearchRun {
   stop(graceMs?: number): Promise<void>;
 }
 
-const SPACES = ['nb201'] as const;
-
 export function startSearch(o: StartSearchOptions): SearchRun {
-  const space = o.space ?? 'nb201';
-  if (!(SPACES as readonly string[]).includes(space)) throw new Error(`space: '${space}' is not available in the browser (available: ${SPACES.join(', ')})`);
+  const space = o.space ?? DEFAULT_SPACE_NAME;
+  if (!SPACE_NAMES.includes(space)) throw new Error(`space: unknown search space '${space}' (available: ${SPACE_NAMES.join(', ')})`);
   let source: DatasetSource;
   let datasetName: DatasetName;
   if (o.dataset === 'fashion-mnist') {
@@ -85,7 +84,7 @@ export function startSearch(o: StartSearchOptions): SearchRun {
   }
   const preset = o.preset ?? 'browser-quick';
   const config = browserSearchConfig({
-    preset, dataset: datasetName,
+    preset, dataset: datasetName, space,
     ...(o.method ? { method: o.method } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.config ? { config: o.config } : {}),
   });
   if (typeof Worker !== 'function') throw new Error('startSearch needs Web Workers (a browser page); in Node use runSearch');

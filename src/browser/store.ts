@@ -1,9 +1,8 @@
 // The run store of a search in a page or worker: everything in memory, checkpoints kept as the very
-// bytes the CLI's FileStore writes to checkpoints/node-<id>.safetensors (supernet metadata, the method
-// state and the node's progress in the safetensors metadata), so a checkpoint downloaded from a page
-// opens with the same tools as one from `gmnas search --out`.
-import { encodeSafetensors, decodeSafetensors } from '../io/safetensors.js';
-import { supernetMetadata, SUPERNET_FORMAT } from '../spaces/nb201/checkpoint.js';
+// bytes the CLI's FileStore writes to checkpoints/node-<id>.safetensors (the space's supernet metadata,
+// the method state and the node's progress in the safetensors metadata, sealed with its SHA-256), so a
+// checkpoint downloaded from a page opens with the same tools as one from `gmnas search --out`.
+import { encodeSafetensors, decodeSafetensors, sealSafetensors } from '../io/safetensors.js';
 import type { BaseMethod, MethodStateMeta } from '../search/method.js';
 import type { RunStore } from '../nas/store.js';
 
@@ -31,16 +30,16 @@ export class BrowserRunStore implements RunStore {
 
   async saveCheckpoint(name: string, method: BaseMethod, info: unknown): Promise<void> {
     const { tensors, meta } = await method.exportState();
-    const metadata = supernetMetadata(method.supernet, { gmnas_checkpoint: name, gmnas_progress: JSON.stringify(info), method_state: JSON.stringify(meta) });
-    this.checkpoints.set(name, encodeSafetensors(tensors, metadata));
+    const metadata = method.space.supernetMetadata(method.supernet, { gmnas_checkpoint: name, gmnas_progress: JSON.stringify(info), method_state: JSON.stringify(meta) });
+    this.checkpoints.set(name, sealSafetensors(encodeSafetensors(tensors, metadata), `checkpoint '${name}'`));
   }
 
   async loadCheckpoint<T>(name: string, method: BaseMethod): Promise<T> {
     const bytes = this.checkpoints.get(name);
     if (!bytes) throw new Error(`run store: no checkpoint '${name}'`);
     const where = `checkpoint '${name}'`;
-    const { tensors, metadata } = decodeSafetensors(bytes, where);
-    if (metadata.format !== SUPERNET_FORMAT || metadata.method_state === undefined || metadata.gmnas_progress === undefined) {
+    const { tensors, metadata } = decodeSafetensors(bytes, where, { requireChecksum: true });
+    if (metadata.format !== method.space.checkpointFormats.supernet || metadata.method_state === undefined || metadata.gmnas_progress === undefined) {
       throw new Error(`${where}: not a gmnas search checkpoint`);
     }
     method.importState(tensors, JSON.parse(metadata.method_state) as MethodStateMeta, where);

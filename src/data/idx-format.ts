@@ -39,7 +39,8 @@ export function parseIdx(bytes: Uint8Array, expectedMagic: number, file: string,
     count *= v;
   }
   if (bytes.length !== headerBytes + count) {
-    throw new DataError(`${dataset}: ${file} has ${bytes.length - headerBytes} data bytes after its header, expected ${dims.join('×')} = ${count}`, file);
+    const expected = dims.length === 1 ? `${count}` : `${dims.join('×')} = ${count}`;
+    throw new DataError(`${dataset}: ${file} has ${bytes.length - headerBytes} data bytes after its header, expected ${expected}`, file);
   }
   return { dims, data: bytes.subarray(headerBytes) };
 }
