@@ -4,8 +4,9 @@
 // preset's name.
 //
 //   browser-quick  C=8 N=1, 16×16 (Fashion-MNIST padded to 32×32, ÷2), all 12 000 embedded images,
-//                  25 steps of 32 per epoch, splits at epochs 2 and 4, 8 epochs, R=3: four leaves well
-//                  clear of chance within minutes on a laptop GPU (figures in docs/browser.md).
+//                  25 steps of 32 per epoch, splits at epochs 2 and 4, 8 epochs, R=3: four leaves,
+//                  sized for minutes on a laptop GPU (a target: not measured on a GPU yet; far too slow
+//                  for a software adapter, see docs/browser.md).
 //   browser-tiny   C=4 N=1, 8×8 (÷4), 2 000 images, 10 steps of 32 per epoch, one split at epoch 2,
 //                  5 epochs, R=1: two leaves clear of chance on a software adapter in a few minutes;
 //                  the test preset.
