@@ -21,6 +21,9 @@ export function embeddedDataUrl(): URL {
   return new URL('../data/fashion-mnist/', import.meta.url);
 }
 
+/** The registry name of the embedded subset (the CLI's `--dataset fashion-mnist-embedded`). */
+export const EMBEDDED_DATASET_NAME = 'fashion-mnist-embedded';
+
 export const EMBEDDED_TRAIN_FILES = { images: 'train-images-idx3-ubyte.gz', labels: 'train-labels-idx1-ubyte.gz' } as const;
 
 /** The bytes at `url`, reporting download progress; a clear error for HTTP failures. */
@@ -131,7 +134,9 @@ export async function loadEmbeddedFashionMnist(o: EmbeddedLoadOptions = {}): Pro
   o.onProgress?.({ stage: 'decompress', file: 'fashion-mnist', loaded: 0, total: null });
   const [images, labels] = await Promise.all(files.map((f, i) => gunzipIfNeeded(raw[i], f)));
   o.onProgress?.({ stage: 'parse', file: 'fashion-mnist', loaded: 0, total: null });
-  const ds = idxDataset('fashion-mnist', { name: files[0], bytes: images }, { name: files[1], bytes: labels }, o.limit);
+  // named as the Node reader of the same files names it (src/data/readers/embedded.ts), so results say
+  // which images they were searched on
+  const ds = idxDataset(EMBEDDED_DATASET_NAME, { name: files[0], bytes: images }, { name: files[1], bytes: labels }, o.limit);
   o.onProgress?.({ stage: 'done', file: 'fashion-mnist', loaded: ds.size, total: ds.size });
   return ds;
 }
@@ -139,7 +144,7 @@ export async function loadEmbeddedFashionMnist(o: EmbeddedLoadOptions = {}): Pro
 /** One file as a page has it: a name (for messages) and its bytes. */
 export interface NamedBytes { name: string; bytes: Uint8Array }
 
-function idxDataset(name: 'fashion-mnist' | 'mnist', images: NamedBytes, labels: NamedBytes, limit?: number): Dataset {
+function idxDataset(name: 'fashion-mnist-embedded' | 'fashion-mnist' | 'mnist', images: NamedBytes, labels: NamedBytes, limit?: number): Dataset {
   const img = parseIdx(images.bytes, IDX_IMAGES_MAGIC, images.name, name);
   const lab = parseIdx(labels.bytes, IDX_LABELS_MAGIC, labels.name, name);
   const { count, height, width } = checkIdxPair(img, lab, images.name, labels.name, name);

@@ -13,7 +13,7 @@ import { DATASET_NAMES, type Dataset, type DatasetName } from '../data/dataset.j
 import type { SearchConfig, SearchMethod } from '../nas/config.js';
 import type { ProgressEvent } from '../nas/phases.js';
 import { StopRequested, type SearchResult } from '../nas/search.js';
-import type { DataLoadProgress } from './datasets.js';
+import { EMBEDDED_DATASET_NAME, type DataLoadProgress } from './datasets.js';
 import type { LiveSearchState } from './live-state.js';
 import { browserSearchConfig, type AnyPresetName } from './presets.js';
 import { SPACE_NAMES, DEFAULT_SPACE_NAME } from '../spaces/registry.js';
@@ -69,7 +69,7 @@ export function startSearch(o: StartSearchOptions): SearchRun {
   let datasetName: DatasetName;
   if (o.dataset === 'fashion-mnist') {
     source = { kind: 'embedded', name: 'fashion-mnist', baseUrl: o.dataUrl ? String(o.dataUrl) : null };
-    datasetName = 'fashion-mnist';
+    datasetName = EMBEDDED_DATASET_NAME;
   } else if (o.dataset === 'synthetic') {
     source = { kind: 'synthetic' };
     datasetName = 'synthetic';

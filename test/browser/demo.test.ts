@@ -19,7 +19,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { readFashionMnist } from '../../src/data/readers/idx.js';
+import { readEmbeddedFashionMnist } from '../../src/data/readers/embedded.js';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -185,11 +185,12 @@ if (!existsSync(CHROMIUM)) {
     const p = page!;
     await p.waitForSelector('#data[data-ready], #data[data-error]', { timeout: 120_000 });
     assert.is(await p.getAttribute('#data', 'data-error'), null, (await p.textContent('#data-error')) ?? '');
-    assert.is(await p.getAttribute('#data', 'data-name'), 'fashion-mnist');
+    assert.is(await p.getAttribute('#data', 'data-name'), 'fashion-mnist-embedded');
     assert.is(await p.getAttribute('#data', 'data-size'), '12000');
     assert.is(await p.getAttribute('#data-bar', 'value'), '1');
-    // decompressed by zlib and read by the Node reader, compared with DecompressionStream in the page
-    const node = readFashionMnist(join(root, 'data/fashion-mnist'), { split: 'train' });
+    // decompressed by zlib and read by the Node reader of the embedded set, compared with
+    // DecompressionStream and the page's loader
+    const node = readEmbeddedFashionMnist({ split: 'train' });
     const inPage = await p.evaluate(() => {
       const ds = (window as unknown as { gmnasDemo: { dataset: { images: Uint8Array; labels: Int32Array; height: number; width: number; mean: number[] } } }).gmnasDemo.dataset;
       let pixelSum = 0;
@@ -244,7 +245,7 @@ if (!existsSync(CHROMIUM)) {
     assert.equal(cifar, { size: 3, channels: 3, labels: [3, 7, 9], px: [10, 20, 30] });
     // back to the embedded set for the search
     await p.click('#use-embedded');
-    await p.waitForFunction(() => document.getElementById('data')!.dataset.name === 'fashion-mnist', undefined, { timeout: 60_000 });
+    await p.waitForFunction(() => document.getElementById('data')!.dataset.name === 'fashion-mnist-embedded', undefined, { timeout: 60_000 });
   });
 
   test(`GM-NAS (${TEST_PRESET}) runs to the end in a Web Worker: main thread responsive, leaves clear of chance, downloads`, async () => {
@@ -306,7 +307,8 @@ if (!existsSync(CHROMIUM)) {
     assert.is(resultFile.name, 'result.json');
     const result = JSON.parse(resultFile.bytes.toString('utf8'));
     assert.is(result.final.genotype, genotype);
-    assert.is(result.dataset.name, 'fashion-mnist');
+    assert.is(result.dataset.name, 'fashion-mnist-embedded');
+    assert.is(result.config.dataset, 'fashion-mnist-embedded');
     assert.is(result.dataset.trainImages, 2000);
     assert.equal(result.dataset.imageShape, [1, 8, 8]);
     assert.is(result.leaves.length, 2);
