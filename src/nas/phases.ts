@@ -7,6 +7,7 @@ import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
 import { shrinkForNetwork, type Dataset } from '../data/dataset.js';
 import { splitTrainForSearch, type SearchSplit } from '../data/split.js';
+import type { AugmentSpec } from '../data/augment.js';
 import { createBaseMethod } from '../search/index.js';
 import type { BaseMethod } from '../search/method.js';
 import type { ImageShape } from '../search/batch.js';
@@ -20,6 +21,8 @@ export interface SearchData {
   split: SearchSplit;
   imageShape: ImageShape;
   numClasses: number;
+  /** the training samplers' augmentation; absent: the dataset's default (`defaultAugmentation`) */
+  augment?: AugmentSpec;
 }
 
 /** The search data from a training set: shrunk by `c.downsample` (padded first where the shrunk side
@@ -139,10 +142,10 @@ export async function trainNodeEpochs(
     const updateArch = epoch >= archFrom;
     // a sampler per (node, epoch): a resumed run draws exactly the batches the killed one would have
     const train = new BatchSampler(data.train, {
-      batchSize: c.batchSize, seed: hashSeed(c.seed, node.id, epoch, 1), sampling: 'independent', augment: true, indices: data.split.weights,
+      batchSize: c.batchSize, seed: hashSeed(c.seed, node.id, epoch, 1), sampling: 'independent', augment: data.augment ?? true, indices: data.split.weights,
     });
     const valid = new BatchSampler(data.train, {
-      batchSize: c.batchSize, seed: hashSeed(c.seed, node.id, epoch, 2), sampling: 'independent', augment: true, indices: data.split.arch,
+      batchSize: c.batchSize, seed: hashSeed(c.seed, node.id, epoch, 2), sampling: 'independent', augment: data.augment ?? true, indices: data.split.arch,
     });
     const label = `node ${node.id} epoch ${epoch + 1}/${c.totalEpochs}`;
     const m = await method.trainEpoch({

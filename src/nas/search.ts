@@ -362,7 +362,7 @@ export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: Sea
   }
   // GM: one sampler for the node, consumed edge after edge (the reference draws from one loader)
   const batches = new BatchSampler(data.train, {
-    batchSize: c.batchSize, seed: hashSeed(c.seed, GM_STREAM, node), sampling: 'independent', augment: true, indices: data.split.weights,
+    batchSize: c.batchSize, seed: hashSeed(c.seed, GM_STREAM, node), sampling: 'independent', augment: data.augment ?? true, indices: data.split.weights,
   });
   const matrices: { edge: number; matrix: number[][]; ops: number[] }[] = [];
   for (let k = 0; k < unsplit.length; k++) {
@@ -445,7 +445,7 @@ async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafRes
         backend: o.backend, space: getSpace(c.space),
         network: { genotype: getSpace(c.space).parseGenotype(g), C: c.channels, N: c.cells, inputChannels: o.data.imageShape[0], numClasses: o.data.numClasses },
         seed, imageShape: o.data.imageShape,
-        train: new BatchSampler(o.data.train, { batchSize: c.batchSize, seed, sampling: 'independent', augment: true, indices: o.data.split.weights }),
+        train: new BatchSampler(o.data.train, { batchSize: c.batchSize, seed, sampling: 'independent', augment: o.data.augment ?? true, indices: o.data.split.weights }),
         stepsPerEpoch: c.stepsPerEpoch ?? Math.ceil(o.data.split.weights.length / c.batchSize),
         hyper: { epochs, batchSize: c.batchSize, lr: 0.1, lrMin: 0 },
         evaluate: val,
