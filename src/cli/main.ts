@@ -11,7 +11,7 @@ usage: node run.js [search] --space nb201 [flags]   run a search (default comman
        node run.js query --bench FILE --arch G       the benchmark row of one genotype
        node run.js <command> --help                  flags of one command
 
-common flags: --device auto|webgpu|cpu   --seed N   --out DIR`;
+common flags: --device auto|webgpu|wasm|cpu   --threads N   --seed N   --out DIR`;
 
 type Command = (argv: string[]) => Promise<number>;
 

@@ -86,7 +86,7 @@ ${COMMON_FLAGS_HELP}
   --resume DIR               continue a killed run in DIR (its configuration is reused)
   --quiet                    no progress output`;
 
-const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'workers', 'quiet', 'help', 'inject-leaf-failure'].includes(f));
+const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'threads', 'no-autotune', 'out', 'resume', 'workers', 'quiet', 'help', 'inject-leaf-failure'].includes(f));
 
 /** Build the configuration from the flags (preset first, then every explicit flag). */
 export function configFromFlags(v: Record<string, unknown>): SearchConfig {
@@ -185,7 +185,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
       throw new UsageError(`--out ${outDir} already holds a run; continue it with --resume ${outDir}, or choose another folder`);
     }
   }
-  const { device: deviceFlag, autotune } = readCommonFlags({ device: v.device, 'no-autotune': v['no-autotune'] },
+  const { device: deviceFlag, threads, autotune } = readCommonFlags({ device: v.device, threads: v.threads, 'no-autotune': v['no-autotune'] },
     { dataset: 'synthetic', channels: 1, cells: 1, batchSize: 1, epochs: 1 });
   const workersFlag = v.workers === undefined ? undefined : intFlag(v, 'workers', 1, 1);
   const failNodes = v['inject-leaf-failure'] === undefined ? undefined : String(v['inject-leaf-failure']).split(',').map(Number);
@@ -193,11 +193,12 @@ export async function searchCommand(argv: string[]): Promise<number> {
   const view = createProgressView({ quiet: Boolean(v.quiet) });
   const data = loadSearchData(config);
   const benchTable = config.bench ? loadBenchTable(config.bench) : null;
-  const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), ...autotuneBackendOptions(autotune) });
+  const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), threads, ...autotuneBackendOptions(autotune) });
   const store = new FileStore(outDir);
   const leaves = config.splitEpochs.length === 0 ? 1
     : config.method === 'fewshot' ? NB201_OPS.length : config.branches ** config.splitEpochs.length;
-  const workers = workersFlag ?? Math.max(1, Math.min(availableParallelism(), leaves));
+  // the wasm backend already spreads each kernel over the cores: one leaf at a time unless asked
+  const workers = workersFlag ?? (backend.kind === 'wasm' ? 1 : Math.max(1, Math.min(availableParallelism(), leaves)));
   const deviceName = describeBackend(backend);
   view.log(`gmnas search: ${config.method} + ${config.base}, preset ${config.preset}, seed ${config.seed}, ` +
     `${config.dataset} (${data.train.size} images ${data.imageShape.join('×')}), C=${config.channels} N=${config.cells}, ` +
@@ -211,7 +212,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
       onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
       ...(workers > 1 || failNodes ? {
         leafRunner: poolLeafRunner({
-          config, location: outDir, device: backend.kind === 'webgpu' ? 'webgpu' : 'cpu', autotune, workers,
+          config, location: outDir, device: backend.kind, autotune, workers,
           onProgress: (e) => view.event(e), onLog: (l) => view.log(l), ...(failNodes ? { failNodes } : {}),
         }),
       } : {}),
