@@ -9,7 +9,7 @@ import type {
 } from '../backend.js';
 import { CpuBackend, checkConvGeom, checkCount, checkPoolGeom, checkPositive } from '../cpu/cpu-backend.js';
 import type { CpuStorage } from '../cpu/storage.js';
-import { convScratchFloats } from './conv.js';
+import { convScratchFloats, flipWeights, isPointwise, transposedPadding } from './conv.js';
 import { WasmMemoryPool, WasmStorage } from './memory.js';
 import { instantiateKernels, kernelModule, PAGE_BYTES, sharedMemorySupported, type KernelExports } from './module.js';
 import { convTask, kernelTask, Task, type KernelName } from './tasks.js';
@@ -137,10 +137,14 @@ export class WasmBackend extends CpuBackend {
     const n = g.N * g.Cin * g.H * g.W;
     const dyp = this.ptr(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW), wp = this.ptr(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
     const dxp = this.ptr(op, 'dx', dx, n), xp = g.reluInput ? this.ptr(op, 'x', x!, n) : 0;
+    const nw = g.Cout * (g.Cin / g.groups) * g.KH * g.KW;
+    const flipped = !isPointwise(g) && transposedPadding(g) ? (nw + 15) & ~15 : 0;
     const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
-    this.withTemp(per * parts.length, (ptr) => {
+    this.withTemp(flipped + per * parts.length, (ptr, f32) => {
+      if (flipped) flipWeights(this.arr(op, 'w', w, nw), g, f32);
+      const scratch = ptr + 4 * flipped;
       parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvInputGrad, g,
-        [dyp, wp, dxp, xp, accumulate ? 1 : 0, n0, n1, ptr + 4 * per * t]));
+        [dyp, wp, flipped ? ptr : 0, dxp, xp, accumulate ? 1 : 0, n0, n1, scratch + 4 * per * t]));
       this.threads.run(parts.length);
     });
   }
