@@ -187,6 +187,10 @@ export interface Backend {
   relu(x: Storage, out: Storage, n: number): void;
   /** dx = dy where x > 0, else 0 */
   reluBackward(dy: Storage, x: Storage, dx: Storage, n: number): void;
+  /** out = min(max(x, 0), 6) (MobileNet's ReLU6) */
+  relu6(x: Storage, out: Storage, n: number): void;
+  /** dx = dy where 0 < x < 6, else 0 (PyTorch's hardtanh rule: no gradient at either bound) */
+  relu6Backward(dy: Storage, x: Storage, dx: Storage, n: number): void;
   /** out[o,m,i] = x[o,m,i] * s[m] */
   mulBroadcast(x: Storage, s: Storage, out: Storage, g: BroadcastGeom): void;
   /** ds[m] = sum over o,i of dy[o,m,i] * x[o,m,i] */

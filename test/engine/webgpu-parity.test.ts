@@ -54,6 +54,17 @@ test('fill, copy, scale, relu, reluBackward, broadcastScalar', async () => {
   }
 });
 
+test('relu6, relu6Backward (values spread over both bounds, exact bounds included)', async () => {
+  if (!gpu) return;
+  for (const n of SIZES) {
+    const x = randn(n, next()).map((v, i) => (i % 11 === 0 ? 6 : i % 13 === 0 ? 0 : 5 * v + 3));
+    const dy = randn(n, next()), junk = () => randn(n + 3, next());
+    await check(`relu6 n=${n}`, [x], [junk()], (b, [a], [o]) => b.relu6(a, o, n));
+    await check(`relu6Backward n=${n}`, [dy, x], [junk()], (b, [d, a], [o]) => b.relu6Backward(d, a, o, n));
+    await check(`relu6Backward dy=x n=${n}`, [x], [junk()], (b, [a], [o]) => b.relu6Backward(a, a, o, n));
+  }
+});
+
 test('add, mul, addInPlace (also with one storage in two roles)', async () => {
   if (!gpu) return;
   for (const n of SIZES) {

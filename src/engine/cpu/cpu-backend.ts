@@ -180,6 +180,19 @@ export class CpuBackend implements Backend {
     for (let i = 0; i < n; i++) o[i] = xv[i] > 0 ? d[i] : 0;
   }
 
+  relu6(x: Storage, out: Storage, n: number): void {
+    this.launch('relu6', n);
+    const xv = this.arr('relu6', 'x', x, n), o = this.arr('relu6', 'out', out, n);
+    for (let i = 0; i < n; i++) { const v = xv[i]; o[i] = v > 0 ? (v < 6 ? v : 6) : 0; }
+  }
+
+  relu6Backward(dy: Storage, x: Storage, dx: Storage, n: number): void {
+    this.launch('relu6Backward', n);
+    const d = this.arr('relu6Backward', 'dy', dy, n), xv = this.arr('relu6Backward', 'x', x, n);
+    const o = this.arr('relu6Backward', 'dx', dx, n);
+    for (let i = 0; i < n; i++) o[i] = xv[i] > 0 && xv[i] < 6 ? d[i] : 0;
+  }
+
   mulBroadcast(x: Storage, s: Storage, out: Storage, g: BroadcastGeom): void {
     const { outer, mid, inner } = g;
     const n = outer * mid * inner;
