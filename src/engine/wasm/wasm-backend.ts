@@ -5,7 +5,7 @@
 // memory-bound and a small share of an NB201 step). All storages live in one WebAssembly.Memory
 // (memory.ts), so both kinds of kernel work on the same arrays without copies.
 import type {
-  Backend, BatchNormGeom, BnBackwardTerm, ChannelGeom, ConvGeom, GradWrite, MixedTerm, PoolGeom, ScaleRef, Storage,
+  Backend, BatchNormGeom, MatmulGeom, BnBackwardTerm, ChannelGeom, ConvGeom, GradWrite, MixedTerm, PoolGeom, ScaleRef, Storage,
 } from '../backend.js';
 import { CpuBackend, checkConvGeom, checkCount, checkPoolGeom, checkPositive } from '../cpu/cpu-backend.js';
 import type { CpuStorage } from '../cpu/storage.js';
@@ -420,5 +420,27 @@ export class WasmBackend extends CpuBackend {
       this.par('avgPoolBackward', g.N * g.C, (p0, p1, t) => [dyp, dxp, tmp + 4 * plane * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
         g.strideH, g.strideW, g.padH, g.padW, g.countIncludePad ? 1 : 0, scale, out.accumulate ? 1 : 0, p0, p1]);
     });
+  }
+
+  // ---- dense --------------------------------------------------------------------------------------
+
+  /** The GEMM kernels, rows of the output split between threads; both operands transposed (no
+   *  caller in the engine) stays on the reference. */
+  override matmul(a: Storage, b: Storage, out: Storage, g: MatmulGeom): void {
+    if (g.transA && g.transB) { super.matmul(a, b, out, g); return; }
+    const op = 'matmul';
+    for (const k of ['M', 'N', 'K'] as const) checkCount(op, k, g[k]);
+    this.launch(op, 0);
+    const { M, N, K } = g;
+    const ap = this.ptr(op, 'a', a, M * K), bp = this.ptr(op, 'b', b, K * N), op_ = this.ptr(op, 'out', out, M * N);
+    if (M === 0 || N === 0) return;
+    if (K === 0) { this.arr(op, 'out', out, M * N).fill(0, 0, M * N); return; }
+    if (g.transB) {
+      this.par('gemmNT', M, (m0, m1) => [ap, K, bp, K, op_, N, m0, m1, N, K, 0]);
+    } else {
+      // A(m, k) = a[m·K + k], or a[k·M + m] when a is stored transposed
+      const [asm, ask] = g.transA ? [1, M] : [K, 1];
+      this.par('gemmNN', M, (m0, m1) => [ap, asm, ask, bp, N, op_, N, m0, m1, N, K, 0]);
+    }
   }
 }
