@@ -402,6 +402,14 @@ export class WasmBackend extends CpuBackend {
     checkPoolGeom(op, g);
     this.launch(op, 0);
     const xp = this.ptr(op, 'x', x, g.N * g.C * g.H * g.W), yp = this.ptr(op, 'y', y, g.N * g.C * g.OH * g.OW);
+    if (g.strideH === 1 && g.strideW === 1) {
+      const row = (g.W + 15) & ~15; // one row of column sums per thread
+      this.withTemp(row * this.threads.size, (tmp) => {
+        this.par('avgPoolS1', g.N * g.C, (p0, p1, t) => [xp, yp, tmp + 4 * row * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
+          g.padH, g.padW, g.countIncludePad ? 1 : 0, p0, p1]);
+      });
+      return;
+    }
     this.par('avgPool', g.N * g.C, (p0, p1) => [xp, yp, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.strideH, g.strideW, g.padH, g.padW,
       g.countIncludePad ? 1 : 0, p0, p1]);
   }
