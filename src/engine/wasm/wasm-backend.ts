@@ -423,6 +423,14 @@ export class WasmBackend extends CpuBackend {
     this.arr(op, 'x', x, n);
     const scale = out.scale ? this.arr(op, 'scale.w', out.scale.w, out.scale.index + 1)[out.scale.index] : 1;
     const dyp = this.ptr(op, 'dy', dy, g.N * g.C * g.OH * g.OW), dxp = this.ptr(op, 'dx', dx, n);
+    if (g.strideH === 1 && g.strideW === 1) {
+      const per = (g.OH * g.OW + 2 * g.OW + g.OH + 15) & ~15;
+      this.withTemp(per * this.threads.size, (tmp) => {
+        this.par('avgPoolBackwardS1', g.N * g.C, (p0, p1, t) => [dyp, dxp, tmp + 4 * per * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
+          g.padH, g.padW, g.countIncludePad ? 1 : 0, scale, out.accumulate ? 1 : 0, p0, p1]);
+      });
+      return;
+    }
     const plane = (g.H * g.W + 15) & ~15;
     this.withTemp(plane * this.threads.size, (tmp) => {
       this.par('avgPoolBackward', g.N * g.C, (p0, p1, t) => [dyp, dxp, tmp + 4 * plane * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
