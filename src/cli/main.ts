@@ -13,7 +13,7 @@ usage: node run.js [search] --space nb201 [flags]   run a search (default comman
        node run.js worker --queue redis://HOST:PORT  take search jobs from a queue (several machines)
        node run.js <command> --help                  flags of one command
 
-common flags: --device auto|webgpu|cpu   --seed N   --out DIR`;
+common flags: --device auto|webgpu|wasm|cpu   --threads N   --seed N   --out DIR`;
 
 type Command = (argv: string[]) => Promise<number>;
 

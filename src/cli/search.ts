@@ -100,7 +100,7 @@ ${COMMON_FLAGS_HELP}
   --store DIR                with --queue: the folder every machine mounts for checkpoints (default: the run folder)
   --quiet                    no progress output`;
 
-const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'retrain-missing', 'workers', 'quiet', 'help', 'inject-leaf-failure', 'queue', 'store'].includes(f));
+const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'threads', 'no-autotune', 'out', 'resume', 'retrain-missing', 'workers', 'quiet', 'help', 'inject-leaf-failure', 'queue', 'store'].includes(f));
 
 /** Build the configuration from the flags (preset first, then every explicit flag). */
 export function configFromFlags(v: Record<string, unknown>): SearchConfig {
@@ -207,7 +207,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
       throw new UsageError(`--out ${outDir} already holds a run; continue it with --resume ${outDir}, or choose another folder`);
     }
   }
-  const { device: deviceFlag, autotune } = readCommonFlags({ device: v.device, 'no-autotune': v['no-autotune'] },
+  const { device: deviceFlag, threads, autotune } = readCommonFlags({ device: v.device, threads: v.threads, 'no-autotune': v['no-autotune'] },
     { dataset: 'fashion-mnist-embedded', channels: 1, cells: 1, batchSize: 1, epochs: 1 });
   const workersFlag = v.workers === undefined ? undefined : intFlag(v, 'workers', 1, 1);
   const failNodes = v['inject-leaf-failure'] === undefined ? undefined : String(v['inject-leaf-failure']).split(',').map(Number);
@@ -226,10 +226,11 @@ export async function searchCommand(argv: string[]): Promise<number> {
   }
   const data = loadSearchData(config);
   const testSet = config.retrainEpochs > 0 ? loadSearchTestSet(config) : undefined;
-  const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), ...autotuneBackendOptions(autotune) });
+  const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), threads, ...autotuneBackendOptions(autotune) });
   const store = queued ? queued.store : new FileStore(outDir);
   const leaves = expectedLeafCount(config);
-  const workers = workersFlag ?? Math.max(1, Math.min(availableParallelism(), leaves));
+  // the wasm backend already spreads each kernel over the cores: one leaf at a time unless asked
+  const workers = workersFlag ?? (backend.kind === 'wasm' ? 1 : Math.max(1, Math.min(availableParallelism(), leaves)));
   const deviceName = describeBackend(backend);
   view.log(`gmnas search: ${config.method} + ${config.base}, preset ${config.preset}, seed ${config.seed}, ` +
     `${config.dataset} (${data.train.size} images ${data.imageShape.join('×')}), C=${config.channels} N=${config.cells}, ` +
@@ -244,7 +245,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
       onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
       ...(queued ? { leafRunner: queued.leafRunner } : workers > 1 || failNodes ? {
         leafRunner: poolLeafRunner({
-          config, location: outDir, device: backend.kind === 'webgpu' ? 'webgpu' : 'cpu', autotune, workers,
+          config, location: outDir, device: backend.kind, autotune, workers,
           onProgress: (e) => view.event(e), onLog: (l) => view.log(l), ...(failNodes ? { failNodes } : {}),
         }),
       } : {}),

@@ -183,7 +183,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const space = getSpace(cfg.space);
   const network = { genotype: space.parseGenotype(cfg.genotype), C: cfg.channels, N: cfg.cells, inputChannels: train.channels, numClasses: train.numClasses };
 
-  const backend: Backend = await createBackend(cfg.device, { log: say, ...autotuneBackendOptions(cfg.autotune) });
+  const backend: Backend = await createBackend(cfg.device, { log: say, threads: cfg.threads, ...autotuneBackendOptions(cfg.autotune) });
   const device = describeBackend(backend);
   const started = new Date();
   try {

@@ -145,6 +145,7 @@ test('bad flags and combinations are rejected with the flag named', () => {
     [['--retrain-epochs', '0'], /--retrain-epochs 0/],
     [['--dataset', 'fashion-mnist-embedded', '--data-dir', '/tmp'], /--data-dir: fashion-mnist-embedded always reads/],
     [['--device', 'tpu'], /--device tpu/],
+    [['--threads', '0'], /--threads 0: expected an integer in \[1, 256\]/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
     [['--resume', join(tmp, 'nope')], /--resume .*no state.json/],
     [['--resume', join(tmp, 'full'), '--seed', '3'], /--resume takes the configuration .* drop --seed/],
@@ -157,6 +158,15 @@ test('bad flags and combinations are rejected with the flag named', () => {
     assert.match(r.err, re, `${args.join(' ')}: ${r.err}`);
     assert.not.match(r.err, /^\s+at /m, `${args.join(' ')} printed a stack trace`);
   }
+});
+
+test('--device wasm --threads 2: the search runs on the wasm backend and result.json names it', () => {
+  const out = join(tmp, 'wasm');
+  const r = run([...TINY, '--device', 'wasm', '--threads', '2', '--seed', '1', '--out', out]);
+  assert.is(r.code, 0, r.err + r.out);
+  const res = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+  assert.match(res.device, /^wasm \(Wasm (relaxed )?SIMD128, 2 threads, shared memory\)$/);
+  assert.is(res.leaves.length, 4);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -26,6 +26,10 @@ export interface KernelExports {
   axpy(x: number, k: number, out: number, n: number, acc: number): void;
   avgPool(x: number, y: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number,
     sH: number, sW: number, pH: number, pW: number, includePad: number, p0: number, p1: number): void;
+  avgPoolS1(x: number, y: number, tmp: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number,
+    pH: number, pW: number, includePad: number, p0: number, p1: number): void;
+  avgPoolBackwardS1(dy: number, dx: number, tmp: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number,
+    pH: number, pW: number, includePad: number, scale: number, acc: number, p0: number, p1: number): void;
   avgPoolBackward(dy: number, dx: number, tmp: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number,
     sH: number, sW: number, pH: number, pW: number, includePad: number, scale: number, acc: number, p0: number, p1: number): void;
 }

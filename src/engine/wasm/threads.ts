@@ -23,13 +23,11 @@ export class ThreadPool {
   private seq = 0;
   private readonly ctl: Int32Array;
   private readonly blocks: Float64Array[];
-  private lastError = '';
 
   private constructor(private readonly k: KernelExports, private readonly workers: NodeWorker[],
-    control: SharedArrayBuffer, args: SharedArrayBuffer) {
+    control: SharedArrayBuffer, args: SharedArrayBuffer, private readonly errors: { last: string }) {
     this.ctl = new Int32Array(control);
     this.blocks = Array.from({ length: workers.length + 1 }, (_, i) => new Float64Array(args, i * TASK_ARGS * 8, TASK_ARGS));
-    for (const w of workers) w.on('message', (m) => { if (m !== 'ready') this.lastError = String(m); });
   }
 
   /** Threads in all, the main one included. */
@@ -40,6 +38,7 @@ export class ThreadPool {
     const control = new SharedArrayBuffer(threads * SLOT_INTS * 4);
     const args = new SharedArrayBuffer(threads * TASK_ARGS * 8);
     const workers: NodeWorker[] = [];
+    const errors = { last: '' };
     if (threads > 1) {
       // a non-literal specifier keeps bundlers for the browser from trying to resolve it
       const spec = 'node:worker_threads';
@@ -60,10 +59,13 @@ export class ThreadPool {
         await Promise.all(workers.map((w) => w.terminate()));
         throw err;
       }
+      // A worker reports a failed kernel's stack as a message. The listener goes on before unref():
+      // adding one later would ref the port again and keep the process alive at exit.
+      for (const w of workers) w.on('message', (m) => { if (m !== 'ready') errors.last = String(m); });
       // idle workers must not keep the process alive (they wait in Atomics.wait, not on events)
       for (const w of workers) w.unref();
     }
-    return new ThreadPool(k, workers, control, args);
+    return new ThreadPool(k, workers, control, args, errors);
   }
 
   /** Argument block of thread i, for the caller to fill before run(). */
@@ -94,7 +96,7 @@ export class ThreadPool {
       if (Atomics.load(this.ctl, i * SLOT_INTS + 2)) workerFailed = true;
     }
     if (failure) throw failure;
-    if (workerFailed) throw new Error(`wasm backend: a worker thread's kernel failed${this.lastError ? `: ${this.lastError}` : ''}`);
+    if (workerFailed) throw new Error(`wasm backend: a worker thread's kernel failed${this.errors.last ? `: ${this.errors.last}` : ''}`);
   }
 
   dispose(): void {

@@ -5,11 +5,11 @@
 // memory-bound and a small share of an NB201 step). All storages live in one WebAssembly.Memory
 // (memory.ts), so both kinds of kernel work on the same arrays without copies.
 import type {
-  Backend, BatchNormGeom, BnBackwardTerm, ChannelGeom, ConvGeom, GradWrite, MixedTerm, PoolGeom, ScaleRef, Storage,
+  Backend, BatchNormGeom, MatmulGeom, BnBackwardTerm, ChannelGeom, ConvGeom, GradWrite, MixedTerm, PoolGeom, ScaleRef, Storage,
 } from '../backend.js';
 import { CpuBackend, checkConvGeom, checkCount, checkPoolGeom, checkPositive } from '../cpu/cpu-backend.js';
 import type { CpuStorage } from '../cpu/storage.js';
-import { convScratchFloats } from './conv.js';
+import { convScratchFloats, flipWeights, isPointwise, transposedPadding } from './conv.js';
 import { WasmMemoryPool, WasmStorage } from './memory.js';
 import { instantiateKernels, kernelModule, PAGE_BYTES, sharedMemorySupported, type KernelExports } from './module.js';
 import { convTask, kernelTask, Task, type KernelName } from './tasks.js';
@@ -137,10 +137,14 @@ export class WasmBackend extends CpuBackend {
     const n = g.N * g.Cin * g.H * g.W;
     const dyp = this.ptr(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW), wp = this.ptr(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
     const dxp = this.ptr(op, 'dx', dx, n), xp = g.reluInput ? this.ptr(op, 'x', x!, n) : 0;
+    const nw = g.Cout * (g.Cin / g.groups) * g.KH * g.KW;
+    const flipped = !isPointwise(g) && transposedPadding(g) ? (nw + 15) & ~15 : 0;
     const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
-    this.withTemp(per * parts.length, (ptr) => {
+    this.withTemp(flipped + per * parts.length, (ptr, f32) => {
+      if (flipped) flipWeights(this.arr(op, 'w', w, nw), g, f32);
+      const scratch = ptr + 4 * flipped;
       parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvInputGrad, g,
-        [dyp, wp, dxp, xp, accumulate ? 1 : 0, n0, n1, ptr + 4 * per * t]));
+        [dyp, wp, flipped ? ptr : 0, dxp, xp, accumulate ? 1 : 0, n0, n1, scratch + 4 * per * t]));
       this.threads.run(parts.length);
     });
   }
@@ -398,6 +402,14 @@ export class WasmBackend extends CpuBackend {
     checkPoolGeom(op, g);
     this.launch(op, 0);
     const xp = this.ptr(op, 'x', x, g.N * g.C * g.H * g.W), yp = this.ptr(op, 'y', y, g.N * g.C * g.OH * g.OW);
+    if (g.strideH === 1 && g.strideW === 1) {
+      const row = (g.W + 15) & ~15; // one row of column sums per thread
+      this.withTemp(row * this.threads.size, (tmp) => {
+        this.par('avgPoolS1', g.N * g.C, (p0, p1, t) => [xp, yp, tmp + 4 * row * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
+          g.padH, g.padW, g.countIncludePad ? 1 : 0, p0, p1]);
+      });
+      return;
+    }
     this.par('avgPool', g.N * g.C, (p0, p1) => [xp, yp, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.strideH, g.strideW, g.padH, g.padW,
       g.countIncludePad ? 1 : 0, p0, p1]);
   }
@@ -411,10 +423,40 @@ export class WasmBackend extends CpuBackend {
     this.arr(op, 'x', x, n);
     const scale = out.scale ? this.arr(op, 'scale.w', out.scale.w, out.scale.index + 1)[out.scale.index] : 1;
     const dyp = this.ptr(op, 'dy', dy, g.N * g.C * g.OH * g.OW), dxp = this.ptr(op, 'dx', dx, n);
+    if (g.strideH === 1 && g.strideW === 1) {
+      const per = (g.OH * g.OW + 2 * g.OW + g.OH + 15) & ~15;
+      this.withTemp(per * this.threads.size, (tmp) => {
+        this.par('avgPoolBackwardS1', g.N * g.C, (p0, p1, t) => [dyp, dxp, tmp + 4 * per * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
+          g.padH, g.padW, g.countIncludePad ? 1 : 0, scale, out.accumulate ? 1 : 0, p0, p1]);
+      });
+      return;
+    }
     const plane = (g.H * g.W + 15) & ~15;
     this.withTemp(plane * this.threads.size, (tmp) => {
       this.par('avgPoolBackward', g.N * g.C, (p0, p1, t) => [dyp, dxp, tmp + 4 * plane * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
         g.strideH, g.strideW, g.padH, g.padW, g.countIncludePad ? 1 : 0, scale, out.accumulate ? 1 : 0, p0, p1]);
     });
+  }
+
+  // ---- dense --------------------------------------------------------------------------------------
+
+  /** The GEMM kernels, rows of the output split between threads; both operands transposed (no
+   *  caller in the engine) stays on the reference. */
+  override matmul(a: Storage, b: Storage, out: Storage, g: MatmulGeom): void {
+    if (g.transA && g.transB) { super.matmul(a, b, out, g); return; }
+    const op = 'matmul';
+    for (const k of ['M', 'N', 'K'] as const) checkCount(op, k, g[k]);
+    this.launch(op, 0);
+    const { M, N, K } = g;
+    const ap = this.ptr(op, 'a', a, M * K), bp = this.ptr(op, 'b', b, K * N), op_ = this.ptr(op, 'out', out, M * N);
+    if (M === 0 || N === 0) return;
+    if (K === 0) { this.arr(op, 'out', out, M * N).fill(0, 0, M * N); return; }
+    if (g.transB) {
+      this.par('gemmNT', M, (m0, m1) => [ap, K, bp, K, op_, N, m0, m1, N, K, 0]);
+    } else {
+      // A(m, k) = a[m·K + k], or a[k·M + m] when a is stored transposed
+      const [asm, ask] = g.transA ? [1, M] : [K, 1];
+      this.par('gemmNN', M, (m0, m1) => [ap, asm, ask, bp, N, op_, N, m0, m1, N, K, 0]);
+    }
   }
 }

@@ -17,7 +17,9 @@ const seqAt = index * SLOT_INTS, doneAt = seqAt + 1, errAt = seqAt + 2;
 parentPort!.postMessage('ready');
 let seen = 0;
 for (;;) {
-  Atomics.wait(ctl, seqAt, seen);
+  // The timeout matters: a thread blocked in Atomics.wait cannot be stopped, and Node joins its workers
+  // at exit; waking now and then lets a pending terminate() take effect.
+  Atomics.wait(ctl, seqAt, seen, 50);
   const seq = Atomics.load(ctl, seqAt);
   if (seq === STOP) break;
   if (seq === seen) continue;
