@@ -7,6 +7,7 @@ import { readTextFile } from '../io/fs.js';
 import { parseCsv } from '../io/csv.js';
 import type { CsvTable } from '../io/csv.js';
 import { readScoreRows, DEDUPE_RULES, type DedupeRule } from '../io/score-rows.js';
+import { getSpace } from '../spaces/registry.js';
 import { correlateTopFractions } from '../stats/rank.js';
 
 const HELP = `usage: node run.js correlate --pred FILE --truth FILE --column COL [flags]
@@ -24,7 +25,8 @@ Rows without a usable score are skipped with a warning naming file:line, and cou
 function scoresByGenotype(t: CsvTable, column: string, flag: string, dedupe: DedupeRule | undefined): Map<string, number> {
   let r: ReturnType<typeof readScoreRows>;
   try {
-    r = readScoreRows(t, column, { columnFlag: flag, ...(dedupe ? { dedupe } : {}) });
+    const space = getSpace();
+    r = readScoreRows(t, column, { columnFlag: flag, canonical: (g) => space.formatGenotype(space.parseGenotype(g)), ...(dedupe ? { dedupe } : {}) });
   } catch (e) {
     const m = (e as Error).message;
     throw m.startsWith(flag) ? new UsageError(m) : e;

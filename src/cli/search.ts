@@ -16,12 +16,14 @@ import {
 import { GM_METRICS } from '../nas/gm-score.js';
 import { runSearch, expectedLeafCount, checkBenchColumn, type RunState, type SearchResult } from '../nas/search.js';
 import { FileStore } from '../nas/file-store.js';
-import { loadSearchData } from '../nas/search-data.js';
+import { loadSearchData, loadSearchTestSet } from '../nas/search-data.js';
 import { poolLeafRunner } from '../pool/leaf-pool.js';
+import { queuedSearchSetup } from '../pool/queue-search.js';
 import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { renderReport } from '../report/html.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
 import { PartitionTree } from '../nas/tree.js';
+import { SPACE_NAMES, DEFAULT_SPACE_NAME } from '../spaces/registry.js';
 
 const FLAGS: FlagSpec = {
   ...COMMON_FLAGS,
@@ -48,11 +50,15 @@ const FLAGS: FlagSpec = {
   'halving-epochs': { type: 'string' },
   downsample: { type: 'string' },
   'synthetic-size': { type: 'string' },
+  'retrain-epochs': { type: 'string' },
+  'no-retrain': { type: 'boolean' },
   resume: { type: 'string' },
   'retrain-missing': { type: 'boolean' },
   workers: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   'inject-leaf-failure': { type: 'string' },
+  queue: { type: 'string' },
+  store: { type: 'string' },
 };
 
 const HELP = `usage: node run.js [search] --space nb201 [flags]
@@ -62,7 +68,7 @@ Few-shot NAS on NAS-Bench-201: GM-NAS by default (gradient-matching splits + DAR
   --space nb201              search space (nb201; the DARTS and MobileNet spaces are not implemented yet)
   --method gm|fewshot|random|oneshot   how the supernet is split (default gm)
   --base ${BASE_METHOD_NAMES.join('|')}   base method (default: darts; darts2 with --preset paper)
-  --preset ${PRESETS.join('|')}   sizes and schedule (default quick: minutes on 2 CPU cores;
+  --preset ${PRESETS.join('|')}   sizes and schedule (default quick: ~10 minutes on 2 CPU cores;
                              paper: the GM-NAS NB201 settings, C=16 N=5, 15/30+30 epochs, R=100)
 ${COMMON_FLAGS_HELP}
   --split-epochs a,b         epochs at which each level splits (GM paper: 15,30; --epochs is the total)
@@ -80,28 +86,30 @@ ${COMMON_FLAGS_HELP}
   --bench-column COL         table column for reports and --select bench (default cifar10_test)
   --val-batches K            validation batches scoring each leaf (default: preset)
   --rsps-candidates K        RSPS: random architectures scored per leaf (paper 200)
-  --downsample F             shrink images by F (quick preset: 2)
+  --downsample F             shrink images by F (quick preset: 2; 28×28 images are zero-padded to 32×32 first)
   --synthetic-size K         images of the built-in synthetic training set
+  --retrain-epochs N         after selection, train the final genotype stand-alone for N epochs on the
+                             whole training set and report its test accuracy (default: preset; quick 3)
+  --no-retrain               skip that retraining
   --workers N                leaves trained in parallel (default: min(cores, leaves))
   --resume DIR               continue a killed run in DIR (its configuration is reused)
   --retrain-missing          with --resume: retrain a node whose checkpoint is missing or damaged from its
                              parent's checkpoint (default: stop and name the file)
+  --queue redis://HOST:PORT  train the leaves on \`node run.js worker\` processes through this Redis
+                             (rediss:// for TLS; password in the URL or GMNAS_REDIS_PASSWORD)
+  --store DIR                with --queue: the folder every machine mounts for checkpoints (default: the run folder)
   --quiet                    no progress output`;
 
-const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'retrain-missing', 'workers', 'quiet', 'help', 'inject-leaf-failure'].includes(f));
+const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'retrain-missing', 'workers', 'quiet', 'help', 'inject-leaf-failure', 'queue', 'store'].includes(f));
 
 /** Build the configuration from the flags (preset first, then every explicit flag). */
 export function configFromFlags(v: Record<string, unknown>): SearchConfig {
-  const space = v.space ?? 'nb201';
-  if (space !== 'nb201') {
-    if (space === 'darts' || space === 'mobilenet') throw new UsageError(`--space ${String(space)}: not implemented yet; available: nb201`);
-    throw new UsageError(`--space ${String(space)}: expected nb201`);
-  }
+  const space = choiceFlag(v, 'space', SPACE_NAMES, DEFAULT_SPACE_NAME);
   const method = choiceFlag<SearchMethod>(v, 'method', SEARCH_METHODS, 'gm');
   const preset = choiceFlag<PresetName>(v, 'preset', PRESETS, 'quick');
   const base = v.base === undefined ? undefined : choiceFlag<BaseMethodName>(v, 'base', BASE_METHOD_NAMES, 'darts');
-  const c = defaultSearchConfig({ method, preset, ...(base ? { base } : {}) });
-  const common = readCommonFlags(v, { dataset: 'synthetic', channels: c.channels, cells: c.cells, batchSize: c.batchSize, epochs: c.totalEpochs });
+  const c = defaultSearchConfig({ space, method, preset, ...(base ? { base } : {}) });
+  const common = readCommonFlags(v, { dataset: 'fashion-mnist-embedded', channels: c.channels, cells: c.cells, batchSize: c.batchSize, epochs: c.totalEpochs });
   c.seed = common.seed;
   c.dataset = common.dataset;
   c.dataDir = common.dataDir ?? null;
@@ -150,8 +158,11 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   if (v['val-batches'] !== undefined) c.valBatches = intFlag(v, 'val-batches', 1, 1);
   c.rspsCandidates = intFlag(v, 'rsps-candidates', c.rspsCandidates, 1);
   c.halvingEpochs = intFlag(v, 'halving-epochs', c.halvingEpochs, 1);
-  // the presets' shrink factor is meant for 32×32 sets; 28×28 (MNIST) and 16×16 (ImageNet16) keep their size
-  if (v.downsample === undefined && !['synthetic', 'cifar10', 'cifar100'].includes(c.dataset)) c.downsample = 1;
+  if (v['no-retrain'] && v['retrain-epochs'] !== undefined) throw new UsageError('--no-retrain and --retrain-epochs contradict each other; give one');
+  c.retrainEpochs = v['no-retrain'] ? 0 : intFlag(v, 'retrain-epochs', c.retrainEpochs, 1);
+  // the presets' shrink factor suits 32×32 sets and 28×28 ones (zero-padded to 32 first, see
+  // shrinkForNetwork); 16×16 ImageNet16 keeps its size
+  if (v.downsample === undefined && c.dataset === 'imagenet16-120') c.downsample = 1;
   c.downsample = intFlag(v, 'downsample', c.downsample, 1);
   if (c.dataDir) c.dataDir = resolve(c.dataDir);
   try {
@@ -197,18 +208,25 @@ export async function searchCommand(argv: string[]): Promise<number> {
     }
   }
   const { device: deviceFlag, autotune } = readCommonFlags({ device: v.device, 'no-autotune': v['no-autotune'] },
-    { dataset: 'synthetic', channels: 1, cells: 1, batchSize: 1, epochs: 1 });
+    { dataset: 'fashion-mnist-embedded', channels: 1, cells: 1, batchSize: 1, epochs: 1 });
   const workersFlag = v.workers === undefined ? undefined : intFlag(v, 'workers', 1, 1);
   const failNodes = v['inject-leaf-failure'] === undefined ? undefined : String(v['inject-leaf-failure']).split(',').map(Number);
 
   const view = createProgressView({ quiet: Boolean(v.quiet) });
+  // --queue: checkpoints in the shared store (SHA-256-checked), leaves on the queue's workers
+  const queued = v.queue === undefined ? null : queuedSearchSetup({
+    queue: String(v.queue), store: v.store === undefined ? null : String(v.store), outDir,
+    onProgress: (e) => view.event(e), onLog: (l) => view.log(l), config, failNodes,
+  });
+  if (!queued && v.store !== undefined) throw new UsageError('--store goes with --queue (a local run keeps its checkpoints in the run folder)');
   const benchTable = config.bench ? loadBenchTable(config.bench) : null;
   if (benchTable) {
     try { checkBenchColumn(benchTable, config.benchColumn); } catch (e) { throw new UsageError((e as Error).message); }
   }
   const data = loadSearchData(config);
+  const testSet = config.retrainEpochs > 0 ? loadSearchTestSet(config) : undefined;
   const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), ...autotuneBackendOptions(autotune) });
-  const store = new FileStore(outDir);
+  const store = queued ? queued.store : new FileStore(outDir);
   const leaves = expectedLeafCount(config);
   const workers = workersFlag ?? Math.max(1, Math.min(availableParallelism(), leaves));
   const deviceName = describeBackend(backend);
@@ -221,8 +239,9 @@ export async function searchCommand(argv: string[]): Promise<number> {
   try {
     result = await runSearch({
       config, backend, data, store, resume, benchTable, deviceName, retrainMissing: Boolean(v['retrain-missing']),
+      ...(testSet ? { testSet } : {}),
       onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
-      ...(workers > 1 || failNodes ? {
+      ...(queued ? { leafRunner: queued.leafRunner } : workers > 1 || failNodes ? {
         leafRunner: poolLeafRunner({
           config, location: outDir, device: backend.kind === 'webgpu' ? 'webgpu' : 'cpu', autotune, workers,
           onProgress: (e) => view.event(e), onLog: (l) => view.log(l), ...(failNodes ? { failNodes } : {}),
@@ -246,7 +265,7 @@ export function summarize(r: SearchResult, outDir: string): string {
   lines.push('', 'partition tree:');
   lines.push(tree.render((n) => {
     const l = leafBy.get(n.id);
-    return l ? `\n${' '.repeat(4 + 3 * n.depth)}leaf: ${l.genotype}  val ${l.val.accuracy.toFixed(2)} %${l.bench ? `  bench ${r.config.benchColumn} ${l.bench[r.config.benchColumn]}` : ''}` : '';
+    return l ? `\n${' '.repeat(4 + 3 * n.depth)}leaf: ${l.genotype}  val ${l.val.accuracy.toFixed(2)} %${l.supernetVal ? ` (supernet ${l.supernetVal.accuracy.toFixed(2)} %)` : ''}${l.bench ? `  bench ${r.config.benchColumn} ${l.bench[r.config.benchColumn]}` : ''}` : '';
   }));
   for (const s of r.splits) {
     lines.push('', `split of node ${s.node}: edge ${s.edge} (${s.edgeName}) → ${s.groups.map((g) => `{${g.join(', ')}}`).join(' ')}` +
@@ -261,6 +280,14 @@ export function summarize(r: SearchResult, outDir: string): string {
   lines.push('', `final architecture (selected by ${r.final.selectedBy}${r.final.oracle ? ' — an ORACLE pick from benchmark accuracies, not a search result' : ''}):`);
   lines.push(`  ${r.final.genotype}`);
   if (r.final.bench) lines.push(`  benchmark ${r.config.benchColumn}: ${r.final.bench[r.config.benchColumn]}`);
+  const rt = r.final.retrain;
+  if (rt) {
+    lines.push(`  retrained: test accuracy ${rt.testAccuracy.toFixed(2)} %  loss ${rt.testLoss.toFixed(4)}  ` +
+      `(${rt.parameters} parameters, ${rt.seconds.toFixed(1)} s)`);
+    lines.push(`  protocol: ${rt.protocol.description}`);
+  } else if (r.config.retrainEpochs === 0) {
+    lines.push('  not retrained (--no-retrain)');
+  }
   const total = Object.values(r.timings).reduce((a, b) => a + b, 0);
   lines.push('', `time ${total.toFixed(1)} s  (${Object.entries(r.timings).map(([k, t]) => `${k} ${t.toFixed(1)}`).join(', ')})`);
   lines.push(`result: ${join(outDir, 'result.json')}   report: ${join(outDir, 'report.html')}`);

@@ -3,7 +3,6 @@
 // and a genotype listed twice with different scores is refused unless a --dedupe rule says which wins.
 // Browser-safe.
 import { csvColumnIndex, parseCsvNumber, type CsvTable } from './csv.js';
-import { parseGenotype, formatGenotype } from '../spaces/nb201/genotype.js';
 
 export const DEDUPE_RULES = ['first', 'last', 'mean'] as const;
 export type DedupeRule = (typeof DEDUPE_RULES)[number];
@@ -16,7 +15,7 @@ export interface ScoreRows {
   duplicates: number;
 }
 
-export function readScoreRows(t: CsvTable, column: string, o: { dedupe?: DedupeRule; columnFlag: string }): ScoreRows {
+export function readScoreRows(t: CsvTable, column: string, o: { dedupe?: DedupeRule; columnFlag: string; /** the genotype's canonical text (the space's parse → format); throws on a malformed one */ canonical: (genotype: string) => string }): ScoreRows {
   const arch = csvColumnIndex(t, 'arch_str');
   let col: number;
   try { col = csvColumnIndex(t, column); } catch (e) { throw new Error(`${o.columnFlag}: ${(e as Error).message}`); }
@@ -25,7 +24,7 @@ export function readScoreRows(t: CsvTable, column: string, o: { dedupe?: DedupeR
   let skipped = 0, duplicates = 0;
   for (const r of t.records) {
     let key: string;
-    try { key = formatGenotype(parseGenotype(r.fields[arch] ?? '')); } catch (e) { throw new Error(`${t.source}:${r.line}: ${(e as Error).message}`); }
+    try { key = o.canonical(r.fields[arch] ?? ''); } catch (e) { throw new Error(`${t.source}:${r.line}: ${(e as Error).message}`); }
     const field = r.fields[col] ?? '';
     const v = parseCsvNumber(field);
     if (v === undefined) {

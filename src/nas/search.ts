@@ -13,9 +13,7 @@
 import type { Backend } from '../engine/index.js';
 import { Rng, hashSeed } from '../data/rng.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
-import { NB201_OPS, unsplitEdges, enabledOps, maskToString, parseMask } from '../spaces/nb201/ops.js';
-import { parseGenotype } from '../spaces/nb201/genotype.js';
-import type { BenchTable } from '../spaces/nb201/bench-table.js';
+import { getSpace, type BenchTable, type SearchSpace } from '../spaces/registry.js';
 import type { BaseMethod } from '../search/method.js';
 import { trainStandalone } from '../search/standalone.js';
 import { PartitionTree, type SplitRecord } from './tree.js';
@@ -28,6 +26,8 @@ import {
   type SearchData, type NodeProgress, type NodeSchedule, type LeafResult, type ProgressListener,
 } from './phases.js';
 import type { RunStore } from './store.js';
+import { retrainGenotype, type RetrainResult } from './retrain.js';
+import type { Dataset } from '../data/dataset.js';
 import { sealJson } from '../io/sealed-json.js';
 
 export const RESULT_VERSION = 1;
@@ -41,6 +41,8 @@ export interface RunState {
   leaves: Record<string, LeafResult>;
   timings: Record<string, number>;
   startedAt: string;
+  /** the final genotype's stand-alone retraining, once done (a resumed run does not redo it) */
+  retrain?: RetrainResult;
 }
 
 /** Runs the leaves of the last level; the default runs them one after another in this thread. */
@@ -61,6 +63,9 @@ export interface RunSearchOptions {
   onProgress?: ProgressListener;
   onLog?: (line: string) => void;
   leafRunner?: LeafRunner;
+  /** the dataset's test split (raw resolution): with config.retrainEpochs > 0 the final genotype is
+   *  retrained stand-alone and scored on it (final.retrain); without it there is no retraining */
+  testSet?: Dataset;
   /** test hook: throw after this many saved epochs (simulates a killed run) */
   stopAfterEpochs?: number;
   /** resume: a node whose checkpoint is missing or fails its check is rebuilt from its parent's
@@ -80,7 +85,7 @@ export interface FinalPick {
 
 export interface SearchResult {
   version: number;
-  space: 'nb201';
+  space: string;
   method: SearchConfig['method'];
   base: SearchConfig['base'];
   seed: number;
@@ -91,7 +96,7 @@ export interface SearchResult {
   splits: (SplitRecord & { edgeName: string; ops: string[] })[];
   leaves: (LeafResult & { bench?: Record<string, number | string> })[];
   failedLeaves: { node: number; error: string }[];
-  final: FinalPick & { bench?: Record<string, number | string> };
+  final: FinalPick & { bench?: Record<string, number | string>; retrain?: RetrainResult };
   timings: Record<string, number>;
   startedAt: string;
   finishedAt: string;
@@ -110,6 +115,7 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
   await initGmnasWasm();
   // a selection that cannot run must fail now, not after every epoch of the search
   if (c.select === 'halving') halvingSchedule(expectedLeafCount(c));
+  const space = getSpace(c.space);
   const log = o.onLog ?? (() => {});
   let state = o.resume ? await o.store.readState<RunState>() : null;
   if (o.resume) {
@@ -121,13 +127,13 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
   }
   if (!state) {
     state = {
-      version: 1, config: c, tree: new PartitionTree().toJSON(), splits: [], progress: {}, leaves: {}, timings: {},
+      version: 1, config: c, tree: new PartitionTree(space.fullMask(), space).toJSON(), splits: [], progress: {}, leaves: {}, timings: {},
       startedAt: new Date().toISOString(),
     };
     await o.store.writeState(state);
   }
   const st = state;
-  const tree = PartitionTree.fromJSON(st.tree, st.splits);
+  const tree = PartitionTree.fromJSON(st.tree, st.splits, space);
   const save = async (): Promise<void> => {
     st.tree = tree.toJSON();
     st.splits = tree.splits;
@@ -220,7 +226,7 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
       const { method, progress } = await materializeNode(c, o.backend, o.data, o.store, sched, progressOf(n.id));
       try {
         if (progress.epochsDone < sched.toEpoch) {
-          log(`node ${n.id}: training epochs ${progress.epochsDone}–${sched.toEpoch - 1} (mask ${maskToString(n.mask)}, α frozen)`);
+          log(`node ${n.id}: training epochs ${progress.epochsDone}–${sched.toEpoch - 1} (mask ${space.maskToString(n.mask)}, α frozen)`);
         }
         await time(`warmup.level${level}`, () => trainNodeEpochs(c, method, o.data, sched, progress, {
           store: o.store, phase: 'warmup', onProgress: o.onProgress, onEpochSaved: (p) => onEpochSaved(n.id, p),
@@ -231,7 +237,7 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
           criterion: c.method === 'gm' ? 'gm' : c.method === 'fewshot' ? 'fewshot' : 'random',
           distance: split.distance, cutScore: split.cutScore, ...(split.candidates ? { candidates: split.candidates } : {}),
         });
-        log(`node ${n.id}: split edge ${split.edge} (${edgeName(split.edge)}) into ${split.groups.map((g) => `{${g.map((i) => NB201_OPS[i]).join(', ')}}`).join(' ')}` +
+        log(`node ${n.id}: split edge ${split.edge} (${edgeName(space, split.edge)}) into ${split.groups.map((g) => `{${g.map((i) => space.decisions[split.edge].ops[i]).join(', ')}}`).join(' ')}` +
           (split.cutScore !== null ? `, cut distance ${split.cutScore.toFixed(4)}` : ''));
         for (const child of children) await spawnChild(method, child.id, isFinal, sched.toEpoch);
         await save();
@@ -270,6 +276,18 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
   const final = await time('select', () => selectFinal(c, o, done));
   const benchOf = (g: string): Record<string, number | string> | undefined => (o.benchTable ? benchRecord(o.benchTable, g) : undefined);
   await save();
+
+  // ---- retraining the final genotype (the paper's last step) ----------------------------------------
+  if (c.retrainEpochs > 0 && o.testSet && st.retrain?.genotype !== final.genotype) {
+    log(`retraining ${final.genotype} stand-alone for ${c.retrainEpochs} epoch(s)`);
+    st.retrain = await time('retrain', () => retrainGenotype({
+      backend: o.backend, config: c, data: o.data, test: o.testSet!, genotype: final.genotype, epochs: c.retrainEpochs,
+      onStep: (epoch, done, total) => o.onProgress?.({ phase: 'retrain', node: final.node, label: `retrain epoch ${epoch + 1}/${c.retrainEpochs}`, done, total }),
+      onEpoch: (e) => o.onProgress?.({ phase: 'retrain', node: final.node, label: `retrain epoch ${e.epoch + 1}/${c.retrainEpochs}`, done: 1, total: 1, loss: e.train.loss, accuracy: e.train.accuracy }),
+    }));
+    await save();
+  }
+  const retrain = c.retrainEpochs > 0 && st.retrain?.genotype === final.genotype ? st.retrain : undefined;
   const result: SearchResult = {
     version: RESULT_VERSION, space: c.space, method: c.method, base: c.base, seed: c.seed, config: c, device: o.deviceName,
     dataset: {
@@ -277,10 +295,10 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
       imageShape: o.data.imageShape, classes: o.data.numClasses,
     },
     tree: tree.toJSON(),
-    splits: tree.splits.map((s) => ({ ...s, edgeName: edgeName(s.edge), ops: enabledOps(tree.node(s.node).mask, s.edge).map((i) => NB201_OPS[i]) })),
+    splits: tree.splits.map((s) => ({ ...s, edgeName: edgeName(space, s.edge), ops: space.enabledOps(tree.node(s.node).mask, s.edge).map((i) => space.decisions[s.edge].ops[i]) })),
     leaves: done.map((l) => { const b = benchOf(l.genotype); return b ? { ...l, bench: b } : l; }),
     failedLeaves: failed,
-    final: { ...final, ...(benchOf(final.genotype) ? { bench: benchOf(final.genotype) } : {}) },
+    final: { ...final, ...(benchOf(final.genotype) ? { bench: benchOf(final.genotype) } : {}), ...(retrain ? { retrain } : {}) },
     timings: st.timings, startedAt: st.startedAt, finishedAt: new Date().toISOString(),
   };
   await o.store.writeText('result.json', sealJson(result));
@@ -311,9 +329,8 @@ export function benchRecord(t: BenchTable, genotype: string): Record<string, num
   return out;
 }
 
-function edgeName(e: number): string {
-  const keys = ['1<-0', '2<-0', '2<-1', '3<-0', '3<-1', '3<-2'];
-  return keys[e];
+function edgeName(space: SearchSpace, e: number): string {
+  return space.decisions[e].key;
 }
 
 interface SplitChoice {
@@ -326,17 +343,18 @@ interface SplitChoice {
 
 /** Pick the edge and groups of a split (GM, few-shot or random). */
 export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: SearchData, node: number, onProgress?: ProgressListener): Promise<SplitChoice> {
-  const unsplit = unsplitEdges(method.mask);
+  const space = method.space;
+  const unsplit = c.method === 'fewshot' ? space.unsplit(method.mask) : space.split.candidates(method.mask);
   if (c.method === 'fewshot') {
     if (!unsplit.includes(c.fewshotEdge)) throw new Error(`--fewshot-edge ${c.fewshotEdge}: that edge is already split in node ${node}`);
-    return { edge: c.fewshotEdge, groups: enabledOps(method.mask, c.fewshotEdge).map((o) => [o]), distance: null, cutScore: null };
+    return { edge: c.fewshotEdge, groups: space.enabledOps(method.mask, c.fewshotEdge).map((o) => [o]), distance: null, cutScore: null };
   }
-  if (!unsplit.length) throw new Error(`node ${node} has no unsplit edge left (mask ${maskToString(method.mask)}); use fewer split levels`);
+  if (!unsplit.length) throw new Error(`node ${node} has no unsplit edge left (mask ${space.maskToString(method.mask)}); use fewer split levels`);
   const sizes = splitGroupSizes(c);
   if (c.method === 'random') {
     const rng = new Rng(hashSeed(c.seed, RANDOM_SPLIT_STREAM, node));
     const edge = unsplit[rng.int(unsplit.length)];
-    const perm = Array.from(rng.permutation(NB201_OPS.length));
+    const perm = Array.from(rng.permutation(space.decisions[edge].ops.length));
     const groups: number[][] = [];
     let at = 0;
     for (const s of sizes) { groups.push(perm.slice(at, at + s).sort((a, b) => a - b)); at += s; }
@@ -351,7 +369,7 @@ export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: Sea
     const edge = unsplit[k];
     const d = await gmEdgeDistance(method, edge, {
       repeats: c.gmRepeats, metric: c.gmMetric, batches,
-      onRepeat: (r) => onProgress?.({ phase: 'split', node, label: `node ${node} GM edge ${edgeName(edge)} (${k + 1}/${unsplit.length})`, done: r, total: c.gmRepeats }),
+      onRepeat: (r) => onProgress?.({ phase: 'split', node, label: `node ${node} GM edge ${edgeName(space, edge)} (${k + 1}/${unsplit.length})`, done: r, total: c.gmRepeats }),
     });
     matrices.push({ edge, matrix: d.distance, ops: d.ops });
   }
@@ -365,7 +383,7 @@ export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: Sea
     cutScore: choice.cutScore,
     candidates: choice.perEdge.map((p) => ({
       edge: p.edge, distance: matrices.find((m) => m.edge === p.edge)!.matrix, cutScore: p.cutScore,
-      groups: toOps(p.edge, p.groups).map((g) => g.map((i) => NB201_OPS[i])),
+      groups: toOps(p.edge, p.groups).map((g) => g.map((i) => space.decisions[p.edge].ops[i])),
     })),
   };
 }
@@ -389,10 +407,11 @@ export function halvingSchedule(leaves: number): ReturnType<typeof successiveHal
   }
 }
 
-/** Leaves a complete search of `c` ends with: one per op for few-shot, branches^levels for GM/random. */
+/** Leaves a complete search of `c` ends with: one per op for few-shot (its `branches`, checked by the
+ *  config), branches^levels for GM/random. */
 export function expectedLeafCount(c: SearchConfig): number {
   if (!c.splitEpochs.length) return 1;
-  if (c.method === 'fewshot') return NB201_OPS.length;
+  if (c.method === 'fewshot') return c.branches;
   return c.branches ** c.splitEpochs.length;
 }
 
@@ -423,8 +442,8 @@ async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafRes
       // selection); each round trains the survivors from scratch for the round's cumulative epochs
       const val = validationData(c, o.data);
       const train = (g: string, epochs: number, seed: number): Promise<number> => trainStandalone({
-        backend: o.backend,
-        network: { genotype: parseGenotype(g), C: c.channels, N: c.cells, inputChannels: o.data.imageShape[0], numClasses: o.data.numClasses },
+        backend: o.backend, space: getSpace(c.space),
+        network: { genotype: getSpace(c.space).parseGenotype(g), C: c.channels, N: c.cells, inputChannels: o.data.imageShape[0], numClasses: o.data.numClasses },
         seed, imageShape: o.data.imageShape,
         train: new BatchSampler(o.data.train, { batchSize: c.batchSize, seed, sampling: 'independent', augment: true, indices: o.data.split.weights }),
         stepsPerEpoch: c.stepsPerEpoch ?? Math.ceil(o.data.split.weights.length / c.batchSize),
@@ -450,6 +469,6 @@ async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafRes
   }
 }
 
-/** Parse a leaf's mask string (for tools reading result.json). */
-export { parseMask };
+/** Parse a leaf's mask string of a run's space (for tools reading result.json). */
+export function parseMask(text: string, spaceName?: string): Uint8Array { return getSpace(spaceName).parseMask(text); }
 export { evalBatches };

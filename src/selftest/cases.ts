@@ -5,7 +5,7 @@ import type { Backend } from '../engine/backend.js';
 import { Tensor, tidy, noGrad } from '../engine/tensor.js';
 import { backward } from '../engine/autograd.js';
 import {
-  add, addN, mul, mulScalar, relu, mulBroadcast, weightedSum, sum, mean, scaleByElement,
+  add, addN, mul, mulScalar, relu, relu6, mulBroadcast, weightedSum, sum, mean, scaleByElement,
 } from '../engine/ops/elementwise.js';
 import { conv2d } from '../engine/ops/conv.js';
 import { batchNorm } from '../engine/ops/norm.js';
@@ -48,6 +48,8 @@ export const OP_CASES: OpCase[] = [
   { name: 'addN', kernels: ['add'], inputs: [[4, 3], [4, 3], [4, 3]], fn: (xs) => addN(xs) },
   { name: 'mul', kernels: ['mul'], inputs: [[7], [7]], fn: ([a, b]) => mul(a, b) },
   { name: 'relu', kernels: ['relu', 'reluBackward'], inputs: [[2, 3, 5]], fn: ([x]) => relu(x), fdEps: 1e-3, quick: true },
+  // inputs scaled by 4 so that both clipped sides of ReLU6 are exercised
+  { name: 'relu6', kernels: ['relu6', 'relu6Backward'], inputs: [[2, 3, 7]], fn: ([x]) => relu6(mulScalar(x, 4)), fdEps: 1e-3, quick: true },
   { name: 'mulBroadcast per-channel', kernels: ['mulBroadcast', 'mulBroadcastGradS'], inputs: [[2, 3, 4, 5], [3]], fn: ([x, s]) => mulBroadcast(x, s, 1), quick: true },
   { name: 'mulBroadcast per-sample', kernels: ['mulBroadcast', 'mulBroadcastGradS'], inputs: [[3, 2, 3, 3], [3]], fn: ([x, s]) => mulBroadcast(x, s, 0) },
   { name: 'weightedSum (mixed edge)', kernels: ['weightedSum', 'scaleByElement', 'dot'], inputs: [[2, 3, 4], [2, 3, 4], [2, 3, 4], [2, 5]], fn: ([a, b, c, w]) => weightedSum([a, b, c], w, [1, 4, 7]), quick: true },
@@ -94,7 +96,7 @@ export const OP_CASES: OpCase[] = [
 ];
 
 /** Cases at NAS-Bench-201 shapes (batch reduced to keep the CPU reference quick). */
-export const NB201_CASES: OpCase[] = [
+export const SPACE_SHAPE_CASES: OpCase[] = [
   { name: 'NB201 relu-conv3x3 C16 32x32', kernels: ['relu', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[4, 16, 32, 32], [16, 16, 3, 3]], fn: ([x, w]) => conv2d(relu(x), w, null, { padding: 1 }), rtol: 2e-3, atol: 2e-3 },
   { name: 'NB201 conv1x1 C32 16x16', kernels: ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[4, 32, 16, 16], [32, 32, 1, 1]], fn: ([x, w]) => conv2d(x, w), rtol: 2e-3, atol: 2e-3 },
   { name: 'NB201 reduction conv3x3 s2 C32→64', kernels: ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[4, 32, 16, 16], [64, 32, 3, 3]], fn: ([x, w]) => conv2d(x, w, null, { stride: 2, padding: 1 }), rtol: 2e-3, atol: 2e-3 },

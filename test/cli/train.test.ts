@@ -46,7 +46,7 @@ function errorLines(stderr: string): string[] {
 test('train: quick preset on synthetic data writes result.json and a loadable model.safetensors', () => {
   const out = join(dir, 'run1');
   const t0 = Date.now();
-  const r = run(['train', '--space', 'nb201', '--arch', ARCH, '--preset', 'quick', '--device', 'cpu', '--train-limit', '20',
+  const r = run(['train', '--space', 'nb201', '--arch', ARCH, '--preset', 'quick', '--dataset', 'synthetic', '--device', 'cpu', '--train-limit', '20',
     '--test-limit', '20', '--batch-size', '10', '--epochs', '2', '--seed', '3', '--out', out, '--bench', csvPath]);
   console.log(`  train run: ${Date.now() - t0} ms`);
   assert.is(r.code, 0, r.stderr);
@@ -100,7 +100,7 @@ test('train: usage errors name their flag in one line and exit 2', () => {
     [['--arch', ARCH, '--dataset', 'cifar10'], /--data-dir: required for --dataset cifar10/],
     [['--arch', ARCH, '--dataset', 'cifar10', '--data-dir', join(dir, 'nowhere')], /--data-dir .*nowhere: no such directory/],
     [['--arch', ARCH, '--epochs', '0'], /--epochs 0: expected an integer >= 1/],
-    [['--space', 'darts', '--arch', ARCH], /--space darts: expected one of nb201/],
+    [['--space', 'mobilenet', '--arch', ARCH], /--space mobilenet: expected one of nb201/],
     [[], /--arch is required/],
   ];
   for (const [args, re] of cases) {

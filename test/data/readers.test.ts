@@ -216,7 +216,7 @@ test('imagenet16-120: little-endian labels, labels > 120 dropped, 1..120 → 0..
 // ---------------------------------------------------------------- loadDataset
 
 test('loadDataset: unknown names list the known ones; synthetic ignores dataDir and honours limit/seed', () => {
-  throwsData(() => loadDataset('cifar-10', { split: 'train' }), /unknown dataset "cifar-10"; known datasets: synthetic, cifar10, cifar100, fashion-mnist, mnist, imagenet16-120/);
+  throwsData(() => loadDataset('cifar-10', { split: 'train' }), /unknown dataset "cifar-10"; known datasets: synthetic, fashion-mnist-embedded, cifar10, cifar100, fashion-mnist, mnist, imagenet16-120/);
   throwsData(() => loadDataset('synthetic', { split: 'valid' as 'train' }), /split must be/);
   throwsData(() => loadDataset('synthetic', { split: 'train', limit: -3 }), /limit must be/);
   const a = loadDataset('synthetic', { split: 'train', limit: 20, seed: 3 });
