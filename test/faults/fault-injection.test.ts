@@ -28,7 +28,7 @@ import { verifyRunFolder } from '../../src/nas/verify-run.js';
 
 const RUN_JS = fileURLToPath(new URL('../../../run.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'gmnas-faults-'));
-const TINY = ['--space', 'nb201', '--preset', 'tiny', '--device', 'cpu', '--synthetic-size', '128', '--seed', '1', '--quiet'];
+const TINY = ['--space', 'nb201', '--preset', 'tiny', '--device', 'cpu', '--dataset', 'synthetic', '--synthetic-size', '128', '--seed', '1', '--quiet'];
 
 interface Run { code: number | null; signal: string | null; out: string; err: string }
 function cli(args: string[], fault?: string): Run {

@@ -81,7 +81,7 @@ test('CSV score files and benchmark tables: 120 mutations give finite scores for
     writeFileSync(file, text);
     counts.cases++;
     try {
-      const { scores } = readScoreRows(parseCsv(text, file), 'val_accuracy', { columnFlag: '--pred-column' });
+      const { scores } = readScoreRows(parseCsv(text, file), 'val_accuracy', { columnFlag: '--pred-column', canonical: (s) => formatGenotype(parseGenotype(s)) });
       for (const [g, v] of scores) { assert.ok(Number.isFinite(v)); assert.is(formatGenotype(parseGenotype(g)), g); }
       const t = loadBenchTable(file);
       for (const col of t.numericColumns()) assert.ok(t.column(col).every(Number.isFinite));

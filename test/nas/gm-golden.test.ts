@@ -9,6 +9,7 @@ import type { Backend } from '../../src/engine/backend.js';
 import { Tensor, Rng as EngineRng, noGrad } from '../../src/engine/index.js';
 import { Nb201Supernet, mixedSample } from '../../src/spaces/nb201/supernet.js';
 import { fullMask } from '../../src/spaces/nb201/ops.js';
+import { nb201Space } from '../../src/spaces/nb201/space.js';
 import { maskBias, maskedSoftmax } from '../../src/search/relax.js';
 import type { BaseMethod } from '../../src/search/method.js';
 import { gmEdgeDistance, type GmMetric } from '../../src/nas/gm-score.js';
@@ -26,9 +27,9 @@ function goldenMethod(be: Backend): { method: BaseMethod; dispose: () => void } 
   const supernet = new Nb201Supernet(be, new EngineRng(1), { C: g.C, N: g.N, inputChannels: g.inputChannels, numClasses: g.numClasses, trackCellStats: true, mask });
   fillRecipe(supernet);
   const alpha = Tensor.fromArray(be, scaledValues('alpha', 30, g.alphaScale), [6, 5]);
-  const bias = maskBias(be, mask);
+  const bias = maskBias(be, mask, nb201Space);
   const method = {
-    backend: be, supernet, mask, imageShape: [g.inputChannels, g.H, g.W] as const,
+    backend: be, supernet, mask, space: nb201Space, imageShape: [g.inputChannels, g.H, g.W] as const,
     alphaValues: () => alpha.data(),
     sampleArch: () => mixedSample(mask, noGrad(() => maskedSoftmax(alpha, bias))),
   } as unknown as BaseMethod;
