@@ -138,10 +138,10 @@ test('train: an existing non-empty --out is refused before training unless --ove
   writeFileSync(file, '');
   assert.match(run([...quick, '--out', file]).stderr, /--out .*a-file: exists and is not a folder/);
   assert.match(run([...quick, '--out', '']).stderr, /--out: expected a folder name/);
-  // default: runs/train-nb201-synthetic-<UTC timestamp>, sealed result.json
+  // default: runs/train-nb201-<dataset>-<UTC timestamp>, sealed result.json
   const d = run(quick);
   assert.is(d.code, 0, d.stderr);
-  const m = /wrote (\S*runs\/train-nb201-synthetic-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:-\d+)?)\/result\.json/.exec(d.stdout);
+  const m = /wrote (\S*runs\/train-nb201-[a-z0-9-]+?-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:-\d+)?)\/result\.json/.exec(d.stdout);
   assert.ok(m, d.stdout);
   assert.match(readFileSync(join(m![1], 'result.json'), 'utf8'), /"sha256": "[0-9a-f]{64}"\n}\n$/);
 });

@@ -9,6 +9,7 @@ import { defaultSearchConfig, type SearchConfig } from '../../src/nas/config.js'
 import { runSearch, expectedLeafCount, halvingSchedule } from '../../src/nas/search.js';
 import { MemoryStore } from '../../src/nas/store.js';
 import { prepareSearchData } from '../../src/nas/phases.js';
+import { balancedMinCut } from '../../src/nas/cut.js';
 
 function tinyConfig(over: Partial<SearchConfig> = {}): SearchConfig {
   return { ...defaultSearchConfig({ method: over.method ?? 'gm', preset: 'tiny', base: 'darts' }), seed: 5, syntheticSize: 128, ...over };
@@ -29,6 +30,24 @@ test('val-acc picks the leaf with the highest validation accuracy, val-loss the 
     assert.is(r.final.genotype, best.genotype);
     assert.is(r.final.selectedBy, select);
     assert.equal(r.final.scores.map((s) => s.score), r.leaves.map((l) => (select === 'val-acc' ? l.val.accuracy : l.val.loss)));
+    // each split: its groups are the balanced min-cut of its matrix, its edge the candidate whose best
+    // 2+3 partition (brute force here) cuts the most distance
+    for (const s of r.splits) {
+      const cut = balancedMinCut(s.distance!, [2, 3]);
+      assert.equal(cut.groups.map((grp) => grp.map((i) => s.ops[i])), s.groups, `node ${s.node}`);
+      const bestCut = (m: number[][]): number => {
+        let top = -Infinity;
+        for (let a = 0; a < 5; a++) for (let b = a + 1; b < 5; b++) {
+          let sum = 0;
+          for (let k = 0; k < 5; k++) if (k !== a && k !== b) sum += m[a][k] + m[b][k];
+          top = Math.max(top, sum);
+        }
+        return top;
+      };
+      let edge = s.candidates![0];
+      for (const cand of s.candidates!) if (bestCut(cand.distance) > bestCut(edge.distance)) edge = cand;
+      assert.is(s.edge, edge.edge, `node ${s.node}: split edge ${s.edge}, brute force ${edge.edge}`);
+    }
   }
 });
 

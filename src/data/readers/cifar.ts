@@ -80,6 +80,14 @@ function readCifar(layout: CifarLayout, dirArg: string | undefined, opts: Reader
     }
     return bytes / record;
   });
+  // the distributed batches of a split hold the same number of records (CIFAR-10: 10 000 each), so a
+  // file cut exactly at a record boundary (a partial copy) shows as the odd one out
+  const odd = counts.findIndex((n) => n !== counts[0]);
+  if (odd > 0) {
+    const short = counts[odd] < counts[0] ? odd : 0;
+    throw new DataError(`${ds}: ${files[short]} holds ${counts[short]} records but ${files[short === 0 ? odd : 0]} holds ` +
+      `${counts[short === 0 ? odd : 0]}; the batches of a split hold the same number, so this file was cut short (copy it again)`, files[short]);
+  }
   const total = Math.min(limit, counts.reduce((a, b) => a + b, 0));
   const images = new Uint8Array(total * PIXELS);
   const labels = new Int32Array(total);
