@@ -63,6 +63,8 @@ export async function rankCommand(argv: string[]): Promise<number> {
     firstLine.set(e.arch, e.line);
     return true;
   });
+  const dropped = entries.length - unique.length;
+  if (errors.length || dropped) warn(`${archsFile}: ${errors.length} line${errors.length === 1 ? '' : 's'} skipped, ${dropped} duplicate${dropped === 1 ? '' : 's'} ranked once; ${unique.length} genotypes to rank`);
   if (!unique.length) throw new Error(`${archsFile}: no valid NB201 genotype to rank${errors.length ? ` (${errors.length} line${errors.length === 1 ? '' : 's'} skipped, see above)` : ''}`);
   const out = v.out === undefined ? join(run.dir, 'rank.csv') : v.out === '-' ? '-' : resolve(String(v.out));
 

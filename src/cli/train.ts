@@ -7,7 +7,7 @@
 //                           the device, per-epoch history, and the benchmark row with `--bench FILE`
 //   DIR/model.safetensors   the trained network, PyTorch TinyNetwork names (docs/checkpoints.md)
 // both atomically. One progress line per epoch on stderr; the summary on stdout.
-import { resolve, join } from 'node:path';
+import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { parseFlags, intFlag, choiceFlag, UsageError } from './args.js';
 import { COMMON_FLAGS, COMMON_FLAGS_HELP, readCommonFlags, type CommonConfig } from './common-flags.js';
@@ -20,9 +20,12 @@ import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { getSpace, SPACE_NAMES, DEFAULT_SPACE_NAME, type Genotype, type BenchTable } from '../spaces/registry.js';
 import { trainStandalone, DEFAULT_STANDALONE_PRESET, type StandaloneHyper, type StandaloneEpoch } from '../search/standalone.js';
 import { saveNetworkCheckpoint } from '../search/checkpoints.js';
-import { writeJsonAtomic } from '../io/fs.js';
+import { writeFileAtomic } from '../io/fs.js';
+import { sealJson } from '../io/sealed-json.js';
+import { prepareOutputFolder, folderTimestamp, freshFolderName } from '../io/out-dir.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
 import { parseCsvNumber } from '../io/csv.js';
+import { retrainLikeCommand } from './retrain-like.js';
 
 /** What a preset fixes: the training hyper-parameters and the defaults of the size/data flags. */
 export interface TrainPreset {
@@ -64,14 +67,19 @@ const HELP = `usage: node run.js train --arch '<genotype>' [flags]
   --test-limit K             evaluate on only the first K test images
   --eval-every K             evaluate on the test split every K epochs (and after the last; 0: only after the last)
 ${COMMON_FLAGS_HELP}
-  (default dataset: synthetic; default out: runs/train-<genotype digits>-s<seed>)
-writes OUT/result.json and OUT/model.safetensors (PyTorch TinyNetwork state_dict names)`;
+  --overwrite                replace the files of an existing, non-empty --out folder (default: refuse)
+  (default dataset: fashion-mnist-embedded; default out: runs/train-<space>-<dataset>-<UTC timestamp>)
+writes OUT/result.json and OUT/model.safetensors (PyTorch TinyNetwork state_dict names)
+  --like RUN_DIR             instead of a preset: the retraining protocol of that search's final pick
+                             (see \`node run.js train --like DIR --help\`)`;
 
 export interface TrainConfig extends CommonConfig {
   space: string;
   preset: string;
   genotype: string;
   out: string;
+  /** --overwrite: an existing non-empty --out may be written into */
+  overwrite: boolean;
   bench: string | undefined;
   testLimit: number | undefined;
   evalEvery: number;
@@ -83,7 +91,7 @@ export function readTrainConfig(argv: string[]): TrainConfig | 'help' {
   const { values, positionals } = parseFlags('train', argv, {
     ...COMMON_FLAGS,
     arch: { type: 'string' }, space: { type: 'string' }, preset: { type: 'string' }, bench: { type: 'string' }, 'aux-weight': { type: 'string' },
-    'test-limit': { type: 'string' }, 'eval-every': { type: 'string' },
+    'test-limit': { type: 'string' }, 'eval-every': { type: 'string' }, overwrite: { type: 'boolean' },
   });
   if (values.help) return 'help';
   if (positionals.length) throw new UsageError(`train: unexpected argument '${positionals[0]}' (flags take the form --name value; see \`node run.js train --help\`)`);
@@ -101,17 +109,17 @@ export function readTrainConfig(argv: string[]): TrainConfig | 'help' {
     throw new UsageError(`--arch: ${(e as Error).message}`);
   }
   const common = readCommonFlags(values, {
-    dataset: 'synthetic', channels: p.channels, cells: p.cells, batchSize: p.hyper.batchSize, epochs: p.hyper.epochs,
+    dataset: 'fashion-mnist-embedded', channels: p.channels, cells: p.cells, batchSize: p.hyper.batchSize, epochs: p.hyper.epochs,
   });
   if (common.trainLimit === undefined && p.trainLimit !== undefined) common.trainLimit = p.trainLimit;
   const testLimit = values['test-limit'] === undefined ? p.testLimit : intFlag(values, 'test-limit', 0, 1);
   const evalEvery = intFlag(values, 'eval-every', p.evalEvery, 0);
   if (values.out === '') throw new UsageError('--out: expected a folder name');
   if (values.bench === '') throw new UsageError('--bench: expected a file name');
-  const key = genotype.join('');
   return {
     ...common, space, preset, genotype: getSpace(space).formatGenotype(genotype),
-    out: values.out === undefined ? join('runs', `train-${key}-s${common.seed}`) : String(values.out),
+    out: values.out === undefined ? freshFolderName(join('runs', `train-${space}-${common.dataset}-${folderTimestamp()}`)) : String(values.out),
+    overwrite: Boolean(values.overwrite),
     bench: values.bench === undefined ? undefined : String(values.bench),
     testLimit, evalEvery,
     hyper: {
@@ -157,22 +165,32 @@ function fmtMetrics(label: string, m: { loss: number; accuracy: number }): strin
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {
+  // --like RUN_DIR: the search's own retraining protocol instead of a preset (src/cli/retrain-like.ts)
+  if (argv.some((a) => a === '--like' || a.startsWith('--like='))) return retrainLikeCommand(argv);
   const cfg = readTrainConfig(argv);
   if (cfg === 'help') { console.log(HELP); return 0; }
   const say = (s: string) => process.stderr.write(`${s}\n`);
 
   // Everything that can fail on the user's input fails before the device starts.
-  if (cfg.dataset !== 'synthetic' && cfg.dataset !== 'fashion-mnist' && cfg.dataDir === undefined) {
+  if (!['synthetic', 'fashion-mnist', 'fashion-mnist-embedded'].includes(cfg.dataset) && cfg.dataDir === undefined) {
     throw new UsageError(`--data-dir: required for --dataset ${cfg.dataset} (the folder with its files as distributed)`);
   }
   if (cfg.dataDir !== undefined && cfg.dataset !== 'synthetic' && !isDirectory(cfg.dataDir)) {
     throw new UsageError(`--data-dir ${cfg.dataDir}: no such directory`);
   }
   const table = cfg.bench === undefined ? undefined : benchTable(cfg.bench);
+
   const limit = (n: number | undefined) => (n === undefined ? {} : { limit: n });
   const train: Dataset = loadDataset(cfg.dataset, { dataDir: cfg.dataDir, split: 'train', ...limit(cfg.trainLimit) });
   const test: Dataset = loadDataset(cfg.dataset, { dataDir: cfg.dataDir, split: 'test', ...limit(cfg.testLimit) });
   if (test.size === 0) throw new Error(`${cfg.dataset}: the test split has no images`);
+  // the output folder before the training, so a bad --out cannot cost the run
+  let out: string;
+  try {
+    out = prepareOutputFolder(cfg.out, { flag: '--out', overwrite: cfg.overwrite, overwriteFlag: '--overwrite' });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   // NB201's own normalisation for the real datasets (AutoDL-Projects' pipeline); synthetic carries its own.
   const normalization: Normalization = cfg.dataset === 'synthetic'
     ? { mean: train.mean, std: train.std }
@@ -181,7 +199,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const imageShape = [train.channels, train.height, train.width] as const;
   if ((cfg.hyper.auxWeight ?? 0) > 0 && (train.height !== 32 || train.width !== 32)) {
     // the auxiliary head (AvgPool 5/3, then a 2×2 conv) is sized for the 8×8 maps of 32×32 images
-    throw new UsageError(`--aux-weight ${cfg.hyper.auxWeight}: the auxiliary head needs 32×32 images; ${cfg.dataset} has ${train.height}×${train.width} (pass --aux-weight 0)`);
+    if (argv.some((a) => a === '--aux-weight' || a.startsWith('--aux-weight='))) {
+      throw new UsageError(`--aux-weight ${cfg.hyper.auxWeight}: the auxiliary head needs 32×32 images; ${cfg.dataset} has ${train.height}×${train.width} (pass --aux-weight 0)`);
+    }
+    say(`note: no auxiliary head: it needs 32×32 images and ${cfg.dataset} has ${train.height}×${train.width} (the preset's weight ${cfg.hyper.auxWeight} is dropped)`);
+    cfg.hyper = { ...cfg.hyper, auxWeight: 0 };
   }
   const space = getSpace(cfg.space);
   const network = { genotype: space.parseGenotype(cfg.genotype), C: cfg.channels, N: cfg.cells, inputChannels: train.channels, numClasses: train.numClasses };
@@ -213,7 +235,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
       const parameters = net.parameters().reduce((s, p) => s + p.size, 0);
       const row = table ? benchRow(table, cfg.genotype) : undefined;
       if (table && !row) say(`warning: ${cfg.bench} has no row for ${cfg.genotype}`);
-      const out = resolve(cfg.out);
       const summary = {
         command: 'train',
         genotype: cfg.genotype,
@@ -240,7 +261,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       await saveNetworkCheckpoint(join(out, 'model.safetensors'), net, {
         dataset: cfg.dataset, seed: String(cfg.seed), epochs: String(cfg.hyper.epochs), test_accuracy: String(final.accuracy),
       }, space);
-      writeJsonAtomic(join(out, 'result.json'), summary);
+      writeFileAtomic(join(out, 'result.json'), `${sealJson(summary, 2)}\n`);
       console.log(`${cfg.genotype}  ${cfg.dataset}  test accuracy ${final.accuracy.toFixed(2)}%  loss ${final.loss.toFixed(4)}` +
         `  (${final.count} images, ${cfg.hyper.epochs} epochs, ${summary.seconds.toFixed(1)} s on ${device})`);
       if (row) {

@@ -64,15 +64,20 @@ export interface SearchConfig {
   bench: string | null;
   /** the table column reported and used by select=bench */
   benchColumn: string;
+  /** epochs of the final genotype's stand-alone retraining after selection (src/nas/retrain.ts);
+   *  0: none (--no-retrain) */
+  retrainEpochs: number;
 }
 
 type PresetFields = Pick<SearchConfig, 'channels' | 'cells' | 'batchSize' | 'stepsPerEpoch' | 'splitEpochs' |
-  'totalEpochs' | 'gmRepeats' | 'valBatches' | 'rspsCandidates' | 'trainLimit' | 'syntheticSize' | 'halvingEpochs' | 'downsample' | 'lr'>;
+  'totalEpochs' | 'gmRepeats' | 'valBatches' | 'rspsCandidates' | 'trainLimit' | 'syntheticSize' | 'halvingEpochs' | 'downsample' | 'lr' | 'retrainEpochs'>;
 
 /**
  * - paper: spec §2–3 (C=16 N=5, batch 48, 15/30 + 30 epochs, RSPS 20/40 + 50, R=100, full halves);
- * - quick: the default — the whole pipeline (warmup, two split levels, four leaves) in a few minutes
- *   on two CPU cores (C=8 N=1, 2 000 synthetic images shrunk to 16×16, R=3);
+ * - quick: the default — on the embedded Fashion-MNIST (12 000 images, padded to 32×32 and shrunk to
+ *   16×16), C=8 N=1, batch 64, 25 steps per epoch, splits at 2 and 4 of 10 epochs (root 50 steps, each
+ *   leaf 150), R=3, then 3 epochs of stand-alone retraining of the pick; chosen so that the leaf
+ *   supernets reach ~70 % (docs/quality.md);
  * - tiny: seconds (C=4, 8×8 images); for tests and smoke checks.
  */
 export function presetFields(preset: PresetName, base: BaseMethodName, method: SearchMethod): PresetFields {
@@ -84,19 +89,22 @@ export function presetFields(preset: PresetName, base: BaseMethodName, method: S
       channels: 16, cells: 5, batchSize: 48, stepsPerEpoch: null,
       splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : split, totalEpochs: total,
       gmRepeats: 100, valBatches: null, rspsCandidates: 200, trainLimit: null, syntheticSize: null, halvingEpochs: 10, downsample: 1, lr: null,
+      retrainEpochs: 200,
     };
   }
   if (preset === 'quick') {
     return {
-      channels: 8, cells: 1, batchSize: 32, stepsPerEpoch: 10,
-      splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [2, 4], totalEpochs: 8,
+      channels: 8, cells: 1, batchSize: 64, stepsPerEpoch: 25,
+      splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [2, 4], totalEpochs: 10,
       gmRepeats: 3, valBatches: 8, rspsCandidates: 20, trainLimit: null, syntheticSize: 2000, halvingEpochs: 1, downsample: 2, lr: null,
+      retrainEpochs: 3,
     };
   }
   return {
     channels: 4, cells: 1, batchSize: 8, stepsPerEpoch: 2,
     splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [1, 2], totalEpochs: 3,
     gmRepeats: 2, valBatches: 2, rspsCandidates: 4, trainLimit: null, syntheticSize: 256, halvingEpochs: 1, downsample: 4, lr: null,
+    retrainEpochs: 1,
   };
 }
 
@@ -140,6 +148,7 @@ export function validateSearchConfig(c: SearchConfig): void {
   int('rsps-candidates', c.rspsCandidates, 1);
   int('halving-epochs', c.halvingEpochs, 1);
   int('downsample', c.downsample, 1);
+  int('retrain-epochs', c.retrainEpochs, 0);
   if (c.lr !== null && !(c.lr > 0 && c.lr < 10)) fail('lr', `expected a learning rate in (0, 10), got ${c.lr}`);
   if (c.trainLimit !== null) int('train-limit', c.trainLimit, 2);
   let prev = -1;
@@ -186,4 +195,4 @@ export function splitGroupSizes(c: SearchConfig): number[] {
 }
 
 /** Fields that may differ between a run and its resumption (they do not change the result). */
-export const RESUME_NEUTRAL_FIELDS: readonly (keyof SearchConfig)[] = [];
+export const RESUME_NEUTRAL_FIELDS: readonly (keyof SearchConfig)[] = ['dataDir'];

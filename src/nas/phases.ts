@@ -5,7 +5,7 @@
 import type { Backend } from '../engine/index.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
-import { downsampleDataset, type Dataset } from '../data/dataset.js';
+import { shrinkForNetwork, type Dataset } from '../data/dataset.js';
 import { splitTrainForSearch, type SearchSplit } from '../data/split.js';
 import { createBaseMethod } from '../search/index.js';
 import type { BaseMethod } from '../search/method.js';
@@ -22,9 +22,10 @@ export interface SearchData {
   numClasses: number;
 }
 
-/** The search data from a training set: shrunk by `c.downsample`, split into halves (spec §2.1). */
+/** The search data from a training set: shrunk by `c.downsample` (padded first where the shrunk side
+ *  would not be a multiple of 4; shrinkForNetwork), split into halves (spec §2.1). */
 export function prepareSearchData(c: SearchConfig, trainSet: Dataset): SearchData {
-  const train = downsampleDataset(trainSet, c.downsample);
+  const train = shrinkForNetwork(trainSet, c.downsample);
   if (train.size < 2 * c.batchSize) {
     throw new Error(`--train-limit/--dataset: ${train.size} training images are too few for two halves of --batch-size ${c.batchSize}`);
   }
@@ -58,7 +59,7 @@ export interface NodeSchedule {
 }
 
 export interface ProgressEvent {
-  phase: 'warmup' | 'split' | 'leaf' | 'select';
+  phase: 'warmup' | 'split' | 'leaf' | 'select' | 'retrain';
   node: number;
   /** e.g. 'epoch 3/8' or 'edge 2 (4/6)' */
   label: string;

@@ -17,7 +17,8 @@ import { join, resolve } from 'node:path';
 import { keep, noGrad, tidy, tuneKernels, batchNormsByPath, type Backend } from '../engine/index.js';
 import { BatchSampler } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
-import { readJsonFile } from '../io/fs.js';
+import { readTextFile } from '../io/fs.js';
+import { parseSealedJson } from '../io/sealed-json.js';
 import { parseCsvRecords } from '../io/csv.js';
 import { loadMethodCheckpoint } from '../search/checkpoints.js';
 import { uploadBatch, type DeviceBatch, type EvalData } from '../search/batch.js';
@@ -60,7 +61,7 @@ export function loadRun(dir: string): LoadedRun {
     }
     throw new Error(`${dir}: no result.json; not the output folder of a finished search (\`node run.js --space nb201 --out DIR\`)`);
   }
-  const result = readJsonFile(resultPath, 'search result') as SearchResult;
+  const result = parseSealedJson<SearchResult>(readTextFile(resultPath, 'search result'), resultPath).value;
   const bad = (what: string): never => { throw new Error(`${resultPath}: not a gmnas search result (${what})`); };
   if (typeof result !== 'object' || result === null) bad('not a JSON object');
   if (!SPACE_NAMES.includes(result.space)) bad(`space ${JSON.stringify(result.space)}, expected one of ${SPACE_NAMES.join(', ')}`);

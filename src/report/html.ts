@@ -556,6 +556,13 @@ function finalSection(r: SearchResult): string {
         `<tr>${keys.map((k) => benchCell(f.bench![k])).join('')}</tr></table>`);
     }
   }
+  if (f.retrain) {
+    const rt = f.retrain;
+    parts.push('<h3>Retrained stand-alone</h3>' +
+      `<p>test accuracy <b>${escapeHtml(fmt(rt.testAccuracy, 2))} %</b>, loss ${escapeHtml(fmt(rt.testLoss, 4))}, ` +
+      `${escapeHtml(rt.parameters)} parameters, ${escapeHtml(fmt(rt.seconds, 1))} s</p>` +
+      `<p class="muted">protocol: ${escapeHtml(rt.protocol.description)}</p>`);
+  }
   if (f.halving?.rounds.length) {
     parts.push('<h3>Successive halving</h3><table><tr><th>round</th><th>epochs</th><th>candidates (node: score)</th><th>kept</th></tr>');
     for (const round of f.halving.rounds) {

@@ -3,14 +3,14 @@
 // tensor names and formats are the space's (src/spaces/<name>/checkpoint.ts, docs/checkpoints.md).
 import type { Backend, Rng as EngineRng } from '../engine/index.js';
 import { saveSafetensors, loadSafetensors, writeFileAtomic, readFileBytes } from '../io/fs.js';
-import type { SafetensorsInput } from '../io/safetensors.js';
+import { sealSafetensors, assertFiniteTensors, type SafetensorsInput } from '../io/safetensors.js';
 import { getSpace } from '../spaces/registry.js';
 import type { SearchSpace, SpaceNetwork, SpaceSupernet } from '../spaces/space.js';
 import type { BaseMethod, MethodStateMeta } from './method.js';
 
 /** Write a stand-alone network (PyTorch TinyNetwork names; loadable with load_state_dict). */
 export async function saveNetworkCheckpoint(path: string, net: SpaceNetwork, metadata: Record<string, string> = {}, space: SearchSpace = getSpace()): Promise<void> {
-  writeFileAtomic(path, await space.encodeNetwork(net, metadata));
+  writeFileAtomic(path, sealSafetensors(await space.encodeNetwork(net, metadata), path));
 }
 
 /** Build the network a checkpoint file describes, with its weights. */
@@ -24,7 +24,7 @@ export function loadNetworkCheckpointInto(path: string, net: SpaceNetwork, space
 }
 
 export async function saveSupernetCheckpoint(path: string, supernet: SpaceSupernet, extra: SafetensorsInput[] = [], metadata: Record<string, string> = {}, space: SearchSpace = getSpace()): Promise<void> {
-  writeFileAtomic(path, await space.encodeSupernet(supernet, extra, metadata));
+  writeFileAtomic(path, sealSafetensors(await space.encodeSupernet(supernet, extra, metadata), path));
 }
 
 export function loadSupernetCheckpoint(path: string, be: Backend, rng: EngineRng, space: SearchSpace = getSpace()): ReturnType<SearchSpace['decodeSupernet']> {
@@ -39,8 +39,9 @@ export async function saveMethodCheckpoint(path: string, method: BaseMethod, met
 }
 
 /** Restore `method` (built with the same kind, sizes and mask) from a file of `saveMethodCheckpoint`. */
-export function loadMethodCheckpoint(path: string, method: BaseMethod, o: { allowOptimizerReset?: boolean } = {}): Record<string, string> {
-  const { tensors, metadata } = loadSafetensors(path);
+export function loadMethodCheckpoint(path: string, method: BaseMethod, o: { allowOptimizerReset?: boolean; requireChecksum?: boolean } = {}): Record<string, string> {
+  const { tensors, metadata } = loadSafetensors(path, { requireChecksum: o.requireChecksum });
+  assertFiniteTensors(tensors, path);
   if (metadata.format !== method.space.checkpointFormats.supernet || metadata.method_state === undefined) {
     throw new Error(`${path}: not a method checkpoint (metadata 'format' ${JSON.stringify(metadata.format)}, no 'method_state')`);
   }

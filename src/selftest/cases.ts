@@ -5,7 +5,7 @@ import type { Backend } from '../engine/backend.js';
 import { Tensor, tidy, noGrad } from '../engine/tensor.js';
 import { backward } from '../engine/autograd.js';
 import {
-  add, addN, mul, mulScalar, relu, mulBroadcast, weightedSum, sum, mean, scaleByElement,
+  add, addN, mul, mulScalar, relu, relu6, mulBroadcast, weightedSum, sum, mean, scaleByElement,
 } from '../engine/ops/elementwise.js';
 import { conv2d } from '../engine/ops/conv.js';
 import { batchNorm } from '../engine/ops/norm.js';
@@ -48,6 +48,8 @@ export const OP_CASES: OpCase[] = [
   { name: 'addN', kernels: ['add'], inputs: [[4, 3], [4, 3], [4, 3]], fn: (xs) => addN(xs) },
   { name: 'mul', kernels: ['mul'], inputs: [[7], [7]], fn: ([a, b]) => mul(a, b) },
   { name: 'relu', kernels: ['relu', 'reluBackward'], inputs: [[2, 3, 5]], fn: ([x]) => relu(x), fdEps: 1e-3, quick: true },
+  // inputs scaled by 4 so that both clipped sides of ReLU6 are exercised
+  { name: 'relu6', kernels: ['relu6', 'relu6Backward'], inputs: [[2, 3, 7]], fn: ([x]) => relu6(mulScalar(x, 4)), fdEps: 1e-3, quick: true },
   { name: 'mulBroadcast per-channel', kernels: ['mulBroadcast', 'mulBroadcastGradS'], inputs: [[2, 3, 4, 5], [3]], fn: ([x, s]) => mulBroadcast(x, s, 1), quick: true },
   { name: 'mulBroadcast per-sample', kernels: ['mulBroadcast', 'mulBroadcastGradS'], inputs: [[3, 2, 3, 3], [3]], fn: ([x, s]) => mulBroadcast(x, s, 0) },
   { name: 'weightedSum (mixed edge)', kernels: ['weightedSum', 'scaleByElement', 'dot'], inputs: [[2, 3, 4], [2, 3, 4], [2, 3, 4], [2, 5]], fn: ([a, b, c, w]) => weightedSum([a, b, c], w, [1, 4, 7]), quick: true },

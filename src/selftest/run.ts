@@ -48,7 +48,7 @@ export interface SelftestReport {
 
 /** Which argument of a Backend method is its output, for fault injection. */
 const OUTPUT_ARG: Record<string, number> = {
-  add: 2, mul: 2, scale: 2, relu: 1, reluBackward: 2, mulBroadcast: 2, mulBroadcastGradS: 2, weightedSum: 3,
+  add: 2, mul: 2, scale: 2, relu: 1, reluBackward: 2, relu6: 1, relu6Backward: 2, mulBroadcast: 2, mulBroadcastGradS: 2, weightedSum: 3,
   scaleByElement: 3, sum: 1, broadcastScalar: 2, dropoutMask: 0, conv2d: 3, conv2dInputGrad: 2,
   conv2dWeightGrad: 2, channelSum: 1, batchNormTrain: 3, batchNormEval: 5, batchNormBackward: 5,
   batchNormEvalBackward: 5, pool2d: 1, pool2dBackward: 2, globalAvgPool: 1, globalAvgPoolBackward: 1,

@@ -73,6 +73,23 @@ export function relu(x: Tensor): Tensor {
   return out;
 }
 
+/** min(max(x, 0), 6): the activation of MobileNet's inverted-residual blocks. Its gradient passes
+ *  where 0 < x < 6 and is 0 at both bounds (PyTorch's ReLU6 is hardtanh(0, 6), same rule). */
+export function relu6(x: Tensor): Tensor {
+  const be = x.backend;
+  const out = Tensor.empty(be, x.shape);
+  be.relu6(x.storage, out.storage, x.size);
+  if (needsGrad(x)) {
+    const xs = x.storage;
+    record(out, 'relu6', [x], [x], (dy) => {
+      const dx = Tensor.empty(be, x.shape);
+      be.relu6Backward(dy.storage, xs, dx.storage, x.size);
+      return [dx];
+    });
+  }
+  return out;
+}
+
 /**
  * x * s broadcast along one axis: s has x.shape[axis] values (axis 0 of NCHW = per sample,
  * axis 1 = per channel).
