@@ -135,6 +135,15 @@ export interface SplitRules {
   edgeCriterion: 'max-cut' | 'min-intra';
 }
 
+/** One cell of a genotype as a DAG: inputs, intermediate nodes in order, the output node. */
+export interface CellDag {
+  readonly group: string;
+  readonly inputs: readonly string[];
+  readonly nodes: readonly string[];
+  readonly output: string;
+  readonly edges: readonly { readonly from: string; readonly to: string; readonly op: string }[];
+}
+
 /** A benchmark table: accuracy by genotype string (NB201's CSV layout; any space may use it). */
 export type { BenchTable } from './nb201/bench-table.js';
 import type { BenchTable } from './nb201/bench-table.js';
@@ -217,6 +226,9 @@ export interface SearchSpace {
   /** a supernet checkpoint; `extra` tensors (α, optimizer state) are appended under their own names */
   encodeSupernet(s: SpaceSupernet, extra?: SafetensorsInput[], metadata?: Record<string, string>): Promise<Uint8Array>;
   decodeSupernet(be: Backend, rng: EngineRng, bytes: Uint8Array, source: string): { supernet: SpaceSupernet; metadata: Record<string, string>; extra: Map<string, DecodedTensor> };
+
+  /** the genotype as cell DAGs, one per decision group, for drawings (absent: a table by decision) */
+  describeGenotype?(g: Genotype): CellDag[];
 
   // ---- optional benchmark table ----
   parseBenchTable?(text: string, source: string): BenchTable;

@@ -137,6 +137,13 @@ export function makeDartsSpace(name: string, title: string, ops: readonly string
     mixedSample: (mask: OpMask, weights) => gridMixedSample(grid, mask, weights),
     replaceDecisionOp: (sample: ArchSample, row: number, op: number, keepWeight = false) => gridReplaceOp(grid, sample, row, op, keepWeight),
     split,
+    describeGenotype: (g: Genotype) => {
+      const text = decodeGenotype(g, ops);
+      return CELL_NAMES.map((cell) => ({
+        group: cell, inputs: ['c_{k-2}', 'c_{k-1}'], nodes: ['0', '1', '2', '3'], output: 'c_{k}',
+        edges: text[cell].map((p, k) => ({ from: p.from < 2 ? ['c_{k-2}', 'c_{k-1}'][p.from]! : String(p.from - 2), to: String(Math.floor(k / 2)), op: p.op })),
+      }));
+    },
     searchPreset: dartsSearchPreset,
     methodHyper: (base: string) => ({
       // spec §5.1: SGD without nesterov, weight decay 3e-4, batch 64; SNAS τ 1 → 0.03;
