@@ -50,7 +50,6 @@ export const TRAIN_PRESETS: Readonly<Record<'nb201' | 'quick', TrainPreset>> = O
   },
 });
 export type TrainPresetName = keyof typeof TRAIN_PRESETS;
-const PRESET_NAMES = Object.keys(TRAIN_PRESETS) as TrainPresetName[];
 
 const HELP = `usage: node run.js train --arch '<genotype>' [flags]
   --arch G                   NB201 genotype, e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|'
@@ -58,6 +57,12 @@ const HELP = `usage: node run.js train --arch '<genotype>' [flags]
   --preset nb201|quick       nb201 (default): NAS-Bench-201 stand-alone training — 200 epochs, batch 256,
                              nesterov SGD lr 0.1 momentum 0.9 wd 5e-4, cosine to 0, crop + flip, C 16, N 5;
                              quick: C 4, N 1, 2 epochs of batch 50 on 200 images, 100 test images (seconds on CPU)
+  --space nb201|darts|darts-none   search space of --arch (default nb201); darts: a DARTS repository genotype,
+                             "Genotype(normal=[('sep_conv_3x3', 0), ...], normal_concat=range(2, 6), reduce=[...], reduce_concat=range(2, 6))"
+  --preset (darts)           paper (default): the DARTS/GM evaluation protocol — 600 epochs, batch 96, SGD 0.025
+                             cosine to 0, wd 3e-4, clip 5, auxiliary head 0.4, drop-path 0.2, cutout 16, C 36, 20 cells;
+                             quick: C 8, 5 cells, 2 epochs of batch 32 on 200 images
+  --aux-weight W             auxiliary-head loss weight (darts; 0: no head — needed for images other than 32×32)
   --bench FILE               NB201 table (CSV with arch_str, e.g. nb201.csv): add the genotype's row to the result
   --test-limit K             evaluate on only the first K test images
   --eval-every K             evaluate on the test split every K epochs (and after the last; 0: only after the last)
@@ -70,7 +75,7 @@ writes OUT/result.json and OUT/model.safetensors (PyTorch TinyNetwork state_dict
 
 export interface TrainConfig extends CommonConfig {
   space: string;
-  preset: TrainPresetName;
+  preset: string;
   genotype: string;
   out: string;
   /** --overwrite: an existing non-empty --out may be written into */
@@ -85,14 +90,17 @@ export interface TrainConfig extends CommonConfig {
 export function readTrainConfig(argv: string[]): TrainConfig | 'help' {
   const { values, positionals } = parseFlags('train', argv, {
     ...COMMON_FLAGS,
-    arch: { type: 'string' }, space: { type: 'string' }, preset: { type: 'string' }, bench: { type: 'string' },
+    arch: { type: 'string' }, space: { type: 'string' }, preset: { type: 'string' }, bench: { type: 'string' }, 'aux-weight': { type: 'string' },
     'test-limit': { type: 'string' }, 'eval-every': { type: 'string' }, overwrite: { type: 'boolean' },
   });
   if (values.help) return 'help';
   if (positionals.length) throw new UsageError(`train: unexpected argument '${positionals[0]}' (flags take the form --name value; see \`node run.js train --help\`)`);
   const space = choiceFlag(values, 'space', SPACE_NAMES, DEFAULT_SPACE_NAME);
-  const preset = choiceFlag(values, 'preset', PRESET_NAMES, 'nb201');
-  const p = TRAIN_PRESETS[preset];
+  // a space with its own protocol (DARTS) brings its presets; the first is the default
+  const presets: Readonly<Record<string, TrainPreset>> = getSpace(space).trainPresets ?? TRAIN_PRESETS;
+  const presetNames = Object.keys(presets);
+  const preset = choiceFlag(values, 'preset', presetNames, presetNames[0]!);
+  const p = presets[preset]!;
   if (values.arch === undefined || values.arch === '') throw new UsageError(`train: --arch is required (an NB201 genotype string)\n${HELP}`);
   let genotype: Genotype;
   try {
@@ -114,8 +122,17 @@ export function readTrainConfig(argv: string[]): TrainConfig | 'help' {
     overwrite: Boolean(values.overwrite),
     bench: values.bench === undefined ? undefined : String(values.bench),
     testLimit, evalEvery,
-    hyper: { ...p.hyper, epochs: common.epochs, batchSize: common.batchSize },
+    hyper: {
+      ...p.hyper, epochs: common.epochs, batchSize: common.batchSize,
+      ...(values['aux-weight'] === undefined ? {} : { auxWeight: floatFlag(values, 'aux-weight', 0) }),
+    },
   };
+}
+
+function floatFlag(values: Record<string, unknown>, name: string, min: number): number {
+  const v = Number(values[name]);
+  if (String(values[name]).trim() === '' || !Number.isFinite(v) || v < min) throw new UsageError(`--${name} ${String(values[name])}: expected a number >= ${min}`);
+  return v;
 }
 
 /** The benchmark row as JSON: numbers where the field is one, the text otherwise. */
@@ -177,9 +194,17 @@ export async function trainCommand(argv: string[]): Promise<number> {
   // NB201's own normalisation for the real datasets (AutoDL-Projects' pipeline); synthetic carries its own.
   const normalization: Normalization = cfg.dataset === 'synthetic'
     ? { mean: train.mean, std: train.std }
-    : NORMALIZATION[cfg.dataset].nb201;
+    : getSpace(cfg.space).trainPresets ? NORMALIZATION[cfg.dataset].gm : NORMALIZATION[cfg.dataset].nb201;
   const sampler = new BatchSampler(train, { batchSize: cfg.batchSize, seed: cfg.seed, augment: true, normalization });
   const imageShape = [train.channels, train.height, train.width] as const;
+  if ((cfg.hyper.auxWeight ?? 0) > 0 && (train.height !== 32 || train.width !== 32)) {
+    // the auxiliary head (AvgPool 5/3, then a 2×2 conv) is sized for the 8×8 maps of 32×32 images
+    if (argv.some((a) => a === '--aux-weight' || a.startsWith('--aux-weight='))) {
+      throw new UsageError(`--aux-weight ${cfg.hyper.auxWeight}: the auxiliary head needs 32×32 images; ${cfg.dataset} has ${train.height}×${train.width} (pass --aux-weight 0)`);
+    }
+    say(`note: no auxiliary head: it needs 32×32 images and ${cfg.dataset} has ${train.height}×${train.width} (the preset's weight ${cfg.hyper.auxWeight} is dropped)`);
+    cfg.hyper = { ...cfg.hyper, auxWeight: 0 };
+  }
   const space = getSpace(cfg.space);
   const network = { genotype: space.parseGenotype(cfg.genotype), C: cfg.channels, N: cfg.cells, inputChannels: train.channels, numClasses: train.numClasses };
 

@@ -118,8 +118,10 @@ export function defaultSearchConfig(o: { space?: string; method?: SearchMethod; 
     space: space.name, method, base, preset, seed: 0, dataset: 'synthetic', dataDir: null,
     ...presetFields(preset, base, method),
     branches: method === 'fewshot' ? space.decisions[0].ops.length : 2, groupSizes: null,
-    gmMetric: 'cos', edgeCriterion: 'max-cut', fewshotEdge: 0,
-    restart: true, fixSchedule: false, select: 'val-acc', bench: null, benchColumn: 'cifar10_test',
+    gmMetric: 'cos', edgeCriterion: space.split.edgeCriterion, fewshotEdge: 0,
+    restart: true, fixSchedule: false,
+    // the space's own presets (DARTS: spec §5.1) replace the NB201 ones
+    ...(space.searchPreset?.(preset, base, method) as Partial<SearchConfig> | null ?? {}), select: 'val-acc', bench: null, benchColumn: 'cifar10_test',
   };
 }
 

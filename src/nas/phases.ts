@@ -94,7 +94,7 @@ export function createNodeMethod(c: SearchConfig, backend: Backend, data: Search
     imageShape: data.imageShape,
     mask,
     seed: nodeSeed(c, node),
-    hyper: { batchSize: c.batchSize, epochs: c.totalEpochs, ...(c.lr !== null ? { lr: c.lr } : {}) },
+    hyper: { ...getSpace(c.space).methodHyper?.(c.base), batchSize: c.batchSize, epochs: c.totalEpochs, ...(c.lr !== null ? { lr: c.lr } : {}) },
   });
 }
 

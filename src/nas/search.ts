@@ -17,7 +17,7 @@ import { getSpace, type BenchTable, type SearchSpace } from '../spaces/registry.
 import type { BaseMethod } from '../search/method.js';
 import { trainStandalone } from '../search/standalone.js';
 import { PartitionTree, type SplitRecord } from './tree.js';
-import { chooseSplitEdge, initGmnasWasm } from './cut.js';
+import { chooseSplitEdgeOverSizes, initGmnasWasm } from './cut.js';
 import { runSuccessiveHalving, successiveHalvingSchedule } from './halving.js';
 import { gmEdgeDistance } from './gm-score.js';
 import { validateSearchConfig, splitGroupSizes, RESUME_NEUTRAL_FIELDS, type SearchConfig } from './config.js';
@@ -373,7 +373,9 @@ export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: Sea
     });
     matrices.push({ edge, matrix: d.distance, ops: d.ops });
   }
-  const choice = chooseSplitEdge(matrices.map((m) => ({ edge: m.edge, matrix: m.matrix })), sizes, { criterion: c.edgeCriterion });
+  // the space may allow several group-size tuples (DARTS: (2,5) or (3,4)); explicit --groups fix one
+  const sizeOptions = c.groupSizes ? [c.groupSizes] : space.split.groupSizes(matrices[0].ops.length, c.branches);
+  const choice = chooseSplitEdgeOverSizes(matrices.map((m) => ({ edge: m.edge, matrix: m.matrix })), sizeOptions, { criterion: c.edgeCriterion });
   const opsOf = (edge: number): number[] => matrices.find((m) => m.edge === edge)!.ops;
   const toOps = (edge: number, groups: number[][]): number[][] => groups.map((g) => g.map((i) => opsOf(edge)[i]));
   return {

@@ -7,6 +7,7 @@
 // `lineChartSvg`); every piece returns markup with all text escaped, so it can go into innerHTML.
 import type { SearchResult } from '../nas/search.js';
 import { getSpace, type SearchSpace } from '../spaces/registry.js';
+import type { CellDag } from '../spaces/space.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Text helpers
@@ -277,15 +278,18 @@ export function treeSvg(result: TreeSource): string {
     // the mask: rows = edges, columns = ops
     const gx = x + 8, gy = y + 24;
     if (mask) {
-      for (let e = 0; e < space.rows; e++) {
+      // the rows GM may split (NB201: all 6; DARTS: the 14 normal edges), cells shrunk to fit the box
+      const rows = space.split.candidates(space.fullMask());
+      const cell = Math.max(1, Math.min(CELL, Math.floor(58 / rows.length) - CGAP));
+      rows.forEach((e, ri) => {
         const restricted = space.enabledOps(mask, e).length < space.decisions[e].ops.length;
         for (let o = 0; o < space.cols; o++) {
           const on = mask[e * space.cols + o] === 1;
           const fill = on ? (restricted ? '#e08a1e' : '#3b6ea5') : '#e6e6e6';
-          out.push(`<rect class="mask-cell" x="${gx + o * (CELL + CGAP)}" y="${gy + e * (CELL + CGAP)}" width="${CELL}" height="${CELL}" fill="${fill}">` +
+          out.push(`<rect class="mask-cell" x="${gx + o * (cell + CGAP)}" y="${gy + ri * (cell + CGAP)}" width="${cell}" height="${cell}" fill="${fill}">` +
             `<title>${escapeHtml(`edge ${e} (${edgeKey(space, e)}) ${space.decisions[e].ops[o]}: ${on ? 'on' : 'off'}`)}</title></rect>`);
         }
-      }
+      });
     } else {
       out.push(`<text x="${gx}" y="${gy + 10}" font-family="ui-monospace, monospace" font-size="8">${escapeHtml(n.mask)}</text>`);
     }
@@ -521,9 +525,35 @@ function benchCell(v: number | string | undefined): string {
   return typeof v === 'number' ? `<td class="num">${fmt(v, 2)}</td>` : `<td>${escapeHtml(v)}</td>`;
 }
 
+/** A cell DAG as SVG: inputs left, nodes in order, the output right; each edge labelled with its op
+ *  (every intermediate node feeds the output, as DARTS concatenates them). */
+export function cellDagSvg(dag: CellDag): string {
+  const cols = [...dag.inputs.map((n) => [n, 0] as const), ...dag.nodes.map((n, i) => [n, i + 1] as const), [dag.output, dag.nodes.length + 1] as const];
+  const X = (c: number): number => 40 + c * 120;
+  const pos = new Map<string, { x: number; y: number }>();
+  cols.forEach(([name, c], i) => pos.set(name, { x: X(c), y: c === 0 ? 40 + i * 110 : 95 + (i % 2 ? -30 : 30) }));
+  const w = X(dag.nodes.length + 1) + 50, h = 200;
+  const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" class="cell-dag" width="${w}" height="${h}" font-family="sans-serif" font-size="10">`,
+    `<text x="4" y="12" font-weight="700">${escapeHtml(dag.group)} cell</text>`];
+  const line = (a: { x: number; y: number }, b: { x: number; y: number }, label: string, k: number): void => {
+    const mx = (a.x + b.x) / 2, my = (a.y + b.y) / 2 + (k % 2 ? 8 : -4);
+    out.push(`<line x1="${a.x}" y1="${a.y}" x2="${b.x}" y2="${b.y}" stroke="${label ? paletteColour(k) : '#bbbbbb'}" stroke-width="1.4"/>`);
+    if (label) out.push(`<text x="${mx}" y="${my}" text-anchor="middle" fill="${paletteColour(k)}">${escapeHtml(label)}</text>`);
+  };
+  dag.edges.forEach((e, k) => line(pos.get(e.from)!, pos.get(e.to)!, e.op, k));
+  for (const n of dag.nodes) line(pos.get(n)!, pos.get(dag.output)!, '', 0);
+  for (const [name] of cols) {
+    const p = pos.get(name)!;
+    out.push(`<circle cx="${p.x}" cy="${p.y}" r="13" fill="#ffffff" stroke="#555555"/><text x="${p.x}" y="${p.y + 3}" text-anchor="middle">${escapeHtml(name)}</text>`);
+  }
+  out.push('</svg>');
+  return out.join('');
+}
+
 function genotypeTable(space: SearchSpace, genotype: string): string {
   let ops: readonly number[];
   try { ops = space.parseGenotype(genotype); } catch { return ''; }
+  if (space.describeGenotype) return `<div class="cell-dags">${space.describeGenotype(ops).map(cellDagSvg).join('')}</div>`;
   const head = space.decisions.map((e) => `<th>${escapeHtml(e.key)}</th>`).join('');
   const cells = ops.map((o, e) => `<td><code>${escapeHtml(space.decisions[e].ops[o] ?? String(o))}</code></td>`).join('');
   return `<table class="genotype-edges"><tr><th>edge</th>${head}</tr><tr><th>op</th>${cells}</tr></table>`;

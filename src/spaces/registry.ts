@@ -2,9 +2,12 @@
 // interface (src/spaces/space.ts); docs/spaces.md says how to add one.
 import type { SearchSpace } from './space.js';
 import { nb201Space } from './nb201/space.js';
+import { dartsSpace, dartsNoneSpace } from './darts/space.js';
 
 const SPACES: ReadonlyMap<string, SearchSpace> = new Map([
   [nb201Space.name, nb201Space],
+  [dartsSpace.name, dartsSpace],
+  [dartsNoneSpace.name, dartsNoneSpace],
 ]);
 
 /** Names `getSpace` accepts, in registration order. */

@@ -75,6 +75,8 @@ export interface SpaceSupernet extends Module {
 
 export interface NetworkBuildOptions extends SpaceSizes {
   genotype: Genotype;
+  /** build the auxiliary head where the space has one (DARTS); ignored elsewhere */
+  auxiliary?: boolean;
 }
 
 /** A stand-alone network of one genotype. */
@@ -82,6 +84,41 @@ export interface SpaceNetwork extends Module {
   readonly backend: Backend;
   readonly config: Readonly<NetworkBuildOptions>;
   forward(x: Tensor): Tensor;
+  /** logits and, while training with an auxiliary head, its logits (DARTS); absent: forward only */
+  forwardTrain?(x: Tensor): { logits: Tensor; aux: Tensor | null };
+  /** drop-path probability of the cells' ops while training (DARTS) */
+  dropPathProb?: number;
+  /** seed of the next drop-path masks (seeded runs repeat) */
+  setDropPathSeed?(seed: number): void;
+}
+
+/** Stand-alone training hyper-parameters (src/search/standalone.ts trains with them). */
+export interface TrainingHyper {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  lrMin: number;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  /** 0 = no clipping (the NB201 setting) */
+  gradClip: number;
+  /** weight of the auxiliary head's loss (0 or absent: no auxiliary head) */
+  auxWeight?: number;
+  /** final drop-path probability, raised linearly from 0 over the epochs (0 or absent: none) */
+  dropPathProb?: number;
+  /** side of the square cut out of every training image after normalisation (0 or absent: none) */
+  cutout?: number;
+}
+
+/** A space's own stand-alone training preset (`run.js train --preset <name>`). */
+export interface TrainPresetSpec {
+  readonly hyper: Readonly<TrainingHyper>;
+  readonly channels: number;
+  readonly cells: number;
+  readonly trainLimit?: number;
+  readonly testLimit?: number;
+  readonly evalEvery: number;
 }
 
 /** How GM / random splits work in this space (spec §3 for NB201, §5.1 for DARTS). */
@@ -96,6 +133,15 @@ export interface SplitRules {
   groupSizes(ops: number, branches: number): number[][];
   /** default edge criterion: NB201 the largest cut distance, DARTS the smallest intra distance */
   edgeCriterion: 'max-cut' | 'min-intra';
+}
+
+/** One cell of a genotype as a DAG: inputs, intermediate nodes in order, the output node. */
+export interface CellDag {
+  readonly group: string;
+  readonly inputs: readonly string[];
+  readonly nodes: readonly string[];
+  readonly output: string;
+  readonly edges: readonly { readonly from: string; readonly to: string; readonly op: string }[];
 }
 
 /** A benchmark table: accuracy by genotype string (NB201's CSV layout; any space may use it). */
@@ -133,6 +179,9 @@ export interface SearchSpace {
   buildNetwork(be: Backend, rng: EngineRng, o: NetworkBuildOptions): SpaceNetwork;
   /** default stand-alone sizes (NB201: C=16 N=5; DARTS: C=36, 20 cells) */
   readonly networkDefaults: { C: number; N: number };
+  /** stand-alone training presets of the space's papers, by name, the first the default (absent:
+   *  the CLI's NB201 presets) */
+  readonly trainPresets?: Readonly<Record<string, TrainPresetSpec>>;
 
   // ---- genotypes ----
   parseGenotype(text: string): Genotype;
@@ -159,6 +208,13 @@ export interface SearchSpace {
   // ---- GM ----
   readonly split: SplitRules;
 
+  // ---- search settings of the space's papers (absent: the NB201 ones in src/nas/config.ts) ----
+  /** preset fields of a search (channels, cells, batchSize, splitEpochs, totalEpochs, …) by preset
+   *  name, for a base method and search method */
+  searchPreset?(preset: string, base: string, method: string): Record<string, unknown> | null;
+  /** overrides of a base method's hyper-parameters in this space (weight decay, nesterov, τ, α init) */
+  methodHyper?(base: string): Record<string, number | boolean>;
+
   // ---- checkpoints ----
   /** format tags written in checkpoint metadata */
   readonly checkpointFormats: { network: string; supernet: string };
@@ -170,6 +226,9 @@ export interface SearchSpace {
   /** a supernet checkpoint; `extra` tensors (α, optimizer state) are appended under their own names */
   encodeSupernet(s: SpaceSupernet, extra?: SafetensorsInput[], metadata?: Record<string, string>): Promise<Uint8Array>;
   decodeSupernet(be: Backend, rng: EngineRng, bytes: Uint8Array, source: string): { supernet: SpaceSupernet; metadata: Record<string, string>; extra: Map<string, DecodedTensor> };
+
+  /** the genotype as cell DAGs, one per decision group, for drawings (absent: a table by decision) */
+  describeGenotype?(g: Genotype): CellDag[];
 
   // ---- optional benchmark table ----
   parseBenchTable?(text: string, source: string): BenchTable;
