@@ -1,4 +1,4 @@
-// `npm run bench [-- --device webgpu|cpu|both] [--json] [--reps N] [--batch N] [--sections LIST] [--steps N]`
+// `npm run bench [-- --device webgpu|wasm|cpu|both] [--threads N] [--json] [--reps N] [--batch N] [--sections LIST] [--steps N]`
 // Sections (default all): `autotune` (webgpu) the NB201 stage convolutions' autotuning — every variant's
 // time and the choice, which the later sections then run with (kernels of other shapes keep the rules;
 // off with GMNAS_AUTOTUNE=0; nothing is cached to disk here, so the times are measured every run); `kernels` per-kernel time and GFLOP/s at the NAS-Bench-201 stage shapes and
@@ -10,7 +10,10 @@
 // --baseline also the engine's unfused path (engineOptions.fusion = false, 4-column conv tiles, one
 // lane per item) on a second backend in this process, steps alternating so both see the same load;
 // the optimizer (clipping + SGD over the C16 N5 supernet's parameters, one arena vs multi-tensor
-// launches, webgpu); `tools` the wall time of generating the synthetic dataset and of `run.js selftest --quick`.
+// launches, webgpu); `tools` the wall time of generating the synthetic dataset and of `run.js selftest --quick`;
+// `algorithms` Kendall/Spearman on 20k items and the n=16 B=4 balanced min-cut (host code).
+// --device both (default) runs webgpu, wasm and cpu; --threads N sets the wasm backend's threads (default:
+// the cores). tfjs-backend-wasm is not a dependency: its rows are skipped with a note unless it is installed.
 // Prints a table (unless --json) and one JSON line per row; with --json only JSON lines reach stdout.
 // Kernel timing: warm-up run, then `reps` runs encoded back to back and one sync — device time per call
 // including dispatch overhead, which is what a training loop sees.
@@ -18,19 +21,22 @@ import { parseArgs } from 'node:util';
 import type { Backend, ConvGeom, Storage } from '../src/engine/backend.js';
 import { CpuBackend } from '../src/engine/cpu/cpu-backend.js';
 import { WebGpuBackend } from '../src/engine/webgpu/webgpu-backend.js';
+import { WasmBackend } from '../src/engine/wasm/wasm-backend.js';
 import { Tensor, tidy, backward, relu, conv2d, batchNorm, sum } from '../src/engine/index.js';
 import { matmulOptions } from '../src/engine/webgpu/kernels/matmul.js';
 import { installNodeGpu } from './gpu-global.js';
 import { CONV_CASES, gmnasConvFwdBwd, loadTfjs, tfjsConvFwdBwd, type TfjsHandle } from './tfjs-conv.js';
 import { DEPTHWISE_CASES, gmnasDepthwiseFwdBwd, tfjsDepthwiseFwdBwd } from './depthwise.js';
 import { benchQuickSelftest, benchSyntheticGeneration } from './tools.js';
+import { benchAlgorithms } from './algorithms.js';
 import { STEP_CONFIGS, benchStep, benchStepPair, benchReplay, benchOptimizer, dispatchesPerEdge, type StepResult } from './nb201-step.js';
 
-const SECTIONS = ['autotune', 'kernels', 'tfjs', 'depthwise', 'step', 'tools'];
+const SECTIONS = ['autotune', 'kernels', 'tfjs', 'depthwise', 'step', 'tools', 'algorithms'];
 
 const { values } = parseArgs({
   options: {
     device: { type: 'string', default: 'both' },
+    threads: { type: 'string' },
     json: { type: 'boolean', default: false },
     reps: { type: 'string', default: '5' },
     batch: { type: 'string', default: '64' },
@@ -305,7 +311,12 @@ async function benchDepthwise(be: Backend): Promise<void> {
   }
 }
 
-const devices = values.device === 'both' ? ['webgpu', 'cpu'] : [values.device as string];
+const threads = values.threads === undefined ? undefined : Number(values.threads);
+if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
+  console.error(`bench: --threads ${String(values.threads)}: expected a positive integer`);
+  process.exit(2);
+}
+const devices = values.device === 'both' ? ['webgpu', 'wasm', 'cpu'] : [values.device as string];
 for (const d of devices) {
   if (d === 'webgpu') {
     let be: WebGpuBackend;
@@ -327,12 +338,25 @@ for (const d of devices) {
     if (tfjs && typeof tfjs !== 'string') tfjs.tf.engine().reset();
     if (sections.has('step')) await benchSteps(be, 'webgpu', () => WebGpuBackend.create());
     be.dispose();
+  } else if (d === 'wasm') {
+    const be = await WasmBackend.create({ threads });
+    say(`wasm: ${be.description}`);
+    if (sections.has('kernels')) await benchBackend(be, 'wasm');
+    if (sections.has('tfjs')) {
+      // the anchor of issue 21 (XNNPACK, SIMD); a devDependency to add if the comparison is wanted
+      const spec = '@tensorflow/tfjs-backend-wasm';
+      const has = await import(/* @vite-ignore */ spec).then(() => true, () => false);
+      extraLines.push(has ? 'tfjs-backend-wasm is installed but its rows are not written yet'
+        : 'tfjs-backend-wasm: not installed, no comparison rows (it has no Conv2DBackpropFilter: forward and input gradient only)');
+    }
+    if (sections.has('step')) await benchSteps(be, 'wasm', () => WasmBackend.create({ threads }));
+    be.dispose();
   } else if (d === 'cpu') {
     const be = new CpuBackend();
     if (sections.has('kernels')) await benchBackend(be, 'cpu');
     if (sections.has('step')) await benchSteps(be, 'cpu', async () => new CpuBackend());
   } else {
-    console.error(`bench: --device ${d}: expected webgpu, cpu or both`);
+    console.error(`bench: --device ${d}: expected webgpu, wasm, cpu or both`);
     process.exit(2);
   }
 }
@@ -343,6 +367,11 @@ if (sections.has('tools')) {
   emitLine({ ...gen }, `${gen.bench.padEnd(36)} ${gen.ms} ms`);
   const st = await benchQuickSelftest();
   emitLine({ ...st }, `${st.bench.padEnd(36)} ${st.ms} ms${st.ok ? '' : ` (FAILED: ${st.note})`}`);
+}
+
+if (sections.has('algorithms')) {
+  say('algorithms: rank correlation on 20k items, balanced min-cut n=16 B=4...');
+  for (const a of await benchAlgorithms()) emitLine({ ...a }, `${a.bench.padEnd(36)} ${a.ms} ms`);
 }
 
 if (!jsonOnly) {

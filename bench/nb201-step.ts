@@ -3,6 +3,7 @@
 // backward, gradient clipping, SGD) — built with `createBaseMethod('darts', …)` exactly as a search
 // runs it. Reports wall time per step (device work included: the step is followed by a sync),
 // dispatches per step, and the backend's peak memory (pool included) over the run.
+import { getSpace } from '../src/spaces/registry.js';
 import type { Backend } from '../src/engine/backend.js';
 import { createBaseMethod, type BaseMethod, type DeviceBatch, type HostBatch } from '../src/search/index.js';
 import { Tensor, engineOptions, clipGradNorm } from '../src/engine/index.js';
@@ -17,6 +18,8 @@ export interface StepConfig {
   /** image side (square), 3 channels */
   size: number;
   classes: number;
+  /** search space (default: the registry's default, NB201) */
+  space?: string;
 }
 
 export const STEP_CONFIGS: StepConfig[] = [
@@ -25,6 +28,8 @@ export const STEP_CONFIGS: StepConfig[] = [
   // the quick preset's size until issue [quality] (C=8 N=1 batch 32, 16×16); it now runs batch 64 on
   // 16×16 images with one channel — kept as it was so that earlier figures compare
   { name: 'nb201-step-c8n1b32', C: 8, N: 1, batch: 32, size: 16, classes: 10 },
+  // GM's DARTS-space supernet (spec §5.1): C=16, 8 cells, batch 64, 7-op s5 set
+  { name: 'darts-step-c16n8b64', C: 16, N: 8, batch: 64, size: 32, classes: 10, space: 'darts' },
 ];
 
 export interface StepResult {
@@ -52,7 +57,7 @@ function batchOf(be: Backend, cfg: StepConfig, seed: number): DeviceBatch {
 
 export function makeMethod(be: Backend, cfg: StepConfig, replay = true): BaseMethod {
   return createBaseMethod('darts', {
-    backend: be,
+    backend: be, space: getSpace(cfg.space),
     sizes: { C: cfg.C, N: cfg.N, inputChannels: 3, numClasses: cfg.classes },
     imageShape: [3, cfg.size, cfg.size],
     seed: 1,

@@ -3,9 +3,12 @@
 //   1. shaders/*.wgsl        -> src/engine/webgpu/shaders.generated.ts (WGSL text as string constants,
 //                               so Node and browser bundles carry the shaders without file I/O)
 //   2. assembly/ (AssemblyScript) -> build/gmnas.wasm + src/nas/wasm.generated.ts (base64 module),
-//                               via scripts/build-wasm.mjs when it exists
+//                               and assembly/kernels/ -> src/engine/wasm/kernels.generated.ts (the wasm
+//                               backend's SIMD kernels, plain and relaxed), via scripts/build-wasm.mjs
 //   3. src/, test/, bench/ .ts -> dist/ (esbuild transpile, one output per file, ESM, sourcemaps)
-//   4. src/browser.ts        -> dist/gmnas.browser.js (one ESM bundle for pages), when present
+//   4. src/browser.ts        -> dist/gmnas.browser.js (one ESM bundle for pages), when present, and
+//      src/browser/worker.ts -> dist/gmnas.worker.js (the search worker startSearch starts; it must sit
+//                               next to gmnas.browser.js, which finds it through import.meta.url)
 // Type checking is separate (`npm run typecheck`): esbuild only strips types, which keeps builds ~1 s.
 // `--if-sources` (used by postinstall) exits quietly when the TypeScript sources are not present,
 // e.g. when the package is installed from a tarball that already contains dist/.
@@ -54,6 +57,7 @@ const wasmBuilder = join(root, 'scripts/build-wasm.mjs');
 if (existsSync(wasmBuilder)) {
   const mod = await import(pathToFileURL(wasmBuilder).href);
   await mod.buildWasm(root);
+  if (mod.buildKernelWasm) await mod.buildKernelWasm(root);
 }
 
 // 3. transpile
@@ -84,6 +88,20 @@ if (existsSync(browserEntry)) {
     sourcemap: 'linked',
     logLevel: 'warning',
     // Node-only modules never reach the browser bundle; importing them from browser code is a bug.
+    external: [],
+  });
+}
+const workerEntry = join(root, 'src/browser/worker.ts');
+if (existsSync(workerEntry)) {
+  await esbuild.build({
+    entryPoints: [workerEntry],
+    outfile: join(root, 'dist/gmnas.worker.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    sourcemap: 'linked',
+    logLevel: 'warning',
     external: [],
   });
 }

@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 // A small static file server for the browser demo: `npm run serve [-- --port 8080]`, then open the
 // printed address (http://127.0.0.1:8080/web/). It serves the repository's web/ (the page), dist/
-// (the browser bundle gmnas.browser.js and its source map) and build/ (gmnas.wasm, for pages that
-// want the module as a file) — nothing else — on 127.0.0.1 only, with the MIME types browsers insist
-// on for ES modules (text/javascript) and streaming Wasm compilation (application/wasm).
+// (the browser bundle gmnas.browser.js, the search worker gmnas.worker.js, their source maps), data/
+// (the embedded Fashion-MNIST subset the page loads) and build/ (gmnas.wasm, for pages that want the
+// module as a file) — nothing else — on 127.0.0.1 only, with the MIME types browsers insist on for ES
+// modules (text/javascript) and streaming Wasm compilation (application/wasm). The .gz data files go
+// out as application/gzip without Content-Encoding, so the page gets the compressed bytes it checks
+// against SHA256SUMS and unpacks itself (DecompressionStream).
+// Every response is cross-origin isolated (Cross-Origin-Opener-Policy: same-origin,
+// Cross-Origin-Embedder-Policy: require-corp): SharedArrayBuffer, which a threaded Wasm backend needs,
+// exists only in such pages.
 //   node scripts/serve.mjs [--port N] [--host ADDR] [--root DIR]
 // --port 0 picks a free port. The first line printed is always `serving http://HOST:PORT/web/`
 // (the browser test reads it). No caching, so a rebuilt bundle is picked up by a reload.
 import { createServer } from 'node:http';
 import { createReadStream, statSync } from 'node:fs';
-import { join, dirname, extname, resolve, sep } from 'node:path';
+import { join, dirname, extname, resolve, sep, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const MIME = {
@@ -28,8 +34,17 @@ const MIME = {
   '.txt': 'text/plain; charset=utf-8',
   '.md': 'text/markdown; charset=utf-8',
   '.ts': 'text/plain; charset=utf-8',
+  '.gz': 'application/gzip',
 };
-const SERVED_DIRS = ['web', 'dist', 'build'];
+// files without an extension that are text (data/fashion-mnist/SHA256SUMS, LICENSE)
+const TEXT_NAMES = new Set(['SHA256SUMS', 'LICENSE']);
+const SERVED_DIRS = ['web', 'dist', 'build', 'data'];
+/** cross-origin isolation on every response (see the header comment) */
+const ISOLATION = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+  'cross-origin-resource-policy': 'same-origin',
+};
 
 function usage(msg) {
   if (msg) console.error(`serve: ${msg}`);
@@ -79,7 +94,7 @@ export function startServer({ port, host, root }) {
   root = resolve(root);
   const server = createServer((req, res) => {
     const send = (status, text, headers = {}) => {
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...headers });
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...ISOLATION, ...headers });
       res.end(req.method === 'HEAD' ? undefined : text);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n', { allow: 'GET, HEAD' });
@@ -99,10 +114,11 @@ export function startServer({ port, host, root }) {
       return send(404, 'not found\n');
     }
     res.writeHead(200, {
-      'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
+      'content-type': MIME[extname(file).toLowerCase()] ?? (TEXT_NAMES.has(basename(file)) ? 'text/plain; charset=utf-8' : 'application/octet-stream'),
       'content-length': st.size,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
+      ...ISOLATION,
     });
     if (req.method === 'HEAD') return res.end();
     createReadStream(file).on('error', () => res.destroy()).pipe(res);

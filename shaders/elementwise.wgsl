@@ -90,6 +90,23 @@ fn relu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   }
 }
 
+// out = min(max(x, 0), 6)  (MobileNet's ReLU6)  [in0 x, rw1 out, u2]
+@compute @workgroup_size(WG)
+fn relu6(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  for (var i = linear_index(gid, nwg); i < u2.n; i += grid_threads(nwg)) {
+    rw1[i] = min(max(in0[i], 0.0), 6.0);
+  }
+}
+
+// dx = 0 < x < 6 ? dy : 0  (no gradient at either bound, as PyTorch's hardtanh)  [in0 dy, in1 x, rw2 dx, u3]
+@compute @workgroup_size(WG)
+fn relu6_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  for (var i = linear_index(gid, nwg); i < u3.n; i += grid_threads(nwg)) {
+    let v = in1[i];
+    rw2[i] = select(0.0, in0[i], v > 0.0 && v < 6.0);
+  }
+}
+
 // out[o,m,i] = x[o,m,i] * s[m]   [in0 x, in1 s, rw2 out, u3]
 @compute @workgroup_size(WG)
 fn mul_broadcast(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {

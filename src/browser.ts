@@ -8,26 +8,31 @@
 //   - devices: `openDevice()` (WebGPU on navigator.gpu, else the CPU reference backend with a note),
 //     `createBackend`, `WebGpuBackend`, `CpuBackend`, `adapterReport`;
 //   - the self-test: `runSelftest(gpu, cpu, { quick: true })` (every kernel vs the CPU reference);
-//   - the search: `runSearch` with `defaultSearchConfig`, `prepareSearchData`, `MemoryStore`, the
-//     built-in synthetic dataset (`generateSynthetic`), and `searchInPage()`, which wires them together
-//     with live state callbacks and yields to the event loop after every epoch so the page repaints;
-//   - drawing helpers for results: `gmHeatmapSvg` (a split's GM distance matrix) and
-//     `partitionTreeSvg` (the partition tree with leaves and the final pick).
+//   - the search off the main thread: `startSearch()` runs it in a Web Worker (dist/gmnas.worker.js,
+//     src/browser/worker.ts) with its own device, on a Dataset, the embedded Fashion-MNIST or the
+//     synthetic set, with browser presets, live state, Stop, and result.json + checkpoint bytes;
+//   - data: `loadEmbeddedFashionMnist()` (fetch + DecompressionStream + SHA-256 check) and
+//     `datasetFromFiles()` (the user's IDX / CIFAR files, wrong ones refused with clear messages);
+//   - the search on the page's own thread: `runSearch` with `defaultSearchConfig`, `prepareSearchData`,
+//     `MemoryStore`, the built-in synthetic dataset (`generateSynthetic`), and `searchInPage()`, which
+//     wires them together and yields to the event loop after every epoch so the page repaints;
+//   - drawing helpers for results: `gmHeatmapSvg` (a split's GM distance matrix),
+//     `partitionTreeSvg` (the partition tree with leaves and the final pick), `curveSvg` +
+//     `lineageCurve` (training curves) and `leafScoresSvg` (the leaves against chance).
+// docs/browser.md describes the worker protocol, the data, the presets and their figures.
 // Node-only parts (the piscina leaf pool, FileStore, dataset readers) are not imported here: in a
 // page the leaves run one after another on the page's device.
 import type { Backend } from './engine/backend.js';
-import { CpuBackend } from './engine/cpu/cpu-backend.js';
-import { WebGpuBackend, type WebGpuBackendOptions } from './engine/webgpu/webgpu-backend.js';
-import { requestAdapter } from './engine/webgpu/device.js';
-import { NO_ADAPTER_NOTICE } from './engine/select-backend.js';
-import { adapterReport, type AdapterReport } from './selftest/adapter.js';
 import { generateSynthetic } from './data/synthetic.js';
 import { defaultSearchConfig, type PresetName, type SearchConfig, type SearchMethod } from './nas/config.js';
 import { prepareSearchData, type LeafResult, type ProgressListener } from './nas/phases.js';
 import { runSearch, type RunState, type SearchResult } from './nas/search.js';
 import { MemoryStore } from './nas/store.js';
 import type { SplitRecord } from './nas/tree.js';
-import { NB201_OPS, NB201_EDGES } from './spaces/nb201/ops.js';
+import { getSpace, type SearchSpace } from './spaces/registry.js';
+import { liveStateOf, type LiveSearchState } from './browser/live-state.js';
+import { yieldToEventLoop } from './browser/yield.js';
+import { escapeXml } from './browser/svg-text.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Re-exports: the documented surface
@@ -59,77 +64,39 @@ export { MemoryStore } from './nas/store.js';
 export type { RunStore } from './nas/store.js';
 export type { SplitRecord } from './nas/tree.js';
 export { initGmnasWasm, balancedMinCut, chooseSplitEdge } from './nas/cut.js';
-export { NB201_OPS, NB201_EDGES, parseMask, maskToString, enabledOps } from './spaces/nb201/ops.js';
-export { parseGenotype, formatGenotype } from './spaces/nb201/genotype.js';
+export { getSpace, SPACE_NAMES, DEFAULT_SPACE_NAME } from './spaces/registry.js';
+export type { SearchSpace, OpMask, Genotype, Decision } from './spaces/space.js';
+export { makeDataset, takeFirst, DataError } from './data/dataset.js';
+export { parseIdx, IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, FASHION_MNIST_CLASS_NAMES } from './data/idx-format.js';
+export { decodeCifarBatch } from './data/cifar-format.js';
+export { encodeSafetensors, decodeSafetensors } from './io/safetensors.js';
+
+// the search in a Web Worker, the embedded data and the user's files, browser presets, live charts
+export { startSearch } from './browser/start-search.js';
+export type { StartSearchOptions, SearchRun, SearchArtifacts } from './browser/start-search.js';
+export type { DeviceChoice } from './browser/protocol.js';
+export {
+  loadEmbeddedFashionMnist, embeddedDataUrl, datasetFromFiles, readPickedFiles, fetchBytes, gunzipIfNeeded, sha256Hex, parseSha256Sums,
+} from './browser/datasets.js';
+export type { DataLoadProgress, DataProgressListener, EmbeddedLoadOptions, NamedBytes, PickedFormat } from './browser/datasets.js';
+export { BROWSER_PRESETS, browserSearchConfig } from './browser/presets.js';
+export type { BrowserPresetName, AnyPresetName, BrowserConfigOptions } from './browser/presets.js';
+export { BrowserRunStore } from './browser/store.js';
+export { liveStateOf } from './browser/live-state.js';
+export { curveSvg, lineageCurve, leafScoresSvg } from './browser/charts.js';
+export type { CurveSeries, CurveOptions, LeafScore } from './browser/charts.js';
 
 // ---------------------------------------------------------------------------------------------------
-// Devices
+// Devices (src/browser/device.ts)
 
-export interface OpenedDevice {
-  backend: Backend;
-  /** the WebGPU adapter as it reported itself; null on the CPU backend */
-  adapter: AdapterReport | null;
-  /** one line naming the device, e.g. "WebGPU: google / swiftshader / ..." or "CPU reference backend" */
-  name: string;
-  /** true when WebGPU was wanted but the CPU backend is used instead */
-  fellBack: boolean;
-  /** why it fell back (show it on the page); null when it did not */
-  note: string | null;
-}
-
-export interface OpenDeviceOptions extends WebGpuBackendOptions {
-  /** 'auto' (default): WebGPU when an adapter exists, else the CPU backend; 'webgpu' throws without one */
-  kind?: 'auto' | 'webgpu' | 'cpu';
-}
-
-/**
- * A backend for the page. Unlike `createBackend('auto')` this also falls back when an adapter exists
- * but the device cannot be created (blocklisted drivers, lost devices), and says why in `note`.
- */
-export async function openDevice(o: OpenDeviceOptions = {}): Promise<OpenedDevice> {
-  const kind = o.kind ?? 'auto';
-  const cpu = (note: string | null): OpenedDevice => {
-    const backend = new CpuBackend();
-    return { backend, adapter: null, name: backend.description || 'CPU reference backend', fellBack: note !== null, note };
-  };
-  if (kind === 'cpu') return cpu(null);
-  if (kind === 'webgpu') {
-    const backend = await WebGpuBackend.create(o);
-    return { backend, adapter: adapterReport(backend), name: backend.description, fellBack: false, note: null };
-  }
-  if (!(await requestAdapter(o))) return cpu(NO_ADAPTER_NOTICE);
-  try {
-    const backend = await WebGpuBackend.create(o);
-    return { backend, adapter: adapterReport(backend), name: backend.description, fellBack: false, note: null };
-  } catch (e) {
-    return cpu(`the WebGPU adapter could not give a device (${(e as Error).message}); using the CPU backend (slow).`);
-  }
-}
+export { openDevice } from './browser/device.js';
+export type { OpenedDevice, OpenDeviceOptions } from './browser/device.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Searching in a page
 
-/** What a page draws while a search runs: a copy of the run state after each save. */
-export interface LiveSearchState {
-  tree: RunState['tree'];
-  splits: SplitRecord[];
-  leaves: LeafResult[];
-  /** epochs done per node id */
-  epochsDone: Record<number, number>;
-}
-
-/** Resolves after the browser had a chance to handle input and repaint (a task, not a microtask). */
-export function yieldToEventLoop(): Promise<void> {
-  if (typeof MessageChannel === 'function') {
-    // unlike setTimeout, message tasks are not throttled to 1 s in background tabs
-    return new Promise((resolve) => {
-      const ch = new MessageChannel();
-      ch.port1.onmessage = () => { ch.port1.close(); resolve(); };
-      ch.port2.postMessage(null);
-    });
-  }
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
+export { yieldToEventLoop } from './browser/yield.js';
+export type { LiveSearchState } from './browser/live-state.js';
 
 /**
  * A MemoryStore that reports every saved run state (after every epoch, split and leaf) and then yields
@@ -142,11 +109,7 @@ export class ObservedStore extends MemoryStore {
 
   override async writeState(state: unknown): Promise<void> {
     await super.writeState(state);
-    const s = JSON.parse(JSON.stringify(state)) as RunState;
-    this.onState({
-      tree: s.tree, splits: s.splits, leaves: Object.values(s.leaves).sort((a, b) => a.node - b.node),
-      epochsDone: Object.fromEntries(Object.entries(s.progress).map(([k, p]) => [Number(k), p.epochsDone])),
-    });
+    this.onState(liveStateOf(state as RunState));
     if (this.yieldEachSave) await yieldToEventLoop();
   }
 }
@@ -197,10 +160,7 @@ export async function searchInPage(o: SearchInPageOptions): Promise<SearchResult
 // ---------------------------------------------------------------------------------------------------
 // Drawing
 
-/** Text made safe for HTML and SVG. */
-export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
-}
+export { escapeXml } from './browser/svg-text.js';
 
 const SHORT_OP: Record<string, string> = {
   none: 'none', skip_connect: 'skip', nor_conv_1x1: 'conv1', nor_conv_3x3: 'conv3', avg_pool_3x3: 'pool',
@@ -209,7 +169,7 @@ const SHORT_OP: Record<string, string> = {
 export const shortOp = (op: string): string => SHORT_OP[op] ?? op;
 
 /** 'e3 (3<-0)' */
-export const edgeLabel = (edge: number): string => `e${edge} (${NB201_EDGES[edge]?.key ?? '?'})`;
+export const edgeLabel = (edge: number, space: SearchSpace = getSpace()): string => `e${edge} (${space.decisions[edge]?.key ?? '?'})`;
 
 /** Low distance (similar gradients) light, high distance dark: white → teal → deep blue. */
 function heatColour(t: number): string {
@@ -287,20 +247,23 @@ export function gmHeatmapSvg(matrix: readonly (readonly number[])[], labels: rea
 }
 
 /** The row/column labels of a split's chosen-edge matrix: the edge's enabled ops in op order. */
-export function splitMatrixLabels(split: Pick<SplitRecord, 'groupIndices'>): string[] {
-  return split.groupIndices.flat().sort((a, b) => a - b).map((i) => NB201_OPS[i]);
+export function splitMatrixLabels(split: Pick<SplitRecord, 'groupIndices' | 'edge'>, space: SearchSpace = getSpace()): string[] {
+  return split.groupIndices.flat().sort((a, b) => a - b).map((i) => space.decisions[split.edge].ops[i]);
 }
 
 /** The row/column labels of a candidate edge's matrix (its groups' ops, in op order). */
-export function candidateMatrixLabels(groups: readonly (readonly string[])[]): string[] {
-  const order = (op: string): number => (NB201_OPS as readonly string[]).indexOf(op);
+export function candidateMatrixLabels(groups: readonly (readonly string[])[], space: SearchSpace = getSpace(), edge = 0): string[] {
+  const order = (op: string): number => space.decisions[edge].ops.indexOf(op);
   return groups.flat().sort((a, b) => order(a) - order(b));
 }
 
 export interface TreeDrawingInput {
   tree: { nodes: readonly { id: number; parent: number | null; depth: number; children: readonly number[]; archs?: number }[] };
   splits: readonly Pick<SplitRecord, 'node' | 'edge' | 'groups' | 'children'>[];
-  leaves?: readonly Pick<LeafResult, 'node' | 'genotype' | 'val'>[];
+  leaves?: readonly (Pick<LeafResult, 'node' | 'genotype' | 'val'> & Partial<Pick<LeafResult, 'supernetVal'>>)[];
+  /** which accuracy a leaf shows: its derived path's ('path', default) or its supernet's ('supernet',
+   *  when the search selects by it) */
+  leafScore?: 'path' | 'supernet';
   /** the final pick's node, highlighted */
   finalNode?: number | null;
   /** epochs done per node, shown under unfinished nodes */
@@ -361,7 +324,11 @@ export function partitionTreeSvg(t: TreeDrawingInput): string {
     parts.push(`<rect x="${x}" y="${y}" width="${boxW}" height="${boxH}" rx="6" fill="${fill}" stroke="${isFinal ? '#c58b00' : '#888'}" stroke-width="${isFinal ? 2.5 : 1}"/>`);
     parts.push(`<text x="${x + boxW / 2}" y="${y + 15}" text-anchor="middle" font-weight="600">node ${n.id}${n.archs !== undefined ? ` · ${n.archs} archs` : ''}</text>`);
     let sub = '';
-    if (leaf) sub = `val acc ${leaf.val.accuracy.toFixed(1)} %${isFinal ? ' ★' : ''}`;
+    if (leaf) {
+      sub = t.leafScore === 'supernet' && leaf.supernetVal
+        ? `supernet val ${leaf.supernetVal.accuracy.toFixed(1)} %${isFinal ? ' ★' : ''}`
+        : `val acc ${leaf.val.accuracy.toFixed(1)} %${isFinal ? ' ★' : ''}`;
+    }
     else if (t.epochsDone?.[n.id] !== undefined) sub = `epochs done: ${t.epochsDone[n.id]}`;
     if (sub) parts.push(`<text x="${x + boxW / 2}" y="${y + 31}" text-anchor="middle" fill="#333">${escapeXml(sub)}</text>`);
     if (leaf) parts.push(`<title>${escapeXml(leaf.genotype)}</title>`);

@@ -11,3 +11,18 @@ export { supernetStepComparison } from './selftest/supernet-step.js';
 export type { SupernetStepResult, SupernetStepOptions } from './selftest/supernet-step.js';
 export { adapterReport, formatAdapterReport } from './selftest/adapter.js';
 export type { AdapterReport } from './selftest/adapter.js';
+
+// The search: a config from a preset, the data (a built-in or file dataset, split into halves), a run
+// store (in memory, or a folder through the CLI), and runSearch.
+export { defaultSearchConfig, validateSearchConfig, PRESETS, SEARCH_METHODS } from './nas/config.js';
+export type { SearchConfig, PresetName, SearchMethod } from './nas/config.js';
+export { prepareSearchData } from './nas/phases.js';
+export type { SearchData, ProgressEvent, ProgressListener, LeafResult, EpochRecord } from './nas/phases.js';
+export { runSearch, StopRequested } from './nas/search.js';
+export type { RunSearchOptions, SearchResult, FinalPick } from './nas/search.js';
+export { MemoryStore } from './nas/store.js';
+export type { RunStore } from './nas/store.js';
+export { loadDataset } from './data/load.js';
+export type { LoadOptions } from './data/load.js';
+export { generateSynthetic } from './data/synthetic.js';
+export type { Dataset } from './data/dataset.js';

@@ -4,7 +4,7 @@ import { type FlagSpec, UsageError, intFlag } from './args.js';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
 import { engineOptions } from '../engine/options.js';
 
-export const DEVICE_CHOICES = ['auto', 'webgpu', 'cpu'] as const;
+export const DEVICE_CHOICES = ['auto', 'webgpu', 'wasm', 'cpu'] as const;
 export type DeviceChoice = (typeof DEVICE_CHOICES)[number];
 
 /** The autotuning switch, shared with commands that take only the device flags (rank). */
@@ -17,8 +17,21 @@ export function readAutotuneFlag(values: Record<string, unknown>): boolean {
   return engineOptions.autotune && !values['no-autotune'];
 }
 
+/** The wasm backend's thread count, shared with commands that take only the device flags (rank). */
+export const THREADS_FLAG: FlagSpec = { threads: { type: 'string' } };
+export const THREADS_FLAG_HELP = `  --threads N                wasm backend: threads, this one included (default: the cores)`;
+
+/** --threads, checked, or undefined when not given. */
+export function readThreadsFlag(values: Record<string, unknown>): number | undefined {
+  if (values.threads === undefined) return undefined;
+  const t = Number(values.threads);
+  if (!(Number.isInteger(t) && t >= 1 && t <= 256)) throw new UsageError(`--threads ${String(values.threads)}: expected an integer in [1, 256]`);
+  return t;
+}
+
 export const COMMON_FLAGS: FlagSpec = {
   device: { type: 'string' },
+  ...THREADS_FLAG,
   ...AUTOTUNE_FLAG,
   seed: { type: 'string' },
   out: { type: 'string' },
@@ -32,7 +45,9 @@ export const COMMON_FLAGS: FlagSpec = {
   help: { type: 'boolean', short: 'h' },
 };
 
-export const COMMON_FLAGS_HELP = `  --device auto|webgpu|cpu   backend (auto: WebGPU when an adapter exists, else CPU)
+export const COMMON_FLAGS_HELP = `  --device auto|webgpu|wasm|cpu
+                             backend (auto: WebGPU on a GPU, else wasm SIMD; README "Choosing a device")
+${THREADS_FLAG_HELP}
 ${AUTOTUNE_FLAG_HELP}
   --seed S                   seed of everything random (default 0)
   --out DIR                  output folder
@@ -49,6 +64,8 @@ ${AUTOTUNE_FLAG_HELP}
 
 export interface CommonConfig {
   device: DeviceChoice;
+  /** wasm backend threads (--threads; undefined: the cores) */
+  threads: number | undefined;
   /** autotune the WebGPU kernels (--no-autotune, GMNAS_AUTOTUNE=0: false) */
   autotune: boolean;
   seed: number;
@@ -62,7 +79,7 @@ export interface CommonConfig {
 }
 
 /** Read the common flags with the command's defaults; every bad value names its flag. */
-export function readCommonFlags(values: Record<string, unknown>, defaults: Omit<CommonConfig, 'device' | 'autotune' | 'dataDir' | 'trainLimit' | 'seed'> & { seed?: number }): CommonConfig {
+export function readCommonFlags(values: Record<string, unknown>, defaults: Omit<CommonConfig, 'device' | 'threads' | 'autotune' | 'dataDir' | 'trainLimit' | 'seed'> & { seed?: number }): CommonConfig {
   const device = values.device ?? 'auto';
   if (!(DEVICE_CHOICES as readonly string[]).includes(String(device))) {
     throw new UsageError(`--device ${String(device)}: expected one of ${DEVICE_CHOICES.join(', ')}`);
@@ -79,6 +96,7 @@ export function readCommonFlags(values: Record<string, unknown>, defaults: Omit<
   if (seed > 0xffffffff) throw new UsageError(`--seed ${seed}: expected an integer in [0, 4294967295]`);
   return {
     device: device as DeviceChoice,
+    threads: readThreadsFlag(values),
     autotune: readAutotuneFlag(values),
     seed,
     dataset: dataset as DatasetName,

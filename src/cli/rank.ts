@@ -6,12 +6,13 @@
 // The logic lives in src/nas/rank.ts.
 import { join, resolve } from 'node:path';
 import { parseFlags, intFlag, UsageError } from './args.js';
-import { AUTOTUNE_FLAG, AUTOTUNE_FLAG_HELP, DEVICE_CHOICES, readAutotuneFlag, type DeviceChoice } from './common-flags.js';
+import { AUTOTUNE_FLAG, AUTOTUNE_FLAG_HELP, DEVICE_CHOICES, THREADS_FLAG, THREADS_FLAG_HELP, readAutotuneFlag, readThreadsFlag, type DeviceChoice } from './common-flags.js';
 import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { createBackend, describeBackend } from '../engine/select-backend.js';
 import { readTextFile, writeFileAtomic } from '../io/fs.js';
 import { formatCsvRow } from '../io/csv.js';
 import { loadRun, parseGenotypeList, rankGenotypes } from '../nas/rank.js';
+import { getSpace } from '../spaces/registry.js';
 
 const HELP = `usage: node run.js rank --from RUN_DIR --archs FILE [flags]
   --from DIR             output folder of a finished search (result.json + checkpoints/)
@@ -19,7 +20,8 @@ const HELP = `usage: node run.js rank --from RUN_DIR --archs FILE [flags]
                          (the NB201 table works as it is)
   --out FILE.csv         where the scores go (default RUN_DIR/rank.csv; '-': stdout)
                          columns: arch_str,leaf,val_accuracy,val_loss (accuracy in %)
-  --device auto|webgpu|cpu   backend (auto: WebGPU when an adapter exists, else CPU)
+  --device auto|webgpu|wasm|cpu   backend (auto: WebGPU on a GPU, else wasm SIMD; README "Choosing a device")
+${THREADS_FLAG_HELP}
 ${AUTOTUNE_FLAG_HELP}
   --val-batches K|all    validation batches per genotype (default: the search's --val-batches)
   --bn-recalibrate K     reset the BN running statistics and re-estimate them on K fixed training
@@ -34,7 +36,7 @@ function fmt(v: number, digits: number): string {
 
 export async function rankCommand(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseFlags('rank', argv, {
-    from: { type: 'string' }, archs: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, ...AUTOTUNE_FLAG,
+    from: { type: 'string' }, archs: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, ...THREADS_FLAG, ...AUTOTUNE_FLAG,
     'val-batches': { type: 'string' }, 'bn-recalibrate': { type: 'string' }, 'data-dir': { type: 'string' },
     quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
   });
@@ -53,7 +55,7 @@ export async function rankCommand(argv: string[]): Promise<number> {
   // everything that can fail on the user's input fails before the data and the device load
   const run = loadRun(String(v.from));
   const archsFile = String(v.archs);
-  const { entries, errors } = parseGenotypeList(readTextFile(archsFile, '--archs file'), archsFile);
+  const { entries, errors } = parseGenotypeList(readTextFile(archsFile, '--archs file'), archsFile, getSpace(run.config.space));
   for (const e of errors) warn(`${archsFile}:${e.line}: skipped: ${e.message}`);
   const firstLine = new Map<string, number>();
   const unique = entries.filter((e) => {
@@ -62,10 +64,12 @@ export async function rankCommand(argv: string[]): Promise<number> {
     firstLine.set(e.arch, e.line);
     return true;
   });
+  const dropped = entries.length - unique.length;
+  if (errors.length || dropped) warn(`${archsFile}: ${errors.length} line${errors.length === 1 ? '' : 's'} skipped, ${dropped} duplicate${dropped === 1 ? '' : 's'} ranked once; ${unique.length} genotypes to rank`);
   if (!unique.length) throw new Error(`${archsFile}: no valid NB201 genotype to rank${errors.length ? ` (${errors.length} line${errors.length === 1 ? '' : 's'} skipped, see above)` : ''}`);
   const out = v.out === undefined ? join(run.dir, 'rank.csv') : v.out === '-' ? '-' : resolve(String(v.out));
 
-  const backend = await createBackend(device as DeviceChoice, { log: (m) => warn(`note: ${m}`), ...autotuneBackendOptions(readAutotuneFlag(v)) });
+  const backend = await createBackend(device as DeviceChoice, { log: (m) => warn(`note: ${m}`), threads: readThreadsFlag(v), ...autotuneBackendOptions(readAutotuneFlag(v)) });
   try {
     const c = run.config;
     say(`gmnas rank: ${unique.length} genotype${unique.length === 1 ? '' : 's'} with the ${run.leaves.length} lea${run.leaves.length === 1 ? 'f' : 'ves'} of ` +

@@ -14,15 +14,16 @@ import {
   type SearchConfig, type SearchMethod, type PresetName,
 } from '../nas/config.js';
 import { GM_METRICS } from '../nas/gm-score.js';
-import { runSearch, type RunState, type SearchResult } from '../nas/search.js';
+import { runSearch, expectedLeafCount, checkBenchColumn, type RunState, type SearchResult } from '../nas/search.js';
 import { FileStore } from '../nas/file-store.js';
 import { loadSearchData, loadSearchTestSet } from '../nas/search-data.js';
 import { poolLeafRunner } from '../pool/leaf-pool.js';
+import { queuedSearchSetup, checkResumeStore } from '../pool/queue-search.js';
 import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { renderReport } from '../report/html.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
 import { PartitionTree } from '../nas/tree.js';
-import { NB201_OPS } from '../spaces/nb201/ops.js';
+import { getSpace, SPACE_NAMES, DEFAULT_SPACE_NAME } from '../spaces/registry.js';
 
 const FLAGS: FlagSpec = {
   ...COMMON_FLAGS,
@@ -53,9 +54,12 @@ const FLAGS: FlagSpec = {
   'no-retrain': { type: 'boolean' },
   'path-tune-steps': { type: 'string' },
   resume: { type: 'string' },
+  'retrain-missing': { type: 'boolean' },
   workers: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   'inject-leaf-failure': { type: 'string' },
+  queue: { type: 'string' },
+  store: { type: 'string' },
 };
 
 const HELP = `usage: node run.js [search] --space nb201 [flags]
@@ -92,21 +96,22 @@ ${COMMON_FLAGS_HELP}
                              paper 0: the reference scores the path as the supernet left it)
   --workers N                leaves trained in parallel (default: min(cores, leaves))
   --resume DIR               continue a killed run in DIR (its configuration is reused)
+  --retrain-missing          with --resume: retrain a node whose checkpoint is missing or damaged from its
+                             parent's checkpoint (default: stop and name the file)
+  --queue redis://HOST:PORT  train the leaves on \`node run.js worker\` processes through this Redis
+                             (rediss:// for TLS; password in the URL or GMNAS_REDIS_PASSWORD)
+  --store DIR                with --queue: the folder every machine mounts for checkpoints (default: the run folder)
   --quiet                    no progress output`;
 
-const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'workers', 'quiet', 'help', 'inject-leaf-failure'].includes(f));
+const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'threads', 'no-autotune', 'out', 'resume', 'retrain-missing', 'workers', 'quiet', 'help', 'inject-leaf-failure', 'queue', 'store'].includes(f));
 
 /** Build the configuration from the flags (preset first, then every explicit flag). */
 export function configFromFlags(v: Record<string, unknown>): SearchConfig {
-  const space = v.space ?? 'nb201';
-  if (space !== 'nb201') {
-    if (space === 'darts' || space === 'mobilenet') throw new UsageError(`--space ${String(space)}: not implemented yet; available: nb201`);
-    throw new UsageError(`--space ${String(space)}: expected nb201`);
-  }
+  const space = choiceFlag(v, 'space', SPACE_NAMES, DEFAULT_SPACE_NAME);
   const method = choiceFlag<SearchMethod>(v, 'method', SEARCH_METHODS, 'gm');
   const preset = choiceFlag<PresetName>(v, 'preset', PRESETS, 'quick');
   const base = v.base === undefined ? undefined : choiceFlag<BaseMethodName>(v, 'base', BASE_METHOD_NAMES, 'darts');
-  const c = defaultSearchConfig({ method, preset, ...(base ? { base } : {}) });
+  const c = defaultSearchConfig({ space, method, preset, ...(base ? { base } : {}) });
   const common = readCommonFlags(v, { dataset: 'fashion-mnist-embedded', channels: c.channels, cells: c.cells, batchSize: c.batchSize, epochs: c.totalEpochs });
   c.seed = common.seed;
   c.dataset = common.dataset;
@@ -121,8 +126,8 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   if (v['split-epochs'] !== undefined) {
     const text = String(v['split-epochs']).trim();
     c.splitEpochs = text === '' ? [] : text.split(',').map((s) => {
-      const n = Number(s);
-      if (s.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`--split-epochs ${text}: '${s}' is not a non-negative integer`);
+      const n = /^\d+$/.test(s.trim()) ? Number(s) : NaN;
+      if (!Number.isSafeInteger(n)) throw new UsageError(`--split-epochs ${text}: '${s}' is not a non-negative integer`);
       return n;
     });
   } else if (v.epochs !== undefined && c.splitEpochs.length && method !== 'fewshot') {
@@ -132,15 +137,16 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
     for (let i = 1; i < c.splitEpochs.length; i++) c.splitEpochs[i] = Math.max(c.splitEpochs[i], c.splitEpochs[i - 1] + 1);
   }
   if (v['steps-per-epoch'] !== undefined) c.stepsPerEpoch = intFlag(v, 'steps-per-epoch', 1, 1);
-  if (v.lr !== undefined) c.lr = numFlag(v, 'lr', 0.025, 1e-9, 10);
+  if (v.lr !== undefined) c.lr = numFlag(v, 'lr', 0.025); // the range is validateSearchConfig's (one message)
   if (v.branches !== undefined) c.branches = intFlag(v, 'branches', 2, 2);
   if (v.groups !== undefined) {
     const text = String(v.groups);
     c.groupSizes = text.split('+').map((s) => {
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < 1) throw new UsageError(`--groups ${text}: expected sizes like 2+3`);
+      const n = /^\d+$/.test(s.trim()) ? Number(s) : NaN;
+      if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--groups ${text}: expected sizes like 2+3`);
       return n;
     });
+    if (c.groupSizes.length < 2) throw new UsageError(`--groups ${text}: expected at least two sizes like 2+3 (one group is no split)`);
     if (v.branches === undefined) c.branches = c.groupSizes.length;
   }
   c.gmRepeats = intFlag(v, 'gm-repeats', c.gmRepeats, 1);
@@ -183,34 +189,52 @@ export async function searchCommand(argv: string[]): Promise<number> {
   let outDir: string;
   const resume = v.resume !== undefined;
   if (resume) {
+    if (String(v.resume).trim() === '') throw new UsageError('--resume: expected the run folder');
     outDir = resolve(String(v.resume));
-    const given = CONFIG_FLAGS.filter((f) => v[f] !== undefined);
+    // only --data-dir may change: the dataset's files can move without changing the run
+    const given = CONFIG_FLAGS.filter((f) => v[f] !== undefined && f !== 'data-dir');
     if (given.length) throw new UsageError(`--resume takes the configuration from ${join(outDir, 'state.json')}; drop --${given.join(', --')}`);
     if (v.out !== undefined && resolve(String(v.out)) !== outDir) throw new UsageError('--resume DIR continues in DIR; drop --out');
+    if (!existsSync(join(outDir, 'state.json'))) {
+      throw new UsageError(`--resume ${outDir}: ${existsSync(outDir) ? 'no state.json there (not a gmnas run folder, or it never started)' : 'no such folder, so no state.json to resume from'}`);
+    }
     const state = await new FileStore(outDir).readState<RunState>().catch((e: Error) => { throw new UsageError(`--resume: ${e.message}`); });
     if (!state) throw new UsageError(`--resume ${outDir}: no state.json there (not a gmnas run folder, or it never started)`);
     config = state.config;
+    if (v['data-dir'] !== undefined) config = { ...config, dataDir: resolve(String(v['data-dir'])) };
   } else {
+    if (v['retrain-missing']) throw new UsageError('--retrain-missing only applies with --resume DIR');
     config = configFromFlags(v);
+    if (v.out !== undefined && String(v.out).trim() === '') throw new UsageError('--out: expected a folder name, got an empty string');
     outDir = resolve(v.out === undefined ? join('runs', timestamp()) : String(v.out));
     if (existsSync(join(outDir, 'state.json'))) {
       throw new UsageError(`--out ${outDir} already holds a run; continue it with --resume ${outDir}, or choose another folder`);
     }
   }
-  const { device: deviceFlag, autotune } = readCommonFlags({ device: v.device, 'no-autotune': v['no-autotune'] },
+  const { device: deviceFlag, threads, autotune } = readCommonFlags({ device: v.device, threads: v.threads, 'no-autotune': v['no-autotune'] },
     { dataset: 'fashion-mnist-embedded', channels: 1, cells: 1, batchSize: 1, epochs: 1 });
   const workersFlag = v.workers === undefined ? undefined : intFlag(v, 'workers', 1, 1);
   const failNodes = v['inject-leaf-failure'] === undefined ? undefined : String(v['inject-leaf-failure']).split(',').map(Number);
 
   const view = createProgressView({ quiet: Boolean(v.quiet) });
+  // --queue: checkpoints in the shared store (SHA-256-checked), leaves on the queue's workers
+  const queued = v.queue === undefined ? null : queuedSearchSetup({
+    queue: String(v.queue), store: v.store === undefined ? null : String(v.store), outDir,
+    onProgress: (e) => view.event(e), onLog: (l) => view.log(l), config, failNodes,
+  });
+  if (!queued && v.store !== undefined) throw new UsageError('--store goes with --queue (a local run keeps its checkpoints in the run folder)');
+  if (resume && !queued) checkResumeStore(outDir, null);
+  const benchTable = config.bench ? loadBenchTable(config.bench) : null;
+  if (benchTable) {
+    try { checkBenchColumn(benchTable, config.benchColumn); } catch (e) { throw new UsageError((e as Error).message); }
+  }
   const data = loadSearchData(config);
   const testSet = config.retrainEpochs > 0 ? loadSearchTestSet(config) : undefined;
-  const benchTable = config.bench ? loadBenchTable(config.bench) : null;
-  const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), ...autotuneBackendOptions(autotune) });
-  const store = new FileStore(outDir);
-  const leaves = config.splitEpochs.length === 0 ? 1
-    : config.method === 'fewshot' ? NB201_OPS.length : config.branches ** config.splitEpochs.length;
-  const workers = workersFlag ?? Math.max(1, Math.min(availableParallelism(), leaves));
+  const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), threads, ...autotuneBackendOptions(autotune) });
+  const store = queued ? queued.store : new FileStore(outDir);
+  const leaves = expectedLeafCount(config);
+  // the wasm backend already spreads each kernel over the cores: one leaf at a time unless asked
+  const workers = workersFlag ?? (backend.kind === 'wasm' ? 1 : Math.max(1, Math.min(availableParallelism(), leaves)));
   const deviceName = describeBackend(backend);
   view.log(`gmnas search: ${config.method} + ${config.base}, preset ${config.preset}, seed ${config.seed}, ` +
     `${config.dataset} (${data.train.size} images ${data.imageShape.join('×')}), C=${config.channels} N=${config.cells}, ` +
@@ -220,11 +244,12 @@ export async function searchCommand(argv: string[]): Promise<number> {
   let result: SearchResult;
   try {
     result = await runSearch({
-      config, backend, data, store, resume, benchTable, deviceName, ...(testSet ? { testSet } : {}),
+      config, backend, data, store, resume, benchTable, deviceName, retrainMissing: Boolean(v['retrain-missing']),
+      ...(testSet ? { testSet } : {}),
       onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
-      ...(workers > 1 || failNodes ? {
+      ...(queued ? { leafRunner: queued.leafRunner } : workers > 1 || failNodes ? {
         leafRunner: poolLeafRunner({
-          config, location: outDir, device: backend.kind === 'webgpu' ? 'webgpu' : 'cpu', autotune, workers,
+          config, location: outDir, device: backend.kind, autotune, workers,
           onProgress: (e) => view.event(e), onLog: (l) => view.log(l), ...(failNodes ? { failNodes } : {}),
         }),
       } : {}),
@@ -241,7 +266,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
 /** The end-of-run summary: tree, each split's distance matrix and groups, leaves, final genotype. */
 export function summarize(r: SearchResult, outDir: string): string {
   const lines: string[] = [];
-  const tree = PartitionTree.fromJSON(r.tree, r.splits);
+  const tree = PartitionTree.fromJSON(r.tree, r.splits, getSpace(r.space));
   const leafBy = new Map(r.leaves.map((l) => [l.node, l]));
   lines.push('', 'partition tree:');
   lines.push(tree.render((n) => {

@@ -1,7 +1,8 @@
-// `node run.js selftest [--device webgpu|cpu] [--quick] [--json]`
+// `node run.js selftest [--device webgpu|wasm|cpu] [--threads N] [--quick] [--json]`
 //   webgpu (default): names the adapter and the limits gmnas requested, runs every kernel forward
 //                     and backward against the CPU reference, then one supernet training step on
 //                     both backends; exit 1 on any failure, listing the failing kernels.
+//   wasm:             the same kernel rows and supernet step for the wasm backend (Wasm SIMD kernels).
 //   cpu:              checks the CPU reference itself: autograd gradients vs finite differences.
 import { parseFlags, choiceFlag, UsageError } from './args.js';
 import { CpuBackend } from '../engine/cpu/cpu-backend.js';
@@ -9,9 +10,13 @@ import { runSelftest, FAULT_KERNELS } from '../selftest/run.js';
 import type { SelftestRow } from '../selftest/run.js';
 import { OP_CASES, finiteDifferenceCheck } from '../selftest/cases.js';
 import { adapterReport, formatAdapterReport } from '../selftest/adapter.js';
+import { readThreadsFlag } from './common-flags.js';
+import { describeBackend } from '../engine/select-backend.js';
+import type { Backend } from '../engine/backend.js';
 
-const HELP = `usage: node run.js selftest [--device webgpu|cpu] [--quick] [--json]
+const HELP = `usage: node run.js selftest [--device webgpu|wasm|cpu] [--threads N] [--quick] [--json]
   --device webgpu   every WGSL kernel vs the CPU reference on this machine's adapter (default)
+  --device wasm     every kernel of the wasm backend (Wasm SIMD on --threads threads) vs the CPU reference
   --device cpu      the CPU reference's gradients vs finite differences
   --quick           a representative subset (a few seconds)
   --json            one JSON line per row and a summary line, nothing else
@@ -23,11 +28,12 @@ function fmt(x: number): string {
 
 export async function selftestCommand(argv: string[]): Promise<number> {
   const { values } = parseFlags('selftest', argv, {
-    device: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    device: { type: 'string' }, threads: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     'inject-fault': { type: 'string' },
   });
   if (values.help) { console.log(HELP); return 0; }
-  const device = choiceFlag(values, 'device', ['webgpu', 'cpu'] as const, 'webgpu');
+  const device = choiceFlag(values, 'device', ['webgpu', 'wasm', 'cpu'] as const, 'webgpu');
+  const threads = readThreadsFlag(values);
   const json = !!values.json, quick = !!values.quick;
   const fault = values['inject-fault'] as string | undefined;
   if (fault && !FAULT_KERNELS.includes(fault)) throw new UsageError(`--inject-fault ${fault}: expected one of ${FAULT_KERNELS.join(', ')}`);
@@ -52,11 +58,20 @@ export async function selftestCommand(argv: string[]): Promise<number> {
     return failed.length ? 1 : 0;
   }
 
-  const { WebGpuBackend } = await import('../engine/webgpu/webgpu-backend.js');
-  let gpu;
+  let gpu: Backend;
   try {
-    gpu = await WebGpuBackend.create();
+    if (device === 'wasm') {
+      const { WasmBackend } = await import('../engine/wasm/wasm-backend.js');
+      gpu = await WasmBackend.create({ threads });
+    } else {
+      const { WebGpuBackend } = await import('../engine/webgpu/webgpu-backend.js');
+      gpu = await WebGpuBackend.create();
+    }
   } catch (e) {
+    if (device === 'wasm') {
+      console.error(`selftest: the wasm backend cannot start here: ${(e as Error).message}`);
+      return 1;
+    }
     console.error(`selftest: no usable WebGPU adapter: ${(e as Error).message}\n` +
       'On Linux without a GPU install Mesa >= 23 lavapipe (README: "WebGPU without a GPU"), or run `selftest --device cpu`.');
     return 1;
@@ -65,8 +80,9 @@ export async function selftestCommand(argv: string[]): Promise<number> {
     const adapter = adapterReport(gpu);
     if (json) console.log(JSON.stringify({ adapter, mode: quick ? 'quick' : 'full', faultInjected: fault ?? null }));
     else if (adapter) for (const line of formatAdapterReport(adapter)) console.log(line);
+    else say(`device: ${describeBackend(gpu)}`);
     if (fault) say(`(test-only fault injected into kernel '${fault}')`);
-    say(`${quick ? 'quick' : 'full'} mode; errors are WebGPU vs the CPU reference; a row passes when every |Δ| <= atol + rtol·|cpu|\n`);
+    say(`${quick ? 'quick' : 'full'} mode; errors are ${gpu.kind} vs the CPU reference; a row passes when every |Δ| <= atol + rtol·|cpu|\n`);
     say(`${'case'.padEnd(44)} ${'phase'.padEnd(8)} ${'shape'.padEnd(30)} ${'max abs'.padStart(8)} ${'max rel'.padStart(8)}  ${'tolerance'.padEnd(16)} ${'ms f+b'.padStart(7)}  result`);
     const onRow = (r: SelftestRow) => {
       if (json) { console.log(JSON.stringify(r)); return; }
@@ -81,15 +97,15 @@ export async function selftestCommand(argv: string[]): Promise<number> {
       else {
         const d = (a: number, b: number) => `|Δ| ${fmt(Math.abs(a - b))}`;
         console.log(`\nsupernet training step: ${step.shape}`);
-        console.log(`  loss        cpu ${step.lossCpu.toFixed(6)}  webgpu ${step.lossGpu.toFixed(6)}  ${d(step.lossCpu, step.lossGpu)}`);
-        console.log(`  after SGD   cpu ${step.lossAfterCpu.toFixed(6)}  webgpu ${step.lossAfterGpu.toFixed(6)}  ${d(step.lossAfterCpu, step.lossAfterGpu)}`);
-        console.log(`  grad norm   cpu ${step.gradNormCpu.toFixed(6)}  webgpu ${step.gradNormGpu.toFixed(6)}  ${d(step.gradNormCpu, step.gradNormGpu)}`);
+        console.log(`  loss        cpu ${step.lossCpu.toFixed(6)}  ${gpu.kind} ${step.lossGpu.toFixed(6)}  ${d(step.lossCpu, step.lossGpu)}`);
+        console.log(`  after SGD   cpu ${step.lossAfterCpu.toFixed(6)}  ${gpu.kind} ${step.lossAfterGpu.toFixed(6)}  ${d(step.lossAfterCpu, step.lossAfterGpu)}`);
+        console.log(`  grad norm   cpu ${step.gradNormCpu.toFixed(6)}  ${gpu.kind} ${step.gradNormGpu.toFixed(6)}  ${d(step.gradNormCpu, step.gradNormGpu)}`);
         console.log(`  worst gradient element at ${fmt(step.worstGradExcess)} of its tolerance (${step.worstGradTensor}); ` +
-          `rtol ${fmt(step.rtol)} on loss and norm; ${step.msCpu.toFixed(0)} ms cpu, ${step.msGpu.toFixed(0)} ms webgpu — ${step.pass ? 'pass' : 'FAIL'}`);
+          `rtol ${fmt(step.rtol)} on loss and norm; ${step.msCpu.toFixed(0)} ms cpu, ${step.msGpu.toFixed(0)} ms ${gpu.kind} — ${step.pass ? 'pass' : 'FAIL'}`);
       }
     }
     if (json) {
-      console.log(JSON.stringify({ summary: true, device: 'webgpu', adapter: gpu.description, rows: report.rows.length, passed: report.passed,
+      console.log(JSON.stringify({ summary: true, device: gpu.kind, adapter: gpu.description, rows: report.rows.length, passed: report.passed,
         failed: report.failed, failedKernels: report.failedKernels }));
     } else if (report.failed.length) {
       console.log(`\nFAILED (${report.failed.length}):\n  ${report.failed.join('\n  ')}` +

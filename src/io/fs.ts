@@ -6,7 +6,8 @@
 import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, readFileSync, mkdirSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { encodeSafetensors, decodeSafetensors, type SafetensorsInput, type DecodedSafetensors } from './safetensors.js';
+import { faultAt, fire } from './fault-injection.js';
+import { encodeSafetensors, decodeSafetensors, sealSafetensors, type SafetensorsInput, type DecodedSafetensors } from './safetensors.js';
 
 let tempCounter = 0;
 
@@ -38,6 +39,10 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     mkdirSync(dir, { recursive: true });
     fd = openSync(temp, 'w');
     let written = 0;
+    const half = bytes.length >> 1;
+    while (written < half) written += writeSync(fd, bytes, written, half - written);
+    const fault = faultAt(path, 'mid'); // test hook (GMNAS_FAULT); null in normal runs
+    if (fault) fire(fault, path);
     while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
     fsyncSync(fd);
     closeSync(fd);
@@ -51,6 +56,8 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     throw new Error(`cannot write ${path}: ${(e as Error).message}`);
   }
   syncDirectory(dir);
+  const after = faultAt(path, 'after');
+  if (after) fire(after, path);
 }
 
 /** `JSON.stringify(value, null, indent)` plus a final newline, written atomically. */
@@ -87,17 +94,17 @@ export function readJsonFile(path: string, what = 'JSON file'): unknown {
   }
 }
 
-/** Encodes and atomically writes a safetensors file. */
+/** Encodes, seals (SHA-256 in the metadata, checked by every load) and atomically writes a safetensors file. */
 export function saveSafetensors(path: string, tensors: readonly SafetensorsInput[], metadata?: Record<string, string>): void {
   let bytes: Uint8Array;
   try {
-    bytes = encodeSafetensors(tensors, metadata);
+    bytes = sealSafetensors(encodeSafetensors(tensors, metadata), path);
   } catch (e) {
     throw new Error(`cannot write ${path}: ${(e as Error).message}`);
   }
   writeFileAtomic(path, bytes);
 }
 
-export function loadSafetensors(path: string): DecodedSafetensors {
-  return decodeSafetensors(readFileBytes(path, 'safetensors file'), path);
+export function loadSafetensors(path: string, o: { requireChecksum?: boolean } = {}): DecodedSafetensors {
+  return decodeSafetensors(readFileBytes(path, 'safetensors file'), path, o);
 }

@@ -10,7 +10,7 @@ import { BASE_METHOD_NAMES, type BaseMethodName } from '../search/presets.js';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
 import { GM_METRICS, type GmMetric } from './gm-score.js';
 import type { EdgeCriterion } from './cut.js';
-import { NUM_EDGES, NUM_OPS } from '../spaces/nb201/ops.js';
+import { getSpace, SPACE_NAMES, DEFAULT_SPACE_NAME } from '../spaces/registry.js';
 
 export const SEARCH_METHODS = ['gm', 'fewshot', 'random', 'oneshot'] as const;
 export type SearchMethod = (typeof SEARCH_METHODS)[number];
@@ -20,7 +20,7 @@ export const PRESETS = ['quick', 'tiny', 'paper'] as const;
 export type PresetName = (typeof PRESETS)[number];
 
 export interface SearchConfig {
-  space: 'nb201';
+  space: string;
   method: SearchMethod;
   base: BaseMethodName;
   preset: PresetName;
@@ -112,24 +112,29 @@ export function presetFields(preset: PresetName, base: BaseMethodName, method: S
   };
 }
 
-export function defaultSearchConfig(o: { method?: SearchMethod; base?: BaseMethodName; preset?: PresetName } = {}): SearchConfig {
+export function defaultSearchConfig(o: { space?: string; method?: SearchMethod; base?: BaseMethodName; preset?: PresetName } = {}): SearchConfig {
   const method = o.method ?? 'gm';
   const preset = o.preset ?? 'quick';
   // the paper runs GM with second-order DARTS (spec §2.2); the small presets use first order
   const base = o.base ?? (preset === 'paper' ? 'darts2' : 'darts');
+  const space = getSpace(o.space ?? DEFAULT_SPACE_NAME);
   return {
-    space: 'nb201', method, base, preset, seed: 0, dataset: 'synthetic', dataDir: null,
+    space: space.name, method, base, preset, seed: 0, dataset: 'synthetic', dataDir: null,
     ...presetFields(preset, base, method),
-    branches: method === 'fewshot' ? NUM_OPS : 2, groupSizes: null,
-    gmMetric: 'cos', edgeCriterion: 'max-cut', fewshotEdge: 0,
-    restart: true, fixSchedule: false, select: 'val-acc', bench: null, benchColumn: 'cifar10_test',
+    branches: method === 'fewshot' ? space.decisions[0].ops.length : 2, groupSizes: null,
+    gmMetric: 'cos', edgeCriterion: space.split.edgeCriterion, fewshotEdge: 0,
+    restart: true, fixSchedule: false,
+    // the space's own presets (DARTS: spec §5.1) replace the NB201 ones
+    ...(space.searchPreset?.(preset, base, method) as Partial<SearchConfig> | null ?? {}), select: 'val-acc', bench: null, benchColumn: 'cifar10_test',
   };
 }
 
 /** Every check of a config; the message names the flag at fault. */
 export function validateSearchConfig(c: SearchConfig): void {
   const fail = (flag: string, msg: string): never => { throw new Error(`--${flag}: ${msg}`); };
-  if (c.space !== 'nb201') fail('space', `'${c.space}' is not implemented yet (available: nb201)`);
+  if (!SPACE_NAMES.includes(c.space)) fail('space', `expected one of ${SPACE_NAMES.join(', ')}, got '${c.space}'`);
+  const space = getSpace(c.space);
+  const numEdges = space.split.candidates(space.fullMask()).length;
   if (!SEARCH_METHODS.includes(c.method)) fail('method', `expected one of ${SEARCH_METHODS.join(', ')}, got '${c.method}'`);
   if (!BASE_METHOD_NAMES.includes(c.base)) fail('base', `expected one of ${BASE_METHOD_NAMES.join(', ')}, got '${c.base}'`);
   if (!DATASET_NAMES.includes(c.dataset)) fail('dataset', `expected one of ${DATASET_NAMES.join(', ')}, got '${c.dataset}'`);
@@ -164,20 +169,23 @@ export function validateSearchConfig(c: SearchConfig): void {
   }
   if (c.method === 'oneshot' && c.splitEpochs.length) fail('split-epochs', 'a one-shot search does not split (drop --split-epochs or use --method gm|fewshot|random)');
   if (c.method !== 'oneshot' && !c.splitEpochs.length) fail('split-epochs', `--method ${c.method} needs at least one split epoch`);
-  if (c.splitEpochs.length > NUM_EDGES) fail('split-epochs', `${c.splitEpochs.length} split levels, but NB201 has only ${NUM_EDGES} edges to split`);
+  if (c.splitEpochs.length > numEdges) fail('split-epochs', `${c.splitEpochs.length} split levels, but ${space.title} has only ${numEdges} edges to split`);
   if (c.method === 'fewshot') {
     if (c.splitEpochs.length !== 1) fail('split-epochs', 'few-shot splits one edge once (exhaustively); give exactly one split epoch');
-    if (!Number.isInteger(c.fewshotEdge) || c.fewshotEdge < 0 || c.fewshotEdge >= NUM_EDGES) fail('fewshot-edge', `expected an edge id in 0..${NUM_EDGES - 1}, got ${c.fewshotEdge}`);
-    if (c.branches !== NUM_OPS) fail('branches', `few-shot splits exhaustively into ${NUM_OPS} (one op each); got ${c.branches}`);
+    if (!Number.isInteger(c.fewshotEdge) || c.fewshotEdge < 0 || c.fewshotEdge >= space.rows) fail('fewshot-edge', `expected an edge id in 0..${space.rows - 1}, got ${c.fewshotEdge}`);
+    const numOps = space.decisions[c.fewshotEdge].ops.length;
+    if (c.branches !== numOps) fail('branches', `few-shot splits exhaustively into ${numOps} (one op each); got ${c.branches}`);
   } else if (c.method !== 'oneshot') {
-    if (!Number.isInteger(c.branches) || c.branches < 2 || c.branches > NUM_OPS) fail('branches', `expected an integer in 2..${NUM_OPS}, got ${c.branches}`);
+    const numOps = space.decisions[0].ops.length;
+    if (!Number.isInteger(c.branches) || c.branches < 2 || c.branches > numOps) fail('branches', `expected an integer in 2..${numOps}, got ${c.branches}`);
   }
   if (c.groupSizes) {
     if (c.method === 'fewshot' || c.method === 'oneshot') fail('groups', `only GM and random splits take group sizes (--method ${c.method})`);
     if (c.groupSizes.length !== c.branches) fail('groups', `${c.groupSizes.length} sizes for --branches ${c.branches}`);
     if (c.groupSizes.some((g) => !Number.isInteger(g) || g < 1)) fail('groups', `sizes must be positive integers, got ${c.groupSizes.join('+')}`);
     const total = c.groupSizes.reduce((a, b) => a + b, 0);
-    if (total !== NUM_OPS) fail('groups', `sizes ${c.groupSizes.join('+')} add up to ${total}, an NB201 edge has ${NUM_OPS} ops`);
+    const numOps = space.decisions[0].ops.length;
+    if (total !== numOps) fail('groups', `sizes ${c.groupSizes.join('+')} add up to ${total}, an ${space.title} edge has ${numOps} ops`);
   }
   if (c.select === 'bench' && !c.bench) fail('select', "'bench' (the oracle pick) needs --bench FILE");
   if (c.dataset !== 'synthetic' && c.syntheticSize !== null) {
@@ -189,9 +197,9 @@ export function validateSearchConfig(c: SearchConfig): void {
 /** The splits' group sizes for a config. */
 export function splitGroupSizes(c: SearchConfig): number[] {
   if (c.groupSizes) return c.groupSizes;
-  const small = Math.floor(NUM_OPS / c.branches), large = NUM_OPS % c.branches;
-  return [...Array(c.branches - large).fill(small), ...Array(large).fill(small + 1)];
+  const space = getSpace(c.space);
+  return space.split.groupSizes(space.decisions[0].ops.length, c.branches)[0];
 }
 
 /** Fields that may differ between a run and its resumption (they do not change the result). */
-export const RESUME_NEUTRAL_FIELDS: readonly (keyof SearchConfig)[] = [];
+export const RESUME_NEUTRAL_FIELDS: readonly (keyof SearchConfig)[] = ['dataDir'];

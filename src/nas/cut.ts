@@ -269,6 +269,33 @@ export function chooseSplitEdge(
   return { ...perEdge[chosen], criterion, perEdge };
 }
 
+/**
+ * `chooseSplitEdge` over several allowed group-size tuples (GM's DARTS space: (2,5) or (3,4) for 7
+ * ops, spec §5.1): per edge the cut of smallest intra-group distance over the tuples (the first tuple
+ * on ties), then the edge by `criterion` (strict comparisons: the lowest edge id wins ties). With one
+ * tuple this is `chooseSplitEdge` itself.
+ */
+export function chooseSplitEdgeOverSizes(
+  matrices: readonly { edge: number; matrix: DistanceMatrix }[],
+  sizeOptions: readonly (readonly number[])[],
+  options: SplitEdgeOptions = {},
+): SplitEdgeChoice {
+  if (sizeOptions.length === 0) throw new Error('chooseSplitEdgeOverSizes: no group sizes given');
+  if (sizeOptions.length === 1) return chooseSplitEdge(matrices, sizeOptions[0]!, options);
+  const criterion = options.criterion ?? 'max-cut';
+  const choices = sizeOptions.map((sizes) => chooseSplitEdge(matrices, sizes, options));
+  const perEdge: EdgeCut[] = choices[0]!.perEdge.map((first, i) => {
+    let best = first;
+    for (const ch of choices.slice(1)) if (ch.perEdge[i]!.intraScore < best.intraScore) best = ch.perEdge[i]!;
+    return best;
+  });
+  let chosen = perEdge[0]!;
+  for (const e of perEdge) {
+    if (criterion === 'max-cut' ? e.cutScore > chosen.cutScore : e.intraScore < chosen.intraScore) chosen = e;
+  }
+  return { ...chosen, criterion, perEdge };
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Validation and helpers
 

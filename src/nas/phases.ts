@@ -7,11 +7,11 @@ import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
 import { shrinkForNetwork, type Dataset } from '../data/dataset.js';
 import { splitTrainForSearch, type SearchSplit } from '../data/split.js';
+import type { AugmentSpec } from '../data/augment.js';
 import { createBaseMethod } from '../search/index.js';
 import type { BaseMethod } from '../search/method.js';
 import type { ImageShape } from '../search/batch.js';
-import type { OpMask } from '../spaces/nb201/ops.js';
-import { maskToString } from '../spaces/nb201/ops.js';
+import { getSpace, type OpMask } from '../spaces/registry.js';
 import type { SearchConfig } from './config.js';
 import type { RunStore } from './store.js';
 
@@ -21,6 +21,8 @@ export interface SearchData {
   split: SearchSplit;
   imageShape: ImageShape;
   numClasses: number;
+  /** the training samplers' augmentation; absent: the dataset's default (`defaultAugmentation`) */
+  augment?: AugmentSpec;
 }
 
 /** The search data from a training set: shrunk by `c.downsample` (padded first where the shrunk side
@@ -87,12 +89,12 @@ export function stepsPerEpoch(c: SearchConfig, data: SearchData): number {
 /** A method for a node of the tree, fresh from its seed (the caller may load a checkpoint into it). */
 export function createNodeMethod(c: SearchConfig, backend: Backend, data: SearchData, node: number, mask: OpMask): BaseMethod {
   return createBaseMethod(c.base, {
-    backend,
+    backend, space: getSpace(c.space),
     sizes: { C: c.channels, N: c.cells, inputChannels: data.imageShape[0], numClasses: data.numClasses },
     imageShape: data.imageShape,
     mask,
     seed: nodeSeed(c, node),
-    hyper: { batchSize: c.batchSize, epochs: c.totalEpochs, ...(c.lr !== null ? { lr: c.lr } : {}) },
+    hyper: { ...getSpace(c.space).methodHyper?.(c.base), batchSize: c.batchSize, epochs: c.totalEpochs, ...(c.lr !== null ? { lr: c.lr } : {}) },
   });
 }
 
@@ -140,10 +142,10 @@ export async function trainNodeEpochs(
     const updateArch = epoch >= archFrom;
     // a sampler per (node, epoch): a resumed run draws exactly the batches the killed one would have
     const train = new BatchSampler(data.train, {
-      batchSize: c.batchSize, seed: hashSeed(c.seed, node.id, epoch, 1), sampling: 'independent', augment: true, indices: data.split.weights,
+      batchSize: c.batchSize, seed: hashSeed(c.seed, node.id, epoch, 1), sampling: 'independent', augment: data.augment ?? true, indices: data.split.weights,
     });
     const valid = new BatchSampler(data.train, {
-      batchSize: c.batchSize, seed: hashSeed(c.seed, node.id, epoch, 2), sampling: 'independent', augment: true, indices: data.split.arch,
+      batchSize: c.batchSize, seed: hashSeed(c.seed, node.id, epoch, 2), sampling: 'independent', augment: data.augment ?? true, indices: data.split.arch,
     });
     const label = `node ${node.id} epoch ${epoch + 1}/${c.totalEpochs}`;
     const m = await method.trainEpoch({
@@ -155,7 +157,7 @@ export async function trainNodeEpochs(
       trainLoss: m.loss, trainAccuracy: m.accuracy, seconds: (Date.now() - t0) / 1000,
     };
     if (!Number.isFinite(m.loss)) {
-      throw new Error(`node ${node.id} (mask ${maskToString(node.mask)}): training loss became ${m.loss} in epoch ${epoch}; ` +
+      throw new Error(`node ${node.id} (mask ${method.space.maskToString(node.mask)}): training loss became ${m.loss} in epoch ${epoch}; ` +
         'lower the learning rate or check the data');
     }
     progress = { epochsDone: epoch + 1, history: [...progress.history, rec] };
@@ -209,7 +211,7 @@ export async function finishLeaf(c: SearchConfig, method: BaseMethod, data: Sear
     m = await method.evaluate(val, { arch: derived.genotype, bn: leafBnMode(c) });
   }
   return {
-    node: node.id, mask: maskToString(node.mask), genotype: derived.genotypeString,
+    node: node.id, mask: method.space.maskToString(node.mask), genotype: derived.genotypeString,
     val: { accuracy: m.accuracy, loss: m.loss },
     ...(untuned ? { valUntuned: untuned } : {}),
     supernetVal: { accuracy: sm.accuracy, loss: sm.loss },

@@ -7,7 +7,7 @@ import type { Backend } from '../engine/index.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
 import { shrinkForNetwork, type Dataset } from '../data/dataset.js';
-import { parseGenotype } from '../spaces/nb201/genotype.js';
+import { getSpace } from '../spaces/registry.js';
 import { trainStandalone, type StandaloneHyper, type StandaloneEpoch } from '../search/standalone.js';
 import type { SearchConfig } from './config.js';
 import type { SearchData } from './phases.js';
@@ -80,7 +80,8 @@ export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult>
   const t0 = Date.now();
   const run = await trainStandalone({
     backend: o.backend,
-    network: { genotype: parseGenotype(o.genotype), C: c.channels, N: c.cells, inputChannels: shape[0], numClasses: o.data.numClasses },
+    space: getSpace(c.space),
+    network: { genotype: getSpace(c.space).parseGenotype(o.genotype), C: c.channels, N: c.cells, inputChannels: shape[0], numClasses: o.data.numClasses },
     seed, imageShape: shape, train: sampler, stepsPerEpoch: sampler.batchesPerEpoch, hyper,
     evaluate: () => evalBatches(test, 256), evalEvery: 0,
     ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),

@@ -5,7 +5,7 @@ import type { Backend } from '../engine/backend.js';
 import { Tensor, tidy, noGrad } from '../engine/tensor.js';
 import { backward } from '../engine/autograd.js';
 import {
-  add, addN, mul, mulScalar, relu, mulBroadcast, weightedSum, sum, mean, scaleByElement,
+  add, addN, mul, mulScalar, relu, relu6, mulBroadcast, weightedSum, sum, mean, scaleByElement,
 } from '../engine/ops/elementwise.js';
 import { conv2d } from '../engine/ops/conv.js';
 import { batchNorm } from '../engine/ops/norm.js';
@@ -48,6 +48,8 @@ export const OP_CASES: OpCase[] = [
   { name: 'addN', kernels: ['add'], inputs: [[4, 3], [4, 3], [4, 3]], fn: (xs) => addN(xs) },
   { name: 'mul', kernels: ['mul'], inputs: [[7], [7]], fn: ([a, b]) => mul(a, b) },
   { name: 'relu', kernels: ['relu', 'reluBackward'], inputs: [[2, 3, 5]], fn: ([x]) => relu(x), fdEps: 1e-3, quick: true },
+  // inputs scaled by 4 so that both clipped sides of ReLU6 are exercised
+  { name: 'relu6', kernels: ['relu6', 'relu6Backward'], inputs: [[2, 3, 7]], fn: ([x]) => relu6(mulScalar(x, 4)), fdEps: 1e-3, quick: true },
   { name: 'mulBroadcast per-channel', kernels: ['mulBroadcast', 'mulBroadcastGradS'], inputs: [[2, 3, 4, 5], [3]], fn: ([x, s]) => mulBroadcast(x, s, 1), quick: true },
   { name: 'mulBroadcast per-sample', kernels: ['mulBroadcast', 'mulBroadcastGradS'], inputs: [[3, 2, 3, 3], [3]], fn: ([x, s]) => mulBroadcast(x, s, 0) },
   { name: 'weightedSum (mixed edge)', kernels: ['weightedSum', 'scaleByElement', 'dot'], inputs: [[2, 3, 4], [2, 3, 4], [2, 3, 4], [2, 5]], fn: ([a, b, c, w]) => weightedSum([a, b, c], w, [1, 4, 7]), quick: true },
@@ -60,6 +62,12 @@ export const OP_CASES: OpCase[] = [
   { name: 'conv2d depthwise 5x5', kernels: ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[1, 3, 7, 7], [3, 1, 5, 5]], fn: ([x, w]) => conv2d(x, w, null, { padding: 2, groups: 3 }) },
   { name: 'conv2d depthwise 3x3 dilation 2 after ReLU (dil_conv)', kernels: ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[2, 4, 9, 10], [4, 1, 3, 3]], fn: ([x, w]) => conv2d(relu(x), w, null, { padding: 2, dilation: 2, groups: 4 }), quick: true },
   { name: 'conv2d depthwise 5x5 stride 2', kernels: ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[2, 3, 9, 7], [3, 1, 5, 5]], fn: ([x, w]) => conv2d(x, w, null, { stride: 2, padding: 2, groups: 3 }) },
+  // DARTS FactorizedReduce's shifted half: the 1×1 weight placed as the bottom-right tap of a 2×2
+  // stride-2 kernel (reads x[2i+1, 2j+1]), built on the device so the weight gets the 1×1 gradient
+  { name: 'FactorizedReduce shifted half (1x1 weight as a 2x2 tap, stride 2)', kernels: ['matmul', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[2, 3, 6, 6], [4, 3, 1, 1]], fn: ([x, w]) => {
+    const tap = Tensor.fromArray(x.backend, [0, 0, 0, 1], [4, 1]);
+    return conv2d(relu(x), linear(w.reshape([12, 1]), tap, null).reshape([4, 3, 2, 2]), null, { stride: 2 });
+  } },
   { name: 'conv2d 1x1 stride 2 odd', kernels: ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[3, 5, 7, 9], [3, 5, 1, 1]], fn: ([x, w]) => conv2d(x, w, null, { stride: 2 }) },
   { name: 'batchNorm train affine', kernels: ['batchNormTrain', 'batchNormBackward'], inputs: [[4, 3, 3, 2], [3], [3]], fn: ([x, g, b]) => batchNorm(x, { gamma: g, beta: b, ...noStats, training: true }), fdTol: 3e-2, quick: true },
   { name: 'batchNorm train non-affine', kernels: ['batchNormTrain', 'batchNormBackward'], inputs: [[5, 2, 2, 3]], fn: ([x]) => batchNorm(x, { gamma: null, beta: null, ...noStats, training: true }), fdTol: 3e-2 },
@@ -94,11 +102,13 @@ export const OP_CASES: OpCase[] = [
 ];
 
 /** Cases at NAS-Bench-201 shapes (batch reduced to keep the CPU reference quick). */
-export const NB201_CASES: OpCase[] = [
+export const SPACE_SHAPE_CASES: OpCase[] = [
   { name: 'NB201 relu-conv3x3 C16 32x32', kernels: ['relu', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[4, 16, 32, 32], [16, 16, 3, 3]], fn: ([x, w]) => conv2d(relu(x), w, null, { padding: 1 }), rtol: 2e-3, atol: 2e-3 },
   { name: 'NB201 conv1x1 C32 16x16', kernels: ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[4, 32, 16, 16], [32, 32, 1, 1]], fn: ([x, w]) => conv2d(x, w), rtol: 2e-3, atol: 2e-3 },
   { name: 'NB201 reduction conv3x3 s2 C32→64', kernels: ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[4, 32, 16, 16], [64, 32, 3, 3]], fn: ([x, w]) => conv2d(x, w, null, { stride: 2, padding: 1 }), rtol: 2e-3, atol: 2e-3 },
   { name: 'NB201 batchNorm C64 8x8', kernels: ['batchNormTrain', 'batchNormBackward'], inputs: [[8, 64, 8, 8]], fn: ([x]) => batchNorm(x, { gamma: null, beta: null, ...noStats, training: true }), rtol: 2e-3, atol: 2e-3 },
+  { name: 'DARTS dil_conv 5x5 depthwise d2 s2 C32 16x16', kernels: ['relu', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[4, 32, 16, 16], [32, 1, 5, 5]], fn: ([x, w]) => conv2d(relu(x), w, null, { stride: 2, padding: 4, dilation: 2, groups: 32 }), rtol: 2e-3, atol: 2e-3 },
+  { name: 'DARTS sep_conv 5x5 depthwise + pointwise C64 8x8', kernels: ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[4, 64, 8, 8], [64, 1, 5, 5], [64, 64, 1, 1]], fn: ([x, d, p]) => conv2d(conv2d(x, d, null, { padding: 2, groups: 64 }), p), rtol: 2e-3, atol: 2e-3 },
   { name: 'NB201 avgPool 3x3 C16 32x32', kernels: ['pool2d', 'pool2dBackward'], inputs: [[4, 16, 32, 32]], fn: ([x]) => avgPool2d(x, { kernel: 3, stride: 1, padding: 1 }) },
 ];
 

@@ -136,7 +136,7 @@ test('a leaf whose worker fails twice is reported by id; the other leaves finish
 test('bad flags and combinations are rejected with the flag named', () => {
   const cases: [string[], RegExp][] = [
     [['--method', 'best'], /--method best: expected one of gm, fewshot, random, oneshot/],
-    [['--space', 'darts'], /--space darts: not implemented yet/],
+    [['--space', 'resnet'], /--space resnet: expected one of nb201, darts, darts-none/],
     [['--base', 'enas'], /--base enas/],
     [['--groups', '2+2'], /--groups: sizes 2\+2 add up to 4/],
     [['--select', 'bench'], /--select: 'bench' .* needs --bench FILE/],
@@ -147,6 +147,7 @@ test('bad flags and combinations are rejected with the flag named', () => {
     [['--retrain-epochs', '0'], /--retrain-epochs 0/],
     [['--dataset', 'fashion-mnist-embedded', '--data-dir', '/tmp'], /--data-dir: fashion-mnist-embedded always reads/],
     [['--device', 'tpu'], /--device tpu/],
+    [['--threads', '0'], /--threads 0: expected an integer in \[1, 256\]/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
     [['--resume', join(tmp, 'nope')], /--resume .*no state.json/],
     [['--resume', join(tmp, 'full'), '--seed', '3'], /--resume takes the configuration .* drop --seed/],
@@ -159,6 +160,15 @@ test('bad flags and combinations are rejected with the flag named', () => {
     assert.match(r.err, re, `${args.join(' ')}: ${r.err}`);
     assert.not.match(r.err, /^\s+at /m, `${args.join(' ')} printed a stack trace`);
   }
+});
+
+test('--device wasm --threads 2: the search runs on the wasm backend and result.json names it', () => {
+  const out = join(tmp, 'wasm');
+  const r = run([...TINY, '--device', 'wasm', '--threads', '2', '--seed', '1', '--out', out]);
+  assert.is(r.code, 0, r.err + r.out);
+  const res = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+  assert.match(res.device, /^wasm \(Wasm (relaxed )?SIMD128, 2 threads, shared memory\)$/);
+  assert.is(res.leaves.length, 4);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

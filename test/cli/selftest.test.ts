@@ -86,6 +86,20 @@ test('--json: every line is JSON; rows, the supernet step and a summary', async 
   assert.ok(summary.failedKernels.includes('batchNormBackward'));
 });
 
+test('selftest --quick --device wasm --threads 2 --json: every kernel row and the supernet step pass on the wasm backend', async () => {
+  const r = await runCli(['selftest', '--quick', '--device', 'wasm', '--threads', '2', '--json']);
+  assert.is(r.code, 0, `exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const rows = lines.filter((o) => 'pass' in o && 'phase' in o);
+  assert.ok(rows.length >= 20, `${rows.length} rows`);
+  assert.ok(rows.every((o) => o.pass), 'every row passes');
+  assert.ok(rows.some((o) => /conv/.test(o.name)), 'convolution rows');
+  const summary = lines.find((o) => o.summary);
+  assert.is(summary.device, 'wasm');
+  assert.match(summary.adapter, /^Wasm (relaxed )?SIMD128, 2 threads/);
+  assert.ok(lines.some((o) => o.supernetStep?.pass), 'the supernet step passes');
+});
+
 test('an unknown --inject-fault kernel is a usage error', async () => {
   const r = await runCli(['selftest', '--quick', '--inject-fault', 'nope']);
   assert.is(r.code, 2);

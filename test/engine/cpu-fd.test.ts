@@ -313,6 +313,28 @@ test('reluBackward matches finite differences away from 0', async () => {
   for (let i = 0; i < n; i++) if (xv[i] < 0) assert.is(dx[i], 0);
 });
 
+test('relu6Backward matches finite differences away from 0 and 6', async () => {
+  const n = 60;
+  const xv = randn(n, 5);
+  for (let i = 0; i < n; i++) {
+    if (Math.abs(xv[i]) < 0.05) xv[i] = xv[i] < 0 ? -0.3 : 0.3;
+    if (Math.abs(xv[i] - 6) < 0.05) xv[i] = xv[i] < 6 ? 5.7 : 6.3;
+  }
+  xv[0] = 7.5; xv[1] = -2; xv[2] = 3; // both clipped sides and the linear part always present
+  const r = randn(n);
+  const x = be.upload(xv), y = be.alloc(n);
+  const forward = () => be.relu6(x, y, n);
+  forward();
+  const dx = await backwardOf((dy, out) => be.relu6Backward(dy, x, out, n), r, n);
+  await fdCheck({ name: 'relu6', input: x, values: xv, forward, out: y, r, analytic: dx, eps: 1e-3 });
+  // zero gradient on both clipped sides, the upstream gradient in between
+  for (let i = 0; i < n; i++) assert.is(dx[i], xv[i] > 0 && xv[i] < 6 ? r[i] : 0);
+  // forward values at and beyond the bounds
+  const at = be.upload(Float32Array.of(-1, 0, 6, 6.5, 2.25)), o = be.alloc(5);
+  be.relu6(at, o, 5);
+  assert.equal(Array.from(await be.read(o)), [0, 0, 6, 6, 2.25]);
+});
+
 test('weightedSum gradients (scaleByElement for xs, dot for w)', async () => {
   const n = 12;
   const x0v = randn(n), x1v = randn(n), wv = randn(3), r = randn(n);

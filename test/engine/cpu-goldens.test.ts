@@ -47,7 +47,7 @@ async function expectClose(label: string, s: Storage, expected: GoldenTensor | n
 }
 
 test('golden files record the torch version', () => {
-  for (const name of ['conv2d', 'batch_norm', 'pool2d', 'softmax', 'cross_entropy', 'optim']) {
+  for (const name of ['conv2d', 'batch_norm', 'pool2d', 'softmax', 'cross_entropy', 'optim', 'relu6']) {
     assert.match(load(name).torch_version, /^\d+\.\d+/, name);
   }
 });
@@ -177,6 +177,19 @@ for (const c of load('optim').cases) {
       be.release(grad);
       await expectClose(`params after step ${t + 1}`, param, after.slice(t * n, (t + 1) * n));
     }
+  });
+}
+
+// ReLU6 (scripts/goldens/make_mobilenet_goldens.py): x holds 0 and 6 exactly, where PyTorch's
+// gradient is 0 (hardtanh's rule), and values on both clipped sides
+for (const c of load('relu6').cases) {
+  test(`relu6 vs PyTorch: ${c.name}`, async () => {
+    const n = tensor(c, 'x').data.length;
+    const x = up(c, 'x'), dy = up(c, 'dy'), y = be.alloc(n), dx = be.alloc(n);
+    be.relu6(x, y, n);
+    await expectClose('relu6 y', y, tensor(c, 'y'));
+    be.relu6Backward(dy, x, dx, n);
+    await expectClose('relu6 dx', dx, tensor(c, 'dx'));
   });
 }
 

@@ -4,7 +4,7 @@
 // sample is written to test-output/report-sample.html for a human to open.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
@@ -197,11 +197,15 @@ test('heatmapSvg and lineChartSvg on their own', () => {
   assert.not.match(acc, />-[0-9.]+<\/text>/);
 });
 
-test('writes test-output/report-sample.html', async () => {
+test('writes test-output/report-sample.html, the same document renderReport returns', async () => {
   const r = await realResult();
   const dir = join(root, 'test-output');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'report-sample.html'), renderReport(r));
+  const html = renderReport(r);
+  writeFileSync(join(dir, 'report-sample.html'), html);
+  assert.is(readFileSync(join(dir, 'report-sample.html'), 'utf8'), html);
+  assert.match(html, /^<!doctype html>/i);
+  assert.ok(html.includes(r.final.genotype), 'the final genotype is in the sample report');
 });
 
 test.run();

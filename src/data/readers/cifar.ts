@@ -13,24 +13,12 @@
 
 import { join } from 'node:path';
 import { DataError, makeDataset, NORMALIZATION, type Dataset } from '../dataset.js';
+import { CIFAR10_CLASS_NAMES, CIFAR100_CLASS_NAMES } from '../cifar-format.js';
 import { descendInto, fileSize, findFile, readBytes, readOptionalLines, requireDir } from './files.js';
 
 const PIXELS = 3 * 32 * 32;
 
-export const CIFAR10_CLASS_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
-
-export const CIFAR100_CLASS_NAMES = [
-  'apple', 'aquarium_fish', 'baby', 'bear', 'beaver', 'bed', 'bee', 'beetle', 'bicycle', 'bottle',
-  'bowl', 'boy', 'bridge', 'bus', 'butterfly', 'camel', 'can', 'castle', 'caterpillar', 'cattle',
-  'chair', 'chimpanzee', 'clock', 'cloud', 'cockroach', 'couch', 'crab', 'crocodile', 'cup', 'dinosaur',
-  'dolphin', 'elephant', 'flatfish', 'forest', 'fox', 'girl', 'hamster', 'house', 'kangaroo', 'keyboard',
-  'lamp', 'lawn_mower', 'leopard', 'lion', 'lizard', 'lobster', 'man', 'maple_tree', 'motorcycle', 'mountain',
-  'mouse', 'mushroom', 'oak_tree', 'orange', 'orchid', 'otter', 'palm_tree', 'pear', 'pickup_truck', 'pine_tree',
-  'plain', 'plate', 'poppy', 'porcupine', 'possum', 'rabbit', 'raccoon', 'ray', 'road', 'rocket',
-  'rose', 'sea', 'seal', 'shark', 'shrew', 'skunk', 'skyscraper', 'snail', 'snake', 'spider',
-  'squirrel', 'streetcar', 'sunflower', 'sweet_pepper', 'table', 'tank', 'telephone', 'television', 'tiger', 'tractor',
-  'train', 'trout', 'tulip', 'turtle', 'wardrobe', 'whale', 'willow_tree', 'wolf', 'woman', 'worm',
-];
+export { CIFAR10_CLASS_NAMES, CIFAR100_CLASS_NAMES } from '../cifar-format.js';
 
 export interface ReaderOptions {
   split: 'train' | 'test';
@@ -92,6 +80,14 @@ function readCifar(layout: CifarLayout, dirArg: string | undefined, opts: Reader
     }
     return bytes / record;
   });
+  // the distributed batches of a split hold the same number of records (CIFAR-10: 10 000 each), so a
+  // file cut exactly at a record boundary (a partial copy) shows as the odd one out
+  const odd = counts.findIndex((n) => n !== counts[0]);
+  if (odd > 0) {
+    const short = counts[odd] < counts[0] ? odd : 0;
+    throw new DataError(`${ds}: ${files[short]} holds ${counts[short]} records but ${files[short === 0 ? odd : 0]} holds ` +
+      `${counts[short === 0 ? odd : 0]}; the batches of a split hold the same number, so this file was cut short (copy it again)`, files[short]);
+  }
   const total = Math.min(limit, counts.reduce((a, b) => a + b, 0));
   const images = new Uint8Array(total * PIXELS);
   const labels = new Int32Array(total);

@@ -10,47 +10,14 @@
 // Gzip is detected from the content (magic 1f 8b), so a mislabelled file still reads.
 
 import { DataError, makeDataset, NORMALIZATION, type Dataset } from '../dataset.js';
+import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES, parseIdx, checkIdxPair } from '../idx-format.js';
 import { findFile, readBytes, requireDir, gunzipBytes } from './files.js';
 import type { ReaderOptions } from './cifar.js';
 
-export const IDX_IMAGES_MAGIC = 2051;
-export const IDX_LABELS_MAGIC = 2049;
+export { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, FASHION_MNIST_CLASS_NAMES, MNIST_CLASS_NAMES, parseIdx } from '../idx-format.js';
+export type { IdxArray } from '../idx-format.js';
 
 export const FASHION_MNIST_DEFAULT_DIR = '/usr/share/datasets/fashion-mnist';
-
-export const FASHION_MNIST_CLASS_NAMES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
-export const MNIST_CLASS_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
-
-export interface IdxArray {
-  readonly dims: number[];
-  /** The data bytes (a view into the file contents). */
-  readonly data: Uint8Array;
-}
-
-/** Parse an unsigned-byte IDX file with the given magic; `file` and `dataset` name it in errors. */
-export function parseIdx(bytes: Uint8Array, expectedMagic: number, file: string, dataset: string): IdxArray {
-  if (bytes.length < 4) throw new DataError(`${dataset}: ${file} has ${bytes.length} bytes, too short for an IDX header`, file);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const magic = view.getUint32(0, false);
-  if (magic !== expectedMagic) {
-    const kind = expectedMagic === IDX_IMAGES_MAGIC ? 'images' : 'labels';
-    throw new DataError(`${dataset}: ${file} has magic number ${magic} (0x${magic.toString(16).padStart(8, '0')}), expected ${expectedMagic} for IDX ${kind}`, file);
-  }
-  const ndim = magic & 0xff;
-  const headerBytes = 4 + 4 * ndim;
-  if (bytes.length < headerBytes) throw new DataError(`${dataset}: ${file} has ${bytes.length} bytes, too short for its ${ndim}-dimension IDX header`, file);
-  const dims: number[] = [];
-  let count = 1;
-  for (let d = 0; d < ndim; d++) {
-    const v = view.getUint32(4 + 4 * d, false);
-    dims.push(v);
-    count *= v;
-  }
-  if (bytes.length !== headerBytes + count) {
-    throw new DataError(`${dataset}: ${file} has ${bytes.length - headerBytes} data bytes after its header, expected ${dims.join('×')} = ${count}`, file);
-  }
-  return { dims, data: bytes.subarray(headerBytes) };
-}
 
 /** Candidate file names for one IDX file of a split, in the order they are tried. */
 function candidates(split: 'train' | 'test', kind: 'images' | 'labels'): string[] {
@@ -93,16 +60,7 @@ export function readIdxDataset(name: string, dirArg: string | undefined, opts: R
   const imagesPath = imagesFile.path, labelsPath = labelsFile.path;
   const img = parseIdx(imagesFile.bytes, IDX_IMAGES_MAGIC, imagesPath, name);
   const lab = parseIdx(labelsFile.bytes, IDX_LABELS_MAGIC, labelsPath, name);
-  if (img.dims.length !== 3) throw new DataError(`${name}: ${imagesPath} has ${img.dims.length} dimensions, expected 3 (count, rows, cols)`, imagesPath);
-  if (lab.dims.length !== 1) throw new DataError(`${name}: ${labelsPath} has ${lab.dims.length} dimensions, expected 1`, labelsPath);
-  const [count, height, width] = img.dims;
-  if (height === 0 || width === 0) throw new DataError(`${name}: ${imagesPath} has ${height}×${width} images`, imagesPath);
-  if (lab.dims[0] !== count) {
-    throw new DataError(`${name}: ${labelsPath} has ${lab.dims[0]} labels but ${imagesPath} has ${count} images`, labelsPath);
-  }
-  for (let i = 0; i < count; i++) {
-    if (lab.data[i] > 9) throw new DataError(`${name}: ${labelsPath} label ${i} is ${lab.data[i]}, expected 0..9`, labelsPath);
-  }
+  const { count, height, width } = checkIdxPair(img, lab, imagesPath, labelsPath, name);
   const size = Math.min(count, opts.limit ?? Infinity);
   const per = height * width;
   const norm = NORMALIZATION[normalization].gm;

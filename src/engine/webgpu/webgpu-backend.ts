@@ -243,6 +243,19 @@ export class WebGpuBackend implements Backend {
     this.releaseAll(temps);
   }
 
+  relu6(x: Storage, out: Storage, n: number): void {
+    checkCount('relu6', 'n', n);
+    this.ew('relu6', [this.st('relu6', 'x', x, n), this.st('relu6', 'out', out, n)], n);
+  }
+
+  relu6Backward(dy: Storage, x: Storage, dx: Storage, n: number): void {
+    checkCount('relu6Backward', 'n', n);
+    const { inputs, temps } = this.distinctInputs(
+      [this.st('relu6Backward', 'dy', dy, n), this.st('relu6Backward', 'x', x, n)], [n, n]);
+    this.ew('relu6_backward', [...inputs, this.st('relu6Backward', 'dx', dx, n)], n);
+    this.releaseAll(temps);
+  }
+
   mulBroadcast(x: Storage, s: Storage, out: Storage, g: BroadcastGeom): void {
     const op = 'mulBroadcast';
     for (const k of ['outer', 'mid', 'inner'] as const) checkCount(op, k, g[k]);

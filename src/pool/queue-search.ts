@@ -1,0 +1,71 @@
+// What `--queue URL [--store DIR]` changes in a search: the run store (checkpoints in the shared folder,
+// SHA-256-checked; state and results in the run folder) and the leaf runner (jobs on the queue).
+// Checkpoint layout: without --store, <run folder>/checkpoints as in a local run; with --store DIR,
+// DIR/gmnas-<run folder name>-<hash of its path>/checkpoints, so several runs can share one store.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/fs.js';
+import { basename, join, relative, resolve } from 'node:path';
+import type { SearchConfig } from '../nas/config.js';
+import type { LeafRunner, RunState } from '../nas/search.js';
+import type { ProgressListener } from '../nas/phases.js';
+import { parseQueueUrl } from './queue-connection.js';
+import { queueLeafRunner, runKeyOf } from './queue-runner.js';
+import { SharedStore, checkStoreVisible } from './shared-store.js';
+
+export interface QueuedSearchOptions {
+  queue: string;
+  /** --store, or null: the run folder */
+  store: string | null;
+  outDir: string;
+  config: SearchConfig;
+  onProgress?: ProgressListener;
+  onLog?: (line: string) => void;
+  failNodes?: number[];
+}
+
+/** The run folder's record of where a queued run keeps its checkpoints. */
+const STORE_RECORD = 'queue-store.json';
+
+/**
+ * A run started with --queue --store keeps its checkpoints where queue-store.json says; resuming it
+ * without them (no --queue, or another --store) would find no checkpoints and silently retrain from fresh
+ * weights. Call before resuming; throws naming both places.
+ */
+export function checkResumeStore(outDir: string, queued: { checkpointRoot: string } | null): void {
+  const path = join(resolve(outDir), STORE_RECORD);
+  if (!existsSync(path)) return;
+  const rec = JSON.parse(readFileSync(path, 'utf8')) as { checkpointRoot: string; store: string | null };
+  if (!queued && rec.checkpointRoot === resolve(outDir)) return; // checkpoints in the run folder: a local resume finds them
+  if (!queued) throw new Error(`--resume: this run was started with --queue; its checkpoints are in ${rec.checkpointRoot}. Resume it with --queue URL${rec.store ? ` --store ${rec.store}` : ''}`);
+  if (resolve(queued.checkpointRoot) !== rec.checkpointRoot) {
+    throw new Error(`--resume: this run's checkpoints are in ${rec.checkpointRoot}, not ${queued.checkpointRoot}; give the --store it started with${rec.store ? ` (${rec.store})` : ' (none)'}`);
+  }
+}
+
+export function queuedSearchSetup(o: QueuedSearchOptions): { store: SharedStore; leafRunner: LeafRunner; checkpointRoot: string } {
+  const target = parseQueueUrl(o.queue);
+  const outDir = resolve(o.outDir);
+  const root = o.store === null ? outDir : resolve(o.store);
+  if (o.store !== null) checkStoreVisible(root, '--store');
+  const checkpointRoot = o.store === null ? outDir
+    : join(root, `gmnas-${basename(outDir)}-${createHash('sha256').update(outDir).digest('hex').slice(0, 8)}`);
+  checkResumeStore(outDir, { checkpointRoot });
+  mkdirSync(join(checkpointRoot, 'checkpoints'), { recursive: true });
+  mkdirSync(outDir, { recursive: true });
+  writeFileAtomic(join(outDir, STORE_RECORD), `${JSON.stringify({ checkpointRoot, store: o.store === null ? null : root }, null, 1)}\n`);
+  const store = new SharedStore(outDir, checkpointRoot);
+  const leafRunner = queueLeafRunner({
+    target, config: o.config,
+    store: { root, dir: relative(root, checkpointRoot) || '.' },
+    runKey: async () => {
+      const st = await store.readState<RunState>();
+      if (!st) throw new Error(`${outDir}: no state.json when the leaves started`);
+      return runKeyOf(outDir, st.startedAt);
+    },
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    ...(o.onLog ? { onLog: o.onLog } : {}),
+    ...(o.failNodes ? { failNodes: o.failNodes } : {}),
+  });
+  return { store, leafRunner, checkpointRoot };
+}

@@ -1,0 +1,67 @@
+// GM-NAS in the DARTS space (issue [darts], spec §5.1): the paper preset's constants, and a tiny GM
+// search end to end on the CPU backend — splits only on normal-cell edges, groups (2,5) or (3,4) of
+// minimal intra distance, DARTS-format leaf genotypes inside their masks, result and report.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
+import { generateSynthetic } from '../../src/data/synthetic.js';
+import { defaultSearchConfig, validateSearchConfig } from '../../src/nas/config.js';
+import { runSearch } from '../../src/nas/search.js';
+import { MemoryStore } from '../../src/nas/store.js';
+import { prepareSearchData } from '../../src/nas/phases.js';
+import { resolveHyper } from '../../src/search/presets.js';
+import { renderReport } from '../../src/report/html.js';
+import { dartsSpace } from '../../src/spaces/darts/space.js';
+import { balancedMinCut } from '../../src/nas/cut.js';
+
+test('--space darts --preset paper holds the spec §5.1 constants', () => {
+  const c = defaultSearchConfig({ space: 'darts', preset: 'paper' });
+  validateSearchConfig(c);
+  assert.equal(
+    [c.space, c.base, c.channels, c.cells, c.batchSize, c.splitEpochs, c.totalEpochs, c.branches, c.edgeCriterion, c.restart, c.fixSchedule],
+    ['darts', 'darts2', 16, 8, 64, [2, 4, 6], 21, 2, 'min-intra', true, true],
+  );
+  assert.is(c.branches ** c.splitEpochs.length, 8);
+  const h = resolveHyper('darts2', dartsSpace.methodHyper!('darts2'));
+  assert.equal([h.lr, h.momentum, h.nesterov, h.weightDecay, h.gradClip, h.archLr, h.archBetas, h.archWeightDecay, h.alphaInitMean, h.alphaInitStd],
+    [0.025, 0.9, false, 3e-4, 5, 3e-4, [0.5, 0.999], 1e-3, 1e-3, 0]);
+  assert.is(resolveHyper('snas', dartsSpace.methodHyper!('snas')).tauMin, 0.03);
+  const fs = defaultSearchConfig({ space: 'darts', preset: 'paper', method: 'fewshot' });
+  validateSearchConfig(fs);
+  assert.equal([fs.splitEpochs, fs.totalEpochs, fs.branches, fs.fixSchedule], [[0], 20, 7, true]);
+});
+
+test('tiny GM search in the DARTS space: normal-edge splits, (2,5)/(3,4) groups, DARTS genotypes', async () => {
+  const c = { ...defaultSearchConfig({ space: 'darts', preset: 'tiny', base: 'darts' }), seed: 2 };
+  const data = prepareSearchData(c, generateSynthetic({ split: 'train', size: 64, seed: 0 }));
+  const r = await runSearch({ config: c, backend: new CpuBackend(), data, store: new MemoryStore(), deviceName: 'cpu' });
+  assert.is(r.space, 'darts');
+  assert.is(r.leaves.length, 2);
+  assert.is(r.splits.length, 1);
+  const s = r.splits[0]!;
+  assert.ok(s.edge < 14, `split edge ${s.edge} must be a normal-cell edge`);
+  assert.ok(['2,5', '3,4'].includes(s.groups.map((g) => g.length).sort((a, b) => a - b).join(',')), JSON.stringify(s.groups));
+  // the chosen partition has the smallest intra distance over both size tuples
+  const best = Math.min(...[[2, 5], [3, 4]].map((sz) => balancedMinCut(s.distance!, sz).intraScore));
+  const chosen = s.candidates!.find((x) => x.edge === s.edge)!;
+  assert.ok(Math.abs(chosen.cutScore - balancedMinCut(s.distance!, s.groups.map((g) => g.length).sort((a, b) => a - b)).cutScore) < 1e-9);
+  let intra = 0;
+  const idx = s.groupIndices;
+  for (const g of idx) for (let i = 0; i < g.length; i++) for (let j = i + 1; j < g.length; j++) intra += s.distance![s.groupIndices.flat().sort((a, b) => a - b).indexOf(g[i]!)]![s.groupIndices.flat().sort((a, b) => a - b).indexOf(g[j]!)]!;
+  assert.ok(Math.abs(intra - best) < 1e-9, `intra ${intra} vs best ${best}`);
+  assert.ok(s.candidates!.every((x) => x.edge < 14));
+  for (const l of r.leaves) {
+    const g = dartsSpace.parseGenotype(l.genotype);
+    assert.ok(l.genotype.startsWith('Genotype(normal=['));
+    assert.ok(dartsSpace.maskAdmits(dartsSpace.parseMask(l.mask), g), `${l.genotype} outside ${l.mask}`);
+  }
+  const html = renderReport(r);
+  assert.ok(html.includes('Partition tree'));
+  // the final architecture drawn as two cell DAGs with its 8 + 8 ops
+  assert.is(html.split('class="cell-dag"').length - 1, 2);
+  assert.ok(html.includes('>normal cell<') && html.includes('>reduce cell<'));
+  // the tree boxes draw the 14 normal rows of each mask (7 cells each)
+  assert.is(html.split('class="mask-cell"').length - 1, r.tree.nodes.length * 14 * 7);
+});
+
+test.run();
