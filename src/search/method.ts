@@ -382,7 +382,7 @@ export abstract class BaseMethod {
         try {
           tidy(() => {
             opt.zeroGrad();
-            const logits = this.supernet.forward(batch.x, singlePath(genotype));
+            const logits = this.supernet.forward(batch.x, this.space.singlePathSample(genotype));
             const loss = crossEntropy(logits, batch.y);
             backward(loss);
             clipGradNorm(this.weightParams, this.hyper.gradClip);
