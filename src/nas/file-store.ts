@@ -9,6 +9,36 @@ import { saveMethodCheckpoint, loadMethodCheckpoint } from '../search/checkpoint
 import type { BaseMethod } from '../search/method.js';
 import type { RunStore } from './store.js';
 
+// The sealed reads and writes below are shared with the queued search's store (src/pool/shared-store.ts),
+// which keeps the same files, only split between a shared folder and the coordinator's run folder.
+
+/** The run state at `path` (state.json), its SHA-256 checked; null when there is none yet. */
+export function readSealedState<T>(path: string): T | null {
+  if (!existsSync(path)) return null;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`${path}: not a readable run state (${(e as Error).message})`);
+  }
+  const { value, checksum } = parseSealedJson<T>(text, path);
+  if (checksum !== 'verified') throw new Error(`${path}: no SHA-256 checksum: not written by this gmnas, or damaged (start over in a new --out folder)`);
+  return value;
+}
+
+/** Writes `method` to the search checkpoint `path` (atomic, sealed), with `name` and its progress `info`. */
+export async function saveSearchCheckpoint(path: string, name: string, method: BaseMethod, info: unknown): Promise<void> {
+  await saveMethodCheckpoint(path, method, { gmnas_checkpoint: name, gmnas_progress: JSON.stringify(info) });
+}
+
+/** Restores `method` from the search checkpoint `path` and returns its progress record. */
+export function loadSearchCheckpoint<T>(path: string, method: BaseMethod): T {
+  // a run's own checkpoints are always sealed: one without its checksum is damaged
+  const metadata = loadMethodCheckpoint(path, method, { requireChecksum: true });
+  if (metadata.gmnas_progress === undefined) throw new Error(`${path}: not a gmnas search checkpoint (no 'gmnas_progress' metadata)`);
+  return JSON.parse(metadata.gmnas_progress) as T;
+}
+
 export class FileStore implements RunStore {
   constructor(readonly location: string) {
     mkdirSync(join(location, 'checkpoints'), { recursive: true });
@@ -18,19 +48,7 @@ export class FileStore implements RunStore {
 
   checkpointLocation(name: string): string { return this.checkpointPath(name); }
 
-  async readState<T>(): Promise<T | null> {
-    const path = join(this.location, 'state.json');
-    if (!existsSync(path)) return null;
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      throw new Error(`${path}: not a readable run state (${(e as Error).message})`);
-    }
-    const { value, checksum } = parseSealedJson<T>(text, path);
-    if (checksum !== 'verified') throw new Error(`${path}: no SHA-256 checksum: not written by this gmnas, or damaged (start over in a new --out folder)`);
-    return value;
-  }
+  async readState<T>(): Promise<T | null> { return readSealedState<T>(join(this.location, 'state.json')); }
 
   async writeState(state: unknown): Promise<void> {
     writeFileAtomic(join(this.location, 'state.json'), sealJson(state as object));
@@ -39,16 +57,10 @@ export class FileStore implements RunStore {
   hasCheckpoint(name: string): boolean { return existsSync(this.checkpointPath(name)); }
 
   async saveCheckpoint(name: string, method: BaseMethod, info: unknown): Promise<void> {
-    await saveMethodCheckpoint(this.checkpointPath(name), method, { gmnas_checkpoint: name, gmnas_progress: JSON.stringify(info) });
+    await saveSearchCheckpoint(this.checkpointPath(name), name, method, info);
   }
 
-  async loadCheckpoint<T>(name: string, method: BaseMethod): Promise<T> {
-    const path = this.checkpointPath(name);
-    // a run's own checkpoints are always sealed: one without its checksum is damaged
-    const metadata = loadMethodCheckpoint(path, method, { requireChecksum: true });
-    if (metadata.gmnas_progress === undefined) throw new Error(`${path}: not a gmnas search checkpoint (no 'gmnas_progress' metadata)`);
-    return JSON.parse(metadata.gmnas_progress) as T;
-  }
+  async loadCheckpoint<T>(name: string, method: BaseMethod): Promise<T> { return loadSearchCheckpoint<T>(this.checkpointPath(name), method); }
 
   async writeText(name: string, text: string): Promise<void> {
     writeFileAtomic(join(this.location, name), text);

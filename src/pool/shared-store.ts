@@ -4,11 +4,11 @@
 // carries its SHA-256 (the safetensors metadata entry `gmnas_sha256`, state.json's `sha256` key), checked
 // on every read, so a torn copy on a network file system or a stale cache is an error naming the file,
 // never a silently different leaf. Every write is atomic (temp file + rename).
-import { existsSync, readFileSync, statSync, accessSync, constants as fsConstants } from 'node:fs';
+import { existsSync, statSync, accessSync, constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/fs.js';
-import { sealJson, parseSealedJson } from '../io/sealed-json.js';
-import { saveMethodCheckpoint, loadMethodCheckpoint } from '../search/checkpoints.js';
+import { sealJson } from '../io/sealed-json.js';
+import { readSealedState, saveSearchCheckpoint, loadSearchCheckpoint } from '../nas/file-store.js';
 import type { BaseMethod } from '../search/method.js';
 import type { RunStore } from '../nas/store.js';
 
@@ -45,19 +45,7 @@ export class SharedStore implements RunStore {
     return this.runDir;
   }
 
-  async readState<T>(): Promise<T | null> {
-    const path = join(this.need(), 'state.json');
-    if (!existsSync(path)) return null;
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      throw new Error(`${path}: not a readable run state (${(e as Error).message})`);
-    }
-    const { value, checksum } = parseSealedJson<T>(text, path);
-    if (checksum !== 'verified') throw new Error(`${path}: no SHA-256 checksum: not written by this gmnas, or damaged (start over in a new --out folder)`);
-    return value;
-  }
+  async readState<T>(): Promise<T | null> { return readSealedState<T>(join(this.need(), 'state.json')); }
 
   async writeState(state: unknown): Promise<void> { writeFileAtomic(join(this.need(), 'state.json'), sealJson(state as object)); }
 
@@ -68,14 +56,9 @@ export class SharedStore implements RunStore {
   checkpointLocation(name: string): string { return this.path(name); }
 
   async saveCheckpoint(name: string, method: BaseMethod, info: unknown): Promise<void> {
-    await saveMethodCheckpoint(this.path(name), method, { gmnas_checkpoint: name, gmnas_progress: JSON.stringify(info) });
+    await saveSearchCheckpoint(this.path(name), name, method, info);
   }
 
   /** Verifies the file's SHA-256 (a checkpoint without one is damaged), then restores `method`. */
-  async loadCheckpoint<T>(name: string, method: BaseMethod): Promise<T> {
-    const path = this.path(name);
-    const metadata = loadMethodCheckpoint(path, method, { requireChecksum: true });
-    if (metadata.gmnas_progress === undefined) throw new Error(`${path}: not a gmnas search checkpoint (no 'gmnas_progress' metadata)`);
-    return JSON.parse(metadata.gmnas_progress) as T;
-  }
+  async loadCheckpoint<T>(name: string, method: BaseMethod): Promise<T> { return loadSearchCheckpoint<T>(this.path(name), method); }
 }
