@@ -45,17 +45,26 @@ export const CIFAR_RECORD_LAYOUTS: Record<CifarKind, CifarRecordLayout> = {
 /** Bytes per record of a kind: label bytes + 3072 pixels. */
 export const cifarRecordBytes = (kind: CifarKind): number => CIFAR_RECORD_LAYOUTS[kind].labelBytes + CIFAR_PIXELS;
 
-/** Every record of one batch file: CHW pixels and labels; `file` names it in errors. */
-export function decodeCifarBatch(bytes: Uint8Array, kind: CifarKind, file: string): { images: Uint8Array; labels: Int32Array } {
+/** How many records a batch file of `byteLength` bytes holds; a size that is not a whole number of records is an error naming `file`. */
+export function cifarRecordCount(byteLength: number, kind: CifarKind, file: string): number {
   const layout = CIFAR_RECORD_LAYOUTS[kind];
   const record = cifarRecordBytes(kind);
-  if (bytes.length === 0 || bytes.length % record !== 0) {
-    throw new DataError(`${kind}: ${file} has ${bytes.length} bytes, expected a non-zero multiple of ${record} ` +
+  if (byteLength === 0 || byteLength % record !== 0) {
+    throw new DataError(`${kind}: ${file} has ${byteLength} bytes, expected a non-zero multiple of ${record} ` +
       `(${layout.labelBytes} label byte${layout.labelBytes > 1 ? 's' : ''} + ${CIFAR_PIXELS} pixels per image)`, file);
   }
-  const count = bytes.length / record;
-  const images = new Uint8Array(count * CIFAR_PIXELS);
-  const labels = new Int32Array(count);
+  return byteLength / record;
+}
+
+/**
+ * Decodes the first `count` records of a batch file's `bytes` into `images` / `labels` from image
+ * `outAt` on, checking each label byte; `file` names the file in errors. Shared by decodeCifarBatch and
+ * the Node reader (readers/cifar.ts), which fills one array from several files.
+ */
+export function decodeCifarRecords(bytes: Uint8Array, kind: CifarKind, file: string, count: number,
+  images: Uint8Array, labels: Int32Array, outAt: number): void {
+  const layout = CIFAR_RECORD_LAYOUTS[kind];
+  const record = cifarRecordBytes(kind);
   for (let r = 0; r < count; r++) {
     const at = r * record;
     for (let b = 0; b < layout.labelBytes; b++) {
@@ -65,8 +74,16 @@ export function decodeCifarBatch(bytes: Uint8Array, kind: CifarKind, file: strin
         throw new DataError(`${kind}: ${file} record ${r} (byte offset ${at + b}) has ${what} ${v}, expected 0..${layout.labelLimits[b] - 1}`, file);
       }
     }
-    labels[r] = bytes[at + layout.labelByte];
-    images.set(bytes.subarray(at + layout.labelBytes, at + record), r * CIFAR_PIXELS);
+    labels[outAt + r] = bytes[at + layout.labelByte];
+    images.set(bytes.subarray(at + layout.labelBytes, at + record), (outAt + r) * CIFAR_PIXELS);
   }
+}
+
+/** Every record of one batch file: CHW pixels and labels; `file` names it in errors. */
+export function decodeCifarBatch(bytes: Uint8Array, kind: CifarKind, file: string): { images: Uint8Array; labels: Int32Array } {
+  const count = cifarRecordCount(bytes.length, kind, file);
+  const images = new Uint8Array(count * CIFAR_PIXELS);
+  const labels = new Int32Array(count);
+  decodeCifarRecords(bytes, kind, file, count, images, labels, 0);
   return { images, labels };
 }

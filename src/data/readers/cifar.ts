@@ -13,10 +13,10 @@
 
 import { join } from 'node:path';
 import { DataError, makeDataset, NORMALIZATION, type Dataset } from '../dataset.js';
-import { CIFAR10_CLASS_NAMES, CIFAR100_CLASS_NAMES } from '../cifar-format.js';
+import {
+  CIFAR10_CLASS_NAMES, CIFAR100_CLASS_NAMES, CIFAR_PIXELS, CIFAR_RECORD_LAYOUTS, cifarRecordBytes, cifarRecordCount, decodeCifarRecords,
+} from '../cifar-format.js';
 import { descendInto, fileSize, findFile, readBytes, readOptionalLines, requireDir } from './files.js';
-
-const PIXELS = 3 * 32 * 32;
 
 export { CIFAR10_CLASS_NAMES, CIFAR100_CLASS_NAMES } from '../cifar-format.js';
 
@@ -26,18 +26,12 @@ export interface ReaderOptions {
   limit?: number;
 }
 
+// the record layout (label bytes, label limits, class count) is cifar-format.ts's CIFAR_RECORD_LAYOUTS
 interface CifarLayout {
   name: 'cifar10' | 'cifar100';
   subdir: string;
   trainFiles: string[];
   testFiles: string[];
-  /** Bytes before the pixels in each record. */
-  labelBytes: number;
-  /** Which label byte is the label we keep. */
-  labelByte: number;
-  /** Exclusive upper bound of each label byte, for validation. */
-  labelLimits: number[];
-  numClasses: number;
   namesFile: string;
   builtinNames: string[];
 }
@@ -45,14 +39,12 @@ interface CifarLayout {
 const CIFAR10: CifarLayout = {
   name: 'cifar10', subdir: 'cifar-10-batches-bin',
   trainFiles: [1, 2, 3, 4, 5].map((k) => `data_batch_${k}.bin`), testFiles: ['test_batch.bin'],
-  labelBytes: 1, labelByte: 0, labelLimits: [10], numClasses: 10,
   namesFile: 'batches.meta.txt', builtinNames: CIFAR10_CLASS_NAMES,
 };
 
 const CIFAR100: CifarLayout = {
   name: 'cifar100', subdir: 'cifar-100-binary',
   trainFiles: ['train.bin'], testFiles: ['test.bin'],
-  labelBytes: 2, labelByte: 1, labelLimits: [20, 100], numClasses: 100,
   namesFile: 'fine_label_names.txt', builtinNames: CIFAR100_CLASS_NAMES,
 };
 
@@ -69,17 +61,12 @@ function readCifar(layout: CifarLayout, dirArg: string | undefined, opts: Reader
   const expects = `${[...layout.trainFiles, ...layout.testFiles].join(', ')} (the ${ds} binary version)`;
   const dir = descendInto(requireDir(ds, dirArg, expects), layout.subdir, layout.trainFiles[0]);
   const files = (opts.split === 'train' ? layout.trainFiles : layout.testFiles).map((f) => findFile(ds, dir, [f]));
-  const record = layout.labelBytes + PIXELS;
+  const record = cifarRecordBytes(ds);
+  const numClasses = CIFAR_RECORD_LAYOUTS[ds].numClasses;
   const limit = opts.limit ?? Infinity;
 
   // Check every file's size first, so a truncated later file fails before minutes of reading.
-  const counts = files.map((path) => {
-    const bytes = fileSize(path);
-    if (bytes === 0 || bytes % record !== 0) {
-      throw new DataError(`${ds}: ${path} has ${bytes} bytes, expected a non-zero multiple of ${record} (${layout.labelBytes} label byte${layout.labelBytes > 1 ? 's' : ''} + ${PIXELS} pixels per image)`, path);
-    }
-    return bytes / record;
-  });
+  const counts = files.map((path) => cifarRecordCount(fileSize(path), ds, path));
   // the distributed batches of a split hold the same number of records (CIFAR-10: 10 000 each), so a
   // file cut exactly at a record boundary (a partial copy) shows as the odd one out
   const odd = counts.findIndex((n) => n !== counts[0]);
@@ -89,33 +76,23 @@ function readCifar(layout: CifarLayout, dirArg: string | undefined, opts: Reader
       `${counts[short === 0 ? odd : 0]}; the batches of a split hold the same number, so this file was cut short (copy it again)`, files[short]);
   }
   const total = Math.min(limit, counts.reduce((a, b) => a + b, 0));
-  const images = new Uint8Array(total * PIXELS);
+  const images = new Uint8Array(total * CIFAR_PIXELS);
   const labels = new Int32Array(total);
   let n = 0;
   for (let f = 0; f < files.length && n < total; f++) {
     const bytes = readBytes(ds, files[f]);
     if (bytes.length !== counts[f] * record) throw new DataError(`${ds}: ${files[f]} changed size while being read`, files[f]);
     const take = Math.min(counts[f], total - n);
-    for (let r = 0; r < take; r++) {
-      const at = r * record;
-      for (let b = 0; b < layout.labelBytes; b++) {
-        const v = bytes[at + b];
-        if (v >= layout.labelLimits[b]) {
-          const what = layout.labelBytes === 1 ? 'label' : b === 0 ? 'coarse label' : 'fine label';
-          throw new DataError(`${ds}: ${files[f]} record ${r} (byte offset ${at + b}) has ${what} ${v}, expected 0..${layout.labelLimits[b] - 1}`, files[f]);
-        }
-      }
-      labels[n] = bytes[at + layout.labelByte];
-      images.set(bytes.subarray(at + layout.labelBytes, at + record), n * PIXELS);
-      n++;
-    }
+    // records past the limit are neither decoded nor label-checked
+    decodeCifarRecords(bytes, ds, files[f], take, images, labels, n);
+    n += take;
   }
 
   const names = readOptionalLines(join(dir, layout.namesFile));
   const norm = NORMALIZATION[ds].gm;
   return makeDataset({
-    name: ds, channels: 3, height: 32, width: 32, numClasses: layout.numClasses, size: n, images, labels,
+    name: ds, channels: 3, height: 32, width: 32, numClasses, size: n, images, labels,
     mean: [...norm.mean], std: [...norm.std],
-    classNames: names && names.length === layout.numClasses ? names : [...layout.builtinNames],
+    classNames: names && names.length === numClasses ? names : [...layout.builtinNames],
   });
 }
