@@ -8,22 +8,14 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, cpSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { DataError, classCounts, makeDataset, shrinkForNetwork } from '../../src/data/dataset.js';
+import { classCounts, makeDataset, shrinkForNetwork } from '../../src/data/dataset.js';
 import { loadDataset } from '../../src/data/load.js';
 import { readEmbeddedFashionMnist, embeddedFashionMnistDir, EMBEDDED_FILES, EMBEDDED_SIZES } from '../../src/data/readers/embedded.js';
 import { FASHION_MNIST_DEFAULT_DIR } from '../../src/data/readers/idx.js';
+import { throwsData } from '../helpers/data-files.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gmnas-embedded-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
-
-function throwsData(fn: () => unknown, ...patterns: RegExp[]): void {
-  try { fn(); } catch (e) {
-    assert.instance(e, DataError, `expected DataError, got ${String(e)}`);
-    for (const p of patterns) assert.match((e as Error).message, p);
-    return;
-  }
-  assert.unreachable('expected a DataError');
-}
 
 const sum = (a: Uint8Array): number => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i]; return s; };
 

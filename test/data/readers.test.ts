@@ -4,10 +4,11 @@ import { mkdtempSync, writeFileSync, mkdirSync, existsSync, rmSync } from 'node:
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
-import { DataError, classCounts, channelStats, NORMALIZATION } from '../../src/data/dataset.js';
+import { classCounts, channelStats, NORMALIZATION } from '../../src/data/dataset.js';
 import { loadDataset } from '../../src/data/load.js';
 import { CIFAR10_CLASS_NAMES } from '../../src/data/readers/cifar.js';
 import { FASHION_MNIST_DEFAULT_DIR } from '../../src/data/readers/idx.js';
+import { idxFile, throwsData } from '../helpers/data-files.js';
 
 const root = mkdtempSync(join(tmpdir(), 'gmnas-data-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
@@ -16,16 +17,6 @@ const freshDir = (): string => { const d = join(root, `d${dirCount++}`); mkdirSy
 
 /** A recognisable pixel value for (file, record, byte) so decoding errors show up. */
 const pix = (f: number, r: number, b: number) => (f * 31 + r * 7 + b * 3) & 255;
-
-/** Throws? Then check it is a DataError whose message matches every pattern. */
-function throwsData(fn: () => unknown, ...patterns: RegExp[]): void {
-  try { fn(); } catch (e) {
-    assert.instance(e, DataError, `expected DataError, got ${String(e)}`);
-    for (const p of patterns) assert.match((e as Error).message, p);
-    return;
-  }
-  assert.unreachable('expected a DataError');
-}
 
 // ---------------------------------------------------------------- CIFAR
 
@@ -110,23 +101,13 @@ test('cifar100: fine labels (second byte), coarse/fine ranges checked', () => {
 
 // ---------------------------------------------------------------- IDX
 
-function idx(magic: number, dims: number[], data: Uint8Array): Uint8Array {
-  const head = new Uint8Array(4 + 4 * dims.length);
-  const v = new DataView(head.buffer);
-  v.setUint32(0, magic, false);
-  dims.forEach((d, k) => v.setUint32(4 + 4 * k, d, false));
-  const out = new Uint8Array(head.length + data.length);
-  out.set(head); out.set(data, head.length);
-  return out;
-}
-
 function writeIdx(dir: string, split: 'train' | 't10k', n: number, gz: boolean, labels?: number[]): void {
   const px = new Uint8Array(n * 28 * 28).map((_, b) => pix(split === 'train' ? 1 : 2, 0, b));
   const ls = Uint8Array.from(labels ?? Array.from({ length: n }, (_, i) => (i * 3) % 10));
   const enc = (u: Uint8Array) => (gz ? gzipSync(u) : u);
   const ext = gz ? '.gz' : '';
-  writeFileSync(join(dir, `${split}-images-idx3-ubyte${ext}`), enc(idx(2051, [n, 28, 28], px)));
-  writeFileSync(join(dir, `${split}-labels-idx1-ubyte${ext}`), enc(idx(2049, [n], ls)));
+  writeFileSync(join(dir, `${split}-images-idx3-ubyte${ext}`), enc(idxFile(2051, [n, 28, 28], px)));
+  writeFileSync(join(dir, `${split}-labels-idx1-ubyte${ext}`), enc(idxFile(2049, [n], ls)));
 }
 
 for (const gz of [false, true]) {
@@ -153,8 +134,8 @@ for (const gz of [false, true]) {
 
 test('IDX: the dotted file-name spelling is accepted', () => {
   const dir = freshDir();
-  writeFileSync(join(dir, 'train-images.idx3-ubyte'), idx(2051, [1, 2, 2], Uint8Array.from([1, 2, 3, 4])));
-  writeFileSync(join(dir, 'train-labels.idx1-ubyte'), idx(2049, [1], Uint8Array.from([7])));
+  writeFileSync(join(dir, 'train-images.idx3-ubyte'), idxFile(2051, [1, 2, 2], Uint8Array.from([1, 2, 3, 4])));
+  writeFileSync(join(dir, 'train-labels.idx1-ubyte'), idxFile(2049, [1], Uint8Array.from([7])));
   const ds = loadDataset('mnist', { dataDir: dir, split: 'train' });
   assert.equal([ds.height, ds.width, ds.labels[0]], [2, 2, 7]);
   assert.equal([...ds.images], [1, 2, 3, 4]);
@@ -165,14 +146,14 @@ test('IDX: bad magic, wrong length, count mismatch, label range, bad gzip — ea
   writeIdx(dir, 't10k', 4, false);
   const images = join(dir, 't10k-images-idx3-ubyte'), labels = join(dir, 't10k-labels-idx1-ubyte');
   const load = () => loadDataset('fashion-mnist', { dataDir: dir, split: 'test' });
-  writeFileSync(images, idx(2049, [4, 28, 28], new Uint8Array(4 * 784)));
+  writeFileSync(images, idxFile(2049, [4, 28, 28], new Uint8Array(4 * 784)));
   throwsData(load, /t10k-images-idx3-ubyte has magic number 2049 \(0x00000801\), expected 2051/);
-  writeFileSync(images, idx(2051, [4, 28, 28], new Uint8Array(4 * 784 - 1)));
+  writeFileSync(images, idxFile(2051, [4, 28, 28], new Uint8Array(4 * 784 - 1)));
   throwsData(load, /t10k-images-idx3-ubyte has 3135 data bytes after its header, expected 4×28×28 = 3136/);
-  writeFileSync(images, idx(2051, [5, 28, 28], new Uint8Array(5 * 784)));
+  writeFileSync(images, idxFile(2051, [5, 28, 28], new Uint8Array(5 * 784)));
   throwsData(load, /t10k-labels-idx1-ubyte has 4 labels but .*t10k-images-idx3-ubyte has 5 images/);
-  writeFileSync(images, idx(2051, [4, 28, 28], new Uint8Array(4 * 784)));
-  writeFileSync(labels, idx(2049, [4], Uint8Array.from([1, 2, 10, 3])));
+  writeFileSync(images, idxFile(2051, [4, 28, 28], new Uint8Array(4 * 784)));
+  writeFileSync(labels, idxFile(2049, [4], Uint8Array.from([1, 2, 10, 3])));
   throwsData(load, /t10k-labels-idx1-ubyte label 2 is 10, expected 0\.\.9/);
   writeFileSync(labels, Uint8Array.from([0x1f, 0x8b, 1, 2, 3]));
   throwsData(load, /t10k-labels-idx1-ubyte looks gzip-compressed but does not decompress/);

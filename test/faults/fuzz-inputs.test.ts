@@ -17,6 +17,7 @@ import { readScoreRows } from '../../src/io/score-rows.js';
 import { loadBenchTable } from '../../src/io/bench-table-file.js';
 import { loadDataset } from '../../src/data/load.js';
 import { encodeSafetensors, decodeSafetensors, sealSafetensors } from '../../src/io/safetensors.js';
+import { idxFile } from '../helpers/data-files.js';
 
 const RUN_JS = fileURLToPath(new URL('../../../run.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'gmnas-fuzz-'));
@@ -94,20 +95,10 @@ test('CSV score files and benchmark tables: 120 mutations give finite scores for
   }
 });
 
-function idx(magic: number, dims: number[], data: Uint8Array): Uint8Array {
-  const head = new Uint8Array(4 + 4 * dims.length);
-  const v = new DataView(head.buffer);
-  v.setUint32(0, magic, false);
-  dims.forEach((d, k) => v.setUint32(4 + 4 * k, d, false));
-  const out = new Uint8Array(head.length + data.length);
-  out.set(head); out.set(data, head.length);
-  return out;
-}
-
 test('dataset files (IDX plain and gzip, CIFAR batches): 60 mutations load a consistent dataset or fail naming the file', () => {
   const n = 6;
-  const images = idx(2051, [n, 28, 28], new Uint8Array(n * 784).map((_, b) => (b * 7) & 255));
-  const labels = idx(2049, [n], Uint8Array.from({ length: n }, (_, i) => i % 10));
+  const images = idxFile(2051, [n, 28, 28], new Uint8Array(n * 784).map((_, b) => (b * 7) & 255));
+  const labels = idxFile(2049, [n], Uint8Array.from({ length: n }, (_, i) => i % 10));
   const record = (k: number) => { const r = new Uint8Array(3073).map((_, b) => (b + k) & 255); r[0] = k % 10; return r; };
   const cifar = new Uint8Array(3 * 3073);
   for (let k = 0; k < 3; k++) cifar.set(record(k), k * 3073);
