@@ -29,6 +29,17 @@ export function checkPositive(op: string, g: object, names: string[]): void {
   }
 }
 
+/** Each term's wIndex must be a distinct slot of dw (mixedDots writes one dot per slot); shared with the wasm backend. */
+export function checkWeightIndices(op: string, terms: readonly MixedTerm[], dwSize: number): void {
+  const seen = new Set<number>();
+  for (const t of terms) {
+    checkCount(op, 'wIndex', t.wIndex);
+    if (t.wIndex >= dwSize) throw new Error(`${op}: wIndex ${t.wIndex} outside dw of ${dwSize}`);
+    if (seen.has(t.wIndex)) throw new Error(`${op}: wIndex ${t.wIndex} appears twice`);
+    seen.add(t.wIndex);
+  }
+}
+
 export function checkConvGeom(op: string, g: ConvGeom): void {
   checkPositive(op, g, ['N', 'Cin', 'H', 'W', 'Cout', 'KH', 'KW', 'OH', 'OW', 'strideH', 'strideW', 'dilH', 'dilW', 'groups']);
   if (!(Number.isInteger(g.padH) && g.padH >= 0 && Number.isInteger(g.padW) && g.padW >= 0)) {
@@ -498,13 +509,7 @@ export class CpuBackend implements Backend {
     this.launch(op, 0);
     const n = g.N * g.C * g.HW;
     const d = this.arr(op, 'dy', dy, n), o = this.arr(op, 'dw', dw, dwSize);
-    const seen = new Set<number>();
-    for (const t of terms) {
-      checkCount(op, 'wIndex', t.wIndex);
-      if (t.wIndex >= dwSize) throw new Error(`${op}: wIndex ${t.wIndex} outside dw of ${dwSize}`);
-      if (seen.has(t.wIndex)) throw new Error(`${op}: wIndex ${t.wIndex} appears twice`);
-      seen.add(t.wIndex);
-    }
+    checkWeightIndices(op, terms, dwSize);
     if (!accumulate) o.fill(0, 0, dwSize);
     terms.forEach((t, k) => {
       const v = this.termValues(op, t, k, g);

@@ -7,7 +7,7 @@
 import type {
   Backend, BatchNormGeom, MatmulGeom, BnBackwardTerm, ChannelGeom, ConvGeom, GradWrite, MixedTerm, PoolGeom, ScaleRef, Storage,
 } from '../backend.js';
-import { CpuBackend, checkConvGeom, checkCount, checkPoolGeom, checkPositive } from '../cpu/cpu-backend.js';
+import { CpuBackend, checkConvGeom, checkCount, checkPoolGeom, checkPositive, checkWeightIndices } from '../cpu/cpu-backend.js';
 import type { CpuStorage } from '../cpu/storage.js';
 import { convScratchFloats, flipWeights, isPointwise, transposedPadding } from './conv.js';
 import { WasmMemoryPool, WasmStorage } from './memory.js';
@@ -358,13 +358,7 @@ export class WasmBackend extends CpuBackend {
     checkCount(op, 'dwSize', dwSize);
     this.launch(op, 0);
     const d = this.ptr(op, 'dy', dy, n), o = this.arr(op, 'dw', dw, dwSize);
-    const seen = new Set<number>();
-    for (const t of terms) {
-      checkCount(op, 'wIndex', t.wIndex);
-      if (t.wIndex >= dwSize) throw new Error(`${op}: wIndex ${t.wIndex} outside dw of ${dwSize}`);
-      if (seen.has(t.wIndex)) throw new Error(`${op}: wIndex ${t.wIndex} appears twice`);
-      seen.add(t.wIndex);
-    }
+    checkWeightIndices(op, terms, dwSize);
     if (!accumulate) o.fill(0, 0, dwSize);
     this.withTemp(4 * C, (ptr, _f32, f64) => {
       const sumDy = new Float64Array(C);
