@@ -19,7 +19,6 @@ the auxiliary head (ReLU, AvgPool 5/3 without padding counts, Conv1x1 -> 128, BN
 BN, ReLU, Linear) reads cell 2*layers//3; global average pool and a Linear classifier. Child names
 follow the reference so state_dict keys are its keys.
 """
-import json
 import os
 import sys
 
@@ -29,9 +28,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_nb201_goldens import enc, fill_recipe, unit_values, f32  # noqa: E402  (shared value recipe)
+from golden_json import write_golden  # noqa: E402
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
-OUT_DIR = os.path.join(ROOT, 'test', 'goldens')
 GENERATOR = 'scripts/goldens/make_darts_goldens.py'
 
 DARTS_V2 = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
@@ -203,13 +201,7 @@ def params_without_aux(model):
 
 
 def write(name, doc):
-    os.makedirs(OUT_DIR, exist_ok=True)
-    doc = {'torch_version': torch.__version__, 'generator': GENERATOR, **doc}
-    path = os.path.join(OUT_DIR, name + '.json')
-    with open(path, 'w') as f:
-        json.dump(doc, f, separators=(',', ':'))
-        f.write('\n')
-    print('wrote', os.path.relpath(path, ROOT), os.path.getsize(path), 'bytes')
+    write_golden(GENERATOR, name, doc)
 
 
 def main():

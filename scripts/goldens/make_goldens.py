@@ -21,6 +21,8 @@ import os
 import torch
 import torch.nn.functional as F
 
+from golden_json import write_golden
+
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 OUT_DIR = os.path.join(ROOT, 'test', 'goldens')
 GENERATOR = 'scripts/goldens/make_goldens.py'
@@ -49,13 +51,7 @@ def tensors(**named):
 
 
 def write(name, cases, note):
-    os.makedirs(OUT_DIR, exist_ok=True)
-    doc = {'torch_version': torch.__version__, 'generator': GENERATOR, 'note': note, 'cases': cases}
-    path = os.path.join(OUT_DIR, name + '.json')
-    with open(path, 'w') as f:
-        json.dump(doc, f, separators=(',', ':'))
-        f.write('\n')
-    print('wrote', os.path.relpath(path, ROOT), os.path.getsize(path), 'bytes')
+    write_golden(GENERATOR, name, {'note': note, 'cases': cases})
 
 
 def conv_cases():

@@ -28,7 +28,6 @@ make_divisible(v * width_mult, 8); the feature-mix width is 1280 unless width_mu
 Deterministic weights and inputs: the recipe of make_nb201_goldens.py (imported), which
 test/search/nb201-recipe.ts implements too.
 """
-import json
 import os
 import sys
 from collections import OrderedDict
@@ -39,9 +38,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_nb201_goldens import unit_values, f32, fill_recipe, enc  # noqa: E402
+from golden_json import write_golden  # noqa: E402
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
-OUT_DIR = os.path.join(ROOT, 'test', 'goldens')
 GENERATOR = 'scripts/goldens/make_mobilenet_goldens.py'
 
 BN_EPS, BN_MOMENTUM = 1e-3, 0.1
@@ -51,13 +49,7 @@ STRIDES = [2, 2, 2, 1, 2, 1]
 
 
 def write(name, doc):
-    os.makedirs(OUT_DIR, exist_ok=True)
-    doc = {'torch_version': torch.__version__, 'generator': GENERATOR, **doc}
-    path = os.path.join(OUT_DIR, name + '.json')
-    with open(path, 'w') as f:
-        json.dump(doc, f, separators=(',', ':'))
-        f.write('\n')
-    print('wrote', os.path.relpath(path, ROOT), os.path.getsize(path), 'bytes')
+    write_golden(GENERATOR, name, doc)
 
 
 def make_divisible(v, divisor=8):

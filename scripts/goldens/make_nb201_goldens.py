@@ -22,16 +22,14 @@ running_var 1 + 0.2u; everything else (inputs, alpha, gumbel noise) as documente
 Values are rounded to float32, and the references are computed in float64 from those float32 values.
 test/search/nb201-recipe.ts implements the same recipe.
 """
-import json
 import math
-import os
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
-OUT_DIR = os.path.join(ROOT, 'test', 'goldens')
+from golden_json import write_golden
+
 GENERATOR = 'scripts/goldens/make_nb201_goldens.py'
 
 OPS = ['none', 'skip_connect', 'nor_conv_1x1', 'nor_conv_3x3', 'avg_pool_3x3']
@@ -240,13 +238,7 @@ def enc(t):
 
 
 def write(name, doc):
-    os.makedirs(OUT_DIR, exist_ok=True)
-    doc = {'torch_version': torch.__version__, 'generator': GENERATOR, **doc}
-    path = os.path.join(OUT_DIR, name + '.json')
-    with open(path, 'w') as f:
-        json.dump(doc, f, separators=(',', ':'))
-        f.write('\n')
-    print('wrote', os.path.relpath(path, ROOT), os.path.getsize(path), 'bytes')
+    write_golden(GENERATOR, name, doc)
 
 
 def parse_genotype(s):
