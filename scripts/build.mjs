@@ -12,7 +12,7 @@
 // Type checking is separate (`npm run typecheck`): esbuild only strips types, which keeps builds ~1 s.
 // `--if-sources` (used by postinstall) exits quietly when the TypeScript sources are not present,
 // e.g. when the package is installed from a tarball that already contains dist/.
-import { readdirSync, readFileSync, writeFileSync, existsSync, mkdirSync, statSync, renameSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync, existsSync, mkdirSync, statSync, renameSync, rmSync } from 'node:fs';
 import { join, dirname, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -74,6 +74,16 @@ await esbuild.build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
+
+// Outputs whose source is gone (a deleted or renamed .ts) would still be run by test/run.mjs and packed
+// by npm pack: remove every dist/{src,test,bench} .js / .js.map without its .ts.
+const expected = new Set(entries.map((e) => relative(root, e).replace(/\\/g, '/').replace(/\.ts$/, '.js')));
+for (const d of ['src', 'test', 'bench']) {
+  for (const out of walk(join(root, 'dist', d), (p) => p.endsWith('.js') || p.endsWith('.js.map'))) {
+    const rel = relative(join(root, 'dist'), out).replace(/\\/g, '/').replace(/\.map$/, '');
+    if (!expected.has(rel)) rmSync(out);
+  }
+}
 
 // 4. browser bundle
 const browserEntry = join(root, 'src/browser.ts');
