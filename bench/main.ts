@@ -10,7 +10,8 @@
 // --baseline also the engine's unfused path (engineOptions.fusion = false, 4-column conv tiles, one
 // lane per item) on a second backend in this process, steps alternating so both see the same load;
 // the optimizer (clipping + SGD over the C16 N5 supernet's parameters, one arena vs multi-tensor
-// launches, webgpu); `tools` the wall time of generating the synthetic dataset and of `run.js selftest --quick`.
+// launches, webgpu); `tools` the wall time of generating the synthetic dataset and of `run.js selftest --quick`;
+// `algorithms` Kendall/Spearman on 20k items and the n=16 B=4 balanced min-cut (host code).
 // Prints a table (unless --json) and one JSON line per row; with --json only JSON lines reach stdout.
 // Kernel timing: warm-up run, then `reps` runs encoded back to back and one sync — device time per call
 // including dispatch overhead, which is what a training loop sees.
@@ -24,9 +25,10 @@ import { installNodeGpu } from './gpu-global.js';
 import { CONV_CASES, gmnasConvFwdBwd, loadTfjs, tfjsConvFwdBwd, type TfjsHandle } from './tfjs-conv.js';
 import { DEPTHWISE_CASES, gmnasDepthwiseFwdBwd, tfjsDepthwiseFwdBwd } from './depthwise.js';
 import { benchQuickSelftest, benchSyntheticGeneration } from './tools.js';
+import { benchAlgorithms } from './algorithms.js';
 import { STEP_CONFIGS, benchStep, benchStepPair, benchReplay, benchOptimizer, dispatchesPerEdge, type StepResult } from './nb201-step.js';
 
-const SECTIONS = ['autotune', 'kernels', 'tfjs', 'depthwise', 'step', 'tools'];
+const SECTIONS = ['autotune', 'kernels', 'tfjs', 'depthwise', 'step', 'tools', 'algorithms'];
 
 const { values } = parseArgs({
   options: {
@@ -343,6 +345,11 @@ if (sections.has('tools')) {
   emitLine({ ...gen }, `${gen.bench.padEnd(36)} ${gen.ms} ms`);
   const st = await benchQuickSelftest();
   emitLine({ ...st }, `${st.bench.padEnd(36)} ${st.ms} ms${st.ok ? '' : ` (FAILED: ${st.note})`}`);
+}
+
+if (sections.has('algorithms')) {
+  say('algorithms: rank correlation on 20k items, balanced min-cut n=16 B=4...');
+  for (const a of await benchAlgorithms()) emitLine({ ...a }, `${a.bench.padEnd(36)} ${a.ms} ms`);
 }
 
 if (!jsonOnly) {

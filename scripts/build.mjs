@@ -3,7 +3,8 @@
 //   1. shaders/*.wgsl        -> src/engine/webgpu/shaders.generated.ts (WGSL text as string constants,
 //                               so Node and browser bundles carry the shaders without file I/O)
 //   2. assembly/ (AssemblyScript) -> build/gmnas.wasm + src/nas/wasm.generated.ts (base64 module),
-//                               via scripts/build-wasm.mjs when it exists
+//                               and assembly/kernels/ -> src/engine/wasm/kernels.generated.ts (the wasm
+//                               backend's SIMD kernels, plain and relaxed), via scripts/build-wasm.mjs
 //   3. src/, test/, bench/ .ts -> dist/ (esbuild transpile, one output per file, ESM, sourcemaps)
 //   4. src/browser.ts        -> dist/gmnas.browser.js (one ESM bundle for pages), when present
 // Type checking is separate (`npm run typecheck`): esbuild only strips types, which keeps builds ~1 s.
@@ -54,6 +55,7 @@ const wasmBuilder = join(root, 'scripts/build-wasm.mjs');
 if (existsSync(wasmBuilder)) {
   const mod = await import(pathToFileURL(wasmBuilder).href);
   await mod.buildWasm(root);
+  if (mod.buildKernelWasm) await mod.buildKernelWasm(root);
 }
 
 // 3. transpile

@@ -27,7 +27,7 @@ import { prepareSearchData, type LeafResult, type ProgressListener } from './nas
 import { runSearch, type RunState, type SearchResult } from './nas/search.js';
 import { MemoryStore } from './nas/store.js';
 import type { SplitRecord } from './nas/tree.js';
-import { NB201_OPS, NB201_EDGES } from './spaces/nb201/ops.js';
+import { getSpace, type SearchSpace } from './spaces/registry.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Re-exports: the documented surface
@@ -59,8 +59,8 @@ export { MemoryStore } from './nas/store.js';
 export type { RunStore } from './nas/store.js';
 export type { SplitRecord } from './nas/tree.js';
 export { initGmnasWasm, balancedMinCut, chooseSplitEdge } from './nas/cut.js';
-export { NB201_OPS, NB201_EDGES, parseMask, maskToString, enabledOps } from './spaces/nb201/ops.js';
-export { parseGenotype, formatGenotype } from './spaces/nb201/genotype.js';
+export { getSpace, SPACE_NAMES, DEFAULT_SPACE_NAME } from './spaces/registry.js';
+export type { SearchSpace, OpMask, Genotype, Decision } from './spaces/space.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Devices
@@ -209,7 +209,7 @@ const SHORT_OP: Record<string, string> = {
 export const shortOp = (op: string): string => SHORT_OP[op] ?? op;
 
 /** 'e3 (3<-0)' */
-export const edgeLabel = (edge: number): string => `e${edge} (${NB201_EDGES[edge]?.key ?? '?'})`;
+export const edgeLabel = (edge: number, space: SearchSpace = getSpace()): string => `e${edge} (${space.decisions[edge]?.key ?? '?'})`;
 
 /** Low distance (similar gradients) light, high distance dark: white → teal → deep blue. */
 function heatColour(t: number): string {
@@ -287,13 +287,13 @@ export function gmHeatmapSvg(matrix: readonly (readonly number[])[], labels: rea
 }
 
 /** The row/column labels of a split's chosen-edge matrix: the edge's enabled ops in op order. */
-export function splitMatrixLabels(split: Pick<SplitRecord, 'groupIndices'>): string[] {
-  return split.groupIndices.flat().sort((a, b) => a - b).map((i) => NB201_OPS[i]);
+export function splitMatrixLabels(split: Pick<SplitRecord, 'groupIndices' | 'edge'>, space: SearchSpace = getSpace()): string[] {
+  return split.groupIndices.flat().sort((a, b) => a - b).map((i) => space.decisions[split.edge].ops[i]);
 }
 
 /** The row/column labels of a candidate edge's matrix (its groups' ops, in op order). */
-export function candidateMatrixLabels(groups: readonly (readonly string[])[]): string[] {
-  const order = (op: string): number => (NB201_OPS as readonly string[]).indexOf(op);
+export function candidateMatrixLabels(groups: readonly (readonly string[])[], space: SearchSpace = getSpace(), edge = 0): string[] {
+  const order = (op: string): number => space.decisions[edge].ops.indexOf(op);
   return groups.flat().sort((a, b) => order(a) - order(b));
 }
 

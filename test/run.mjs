@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every built uvu test file (dist/test/**/*.test.js) in its own Node process — so a WebGPU
 // device, a worker pool or a crash in one file cannot leak into another — and prints the totals.
-// The last line is always `N passed, N failed` (CI reads it). Exit status 1 when anything failed.
+// The last line is always `N passed, N failed, N skipped` (CI reads it; skipped: uvu's test.skip). Exit status 1 when anything failed.
 // Kernel autotuning is off (GMNAS_AUTOTUNE=0) unless the environment says otherwise: tuning would time
 // variants in every WebGPU training test and write the user's cache file; the autotune tests turn it
 // on for their own backends.
@@ -27,7 +27,7 @@ function walk(dir, out = []) {
 const files = walk(join(root, 'dist/test')).sort()
   .filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
-let passed = 0, failed = 0;
+let passed = 0, failed = 0, skipped = 0;
 const failures = [];
 for (const file of files) {
   const rel = relative(root, file);
@@ -43,16 +43,17 @@ for (const file of files) {
   });
   const text = strip(out);
   // uvu prints "  Total:     N" and "  Passed:    M" once per suite run.
-  let total = 0, ok = 0;
+  let total = 0, ok = 0, skip = 0;
   for (const m of text.matchAll(/Total:\s+(\d+)/g)) total += Number(m[1]);
   for (const m of text.matchAll(/Passed:\s+(\d+)/g)) ok += Number(m[1]);
-  let bad = total - ok;
+  for (const m of text.matchAll(/Skipped:\s+(\d+)/g)) skip += Number(m[1]);
+  let bad = total - ok; // uvu's Total leaves the skipped tests out
   if (code !== 0 && bad === 0) bad = 1; // a crash or an exit code without a failed assertion still fails
-  passed += ok; failed += bad;
+  passed += ok; failed += bad; skipped += skip;
   if (bad > 0) failures.push(rel);
-  console.log(`--- ${rel}: ${ok} passed, ${bad} failed (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  console.log(`--- ${rel}: ${ok} passed, ${bad} failed${skip ? `, ${skip} skipped` : ''} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 }
 if (files.length === 0) { console.log('no test files found under dist/test'); failed += 1; }
 if (failures.length) console.log(`failing files:\n  ${failures.join('\n  ')}`);
-console.log(`${passed} passed, ${failed} failed`);
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);

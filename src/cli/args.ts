@@ -18,8 +18,9 @@ export function parseFlags(command: string, argv: string[], spec: FlagSpec): { v
 export function intFlag(values: Record<string, unknown>, name: string, fallback: number, min = 0): number {
   const v = values[name];
   if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} ${String(v)}: expected an integer >= ${min}`);
+  // digits only: Number() would also take '1e1', '0x10', ' 12 ' and '' (0)
+  const n = /^[+-]?\d+$/.test(String(v)) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} ${String(v)}: expected an integer >= ${min}`);
   return n;
 }
 
@@ -27,7 +28,8 @@ export function numFlag(values: Record<string, unknown>, name: string, fallback:
   const v = values[name];
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} ${String(v)}: expected a number in [${min}, ${max}]`);
+  const range = min === -Infinity && max === Infinity ? '' : ` in [${min}, ${max}]`;
+  if (String(v).trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new UsageError(`--${name} ${String(v)}: expected a number${range}`);
   return n;
 }
 

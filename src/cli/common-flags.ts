@@ -37,6 +37,9 @@ ${AUTOTUNE_FLAG_HELP}
   --seed S                   seed of everything random (default 0)
   --out DIR                  output folder
   --dataset NAME             ${DATASET_NAMES.join(' | ')}
+                             (default fashion-mnist-embedded: the repository's data/fashion-mnist/, 12 000
+                             training + 10 000 test images; fashion-mnist: the full Debian copy when
+                             installed, else the embedded subset; synthetic: generated, for tests)
   --data-dir DIR             folder with the dataset's files as distributed
   --channels C               channels of the first stage (NB201: 16)
   --cells N                  search cells per stage (NB201: 5)
@@ -67,6 +70,9 @@ export function readCommonFlags(values: Record<string, unknown>, defaults: Omit<
   const dataset = values.dataset ?? defaults.dataset;
   if (!(DATASET_NAMES as readonly string[]).includes(String(dataset))) {
     throw new UsageError(`--dataset ${String(dataset)}: expected one of ${DATASET_NAMES.join(', ')}`);
+  }
+  if (dataset === 'fashion-mnist-embedded' && values['data-dir'] !== undefined) {
+    throw new UsageError(`--data-dir: fashion-mnist-embedded always reads the repository's data/fashion-mnist/; for another copy use --dataset fashion-mnist --data-dir ${String(values['data-dir'])}`);
   }
   const trainLimit = values['train-limit'] === undefined ? undefined : intFlag(values, 'train-limit', 0, 2);
   const seed = intFlag(values, 'seed', defaults.seed ?? 0, 0);

@@ -9,6 +9,8 @@ usage: node run.js [search] --space nb201 [flags]   run a search (default comman
        node run.js rank --from RUN_DIR --archs FILE  score genotypes with a search's supernets
        node run.js correlate --pred F --truth F --column COL
        node run.js query --bench FILE --arch G       the benchmark row of one genotype
+       node run.js verify RUN_DIR                    check a run folder's checksums and checkpoints
+       node run.js worker --queue redis://HOST:PORT  take search jobs from a queue (several machines)
        node run.js <command> --help                  flags of one command
 
 common flags: --device auto|webgpu|cpu   --seed N   --out DIR`;
@@ -22,6 +24,8 @@ const commands: Record<string, () => Promise<Command>> = {
   rank: async () => (await import('./rank.js')).rankCommand,
   correlate: async () => (await import('./correlate.js')).correlateCommand,
   query: async () => (await import('./query.js')).queryCommand,
+  verify: async () => (await import('./verify.js')).verifyCommand,
+  worker: async () => (await import('./worker.js')).workerCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -17,7 +17,7 @@ export function createProgressView(o: { quiet?: boolean; stream?: NodeJS.WriteSt
     return {
       event: (e) => {
         // one line per finished epoch (the event that carries its metrics) or finished GM edge
-        const finished = e.phase === 'warmup' || e.phase === 'leaf' ? e.loss !== undefined : e.done === e.total;
+        const finished = e.phase === 'warmup' || e.phase === 'leaf' || e.phase === 'retrain' ? e.loss !== undefined : e.done === e.total;
         if (!finished) return;
         const metrics = e.loss !== undefined ? `  loss ${e.loss.toFixed(4)}  acc ${e.accuracy!.toFixed(1)} %` : '';
         stream.write(`[${e.phase}] ${e.label}${metrics}\n`);

@@ -5,7 +5,7 @@
 import { parseFlags, UsageError } from './args.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
 import { parseCsvNumber } from '../io/csv.js';
-import { parseGenotype, formatGenotype, type Genotype } from '../spaces/nb201/genotype.js';
+import { getSpace, type Genotype } from '../spaces/registry.js';
 
 const HELP = `usage: node run.js query --bench FILE --arch '<genotype>' [--json]
   --bench FILE   NAS-Bench-201 table in the nb201.csv format (an arch_str column, any other columns)
@@ -21,7 +21,7 @@ export async function queryCommand(argv: string[]): Promise<number> {
   for (const f of ['bench', 'arch']) if (!values[f]) throw new UsageError(`query: --${f} is required\n${HELP}`);
   let genotype: Genotype;
   try {
-    genotype = parseGenotype(String(values.arch));
+    genotype = getSpace().parseGenotype(String(values.arch));
   } catch (e) {
     throw new UsageError(`--arch: ${(e as Error).message}`);
   }
@@ -33,7 +33,7 @@ export async function queryCommand(argv: string[]): Promise<number> {
   }
   const row = table.find(genotype);
   if (!row) {
-    console.error(`gmnas query: ${values.bench} has no row for ${formatGenotype(genotype)} (${table.size} rows)`);
+    console.error(`gmnas query: ${values.bench} has no row for ${getSpace().formatGenotype(genotype)} (${table.size} rows)`);
     return 1;
   }
   const fields = table.columns.map((c) => [c, table.field(row, c)] as const);

@@ -12,6 +12,7 @@ import { createBackend, describeBackend } from '../engine/select-backend.js';
 import { readTextFile, writeFileAtomic } from '../io/fs.js';
 import { formatCsvRow } from '../io/csv.js';
 import { loadRun, parseGenotypeList, rankGenotypes } from '../nas/rank.js';
+import { getSpace } from '../spaces/registry.js';
 
 const HELP = `usage: node run.js rank --from RUN_DIR --archs FILE [flags]
   --from DIR             output folder of a finished search (result.json + checkpoints/)
@@ -53,7 +54,7 @@ export async function rankCommand(argv: string[]): Promise<number> {
   // everything that can fail on the user's input fails before the data and the device load
   const run = loadRun(String(v.from));
   const archsFile = String(v.archs);
-  const { entries, errors } = parseGenotypeList(readTextFile(archsFile, '--archs file'), archsFile);
+  const { entries, errors } = parseGenotypeList(readTextFile(archsFile, '--archs file'), archsFile, getSpace(run.config.space));
   for (const e of errors) warn(`${archsFile}:${e.line}: skipped: ${e.message}`);
   const firstLine = new Map<string, number>();
   const unique = entries.filter((e) => {
@@ -62,6 +63,8 @@ export async function rankCommand(argv: string[]): Promise<number> {
     firstLine.set(e.arch, e.line);
     return true;
   });
+  const dropped = entries.length - unique.length;
+  if (errors.length || dropped) warn(`${archsFile}: ${errors.length} line${errors.length === 1 ? '' : 's'} skipped, ${dropped} duplicate${dropped === 1 ? '' : 's'} ranked once; ${unique.length} genotypes to rank`);
   if (!unique.length) throw new Error(`${archsFile}: no valid NB201 genotype to rank${errors.length ? ` (${errors.length} line${errors.length === 1 ? '' : 's'} skipped, see above)` : ''}`);
   const out = v.out === undefined ? join(run.dir, 'rank.csv') : v.out === '-' ? '-' : resolve(String(v.out));
 

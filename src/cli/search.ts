@@ -14,15 +14,16 @@ import {
   type SearchConfig, type SearchMethod, type PresetName,
 } from '../nas/config.js';
 import { GM_METRICS } from '../nas/gm-score.js';
-import { runSearch, type RunState, type SearchResult } from '../nas/search.js';
+import { runSearch, expectedLeafCount, checkBenchColumn, type RunState, type SearchResult } from '../nas/search.js';
 import { FileStore } from '../nas/file-store.js';
-import { loadSearchData } from '../nas/search-data.js';
+import { loadSearchData, loadSearchTestSet } from '../nas/search-data.js';
 import { poolLeafRunner } from '../pool/leaf-pool.js';
+import { queuedSearchSetup } from '../pool/queue-search.js';
 import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { renderReport } from '../report/html.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
 import { PartitionTree } from '../nas/tree.js';
-import { NB201_OPS } from '../spaces/nb201/ops.js';
+import { SPACE_NAMES, DEFAULT_SPACE_NAME } from '../spaces/registry.js';
 
 const FLAGS: FlagSpec = {
   ...COMMON_FLAGS,
@@ -49,10 +50,15 @@ const FLAGS: FlagSpec = {
   'halving-epochs': { type: 'string' },
   downsample: { type: 'string' },
   'synthetic-size': { type: 'string' },
+  'retrain-epochs': { type: 'string' },
+  'no-retrain': { type: 'boolean' },
   resume: { type: 'string' },
+  'retrain-missing': { type: 'boolean' },
   workers: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   'inject-leaf-failure': { type: 'string' },
+  queue: { type: 'string' },
+  store: { type: 'string' },
 };
 
 const HELP = `usage: node run.js [search] --space nb201 [flags]
@@ -62,7 +68,7 @@ Few-shot NAS on NAS-Bench-201: GM-NAS by default (gradient-matching splits + DAR
   --space nb201              search space (nb201; the DARTS and MobileNet spaces are not implemented yet)
   --method gm|fewshot|random|oneshot   how the supernet is split (default gm)
   --base ${BASE_METHOD_NAMES.join('|')}   base method (default: darts; darts2 with --preset paper)
-  --preset ${PRESETS.join('|')}   sizes and schedule (default quick: minutes on 2 CPU cores;
+  --preset ${PRESETS.join('|')}   sizes and schedule (default quick: ~10 minutes on 2 CPU cores;
                              paper: the GM-NAS NB201 settings, C=16 N=5, 15/30+30 epochs, R=100)
 ${COMMON_FLAGS_HELP}
   --split-epochs a,b         epochs at which each level splits (GM paper: 15,30; --epochs is the total)
@@ -80,26 +86,30 @@ ${COMMON_FLAGS_HELP}
   --bench-column COL         table column for reports and --select bench (default cifar10_test)
   --val-batches K            validation batches scoring each leaf (default: preset)
   --rsps-candidates K        RSPS: random architectures scored per leaf (paper 200)
-  --downsample F             shrink images by F (quick preset: 2)
+  --downsample F             shrink images by F (quick preset: 2; 28×28 images are zero-padded to 32×32 first)
   --synthetic-size K         images of the built-in synthetic training set
+  --retrain-epochs N         after selection, train the final genotype stand-alone for N epochs on the
+                             whole training set and report its test accuracy (default: preset; quick 3)
+  --no-retrain               skip that retraining
   --workers N                leaves trained in parallel (default: min(cores, leaves))
   --resume DIR               continue a killed run in DIR (its configuration is reused)
+  --retrain-missing          with --resume: retrain a node whose checkpoint is missing or damaged from its
+                             parent's checkpoint (default: stop and name the file)
+  --queue redis://HOST:PORT  train the leaves on \`node run.js worker\` processes through this Redis
+                             (rediss:// for TLS; password in the URL or GMNAS_REDIS_PASSWORD)
+  --store DIR                with --queue: the folder every machine mounts for checkpoints (default: the run folder)
   --quiet                    no progress output`;
 
-const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'workers', 'quiet', 'help', 'inject-leaf-failure'].includes(f));
+const CONFIG_FLAGS = Object.keys(FLAGS).filter((f) => !['device', 'no-autotune', 'out', 'resume', 'retrain-missing', 'workers', 'quiet', 'help', 'inject-leaf-failure', 'queue', 'store'].includes(f));
 
 /** Build the configuration from the flags (preset first, then every explicit flag). */
 export function configFromFlags(v: Record<string, unknown>): SearchConfig {
-  const space = v.space ?? 'nb201';
-  if (space !== 'nb201') {
-    if (space === 'darts' || space === 'mobilenet') throw new UsageError(`--space ${String(space)}: not implemented yet; available: nb201`);
-    throw new UsageError(`--space ${String(space)}: expected nb201`);
-  }
+  const space = choiceFlag(v, 'space', SPACE_NAMES, DEFAULT_SPACE_NAME);
   const method = choiceFlag<SearchMethod>(v, 'method', SEARCH_METHODS, 'gm');
   const preset = choiceFlag<PresetName>(v, 'preset', PRESETS, 'quick');
   const base = v.base === undefined ? undefined : choiceFlag<BaseMethodName>(v, 'base', BASE_METHOD_NAMES, 'darts');
-  const c = defaultSearchConfig({ method, preset, ...(base ? { base } : {}) });
-  const common = readCommonFlags(v, { dataset: 'synthetic', channels: c.channels, cells: c.cells, batchSize: c.batchSize, epochs: c.totalEpochs });
+  const c = defaultSearchConfig({ space, method, preset, ...(base ? { base } : {}) });
+  const common = readCommonFlags(v, { dataset: 'fashion-mnist-embedded', channels: c.channels, cells: c.cells, batchSize: c.batchSize, epochs: c.totalEpochs });
   c.seed = common.seed;
   c.dataset = common.dataset;
   c.dataDir = common.dataDir ?? null;
@@ -113,8 +123,8 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   if (v['split-epochs'] !== undefined) {
     const text = String(v['split-epochs']).trim();
     c.splitEpochs = text === '' ? [] : text.split(',').map((s) => {
-      const n = Number(s);
-      if (s.trim() === '' || !Number.isInteger(n) || n < 0) throw new UsageError(`--split-epochs ${text}: '${s}' is not a non-negative integer`);
+      const n = /^\d+$/.test(s.trim()) ? Number(s) : NaN;
+      if (!Number.isSafeInteger(n)) throw new UsageError(`--split-epochs ${text}: '${s}' is not a non-negative integer`);
       return n;
     });
   } else if (v.epochs !== undefined && c.splitEpochs.length && method !== 'fewshot') {
@@ -124,15 +134,16 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
     for (let i = 1; i < c.splitEpochs.length; i++) c.splitEpochs[i] = Math.max(c.splitEpochs[i], c.splitEpochs[i - 1] + 1);
   }
   if (v['steps-per-epoch'] !== undefined) c.stepsPerEpoch = intFlag(v, 'steps-per-epoch', 1, 1);
-  if (v.lr !== undefined) c.lr = numFlag(v, 'lr', 0.025, 1e-9, 10);
+  if (v.lr !== undefined) c.lr = numFlag(v, 'lr', 0.025); // the range is validateSearchConfig's (one message)
   if (v.branches !== undefined) c.branches = intFlag(v, 'branches', 2, 2);
   if (v.groups !== undefined) {
     const text = String(v.groups);
     c.groupSizes = text.split('+').map((s) => {
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < 1) throw new UsageError(`--groups ${text}: expected sizes like 2+3`);
+      const n = /^\d+$/.test(s.trim()) ? Number(s) : NaN;
+      if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--groups ${text}: expected sizes like 2+3`);
       return n;
     });
+    if (c.groupSizes.length < 2) throw new UsageError(`--groups ${text}: expected at least two sizes like 2+3 (one group is no split)`);
     if (v.branches === undefined) c.branches = c.groupSizes.length;
   }
   c.gmRepeats = intFlag(v, 'gm-repeats', c.gmRepeats, 1);
@@ -147,8 +158,11 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   if (v['val-batches'] !== undefined) c.valBatches = intFlag(v, 'val-batches', 1, 1);
   c.rspsCandidates = intFlag(v, 'rsps-candidates', c.rspsCandidates, 1);
   c.halvingEpochs = intFlag(v, 'halving-epochs', c.halvingEpochs, 1);
-  // the presets' shrink factor is meant for 32×32 sets; 28×28 (MNIST) and 16×16 (ImageNet16) keep their size
-  if (v.downsample === undefined && !['synthetic', 'cifar10', 'cifar100'].includes(c.dataset)) c.downsample = 1;
+  if (v['no-retrain'] && v['retrain-epochs'] !== undefined) throw new UsageError('--no-retrain and --retrain-epochs contradict each other; give one');
+  c.retrainEpochs = v['no-retrain'] ? 0 : intFlag(v, 'retrain-epochs', c.retrainEpochs, 1);
+  // the presets' shrink factor suits 32×32 sets and 28×28 ones (zero-padded to 32 first, see
+  // shrinkForNetwork); 16×16 ImageNet16 keeps its size
+  if (v.downsample === undefined && c.dataset === 'imagenet16-120') c.downsample = 1;
   c.downsample = intFlag(v, 'downsample', c.downsample, 1);
   if (c.dataDir) c.dataDir = resolve(c.dataDir);
   try {
@@ -171,32 +185,49 @@ export async function searchCommand(argv: string[]): Promise<number> {
   let outDir: string;
   const resume = v.resume !== undefined;
   if (resume) {
+    if (String(v.resume).trim() === '') throw new UsageError('--resume: expected the run folder');
     outDir = resolve(String(v.resume));
-    const given = CONFIG_FLAGS.filter((f) => v[f] !== undefined);
+    // only --data-dir may change: the dataset's files can move without changing the run
+    const given = CONFIG_FLAGS.filter((f) => v[f] !== undefined && f !== 'data-dir');
     if (given.length) throw new UsageError(`--resume takes the configuration from ${join(outDir, 'state.json')}; drop --${given.join(', --')}`);
     if (v.out !== undefined && resolve(String(v.out)) !== outDir) throw new UsageError('--resume DIR continues in DIR; drop --out');
+    if (!existsSync(join(outDir, 'state.json'))) {
+      throw new UsageError(`--resume ${outDir}: ${existsSync(outDir) ? 'no state.json there (not a gmnas run folder, or it never started)' : 'no such folder, so no state.json to resume from'}`);
+    }
     const state = await new FileStore(outDir).readState<RunState>().catch((e: Error) => { throw new UsageError(`--resume: ${e.message}`); });
     if (!state) throw new UsageError(`--resume ${outDir}: no state.json there (not a gmnas run folder, or it never started)`);
     config = state.config;
+    if (v['data-dir'] !== undefined) config = { ...config, dataDir: resolve(String(v['data-dir'])) };
   } else {
+    if (v['retrain-missing']) throw new UsageError('--retrain-missing only applies with --resume DIR');
     config = configFromFlags(v);
+    if (v.out !== undefined && String(v.out).trim() === '') throw new UsageError('--out: expected a folder name, got an empty string');
     outDir = resolve(v.out === undefined ? join('runs', timestamp()) : String(v.out));
     if (existsSync(join(outDir, 'state.json'))) {
       throw new UsageError(`--out ${outDir} already holds a run; continue it with --resume ${outDir}, or choose another folder`);
     }
   }
   const { device: deviceFlag, autotune } = readCommonFlags({ device: v.device, 'no-autotune': v['no-autotune'] },
-    { dataset: 'synthetic', channels: 1, cells: 1, batchSize: 1, epochs: 1 });
+    { dataset: 'fashion-mnist-embedded', channels: 1, cells: 1, batchSize: 1, epochs: 1 });
   const workersFlag = v.workers === undefined ? undefined : intFlag(v, 'workers', 1, 1);
   const failNodes = v['inject-leaf-failure'] === undefined ? undefined : String(v['inject-leaf-failure']).split(',').map(Number);
 
   const view = createProgressView({ quiet: Boolean(v.quiet) });
-  const data = loadSearchData(config);
+  // --queue: checkpoints in the shared store (SHA-256-checked), leaves on the queue's workers
+  const queued = v.queue === undefined ? null : queuedSearchSetup({
+    queue: String(v.queue), store: v.store === undefined ? null : String(v.store), outDir,
+    onProgress: (e) => view.event(e), onLog: (l) => view.log(l), config, failNodes,
+  });
+  if (!queued && v.store !== undefined) throw new UsageError('--store goes with --queue (a local run keeps its checkpoints in the run folder)');
   const benchTable = config.bench ? loadBenchTable(config.bench) : null;
+  if (benchTable) {
+    try { checkBenchColumn(benchTable, config.benchColumn); } catch (e) { throw new UsageError((e as Error).message); }
+  }
+  const data = loadSearchData(config);
+  const testSet = config.retrainEpochs > 0 ? loadSearchTestSet(config) : undefined;
   const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), ...autotuneBackendOptions(autotune) });
-  const store = new FileStore(outDir);
-  const leaves = config.splitEpochs.length === 0 ? 1
-    : config.method === 'fewshot' ? NB201_OPS.length : config.branches ** config.splitEpochs.length;
+  const store = queued ? queued.store : new FileStore(outDir);
+  const leaves = expectedLeafCount(config);
   const workers = workersFlag ?? Math.max(1, Math.min(availableParallelism(), leaves));
   const deviceName = describeBackend(backend);
   view.log(`gmnas search: ${config.method} + ${config.base}, preset ${config.preset}, seed ${config.seed}, ` +
@@ -207,9 +238,10 @@ export async function searchCommand(argv: string[]): Promise<number> {
   let result: SearchResult;
   try {
     result = await runSearch({
-      config, backend, data, store, resume, benchTable, deviceName,
+      config, backend, data, store, resume, benchTable, deviceName, retrainMissing: Boolean(v['retrain-missing']),
+      ...(testSet ? { testSet } : {}),
       onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
-      ...(workers > 1 || failNodes ? {
+      ...(queued ? { leafRunner: queued.leafRunner } : workers > 1 || failNodes ? {
         leafRunner: poolLeafRunner({
           config, location: outDir, device: backend.kind === 'webgpu' ? 'webgpu' : 'cpu', autotune, workers,
           onProgress: (e) => view.event(e), onLog: (l) => view.log(l), ...(failNodes ? { failNodes } : {}),
@@ -233,7 +265,7 @@ export function summarize(r: SearchResult, outDir: string): string {
   lines.push('', 'partition tree:');
   lines.push(tree.render((n) => {
     const l = leafBy.get(n.id);
-    return l ? `\n${' '.repeat(4 + 3 * n.depth)}leaf: ${l.genotype}  val ${l.val.accuracy.toFixed(2)} %${l.bench ? `  bench ${r.config.benchColumn} ${l.bench[r.config.benchColumn]}` : ''}` : '';
+    return l ? `\n${' '.repeat(4 + 3 * n.depth)}leaf: ${l.genotype}  val ${l.val.accuracy.toFixed(2)} %${l.supernetVal ? ` (supernet ${l.supernetVal.accuracy.toFixed(2)} %)` : ''}${l.bench ? `  bench ${r.config.benchColumn} ${l.bench[r.config.benchColumn]}` : ''}` : '';
   }));
   for (const s of r.splits) {
     lines.push('', `split of node ${s.node}: edge ${s.edge} (${s.edgeName}) → ${s.groups.map((g) => `{${g.join(', ')}}`).join(' ')}` +
@@ -248,6 +280,14 @@ export function summarize(r: SearchResult, outDir: string): string {
   lines.push('', `final architecture (selected by ${r.final.selectedBy}${r.final.oracle ? ' — an ORACLE pick from benchmark accuracies, not a search result' : ''}):`);
   lines.push(`  ${r.final.genotype}`);
   if (r.final.bench) lines.push(`  benchmark ${r.config.benchColumn}: ${r.final.bench[r.config.benchColumn]}`);
+  const rt = r.final.retrain;
+  if (rt) {
+    lines.push(`  retrained: test accuracy ${rt.testAccuracy.toFixed(2)} %  loss ${rt.testLoss.toFixed(4)}  ` +
+      `(${rt.parameters} parameters, ${rt.seconds.toFixed(1)} s)`);
+    lines.push(`  protocol: ${rt.protocol.description}`);
+  } else if (r.config.retrainEpochs === 0) {
+    lines.push('  not retrained (--no-retrain)');
+  }
   const total = Object.values(r.timings).reduce((a, b) => a + b, 0);
   lines.push('', `time ${total.toFixed(1)} s  (${Object.entries(r.timings).map(([k, t]) => `${k} ${t.toFixed(1)}`).join(', ')})`);
   lines.push(`result: ${join(outDir, 'result.json')}   report: ${join(outDir, 'report.html')}`);

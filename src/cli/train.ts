@@ -7,7 +7,7 @@
 //                           the device, per-epoch history, and the benchmark row with `--bench FILE`
 //   DIR/model.safetensors   the trained network, PyTorch TinyNetwork names (docs/checkpoints.md)
 // both atomically. One progress line per epoch on stderr; the summary on stdout.
-import { resolve, join } from 'node:path';
+import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { parseFlags, intFlag, choiceFlag, UsageError } from './args.js';
 import { COMMON_FLAGS, COMMON_FLAGS_HELP, readCommonFlags, type CommonConfig } from './common-flags.js';
@@ -17,13 +17,15 @@ import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { loadDataset } from '../data/load.js';
 import { NORMALIZATION, type Dataset, type Normalization } from '../data/dataset.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
-import { parseGenotype, formatGenotype, type Genotype } from '../spaces/nb201/genotype.js';
-import { trainStandalone, NB201_STANDALONE_PRESET, type StandaloneHyper, type StandaloneEpoch } from '../search/standalone.js';
+import { getSpace, SPACE_NAMES, DEFAULT_SPACE_NAME, type Genotype, type BenchTable } from '../spaces/registry.js';
+import { trainStandalone, DEFAULT_STANDALONE_PRESET, type StandaloneHyper, type StandaloneEpoch } from '../search/standalone.js';
 import { saveNetworkCheckpoint } from '../search/checkpoints.js';
-import { writeJsonAtomic } from '../io/fs.js';
+import { writeFileAtomic } from '../io/fs.js';
+import { sealJson } from '../io/sealed-json.js';
+import { prepareOutputFolder, folderTimestamp, freshFolderName } from '../io/out-dir.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
-import type { BenchTable } from '../spaces/nb201/bench-table.js';
 import { parseCsvNumber } from '../io/csv.js';
+import { retrainLikeCommand } from './retrain-like.js';
 
 /** What a preset fixes: the training hyper-parameters and the defaults of the size/data flags. */
 export interface TrainPreset {
@@ -40,10 +42,10 @@ export interface TrainPreset {
 
 export const TRAIN_PRESETS: Readonly<Record<'nb201' | 'quick', TrainPreset>> = Object.freeze({
   /** NAS-Bench-201's stand-alone training (ADL 200E) on the full network, C = 16, N = 5. */
-  nb201: { hyper: NB201_STANDALONE_PRESET, channels: 16, cells: 5, evalEvery: 10 },
+  nb201: { hyper: DEFAULT_STANDALONE_PRESET, channels: 16, cells: 5, evalEvery: 10 },
   /** Seconds on a CPU: a narrow one-cell-per-stage network, 2 epochs on 200 images, 100 test images. */
   quick: {
-    hyper: { ...NB201_STANDALONE_PRESET, epochs: 2, batchSize: 50 },
+    hyper: { ...DEFAULT_STANDALONE_PRESET, epochs: 2, batchSize: 50 },
     channels: 4, cells: 1, trainLimit: 200, testLimit: 100, evalEvery: 1,
   },
 });
@@ -60,14 +62,19 @@ const HELP = `usage: node run.js train --arch '<genotype>' [flags]
   --test-limit K             evaluate on only the first K test images
   --eval-every K             evaluate on the test split every K epochs (and after the last; 0: only after the last)
 ${COMMON_FLAGS_HELP}
-  (default dataset: synthetic; default out: runs/train-<genotype digits>-s<seed>)
-writes OUT/result.json and OUT/model.safetensors (PyTorch TinyNetwork state_dict names)`;
+  --overwrite                replace the files of an existing, non-empty --out folder (default: refuse)
+  (default dataset: fashion-mnist-embedded; default out: runs/train-<space>-<dataset>-<UTC timestamp>)
+writes OUT/result.json and OUT/model.safetensors (PyTorch TinyNetwork state_dict names)
+  --like RUN_DIR             instead of a preset: the retraining protocol of that search's final pick
+                             (see \`node run.js train --like DIR --help\`)`;
 
 export interface TrainConfig extends CommonConfig {
-  space: 'nb201';
+  space: string;
   preset: TrainPresetName;
   genotype: string;
   out: string;
+  /** --overwrite: an existing non-empty --out may be written into */
+  overwrite: boolean;
   bench: string | undefined;
   testLimit: number | undefined;
   evalEvery: number;
@@ -79,32 +86,32 @@ export function readTrainConfig(argv: string[]): TrainConfig | 'help' {
   const { values, positionals } = parseFlags('train', argv, {
     ...COMMON_FLAGS,
     arch: { type: 'string' }, space: { type: 'string' }, preset: { type: 'string' }, bench: { type: 'string' },
-    'test-limit': { type: 'string' }, 'eval-every': { type: 'string' },
+    'test-limit': { type: 'string' }, 'eval-every': { type: 'string' }, overwrite: { type: 'boolean' },
   });
   if (values.help) return 'help';
   if (positionals.length) throw new UsageError(`train: unexpected argument '${positionals[0]}' (flags take the form --name value; see \`node run.js train --help\`)`);
-  const space = choiceFlag(values, 'space', ['nb201'] as const, 'nb201');
+  const space = choiceFlag(values, 'space', SPACE_NAMES, DEFAULT_SPACE_NAME);
   const preset = choiceFlag(values, 'preset', PRESET_NAMES, 'nb201');
   const p = TRAIN_PRESETS[preset];
   if (values.arch === undefined || values.arch === '') throw new UsageError(`train: --arch is required (an NB201 genotype string)\n${HELP}`);
   let genotype: Genotype;
   try {
-    genotype = parseGenotype(String(values.arch));
+    genotype = getSpace(space).parseGenotype(String(values.arch));
   } catch (e) {
     throw new UsageError(`--arch: ${(e as Error).message}`);
   }
   const common = readCommonFlags(values, {
-    dataset: 'synthetic', channels: p.channels, cells: p.cells, batchSize: p.hyper.batchSize, epochs: p.hyper.epochs,
+    dataset: 'fashion-mnist-embedded', channels: p.channels, cells: p.cells, batchSize: p.hyper.batchSize, epochs: p.hyper.epochs,
   });
   if (common.trainLimit === undefined && p.trainLimit !== undefined) common.trainLimit = p.trainLimit;
   const testLimit = values['test-limit'] === undefined ? p.testLimit : intFlag(values, 'test-limit', 0, 1);
   const evalEvery = intFlag(values, 'eval-every', p.evalEvery, 0);
   if (values.out === '') throw new UsageError('--out: expected a folder name');
   if (values.bench === '') throw new UsageError('--bench: expected a file name');
-  const key = genotype.join('');
   return {
-    ...common, space, preset, genotype: formatGenotype(genotype),
-    out: values.out === undefined ? join('runs', `train-${key}-s${common.seed}`) : String(values.out),
+    ...common, space, preset, genotype: getSpace(space).formatGenotype(genotype),
+    out: values.out === undefined ? freshFolderName(join('runs', `train-${space}-${common.dataset}-${folderTimestamp()}`)) : String(values.out),
+    overwrite: Boolean(values.overwrite),
     bench: values.bench === undefined ? undefined : String(values.bench),
     testLimit, evalEvery,
     hyper: { ...p.hyper, epochs: common.epochs, batchSize: common.batchSize },
@@ -141,29 +148,40 @@ function fmtMetrics(label: string, m: { loss: number; accuracy: number }): strin
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {
+  // --like RUN_DIR: the search's own retraining protocol instead of a preset (src/cli/retrain-like.ts)
+  if (argv.some((a) => a === '--like' || a.startsWith('--like='))) return retrainLikeCommand(argv);
   const cfg = readTrainConfig(argv);
   if (cfg === 'help') { console.log(HELP); return 0; }
   const say = (s: string) => process.stderr.write(`${s}\n`);
 
   // Everything that can fail on the user's input fails before the device starts.
-  if (cfg.dataset !== 'synthetic' && cfg.dataset !== 'fashion-mnist' && cfg.dataDir === undefined) {
+  if (!['synthetic', 'fashion-mnist', 'fashion-mnist-embedded'].includes(cfg.dataset) && cfg.dataDir === undefined) {
     throw new UsageError(`--data-dir: required for --dataset ${cfg.dataset} (the folder with its files as distributed)`);
   }
   if (cfg.dataDir !== undefined && cfg.dataset !== 'synthetic' && !isDirectory(cfg.dataDir)) {
     throw new UsageError(`--data-dir ${cfg.dataDir}: no such directory`);
   }
   const table = cfg.bench === undefined ? undefined : benchTable(cfg.bench);
+
   const limit = (n: number | undefined) => (n === undefined ? {} : { limit: n });
   const train: Dataset = loadDataset(cfg.dataset, { dataDir: cfg.dataDir, split: 'train', ...limit(cfg.trainLimit) });
   const test: Dataset = loadDataset(cfg.dataset, { dataDir: cfg.dataDir, split: 'test', ...limit(cfg.testLimit) });
   if (test.size === 0) throw new Error(`${cfg.dataset}: the test split has no images`);
+  // the output folder before the training, so a bad --out cannot cost the run
+  let out: string;
+  try {
+    out = prepareOutputFolder(cfg.out, { flag: '--out', overwrite: cfg.overwrite, overwriteFlag: '--overwrite' });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   // NB201's own normalisation for the real datasets (AutoDL-Projects' pipeline); synthetic carries its own.
   const normalization: Normalization = cfg.dataset === 'synthetic'
     ? { mean: train.mean, std: train.std }
     : NORMALIZATION[cfg.dataset].nb201;
   const sampler = new BatchSampler(train, { batchSize: cfg.batchSize, seed: cfg.seed, augment: true, normalization });
   const imageShape = [train.channels, train.height, train.width] as const;
-  const network = { genotype: parseGenotype(cfg.genotype), C: cfg.channels, N: cfg.cells, inputChannels: train.channels, numClasses: train.numClasses };
+  const space = getSpace(cfg.space);
+  const network = { genotype: space.parseGenotype(cfg.genotype), C: cfg.channels, N: cfg.cells, inputChannels: train.channels, numClasses: train.numClasses };
 
   const backend: Backend = await createBackend(cfg.device, { log: say, ...autotuneBackendOptions(cfg.autotune) });
   const device = describeBackend(backend);
@@ -183,7 +201,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     };
     const evalBatch = Math.max(cfg.hyper.batchSize, 64);
     const result = await trainStandalone({
-      backend, network, seed: cfg.seed, imageShape, train: sampler, stepsPerEpoch: sampler.batchesPerEpoch, hyper: cfg.hyper,
+      backend, space, network, seed: cfg.seed, imageShape, train: sampler, stepsPerEpoch: sampler.batchesPerEpoch, hyper: cfg.hyper,
       evaluate: () => evalBatches(test, evalBatch, { normalization }), evalEvery: cfg.evalEvery, onEpoch,
     });
     const net = result.network;
@@ -192,7 +210,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
       const parameters = net.parameters().reduce((s, p) => s + p.size, 0);
       const row = table ? benchRow(table, cfg.genotype) : undefined;
       if (table && !row) say(`warning: ${cfg.bench} has no row for ${cfg.genotype}`);
-      const out = resolve(cfg.out);
       const summary = {
         command: 'train',
         genotype: cfg.genotype,
@@ -218,8 +235,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
       };
       await saveNetworkCheckpoint(join(out, 'model.safetensors'), net, {
         dataset: cfg.dataset, seed: String(cfg.seed), epochs: String(cfg.hyper.epochs), test_accuracy: String(final.accuracy),
-      });
-      writeJsonAtomic(join(out, 'result.json'), summary);
+      }, space);
+      writeFileAtomic(join(out, 'result.json'), `${sealJson(summary, 2)}\n`);
       console.log(`${cfg.genotype}  ${cfg.dataset}  test accuracy ${final.accuracy.toFixed(2)}%  loss ${final.loss.toFixed(4)}` +
         `  (${final.count} images, ${cfg.hyper.epochs} epochs, ${summary.seconds.toFixed(1)} s on ${device})`);
       if (row) {

@@ -38,7 +38,7 @@ export interface AugmentDraw {
  *  - cifar10, cifar100, synthetic: crop 32 with padding 4, then flip (GM `utils.py:100-139`). The
  *    synthetic classes are flip-invariant by construction (see synthetic.ts).
  *  - imagenet16-120: flip, then crop 16 with padding 2 (GM `train_search.py:241-248`).
- *  - fashion-mnist: crop 28 with padding 4, then flip — the NB201/CIFAR recipe unchanged. A ±4 pixel
+ *  - fashion-mnist (and its embedded subset): crop 28 with padding 4, then flip — the NB201/CIFAR recipe unchanged. A ±4 pixel
  *    shift on 28 pixels is about the relative shift CIFAR gets (±4 on 32), and the garments (tops,
  *    trousers, shoes, bags) are left-right symmetric classes, so mirroring keeps the label; the pad
  *    value 0 is the images' own black background.
@@ -47,7 +47,7 @@ export interface AugmentDraw {
  */
 export function defaultAugmentation(datasetName: string): AugmentSpec | null {
   switch (datasetName) {
-    case 'cifar10': case 'cifar100': case 'synthetic': case 'fashion-mnist':
+    case 'cifar10': case 'cifar100': case 'synthetic': case 'fashion-mnist': case 'fashion-mnist-embedded':
       return { padding: 4, flip: true, order: 'crop-flip' };
     case 'imagenet16-120':
       return { padding: 2, flip: true, order: 'flip-crop' };

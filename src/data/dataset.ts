@@ -137,7 +137,9 @@ export function channelStats(ds: Dataset): { mean: number[]; std: number[] } {
 }
 
 /** The names the registry knows (see load.ts for the readers and synthetic.ts for the built-in set). */
-export const DATASET_NAMES = ['synthetic', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist', 'imagenet16-120'] as const;
+/** 'fashion-mnist-embedded' is the subset committed in data/fashion-mnist/ (the default of search,
+ *  train and rank): the same bytes on every machine. */
+export const DATASET_NAMES = ['synthetic', 'fashion-mnist-embedded', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist', 'imagenet16-120'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 export interface Normalization { readonly mean: readonly number[]; readonly std: readonly number[] }
@@ -167,6 +169,11 @@ export const NORMALIZATION: Record<Exclude<DatasetName, 'synthetic'>, { gm: Norm
     nb201: { mean: div255([122.68, 116.66, 104.01]), std: div255([63.22, 61.26, 65.09]) },
   },
   'fashion-mnist': {
+    gm: { mean: [0.2860], std: [0.3530] },
+    nb201: { mean: [0.2860], std: [0.3530] },
+  },
+  // a subset of the same images: the full set's published statistics
+  'fashion-mnist-embedded': {
     gm: { mean: [0.2860], std: [0.3530] },
     nb201: { mean: [0.2860], std: [0.3530] },
   },
@@ -204,4 +211,39 @@ export function downsampleDataset(ds: Dataset, factor: number): Dataset {
     }
   }
   return makeDataset({ ...ds, height: H, width: W, images });
+}
+
+/**
+ * Zero-pad every image (centred) to `size`×`size`. The value 0 is the background of the IDX sets
+ * (Fashion-MNIST, MNIST: black), so padding adds background, not content.
+ */
+export function padDataset(ds: Dataset, size: number): Dataset {
+  if (!Number.isInteger(size) || size < ds.height || size < ds.width) {
+    throw new DataError(`pad: target size ${size} is smaller than the ${ds.height}×${ds.width} images of '${ds.name}'`);
+  }
+  if (size === ds.height && size === ds.width) return ds;
+  const top = Math.floor((size - ds.height) / 2), left = Math.floor((size - ds.width) / 2);
+  const images = new Uint8Array(ds.size * ds.channels * size * size);
+  for (let p = 0; p < ds.size * ds.channels; p++) {
+    for (let y = 0; y < ds.height; y++) {
+      const src = p * ds.height * ds.width + y * ds.width;
+      images.set(ds.images.subarray(src, src + ds.width), p * size * size + (y + top) * size + left);
+    }
+  }
+  return makeDataset({ ...ds, height: size, width: size, images });
+}
+
+/**
+ * The images a search or a retraining sees: shrunk by `factor` (downsampleDataset), first zero-padded
+ * (padDataset) to the smallest square whose shrunk side is a multiple of 4 when it would not be one —
+ * NB201's two stride-2 reductions need sides divisible by 4. 28×28 Fashion-MNIST with factor 2:
+ * padded to 32×32, shrunk to 16×16; factor 1 keeps 28×28.
+ */
+export function shrinkForNetwork(ds: Dataset, factor: number): Dataset {
+  if (!Number.isInteger(factor) || factor < 1) throw new DataError(`downsample: factor must be a positive integer, got ${factor}`);
+  const side = Math.max(ds.height, ds.width);
+  const ok = ds.height === ds.width ? ds.height % factor === 0 && (ds.height / factor) % 4 === 0 : true;
+  if (factor === 1 || ok) return downsampleDataset(ds, factor);
+  const unit = 4 * factor;
+  return downsampleDataset(padDataset(ds, Math.ceil(side / unit) * unit), factor);
 }

@@ -6,9 +6,12 @@ import { generateSynthetic, SYNTHETIC_DEFAULT_SIZES } from './synthetic.js';
 import { readCifar10, readCifar100 } from './readers/cifar.js';
 import { readFashionMnist, readMnist } from './readers/idx.js';
 import { readImageNet16 } from './readers/imagenet16.js';
+import { readEmbeddedFashionMnist, resolveFashionMnistDir } from './readers/embedded.js';
 
 export interface LoadOptions {
-  /** Folder with the distributed files. Default: /usr/share/datasets/fashion-mnist for fashion-mnist; required for the other file datasets; ignored by synthetic. */
+  /** Folder with the distributed files. Default for fashion-mnist: /usr/share/datasets/fashion-mnist when
+   *  installed, else the embedded subset; required for the other file datasets; ignored by synthetic and
+   *  fashion-mnist-embedded (always the repository's data/fashion-mnist/). */
   dataDir?: string;
   split: 'train' | 'test';
   /** Keep only the first `limit` images (the CLI's --train-limit). */
@@ -43,7 +46,12 @@ export function loadDataset(name: DatasetName | string, opts: LoadOptions): Data
     }
     case 'cifar10': return readCifar10(opts.dataDir, readerOpts);
     case 'cifar100': return readCifar100(opts.dataDir, readerOpts);
-    case 'fashion-mnist': return readFashionMnist(opts.dataDir, readerOpts);
+    case 'fashion-mnist-embedded': return readEmbeddedFashionMnist(readerOpts);
+    case 'fashion-mnist': {
+      if (opts.dataDir !== undefined) return readFashionMnist(opts.dataDir, readerOpts);
+      const where = resolveFashionMnistDir();
+      return where.embedded ? readEmbeddedFashionMnist(readerOpts) : readFashionMnist(where.dir, readerOpts);
+    }
     case 'mnist': return readMnist(opts.dataDir, readerOpts);
     case 'imagenet16-120': return readImageNet16(opts.dataDir, readerOpts);
   }

@@ -1,10 +1,12 @@
 // The kernel contract between the engine and its two backends.
 //
 // Everything above this file (tensors, autograd, nn modules, optimizers, NAS code) talks to the
-// hardware only through `Backend`. There are exactly two implementations:
-//   - src/engine/cpu/     plain TypeScript reference kernels: the test oracle and the no-GPU fallback;
-//   - src/engine/webgpu/  WGSL compute shaders (sources in shaders/) run through WebGPU.
-// Every method here must give the same numbers on both (up to f32 rounding), and the tests check it.
+// hardware only through `Backend`. There are three implementations:
+//   - src/engine/cpu/     plain TypeScript reference kernels: the test oracle;
+//   - src/engine/webgpu/  WGSL compute shaders (sources in shaders/) run through WebGPU;
+//   - src/engine/wasm/    Wasm SIMD kernels (sources in assembly/kernels/) on worker threads sharing one
+//                         WebAssembly.Memory: the fast path on CPUs (the reference's kernels for its cold ops).
+// Every method here must give the same numbers on all (up to f32 rounding), and the tests check it.
 //
 // Conventions that hold for every kernel:
 //   - Tensors are f32, dense, row-major. Images are NCHW (PyTorch layout), conv weights
@@ -132,7 +134,7 @@ export interface StepCapture {
 }
 
 export interface Backend {
-  readonly kind: 'cpu' | 'webgpu';
+  readonly kind: 'cpu' | 'webgpu' | 'wasm';
   /** Human-readable device description, e.g. adapter vendor/architecture/description. */
   readonly description: string;
 

@@ -19,4 +19,5 @@ export * from './ops/random.js';
 export * from './ops/checks.js';
 export { Module } from './nn/module.js';
 export * from './nn/layers.js';
+export * from './nn/state.js';
 export * from './optim/optimizers.js';

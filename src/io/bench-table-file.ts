@@ -1,9 +1,11 @@
-// Reads a NAS-Bench-201 table from disk (`--bench FILE`, `--truth FILE`). The parser is fs-free and lives
-// with the space (src/spaces/nb201/bench-table.ts) so browser bundles can use it on fetched text.
+// Reads a benchmark table from disk (`--bench FILE`, `--truth FILE`). The parser is fs-free and lives
+// with the space (its parseBenchTable) so browser bundles can use it on fetched text.
 
 import { readTextFile } from './fs.js';
-import { parseBenchCsv, type BenchTable } from '../spaces/nb201/bench-table.js';
+import { getSpace, type BenchTable } from '../spaces/registry.js';
 
-export function loadBenchTable(path: string): BenchTable {
-  return parseBenchCsv(readTextFile(path, 'benchmark table'), path);
+export function loadBenchTable(path: string, spaceName?: string): BenchTable {
+  const space = getSpace(spaceName);
+  if (!space.parseBenchTable) throw new Error(`${path}: the ${space.title} space has no benchmark table`);
+  return space.parseBenchTable(readTextFile(path, 'benchmark table'), path);
 }

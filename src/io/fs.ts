@@ -6,7 +6,7 @@
 import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, readFileSync, mkdirSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { encodeSafetensors, decodeSafetensors, type SafetensorsInput, type DecodedSafetensors } from './safetensors.js';
+import { encodeSafetensors, decodeSafetensors, sealSafetensors, type SafetensorsInput, type DecodedSafetensors } from './safetensors.js';
 
 let tempCounter = 0;
 
@@ -87,17 +87,17 @@ export function readJsonFile(path: string, what = 'JSON file'): unknown {
   }
 }
 
-/** Encodes and atomically writes a safetensors file. */
+/** Encodes, seals (SHA-256 in the metadata, checked by every load) and atomically writes a safetensors file. */
 export function saveSafetensors(path: string, tensors: readonly SafetensorsInput[], metadata?: Record<string, string>): void {
   let bytes: Uint8Array;
   try {
-    bytes = encodeSafetensors(tensors, metadata);
+    bytes = sealSafetensors(encodeSafetensors(tensors, metadata), path);
   } catch (e) {
     throw new Error(`cannot write ${path}: ${(e as Error).message}`);
   }
   writeFileAtomic(path, bytes);
 }
 
-export function loadSafetensors(path: string): DecodedSafetensors {
-  return decodeSafetensors(readFileBytes(path, 'safetensors file'), path);
+export function loadSafetensors(path: string, o: { requireChecksum?: boolean } = {}): DecodedSafetensors {
+  return decodeSafetensors(readFileBytes(path, 'safetensors file'), path, o);
 }

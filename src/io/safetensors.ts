@@ -8,6 +8,13 @@
 // tensors in the order given, and emit compact JSON. We read F64/F32/F16/BF16 and the integer and bool
 // dtypes, returning float32 values, and validate everything a hostile or truncated file could get wrong.
 // Browser-safe: no node: imports.
+//
+// Integrity: `sealSafetensors` adds the metadata entry `gmnas_sha256`, the SHA-256 of the header
+// without that entry (as canonical JSON: keys sorted, an empty __metadata__ dropped) followed by the
+// data section; `decodeSafetensors` checks it whenever it is present and strips it from the returned
+// metadata. Files from other writers have no such entry and load as before (checksum: 'absent').
+import { Sha256 } from './sha256.js';
+import { canonicalJson } from './canonical-json.js';
 
 /** Arrays we can write, by dtype. */
 export type SafetensorsData = Float32Array | Float64Array | BigInt64Array | Int32Array;
@@ -30,6 +37,57 @@ export interface DecodedSafetensors {
   /** Tensors in file (data offset) order. */
   readonly tensors: Map<string, DecodedTensor>;
   readonly metadata: Record<string, string>;
+  /** whether the file carried a gmnas SHA-256 (then it matched: a mismatch throws) */
+  readonly checksum?: 'verified' | 'absent';
+}
+
+/** The metadata entry holding a sealed file's SHA-256. */
+export const CHECKSUM_KEY = 'gmnas_sha256';
+
+/** SHA-256 of a header object (without the checksum entry) and the data section. */
+function headerAndDataDigest(header: Record<string, unknown>, data: Uint8Array): string {
+  const h: Record<string, unknown> = { ...header };
+  const meta = h[METADATA_KEY] as Record<string, unknown> | undefined;
+  if (meta !== undefined) {
+    const rest = { ...meta };
+    delete rest[CHECKSUM_KEY];
+    if (Object.keys(rest).length) h[METADATA_KEY] = rest;
+    else delete h[METADATA_KEY];
+  }
+  return new Sha256().update(canonicalJson(h)).update(data).hex();
+}
+
+/** Refuses weights holding NaN or ±Inf (a diverged run saved, or a damaged file without a checksum). */
+export function assertFiniteTensors(tensors: ReadonlyMap<string, DecodedTensor>, source: string): void {
+  for (const [name, t] of tensors) {
+    let bad = 0;
+    for (let i = 0; i < t.data.length; i++) if (!Number.isFinite(t.data[i])) bad++;
+    if (bad) throw new Error(`${source}: tensor '${name}' holds ${bad} NaN/infinite value${bad === 1 ? '' : 's'} of ${t.data.length}; this checkpoint cannot be used`);
+  }
+}
+
+/** Adds (or replaces) the `gmnas_sha256` entry of a safetensors image; the tensors' bytes are unchanged. */
+export function sealSafetensors(bytes: Uint8Array, sourceName = 'safetensors image'): Uint8Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = bytes.length >= 8 ? Number(view.getBigUint64(0, true)) : Infinity;
+  if (!(8 + headerLength <= bytes.length)) throw new Error(`${sourceName}: not a safetensors image (header length past the end)`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`${sourceName}: not a safetensors image (${(e as Error).message})`);
+  }
+  const data = bytes.subarray(8 + headerLength);
+  const digest = headerAndDataDigest(header, data);
+  header[METADATA_KEY] = { ...(header[METADATA_KEY] as Record<string, string> | undefined), [CHECKSUM_KEY]: digest };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil((8 + json.length) / 8) * 8 - 8;
+  const out = new Uint8Array(8 + padded + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + padded);
+  out.set(data, 8 + padded);
+  return out;
 }
 
 const METADATA_KEY = '__metadata__';
@@ -161,8 +219,10 @@ function toFloat32(dtype: string, bytes: Uint8Array, numel: number): Float32Arra
   return out;
 }
 
-/** Decodes a safetensors image; `sourceName` (usually the path) names it in every error. */
-export function decodeSafetensors(bytes: Uint8Array, sourceName: string): DecodedSafetensors {
+/** Decodes a safetensors image; `sourceName` (usually the path) names it in every error. With
+ *  `requireChecksum`, an image without the gmnas SHA-256 is refused (a flipped bit in the entry's
+ *  name would otherwise make a sealed file look unsealed). */
+export function decodeSafetensors(bytes: Uint8Array, sourceName: string, o: { requireChecksum?: boolean } = {}): DecodedSafetensors {
   const fail = (what: string): never => {
     throw new Error(`${sourceName}: not a valid safetensors file: ${what}`);
   };
@@ -233,11 +293,26 @@ export function decodeSafetensors(bytes: Uint8Array, sourceName: string): Decode
   }
   if (covered !== dataLength) fail(`the data section has ${dataLength} bytes but the tensors cover only ${covered}`);
 
+  let checksum: 'verified' | 'absent' = 'absent';
+  if (metadata[CHECKSUM_KEY] !== undefined) {
+    const expected = metadata[CHECKSUM_KEY];
+    const actual = headerAndDataDigest(header as Record<string, unknown>, bytes.subarray(dataStart));
+    if (actual !== expected) {
+      throw new Error(`${sourceName}: SHA-256 checksum mismatch (stored ${expected.slice(0, 12)}…, computed ${actual.slice(0, 12)}…): ` +
+        'the file was damaged or changed after it was written');
+    }
+    delete metadata[CHECKSUM_KEY];
+    checksum = 'verified';
+  } else if (o.requireChecksum) {
+    // gmnas seals every file it writes; an unsealed one is foreign, older, or its checksum entry was damaged
+    throw new Error(`${sourceName}: no SHA-256 checksum ('${CHECKSUM_KEY}' metadata): not written by this gmnas, or damaged`);
+  }
+
   const tensors = new Map<string, DecodedTensor>();
   for (const e of entries) {
     const numel = e.shape.reduce((a, b) => a * b, 1);
     const data = toFloat32(e.dtype, bytes.subarray(dataStart + e.begin, dataStart + e.end), numel);
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
   }
-  return { tensors, metadata };
+  return { tensors, metadata, checksum };
 }

@@ -10,7 +10,7 @@ import { BASE_METHOD_NAMES, type BaseMethodName } from '../search/presets.js';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
 import { GM_METRICS, type GmMetric } from './gm-score.js';
 import type { EdgeCriterion } from './cut.js';
-import { NUM_EDGES, NUM_OPS } from '../spaces/nb201/ops.js';
+import { getSpace, SPACE_NAMES, DEFAULT_SPACE_NAME } from '../spaces/registry.js';
 
 export const SEARCH_METHODS = ['gm', 'fewshot', 'random', 'oneshot'] as const;
 export type SearchMethod = (typeof SEARCH_METHODS)[number];
@@ -20,7 +20,7 @@ export const PRESETS = ['quick', 'tiny', 'paper'] as const;
 export type PresetName = (typeof PRESETS)[number];
 
 export interface SearchConfig {
-  space: 'nb201';
+  space: string;
   method: SearchMethod;
   base: BaseMethodName;
   preset: PresetName;
@@ -64,15 +64,20 @@ export interface SearchConfig {
   bench: string | null;
   /** the table column reported and used by select=bench */
   benchColumn: string;
+  /** epochs of the final genotype's stand-alone retraining after selection (src/nas/retrain.ts);
+   *  0: none (--no-retrain) */
+  retrainEpochs: number;
 }
 
 type PresetFields = Pick<SearchConfig, 'channels' | 'cells' | 'batchSize' | 'stepsPerEpoch' | 'splitEpochs' |
-  'totalEpochs' | 'gmRepeats' | 'valBatches' | 'rspsCandidates' | 'trainLimit' | 'syntheticSize' | 'halvingEpochs' | 'downsample' | 'lr'>;
+  'totalEpochs' | 'gmRepeats' | 'valBatches' | 'rspsCandidates' | 'trainLimit' | 'syntheticSize' | 'halvingEpochs' | 'downsample' | 'lr' | 'retrainEpochs'>;
 
 /**
  * - paper: spec §2–3 (C=16 N=5, batch 48, 15/30 + 30 epochs, RSPS 20/40 + 50, R=100, full halves);
- * - quick: the default — the whole pipeline (warmup, two split levels, four leaves) in a few minutes
- *   on two CPU cores (C=8 N=1, 2 000 synthetic images shrunk to 16×16, R=3);
+ * - quick: the default — on the embedded Fashion-MNIST (12 000 images, padded to 32×32 and shrunk to
+ *   16×16), C=8 N=1, batch 64, 25 steps per epoch, splits at 2 and 4 of 10 epochs (root 50 steps, each
+ *   leaf 150), R=3, then 3 epochs of stand-alone retraining of the pick; chosen so that the leaf
+ *   supernets reach ~70 % (docs/quality.md);
  * - tiny: seconds (C=4, 8×8 images); for tests and smoke checks.
  */
 export function presetFields(preset: PresetName, base: BaseMethodName, method: SearchMethod): PresetFields {
@@ -84,31 +89,35 @@ export function presetFields(preset: PresetName, base: BaseMethodName, method: S
       channels: 16, cells: 5, batchSize: 48, stepsPerEpoch: null,
       splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : split, totalEpochs: total,
       gmRepeats: 100, valBatches: null, rspsCandidates: 200, trainLimit: null, syntheticSize: null, halvingEpochs: 10, downsample: 1, lr: null,
+      retrainEpochs: 200,
     };
   }
   if (preset === 'quick') {
     return {
-      channels: 8, cells: 1, batchSize: 32, stepsPerEpoch: 10,
-      splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [2, 4], totalEpochs: 8,
+      channels: 8, cells: 1, batchSize: 64, stepsPerEpoch: 25,
+      splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [2, 4], totalEpochs: 10,
       gmRepeats: 3, valBatches: 8, rspsCandidates: 20, trainLimit: null, syntheticSize: 2000, halvingEpochs: 1, downsample: 2, lr: null,
+      retrainEpochs: 3,
     };
   }
   return {
     channels: 4, cells: 1, batchSize: 8, stepsPerEpoch: 2,
     splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [1, 2], totalEpochs: 3,
     gmRepeats: 2, valBatches: 2, rspsCandidates: 4, trainLimit: null, syntheticSize: 256, halvingEpochs: 1, downsample: 4, lr: null,
+    retrainEpochs: 1,
   };
 }
 
-export function defaultSearchConfig(o: { method?: SearchMethod; base?: BaseMethodName; preset?: PresetName } = {}): SearchConfig {
+export function defaultSearchConfig(o: { space?: string; method?: SearchMethod; base?: BaseMethodName; preset?: PresetName } = {}): SearchConfig {
   const method = o.method ?? 'gm';
   const preset = o.preset ?? 'quick';
   // the paper runs GM with second-order DARTS (spec §2.2); the small presets use first order
   const base = o.base ?? (preset === 'paper' ? 'darts2' : 'darts');
+  const space = getSpace(o.space ?? DEFAULT_SPACE_NAME);
   return {
-    space: 'nb201', method, base, preset, seed: 0, dataset: 'synthetic', dataDir: null,
+    space: space.name, method, base, preset, seed: 0, dataset: 'synthetic', dataDir: null,
     ...presetFields(preset, base, method),
-    branches: method === 'fewshot' ? NUM_OPS : 2, groupSizes: null,
+    branches: method === 'fewshot' ? space.decisions[0].ops.length : 2, groupSizes: null,
     gmMetric: 'cos', edgeCriterion: 'max-cut', fewshotEdge: 0,
     restart: true, fixSchedule: false, select: 'val-acc', bench: null, benchColumn: 'cifar10_test',
   };
@@ -117,7 +126,9 @@ export function defaultSearchConfig(o: { method?: SearchMethod; base?: BaseMetho
 /** Every check of a config; the message names the flag at fault. */
 export function validateSearchConfig(c: SearchConfig): void {
   const fail = (flag: string, msg: string): never => { throw new Error(`--${flag}: ${msg}`); };
-  if (c.space !== 'nb201') fail('space', `'${c.space}' is not implemented yet (available: nb201)`);
+  if (!SPACE_NAMES.includes(c.space)) fail('space', `expected one of ${SPACE_NAMES.join(', ')}, got '${c.space}'`);
+  const space = getSpace(c.space);
+  const numEdges = space.split.candidates(space.fullMask()).length;
   if (!SEARCH_METHODS.includes(c.method)) fail('method', `expected one of ${SEARCH_METHODS.join(', ')}, got '${c.method}'`);
   if (!BASE_METHOD_NAMES.includes(c.base)) fail('base', `expected one of ${BASE_METHOD_NAMES.join(', ')}, got '${c.base}'`);
   if (!DATASET_NAMES.includes(c.dataset)) fail('dataset', `expected one of ${DATASET_NAMES.join(', ')}, got '${c.dataset}'`);
@@ -137,6 +148,7 @@ export function validateSearchConfig(c: SearchConfig): void {
   int('rsps-candidates', c.rspsCandidates, 1);
   int('halving-epochs', c.halvingEpochs, 1);
   int('downsample', c.downsample, 1);
+  int('retrain-epochs', c.retrainEpochs, 0);
   if (c.lr !== null && !(c.lr > 0 && c.lr < 10)) fail('lr', `expected a learning rate in (0, 10), got ${c.lr}`);
   if (c.trainLimit !== null) int('train-limit', c.trainLimit, 2);
   let prev = -1;
@@ -150,20 +162,23 @@ export function validateSearchConfig(c: SearchConfig): void {
   }
   if (c.method === 'oneshot' && c.splitEpochs.length) fail('split-epochs', 'a one-shot search does not split (drop --split-epochs or use --method gm|fewshot|random)');
   if (c.method !== 'oneshot' && !c.splitEpochs.length) fail('split-epochs', `--method ${c.method} needs at least one split epoch`);
-  if (c.splitEpochs.length > NUM_EDGES) fail('split-epochs', `${c.splitEpochs.length} split levels, but NB201 has only ${NUM_EDGES} edges to split`);
+  if (c.splitEpochs.length > numEdges) fail('split-epochs', `${c.splitEpochs.length} split levels, but ${space.title} has only ${numEdges} edges to split`);
   if (c.method === 'fewshot') {
     if (c.splitEpochs.length !== 1) fail('split-epochs', 'few-shot splits one edge once (exhaustively); give exactly one split epoch');
-    if (!Number.isInteger(c.fewshotEdge) || c.fewshotEdge < 0 || c.fewshotEdge >= NUM_EDGES) fail('fewshot-edge', `expected an edge id in 0..${NUM_EDGES - 1}, got ${c.fewshotEdge}`);
-    if (c.branches !== NUM_OPS) fail('branches', `few-shot splits exhaustively into ${NUM_OPS} (one op each); got ${c.branches}`);
+    if (!Number.isInteger(c.fewshotEdge) || c.fewshotEdge < 0 || c.fewshotEdge >= space.rows) fail('fewshot-edge', `expected an edge id in 0..${space.rows - 1}, got ${c.fewshotEdge}`);
+    const numOps = space.decisions[c.fewshotEdge].ops.length;
+    if (c.branches !== numOps) fail('branches', `few-shot splits exhaustively into ${numOps} (one op each); got ${c.branches}`);
   } else if (c.method !== 'oneshot') {
-    if (!Number.isInteger(c.branches) || c.branches < 2 || c.branches > NUM_OPS) fail('branches', `expected an integer in 2..${NUM_OPS}, got ${c.branches}`);
+    const numOps = space.decisions[0].ops.length;
+    if (!Number.isInteger(c.branches) || c.branches < 2 || c.branches > numOps) fail('branches', `expected an integer in 2..${numOps}, got ${c.branches}`);
   }
   if (c.groupSizes) {
     if (c.method === 'fewshot' || c.method === 'oneshot') fail('groups', `only GM and random splits take group sizes (--method ${c.method})`);
     if (c.groupSizes.length !== c.branches) fail('groups', `${c.groupSizes.length} sizes for --branches ${c.branches}`);
     if (c.groupSizes.some((g) => !Number.isInteger(g) || g < 1)) fail('groups', `sizes must be positive integers, got ${c.groupSizes.join('+')}`);
     const total = c.groupSizes.reduce((a, b) => a + b, 0);
-    if (total !== NUM_OPS) fail('groups', `sizes ${c.groupSizes.join('+')} add up to ${total}, an NB201 edge has ${NUM_OPS} ops`);
+    const numOps = space.decisions[0].ops.length;
+    if (total !== numOps) fail('groups', `sizes ${c.groupSizes.join('+')} add up to ${total}, an ${space.title} edge has ${numOps} ops`);
   }
   if (c.select === 'bench' && !c.bench) fail('select', "'bench' (the oracle pick) needs --bench FILE");
   if (c.dataset !== 'synthetic' && c.syntheticSize !== null) {
@@ -175,9 +190,9 @@ export function validateSearchConfig(c: SearchConfig): void {
 /** The splits' group sizes for a config. */
 export function splitGroupSizes(c: SearchConfig): number[] {
   if (c.groupSizes) return c.groupSizes;
-  const small = Math.floor(NUM_OPS / c.branches), large = NUM_OPS % c.branches;
-  return [...Array(c.branches - large).fill(small), ...Array(large).fill(small + 1)];
+  const space = getSpace(c.space);
+  return space.split.groupSizes(space.decisions[0].ops.length, c.branches)[0];
 }
 
 /** Fields that may differ between a run and its resumption (they do not change the result). */
-export const RESUME_NEUTRAL_FIELDS: readonly (keyof SearchConfig)[] = [];
+export const RESUME_NEUTRAL_FIELDS: readonly (keyof SearchConfig)[] = ['dataDir'];

@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/fs.js';
+import { sealJson, parseSealedJson } from '../io/sealed-json.js';
 import { saveMethodCheckpoint, loadMethodCheckpoint } from '../search/checkpoints.js';
 import type { BaseMethod } from '../search/method.js';
 import type { RunStore } from './store.js';
@@ -15,18 +16,24 @@ export class FileStore implements RunStore {
 
   private checkpointPath(name: string): string { return join(this.location, 'checkpoints', `${name}.safetensors`); }
 
+  checkpointLocation(name: string): string { return this.checkpointPath(name); }
+
   async readState<T>(): Promise<T | null> {
     const path = join(this.location, 'state.json');
     if (!existsSync(path)) return null;
+    let text: string;
     try {
-      return JSON.parse(readFileSync(path, 'utf8')) as T;
+      text = readFileSync(path, 'utf8');
     } catch (e) {
       throw new Error(`${path}: not a readable run state (${(e as Error).message})`);
     }
+    const { value, checksum } = parseSealedJson<T>(text, path);
+    if (checksum !== 'verified') throw new Error(`${path}: no SHA-256 checksum: not written by this gmnas, or damaged (start over in a new --out folder)`);
+    return value;
   }
 
   async writeState(state: unknown): Promise<void> {
-    writeFileAtomic(join(this.location, 'state.json'), JSON.stringify(state, null, 1));
+    writeFileAtomic(join(this.location, 'state.json'), sealJson(state as object));
   }
 
   hasCheckpoint(name: string): boolean { return existsSync(this.checkpointPath(name)); }
@@ -37,7 +44,8 @@ export class FileStore implements RunStore {
 
   async loadCheckpoint<T>(name: string, method: BaseMethod): Promise<T> {
     const path = this.checkpointPath(name);
-    const metadata = loadMethodCheckpoint(path, method);
+    // a run's own checkpoints are always sealed: one without its checksum is damaged
+    const metadata = loadMethodCheckpoint(path, method, { requireChecksum: true });
     if (metadata.gmnas_progress === undefined) throw new Error(`${path}: not a gmnas search checkpoint (no 'gmnas_progress' metadata)`);
     return JSON.parse(metadata.gmnas_progress) as T;
   }

@@ -1,7 +1,7 @@
 // The gradient-matching score of one edge (spec §3.3): how differently the candidate ops on edge e
 // pull the weights every op shares. Per repeat: one fresh training batch and one base-method
 // architecture sample θ shared by all candidates; candidate o replaces edge e's ops alone at weight 1
-// (`--hard 1`); its gradient of the shared parameters (ops of the other edges + both reduction blocks,
+// (`--hard 1`; in the DARTS space at its sampled weight, spec §5.1); its gradient of the shared parameters (ops of the other edges + both reduction blocks,
 // not stem/head) is taken; the distance between candidates i and j is 1 − cos(g_i, g_j) over one
 // flattened vector (the reference's `cos`), and the matrices are averaged over the repeats.
 //
@@ -16,8 +16,6 @@ import { tidy, backward, crossEntropy } from '../engine/index.js';
 import type { Tensor } from '../engine/index.js';
 import type { BaseMethod } from '../search/method.js';
 import { uploadBatch, type BatchSource } from '../search/batch.js';
-import { replaceEdgeOp } from '../spaces/nb201/supernet.js';
-import { enabledOps } from '../spaces/nb201/ops.js';
 
 export const GM_METRICS = ['cos', 'per-filter-cos', 'l2'] as const;
 export type GmMetric = (typeof GM_METRICS)[number];
@@ -34,7 +32,7 @@ export interface EdgeScoreOptions {
 
 export interface EdgeDistance {
   edge: number;
-  /** the candidate ops (indices into NB201_OPS), in the order of the matrix rows */
+  /** the candidate ops (op columns of the edge), in the order of the matrix rows */
   ops: number[];
   /** ops.length × ops.length, symmetric, zero diagonal */
   distance: number[][];
@@ -101,7 +99,9 @@ async function readGradient(params: Tensor[]): Promise<Gradient> {
  */
 export async function gmEdgeDistance(method: BaseMethod, edge: number, o: EdgeScoreOptions): Promise<EdgeDistance> {
   if (!Number.isInteger(o.repeats) || o.repeats < 1) throw new Error(`GM score: repeats must be a positive integer, got ${o.repeats}`);
-  const ops = enabledOps(method.mask, edge);
+  const space = method.space;
+  const keepWeight = space.split.splitWeight === 'sample';
+  const ops = space.enabledOps(method.mask, edge);
   if (ops.length < 2) throw new Error(`GM score: edge ${edge} has ${ops.length} enabled op(s); nothing to split`);
   const be = method.backend;
   const net = method.supernet;
@@ -123,7 +123,7 @@ export async function gmEdgeDistance(method: BaseMethod, edge: number, o: EdgeSc
           for (const op of ops) {
             clear();
             tidy(() => {
-              const sample = replaceEdgeOp(base, edge, op);
+              const sample = space.replaceDecisionOp(base, edge, op, keepWeight);
               backward(crossEntropy(net.forward(batch.x, sample), batch.y));
             });
             grads.push(await readGradient(shared));

@@ -5,13 +5,12 @@
 import type { Backend } from '../engine/index.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
-import { downsampleDataset, type Dataset } from '../data/dataset.js';
+import { shrinkForNetwork, type Dataset } from '../data/dataset.js';
 import { splitTrainForSearch, type SearchSplit } from '../data/split.js';
 import { createBaseMethod } from '../search/index.js';
 import type { BaseMethod } from '../search/method.js';
 import type { ImageShape } from '../search/batch.js';
-import type { OpMask } from '../spaces/nb201/ops.js';
-import { maskToString } from '../spaces/nb201/ops.js';
+import { getSpace, type OpMask } from '../spaces/registry.js';
 import type { SearchConfig } from './config.js';
 import type { RunStore } from './store.js';
 
@@ -23,9 +22,10 @@ export interface SearchData {
   numClasses: number;
 }
 
-/** The search data from a training set: shrunk by `c.downsample`, split into halves (spec §2.1). */
+/** The search data from a training set: shrunk by `c.downsample` (padded first where the shrunk side
+ *  would not be a multiple of 4; shrinkForNetwork), split into halves (spec §2.1). */
 export function prepareSearchData(c: SearchConfig, trainSet: Dataset): SearchData {
-  const train = downsampleDataset(trainSet, c.downsample);
+  const train = shrinkForNetwork(trainSet, c.downsample);
   if (train.size < 2 * c.batchSize) {
     throw new Error(`--train-limit/--dataset: ${train.size} training images are too few for two halves of --batch-size ${c.batchSize}`);
   }
@@ -59,7 +59,7 @@ export interface NodeSchedule {
 }
 
 export interface ProgressEvent {
-  phase: 'warmup' | 'split' | 'leaf' | 'select';
+  phase: 'warmup' | 'split' | 'leaf' | 'select' | 'retrain';
   node: number;
   /** e.g. 'epoch 3/8' or 'edge 2 (4/6)' */
   label: string;
@@ -86,7 +86,7 @@ export function stepsPerEpoch(c: SearchConfig, data: SearchData): number {
 /** A method for a node of the tree, fresh from its seed (the caller may load a checkpoint into it). */
 export function createNodeMethod(c: SearchConfig, backend: Backend, data: SearchData, node: number, mask: OpMask): BaseMethod {
   return createBaseMethod(c.base, {
-    backend,
+    backend, space: getSpace(c.space),
     sizes: { C: c.channels, N: c.cells, inputChannels: data.imageShape[0], numClasses: data.numClasses },
     imageShape: data.imageShape,
     mask,
@@ -154,7 +154,7 @@ export async function trainNodeEpochs(
       trainLoss: m.loss, trainAccuracy: m.accuracy, seconds: (Date.now() - t0) / 1000,
     };
     if (!Number.isFinite(m.loss)) {
-      throw new Error(`node ${node.id} (mask ${maskToString(node.mask)}): training loss became ${m.loss} in epoch ${epoch}; ` +
+      throw new Error(`node ${node.id} (mask ${method.space.maskToString(node.mask)}): training loss became ${m.loss} in epoch ${epoch}; ` +
         'lower the learning rate or check the data');
     }
     progress = { epochsDone: epoch + 1, history: [...progress.history, rec] };
@@ -191,7 +191,7 @@ export async function finishLeaf(c: SearchConfig, method: BaseMethod, data: Sear
   const m = await method.evaluate(val, { arch: derived.genotype, bn: leafBnMode(c) });
   const sm = await method.evaluate(val, { arch: 'method', bn: leafBnMode(c) });
   return {
-    node: node.id, mask: maskToString(node.mask), genotype: derived.genotypeString,
+    node: node.id, mask: method.space.maskToString(node.mask), genotype: derived.genotypeString,
     val: { accuracy: m.accuracy, loss: m.loss },
     supernetVal: { accuracy: sm.accuracy, loss: sm.loss },
     ...(derived.alpha ? { alpha: derived.alpha } : {}),

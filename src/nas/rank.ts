@@ -1,4 +1,4 @@
-// Score any NB201 genotype with the (sub-)supernet of a finished search that holds it (issue [rank]):
+// Score any genotype of a search's space with the (sub-)supernet of a finished search that holds it (issue [rank]):
 // the leaf of the partition tree whose op mask admits the genotype (one-shot: the single supernet),
 // run as a single path on fixed validation batches — the first images of the architecture half, as
 // the search scored its own leaves — optionally after BN recalibration on K fixed training batches.
@@ -14,18 +14,16 @@
 // Node only: reads the run folder (result.json, checkpoints/node-<id>.safetensors).
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { keep, noGrad, tidy, tuneKernels, type Backend } from '../engine/index.js';
+import { keep, noGrad, tidy, tuneKernels, batchNormsByPath, type Backend } from '../engine/index.js';
 import { BatchSampler } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
-import { readJsonFile } from '../io/fs.js';
+import { readTextFile } from '../io/fs.js';
+import { parseSealedJson } from '../io/sealed-json.js';
 import { parseCsvRecords } from '../io/csv.js';
 import { loadMethodCheckpoint } from '../search/checkpoints.js';
 import { uploadBatch, type DeviceBatch, type EvalData } from '../search/batch.js';
 import type { BaseMethod } from '../search/method.js';
-import { batchNormsByPath } from '../spaces/nb201/cells.js';
-import type { ArchSample } from '../spaces/nb201/supernet.js';
-import { parseMask, maskAdmits, maskToString, type OpMask } from '../spaces/nb201/ops.js';
-import { parseGenotype, formatGenotype, type Genotype } from '../spaces/nb201/genotype.js';
+import { getSpace, SPACE_NAMES, type SearchSpace, type ArchSample, type OpMask, type Genotype } from '../spaces/registry.js';
 import type { SearchConfig } from './config.js';
 import type { SearchResult } from './search.js';
 import { createNodeMethod, leafBnMode, validationData, checkpointName, type NodeProgress, type SearchData } from './phases.js';
@@ -63,10 +61,11 @@ export function loadRun(dir: string): LoadedRun {
     }
     throw new Error(`${dir}: no result.json; not the output folder of a finished search (\`node run.js --space nb201 --out DIR\`)`);
   }
-  const result = readJsonFile(resultPath, 'search result') as SearchResult;
+  const result = parseSealedJson<SearchResult>(readTextFile(resultPath, 'search result'), resultPath).value;
   const bad = (what: string): never => { throw new Error(`${resultPath}: not a gmnas search result (${what})`); };
   if (typeof result !== 'object' || result === null) bad('not a JSON object');
-  if (result.space !== 'nb201') bad(`space ${JSON.stringify(result.space)}, expected "nb201"`);
+  if (!SPACE_NAMES.includes(result.space)) bad(`space ${JSON.stringify(result.space)}, expected one of ${SPACE_NAMES.join(', ')}`);
+  const space = getSpace(result.space);
   if (!result.config || typeof result.config !== 'object') bad('no config');
   if (!result.tree || !Array.isArray(result.tree.nodes) || result.tree.nodes.length === 0) bad('no tree.nodes');
   const ckDir = join(abs, 'checkpoints');
@@ -77,9 +76,9 @@ export function loadRun(dir: string): LoadedRun {
   const failed = new Map((result.failedLeaves ?? []).map((f) => [f.node, f.error]));
   const leaves: RunLeaf[] = result.tree.nodes.filter((n) => n.children.length === 0).map((n) => {
     let mask: OpMask;
-    try { mask = parseMask(n.mask); } catch (e) { return bad(`node ${n.id}: ${(e as Error).message}`); }
+    try { mask = space.parseMask(n.mask); } catch (e) { return bad(`node ${n.id}: ${(e as Error).message}`); }
     return {
-      node: n.id, mask, maskString: maskToString(mask), checkpoint: join(ckDir, `${checkpointName(n.id)}.safetensors`),
+      node: n.id, mask, maskString: space.maskToString(mask), checkpoint: join(ckDir, `${checkpointName(n.id)}.safetensors`),
       failure: failed.get(n.id) ?? null,
     };
   });
@@ -88,7 +87,8 @@ export function loadRun(dir: string): LoadedRun {
 
 /** The leaf whose mask admits `g` (the leaves partition the space, so there is exactly one). */
 export function leafFor(run: LoadedRun, g: Genotype): RunLeaf | undefined {
-  return run.leaves.find((l) => maskAdmits(l.mask, g));
+  const space = getSpace(run.result.space);
+  return run.leaves.find((l) => space.maskAdmits(l.mask, g));
 }
 
 // ---- genotype lists ---------------------------------------------------------------------------
@@ -103,14 +103,14 @@ export interface GenotypeLineError { line: number; text: string; message: string
  * Lines that are not a valid NB201 genotype (malformed, or an op outside the space) come back in
  * `errors` with their 1-based line; the rest in `entries`, in file order.
  */
-export function parseGenotypeList(text: string, source: string): { entries: GenotypeLine[]; errors: GenotypeLineError[] } {
+export function parseGenotypeList(text: string, source: string, space: SearchSpace = getSpace()): { entries: GenotypeLine[]; errors: GenotypeLineError[] } {
   const entries: GenotypeLine[] = [];
   const errors: GenotypeLineError[] = [];
   const add = (line: number, raw: string): void => {
     const s = raw.trim();
     try {
-      const genotype = parseGenotype(s);
-      entries.push({ line, arch: formatGenotype(genotype), genotype });
+      const genotype = space.parseGenotype(s);
+      entries.push({ line, arch: space.formatGenotype(genotype), genotype });
     } catch (e) {
       errors.push({ line, text: s, message: (e as Error).message });
     }
@@ -205,7 +205,7 @@ export async function rankGenotypes(run: string | LoadedRun, genotypes: readonly
   const unranked: RankReport['unranked'] = [];
   const byLeaf = new Map<number, { leaf: RunLeaf; archs: Map<string, { genotype: Genotype; indices: number[] }> }>();
   genotypes.forEach((g, index) => {
-    const arch = formatGenotype(g);
+    const arch = getSpace(c.space).formatGenotype(g);
     const leaf = leafFor(r, g);
     if (!leaf) { unranked.push({ index, arch, leaf: null, reason: 'no leaf of the search admits it' }); return; }
     if (leaf.failure !== null) { unranked.push({ index, arch, leaf: leaf.node, reason: `its leaf (node ${leaf.node}) failed in the search: ${leaf.failure}` }); return; }
@@ -320,7 +320,7 @@ export function recalibrateBatchNorm(method: BaseMethod, genotype: Genotype, bat
   const net = method.supernet;
   const bns = [...batchNormsByPath(net).values()].filter((b) => b.runningMean !== null);
   const momenta = bns.map((b) => b.momentum);
-  const sample: ArchSample = { ops: genotype.map((op) => [op]), weights: null };
+  const sample: ArchSample = method.space.singlePathSample(genotype);
   const wasTraining = net.training;
   for (const b of bns) b.resetRunningStats();
   net.train(true);

@@ -13,21 +13,22 @@
 import type { Backend } from '../engine/index.js';
 import { Rng, hashSeed } from '../data/rng.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
-import { NB201_OPS, unsplitEdges, enabledOps, maskToString, parseMask } from '../spaces/nb201/ops.js';
-import { parseGenotype } from '../spaces/nb201/genotype.js';
-import type { BenchTable } from '../spaces/nb201/bench-table.js';
+import { getSpace, type BenchTable, type SearchSpace } from '../spaces/registry.js';
 import type { BaseMethod } from '../search/method.js';
 import { trainStandalone } from '../search/standalone.js';
 import { PartitionTree, type SplitRecord } from './tree.js';
 import { chooseSplitEdge, initGmnasWasm } from './cut.js';
-import { runSuccessiveHalving } from './halving.js';
+import { runSuccessiveHalving, successiveHalvingSchedule } from './halving.js';
 import { gmEdgeDistance } from './gm-score.js';
-import { validateSearchConfig, splitGroupSizes, type SearchConfig } from './config.js';
+import { validateSearchConfig, splitGroupSizes, RESUME_NEUTRAL_FIELDS, type SearchConfig } from './config.js';
 import {
-  materializeNode, trainNodeEpochs, runLeafJob, checkpointName, nodeSeed, validationData,
+  materializeNode, createNodeMethod, trainNodeEpochs, runLeafJob, checkpointName, nodeSeed, validationData,
   type SearchData, type NodeProgress, type NodeSchedule, type LeafResult, type ProgressListener,
 } from './phases.js';
 import type { RunStore } from './store.js';
+import { retrainGenotype, type RetrainResult } from './retrain.js';
+import type { Dataset } from '../data/dataset.js';
+import { sealJson } from '../io/sealed-json.js';
 
 export const RESULT_VERSION = 1;
 
@@ -40,6 +41,8 @@ export interface RunState {
   leaves: Record<string, LeafResult>;
   timings: Record<string, number>;
   startedAt: string;
+  /** the final genotype's stand-alone retraining, once done (a resumed run does not redo it) */
+  retrain?: RetrainResult;
 }
 
 /** Runs the leaves of the last level; the default runs them one after another in this thread. */
@@ -60,8 +63,14 @@ export interface RunSearchOptions {
   onProgress?: ProgressListener;
   onLog?: (line: string) => void;
   leafRunner?: LeafRunner;
+  /** the dataset's test split (raw resolution): with config.retrainEpochs > 0 the final genotype is
+   *  retrained stand-alone and scored on it (final.retrain); without it there is no retraining */
+  testSet?: Dataset;
   /** test hook: throw after this many saved epochs (simulates a killed run) */
   stopAfterEpochs?: number;
+  /** resume: a node whose checkpoint is missing or fails its check is rebuilt from its parent's
+   *  checkpoint (the root: from its seed) and retrained, instead of stopping the run */
+  retrainMissing?: boolean;
 }
 
 export interface FinalPick {
@@ -76,7 +85,7 @@ export interface FinalPick {
 
 export interface SearchResult {
   version: number;
-  space: 'nb201';
+  space: string;
   method: SearchConfig['method'];
   base: SearchConfig['base'];
   seed: number;
@@ -87,7 +96,7 @@ export interface SearchResult {
   splits: (SplitRecord & { edgeName: string; ops: string[] })[];
   leaves: (LeafResult & { bench?: Record<string, number | string> })[];
   failedLeaves: { node: number; error: string }[];
-  final: FinalPick & { bench?: Record<string, number | string> };
+  final: FinalPick & { bench?: Record<string, number | string>; retrain?: RetrainResult };
   timings: Record<string, number>;
   startedAt: string;
   finishedAt: string;
@@ -102,27 +111,29 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
   const c = o.config;
   validateSearchConfig(c);
   if (c.bench && !o.benchTable) throw new Error('--bench: the table was not loaded');
-  if (o.benchTable && !o.benchTable.hasColumn(c.benchColumn)) {
-    throw new Error(`--bench-column ${c.benchColumn}: ${o.benchTable.source} has no such column (numeric columns: ${o.benchTable.numericColumns().join(', ')})`);
-  }
+  if (o.benchTable) checkBenchColumn(o.benchTable, c.benchColumn);
   await initGmnasWasm();
+  // a selection that cannot run must fail now, not after every epoch of the search
+  if (c.select === 'halving') halvingSchedule(expectedLeafCount(c));
+  const space = getSpace(c.space);
   const log = o.onLog ?? (() => {});
   let state = o.resume ? await o.store.readState<RunState>() : null;
   if (o.resume) {
     if (!state) throw new Error(`--resume ${o.store.location ?? ''}: no run state (state.json) there`);
-    const a = JSON.stringify(state.config), b = JSON.stringify(c);
+    const a = JSON.stringify(resumeKey(state.config)), b = JSON.stringify(resumeKey(c));
     if (a !== b) throw new Error(`--resume: the run was started with a different configuration; resume it with the same flags\n  saved:  ${a}\n  now:    ${b}`);
+    state.config = c; // a moved --data-dir is recorded
     log(`resuming: ${Object.keys(state.leaves).length} leaves done, ${state.splits.length} splits done`);
   }
   if (!state) {
     state = {
-      version: 1, config: c, tree: new PartitionTree().toJSON(), splits: [], progress: {}, leaves: {}, timings: {},
+      version: 1, config: c, tree: new PartitionTree(space.fullMask(), space).toJSON(), splits: [], progress: {}, leaves: {}, timings: {},
       startedAt: new Date().toISOString(),
     };
     await o.store.writeState(state);
   }
   const st = state;
-  const tree = PartitionTree.fromJSON(st.tree, st.splits);
+  const tree = PartitionTree.fromJSON(st.tree, st.splits, space);
   const save = async (): Promise<void> => {
     st.tree = tree.toJSON();
     st.splits = tree.splits;
@@ -152,16 +163,70 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
     };
   };
   const progressOf = (id: number): NodeProgress => st.progress[id] ?? { epochsDone: schedule(id).fromEpoch, history: [] };
+  /** A child's first checkpoint: the parent's state (or fresh weights after the final split with restart). */
+  const spawnChild = async (parent: BaseMethod, child: number, isFinal: boolean, epochsDone: number): Promise<void> => {
+    const m = parent.spawn(tree.node(child).mask, { inherit: !(isFinal && c.restart), seed: nodeSeed(c, child) });
+    const childProgress: NodeProgress = { epochsDone, history: [] };
+    try {
+      await o.store.saveCheckpoint(checkpointName(child), m, childProgress);
+    } finally {
+      m.dispose();
+    }
+    st.progress[child] = childProgress;
+  };
+  /** A node about to be trained whose checkpoint state.json records (its progress is there) must have
+   *  that checkpoint, intact: a fresh start would keep the recorded epochs on untrained weights. */
+  const ensureCheckpoint = async (id: number): Promise<void> => {
+    // never saved: starts from its seed, as in an uninterrupted run (and a run of this process wrote what it reads)
+    if (!o.resume || !(id in st.progress)) return;
+    const name = checkpointName(id);
+    const file = o.store.checkpointLocation?.(name) ?? `checkpoint '${name}'`;
+    let problem: string | null = null;
+    if (!o.store.hasCheckpoint(name)) problem = `${file} is missing`;
+    else {
+      const probe = createNodeMethod(c, o.backend, o.data, id, tree.node(id).mask);
+      try { await o.store.loadCheckpoint(name, probe); } catch (e) { problem = (e as Error).message; } finally { probe.dispose(); }
+    }
+    if (problem === null) return;
+    const n = tree.node(id);
+    const epochs = st.progress[id].epochsDone;
+    if (!o.retrainMissing) {
+      const from = n.parent === null ? 'from its seed (epoch 0)' : `from its parent's checkpoint (node ${n.parent}, epoch ${schedule(id).fromEpoch})`;
+      throw new Error(`cannot resume: ${problem}, but state.json records node ${id} trained to epoch ${epochs}.\n` +
+        `  ways out: put the file back; or resume with --retrain-missing to retrain node ${id} ${from}; or start over in a new --out folder`);
+    }
+    if (n.parent === null) {
+      log(`node ${id}: ${problem}; retraining it from its seed (--retrain-missing)`);
+      delete st.progress[id];
+      await save();
+      return;
+    }
+    const ps = schedule(n.parent);
+    const { method: parent, progress } = await materializeNode(c, o.backend, o.data, o.store, ps, progressOf(n.parent)).catch((e: Error) => {
+      throw new Error(`cannot retrain node ${id} (--retrain-missing): its parent's checkpoint is unusable too (${e.message}); start over in a new --out folder`);
+    });
+    try {
+      if (progress.epochsDone !== ps.toEpoch) {
+        throw new Error(`cannot retrain node ${id} (--retrain-missing): its parent's checkpoint holds epoch ${progress.epochsDone}, not the split epoch ${ps.toEpoch}; start over in a new --out folder`);
+      }
+      log(`node ${id}: ${problem}; retraining it from its parent's checkpoint (node ${n.parent}, epoch ${ps.toEpoch}; --retrain-missing)`);
+      await spawnChild(parent, id, n.depth === levels, ps.toEpoch);
+      await save();
+    } finally {
+      parent.dispose();
+    }
+  };
 
   // ---- split levels -----------------------------------------------------------------------------
   for (let level = 0; level < levels; level++) {
     for (const n of tree.level(level)) {
       if (n.children.length) continue; // split before the run was stopped
+      await ensureCheckpoint(n.id);
       const sched = schedule(n.id);
       const { method, progress } = await materializeNode(c, o.backend, o.data, o.store, sched, progressOf(n.id));
       try {
         if (progress.epochsDone < sched.toEpoch) {
-          log(`node ${n.id}: training epochs ${progress.epochsDone}–${sched.toEpoch - 1} (mask ${maskToString(n.mask)}, α frozen)`);
+          log(`node ${n.id}: training epochs ${progress.epochsDone}–${sched.toEpoch - 1} (mask ${space.maskToString(n.mask)}, α frozen)`);
         }
         await time(`warmup.level${level}`, () => trainNodeEpochs(c, method, o.data, sched, progress, {
           store: o.store, phase: 'warmup', onProgress: o.onProgress, onEpochSaved: (p) => onEpochSaved(n.id, p),
@@ -172,19 +237,9 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
           criterion: c.method === 'gm' ? 'gm' : c.method === 'fewshot' ? 'fewshot' : 'random',
           distance: split.distance, cutScore: split.cutScore, ...(split.candidates ? { candidates: split.candidates } : {}),
         });
-        log(`node ${n.id}: split edge ${split.edge} (${edgeName(split.edge)}) into ${split.groups.map((g) => `{${g.map((i) => NB201_OPS[i]).join(', ')}}`).join(' ')}` +
+        log(`node ${n.id}: split edge ${split.edge} (${edgeName(space, split.edge)}) into ${split.groups.map((g) => `{${g.map((i) => space.decisions[split.edge].ops[i]).join(', ')}}`).join(' ')}` +
           (split.cutScore !== null ? `, cut distance ${split.cutScore.toFixed(4)}` : ''));
-        for (const child of children) {
-          const inherit = !(isFinal && c.restart);
-          const m = method.spawn(child.mask, { inherit, seed: nodeSeed(c, child.id) });
-          const childProgress: NodeProgress = { epochsDone: sched.toEpoch, history: [] };
-          try {
-            await o.store.saveCheckpoint(checkpointName(child.id), m, childProgress);
-          } finally {
-            m.dispose();
-          }
-          st.progress[child.id] = childProgress;
-        }
+        for (const child of children) await spawnChild(method, child.id, isFinal, sched.toEpoch);
         await save();
       } finally {
         method.dispose();
@@ -194,6 +249,7 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
 
   // ---- leaves -----------------------------------------------------------------------------------
   const leafNodes = tree.leaves();
+  for (const n of leafNodes) if (!st.leaves[n.id]) await ensureCheckpoint(n.id);
   const pending = leafNodes.filter((n) => !st.leaves[n.id]).map((n) => ({ node: schedule(n.id), progress: progressOf(n.id) }));
   const onResult = async (r: LeafResult): Promise<void> => {
     st.leaves[r.node] = r;
@@ -220,6 +276,18 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
   const final = await time('select', () => selectFinal(c, o, done));
   const benchOf = (g: string): Record<string, number | string> | undefined => (o.benchTable ? benchRecord(o.benchTable, g) : undefined);
   await save();
+
+  // ---- retraining the final genotype (the paper's last step) ----------------------------------------
+  if (c.retrainEpochs > 0 && o.testSet && st.retrain?.genotype !== final.genotype) {
+    log(`retraining ${final.genotype} stand-alone for ${c.retrainEpochs} epoch(s)`);
+    st.retrain = await time('retrain', () => retrainGenotype({
+      backend: o.backend, config: c, data: o.data, test: o.testSet!, genotype: final.genotype, epochs: c.retrainEpochs,
+      onStep: (epoch, done, total) => o.onProgress?.({ phase: 'retrain', node: final.node, label: `retrain epoch ${epoch + 1}/${c.retrainEpochs}`, done, total }),
+      onEpoch: (e) => o.onProgress?.({ phase: 'retrain', node: final.node, label: `retrain epoch ${e.epoch + 1}/${c.retrainEpochs}`, done: 1, total: 1, loss: e.train.loss, accuracy: e.train.accuracy }),
+    }));
+    await save();
+  }
+  const retrain = c.retrainEpochs > 0 && st.retrain?.genotype === final.genotype ? st.retrain : undefined;
   const result: SearchResult = {
     version: RESULT_VERSION, space: c.space, method: c.method, base: c.base, seed: c.seed, config: c, device: o.deviceName,
     dataset: {
@@ -227,14 +295,26 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
       imageShape: o.data.imageShape, classes: o.data.numClasses,
     },
     tree: tree.toJSON(),
-    splits: tree.splits.map((s) => ({ ...s, edgeName: edgeName(s.edge), ops: enabledOps(tree.node(s.node).mask, s.edge).map((i) => NB201_OPS[i]) })),
+    splits: tree.splits.map((s) => ({ ...s, edgeName: edgeName(space, s.edge), ops: space.enabledOps(tree.node(s.node).mask, s.edge).map((i) => space.decisions[s.edge].ops[i]) })),
     leaves: done.map((l) => { const b = benchOf(l.genotype); return b ? { ...l, bench: b } : l; }),
     failedLeaves: failed,
-    final: { ...final, ...(benchOf(final.genotype) ? { bench: benchOf(final.genotype) } : {}) },
+    final: { ...final, ...(benchOf(final.genotype) ? { bench: benchOf(final.genotype) } : {}), ...(retrain ? { retrain } : {}) },
     timings: st.timings, startedAt: st.startedAt, finishedAt: new Date().toISOString(),
   };
-  await o.store.writeText('result.json', JSON.stringify(result, null, 1));
+  await o.store.writeText('result.json', sealJson(result));
   return result;
+}
+
+/** The reported (and --select bench) column must exist and hold a number in every row. */
+export function checkBenchColumn(t: BenchTable, column: string): void {
+  if (!t.hasColumn(column)) {
+    throw new Error(`--bench-column ${column}: ${t.source} has no such column (numeric columns: ${t.numericColumns().join(', ')})`);
+  }
+  try {
+    t.column(column);
+  } catch (e) {
+    throw new Error(`--bench-column ${column}: ${(e as Error).message} (numeric columns: ${t.numericColumns().join(', ') || 'none'})`);
+  }
 }
 
 /** The table's numeric values for a genotype (undefined when the table lacks it). */
@@ -249,9 +329,8 @@ export function benchRecord(t: BenchTable, genotype: string): Record<string, num
   return out;
 }
 
-function edgeName(e: number): string {
-  const keys = ['1<-0', '2<-0', '2<-1', '3<-0', '3<-1', '3<-2'];
-  return keys[e];
+function edgeName(space: SearchSpace, e: number): string {
+  return space.decisions[e].key;
 }
 
 interface SplitChoice {
@@ -264,17 +343,18 @@ interface SplitChoice {
 
 /** Pick the edge and groups of a split (GM, few-shot or random). */
 export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: SearchData, node: number, onProgress?: ProgressListener): Promise<SplitChoice> {
-  const unsplit = unsplitEdges(method.mask);
+  const space = method.space;
+  const unsplit = c.method === 'fewshot' ? space.unsplit(method.mask) : space.split.candidates(method.mask);
   if (c.method === 'fewshot') {
     if (!unsplit.includes(c.fewshotEdge)) throw new Error(`--fewshot-edge ${c.fewshotEdge}: that edge is already split in node ${node}`);
-    return { edge: c.fewshotEdge, groups: enabledOps(method.mask, c.fewshotEdge).map((o) => [o]), distance: null, cutScore: null };
+    return { edge: c.fewshotEdge, groups: space.enabledOps(method.mask, c.fewshotEdge).map((o) => [o]), distance: null, cutScore: null };
   }
-  if (!unsplit.length) throw new Error(`node ${node} has no unsplit edge left (mask ${maskToString(method.mask)}); use fewer split levels`);
+  if (!unsplit.length) throw new Error(`node ${node} has no unsplit edge left (mask ${space.maskToString(method.mask)}); use fewer split levels`);
   const sizes = splitGroupSizes(c);
   if (c.method === 'random') {
     const rng = new Rng(hashSeed(c.seed, RANDOM_SPLIT_STREAM, node));
     const edge = unsplit[rng.int(unsplit.length)];
-    const perm = Array.from(rng.permutation(NB201_OPS.length));
+    const perm = Array.from(rng.permutation(space.decisions[edge].ops.length));
     const groups: number[][] = [];
     let at = 0;
     for (const s of sizes) { groups.push(perm.slice(at, at + s).sort((a, b) => a - b)); at += s; }
@@ -289,7 +369,7 @@ export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: Sea
     const edge = unsplit[k];
     const d = await gmEdgeDistance(method, edge, {
       repeats: c.gmRepeats, metric: c.gmMetric, batches,
-      onRepeat: (r) => onProgress?.({ phase: 'split', node, label: `node ${node} GM edge ${edgeName(edge)} (${k + 1}/${unsplit.length})`, done: r, total: c.gmRepeats }),
+      onRepeat: (r) => onProgress?.({ phase: 'split', node, label: `node ${node} GM edge ${edgeName(space, edge)} (${k + 1}/${unsplit.length})`, done: r, total: c.gmRepeats }),
     });
     matrices.push({ edge, matrix: d.distance, ops: d.ops });
   }
@@ -303,9 +383,36 @@ export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: Sea
     cutScore: choice.cutScore,
     candidates: choice.perEdge.map((p) => ({
       edge: p.edge, distance: matrices.find((m) => m.edge === p.edge)!.matrix, cutScore: p.cutScore,
-      groups: toOps(p.edge, p.groups).map((g) => g.map((i) => NB201_OPS[i])),
+      groups: toOps(p.edge, p.groups).map((g) => g.map((i) => space.decisions[p.edge].ops[i])),
     })),
   };
+}
+
+/** The config without the fields a resume may change (RESUME_NEUTRAL_FIELDS). */
+function resumeKey(c: SearchConfig): Partial<SearchConfig> {
+  const k: Partial<SearchConfig> = { ...c };
+  for (const f of RESUME_NEUTRAL_FIELDS) delete k[f];
+  return k;
+}
+
+/** Round r trains its survivors from scratch for (r + 1)·halvingEpochs epochs: one schedule unit per round. */
+const HALVING_OPTIONS = { epochsPerRound: 1 } as const;
+
+/** The successive-halving schedule over `leaves` candidates (throws when it cannot be built). */
+export function halvingSchedule(leaves: number): ReturnType<typeof successiveHalvingSchedule> {
+  try {
+    return successiveHalvingSchedule(leaves, HALVING_OPTIONS);
+  } catch (e) {
+    throw new Error(`--select halving: no schedule for ${leaves} leaves (${(e as Error).message})`);
+  }
+}
+
+/** Leaves a complete search of `c` ends with: one per op for few-shot (its `branches`, checked by the
+ *  config), branches^levels for GM/random. */
+export function expectedLeafCount(c: SearchConfig): number {
+  if (!c.splitEpochs.length) return 1;
+  if (c.method === 'fewshot') return c.branches;
+  return c.branches ** c.splitEpochs.length;
 }
 
 async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafResult[]): Promise<FinalPick> {
@@ -335,8 +442,8 @@ async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafRes
       // selection); each round trains the survivors from scratch for the round's cumulative epochs
       const val = validationData(c, o.data);
       const train = (g: string, epochs: number, seed: number): Promise<number> => trainStandalone({
-        backend: o.backend,
-        network: { genotype: parseGenotype(g), C: c.channels, N: c.cells, inputChannels: o.data.imageShape[0], numClasses: o.data.numClasses },
+        backend: o.backend, space: getSpace(c.space),
+        network: { genotype: getSpace(c.space).parseGenotype(g), C: c.channels, N: c.cells, inputChannels: o.data.imageShape[0], numClasses: o.data.numClasses },
         seed, imageShape: o.data.imageShape,
         train: new BatchSampler(o.data.train, { batchSize: c.batchSize, seed, sampling: 'independent', augment: true, indices: o.data.split.weights }),
         stepsPerEpoch: c.stepsPerEpoch ?? Math.ceil(o.data.split.weights.length / c.batchSize),
@@ -350,7 +457,7 @@ async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafRes
           out.push([await train(leaves[i].genotype, round.endEpoch * c.halvingEpochs, hashSeed(c.seed, 0x4a1f, leaves[i].node))]);
         }
         return out;
-      });
+      }, HALVING_OPTIONS);
       const lastScore = new Map<number, number>();
       for (const r of res.rounds) r.candidates.forEach((cand, k) => lastScore.set(cand, r.scores[k]));
       return {
@@ -362,6 +469,6 @@ async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafRes
   }
 }
 
-/** Parse a leaf's mask string (for tools reading result.json). */
-export { parseMask };
+/** Parse a leaf's mask string of a run's space (for tools reading result.json). */
+export function parseMask(text: string, spaceName?: string): Uint8Array { return getSpace(spaceName).parseMask(text); }
 export { evalBatches };

@@ -2,7 +2,7 @@
 // and the final artifacts. The Node implementation (file-store.ts) writes files atomically so a killed
 // run resumes; MemoryStore keeps everything in memory (browsers, tests, runs without --out).
 import type { BaseMethod } from '../search/method.js';
-import { encodeSafetensors, decodeSafetensors } from '../io/safetensors.js';
+import { encodeSafetensors, decodeSafetensors, sealSafetensors, assertFiniteTensors } from '../io/safetensors.js';
 import type { MethodStateMeta } from '../search/method.js';
 
 export interface RunStore {
@@ -11,6 +11,8 @@ export interface RunStore {
   readState<T>(): Promise<T | null>;
   writeState(state: unknown): Promise<void>;
   hasCheckpoint(name: string): boolean;
+  /** where a checkpoint lives, for messages (a file path); absent: named by `name` */
+  checkpointLocation?(name: string): string;
   /** `info` (JSON) travels inside the checkpoint: the node's progress, so a checkpoint and the
    *  progress it belongs to can never disagree, whichever write a kill interrupted */
   saveCheckpoint(name: string, method: BaseMethod, info: unknown): Promise<void>;
@@ -32,12 +34,14 @@ export class MemoryStore implements RunStore {
   async saveCheckpoint(name: string, method: BaseMethod, info: unknown): Promise<void> {
     // through the same encoding as a file, so both stores restore exactly the same values
     const { tensors, meta } = await method.exportState();
-    this.checkpoints.set(name, { bytes: encodeSafetensors(tensors), meta, info: JSON.stringify(info) });
+    this.checkpoints.set(name, { bytes: sealSafetensors(encodeSafetensors(tensors), `checkpoint '${name}'`), meta, info: JSON.stringify(info) });
   }
   async loadCheckpoint<T>(name: string, method: BaseMethod): Promise<T> {
     const c = this.checkpoints.get(name);
     if (!c) throw new Error(`run store: no checkpoint '${name}'`);
-    method.importState(decodeSafetensors(c.bytes, `checkpoint '${name}'`).tensors, c.meta, `checkpoint '${name}'`);
+    const { tensors } = decodeSafetensors(c.bytes, `checkpoint '${name}'`, { requireChecksum: true });
+    assertFiniteTensors(tensors, `checkpoint '${name}'`);
+    method.importState(tensors, c.meta, `checkpoint '${name}'`);
     return JSON.parse(c.info) as T;
   }
   async writeText(name: string, text: string): Promise<void> { this.texts.set(name, text); }

@@ -1,8 +1,7 @@
-// The partition tree: the root is the whole supernet (all-ones 6×5 op mask); a split of node s on
+// The partition tree: the root is the whole supernet (the space's all-ones op mask); a split of node s on
 // edge e into groups G1..GB gives B children whose masks equal s's with row e restricted to Gk.
 // Leaves are the sub-supernets that get trained to the end and each yield one architecture.
-import { NB201_OPS, fullMask, restrictMask, maskToString, parseMask, enabledOps, countAdmitted } from '../spaces/nb201/ops.js';
-import type { OpMask } from '../spaces/nb201/ops.js';
+import { getSpace, type SearchSpace, type OpMask } from '../spaces/registry.js';
 
 export type SplitCriterion = 'gm' | 'fewshot' | 'random';
 
@@ -11,7 +10,7 @@ export interface SplitRecord {
   node: number;
   edge: number;
   criterion: SplitCriterion;
-  /** op indices of each group (indices into NB201_OPS) */
+  /** op indices of each group (op columns of the edge) */
   groupIndices: number[][];
   /** the same groups as op names */
   groups: string[][];
@@ -37,7 +36,8 @@ export class PartitionTree {
   readonly nodes: TreeNode[] = [];
   readonly splits: SplitRecord[] = [];
 
-  constructor(rootMask: OpMask = fullMask()) {
+  constructor(rootMask?: OpMask, readonly space: SearchSpace = getSpace()) {
+    rootMask ??= space.fullMask();
     this.nodes.push({ id: 0, parent: null, depth: 0, mask: rootMask, children: [] });
   }
 
@@ -58,7 +58,7 @@ export class PartitionTree {
   split(nodeId: number, edge: number, groupIndices: number[][], info: Omit<SplitRecord, 'node' | 'edge' | 'groupIndices' | 'groups' | 'children'>): TreeNode[] {
     const parent = this.node(nodeId);
     if (parent.children.length) throw new Error(`partition tree: node ${nodeId} is already split`);
-    const enabled = enabledOps(parent.mask, edge);
+    const enabled = this.space.enabledOps(parent.mask, edge);
     const flat = groupIndices.flat().sort((a, b) => a - b);
     if (groupIndices.length < 2 || groupIndices.some((g) => g.length === 0) ||
       flat.length !== enabled.length || flat.some((o, i) => o !== enabled[i])) {
@@ -67,7 +67,7 @@ export class PartitionTree {
     }
     const children = groupIndices.map((g) => {
       const child: TreeNode = {
-        id: this.nodes.length, parent: nodeId, depth: parent.depth + 1, mask: restrictMask(parent.mask, edge, g), children: [],
+        id: this.nodes.length, parent: nodeId, depth: parent.depth + 1, mask: this.space.restrictMask(parent.mask, edge, g), children: [],
       };
       this.nodes.push(child);
       parent.children.push(child.id);
@@ -75,7 +75,7 @@ export class PartitionTree {
     });
     this.splits.push({
       node: nodeId, edge, groupIndices: groupIndices.map((g) => [...g].sort((a, b) => a - b)),
-      groups: groupIndices.map((g) => [...g].sort((a, b) => a - b).map((o) => NB201_OPS[o])),
+      groups: groupIndices.map((g) => [...g].sort((a, b) => a - b).map((o) => this.space.decisions[edge].ops[o])),
       children: children.map((c) => c.id), ...info,
     });
     return children;
@@ -84,15 +84,15 @@ export class PartitionTree {
   toJSON(): { nodes: { id: number; parent: number | null; depth: number; mask: string; children: number[]; archs: number }[] } {
     return {
       nodes: this.nodes.map((n) => ({
-        id: n.id, parent: n.parent, depth: n.depth, mask: maskToString(n.mask), children: n.children, archs: countAdmitted(n.mask),
+        id: n.id, parent: n.parent, depth: n.depth, mask: this.space.maskToString(n.mask), children: n.children, archs: this.space.countAdmitted(n.mask),
       })),
     };
   }
 
-  static fromJSON(j: { nodes: { id: number; parent: number | null; depth: number; mask: string; children: number[] }[] }, splits: SplitRecord[] = []): PartitionTree {
-    const t = new PartitionTree(parseMask(j.nodes[0].mask));
+  static fromJSON(j: { nodes: { id: number; parent: number | null; depth: number; mask: string; children: number[] }[] }, splits: SplitRecord[] = [], space: SearchSpace = getSpace()): PartitionTree {
+    const t = new PartitionTree(space.parseMask(j.nodes[0].mask), space);
     t.nodes.length = 0;
-    for (const n of j.nodes) t.nodes.push({ id: n.id, parent: n.parent, depth: n.depth, mask: parseMask(n.mask), children: [...n.children] });
+    for (const n of j.nodes) t.nodes.push({ id: n.id, parent: n.parent, depth: n.depth, mask: space.parseMask(n.mask), children: [...n.children] });
     t.splits.push(...splits);
     return t;
   }
@@ -104,7 +104,7 @@ export class PartitionTree {
       const n = this.node(id);
       const split = this.splits.find((s) => s.node === id);
       const head = isRoot ? '' : `${prefix}${last ? '└─ ' : '├─ '}`;
-      lines.push(`${head}node ${id}  mask ${maskToString(n.mask)}  (${countAdmitted(n.mask)} archs)` +
+      lines.push(`${head}node ${id}  mask ${this.space.maskToString(n.mask)}  (${this.space.countAdmitted(n.mask)} archs)` +
         (split ? `  split edge ${split.edge} → ${split.groups.map((g) => `{${g.join(',')}}`).join(' ')}` : '') + label(n));
       const childPrefix = isRoot ? '' : prefix + (last ? '   ' : '│  ');
       n.children.forEach((c, i) => walk(c, childPrefix, i === n.children.length - 1, false));

@@ -9,6 +9,7 @@ import type { SearchConfig } from '../nas/config.js';
 import { runLeafJob, type NodeProgress, type NodeSchedule, type LeafResult, type SearchData } from '../nas/phases.js';
 import { loadSearchData } from '../nas/search-data.js';
 import { FileStore } from '../nas/file-store.js';
+import { SharedStore } from './shared-store.js';
 import { autotuneBackendOptions } from '../io/autotune-cache.js';
 
 export interface LeafTask {
@@ -22,6 +23,8 @@ export interface LeafTask {
   port: MessagePort;
   /** test hook: make this job fail (exercises retry and failure reporting) */
   failNodes?: number[];
+  /** queued runs: the folder holding checkpoints/ in the shared store (SHA-256-checked); else `location` */
+  checkpointRoot?: string;
 }
 
 export type LeafMessage = { type: 'progress'; event: unknown } | { type: 'epoch'; progress: NodeProgress };
@@ -39,7 +42,7 @@ export default async function trainLeaf(task: LeafTask): Promise<LeafResult> {
     await initGmnasWasm();
     const key = JSON.stringify([task.config.dataset, task.config.dataDir, task.config.trainLimit, task.config.syntheticSize, task.config.downsample, task.config.batchSize]);
     if (!data || key !== dataKey) { data = loadSearchData(task.config); dataKey = key; }
-    return await runLeafJob(task.config, be, data, new FileStore(task.location), task.node, task.progress, {
+    return await runLeafJob(task.config, be, data, task.checkpointRoot ? new SharedStore(null, task.checkpointRoot) : new FileStore(task.location), task.node, task.progress, {
       onEpochSaved: async (p) => task.port.postMessage({ type: 'epoch', progress: p } satisfies LeafMessage),
       onProgress: (event) => task.port.postMessage({ type: 'progress', event } satisfies LeafMessage),
     });

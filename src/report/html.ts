@@ -6,8 +6,7 @@
 // Browser-safe: no node: imports. The browser demo reuses the SVG pieces (`heatmapSvg`, `treeSvg`,
 // `lineChartSvg`); every piece returns markup with all text escaped, so it can go into innerHTML.
 import type { SearchResult } from '../nas/search.js';
-import { NB201_OPS, NB201_EDGES, NUM_EDGES, NUM_OPS, parseMask, enabledOps } from '../spaces/nb201/ops.js';
-import { parseGenotype } from '../spaces/nb201/genotype.js';
+import { getSpace, type SearchSpace } from '../spaces/registry.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Text helpers
@@ -39,7 +38,12 @@ const SHORT_OPS: Record<string, string> = {
 };
 export function shortOpName(op: string): string { return SHORT_OPS[op] ?? op; }
 
-function edgeKey(e: number): string { return NB201_EDGES[e]?.key ?? `e${e}`; }
+function edgeKey(space: SearchSpace, e: number): string { return space.decisions[e]?.key ?? `e${e}`; }
+
+/** The space a result was searched in (a bare tree or an unknown name: the default space). */
+function spaceOf(r: { space?: string }): SearchSpace {
+  try { return getSpace(r.space); } catch { return getSpace(); }
+}
 
 /** Category colours (groups of a split, leaves in the curve charts). */
 const PALETTE = ['#2f6db3', '#d9822b', '#2e9e5b', '#b8437a', '#7a5cc2', '#8a6d3b', '#1f9aa8', '#c0392b'];
@@ -195,10 +199,10 @@ export function heatmapSvg(matrix: readonly (readonly number[])[], labels: reado
 // Partition tree
 
 /** What `treeSvg` needs: the tree and the splits; leaves/final/failures add scores and marks. */
-export type TreeSource = Pick<SearchResult, 'tree' | 'splits'> & Partial<Pick<SearchResult, 'leaves' | 'final' | 'failedLeaves'>>;
+export type TreeSource = Pick<SearchResult, 'tree' | 'splits'> & Partial<Pick<SearchResult, 'leaves' | 'final' | 'failedLeaves' | 'space'>>;
 
-function safeMask(text: string): Uint8Array | null {
-  try { return parseMask(text); } catch { return null; }
+function safeMask(space: SearchSpace, text: string): Uint8Array | null {
+  try { return space.parseMask(text); } catch { return null; }
 }
 
 /**
@@ -207,6 +211,7 @@ function safeMask(text: string): Uint8Array | null {
  * for leaves, the validation accuracy; edges labelled with the split edge and the child's op group.
  */
 export function treeSvg(result: TreeSource): string {
+  const space = spaceOf(result);
   const nodes = result.tree.nodes;
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const W = 156, H = 88, GAP = 22, VGAP = 74, PAD = 12, CELL = 8, CGAP = 1;
@@ -254,14 +259,14 @@ export function treeSvg(result: TreeSource): string {
     if (s && group) {
       const text = `{${group.map(shortOpName).join(', ')}}`;
       out.push(`<text x="${x2}" y="${y2 - 8}" text-anchor="middle" ${halo} fill="${paletteColour(k)}" font-weight="600">` +
-        `<title>${escapeHtml(`edge ${s.edge} (${edgeKey(s.edge)}) restricted to ${group.join(', ')}`)}</title>${escapeHtml(text)}</text>`);
+        `<title>${escapeHtml(`edge ${s.edge} (${edgeKey(space, s.edge)}) restricted to ${group.join(', ')}`)}</title>${escapeHtml(text)}</text>`);
     }
   }
   for (const n of nodes) {
     const { x, y } = pos(n.id);
     const leaf = leafOf.get(n.id);
     const isFinal = finalNode === n.id;
-    const mask = safeMask(n.mask);
+    const mask = safeMask(space, n.mask);
     const s = splitOf.get(n.id);
     out.push(`<g class="tree-node" data-node="${n.id}">`);
     out.push(`<title>${escapeHtml(`node ${n.id} — mask ${n.mask} — ${n.archs} architectures`)}</title>`);
@@ -272,22 +277,22 @@ export function treeSvg(result: TreeSource): string {
     // the mask: rows = edges, columns = ops
     const gx = x + 8, gy = y + 24;
     if (mask) {
-      for (let e = 0; e < NUM_EDGES; e++) {
-        const restricted = enabledOps(mask, e).length < NUM_OPS;
-        for (let o = 0; o < NUM_OPS; o++) {
-          const on = mask[e * NUM_OPS + o] === 1;
+      for (let e = 0; e < space.rows; e++) {
+        const restricted = space.enabledOps(mask, e).length < space.decisions[e].ops.length;
+        for (let o = 0; o < space.cols; o++) {
+          const on = mask[e * space.cols + o] === 1;
           const fill = on ? (restricted ? '#e08a1e' : '#3b6ea5') : '#e6e6e6';
           out.push(`<rect class="mask-cell" x="${gx + o * (CELL + CGAP)}" y="${gy + e * (CELL + CGAP)}" width="${CELL}" height="${CELL}" fill="${fill}">` +
-            `<title>${escapeHtml(`edge ${e} (${edgeKey(e)}) ${NB201_OPS[o]}: ${on ? 'on' : 'off'}`)}</title></rect>`);
+            `<title>${escapeHtml(`edge ${e} (${edgeKey(space, e)}) ${space.decisions[e].ops[o]}: ${on ? 'on' : 'off'}`)}</title></rect>`);
         }
       }
     } else {
       out.push(`<text x="${gx}" y="${gy + 10}" font-family="ui-monospace, monospace" font-size="8">${escapeHtml(n.mask)}</text>`);
     }
-    const tx = x + 8 + NUM_OPS * (CELL + CGAP) + 10;
+    const tx = x + 8 + space.cols * (CELL + CGAP) + 10;
     out.push(`<text x="${tx}" y="${y + 33}">${escapeHtml(n.archs.toLocaleString('en-US'))} archs</text>`);
     if (s) {
-      out.push(`<text x="${tx}" y="${y + 47}" fill="#555555">split ${escapeHtml(edgeKey(s.edge))}</text>`);
+      out.push(`<text x="${tx}" y="${y + 47}" fill="#555555">split ${escapeHtml(edgeKey(space, s.edge))}</text>`);
       if (s.cutScore !== null) out.push(`<text x="${tx}" y="${y + 61}" fill="#555555">cut ${fmt(s.cutScore, 3)}</text>`);
     } else if (leaf) {
       out.push(`<text x="${tx}" y="${y + 47}">val ${fmt(leaf.val.accuracy, 2)} %</text>`);
@@ -516,11 +521,11 @@ function benchCell(v: number | string | undefined): string {
   return typeof v === 'number' ? `<td class="num">${fmt(v, 2)}</td>` : `<td>${escapeHtml(v)}</td>`;
 }
 
-function genotypeTable(genotype: string): string {
+function genotypeTable(space: SearchSpace, genotype: string): string {
   let ops: readonly number[];
-  try { ops = parseGenotype(genotype); } catch { return ''; }
-  const head = NB201_EDGES.map((e) => `<th>${escapeHtml(e.key)}</th>`).join('');
-  const cells = ops.map((o) => `<td><code>${escapeHtml(NB201_OPS[o] ?? String(o))}</code></td>`).join('');
+  try { ops = space.parseGenotype(genotype); } catch { return ''; }
+  const head = space.decisions.map((e) => `<th>${escapeHtml(e.key)}</th>`).join('');
+  const cells = ops.map((o, e) => `<td><code>${escapeHtml(space.decisions[e].ops[o] ?? String(o))}</code></td>`).join('');
   return `<table class="genotype-edges"><tr><th>edge</th>${head}</tr><tr><th>op</th>${cells}</tr></table>`;
 }
 
@@ -543,13 +548,20 @@ function finalSection(r: SearchResult): string {
     parts.push('<p class="oracle-note">Oracle pick: the leaves were ranked by their benchmark accuracy, which a real search does not know. ' +
       'This is an upper bound for the partition, not a search result.</p>');
   }
-  parts.push(genotypeTable(f.genotype));
+  parts.push(genotypeTable(spaceOf(r), f.genotype));
   if (f.bench) {
     const keys = Object.keys(f.bench).filter((k) => k !== 'arch_str');
     if (keys.length) {
       parts.push(`<table class="bench"><tr>${keys.map((k) => `<th>${escapeHtml(k)}</th>`).join('')}</tr>` +
         `<tr>${keys.map((k) => benchCell(f.bench![k])).join('')}</tr></table>`);
     }
+  }
+  if (f.retrain) {
+    const rt = f.retrain;
+    parts.push('<h3>Retrained stand-alone</h3>' +
+      `<p>test accuracy <b>${escapeHtml(fmt(rt.testAccuracy, 2))} %</b>, loss ${escapeHtml(fmt(rt.testLoss, 4))}, ` +
+      `${escapeHtml(rt.parameters)} parameters, ${escapeHtml(fmt(rt.seconds, 1))} s</p>` +
+      `<p class="muted">protocol: ${escapeHtml(rt.protocol.description)}</p>`);
   }
   if (f.halving?.rounds.length) {
     parts.push('<h3>Successive halving</h3><table><tr><th>round</th><th>epochs</th><th>candidates (node: score)</th><th>kept</th></tr>');
@@ -604,9 +616,11 @@ function treeSection(r: SearchResult): string {
 
 /** The op names of `edge` in the node's mask (the rows of its distance matrix), or indices. */
 function edgeLabels(r: SearchResult, node: number, edge: number, n: number): string[] {
-  const mask = safeMask(r.tree.nodes.find((x) => x.id === node)?.mask ?? '');
-  const names = mask ? enabledOps(mask, edge).map((o) => NB201_OPS[o] as string) : [];
-  return names.length === n ? names : n === NUM_OPS ? [...NB201_OPS] : Array.from({ length: n }, (_, i) => String(i));
+  const space = spaceOf(r);
+  const mask = safeMask(space, r.tree.nodes.find((x) => x.id === node)?.mask ?? '');
+  const ops = space.decisions[edge]?.ops ?? [];
+  const names = mask ? space.enabledOps(mask, edge).map((o) => ops[o]) : [];
+  return names.length === n ? names : n === ops.length ? [...ops] : Array.from({ length: n }, (_, i) => String(i));
 }
 
 function groupIndices(labels: readonly string[], groups: readonly (readonly string[])[]): number[][] {
@@ -619,7 +633,7 @@ function splitsSection(r: SearchResult, precision: number): string {
   parts.push('<p class="muted">GM distance between ops on an edge: 1 − cosine similarity of the shared weights\' gradients, ' +
     'averaged over repeats (darker = more disagreement). The chosen cut keeps ops that agree together; outlined cells are within a group.</p>');
   for (const s of r.splits) {
-    const key = edgeKey(s.edge);
+    const key = edgeKey(spaceOf(r), s.edge);
     parts.push('<div class="split">');
     parts.push(`<h3>Node ${escapeHtml(s.node)}: split on edge ${escapeHtml(s.edge)} (${escapeHtml(s.edgeName ?? key)}) ` +
       `<span class="badge">${escapeHtml(s.criterion)}</span></h3>`);
@@ -647,7 +661,7 @@ function splitsSection(r: SearchResult, precision: number): string {
         const cl = edgeLabels(r, s.node, c.edge, c.distance.length);
         parts.push(`<figure class="candidate${chosen ? ' chosen' : ''}">`);
         parts.push(heatmapSvg(c.distance, cl.map(shortOpName), {
-          title: `edge ${c.edge} (${edgeKey(c.edge)})${chosen ? ' ★ chosen' : ''}`, precision, cell: 38, fontSize: 9,
+          title: `edge ${c.edge} (${edgeKey(spaceOf(r), c.edge)})${chosen ? ' ★ chosen' : ''}`, precision, cell: 38, fontSize: 9,
           groups: groupIndices(cl, c.groups), fullLabels: cl, legend: false, min, max, chosen,
         }));
         parts.push(`<figcaption>cut ${fmt(c.cutScore, precision)} — ${escapeHtml(c.groups.map((g) => `{${g.map(shortOpName).join(',')}}`).join(' '))}` +

@@ -10,7 +10,7 @@
 // BN: the reference computes L_valid(w') on a copy of the model, so that forward leaves the real
 // running statistics alone; we snapshot and restore them around it.
 import { Tensor, tidy, keep, noGrad, backward, crossEntropy, gradNorm, BatchNorm2d } from '../engine/index.js';
-import { mixedSample, type ArchSample } from '../spaces/nb201/supernet.js';
+import type { ArchSample } from '../spaces/space.js';
 import { BaseMethod, type BaseMethodOptions } from './method.js';
 import { maskedSoftmax } from './relax.js';
 import type { DeviceBatch } from './batch.js';
@@ -31,7 +31,7 @@ export class Darts extends BaseMethod {
 
   sampleArch(o: { withGrad?: boolean; rng?: Rng } = {}): ArchSample {
     const theta = o.withGrad ? maskedSoftmax(this.alpha, this.bias) : noGrad(() => maskedSoftmax(this.alpha, this.bias));
-    return mixedSample(this.mask, theta);
+    return this.space.mixedSample(this.mask, theta);
   }
 
   /** θ = masked softmax(α) as host values (for logs and GM reports). */

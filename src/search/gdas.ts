@@ -7,8 +7,7 @@
 // with α read once at the start of the step (it does not change in between).
 // Derivation: argmax of the masked α.
 import { Tensor } from '../engine/index.js';
-import type { ArchSample } from '../spaces/nb201/supernet.js';
-import { NUM_EDGES, NUM_OPS, enabledOps } from '../spaces/nb201/ops.js';
+import type { ArchSample } from '../spaces/space.js';
 import { BaseMethod, type BaseMethodOptions } from './method.js';
 import { gdasHardWeights, gdasIndex, gumbelNoise } from './relax.js';
 import type { Rng } from '../data/rng.js';
@@ -26,12 +25,12 @@ export class Gdas extends BaseMethod {
   /** Needs `alphaHost` (α's current values) to choose the ops on the host. */
   sampleArch(o: { withGrad?: boolean; rng?: Rng; alphaHost?: Float32Array } = {}): ArchSample {
     if (!o.alphaHost) throw new Error('gdas.sampleArch: pass alphaHost (await method.alphaValues()) — GDAS picks its ops from α on the host');
-    const noiseHost = gumbelNoise(o.rng ?? this.rng, NUM_EDGES * NUM_OPS);
-    const index = gdasIndex(o.alphaHost, noiseHost, this.mask);
+    const noiseHost = gumbelNoise(o.rng ?? this.rng, this.alpha.size);
+    const index = gdasIndex(o.alphaHost, noiseHost, this.mask, this.space);
     if (!o.withGrad) return { ops: index.map((op) => [op]), weights: null }; // hard weights are exactly one-hot
-    const noise = Tensor.fromArray(this.backend, noiseHost, [NUM_EDGES, NUM_OPS]);
+    const noise = Tensor.fromArray(this.backend, noiseHost, this.alpha.shape);
     const weights = gdasHardWeights(this.alpha, this.bias, noise, this.tau, index);
-    const weightOnly = index.map((op, e) => enabledOps(this.mask, e).filter((k) => k !== op));
+    const weightOnly = index.map((op, e) => this.space.enabledOps(this.mask, e).filter((k) => k !== op));
     return { ops: index.map((op) => [op]), weights, weightOnly };
   }
 }

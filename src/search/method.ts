@@ -1,4 +1,4 @@
-// The common machinery of the one-shot base methods over a (masked) NB201 supernet: α and its Adam,
+// The common machinery of the one-shot base methods over a (masked) supernet of any search space: α and its Adam,
 // the weight SGD with per-epoch cosine LR and gradient clipping, the weight step, the first-order
 // architecture step, evaluation, derivation, spawning children at a split, and checkpoint state.
 // Subclasses (darts.ts, snas.ts, rsps.ts, gdas.ts) say how an architecture sample is drawn, how α is
@@ -16,14 +16,13 @@ import {
 } from '../engine/index.js';
 import type { Backend } from '../engine/index.js';
 import { Rng, hashSeed, type RngState } from '../data/rng.js';
-import { Nb201Supernet, type ArchSample, type SupernetConfig } from '../spaces/nb201/supernet.js';
-import { NUM_EDGES, NUM_OPS, fullMask, maskToString, assertOpMask, type OpMask } from '../spaces/nb201/ops.js';
-import { formatGenotype, type Genotype } from '../spaces/nb201/genotype.js';
-import { moduleStateTensors, loadModuleState } from '../spaces/nb201/checkpoint.js';
+import { moduleStateTensors, loadModuleState } from '../engine/index.js';
+import { getSpace } from '../spaces/registry.js';
+import type { SearchSpace, SpaceSupernet, ArchSample, OpMask, Genotype } from '../spaces/space.js';
 import type { SafetensorsInput, DecodedTensor } from '../io/safetensors.js';
 import { MetricAccumulator, type MetricTotals } from './metrics.js';
 import { uploadBatch, isDeviceBatch, iterateEvalData, type DeviceBatch, type BatchSource, type EvalData, type ImageShape, type HostBatch } from './batch.js';
-import { maskBias, maskedArgmax } from './relax.js';
+import { maskBias } from './relax.js';
 import { StepReplayer } from './replay.js';
 import { resolveHyper, epochLr, epochTau, type BaseMethodHyper, type BaseMethodName } from './presets.js';
 
@@ -32,6 +31,8 @@ export interface MacroSizes { C: number; N: number; inputChannels: number; numCl
 
 export interface BaseMethodOptions {
   backend: Backend;
+  /** the search space (default: the registry's default space) */
+  space?: SearchSpace;
   sizes: MacroSizes;
   /** [C, H, W] of the training images (for uploading host batches) */
   imageShape: ImageShape;
@@ -77,7 +78,7 @@ export interface DeriveOptions {
 export interface DeriveResult {
   genotype: Genotype;
   genotypeString: string;
-  /** α at derivation time, row-major [6,5] (argmax methods) */
+  /** α at derivation time, row-major [rows, cols] (argmax methods) */
   alpha?: number[];
   /** RSPS: every candidate with its validation score, in sampling order */
   candidates?: { genotype: string; accuracy: number; loss: number }[];
@@ -108,8 +109,9 @@ export abstract class BaseMethod {
   readonly sizes: MacroSizes;
   readonly imageShape: ImageShape;
   readonly seed: number;
-  readonly supernet: Nb201Supernet;
-  /** architecture parameters [6,5] (a leaf with gradients; unused by RSPS) */
+  readonly space: SearchSpace;
+  readonly supernet: SpaceSupernet;
+  /** architecture parameters [rows, cols] (a leaf with gradients; unused by RSPS) */
   readonly alpha: Tensor;
   readonly weightOptimizer: SGD;
   readonly archOptimizer: Adam;
@@ -138,13 +140,13 @@ export abstract class BaseMethod {
     }
     if (!Number.isSafeInteger(o.seed)) throw new Error(`${name}: seed must be a safe integer, got ${o.seed}`);
     this.seed = o.seed;
-    const mask = o.mask ?? fullMask();
-    assertOpMask(mask, `${name} mask`);
-    const config: SupernetConfig = { ...o.sizes, trackCellStats: this.hyper.trackCellStats, mask };
-    this.supernet = new Nb201Supernet(o.backend, new EngineRng(o.seed), config);
+    const space = this.space = o.space ?? getSpace();
+    const mask = o.mask ?? space.fullMask();
+    space.assertMask(mask, `${name} mask`);
+    this.supernet = space.buildSupernet(o.backend, new EngineRng(o.seed), { ...o.sizes, trackCellStats: this.hyper.trackCellStats, mask });
     const alphaRng = new Rng(hashSeed(o.seed, ALPHA_STREAM));
-    const a = new Float32Array(NUM_EDGES * NUM_OPS).map(() => alphaRng.normal(this.hyper.alphaInitMean, this.hyper.alphaInitStd));
-    this.alpha = keep(Tensor.fromArray(o.backend, a, [NUM_EDGES, NUM_OPS])).param('arch_parameters');
+    const a = new Float32Array(space.rows * space.cols).map(() => alphaRng.normal(this.hyper.alphaInitMean, this.hyper.alphaInitStd));
+    this.alpha = keep(Tensor.fromArray(o.backend, a, [space.rows, space.cols])).param('arch_parameters');
     this.weightParams = this.supernet.parameters();
     this.weightOptimizer = new SGD(this.weightParams, {
       lr: this.hyper.lr, momentum: this.hyper.momentum, nesterov: this.hyper.nesterov, weightDecay: this.hyper.weightDecay,
@@ -152,7 +154,7 @@ export abstract class BaseMethod {
     this.archOptimizer = new Adam([this.alpha], { lr: this.hyper.archLr, betas: this.hyper.archBetas, weightDecay: this.hyper.archWeightDecay });
     this.rng = new Rng(hashSeed(o.seed, SAMPLE_STREAM));
     this.trainMetrics = new MetricAccumulator(o.backend);
-    this.bias = keep(maskBias(o.backend, mask));
+    this.bias = keep(maskBias(o.backend, mask, space));
     this.lr = this.hyper.lr;
     this.tau = epochTau(name, this.hyper, 0, this.hyper.epochs);
     this.replayOption = o.replay ?? true;
@@ -209,7 +211,7 @@ export abstract class BaseMethod {
   async architectureGradient(train: DeviceBatch, valid: DeviceBatch): Promise<Float32Array> {
     if (!this.hasArchStep) throw new Error(`${this.name} has no architecture gradient`);
     await this.computeArchGrad(train, valid, await this.prepareStep());
-    const g = this.alpha.grad ? await this.alpha.grad.data() : new Float32Array(NUM_EDGES * NUM_OPS);
+    const g = this.alpha.grad ? await this.alpha.grad.data() : new Float32Array(this.alpha.size);
     this.archOptimizer.zeroGrad();
     return g;
   }
@@ -220,8 +222,8 @@ export abstract class BaseMethod {
   /** The genotype this method derives (default: argmax of masked α, 'none' included). */
   async derive(_o: DeriveOptions = {}): Promise<DeriveResult> {
     const alpha = await this.alpha.data();
-    const genotype = maskedArgmax(alpha, this.mask);
-    return { genotype, genotypeString: formatGenotype(genotype), alpha: Array.from(alpha) };
+    const genotype = this.space.derive(alpha, this.mask);
+    return { genotype, genotypeString: this.space.formatGenotype(genotype), alpha: Array.from(alpha) };
   }
 
   /** A fresh method of the same kind (used by `spawn`). */
@@ -349,7 +351,7 @@ export abstract class BaseMethod {
         tidy(() => noGrad(() => {
           const batch = isDeviceBatch(b) ? b : uploadBatch(this.backend, b as HostBatch, this.imageShape);
           const sample = arch === 'method' ? this.sampleArch({ withGrad: false, alphaHost })
-            : Array.isArray(arch) ? singlePath(arch as Genotype) : arch as ArchSample;
+            : Array.isArray(arch) ? this.space.singlePathSample(arch as Genotype) : arch as ArchSample;
           const logits = this.supernet.forward(batch.x, sample);
           acc.add(crossEntropy(logits, batch.y), logits, batch.y);
         }));
@@ -373,7 +375,7 @@ export abstract class BaseMethod {
    *  - otherwise: everything is fresh from `seed` (GM's `--restart final`).
    */
   spawn(mask: OpMask, o: { inherit: boolean; seed: number }): BaseMethod {
-    const child = this.create({ backend: this.backend, sizes: this.sizes, imageShape: this.imageShape, mask, seed: o.seed, hyper: this.hyper, replay: this.replayOption });
+    const child = this.create({ backend: this.backend, space: this.space, sizes: this.sizes, imageShape: this.imageShape, mask, seed: o.seed, hyper: this.hyper, replay: this.replayOption });
     if (!o.inherit) return child;
     child.supernet.copyStateFrom(this.supernet);
     noGrad(() => this.backend.copy(this.alpha.storage, child.alpha.storage, this.alpha.size));
@@ -396,7 +398,7 @@ export abstract class BaseMethod {
    *  `…exp_avg_sq`) and host state. */
   async exportState(): Promise<{ tensors: SafetensorsInput[]; meta: MethodStateMeta }> {
     const tensors = await moduleStateTensors(this.supernet);
-    tensors.push({ name: 'arch_parameters', shape: [NUM_EDGES, NUM_OPS], data: await this.alpha.data() });
+    tensors.push({ name: 'arch_parameters', shape: [this.space.rows, this.space.cols], data: await this.alpha.data() });
     const names = this.supernet.namedParameters().map(([n]) => n);
     for (const [key, t] of this.weightOptimizer.stateTensors()) {
       const [i, what] = splitStateKey(key);
@@ -410,7 +412,7 @@ export abstract class BaseMethod {
     return {
       tensors,
       meta: {
-        method: this.name, mask: maskToString(this.mask), lr: this.lr, tau: this.tau, rng: this.rng.state(),
+        method: this.name, mask: this.space.maskToString(this.mask), lr: this.lr, tau: this.tau, rng: this.rng.state(),
         adamSteps: this.archOptimizer.stepCounts(), everUsed: [...this.everUsed].map((t) => byTensor.get(t)!),
         optimizerState: true,
       },
@@ -428,7 +430,7 @@ export abstract class BaseMethod {
    */
   importState(tensors: ReadonlyMap<string, DecodedTensor>, meta: MethodStateMeta, source: string, o: { allowOptimizerReset?: boolean } = {}): void {
     if (meta.method !== this.name) throw new Error(`${source}: state of method '${meta.method}', this is '${this.name}'`);
-    if (meta.mask !== maskToString(this.mask)) throw new Error(`${source}: state has mask ${meta.mask}, this supernet ${maskToString(this.mask)}`);
+    if (meta.mask !== this.space.maskToString(this.mask)) throw new Error(`${source}: state has mask ${meta.mask}, this supernet ${this.space.maskToString(this.mask)}`);
     const own = new Map<string, DecodedTensor>();
     const paramIndex = new Map(this.supernet.namedParameters().map(([n], i) => [n, i]));
     const sgd: [string, Float32Array][] = [];
@@ -461,7 +463,7 @@ export abstract class BaseMethod {
         'pass allowOptimizerReset to restart the missing moments from zero');
     }
     const a = tensors.get('arch_parameters');
-    if (!a || a.data.length !== NUM_EDGES * NUM_OPS) throw new Error(`${source}: missing arch_parameters [${NUM_EDGES}, ${NUM_OPS}]`);
+    if (!a || a.data.length !== this.space.rows * this.space.cols) throw new Error(`${source}: missing arch_parameters [${this.space.rows}, ${this.space.cols}]`);
     const byName = new Map(this.supernet.namedParameters());
     for (const n of meta.everUsed) {
       if (!byName.has(n)) throw new Error(`${source}: everUsed names unknown parameter '${n}'`);
@@ -505,8 +507,4 @@ export abstract class BaseMethod {
 function splitStateKey(key: string): [number, string] {
   const dot = key.indexOf('.');
   return [Number(key.slice(0, dot)), key.slice(dot + 1)];
-}
-
-function singlePath(g: Genotype): ArchSample {
-  return { ops: g.map((o) => [o]), weights: null };
 }

@@ -4,8 +4,7 @@
 // rule. α starts at N(1, 0.01); τ falls linearly from 1 to 0.1 per epoch (presets.ts).
 // Derivation: argmax of softmax(α)·mask = argmax of the masked α ('none' included).
 import { Tensor, noGrad } from '../engine/index.js';
-import { mixedSample, type ArchSample } from '../spaces/nb201/supernet.js';
-import { NUM_EDGES, NUM_OPS } from '../spaces/nb201/ops.js';
+import type { ArchSample } from '../spaces/space.js';
 import { BaseMethod, type BaseMethodOptions } from './method.js';
 import { gumbelSoftmax, gumbelNoise } from './relax.js';
 import type { Rng } from '../data/rng.js';
@@ -19,8 +18,8 @@ export class Snas extends BaseMethod {
   sampleArch(o: { withGrad?: boolean; rng?: Rng } = {}): ArchSample {
     // The reference redraws when the sample holds inf/NaN; finite noise and a finite τ cannot produce
     // one here (the masked bias is finite), so one draw suffices.
-    const noise = Tensor.fromArray(this.backend, gumbelNoise(o.rng ?? this.rng, NUM_EDGES * NUM_OPS), [NUM_EDGES, NUM_OPS]);
+    const noise = Tensor.fromArray(this.backend, gumbelNoise(o.rng ?? this.rng, this.alpha.size), this.alpha.shape);
     const make = (): Tensor => gumbelSoftmax(this.alpha, this.bias, noise, this.tau);
-    return mixedSample(this.mask, o.withGrad ? make() : noGrad(make));
+    return this.space.mixedSample(this.mask, o.withGrad ? make() : noGrad(make));
   }
 }

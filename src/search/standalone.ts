@@ -1,12 +1,13 @@
-// Training one NB201 genotype from scratch (`run.js train`), with NAS-Bench-201's stand-alone settings
-// as the preset: AutoDL-Projects' `configs/nas-benchmark/hyper-opts/200E.config` — 200 epochs, batch
+// Training one genotype of a search space from scratch (`run.js train`). The default preset is
+// NAS-Bench-201's stand-alone setting: AutoDL-Projects' `configs/nas-benchmark/hyper-opts/200E.config` — 200 epochs, batch
 // 256, SGD lr 0.1 with nesterov momentum 0.9 and weight decay 5e-4, cosine annealing to 0 stepped per
 // epoch, plain cross-entropy, no gradient clipping; random crop + flip come from the sampler.
 // Loss and accuracy accumulate on the device; one read per epoch.
 import { Rng as EngineRng, SGD, tidy, noGrad, backward, crossEntropy, clipGradNorm, cosineLr, tuneKernels, Tensor } from '../engine/index.js';
 import type { Backend } from '../engine/index.js';
 import { StepReplayer } from './replay.js';
-import { Nb201Network, type NetworkConfig } from '../spaces/nb201/network.js';
+import { getSpace } from '../spaces/registry.js';
+import type { SearchSpace, SpaceNetwork, NetworkBuildOptions } from '../spaces/space.js';
 import { MetricAccumulator, type MetricTotals } from './metrics.js';
 import { uploadBatch, isDeviceBatch, iterateEvalData, type BatchSource, type EvalData, type ImageShape, type HostBatch } from './batch.js';
 
@@ -22,7 +23,8 @@ export interface StandaloneHyper {
   gradClip: number;
 }
 
-export const NB201_STANDALONE_PRESET: Readonly<StandaloneHyper> = Object.freeze({
+/** NAS-Bench-201's 200E config (the default stand-alone preset). */
+export const DEFAULT_STANDALONE_PRESET: Readonly<StandaloneHyper> = Object.freeze({
   epochs: 200, batchSize: 256, lr: 0.1, lrMin: 0, momentum: 0.9, nesterov: true, weightDecay: 5e-4, gradClip: 0,
 });
 
@@ -37,7 +39,9 @@ export interface StandaloneEpoch {
 
 export interface TrainStandaloneOptions {
   backend: Backend;
-  network: NetworkConfig;
+  /** the space whose network is trained (default: the registry's default space) */
+  space?: SearchSpace;
+  network: NetworkBuildOptions;
   seed: number;
   imageShape: ImageShape;
   /** training batches (a BatchSampler with augmentation) */
@@ -58,7 +62,7 @@ export interface TrainStandaloneOptions {
 }
 
 export function resolveStandaloneHyper(o: Partial<StandaloneHyper> = {}): StandaloneHyper {
-  const h = { ...NB201_STANDALONE_PRESET, ...o };
+  const h = { ...DEFAULT_STANDALONE_PRESET, ...o };
   for (const k of ['epochs', 'batchSize'] as const) {
     if (!Number.isInteger(h[k]) || h[k] < 1) throw new Error(`stand-alone training: ${k} must be a positive integer, got ${h[k]}`);
   }
@@ -69,7 +73,7 @@ export function resolveStandaloneHyper(o: Partial<StandaloneHyper> = {}): Standa
 }
 
 /** Mean loss and accuracy (%) of a network on `data`, eval-mode BN, no gradients. */
-export async function evaluateNetwork(net: Nb201Network, data: EvalData, imageShape: ImageShape): Promise<MetricTotals> {
+export async function evaluateNetwork(net: SpaceNetwork, data: EvalData, imageShape: ImageShape): Promise<MetricTotals> {
   const acc = new MetricAccumulator(net.backend);
   const wasTraining = net.training;
   net.eval();
@@ -89,10 +93,10 @@ export async function evaluateNetwork(net: Nb201Network, data: EvalData, imageSh
 }
 
 /** Build the network of `o.network` (seeded) and train it; the caller owns (and disposes) it. */
-export async function trainStandalone(o: TrainStandaloneOptions): Promise<{ network: Nb201Network; history: StandaloneEpoch[]; hyper: StandaloneHyper; replayedSteps: number }> {
+export async function trainStandalone(o: TrainStandaloneOptions): Promise<{ network: SpaceNetwork; history: StandaloneEpoch[]; hyper: StandaloneHyper; replayedSteps: number }> {
   const h = resolveStandaloneHyper(o.hyper);
   if (!Number.isInteger(o.stepsPerEpoch) || o.stepsPerEpoch < 1) throw new Error(`stand-alone training: stepsPerEpoch must be a positive integer, got ${o.stepsPerEpoch}`);
-  const net = new Nb201Network(o.backend, new EngineRng(o.seed), o.network);
+  const net = (o.space ?? getSpace()).buildNetwork(o.backend, new EngineRng(o.seed), o.network);
   const params = net.parameters();
   const opt = new SGD(params, { lr: h.lr, momentum: h.momentum, nesterov: h.nesterov, weightDecay: h.weightDecay });
   const metrics = new MetricAccumulator(o.backend);

@@ -109,7 +109,7 @@ export const OP_CASES: OpCase[] = [
 ];
 
 /** Cases at NAS-Bench-201 shapes (batch reduced to keep the CPU reference quick). */
-export const NB201_CASES: OpCase[] = [
+export const SPACE_SHAPE_CASES: OpCase[] = [
   { name: 'NB201 relu-conv3x3 C16 32x32', kernels: ['relu', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[4, 16, 32, 32], [16, 16, 3, 3]], fn: ([x, w]) => conv2d(relu(x), w, null, { padding: 1 }), rtol: 2e-3, atol: 2e-3 },
   { name: 'NB201 conv1x1 C32 16x16', kernels: ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[4, 32, 16, 16], [32, 32, 1, 1]], fn: ([x, w]) => conv2d(x, w), rtol: 2e-3, atol: 2e-3 },
   { name: 'NB201 reduction conv3x3 s2 C32→64', kernels: ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[4, 32, 16, 16], [64, 32, 3, 3]], fn: ([x, w]) => conv2d(x, w, null, { stride: 2, padding: 1 }), rtol: 2e-3, atol: 2e-3 },

@@ -5,7 +5,7 @@
 import type { Backend, Storage } from '../engine/backend.js';
 import { flatSegments, SEGMENT_FRESH_MOMENTUM } from '../engine/backend.js';
 import { convOptions } from '../engine/webgpu/kernels/conv.js';
-import { OP_CASES, NB201_CASES, runCase, compareArrays, seededNormal } from './cases.js';
+import { OP_CASES, SPACE_SHAPE_CASES, runCase, compareArrays, seededNormal } from './cases.js';
 import type { OpCase } from './cases.js';
 import { supernetStepComparison, type SupernetStepResult } from './supernet-step.js';
 
@@ -210,7 +210,7 @@ function suspectKernels(rows: SelftestRow[]): string[] {
 /** Run every case on `gpu` and `cpu` and compare. Never throws for a numeric mismatch: rows say it. */
 export async function runSelftest(gpu: Backend, cpu: Backend, o: SelftestOptions = {}): Promise<SelftestReport> {
   const dut = o.faultKernel ? withInjectedFault(gpu, o.faultKernel) : gpu;
-  const cases = o.quick ? [...OP_CASES.filter((c) => c.quick), NB201_CASES[0]] : [...OP_CASES, ...NB201_CASES];
+  const cases = o.quick ? [...OP_CASES.filter((c) => c.quick), SPACE_SHAPE_CASES[0]] : [...OP_CASES, ...SPACE_SHAPE_CASES];
   const rows: SelftestRow[] = [];
   const push = (r: SelftestRow) => { rows.push(r); o.onRow?.(r); };
   await runCases(cases, cpu, dut, push, '');

@@ -9,8 +9,7 @@
 // uploads, so the same seed gives the same values on any backend.
 import type { Backend } from '../engine/backend.js';
 import { Tensor, Rng as EngineRng, tidy, noGrad, backward, crossEntropy, softmax, SGD } from '../engine/index.js';
-import { Nb201Supernet, mixedSample } from '../spaces/nb201/supernet.js';
-import { NUM_EDGES, NUM_OPS } from '../spaces/nb201/ops.js';
+import { getSpace } from '../spaces/registry.js';
 import { seededNormal } from './cases.js';
 
 export interface SupernetStepOptions {
@@ -46,17 +45,18 @@ interface StepOutcome {
 
 async function stepOn(be: Backend, o: Required<SupernetStepOptions>): Promise<StepOutcome> {
   const t0 = performance.now();
-  const net = new Nb201Supernet(be, new EngineRng(o.seed), {
+  const space = getSpace();
+  const net = space.buildSupernet(be, new EngineRng(o.seed), {
     C: o.C, N: o.N, inputChannels: 3, numClasses: o.numClasses, trackCellStats: true,
   });
-  const alpha = Tensor.fromArray(be, new Float32Array(NUM_EDGES * NUM_OPS), [NUM_EDGES, NUM_OPS]).param('alpha');
+  const alpha = Tensor.fromArray(be, new Float32Array(space.rows * space.cols), [space.rows, space.cols]).param('alpha');
   const x = Tensor.fromArray(be, seededNormal(o.batch * 3 * o.size * o.size, o.seed + 1), [o.batch, 3, o.size, o.size]);
   const y = Tensor.fromArray(be, Array.from({ length: o.batch }, (_, i) => (i * 7 + 3) % o.numClasses), [o.batch]);
   const named = net.namedParameters();
   const opt = new SGD(named.map(([, p]) => p), { lr: 0.025, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
   try {
     const loss = tidy(() => {
-      const sample = mixedSample(net.mask, softmax(alpha));
+      const sample = space.mixedSample(net.mask, softmax(alpha));
       const l = crossEntropy(net.forward(x, sample), y);
       backward(l);
       return l;
@@ -67,7 +67,7 @@ async function stepOn(be: Backend, o: Required<SupernetStepOptions>): Promise<St
     const grads = await Promise.all(withGrad.map(([, p]) => p.grad!.data()));
     opt.step();
     // BN running statistics moved in the first forward; the batch-statistics forward does not read them.
-    const after = noGrad(() => tidy(() => crossEntropy(net.forward(x, mixedSample(net.mask, softmax(alpha))), y)));
+    const after = noGrad(() => tidy(() => crossEntropy(net.forward(x, space.mixedSample(net.mask, softmax(alpha))), y)));
     const lossAfter = (await after.data())[0];
     after.dispose();
     return { loss: lossValue, lossAfter, names: withGrad.map(([n]) => n), grads, ms: performance.now() - t0 };

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { allGenotypes, formatGenotype } from '../../src/spaces/nb201/genotype.js';
 import { parseMask, maskAdmits } from '../../src/spaces/nb201/ops.js';
 import { parseGenotype } from '../../src/spaces/nb201/genotype.js';
+import { networkParamCount } from '../../src/spaces/nb201/params.js';
 
 const RUN_JS = fileURLToPath(new URL('../../../run.js', import.meta.url));
 const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
@@ -21,7 +22,7 @@ function run(args: string[]): { code: number; out: string; err: string } {
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
-const TINY = ['--space', 'nb201', '--preset', 'tiny', '--synthetic-size', '128', '--quiet'];
+const TINY = ['--space', 'nb201', '--preset', 'tiny', '--dataset', 'synthetic', '--synthetic-size', '128', '--quiet'];
 
 test('GM + DARTS end to end on the WebGPU backend: result.json has the documented schema', () => {
   const out = join(tmp, 'webgpu');
@@ -55,6 +56,21 @@ test('GM + DARTS end to end on the WebGPU backend: result.json has the documente
   assert.ok(res.leaves.some((l: { genotype: string }) => l.genotype === res.final.genotype));
   for (const k of ['warmup.level0', 'split.level0', 'warmup.level1', 'split.level1', 'leaves']) assert.type(res.timings[k], 'number');
   assert.ok(existsSync(join(out, 'checkpoints', 'node-0.safetensors')));
+  // the final genotype retrained stand-alone (tiny preset: 1 epoch) and scored on the test split
+  const rt = res.final.retrain;
+  assert.ok(rt, 'final.retrain is missing');
+  assert.is(rt.genotype, res.final.genotype);
+  assert.ok(rt.testAccuracy >= 0 && rt.testAccuracy <= 100, `accuracy ${rt.testAccuracy}`);
+  assert.ok(Number.isFinite(rt.testLoss) && rt.testLoss > 0, `loss ${rt.testLoss}`);
+  assert.type(rt.seconds, 'number');
+  assert.is(rt.protocol.hyper.epochs, res.config.retrainEpochs);
+  assert.is(res.config.retrainEpochs, 1);
+  assert.is(rt.protocol.testImages, 1000); // the synthetic test split
+  assert.equal(rt.protocol.imageShape, res.dataset.imageShape);
+  // the parameter count of the trained network = the spec's count for the genotype (independent formula)
+  assert.is(rt.parameters, networkParamCount(parseGenotype(res.final.genotype), { C: res.config.channels, N: res.config.cells, inputChannels: 3, numClasses: 10 }));
+  assert.type(res.timings.retrain, 'number');
+  assert.match(r.out, /retrained: test accuracy \d+\.\d\d %/);
   // the printed summary: tree, matrices, final genotype
   assert.match(r.out, /partition tree:/);
   assert.match(r.out, /split of node 0: edge \d/);
@@ -67,7 +83,7 @@ test('--bench reports benchmark accuracy; --select bench is labelled an oracle',
   const rows = allGenotypes().map((g, i) => `${i},${formatGenotype(g)},${(50 + (i * 7919) % 4400 / 100).toFixed(2)}`);
   writeFileSync(csv, `index,arch_str,cifar10_test\n${rows.join('\n')}\n`);
   const out = join(tmp, 'bench');
-  const r = run([...TINY, '--device', 'cpu', '--bench', csv, '--select', 'bench', '--out', out]);
+  const r = run([...TINY, '--device', 'cpu', '--bench', csv, '--select', 'bench', '--no-retrain', '--out', out]);
   assert.is(r.code, 0, r.err + r.out);
   const res = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
   assert.is(res.final.selectedBy, 'bench');
@@ -75,6 +91,9 @@ test('--bench reports benchmark accuracy; --select bench is labelled an oracle',
   const best = Math.max(...res.leaves.map((l: { bench: { cifar10_test: number } }) => l.bench.cifar10_test));
   assert.is(res.final.bench.cifar10_test, best);
   assert.match(r.out, /ORACLE/);
+  assert.is(res.final.retrain, undefined); // --no-retrain
+  assert.is(res.config.retrainEpochs, 0);
+  assert.match(r.out, /not retrained \(--no-retrain\)/);
 });
 
 test('a run killed with SIGKILL resumes (--resume DIR) to the same splits and final genotype', async () => {
@@ -115,13 +134,16 @@ test('a leaf whose worker fails twice is reported by id; the other leaves finish
 test('bad flags and combinations are rejected with the flag named', () => {
   const cases: [string[], RegExp][] = [
     [['--method', 'best'], /--method best: expected one of gm, fewshot, random, oneshot/],
-    [['--space', 'darts'], /--space darts: not implemented yet/],
+    [['--space', 'mobilenet'], /--space mobilenet: expected one of nb201/],
     [['--base', 'enas'], /--base enas/],
     [['--groups', '2+2'], /--groups: sizes 2\+2 add up to 4/],
     [['--select', 'bench'], /--select: 'bench' .* needs --bench FILE/],
     [['--split-epochs', '2,1'], /--split-epochs/],
     [['--method', 'oneshot', '--split-epochs', '1'], /--split-epochs: a one-shot search does not split/],
     [['--gm-repeats', '0'], /--gm-repeats 0/],
+    [['--no-retrain', '--retrain-epochs', '2'], /--no-retrain and --retrain-epochs contradict/],
+    [['--retrain-epochs', '0'], /--retrain-epochs 0/],
+    [['--dataset', 'fashion-mnist-embedded', '--data-dir', '/tmp'], /--data-dir: fashion-mnist-embedded always reads/],
     [['--device', 'tpu'], /--device tpu/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
     [['--resume', join(tmp, 'nope')], /--resume .*no state.json/],

@@ -46,7 +46,7 @@ function errorLines(stderr: string): string[] {
 test('train: quick preset on synthetic data writes result.json and a loadable model.safetensors', () => {
   const out = join(dir, 'run1');
   const t0 = Date.now();
-  const r = run(['train', '--space', 'nb201', '--arch', ARCH, '--preset', 'quick', '--device', 'cpu', '--train-limit', '20',
+  const r = run(['train', '--space', 'nb201', '--arch', ARCH, '--preset', 'quick', '--dataset', 'synthetic', '--device', 'cpu', '--train-limit', '20',
     '--test-limit', '20', '--batch-size', '10', '--epochs', '2', '--seed', '3', '--out', out, '--bench', csvPath]);
   console.log(`  train run: ${Date.now() - t0} ms`);
   assert.is(r.code, 0, r.stderr);
@@ -100,7 +100,7 @@ test('train: usage errors name their flag in one line and exit 2', () => {
     [['--arch', ARCH, '--dataset', 'cifar10'], /--data-dir: required for --dataset cifar10/],
     [['--arch', ARCH, '--dataset', 'cifar10', '--data-dir', join(dir, 'nowhere')], /--data-dir .*nowhere: no such directory/],
     [['--arch', ARCH, '--epochs', '0'], /--epochs 0: expected an integer >= 1/],
-    [['--space', 'darts', '--arch', ARCH], /--space darts: expected one of nb201/],
+    [['--space', 'mobilenet', '--arch', ARCH], /--space mobilenet: expected one of nb201/],
     [[], /--arch is required/],
   ];
   for (const [args, re] of cases) {
@@ -119,6 +119,31 @@ test('train: usage errors name their flag in one line and exit 2', () => {
   const b = run(['train', '--device', 'cpu', '--arch', ARCH, '--bench', join(dir, 'missing.csv')]);
   assert.is(b.code, 1);
   assert.match(b.stderr, /--bench: cannot read benchmark table .*missing\.csv/);
+});
+
+test('train: an existing non-empty --out is refused before training unless --overwrite; the default folder names space, dataset and time', () => {
+  const quick = ['train', '--arch', ARCH, '--preset', 'quick', '--device', 'cpu', '--train-limit', '20', '--test-limit', '10', '--batch-size', '10', '--epochs', '1'];
+  const out = join(dir, 'taken');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'notes.txt'), 'earlier work');
+  const r = run([...quick, '--out', out]);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--out .*taken: the folder already holds files \(notes\.txt\); choose another folder, or give --overwrite/);
+  assert.not.match(r.stderr, /epoch 1\/1/); // refused before the first epoch
+  assert.is(readFileSync(join(out, 'notes.txt'), 'utf8'), 'earlier work');
+  const o = run([...quick, '--out', out, '--overwrite']);
+  assert.is(o.code, 0, o.stderr);
+  assert.ok(existsSync(join(out, 'result.json')));
+  const file = join(dir, 'a-file');
+  writeFileSync(file, '');
+  assert.match(run([...quick, '--out', file]).stderr, /--out .*a-file: exists and is not a folder/);
+  assert.match(run([...quick, '--out', '']).stderr, /--out: expected a folder name/);
+  // default: runs/train-nb201-synthetic-<UTC timestamp>, sealed result.json
+  const d = run(quick);
+  assert.is(d.code, 0, d.stderr);
+  const m = /wrote (\S*runs\/train-nb201-synthetic-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:-\d+)?)\/result\.json/.exec(d.stdout);
+  assert.ok(m, d.stdout);
+  assert.match(readFileSync(join(m![1], 'result.json'), 'utf8'), /"sha256": "[0-9a-f]{64}"\n}\n$/);
 });
 
 test('query: prints the benchmark row of one genotype', () => {

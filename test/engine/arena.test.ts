@@ -14,7 +14,7 @@ import {
 import { splitSum } from '../../src/engine/webgpu/kernels/split-sum.js';
 import type { WebGpuBackend } from '../../src/engine/webgpu/webgpu-backend.js';
 import type { GpuStorage } from '../../src/engine/webgpu/runtime.js';
-import { assertClose, randn, testBackends } from '../helpers/backends.js';
+import { assertClose, randn, testBackends, testingWasm } from '../helpers/backends.js';
 
 const { cpu, gpu } = await testBackends();
 test.after(() => { gpu?.dispose(); });
@@ -67,7 +67,7 @@ for (const [name, be] of backends) {
   });
 }
 
-if (gpu) {
+if (gpu && !testingWasm()) { // WebGPU binding and launch structure
   test('webgpu: two writable views of one buffer bind in one dispatch; overlapping ones are refused', async () => {
     const a = gpu.viewAlignment;
     const arena = gpu.alloc(6 * a);
@@ -214,7 +214,7 @@ if (gpu) {
       const d1 = gpu.dispatchCount();
       opt.step();
       const d2 = gpu.dispatchCount();
-      assert.is(d1 - d0, 2, 'clipping launches');
+      assert.is(d1 - d0, testingWasm() ? 1 : 2, 'clipping launches'); // the wasm backend clips in one pass
       assert.is(d2 - d1, 1, 'SGD launches');
     }
     assert.is(opt.arena!.strayCopies, 0);

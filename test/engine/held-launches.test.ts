@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import type { Backend, ConvGeom, Storage } from '../../src/engine/backend.js';
 import { convOutSize } from '../../src/engine/backend.js';
 import { convPairOptions } from '../../src/engine/webgpu/kernels/conv-pair.js';
-import { assertClose, randn, testBackends } from '../helpers/backends.js';
+import { assertClose, randn, testBackends, testingWasm } from '../helpers/backends.js';
 
 const { cpu, gpu } = await testBackends();
 test.after(() => { gpu?.dispose(); });
@@ -157,7 +157,8 @@ test('random programs: WebGPU with held and paired convolutions equals the CPU r
   } finally {
     convPairOptions.enabled = true;
   }
-  assert.ok(saved >= 12, `the programs formed pairs (${saved} launches saved over 16 programs)`);
+  // the wasm backend runs every launch at once: values are checked above, pairs are a WebGPU matter
+  if (!testingWasm()) assert.ok(saved >= 12, `the programs formed pairs (${saved} launches saved over 16 programs)`);
 });
 
 test.run();

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { testBackends, assertClose } from '../helpers/backends.js';
 import type { Backend } from '../../src/engine/backend.js';
-import { OP_CASES, NB201_CASES, runCase, finiteDifferenceCheck } from '../../src/selftest/cases.js';
+import { OP_CASES, SPACE_SHAPE_CASES, runCase, finiteDifferenceCheck } from '../../src/selftest/cases.js';
 
 let cpu: Backend, gpu: Backend | null;
 test.before(async () => { const b = await testBackends(); cpu = b.cpu; gpu = b.gpu; });
@@ -18,7 +18,7 @@ for (const c of OP_CASES) {
   });
 }
 
-for (const c of [...OP_CASES, ...NB201_CASES]) {
+for (const c of [...OP_CASES, ...SPACE_SHAPE_CASES]) {
   test(`forward+backward WebGPU vs CPU: ${c.name}`, async () => {
     if (!gpu) return;
     const a = await runCase(cpu, c, 3);

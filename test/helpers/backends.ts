@@ -3,15 +3,31 @@
 // testBackends() gives a CPU reference backend and a WebGPU backend. No WebGPU adapter is a test
 // failure (the kernels would go untested) unless GMNAS_ALLOW_NO_GPU=1, in which case gpu is null and
 // the caller skips, saying so.
+// With GMNAS_TEST_DEVICE=wasm the backend under test (still called `gpu` by the suites) is the wasm
+// backend instead: the test/engine/wasm-*.test.ts files set it and import a WebGPU suite, so one suite
+// checks both backends against the CPU reference.
 import type { Backend } from '../../src/engine/backend.js';
 import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
 import { WebGpuBackend } from '../../src/engine/webgpu/webgpu-backend.js';
 import { requestAdapter } from '../../src/engine/webgpu/device.js';
+import { WasmBackend } from '../../src/engine/wasm/wasm-backend.js';
 
 let announced = false;
 
+/** Whether the suites run against the wasm backend (see above). */
+export function testingWasm(): boolean {
+  return process.env.GMNAS_TEST_DEVICE === 'wasm';
+}
+
 export async function testBackends(): Promise<{ cpu: Backend; gpu: Backend | null; adapter: string }> {
   const cpu = new CpuBackend();
+  if (testingWasm()) {
+    // two threads whatever the machine, so the work splitting is what the suites check
+    const wasm = await WasmBackend.create({ threads: 2 });
+    if (!announced) console.log(`  [${wasm.description}]`);
+    announced = true;
+    return { cpu, gpu: wasm, adapter: wasm.description };
+  }
   const adapter = await requestAdapter();
   if (!adapter) {
     if (process.env.GMNAS_ALLOW_NO_GPU === '1') {

@@ -264,13 +264,11 @@ test('n = 12 with B = 2 and B = 3: exact (checked by bitmask / label brute force
   }
 });
 
-test('larger searches stay exact and quick (n = 16, B = 4)', () => {
+test('larger searches stay exact (n = 16, B = 4; the time: npm run bench -- --sections algorithms)', () => {
   const random = rng(8);
   const cluster = Array.from({ length: 16 }, (_, i) => (i * 7) % 4);
   const m = symmetric(16, (i, j) => (cluster[i] === cluster[j] ? 0 : 1) + 0.01 * random());
-  const start = Date.now();
   const got = balancedMinCut(m, 4);
-  assert.ok(Date.now() - start < 5000);
   const expected: number[][] = [[], [], [], []];
   cluster.forEach((c, i) => expected[c].push(i));
   expected.sort((a, b) => a[0] - b[0]);

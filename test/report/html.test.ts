@@ -4,7 +4,7 @@
 // sample is written to test-output/report-sample.html for a human to open.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
@@ -22,7 +22,8 @@ function realResult(): Promise<SearchResult> {
   if (!cached) {
     const config = defaultSearchConfig({ preset: 'tiny' });
     const data = prepareSearchData(config, generateSynthetic({ split: 'train', size: 128, seed: 0 }));
-    cached = runSearch({ config, backend: new CpuBackend(), data, store: new MemoryStore(), deviceName: 'cpu' });
+    const testSet = generateSynthetic({ split: 'test', size: 64, seed: 0 });
+    cached = runSearch({ config, backend: new CpuBackend(), data, store: new MemoryStore(), deviceName: 'cpu', testSet });
   }
   return cached;
 }
@@ -63,6 +64,10 @@ test('the report of a real GM search is one offline, well-formed document', asyn
   assert.ok(html.includes(`<code class="genotype">${escapeHtml(r.final.genotype)}</code>`));
   assert.ok(html.includes(escapeHtml(r.final.selectedBy)));
   assert.not.ok(html.includes('badge oracle'));
+  // the retrained final genotype (tiny preset: 1 epoch)
+  assert.ok(r.final.retrain);
+  assert.ok(html.includes('Retrained stand-alone'));
+  assert.ok(html.includes(`${r.final.retrain!.testAccuracy.toFixed(2)} %`));
   // one scores row per leaf
   for (const l of r.leaves) assert.ok(html.includes(`<code>${escapeHtml(l.genotype)}</code>`), `leaf ${l.node}`);
   assert.is(count(html, '<tr class="final">'), 1);
@@ -192,11 +197,15 @@ test('heatmapSvg and lineChartSvg on their own', () => {
   assert.not.match(acc, />-[0-9.]+<\/text>/);
 });
 
-test('writes test-output/report-sample.html', async () => {
+test('writes test-output/report-sample.html, the same document renderReport returns', async () => {
   const r = await realResult();
   const dir = join(root, 'test-output');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'report-sample.html'), renderReport(r));
+  const html = renderReport(r);
+  writeFileSync(join(dir, 'report-sample.html'), html);
+  assert.is(readFileSync(join(dir, 'report-sample.html'), 'utf8'), html);
+  assert.match(html, /^<!doctype html>/i);
+  assert.ok(html.includes(r.final.genotype), 'the final genotype is in the sample report');
 });
 
 test.run();

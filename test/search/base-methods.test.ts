@@ -14,7 +14,7 @@ import {
 import { fullMask, restrictMask, maskAdmits, OP_NONE, OP_SKIP, OP_CONV_1X1, OP_CONV_3X3, OP_AVG_POOL } from '../../src/spaces/nb201/ops.js';
 import { isConnected, connectedGenotypes, sampleConnected } from '../../src/spaces/nb201/connectivity.js';
 import { parseGenotype, formatGenotype } from '../../src/spaces/nb201/genotype.js';
-import { singlePathSample } from '../../src/spaces/nb201/supernet.js';
+import { singlePathSample, type Nb201Supernet } from '../../src/spaces/nb201/supernet.js';
 import { Rng } from '../../src/data/rng.js';
 import { generateSynthetic } from '../../src/data/synthetic.js';
 import { BatchSampler, evalBatches } from '../../src/data/sampler.js';
@@ -191,7 +191,7 @@ test('RSPS with torch-1 zero-grad semantics keeps moving parameters on steps tha
   for (let e = 0; e < 6; e++) mask = restrictMask(mask, e, e === 3 ? [OP_SKIP, OP_CONV_3X3] : [OP_SKIP]);
   for (const torch1 of [true, false]) {
     const m = make('rsps', { mask, hyper: { torch1ZeroGrad: torch1 } });
-    const conv = m.supernet.edgeOpParameters(3, OP_CONV_3X3)[0];
+    const conv = (m.supernet as Nb201Supernet).edgeOpParameters(3, OP_CONV_3X3)[0];
     let usedBefore = false, checked = 0;
     for (let k = 0; k < 12; k++) {
       const predicted = sampleConnected(Rng.fromState(m.rng.state()), mask); // the path this step will draw

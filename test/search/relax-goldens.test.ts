@@ -7,6 +7,7 @@ import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
 import { Tensor, Rng as EngineRng, tidy, backward, crossEntropy } from '../../src/engine/index.js';
 import { Nb201Supernet, mixedSample } from '../../src/spaces/nb201/supernet.js';
 import { maskFromRows, enabledOps, fullMask, restrictMask } from '../../src/spaces/nb201/ops.js';
+import { nb201Space } from '../../src/spaces/nb201/space.js';
 import { maskBias, maskedSoftmax, gdasHardWeights, gdasIndex, maskedArgmax, gumbelNoise } from '../../src/search/relax.js';
 import { Rng } from '../../src/data/rng.js';
 import { assertClose } from '../helpers/backends.js';
@@ -34,7 +35,7 @@ test('DARTS masked softmax: α gradient equals PyTorch', async () => {
   for (const c of cases.filter((k) => k.kind === 'supernet-darts')) {
     const { s, x, y, alpha, mask } = setup(c);
     const logits = tidy(() => {
-      const bias = maskBias(be, mask);
+      const bias = maskBias(be, mask, nb201Space);
       const logits = s.forward(x, mixedSample(mask, maskedSoftmax(alpha, bias)));
       backward(crossEntropy(logits, y));
       return logits;
@@ -52,10 +53,10 @@ test('GDAS hard straight-through forward: index, logits, α and weight gradients
   const c = cases.find((k) => k.kind === 'supernet-gdas')!;
   const { s, x, y, alpha, mask } = setup(c);
   const noiseHost = scaledValues('gumbel', 30, c.gumbelScale);
-  const index = gdasIndex(await alpha.data(), noiseHost, mask);
+  const index = gdasIndex(await alpha.data(), noiseHost, mask, nb201Space);
   assert.equal(index, c.index);
   const { logits, weights } = tidy(() => {
-    const bias = maskBias(be, mask);
+    const bias = maskBias(be, mask, nb201Space);
     const weights = gdasHardWeights(alpha, bias, Tensor.fromArray(be, noiseHost, [6, 5]), c.tau, index);
     const weightOnly = index.map((op, e) => enabledOps(mask, e).filter((k) => k !== op));
     const logits = s.forward(x, { ops: index.map((op) => [op]), weights, weightOnly });
@@ -83,8 +84,8 @@ test('maskedArgmax: first maximum among enabled ops, none included', () => {
   v[0 * 5 + 0] = 3; v[0 * 5 + 3] = 3; // tie on edge 0: the first (none) wins
   v[1 * 5 + 0] = 9; v[1 * 5 + 4] = 1; v[1 * 5 + 2] = 0.5; // none is masked on edge 1
   v[2 * 5 + 1] = -1; v[2 * 5 + 2] = -2; for (const o of [0, 3, 4]) v[2 * 5 + o] = -3;
-  assert.equal(maskedArgmax(v, mask), [0, 4, 1, 0, 0, 0]);
-  assert.throws(() => maskedArgmax(new Float32Array(29), mask), /30 values/);
+  assert.equal(maskedArgmax(v, mask, nb201Space), [0, 4, 1, 0, 0, 0]);
+  assert.throws(() => maskedArgmax(new Float32Array(29), mask, nb201Space), /30 values/);
 });
 
 test('Gumbel noise has the standard Gumbel mean (Euler–Mascheroni) and variance π²/6', () => {

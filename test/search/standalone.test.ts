@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
 import { Tensor, tidy, noGrad } from '../../src/engine/index.js';
-import { trainStandalone, evaluateNetwork, NB201_STANDALONE_PRESET, resolveStandaloneHyper, type HostBatch } from '../../src/search/index.js';
+import { trainStandalone, evaluateNetwork, DEFAULT_STANDALONE_PRESET, resolveStandaloneHyper, type HostBatch } from '../../src/search/index.js';
 import { parseGenotype } from '../../src/spaces/nb201/genotype.js';
 import { Rng } from '../../src/data/rng.js';
 
@@ -25,7 +25,7 @@ function task(seed: number, n: number): HostBatch {
 }
 
 test('the NB201 stand-alone preset is ADL 200E', () => {
-  assert.equal({ ...NB201_STANDALONE_PRESET }, { epochs: 200, batchSize: 256, lr: 0.1, lrMin: 0, momentum: 0.9, nesterov: true, weightDecay: 5e-4, gradClip: 0 });
+  assert.equal({ ...DEFAULT_STANDALONE_PRESET }, { epochs: 200, batchSize: 256, lr: 0.1, lrMin: 0, momentum: 0.9, nesterov: true, weightDecay: 5e-4, gradClip: 0 });
   assert.throws(() => resolveStandaloneHyper({ epochs: 0 }), /epochs must be a positive integer/);
 });
 

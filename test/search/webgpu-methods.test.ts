@@ -6,6 +6,7 @@ import { testBackends, assertClose } from '../helpers/backends.js';
 import type { Backend } from '../../src/engine/backend.js';
 import { Tensor, Rng as EngineRng, tidy, backward, crossEntropy } from '../../src/engine/index.js';
 import { Nb201Supernet, mixedSample } from '../../src/spaces/nb201/supernet.js';
+import { nb201Space } from '../../src/spaces/nb201/space.js';
 import { maskFromRows } from '../../src/spaces/nb201/ops.js';
 import { createBaseMethod, maskBias, maskedSoftmax, type HostBatch } from '../../src/search/index.js';
 import { Rng } from '../../src/data/rng.js';
@@ -27,7 +28,7 @@ async function goldenOn(be: Backend): Promise<{ logits: Float32Array; alphaGrad:
   const y = Tensor.fromArray(be, [0, 1, 2, 3], [4]);
   const alpha = Tensor.fromArray(be, scaledValues('alpha', 30, c.alphaScale), [6, 5]).param('alpha');
   const logits = tidy(() => {
-    const l = s.forward(x, mixedSample(mask, maskedSoftmax(alpha, maskBias(be, mask))));
+    const l = s.forward(x, mixedSample(mask, maskedSoftmax(alpha, maskBias(be, mask, nb201Space))));
     backward(crossEntropy(l, y));
     return l;
   });
@@ -52,7 +53,7 @@ for (const name of ['darts', 'darts2', 'snas', 'rsps', 'gdas'] as const) {
       const m = createBaseMethod(name, { backend: be, sizes: { C: 4, N: 1, inputChannels: 3, numClasses: 4 }, imageShape: [3, 8, 8], seed: 2 });
       m.setEpoch(0, 4);
       const stats = await m.trainEpoch({ steps: 2, train: source(1), valid: source(2), updateArch: true });
-      const out = { stats, alpha: await m.alphaValues(), stem: await m.supernet.stem.parameters()[0].data() };
+      const out = { stats, alpha: await m.alphaValues(), stem: await (m.supernet as Nb201Supernet).stem.parameters()[0].data() };
       m.dispose();
       return out;
     };

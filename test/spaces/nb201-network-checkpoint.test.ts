@@ -65,7 +65,7 @@ test('network round trip is bit-exact, with num_batches_tracked as an I64 scalar
   assert.is(metadata.genotype, net.genotypeString);
   assert.is(metadata.note, 'test');
   const { network } = decodeNetworkCheckpoint(be, new Rng(77), bytes, 'mem');
-  await assertSameState(net, network);
+  await assertSameState(net, network as Nb201Network);
   // and it computes the same thing
   const { x } = batch();
   net.eval(); network.eval();
@@ -82,7 +82,7 @@ test('network checkpoint files are written atomically and load back', async () =
   const { network, metadata } = loadNetworkCheckpoint(path, be, new Rng(5));
   assert.is(metadata.format, 'gmnas.nb201.network/1');
   assert.equal(network.config.genotype, G);
-  await assertSameState(net, network);
+  await assertSameState(net, network as Nb201Network);
   assert.throws(() => loadNetworkCheckpoint(join(dir, 'absent.safetensors'), be, new Rng(1)), /absent\.safetensors/);
   net.dispose(); network.dispose();
 });

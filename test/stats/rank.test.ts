@@ -68,7 +68,7 @@ test('Knight τ-b equals the pairwise definition on random data with heavy ties'
   }
 });
 
-test('perfect agreement, reversal, constants; 20k items quickly', () => {
+test('perfect agreement, reversal, constants; 20k items (their time: npm run bench -- --sections algorithms)', () => {
   const x = [0.1, 0.5, 0.2, 0.9, 0.7];
   const exp = x.map(Math.exp);
   close(spearman(x, exp), 1);
@@ -81,9 +81,7 @@ test('perfect agreement, reversal, constants; 20k items quickly', () => {
   const rng = seeded(3);
   const big = Array.from({ length: 20000 }, () => Math.round(rng() * 5000) / 100);
   const noisy = big.map((v) => v + rng() * 5);
-  const t0 = Date.now();
   const tau = kendallTau(big, noisy), rho = spearman(big, noisy);
-  assert.ok(Date.now() - t0 < 2000, 'O(n log n)');
   assert.ok(tau > 0.8 && tau < 1 && rho > tau, `tau ${tau} rho ${rho}`);
 });
 

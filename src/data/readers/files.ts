@@ -46,20 +46,26 @@ export function fileSize(path: string): number {
 
 /** Read a whole file; gzip data (magic 1f 8b) is decompressed, whatever the file name. */
 export function readBytes(dataset: string, path: string): Uint8Array {
-  let raw: Buffer;
+  let raw: Uint8Array;
   try {
     raw = readFileSync(path);
   } catch (e) {
     throw new DataError(`${dataset}: cannot read ${path}: ${(e as Error).message}`, path);
   }
+  return gunzipBytes(dataset, path, raw);
+}
+
+/** `raw` decompressed when it is gzip data (magic 1f 8b), else unchanged; `path` names it in errors. */
+export function gunzipBytes(dataset: string, path: string, raw: Uint8Array): Uint8Array {
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
     try {
-      raw = gunzipSync(raw);
+      const out = gunzipSync(raw);
+      return new Uint8Array(out.buffer, out.byteOffset, out.length);
     } catch (e) {
       throw new DataError(`${dataset}: ${path} looks gzip-compressed but does not decompress: ${(e as Error).message}`, path);
     }
   }
-  return new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+  return raw;
 }
 
 /** Lines of an optional text file (class-name lists), or null when it is absent. */

@@ -10,7 +10,7 @@
 // Gzip is detected from the content (magic 1f 8b), so a mislabelled file still reads.
 
 import { DataError, makeDataset, NORMALIZATION, type Dataset } from '../dataset.js';
-import { findFile, readBytes, requireDir } from './files.js';
+import { findFile, readBytes, requireDir, gunzipBytes } from './files.js';
 import type { ReaderOptions } from './cifar.js';
 
 export const IDX_IMAGES_MAGIC = 2051;
@@ -47,7 +47,8 @@ export function parseIdx(bytes: Uint8Array, expectedMagic: number, file: string,
     count *= v;
   }
   if (bytes.length !== headerBytes + count) {
-    throw new DataError(`${dataset}: ${file} has ${bytes.length - headerBytes} data bytes after its header, expected ${dims.join('×')} = ${count}`, file);
+    const expected = dims.length === 1 ? `${count}` : `${dims.join('×')} = ${count}`;
+    throw new DataError(`${dataset}: ${file} has ${bytes.length - headerBytes} data bytes after its header, expected ${expected}`, file);
   }
   return { dims, data: bytes.subarray(headerBytes) };
 }
@@ -61,20 +62,38 @@ function candidates(split: 'train' | 'test', kind: 'images' | 'labels'): string[
 }
 
 export function readFashionMnist(dir: string | undefined, opts: ReaderOptions): Dataset {
-  return readIdxDataset('fashion-mnist', dir ?? FASHION_MNIST_DEFAULT_DIR, opts, FASHION_MNIST_CLASS_NAMES);
+  return readIdxDataset('fashion-mnist', dir ?? FASHION_MNIST_DEFAULT_DIR, opts, FASHION_MNIST_CLASS_NAMES, 'fashion-mnist');
 }
 
 export function readMnist(dir: string | undefined, opts: ReaderOptions): Dataset {
-  return readIdxDataset('mnist', dir, opts, MNIST_CLASS_NAMES);
+  return readIdxDataset('mnist', dir, opts, MNIST_CLASS_NAMES, 'mnist');
 }
 
-function readIdxDataset(name: 'mnist' | 'fashion-mnist', dirArg: string | undefined, opts: ReaderOptions, classNames: string[]): Dataset {
+/** Bytes of an IDX file already read (and checked) by the caller, with the path errors name. */
+export interface ReadIdxFile { path: string; bytes: Uint8Array }
+
+/**
+ * One split of an IDX dataset. `name` names the Dataset and the errors; `normalization` picks the
+ * carried mean/std; `files`, when given, are used instead of looking the files up in `dirArg`
+ * (the embedded reader checks their SHA-256 first).
+ */
+export function readIdxDataset(name: string, dirArg: string | undefined, opts: ReaderOptions, classNames: string[],
+  normalization: 'mnist' | 'fashion-mnist', files?: { images: ReadIdxFile; labels: ReadIdxFile }): Dataset {
   const expects = 'train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (plain or .gz)';
-  const dir = requireDir(name, dirArg, expects);
-  const imagesPath = findFile(name, dir, candidates(opts.split, 'images'));
-  const labelsPath = findFile(name, dir, candidates(opts.split, 'labels'));
-  const img = parseIdx(readBytes(name, imagesPath), IDX_IMAGES_MAGIC, imagesPath, name);
-  const lab = parseIdx(readBytes(name, labelsPath), IDX_LABELS_MAGIC, labelsPath, name);
+  let imagesFile: ReadIdxFile, labelsFile: ReadIdxFile;
+  if (files) {
+    imagesFile = { path: files.images.path, bytes: gunzipIfNeeded(name, files.images) };
+    labelsFile = { path: files.labels.path, bytes: gunzipIfNeeded(name, files.labels) };
+  } else {
+    const dir = requireDir(name, dirArg, expects);
+    const imagesPath = findFile(name, dir, candidates(opts.split, 'images'));
+    const labelsPath = findFile(name, dir, candidates(opts.split, 'labels'));
+    imagesFile = { path: imagesPath, bytes: readBytes(name, imagesPath) };
+    labelsFile = { path: labelsPath, bytes: readBytes(name, labelsPath) };
+  }
+  const imagesPath = imagesFile.path, labelsPath = labelsFile.path;
+  const img = parseIdx(imagesFile.bytes, IDX_IMAGES_MAGIC, imagesPath, name);
+  const lab = parseIdx(labelsFile.bytes, IDX_LABELS_MAGIC, labelsPath, name);
   if (img.dims.length !== 3) throw new DataError(`${name}: ${imagesPath} has ${img.dims.length} dimensions, expected 3 (count, rows, cols)`, imagesPath);
   if (lab.dims.length !== 1) throw new DataError(`${name}: ${labelsPath} has ${lab.dims.length} dimensions, expected 1`, labelsPath);
   const [count, height, width] = img.dims;
@@ -87,10 +106,14 @@ function readIdxDataset(name: 'mnist' | 'fashion-mnist', dirArg: string | undefi
   }
   const size = Math.min(count, opts.limit ?? Infinity);
   const per = height * width;
-  const norm = NORMALIZATION[name].gm;
+  const norm = NORMALIZATION[normalization].gm;
   return makeDataset({
     name, channels: 1, height, width, numClasses: 10, size,
     images: img.data.slice(0, size * per), labels: Int32Array.from(lab.data.subarray(0, size)),
     mean: [...norm.mean], std: [...norm.std], classNames: [...classNames],
   });
+}
+
+function gunzipIfNeeded(name: string, f: ReadIdxFile): Uint8Array {
+  return gunzipBytes(name, f.path, f.bytes);
 }

@@ -8,7 +8,7 @@ import type {
   GradWrite, MemoryStats, MixedTerm, PoolGeom, RowsGeom, ScaleRef, SgdItem, SgdParams, Storage, TensorRef,
 } from '../backend.js';
 import { convOutSize, SEGMENT_FRESH_MOMENTUM } from '../backend.js';
-import { CpuMemoryPool, CpuStorage } from './storage.js';
+import { CpuMemoryPool, CpuStorage, type StoragePool } from './storage.js';
 import { Scratch } from './scratch.js';
 import { hashWithKey, seedKey } from './hash.js';
 import * as conv from './conv.js';
@@ -18,18 +18,18 @@ import * as dense from './dense.js';
 import * as sm from './softmax.js';
 import * as optim from './optim.js';
 
-function checkCount(op: string, name: string, v: number): void {
+export function checkCount(op: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0) throw new Error(`${op}: ${name} ${v} must be a non-negative integer`);
 }
 
-function checkPositive(op: string, g: object, names: string[]): void {
+export function checkPositive(op: string, g: object, names: string[]): void {
   const rec = g as Record<string, number>;
   for (const k of names) {
     if (!Number.isInteger(rec[k]) || rec[k] < 1) throw new Error(`${op}: ${k} ${rec[k]} must be a positive integer`);
   }
 }
 
-function checkConvGeom(op: string, g: ConvGeom): void {
+export function checkConvGeom(op: string, g: ConvGeom): void {
   checkPositive(op, g, ['N', 'Cin', 'H', 'W', 'Cout', 'KH', 'KW', 'OH', 'OW', 'strideH', 'strideW', 'dilH', 'dilW', 'groups']);
   if (!(Number.isInteger(g.padH) && g.padH >= 0 && Number.isInteger(g.padW) && g.padW >= 0)) {
     throw new Error(`${op}: padding ${g.padH}x${g.padW} must be non-negative integers`);
@@ -43,7 +43,7 @@ function checkConvGeom(op: string, g: ConvGeom): void {
   }
 }
 
-function checkPoolGeom(op: string, g: PoolGeom): void {
+export function checkPoolGeom(op: string, g: PoolGeom): void {
   checkPositive(op, g, ['N', 'C', 'H', 'W', 'OH', 'OW', 'KH', 'KW', 'strideH', 'strideW']);
   const OH = convOutSize(g.H, g.KH, g.strideH, g.padH), OW = convOutSize(g.W, g.KW, g.strideW, g.padW);
   if (OH !== g.OH || OW !== g.OW) {
@@ -53,21 +53,24 @@ function checkPoolGeom(op: string, g: PoolGeom): void {
 }
 
 export class CpuBackend implements Backend {
-  readonly kind = 'cpu' as const;
-  readonly description = 'CPU (TypeScript reference kernels)';
-  private readonly pool = new CpuMemoryPool();
+  readonly kind: Backend['kind'] = 'cpu';
+  readonly description: string = 'CPU (TypeScript reference kernels)';
   private readonly scratch = new Scratch();
   private dispatches = 0;
 
+  /** `pool` decides where storages live: plain Float32Arrays here; the wasm backend (which reuses
+   *  these kernels for its ops that are not hot) passes one that carves them out of Wasm memory. */
+  constructor(protected readonly pool: StoragePool = new CpuMemoryPool()) {}
+
   /** The live CPU array behind s, checked to hold at least `need` values. */
-  private arr(op: string, name: string, s: Storage, need: number): Float32Array {
+  protected arr(op: string, name: string, s: Storage, need: number): Float32Array {
     if (!(s instanceof CpuStorage)) throw new Error(`${op}: ${name} is not a storage of the CPU backend`);
     if (!s.live) throw new Error(`${op}: ${name} was already released`);
     if (s.length < need) throw new Error(`${op}: ${name} holds ${s.length} values, needs ${need}`);
     return s.data;
   }
 
-  private launch(op: string, n: number): void {
+  protected launch(op: string, n: number): void {
     checkCount(op, 'n', n);
     this.dispatches++;
   }
@@ -108,7 +111,7 @@ export class CpuBackend implements Backend {
     checkCount('view', 'offset', offset);
     if (!Number.isInteger(n) || n < 1) throw new Error(`view: n must be a positive integer, got ${n}`);
     if (offset + n > b.length) throw new Error(`view: [${offset}, ${offset + n}) exceeds the base storage of ${b.length} values`);
-    return new CpuStorage(b.subarray(offset, offset + n), true);
+    return this.pool.viewOf(base as CpuStorage, offset, n);
   }
 
   flush(): void {}

@@ -12,7 +12,17 @@ export class CpuStorage implements Storage {
   get length(): number { return this.data.length; }
 }
 
-export class CpuMemoryPool {
+/** Where a CPU-style backend's storages come from (CpuMemoryPool; the wasm backend's WasmMemoryPool). */
+export interface StoragePool {
+  alloc(n: number): CpuStorage;
+  release(s: CpuStorage): void;
+  clear(): void;
+  stats(): MemoryStats;
+  /** n values of base from offset on, sharing its memory (Backend.view; arguments already checked) */
+  viewOf(base: CpuStorage, offset: number, n: number): CpuStorage;
+}
+
+export class CpuMemoryPool implements StoragePool {
   private readonly free = new Map<number, CpuStorage[]>();
   private liveBytes = 0;
   private pooledBytes = 0;
@@ -45,6 +55,10 @@ export class CpuMemoryPool {
     let list = this.free.get(n);
     if (!list) { list = []; this.free.set(n, list); }
     list.push(s);
+  }
+
+  viewOf(base: CpuStorage, offset: number, n: number): CpuStorage {
+    return new CpuStorage(base.data.subarray(offset, offset + n), true);
   }
 
   /** Drop every pooled buffer (the garbage collector takes them). */

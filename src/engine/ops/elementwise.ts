@@ -129,9 +129,10 @@ function checkWeightIndex(op: string, w: Tensor, idx: number): void {
 
 /**
  * Mixed edge: sum_k w[wIndex[k]] * xs[k]. The weights stay on the device (they are functions of the
- * architecture parameters and carry gradients). Indices must be distinct. With up to 32 weights (an
- * NB201 α has 30) this is the fused mixed sum of ./fused.ts: deferred BN inputs are read through
- * their statistics, input gradients are deferred w·dy, the weight gradient is one pass.
+ * architecture parameters and carry gradients). Indices must be distinct. With fusion on (any number
+ * of weights and terms; the WebGPU weight-gradient pass tiles over columns) this is the fused mixed sum
+ * of ./fused.ts: deferred BN inputs are read through their statistics, input gradients are deferred
+ * w·dy, the weight gradient is one pass per tile.
  */
 export function weightedSum(xs: Tensor[], w: Tensor, wIndex: number[]): Tensor {
   if (xs.length === 0) throw new Error('weightedSum: no inputs');
@@ -140,7 +141,7 @@ export function weightedSum(xs: Tensor[], w: Tensor, wIndex: number[]): Tensor {
   for (const x of xs) sameShape('weightedSum', xs[0], x);
   for (const i of wIndex) checkWeightIndex('weightedSum', w, i);
   if (new Set(wIndex).size !== wIndex.length) throw new Error('weightedSum: weight indices must be distinct');
-  if (engineOptions.fusion && w.size <= 32) return mixedWeightedSum(xs, w, wIndex);
+  if (engineOptions.fusion) return mixedWeightedSum(xs, w, wIndex);
   const n = xs[0].size;
   const out = Tensor.empty(be, xs[0].shape);
   be.weightedSum(xs.map((x) => x.storage), w.storage, wIndex, out.storage, n);

@@ -114,14 +114,7 @@ export function headForward(lastact: Sequential, classifier: Linear, x: Tensor):
   return classifier.forward(globalAvgPool(lastact.forward(x)));
 }
 
-/** torch.nn.ModuleList / ModuleDict: children registered under the names given, in order. */
-export class ModuleContainer<M extends Module = Module> extends Module {
-  readonly items: M[] = [];
-  add<T extends M>(name: string, m: T): T {
-    this.items.push(m);
-    return this.child(name, m);
-  }
-}
+export { ModuleContainer } from '../../engine/index.js';
 
 /** Throws unless x is [N, inputChannels, H, W] with H and W divisible by 4: each reduction block adds
  *  a stride-2 conv path (⌈H/2⌉) and an AvgPool2d(2) path (⌊H/2⌋), which agree only for even sizes. */
@@ -141,9 +134,4 @@ export function checkMacroConfig(what: string, c: { C: number; N: number; inputC
   }
 }
 
-/** Every BatchNorm2d in a module tree, by module path (for num_batches_tracked and BN resets). */
-export function batchNormsByPath(m: Module): Map<string, BatchNorm2d> {
-  const out = new Map<string, BatchNorm2d>();
-  for (const [path, mod] of m.namedModules()) if (mod instanceof BatchNorm2d) out.set(path, mod);
-  return out;
-}
+export { batchNormsByPath } from '../../engine/index.js';

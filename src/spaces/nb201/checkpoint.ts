@@ -15,72 +15,9 @@ import { Nb201Supernet, type SupernetConfig } from './supernet.js';
 import { parseGenotype, formatGenotype } from './genotype.js';
 import { maskToString, parseMask } from './ops.js';
 
-const NBT = 'num_batches_tracked';
-
-/** A module's state as safetensors inputs, names prefixed with `prefix` (one device read per tensor). */
-export async function moduleStateTensors(m: Module, prefix = ''): Promise<SafetensorsInput[]> {
-  const bns = batchNormsByPath(m);
-  const out: SafetensorsInput[] = [];
-  for (const [name, t] of m.stateDict()) {
-    out.push({ name: prefix + name, shape: [...t.shape], data: await t.data() });
-    if (name.endsWith('.running_var')) {
-      const bn = bns.get(name.slice(0, -'.running_var'.length));
-      if (bn) out.push({ name: `${prefix}${name.slice(0, -'running_var'.length)}${NBT}`, shape: [], data: BigInt64Array.of(BigInt(bn.numBatchesTracked)) });
-    }
-  }
-  return out;
-}
-
-/** The names and shapes `moduleStateTensors` would write, without reading the device. */
-export function moduleStateKeys(m: Module, prefix = ''): { name: string; shape: number[] }[] {
-  const bns = batchNormsByPath(m);
-  const out: { name: string; shape: number[] }[] = [];
-  for (const [name, t] of m.stateDict()) {
-    out.push({ name: prefix + name, shape: [...t.shape] });
-    if (name.endsWith('.running_var') && bns.has(name.slice(0, -'.running_var'.length))) {
-      out.push({ name: `${prefix}${name.slice(0, -'running_var'.length)}${NBT}`, shape: [] });
-    }
-  }
-  return out;
-}
-
-/**
- * Write `tensors[prefix + name]` into every state tensor of `m` (and BN batch counts). Strict: every
- * name must be present with the same shape, and no other name may start with `prefix` — the error
- * lists what is missing, unexpected or mis-shaped. `source` names the file in messages.
- */
-export function loadModuleState(m: Module, tensors: ReadonlyMap<string, DecodedTensor>, source: string, prefix = ''): void {
-  const expected = moduleStateKeys(m, prefix);
-  const expectedNames = new Set(expected.map((k) => k.name));
-  const missing = expected.filter((k) => !tensors.has(k.name)).map((k) => k.name);
-  const unexpected = [...tensors.keys()].filter((n) => n.startsWith(prefix) && !expectedNames.has(n));
-  const misshaped = expected.filter((k) => {
-    const t = tensors.get(k.name);
-    return t && (t.shape.length !== k.shape.length || t.shape.some((d, i) => d !== k.shape[i]));
-  }).map((k) => `${k.name} (file [${tensors.get(k.name)!.shape.join(', ')}], model [${k.shape.join(', ')}])`);
-  if (missing.length || unexpected.length || misshaped.length) {
-    const parts: string[] = [];
-    const list = (xs: string[]): string => xs.slice(0, 8).join(', ') + (xs.length > 8 ? `, … (${xs.length} in all)` : '');
-    if (missing.length) parts.push(`missing ${list(missing)}`);
-    if (unexpected.length) parts.push(`unexpected ${list(unexpected)}`);
-    if (misshaped.length) parts.push(`shape mismatch ${list(misshaped)}`);
-    throw new Error(`${source}: checkpoint does not match the model: ${parts.join('; ')}`);
-  }
-  noGrad(() => {
-    for (const [name, t] of m.stateDict()) {
-      const d = tensors.get(prefix + name)!;
-      if (d.dtype !== 'F32') throw new Error(`${source}: tensor '${prefix + name}' is ${d.dtype}; model tensors are stored as F32`);
-      t.backend.write(t.storage, d.data);
-    }
-  });
-  for (const [path, bn] of batchNormsByPath(m)) {
-    if (!bn.runningVar) continue;
-    const d = tensors.get(`${prefix}${path}.${NBT}`)!;
-    const v = d.data[0];
-    if (!Number.isInteger(v) || v < 0) throw new Error(`${source}: '${prefix}${path}.${NBT}' is ${v}, expected a non-negative integer`);
-    bn.numBatchesTracked = v;
-  }
-}
+// the generic state-dict helpers live in the engine; re-exported for this space's callers
+export { moduleStateTensors, moduleStateKeys, loadModuleState } from '../../engine/index.js';
+import { moduleStateTensors, moduleStateKeys, loadModuleState } from '../../engine/index.js';
 
 // ---- the stand-alone network ------------------------------------------------------------------
 

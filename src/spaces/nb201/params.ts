@@ -9,10 +9,7 @@ import { macroLayout, checkMacroConfig } from './cells.js';
 
 export interface MacroSize { C: number; N: number; inputChannels: number; numClasses: number }
 
-/** Trainable values of a module (BN buffers excluded, as PyTorch's `p.numel() for p in parameters()`). */
-export function countParameters(m: Module): number {
-  return m.parameters().reduce((s, p) => s + p.size, 0);
-}
+export { countParameters } from '../../engine/index.js';
 
 /** Stem + reduction blocks + head: everything but the search / infer cells. */
 function skeletonCount(s: MacroSize): number {

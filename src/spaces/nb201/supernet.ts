@@ -26,7 +26,7 @@
 //   cells.{k}.edges.{j<-i}.{op}.op.2.{running_mean,…}  its non-affine BN (only when it tracks stats)
 //   cells.{k}.conv_a.op.{1,2}.*, cells.{k}.conv_b.op.{1,2}.*, cells.{k}.downsample.1.weight  (reductions)
 //   lastact.0.*, classifier.{weight,bias}
-import { Tensor, Module, Linear, Sequential, add, mul, weightedSum, addN, noGrad } from '../../engine/index.js';
+import { Tensor, Module, Linear, Sequential, add, mul, weightedSum, addN, copyModuleState } from '../../engine/index.js';
 import type { Backend, Rng as EngineRng, Forward } from '../../engine/index.js';
 import { NB201_EDGES, NUM_EDGES, NUM_OPS, NUM_NODES, OP_NONE, OP_AVG_POOL, NB201_OPS, assertOpMask, enabledOps, fullMask, maskToString, type OpMask } from './ops.js';
 import { assertGenotype, type Genotype } from './genotype.js';
@@ -252,25 +252,7 @@ export class Nb201Supernet extends Module {
   }
 }
 
-/** Copy all state_dict tensors (same names and shapes) and BN batch counts from `src` to `dst`. */
-export function copyModuleState(dst: Module, src: Module): void {
-  const from = new Map(src.stateDict());
-  const to = dst.stateDict();
-  if (from.size !== to.length) throw new Error(`copyModuleState: source has ${from.size} tensors, destination ${to.length}`);
-  noGrad(() => {
-    for (const [name, t] of to) {
-      const s = from.get(name);
-      if (!s) throw new Error(`copyModuleState: source has no tensor '${name}'`);
-      if (s.size !== t.size) throw new Error(`copyModuleState: '${name}' has ${s.size} values in the source, ${t.size} here`);
-      t.backend.copy(s.storage, t.storage, t.size);
-    }
-  });
-  const srcBns = batchNormsByPath(src);
-  for (const [path, bn] of batchNormsByPath(dst)) {
-    const s = srcBns.get(path);
-    if (s) bn.numBatchesTracked = s.numBatchesTracked;
-  }
-}
+export { copyModuleState } from '../../engine/index.js';
 
 function checkEdgeOp(what: string, eid: number, op: number): void {
   if (!Number.isInteger(eid) || eid < 0 || eid >= NUM_EDGES) throw new Error(`${what}: edge ${eid} must be in 0..${NUM_EDGES - 1}`);

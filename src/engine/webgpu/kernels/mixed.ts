@@ -20,7 +20,8 @@ import { checkBnGeom } from './batchnorm.js';
 
 const WG = 256;
 const FINAL_WG = 64;
-/** terms per dispatch at most (the templates' partial columns: MAX_DOT_COLS in all) */
+/** terms per dispatch at most (the templates' partial columns: MAX_DOT_COLS per final pass; more
+ *  terms are tiled) */
 const MAX_TERMS = 6;
 const MAX_DOT_COLS = 32;
 /** workgroups of the first dots pass at most (its partials are summed by one small pass) */
@@ -132,8 +133,23 @@ export function mixedDots(rt: GpuRuntime, dy: GpuStorage, terms: MixedTerm[], dw
     if (t.x === dw || t.stats === dw) throw new GpuError(`${op}: an input is also dw`);
   }
   if (dy === dw) throw new GpuError(`${op}: dy is also dw`);
-  if (terms.length > MAX_DOT_COLS) throw new GpuError(`${op}: ${terms.length} terms exceed ${MAX_DOT_COLS}`);
   if (dwSize === 0) return;
+  if (terms.length > MAX_DOT_COLS) {
+    // more terms than the final pass's index table holds (a DARTS node: up to 5 edges × 8 ops): tiles
+    // of MAX_DOT_COLS columns, the first writing (or accumulating) as asked and zeroing the unused
+    // entries, the others adding their own entries — the same sums, in a fixed order
+    for (let start = 0; start < terms.length; start += MAX_DOT_COLS) {
+      mixedDotsTile(rt, dy, terms.slice(start, start + MAX_DOT_COLS), dw, dwSize, g, start === 0 ? accumulate : true);
+    }
+    return;
+  }
+  mixedDotsTile(rt, dy, terms, dw, dwSize, g, accumulate);
+}
+
+/** mixedDots for at most MAX_DOT_COLS terms (checked by the caller). */
+function mixedDotsTile(rt: GpuRuntime, dy: GpuStorage, terms: MixedTerm[], dw: GpuStorage, dwSize: number,
+  g: ChannelGeom, accumulate: boolean): void {
+  const n = g.N * g.C * g.HW;
   const vec = vecOf(g.HW);
   const chunks = n / vec;
   const per = termsPerDispatch(rt, false);

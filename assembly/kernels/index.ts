@@ -1,0 +1,7 @@
+// Entry point of the wasm backend's kernel module (src/engine/wasm): it imports its (shared)
+// memory, allocates nothing and keeps no state, so every worker thread can instantiate it over the
+// same memory. Pointers are byte offsets into that memory; sizes count f32 elements.
+export { gemmNN, gemmNT } from './gemm';
+export { im2col, col2im, reluCopy, maskedStore, addChannelBias } from './im2col';
+export { chanSum, chanSqDev, chanDot, chanAffine, chanBackward, axpy } from './channels';
+export { avgPool, avgPoolBackward } from './pool';

@@ -1,0 +1,420 @@
+// The wasm backend: the Backend contract on CPUs with Wasm SIMD kernels (assembly/kernels/) where the
+// time goes — the convolutions (forward, input gradient, weight gradient; any stride, padding,
+// dilation and groups; the fused ReLU on the input) — and the CPU reference backend's TypeScript
+// kernels, inherited, for everything else (elementwise, batch norm, pooling, softmax, optimizers:
+// memory-bound and a small share of an NB201 step). All storages live in one WebAssembly.Memory
+// (memory.ts), so both kinds of kernel work on the same arrays without copies.
+import type {
+  Backend, BatchNormGeom, BnBackwardTerm, ChannelGeom, ConvGeom, GradWrite, MixedTerm, PoolGeom, ScaleRef, Storage,
+} from '../backend.js';
+import { CpuBackend, checkConvGeom, checkCount, checkPoolGeom, checkPositive } from '../cpu/cpu-backend.js';
+import type { CpuStorage } from '../cpu/storage.js';
+import { convScratchFloats } from './conv.js';
+import { WasmMemoryPool, WasmStorage } from './memory.js';
+import { instantiateKernels, kernelModule, PAGE_BYTES, sharedMemorySupported, type KernelExports } from './module.js';
+import { convTask, kernelTask, Task, type KernelName } from './tasks.js';
+import { ThreadPool } from './threads.js';
+
+export interface WasmBackendOptions {
+  /** Threads, the calling one included (default: the machine's cores; 1 where memory cannot be
+   *  shared or worker threads are missing). */
+  threads?: number;
+  /** Size of the memory when it cannot be shared (and so cannot grow), in MiB; default 1024. */
+  memoryMiB?: number;
+}
+
+/** The cores this runtime reports (Node: os.availableParallelism; browsers: hardwareConcurrency; else 1). */
+export async function defaultThreadCount(): Promise<number> {
+  if (typeof process === 'object' && process.versions?.node) {
+    const spec = 'node:os'; // non-literal: browser bundles must not try to resolve it
+    const os = await import(/* @vite-ignore */ spec) as { availableParallelism?: () => number; cpus: () => unknown[] };
+    return Math.max(1, os.availableParallelism ? os.availableParallelism() : os.cpus().length);
+  }
+  const n = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+  return Number.isInteger(n) && n! > 0 ? n! : 1;
+}
+
+/** [lo, hi) ranges splitting `total` items into at most `parts` near-equal non-empty pieces. */
+function split(total: number, parts: number): [number, number][] {
+  const p = Math.max(1, Math.min(parts, total));
+  const out: [number, number][] = [];
+  for (let i = 0; i < p; i++) out.push([Math.floor((i * total) / p), Math.floor(((i + 1) * total) / p)]);
+  return out;
+}
+
+export class WasmBackend extends CpuBackend {
+  override readonly kind: Backend['kind'] = 'wasm';
+  override readonly description: string;
+  /** Whether the kernels are the relaxed-SIMD (fused multiply-add) build. */
+  readonly relaxedSimd: boolean;
+  readonly sharedMemory: boolean;
+  private readonly k: KernelExports;
+  private readonly wasmPool: WasmMemoryPool;
+  private readonly threads: ThreadPool;
+
+  private constructor(pool: WasmMemoryPool, k: KernelExports, relaxed: boolean, threads: ThreadPool) {
+    super(pool);
+    this.wasmPool = pool;
+    this.k = k;
+    this.threads = threads;
+    this.relaxedSimd = relaxed;
+    this.sharedMemory = pool.shared;
+    this.description = `Wasm ${relaxed ? 'relaxed ' : ''}SIMD128, ${threads.size} thread${threads.size > 1 ? 's' : ''}, ` +
+      `${pool.shared ? 'shared' : 'unshared'} memory`;
+  }
+
+  /** Threads the kernels run on, the calling one included. */
+  get threadCount(): number { return this.threads.size; }
+
+  static async create(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
+    if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1 && opts.threads <= 256)) {
+      throw new Error(`wasm backend: threads ${opts.threads} must be an integer in [1, 256]`);
+    }
+    const shared = sharedMemorySupported();
+    const isNode = typeof process === 'object' && !!process.versions?.node;
+    const threads = shared && isNode ? (opts.threads ?? await defaultThreadCount()) : 1;
+    const { module, relaxed } = kernelModule(shared);
+    let memory: WebAssembly.Memory;
+    if (shared) {
+      memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
+    } else {
+      const mib = opts.memoryMiB ?? 1024;
+      if (!(Number.isInteger(mib) && mib >= 16 && mib <= 4095)) throw new Error(`wasm backend: memoryMiB ${mib} must be an integer in [16, 4095]`);
+      const pages = (mib * 2 ** 20) / PAGE_BYTES;
+      memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    }
+    const pool = new WasmMemoryPool(memory, shared);
+    const k = instantiateKernels(module, memory);
+    return new WasmBackend(pool, k, relaxed, await ThreadPool.create(k, module, memory, threads));
+  }
+
+  override dispose(): void {
+    this.threads.dispose();
+    super.dispose();
+  }
+
+  /** Run kernel `name` split over `total` items: argsFor(lo, hi, thread) gives one thread's arguments. */
+  private par(name: KernelName, total: number, argsFor: (lo: number, hi: number, t: number) => number[]): void {
+    const parts = split(total, this.threads.size);
+    parts.forEach(([lo, hi], t) => kernelTask(this.threads.block(t), name, argsFor(lo, hi, t)));
+    this.threads.run(parts.length);
+  }
+
+  /** Storages must be this backend's (their byte offsets are pointers into its memory). */
+  protected override arr(op: string, name: string, s: Storage, need: number): Float32Array {
+    if (!(s instanceof WasmStorage)) throw new Error(`${op}: ${name} is not a storage of the wasm backend`);
+    return super.arr(op, name, s, need);
+  }
+
+  private ptr(op: string, name: string, s: Storage, need: number): number {
+    return this.arr(op, name, s, need).byteOffset;
+  }
+
+  private temp(n: number): CpuStorage {
+    return this.wasmPool.alloc(n);
+  }
+
+  // ---- convolutions (conv.ts), samples split between threads ----------------------------------
+
+  override conv2d(x: Storage, w: Storage, bias: Storage | null, y: Storage, g: ConvGeom): void {
+    const op = 'conv2d';
+    checkConvGeom(op, g);
+    this.launch(op, 0);
+    const xp = this.ptr(op, 'x', x, g.N * g.Cin * g.H * g.W), wp = this.ptr(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
+    const bp = bias ? this.ptr(op, 'bias', bias, g.Cout) : 0, yp = this.ptr(op, 'y', y, g.N * g.Cout * g.OH * g.OW);
+    const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
+    this.withTemp(per * parts.length, (ptr) => {
+      parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvForward, g, [xp, wp, bp, yp, n0, n1, ptr + 4 * per * t]));
+      this.threads.run(parts.length);
+    });
+  }
+
+  override conv2dInputGrad(dy: Storage, w: Storage, dx: Storage, g: ConvGeom, x: Storage | null = null, accumulate = false): void {
+    const op = 'conv2dInputGrad';
+    checkConvGeom(op, g);
+    this.launch(op, 0);
+    if (g.reluInput && !x) throw new Error(`${op}: a fused-ReLU conv (reluInput) needs the pre-ReLU input x to mask dx`);
+    const n = g.N * g.Cin * g.H * g.W;
+    const dyp = this.ptr(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW), wp = this.ptr(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
+    const dxp = this.ptr(op, 'dx', dx, n), xp = g.reluInput ? this.ptr(op, 'x', x!, n) : 0;
+    const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
+    this.withTemp(per * parts.length, (ptr) => {
+      parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvInputGrad, g,
+        [dyp, wp, dxp, xp, accumulate ? 1 : 0, n0, n1, ptr + 4 * per * t]));
+      this.threads.run(parts.length);
+    });
+  }
+
+  /** Each thread sums its samples' weight gradient into its own buffer (thread 0: dw itself); the
+   *  partial sums are then added into dw. */
+  override conv2dWeightGrad(dy: Storage, x: Storage, dw: Storage, g: ConvGeom): void {
+    const op = 'conv2dWeightGrad';
+    checkConvGeom(op, g);
+    this.launch(op, 0);
+    const nw = g.Cout * (g.Cin / g.groups) * g.KH * g.KW;
+    const dyp = this.ptr(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW), xp = this.ptr(op, 'x', x, g.N * g.Cin * g.H * g.W);
+    const dwp = this.ptr(op, 'dw', dw, nw);
+    const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
+    const partial = (nw + 15) & ~15; // keeps each partial buffer 64-byte aligned
+    this.withTemp((per + partial) * parts.length, (ptr) => {
+      const partials = ptr + 4 * per * parts.length;
+      parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvWeightGrad, g,
+        [dyp, xp, t === 0 ? dwp : partials + 4 * partial * t, n0, n1, 0, ptr + 4 * per * t]));
+      this.threads.run(parts.length);
+      for (let t = 1; t < parts.length; t++) this.k.axpy(partials + 4 * partial * t, 1, dwp, nw, 1);
+    });
+  }
+
+  // ---- batch norm and mixed sums ----------------------------------------------------------------
+  // Per-channel sums come back from Wasm as f64 and are combined here per channel (C values); the
+  // passes over the tensors are Wasm kernels. Statistics follow src/engine/cpu/batchnorm.ts: two passes
+  // (mean, then squared deviations), biased variance to normalise, unbiased for the running variance.
+
+  /** Temporary Wasm storage of `floats` values, handed to fn as its pointer and its f32/f64 views. */
+  private withTemp<T>(floats: number, fn: (ptr: number, f32: Float32Array, f64: Float64Array) => T): T {
+    const t = this.temp(floats + 2);
+    try {
+      const ptr = t.data.byteOffset; // 64-byte aligned
+      return fn(ptr, t.data, new Float64Array(t.data.buffer, ptr, Math.floor(floats / 2)));
+    } finally {
+      this.wasmPool.release(t);
+    }
+  }
+
+  /** mean and invstd per channel of x (f64), from two Wasm passes. */
+  private channelStats(x: number, g: BatchNormGeom): { mean: Float64Array; invStd: Float64Array; unbiased: Float64Array } {
+    const { N, C, HW, eps } = g, count = N * HW;
+    const mean = new Float64Array(C), invStd = new Float64Array(C), unbiased = new Float64Array(C);
+    this.withTemp(3 * C, (ptr, f32, f64) => {
+      this.par('chanSum', C, (c0, c1) => [x, N, C, HW, ptr, c0, c1]);
+      for (let c = 0; c < C; c++) mean[c] = f64[c] / count;
+      const meanPtr = ptr + 8 * C; // f32[C] after the f64[C] block
+      const meanF = new Float32Array(f32.buffer, meanPtr, C);
+      for (let c = 0; c < C; c++) meanF[c] = mean[c];
+      this.par('chanSqDev', C, (c0, c1) => [x, meanPtr, N, C, HW, ptr, c0, c1]);
+      for (let c = 0; c < C; c++) {
+        const ss = f64[c];
+        invStd[c] = 1 / Math.sqrt(ss / count + eps);
+        unbiased[c] = count > 1 ? ss / (count - 1) : ss / count;
+      }
+    });
+    return { mean, invStd, unbiased };
+  }
+
+  private updateRunning(op: string, g: BatchNormGeom, mean: Float64Array, unbiased: Float64Array,
+    runMean: Storage | null, runVar: Storage | null): void {
+    const m = g.momentum;
+    if (runMean) { const r = this.arr(op, 'runMean', runMean, g.C); for (let c = 0; c < g.C; c++) r[c] = (1 - m) * r[c] + m * mean[c]; }
+    if (runVar) { const r = this.arr(op, 'runVar', runVar, g.C); for (let c = 0; c < g.C; c++) r[c] = (1 - m) * r[c] + m * unbiased[c]; }
+  }
+
+  /** y = x·scale[c] + shift[c] (f32 coefficients written to a temporary) */
+  private applyAffine(x: number, scale: ArrayLike<number>, shift: ArrayLike<number>, y: number, g: ChannelGeom): void {
+    this.withTemp(2 * g.C, (ptr, f32) => {
+      for (let c = 0; c < g.C; c++) { f32[c] = scale[c]; f32[g.C + c] = shift[c]; }
+      this.par('chanAffine', g.N, (n0, n1) => [x, ptr, ptr + 4 * g.C, 1, y, g.N, g.C, g.HW, 0, n0, n1]);
+    });
+  }
+
+  override batchNormTrain(x: Storage, gamma: Storage | null, beta: Storage | null, y: Storage,
+    saveMean: Storage, saveInvStd: Storage, runMean: Storage | null, runVar: Storage | null, g: BatchNormGeom): void {
+    const op = 'batchNormTrain', n = g.N * g.C * g.HW, C = g.C;
+    checkPositive(op, g, ['N', 'C', 'HW']);
+    this.launch(op, 0);
+    const ga = gamma ? this.arr(op, 'gamma', gamma, C) : null, be = beta ? this.arr(op, 'beta', beta, C) : null;
+    const sm = this.arr(op, 'saveMean', saveMean, C), si = this.arr(op, 'saveInvStd', saveInvStd, C);
+    const xp = this.ptr(op, 'x', x, n), yp = this.ptr(op, 'y', y, n);
+    const { mean, invStd, unbiased } = this.channelStats(xp, g);
+    const scale = new Float64Array(C), shift = new Float64Array(C);
+    for (let c = 0; c < C; c++) {
+      sm[c] = mean[c]; si[c] = invStd[c];
+      scale[c] = ga ? ga[c] * invStd[c] : invStd[c];
+      shift[c] = (be ? be[c] : 0) - mean[c] * scale[c];
+    }
+    this.applyAffine(xp, scale, shift, yp, g);
+    this.updateRunning(op, g, mean, unbiased, runMean, runVar);
+  }
+
+  override batchNormStats(x: Storage, gamma: Storage | null, beta: Storage | null, stats: Storage,
+    runMean: Storage | null, runVar: Storage | null, g: BatchNormGeom): void {
+    const op = 'batchNormStats', n = g.N * g.C * g.HW, C = g.C;
+    checkPositive(op, g, ['N', 'C', 'HW']);
+    this.launch(op, 0);
+    if (!!gamma !== !!beta) throw new Error(`${op}: gamma and beta must be both given or both null`);
+    if (!!runMean !== !!runVar) throw new Error(`${op}: runMean and runVar must be both given or both null`);
+    const ga = gamma ? this.arr(op, 'gamma', gamma, C) : null, be = beta ? this.arr(op, 'beta', beta, C) : null;
+    const st = this.arr(op, 'stats', stats, 4 * C);
+    const { mean, invStd, unbiased } = this.channelStats(this.ptr(op, 'x', x, n), g);
+    this.updateRunning(op, g, mean, unbiased, runMean, runVar);
+    for (let c = 0; c < C; c++) {
+      st[c] = mean[c];
+      st[C + c] = invStd[c];
+      const inv = st[C + c]; // the stored (f32) invstd, as the reference derives scale from it
+      const scale = Math.fround((ga ? ga[c] : 1) * inv);
+      st[2 * C + c] = scale;
+      st[3 * C + c] = (be ? be[c] : 0) - st[c] * scale;
+    }
+  }
+
+  override batchNormApply(x: Storage, stats: Storage, y: Storage, g: ChannelGeom): void {
+    const op = 'batchNormApply', n = g.N * g.C * g.HW;
+    checkPositive(op, g, ['N', 'C', 'HW']);
+    this.launch(op, 0);
+    const st = this.ptr(op, 'stats', stats, 4 * g.C);
+    const xp = this.ptr(op, 'x', x, n), yp = this.ptr(op, 'y', y, n);
+    this.par('chanAffine', g.N, (n0, n1) => [xp, st + 8 * g.C, st + 12 * g.C, 1, yp, g.N, g.C, g.HW, 0, n0, n1]);
+  }
+
+  /**
+   * The batch-norm input gradient for one layer, dy scaled by f: with xhat = (x − mean)·invstd and
+   * k = γ·invstd, dx = k·(f·dy − mean(f·dy) − xhat·mean(f·dy·xhat)) = s·(p·dy + q·(x − mean) + r) per channel.
+   * Returns Σ f·dy (dβ) and Σ f·dy·xhat (dγ) per channel.
+   */
+  private bnBackward(dy: number, x: number, dx: number, f: number, gamma: Float32Array | null,
+    mean: ArrayLike<number>, invStd: ArrayLike<number>, g: ChannelGeom, accumulate: boolean): { sumDy: Float64Array; sumDyXhat: Float64Array } {
+    const { N, C, HW } = g, count = N * HW;
+    const sumDy = new Float64Array(C), sumDyXhat = new Float64Array(C);
+    this.withTemp(7 * C, (ptr, f32, f64) => {
+      this.par('chanSum', C, (c0, c1) => [dy, N, C, HW, ptr, c0, c1]);
+      for (let c = 0; c < C; c++) sumDy[c] = f * f64[c];
+      const p = new Float32Array(f32.buffer, ptr + 8 * C, 5 * C); // p | q | m | r | s
+      for (let c = 0; c < C; c++) p[2 * C + c] = mean[c];
+      this.par('chanDot', C, (c0, c1) => [dy, x, ptr + 16 * C, N, C, HW, ptr, c0, c1]); // Σ dy·(x − mean)
+      for (let c = 0; c < C; c++) {
+        const inv = invStd[c];
+        sumDyXhat[c] = inv * f * f64[c];
+        p[c] = f;
+        p[C + c] = -inv * (sumDyXhat[c] / count);
+        p[3 * C + c] = -(sumDy[c] / count);
+        p[4 * C + c] = (gamma ? gamma[c] : 1) * inv;
+      }
+      this.par('chanBackward', N, (n0, n1) => [dy, x, ptr + 8 * C, ptr + 12 * C, ptr + 16 * C, ptr + 20 * C, ptr + 24 * C,
+        dx, N, C, HW, accumulate ? 1 : 0, n0, n1]);
+    });
+    return { sumDy, sumDyXhat };
+  }
+
+  override batchNormBackward(dy: Storage, x: Storage, gamma: Storage | null, saveMean: Storage,
+    saveInvStd: Storage, dx: Storage, dgamma: Storage | null, dbeta: Storage | null, g: BatchNormGeom): void {
+    const op = 'batchNormBackward', n = g.N * g.C * g.HW, C = g.C;
+    checkPositive(op, g, ['N', 'C', 'HW']);
+    this.launch(op, 0);
+    const ga = gamma ? this.arr(op, 'gamma', gamma, C) : null;
+    const r = this.bnBackward(this.ptr(op, 'dy', dy, n), this.ptr(op, 'x', x, n), this.ptr(op, 'dx', dx, n), 1, ga,
+      this.arr(op, 'saveMean', saveMean, C), this.arr(op, 'saveInvStd', saveInvStd, C), g, false);
+    if (dgamma) this.arr(op, 'dgamma', dgamma, C).set(r.sumDyXhat);
+    if (dbeta) this.arr(op, 'dbeta', dbeta, C).set(r.sumDy);
+  }
+
+  override batchNormStatsBackward(dy: Storage, dyScale: ScaleRef | null, x: Storage, gamma: Storage | null, stats: Storage,
+    dx: Storage, dgamma: Storage | null, dbeta: Storage | null, g: BatchNormGeom): void {
+    const op = 'batchNormStatsBackward', n = g.N * g.C * g.HW, C = g.C;
+    checkPositive(op, g, ['N', 'C', 'HW']);
+    this.launch(op, 0);
+    let f = 1;
+    if (dyScale) {
+      checkCount(op, 'dyScale.index', dyScale.index);
+      f = this.arr(op, 'dyScale.w', dyScale.w, dyScale.index + 1)[dyScale.index];
+    }
+    const ga = gamma ? this.arr(op, 'gamma', gamma, C) : null;
+    const st = this.arr(op, 'stats', stats, 4 * C);
+    const r = this.bnBackward(this.ptr(op, 'dy', dy, n), this.ptr(op, 'x', x, n), this.ptr(op, 'dx', dx, n), f, ga,
+      st.subarray(0, C), st.subarray(C, 2 * C), g, false);
+    if (dgamma) this.arr(op, 'dgamma', dgamma, C).set(r.sumDyXhat);
+    if (dbeta) this.arr(op, 'dbeta', dbeta, C).set(r.sumDy);
+  }
+
+  override batchNormStatsBackwardMulti(dy: Storage, w: Storage | null, terms: BnBackwardTerm[], g: ChannelGeom): void {
+    const bg: BatchNormGeom = { ...g, eps: 1e-5, momentum: 0 }; // eps and momentum unused by the backward
+    for (const t of terms) this.batchNormStatsBackward(dy, w ? { w, index: t.wIndex } : null, t.x, null, t.stats, t.dx, null, null, bg);
+  }
+
+  override mixedSum(terms: MixedTerm[], w: Storage, out: Storage, g: ChannelGeom): void {
+    const op = 'mixedSum', n = g.N * g.C * g.HW;
+    checkPositive(op, g, ['N', 'C', 'HW']);
+    this.launch(op, 0);
+    const o = this.ptr(op, 'out', out, n);
+    terms.forEach((t, k) => checkCount(op, `terms[${k}].wIndex`, t.wIndex));
+    if (!terms.length) { this.arr(op, 'out', out, n).fill(0, 0, n); return; }
+    const wv = this.arr(op, 'w', w, Math.max(...terms.map((t) => t.wIndex)) + 1);
+    terms.forEach((t, k) => {
+      const xp = this.ptr(op, `terms[${k}].x`, t.x, n), c = wv[t.wIndex];
+      if (t.stats) {
+        const st = this.ptr(op, `terms[${k}].stats`, t.stats, 4 * g.C);
+        this.par('chanAffine', g.N, (n0, n1) => [xp, st + 8 * g.C, st + 12 * g.C, c, o, g.N, g.C, g.HW, k > 0 ? 1 : 0, n0, n1]);
+      } else {
+        this.parAxpy(xp, c, o, n, k > 0);
+      }
+    });
+  }
+
+  override mixedDots(dy: Storage, terms: MixedTerm[], dw: Storage, dwSize: number, g: ChannelGeom, accumulate = false): void {
+    const op = 'mixedDots', n = g.N * g.C * g.HW, C = g.C;
+    checkPositive(op, g, ['N', 'C', 'HW']);
+    checkCount(op, 'dwSize', dwSize);
+    this.launch(op, 0);
+    const d = this.ptr(op, 'dy', dy, n), o = this.arr(op, 'dw', dw, dwSize);
+    const seen = new Set<number>();
+    for (const t of terms) {
+      checkCount(op, 'wIndex', t.wIndex);
+      if (t.wIndex >= dwSize) throw new Error(`${op}: wIndex ${t.wIndex} outside dw of ${dwSize}`);
+      if (seen.has(t.wIndex)) throw new Error(`${op}: wIndex ${t.wIndex} appears twice`);
+      seen.add(t.wIndex);
+    }
+    if (!accumulate) o.fill(0, 0, dwSize);
+    this.withTemp(4 * C, (ptr, _f32, f64) => {
+      const sumDy = new Float64Array(C);
+      if (terms.some((t) => t.stats)) { this.par('chanSum', C, (c0, c1) => [d, g.N, C, g.HW, ptr, c0, c1]); sumDy.set(f64.subarray(0, C)); }
+      terms.forEach((t, k) => {
+        const xp = this.ptr(op, `terms[${k}].x`, t.x, n);
+        this.par('chanDot', C, (c0, c1) => [d, xp, 0, g.N, C, g.HW, ptr, c0, c1]);
+        const st = t.stats ? this.arr(op, `terms[${k}].stats`, t.stats, 4 * C) : null;
+        let s = 0;
+        for (let c = 0; c < C; c++) s += st ? st[2 * C + c] * f64[c] + st[3 * C + c] * sumDy[c] : f64[c];
+        o[t.wIndex] = accumulate ? o[t.wIndex] + Math.fround(s) : s;
+      });
+    });
+  }
+
+  override addScaledInPlace(acc: Storage, x: Storage, w: Storage, wIndex: number, n: number): void {
+    const op = 'addScaledInPlace';
+    this.launch(op, n);
+    checkCount(op, 'wIndex', wIndex);
+    const f = this.arr(op, 'w', w, wIndex + 1)[wIndex];
+    this.parAxpy(this.ptr(op, 'x', x, n), f, this.ptr(op, 'acc', acc, n), n, true);
+  }
+
+  /** out = (acc ? out : 0) + k·x, split in 64-byte-aligned pieces */
+  private parAxpy(x: number, k: number, out: number, n: number, acc: boolean): void {
+    const blocks = Math.ceil(n / 16);
+    this.par('axpy', blocks, (b0, b1) => [x + 64 * b0, k, out + 64 * b0, Math.min(n, 16 * b1) - 16 * b0, acc ? 1 : 0]);
+  }
+
+  // ---- pooling (average in Wasm; max pooling, not in the NB201 space, stays on the reference) ----
+
+  override pool2d(x: Storage, y: Storage, g: PoolGeom): void {
+    if (g.kind !== 'avg') { super.pool2d(x, y, g); return; }
+    const op = 'pool2d';
+    checkPoolGeom(op, g);
+    this.launch(op, 0);
+    const xp = this.ptr(op, 'x', x, g.N * g.C * g.H * g.W), yp = this.ptr(op, 'y', y, g.N * g.C * g.OH * g.OW);
+    this.par('avgPool', g.N * g.C, (p0, p1) => [xp, yp, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.strideH, g.strideW, g.padH, g.padW,
+      g.countIncludePad ? 1 : 0, p0, p1]);
+  }
+
+  override pool2dBackward(dy: Storage, x: Storage, dx: Storage, g: PoolGeom, out: GradWrite = {}): void {
+    if (g.kind !== 'avg') { super.pool2dBackward(dy, x, dx, g, out); return; }
+    const op = 'pool2dBackward';
+    checkPoolGeom(op, g);
+    this.launch(op, 0);
+    const n = g.N * g.C * g.H * g.W;
+    this.arr(op, 'x', x, n);
+    const scale = out.scale ? this.arr(op, 'scale.w', out.scale.w, out.scale.index + 1)[out.scale.index] : 1;
+    const dyp = this.ptr(op, 'dy', dy, g.N * g.C * g.OH * g.OW), dxp = this.ptr(op, 'dx', dx, n);
+    const plane = (g.H * g.W + 15) & ~15;
+    this.withTemp(plane * this.threads.size, (tmp) => {
+      this.par('avgPoolBackward', g.N * g.C, (p0, p1, t) => [dyp, dxp, tmp + 4 * plane * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
+        g.strideH, g.strideW, g.padH, g.padW, g.countIncludePad ? 1 : 0, scale, out.accumulate ? 1 : 0, p0, p1]);
+    });
+  }
+}

@@ -1,0 +1,111 @@
+// The paper's last step, done by the main job: the final genotype trained stand-alone from scratch on
+// the search's whole training set (both halves) and scored once on the test split. One fixed protocol
+// (RETRAIN_HYPER + the search's network size and image resolution) so that retrained accuracies of
+// different searches, seeds and methods compare; experiments/quality.sh uses the same one for its
+// reference sample. Browser-safe: the caller hands over the test set.
+import type { Backend } from '../engine/index.js';
+import { BatchSampler, evalBatches } from '../data/sampler.js';
+import { hashSeed } from '../data/rng.js';
+import { shrinkForNetwork, type Dataset } from '../data/dataset.js';
+import { getSpace } from '../spaces/registry.js';
+import { trainStandalone, type StandaloneHyper, type StandaloneEpoch } from '../search/standalone.js';
+import type { SearchConfig } from './config.js';
+import type { SearchData } from './phases.js';
+
+/**
+ * NAS-Bench-201's stand-alone recipe (AutoDL-Projects 200E: nesterov SGD lr 0.1, momentum 0.9, weight
+ * decay 5e-4, cosine to 0, no clipping, crop + flip) with a short schedule and batch 64 instead of 200
+ * epochs of batch 256: at a few epochs a smaller batch gives more steps.
+ */
+export const RETRAIN_HYPER: Readonly<Omit<StandaloneHyper, 'epochs'>> = Object.freeze({
+  batchSize: 64, lr: 0.1, lrMin: 0, momentum: 0.9, nesterov: true, weightDecay: 5e-4, gradClip: 0,
+});
+
+const RETRAIN_STREAM = 0x7e7a;
+
+export interface RetrainProtocol {
+  /** a one-line description for humans */
+  description: string;
+  hyper: StandaloneHyper;
+  channels: number;
+  cells: number;
+  imageShape: readonly number[];
+  trainImages: number;
+  testImages: number;
+  testSet: string;
+  augmentation: BatchSampler['augment'];
+  seed: number;
+}
+
+export interface RetrainResult {
+  genotype: string;
+  protocol: RetrainProtocol;
+  /** % on the test split (eval-mode BN) after the last epoch */
+  testAccuracy: number;
+  testLoss: number;
+  trainAccuracy: number;
+  trainLoss: number;
+  seconds: number;
+  parameters: number;
+  history: { epoch: number; lr: number; trainLoss: number; trainAccuracy: number; seconds: number }[];
+}
+
+export interface RetrainOptions {
+  backend: Backend;
+  /** the search's configuration: network size, resolution (downsample), seed */
+  config: SearchConfig;
+  /** the search's data; its whole training set (both halves) trains the network */
+  data: SearchData;
+  /** the dataset's test split as loaded (raw resolution); shrunk here as the search's images were */
+  test: Dataset;
+  genotype: string;
+  epochs: number;
+  /** seed of the initialisation and the batch order (default: derived from the search seed) */
+  seed?: number;
+  onEpoch?: (e: StandaloneEpoch) => void;
+  onStep?: (epoch: number, done: number, total: number) => void;
+}
+
+export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult> {
+  const c = o.config;
+  if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new Error(`--retrain-epochs: expected an integer >= 1, got ${o.epochs}`);
+  const test = shrinkForNetwork(o.test, c.downsample);
+  const shape = o.data.imageShape;
+  if (test.channels !== shape[0] || test.height !== shape[1] || test.width !== shape[2]) {
+    throw new Error(`retrain: test images ${test.channels}×${test.height}×${test.width} do not match the search's ${shape.join('×')}`);
+  }
+  const seed = o.seed ?? hashSeed(c.seed, RETRAIN_STREAM);
+  const hyper: StandaloneHyper = { ...RETRAIN_HYPER, epochs: o.epochs };
+  const sampler = new BatchSampler(o.data.train, { batchSize: hyper.batchSize, seed, augment: true });
+  const t0 = Date.now();
+  const run = await trainStandalone({
+    backend: o.backend,
+    space: getSpace(c.space),
+    network: { genotype: getSpace(c.space).parseGenotype(o.genotype), C: c.channels, N: c.cells, inputChannels: shape[0], numClasses: o.data.numClasses },
+    seed, imageShape: shape, train: sampler, stepsPerEpoch: sampler.batchesPerEpoch, hyper,
+    evaluate: () => evalBatches(test, 256), evalEvery: 0,
+    ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
+    ...(o.onStep ? { onStep: (e: number, d: number) => o.onStep!(e, d, sampler.batchesPerEpoch) } : {}),
+  });
+  try {
+    const last = run.history[run.history.length - 1];
+    const parameters = run.network.parameters().reduce((s, p) => s + p.size, 0);
+    return {
+      genotype: o.genotype,
+      protocol: {
+        description: `stand-alone from scratch: ${o.epochs} epochs over all ${o.data.train.size} training images ` +
+          `(${shape.join('×')}, crop + flip), batch ${hyper.batchSize}, nesterov SGD lr ${hyper.lr} cosine to ${hyper.lrMin}, ` +
+          `wd ${hyper.weightDecay}, C ${c.channels} N ${c.cells}; test: all ${test.size} test images, eval-mode BN`,
+        hyper, channels: c.channels, cells: c.cells, imageShape: [...shape],
+        trainImages: o.data.train.size, testImages: test.size, testSet: o.test.name, augmentation: sampler.augment, seed,
+      },
+      testAccuracy: last.eval!.accuracy, testLoss: last.eval!.loss,
+      trainAccuracy: last.train.accuracy, trainLoss: last.train.loss,
+      seconds: (Date.now() - t0) / 1000,
+      parameters,
+      history: run.history.map((h) => ({ epoch: h.epoch, lr: h.lr, trainLoss: h.train.loss, trainAccuracy: h.train.accuracy, seconds: h.seconds })),
+    };
+  } finally {
+    run.network.dispose();
+  }
+}
