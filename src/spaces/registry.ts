@@ -2,9 +2,11 @@
 // interface (src/spaces/space.ts); docs/spaces.md says how to add one.
 import type { SearchSpace } from './space.js';
 import { nb201Space } from './nb201/space.js';
+import { mobilenetSpace } from './mobilenet/space.js';
 
 const SPACES: ReadonlyMap<string, SearchSpace> = new Map([
   [nb201Space.name, nb201Space],
+  [mobilenetSpace.name, mobilenetSpace],
 ]);
 
 /** Names `getSpace` accepts, in registration order. */

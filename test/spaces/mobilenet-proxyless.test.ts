@@ -14,7 +14,7 @@ import {
   binaryGateAlphaGrad, rescaleInvolved, sampleTwo, softmax, ProxylessSearch, PROXYLESS_ARCH_LR,
   sampleIndex, sampleUniformPaths, maskedSoftmax,
 } from '../../src/spaces/mobilenet/proxyless.js';
-import { moduleStateKeys } from '../../src/spaces/nb201/checkpoint.js';
+import { moduleStateKeys } from '../../src/engine/index.js';
 import { assertClose } from '../helpers/backends.js';
 import { scaledValues } from '../search/nb201-recipe.js';
 
