@@ -23,7 +23,7 @@ import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { renderReport } from '../report/html.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
 import { PartitionTree } from '../nas/tree.js';
-import { SPACE_NAMES, DEFAULT_SPACE_NAME } from '../spaces/registry.js';
+import { SPACE_NAMES, DEFAULT_SPACE_NAME, getSpace } from '../spaces/registry.js';
 
 const FLAGS: FlagSpec = {
   ...COMMON_FLAGS,
@@ -260,7 +260,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
 /** The end-of-run summary: tree, each split's distance matrix and groups, leaves, final genotype. */
 export function summarize(r: SearchResult, outDir: string): string {
   const lines: string[] = [];
-  const tree = PartitionTree.fromJSON(r.tree, r.splits);
+  const tree = PartitionTree.fromJSON(r.tree, r.splits, getSpace(r.space));
   const leafBy = new Map(r.leaves.map((l) => [l.node, l]));
   lines.push('', 'partition tree:');
   lines.push(tree.render((n) => {
