@@ -296,6 +296,46 @@ export function chooseSplitEdgeOverSizes(
   return { ...chosen, criterion, perEdge };
 }
 
+/**
+ * `chooseSplitEdge` for spaces whose decisions have different op counts (MobileNet: 6 or 7 ops per
+ * block). Edges are cut with the group-size tuples `sizesFor(order)` allows for their matrix order
+ * (`chooseSplitEdgeOverSizes`); edges of one order
+ * are compared as `chooseSplitEdge` does, and the winners of different orders by the score per pair of
+ * ops it sums (cut score over pairs in different groups, intra score over pairs in one group), so a
+ * 7-op block is not favoured or penalised for having more pairs. With one order this is exactly
+ * `chooseSplitEdge`. Ties go to the smaller edge id.
+ */
+export function chooseSplitEdgeRagged(
+  matrices: readonly { edge: number; matrix: DistanceMatrix }[],
+  sizesFor: (order: number) => readonly (readonly number[])[],
+  options: SplitEdgeOptions = {},
+): SplitEdgeChoice {
+  const byOrder = new Map<number, { edge: number; matrix: DistanceMatrix }[]>();
+  for (const m of matrices) {
+    const n = matrixOrder(m.matrix, `distance of edge ${m.edge}`);
+    byOrder.set(n, [...(byOrder.get(n) ?? []), m]);
+  }
+  if (byOrder.size <= 1) {
+    const n = byOrder.size ? [...byOrder.keys()][0] : 0;
+    return chooseSplitEdgeOverSizes(matrices, n ? sizesFor(n) : [[]], options);
+  }
+  const criterion = options.criterion ?? 'max-cut';
+  const choices = [...byOrder.entries()].map(([n, ms]) => ({ n, choice: chooseSplitEdgeOverSizes(ms, sizesFor(n), options) }));
+  const perPair = ({ n, choice }: { n: number; choice: SplitEdgeChoice }): number => {
+    const intraPairs = choice.sizes.reduce((a, s) => a + (s * (s - 1)) / 2, 0);
+    const crossPairs = (n * (n - 1)) / 2 - intraPairs;
+    return criterion === 'max-cut' ? choice.cutScore / crossPairs : choice.intraScore / Math.max(1, intraPairs);
+  };
+  let best = choices[0];
+  for (const c of choices.slice(1)) {
+    const a = perPair(c), b = perPair(best);
+    const better = criterion === 'max-cut' ? a > b : a < b;
+    if (better || (a === b && c.choice.edge < best.choice.edge)) best = c;
+  }
+  const perEdge = choices.flatMap((c) => c.choice.perEdge).sort((a, b) => a.edge - b.edge);
+  return { ...best.choice, perEdge };
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Validation and helpers
 

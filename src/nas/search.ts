@@ -17,10 +17,10 @@ import { getSpace, type BenchTable, type SearchSpace } from '../spaces/registry.
 import type { BaseMethod } from '../search/method.js';
 import { trainStandalone } from '../search/standalone.js';
 import { PartitionTree, type SplitRecord } from './tree.js';
-import { chooseSplitEdgeOverSizes, initGmnasWasm } from './cut.js';
+import { chooseSplitEdgeRagged, initGmnasWasm } from './cut.js';
 import { runSuccessiveHalving, successiveHalvingSchedule } from './halving.js';
 import { gmEdgeDistance } from './gm-score.js';
-import { validateSearchConfig, splitGroupSizes, RESUME_NEUTRAL_FIELDS, type SearchConfig } from './config.js';
+import { validateSearchConfig, RESUME_NEUTRAL_FIELDS, type SearchConfig } from './config.js';
 import {
   materializeNode, createNodeMethod, trainNodeEpochs, runLeafJob, checkpointName, nodeSeed, validationData,
   type SearchData, type NodeProgress, type NodeSchedule, type LeafResult, type ProgressListener,
@@ -351,10 +351,10 @@ export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: Sea
     return { edge: c.fewshotEdge, groups: space.enabledOps(method.mask, c.fewshotEdge).map((o) => [o]), distance: null, cutScore: null };
   }
   if (!unsplit.length) throw new Error(`node ${node} has no unsplit edge left (mask ${space.maskToString(method.mask)}); use fewer split levels`);
-  const sizes = splitGroupSizes(c);
   if (c.method === 'random') {
     const rng = new Rng(hashSeed(c.seed, RANDOM_SPLIT_STREAM, node));
     const edge = unsplit[rng.int(unsplit.length)];
+    const sizes = c.groupSizes ?? space.split.groupSizes(space.decisions[edge].ops.length, c.branches)[0];
     const perm = Array.from(rng.permutation(space.decisions[edge].ops.length));
     const groups: number[][] = [];
     let at = 0;
@@ -374,9 +374,10 @@ export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: Sea
     });
     matrices.push({ edge, matrix: d.distance, ops: d.ops });
   }
-  // the space may allow several group-size tuples (DARTS: (2,5) or (3,4)); explicit --groups fix one
-  const sizeOptions = c.groupSizes ? [c.groupSizes] : space.split.groupSizes(matrices[0].ops.length, c.branches);
-  const choice = chooseSplitEdgeOverSizes(matrices.map((m) => ({ edge: m.edge, matrix: m.matrix })), sizeOptions, { criterion: c.edgeCriterion });
+  // the space may allow several group-size tuples per op count (DARTS: (2,5) or (3,4)) and decisions of
+  // different op counts (MobileNet: 6 or 7 ops per block); explicit --groups fix one tuple
+  const choice = chooseSplitEdgeRagged(matrices.map((m) => ({ edge: m.edge, matrix: m.matrix })),
+    (n) => (c.groupSizes ? [c.groupSizes] : space.split.groupSizes(n, c.branches)), { criterion: c.edgeCriterion });
   const opsOf = (edge: number): number[] => matrices.find((m) => m.edge === edge)!.ops;
   const toOps = (edge: number, groups: number[][]): number[][] => groups.map((g) => g.map((i) => opsOf(edge)[i]));
   return {

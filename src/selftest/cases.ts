@@ -97,6 +97,19 @@ export const OP_CASES: OpCase[] = [
   { name: 'reshape', kernels: ['mul'], inputs: [[2, 3, 4]], fn: ([x]) => mul(x.reshape([6, 4]), x.reshape([-1, 4])) },
   { name: 'dropout', kernels: ['dropoutMask', 'mul'], inputs: [[4, 50]], fn: ([x]) => dropout(x, 0.3, 1234) },
   { name: 'dropPath', kernels: ['dropoutMask', 'mulBroadcast'], inputs: [[8, 2, 2, 2]], fn: ([x]) => dropPath(x, 0.4, 99) },
+  // the MobileNet space's inverted residual: 1×1 expand → BN → ReLU6 → 7×7 depthwise stride 2 → BN → ReLU6 → 1×1 project → BN
+  { name: 'conv2d depthwise 7x7 stride 2 (MBConv)', kernels: ['conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[2, 6, 11, 9], [6, 1, 7, 7]], fn: ([x, w]) => conv2d(x, w, null, { stride: 2, padding: 3, groups: 6 }) },
+  {
+    name: 'MBConv block (expand 3, 7x7 depthwise stride 2, ReLU6)', kernels: ['conv2d', 'batchNormTrain', 'relu6', 'relu6Backward', 'batchNormBackward', 'conv2dInputGrad', 'conv2dWeightGrad'],
+    inputs: [[2, 4, 9, 9], [12, 4, 1, 1], [12, 1, 7, 7], [5, 12, 1, 1]],
+    fn: ([x, we, wd, wp]) => {
+      const bn = (t: Tensor) => batchNorm(t, { gamma: null, beta: null, ...noStats, training: true });
+      const h = relu6(mulScalar(bn(conv2d(x, we)), 3));
+      const d = relu6(mulScalar(bn(conv2d(h, wd, null, { stride: 2, padding: 3, groups: 12 })), 3));
+      return bn(conv2d(d, wp));
+    },
+    fdEps: 1e-3, fdTol: 3e-2, quick: true,
+  },
   // an NB201 edge's two convolutions on one relu(x): the WebGPU backend runs them as pairs (conv-pair.ts)
   { name: 'conv2d 3x3 + 1x1 on one input (convolution pairs)', kernels: ['relu', 'conv2d', 'conv2dInputGrad', 'conv2dWeightGrad'], inputs: [[2, 8, 6, 8], [8, 8, 3, 3], [8, 8, 1, 1]], fn: ([x, w3, w1]) => { const r = relu(x); return add(conv2d(r, w3, null, { padding: 1 }), mulScalar(conv2d(r, w1), 0.5)); }, quick: true },
 ];

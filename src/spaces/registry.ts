@@ -3,11 +3,13 @@
 import type { SearchSpace } from './space.js';
 import { nb201Space } from './nb201/space.js';
 import { dartsSpace, dartsNoneSpace } from './darts/space.js';
+import { mobilenetSpace } from './mobilenet/space.js';
 
 const SPACES: ReadonlyMap<string, SearchSpace> = new Map([
   [nb201Space.name, nb201Space],
   [dartsSpace.name, dartsSpace],
   [dartsNoneSpace.name, dartsNoneSpace],
+  [mobilenetSpace.name, mobilenetSpace],
 ]);
 
 /** Names `getSpace` accepts, in registration order. */

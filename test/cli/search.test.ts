@@ -136,7 +136,7 @@ test('a leaf whose worker fails twice is reported by id; the other leaves finish
 test('bad flags and combinations are rejected with the flag named', () => {
   const cases: [string[], RegExp][] = [
     [['--method', 'best'], /--method best: expected one of gm, fewshot, random, oneshot/],
-    [['--space', 'resnet'], /--space resnet: expected one of nb201, darts, darts-none/],
+    [['--space', 'resnet'], /--space resnet: expected one of nb201, darts, darts-none, mobilenet/],
     [['--base', 'enas'], /--base enas/],
     [['--groups', '2+2'], /--groups: sizes 2\+2 add up to 4/],
     [['--select', 'bench'], /--select: 'bench' .* needs --bench FILE/],

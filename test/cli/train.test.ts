@@ -100,7 +100,7 @@ test('train: usage errors name their flag in one line and exit 2', () => {
     [['--arch', ARCH, '--dataset', 'cifar10'], /--data-dir: required for --dataset cifar10/],
     [['--arch', ARCH, '--dataset', 'cifar10', '--data-dir', join(dir, 'nowhere')], /--data-dir .*nowhere: no such directory/],
     [['--arch', ARCH, '--epochs', '0'], /--epochs 0: expected an integer >= 1/],
-    [['--space', 'resnet', '--arch', ARCH], /--space resnet: expected one of nb201, darts, darts-none/],
+    [['--space', 'resnet', '--arch', ARCH], /--space resnet: expected one of nb201, darts, darts-none, mobilenet/],
     [[], /--arch is required/],
   ];
   for (const [args, re] of cases) {

@@ -7,7 +7,7 @@
 // and show a matrix where the reference's grouping is not the minimum.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { balancedMinCut, initGmnasWasm } from '../../src/nas/cut.js';
+import { balancedMinCut, chooseSplitEdgeRagged, chooseSplitEdge, initGmnasWasm } from '../../src/nas/cut.js';
 import { MOBILE_OPS } from '../../src/spaces/mobilenet/ops.js';
 
 test.before(async () => { await initGmnasWasm(); });
@@ -101,6 +101,34 @@ test('a matrix where the reference grouping is not the minimum: 3×3_MBConv3 res
   // {0,1}: 1.5, {2,3}: 0.1, {4,5,6}: 3 × 1.5
   assert.ok(Math.abs(intra(d, reference) - 6.1) < 1e-12);
   assert.ok(intra(d, reference) > cut.intraScore);
+});
+
+
+// The search's choice among blocks of 6 and 7 ops (chooseSplitEdgeRagged): each block cut with the
+// balanced sizes of its own op count, blocks compared by the mean intra distance per pair in a group
+// (min-intra, spec §5.2), checked against the brute force above.
+test('ragged blocks: each cut at its own sizes, the block of least intra distance per pair wins', () => {
+  const sizesFor = (n: number, b: number) => { const small = Math.floor(n / b), large = n % b; return [...Array(b - large).fill(small), ...Array(large).fill(small + 1)]; };
+  const pairs = (sizes: number[]) => sizes.reduce((a, s) => a + (s * (s - 1)) / 2, 0);
+  const next = uniform(2024);
+  for (let t = 0; t < 12; t++) {
+    const branches = t % 2 ? 3 : 2;
+    const blocks = [0, 1, 4, 5, 12].map((edge) => ({ edge, matrix: randomDistance(edge % 4 === 0 ? 6 : 7, next) }));
+    const got = chooseSplitEdgeRagged(blocks, (n) => [sizesFor(n, branches)], { criterion: 'min-intra' });
+    const brute = blocks.map(({ edge, matrix }) => {
+      const sizes = sizesFor(matrix.length, branches);
+      const b = bruteForce(matrix, sizes);
+      return { edge, perPair: b.intra / pairs(sizes), intra: b.intra };
+    });
+    const want = brute.reduce((a, b) => (b.perPair < a.perPair ? b : a));
+    assert.is(got.edge, want.edge, `trial ${t}`);
+    assert.ok(Math.abs(got.intraScore - want.intra) < 1e-9);
+    assert.equal(got.perEdge.map((p) => p.edge), [0, 1, 4, 5, 12]);
+    got.perEdge.forEach((p, i) => assert.ok(Math.abs(p.intraScore - brute[i].intra) < 1e-9, `edge ${p.edge}`));
+  }
+  // one op count: exactly chooseSplitEdge
+  const same = [2, 3, 5].map((edge) => ({ edge, matrix: randomDistance(7, next) }));
+  assert.equal(chooseSplitEdgeRagged(same, () => [[2, 2, 3]], { criterion: 'min-intra' }), chooseSplitEdge(same, [2, 2, 3], { criterion: 'min-intra' }));
 });
 
 test.run();

@@ -12,8 +12,9 @@ import { MobileNetNetwork } from '../../src/spaces/mobilenet/network.js';
 import { parseOp, MOBILE_OPS } from '../../src/spaces/mobilenet/ops.js';
 import {
   binaryGateAlphaGrad, rescaleInvolved, sampleTwo, softmax, ProxylessSearch, PROXYLESS_ARCH_LR,
+  sampleIndex, sampleUniformPaths, maskedSoftmax,
 } from '../../src/spaces/mobilenet/proxyless.js';
-import { moduleStateKeys } from '../../src/spaces/nb201/checkpoint.js';
+import { moduleStateKeys } from '../../src/engine/index.js';
 import { assertClose } from '../helpers/backends.js';
 import { scaledValues } from '../search/nb201-recipe.js';
 
@@ -173,6 +174,37 @@ test('architecture step: Adam(β1 = 0) moves α_active − α_inactive by 2·lr,
   const r1 = await run(), r2 = await run();
   assert.equal(r1.alphas, r2.alphas);
   assert.equal(r1.genotype, r2.genotype);
+});
+
+test('masks (sub-supernets): disabled ops are never sampled nor derived; a one-op block never moves', async () => {
+  assert.is(sampleIndex([0.5, 0.5, 0], 0.9999999999999999), 1);
+  assert.equal(maskedSoftmax([0, 5, 0], [true, false, true]), [0.5, 0, 0.5]);
+  const sn = new MobileNetSupernet(be, new Rng(8), SIZE);
+  const sizes = sn.blocks.map((b) => b.choices.length);
+  // block i keeps ops {i mod 6, (i + 2) mod 6}; block 3 keeps only 3x3_MBConv6; others keep zero too where they have it
+  const mask = sizes.map((n, i) => Array.from({ length: n }, (_, j) => (i === 3 ? j === 1 : j === i % 6 || j === (i + 2) % 6 || j === 6)));
+  assert.throws(() => new ProxylessSearch(sn, new Rng(1), sizes.map((n) => new Array<boolean>(n).fill(false))), /block 0 has no enabled op/);
+  assert.throws(() => new ProxylessSearch(sn, new Rng(1), [[true]]), /expected 21 rows/);
+  const search = new ProxylessSearch(sn, new Rng(9), mask);
+  const rng = new Rng(10);
+  for (let k = 0; k < 50; k++) {
+    for (const paths of [search.sampleSinglePaths(), sampleUniformPaths(sn, rng, mask)]) {
+      paths.forEach((p, i) => assert.ok(mask[i][p.active], `block ${i} sampled disabled op ${p.active}`));
+    }
+  }
+  const uniformCounts = [0, 0, 0];
+  for (let k = 0; k < 3000; k++) uniformCounts[[0, 2, 6].indexOf(sampleUniformPaths(sn, rng, mask)[0].active)]++;
+  assert.ok(uniformCounts.every((c) => Math.abs(c / 3000 - 1 / 2) < 0.05 || c === 0), `block 0 ${uniformCounts}`);
+  // make a disabled op the largest α everywhere: derive still picks enabled ones
+  search.setAlphas(sizes.map((n, i) => Array.from({ length: n }, (_, j) => (mask[i][j] ? j * 1e-3 : 5))));
+  search.derive().forEach((op, i) => assert.ok(mask[i][MOBILE_OPS.indexOf(op.kind === 'zero' ? 'zero' : `${op.kernel}x${op.kernel}_MBConv${op.expand}`)]));
+  const before = search.alphaValues();
+  const { x, y } = batch('masked');
+  const { paths } = await search.archStep(x, y);
+  assert.equal(paths[3], { active: 1 });
+  assert.equal(search.alphaValues()[3], before[3]);
+  paths.forEach((p, i) => { assert.ok(mask[i][p.active]); if (p.inactive !== undefined) assert.ok(mask[i][p.inactive]); });
+  search.dispose(); sn.dispose();
 });
 
 test.run();

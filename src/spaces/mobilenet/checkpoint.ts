@@ -6,8 +6,7 @@
 // Browser-safe (bytes in, bytes out); the writer of files does the atomic write.
 import type { Backend, Rng } from '../../engine/index.js';
 import { encodeSafetensors, decodeSafetensors } from '../../io/safetensors.js';
-// generic Module ↔ safetensors helpers (they live with the NB201 space for now; nothing in them is NB201's)
-import { moduleStateTensors, loadModuleState } from '../nb201/checkpoint.js';
+import { moduleStateTensors, loadModuleState } from '../../engine/index.js';
 import { MobileNetNetwork, type MobileNetConfig } from './network.js';
 import { parseGenotype, formatGenotype } from './genotype.js';
 

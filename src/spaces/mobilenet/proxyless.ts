@@ -16,6 +16,10 @@
 //   The architecture loss is plain cross-entropy (ProxylessNAS's gradient step uses its criterion
 //   without smoothing; latency regularisation is not modelled here).
 // Derived genotype: per block the op of largest α.
+// Masks (GM's sub-supernets): `mask[i][j]` false removes candidate j of block i: it is never sampled,
+// its probability is 0 (softmax over the enabled ops), and derive() skips it. A block left with one
+// op always runs it and gets no α gradient. RSPS-style uniform sampling over the enabled ops is
+// `sampleUniformPaths` (weight steps only, no α).
 import { Tensor, tidy, backward, crossEntropy, Adam, Rng, noGrad } from '../../engine/index.js';
 import type { Optimizer } from '../../engine/index.js';
 import { MOBILE_OPS, parseOp } from './ops.js';
@@ -35,11 +39,17 @@ export function softmax(v: readonly number[]): number[] {
   return e.map((x) => x / s);
 }
 
-/** One index drawn with probabilities `p` (inverse CDF). */
+/** One index drawn with probabilities `p` (inverse CDF); never an index of probability 0 (rounding
+ *  leaving u above the last partial sum falls back to the last positive entry). */
 export function sampleIndex(p: readonly number[], u: number): number {
-  let acc = 0;
-  for (let i = 0; i < p.length; i++) { acc += p[i]; if (u < acc) return i; }
-  return p.length - 1;
+  let acc = 0, last = -1;
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] <= 0) continue;
+    acc += p[i];
+    last = i;
+    if (u < acc) return i;
+  }
+  return last;
 }
 
 /** Two distinct indices drawn from `p` without replacement (torch.multinomial(p, 2) semantics). */
@@ -72,6 +82,34 @@ export function rescaleInvolved(alpha: readonly number[], involved: readonly num
 
 export interface ProxylessStepResult { loss: number; paths: BlockPath[] }
 
+/** Which candidates of each block are enabled (all when no mask is given); throws on a bad shape. */
+function checkMask(mask: readonly (readonly boolean[])[] | undefined, sizes: number[]): boolean[][] {
+  if (!mask) return sizes.map((n) => new Array<boolean>(n).fill(true));
+  if (mask.length !== sizes.length || mask.some((row, i) => row.length !== sizes[i])) {
+    throw new Error(`MobileNet mask: expected ${sizes.length} rows of sizes ${sizes.join('/')}`);
+  }
+  mask.forEach((row, i) => { if (!row.some(Boolean)) throw new Error(`MobileNet mask: block ${i} has no enabled op`); });
+  return mask.map((row) => [...row]);
+}
+
+/** softmax over the enabled entries, 0 elsewhere. */
+export function maskedSoftmax(alpha: readonly number[], enabled: readonly boolean[]): number[] {
+  const idx = alpha.map((_, j) => j).filter((j) => enabled[j]);
+  const q = softmax(idx.map((j) => alpha[j]));
+  const p = new Array<number>(alpha.length).fill(0);
+  idx.forEach((j, k) => { p[j] = q[k]; });
+  return p;
+}
+
+/** RSPS-style paths: per block one enabled op drawn uniformly. */
+export function sampleUniformPaths(supernet: MobileNetSupernet, rng: Rng, mask?: readonly (readonly boolean[])[]): BlockPath[] {
+  const m = checkMask(mask, supernet.blocks.map((b) => b.choices.length));
+  return m.map((row) => {
+    const idx = row.map((_, j) => j).filter((j) => row[j]);
+    return { active: idx[Math.min(idx.length - 1, Math.floor(rng.next() * idx.length))] };
+  });
+}
+
 export class ProxylessSearch {
   /** α per searchable block (device tensors, updated by Adam) */
   readonly alphas: Tensor[];
@@ -80,8 +118,10 @@ export class ProxylessSearch {
   readonly archOptimizer: Adam;
   readonly gateOffsets: number[];
   private readonly gateCount: number;
-  constructor(readonly supernet: MobileNetSupernet, readonly rng: Rng) {
+  readonly mask: boolean[][];
+  constructor(readonly supernet: MobileNetSupernet, readonly rng: Rng, mask?: readonly (readonly boolean[])[]) {
     const be = supernet.firstConv.conv.weight.backend;
+    this.mask = checkMask(mask, supernet.blocks.map((b) => b.choices.length));
     // host values are kept f32-exact, so what the device holds and what the host believes are the same
     this.host = supernet.blocks.map((b) => b.choices.map(() => Math.fround(rng.normal() * PROXYLESS_ALPHA_INIT_STD)));
     this.alphas = this.host.map((a, i) => Tensor.fromArray(be, a, [a.length]).param(`alpha.${i}`));
@@ -91,8 +131,8 @@ export class ProxylessSearch {
     this.gateCount = off;
   }
 
-  /** softmax(α) per block */
-  probabilities(): number[][] { return this.host.map(softmax); }
+  /** softmax(α) over the enabled ops of each block (0 for disabled ones) */
+  probabilities(): number[][] { return this.host.map((a, i) => maskedSoftmax(a, this.mask[i])); }
 
   /** The weight step's paths: one op per block sampled from softmax(α). */
   sampleSinglePaths(): BlockPath[] {
@@ -121,6 +161,7 @@ export class ProxylessSearch {
     const probs = this.probabilities();
     const gateValues = new Float32Array(this.gateCount);
     const paths: BlockPath[] = probs.map((p, i) => {
+      if (this.mask[i].filter(Boolean).length === 1) return { active: this.mask[i].indexOf(true) }; // nothing to choose
       const [s0, s1] = sampleTwo(p, this.rng);
       const q = softmax([this.host[i][s0], this.host[i][s1]]);
       const c = sampleIndex(q, this.rng.next());
@@ -129,7 +170,7 @@ export class ProxylessSearch {
       return { active, inactive, gateOffset: this.gateOffsets[i] };
     });
     const gates = Tensor.fromArray(be, gateValues, [this.gateCount]).param('binary gates');
-    for (const p of paths) p.gates = gates;
+    for (const p of paths) if (p.inactive !== undefined) p.gates = gates;
     this.supernet.train();
     const loss = tidy(() => {
       const l = crossEntropy(this.supernet.forward(x, paths), y);
@@ -143,6 +184,7 @@ export class ProxylessSearch {
     this.archOptimizer.zeroGrad();
     noGrad(() => {
       paths.forEach((p, i) => {
+        if (p.inactive === undefined) return; // a block with one enabled op: nothing to learn
         if (parseOp(MOBILE_OPS[p.active]).kind === 'zero') return; // no α gradient (ProxylessNAS: grad None)
         const off = this.gateOffsets[i];
         const g = binaryGateAlphaGrad(this.host[i], [p.active, p.inactive!], [gateGrads[off + p.active], gateGrads[off + p.inactive!]]);
@@ -176,9 +218,13 @@ export class ProxylessSearch {
     this.host.forEach((a, i) => this.alphas[i].backend.write(this.alphas[i].storage, Float32Array.from(a)));
   }
 
-  /** Per block the op of largest α (first on ties). */
+  /** Per block the enabled op of largest α (first on ties). */
   derive(): MobileGenotype {
-    return this.host.map((a) => parseOp(MOBILE_OPS[a.indexOf(Math.max(...a))]));
+    return this.host.map((a, i) => {
+      let best = -1;
+      a.forEach((v, j) => { if (this.mask[i][j] && (best < 0 || v > a[best])) best = j; });
+      return parseOp(MOBILE_OPS[best]);
+    });
   }
 
   dispose(): void {

@@ -73,6 +73,23 @@ export class MixedBlock extends Module {
     }
     return this.layout.identity ? add(y, x) : y;
   }
+  /**
+   * The SearchSpace's mixed forward: Σ_j weights[offset + j]·op_j(x) over `ops` (op indices, distinct),
+   * plus the shortcut; with `weights` null, `ops` must be one op (a single path, unit weight). `zero`
+   * adds nothing (its output is 0), so a block running only `zero` is the identity.
+   */
+  forwardOps(x: Tensor, ops: readonly number[], weights: Tensor | null, offset: number): Tensor {
+    if (ops.length === 0) throw new Error(`block ${this.layout.index}: no op to run`);
+    for (const j of ops) {
+      if (!this.choices.includes(j)) throw new Error(`block ${this.layout.index}: op ${MOBILE_OPS[j] ?? j} is not a candidate here`);
+    }
+    if (!weights && ops.length > 1) throw new Error(`block ${this.layout.index}: ${ops.length} ops need a weights tensor`);
+    const running = ops.filter((j) => this.candidates[this.choices.indexOf(j)] !== null);
+    if (running.length === 0) return x; // only `zero`: the shortcut alone (only blocks with one have `zero`)
+    const outs = running.map((j) => this.candidates[this.choices.indexOf(j)]!.forward(x));
+    const y = weights ? weightedSum(outs, weights, running.map((j) => offset + j)) : outs[0];
+    return this.layout.identity ? add(y, x) : y;
+  }
 }
 
 /** `mobile_inverted_conv` of a mixed block: child `candidate_ops` whose entries are numbered by choice. */
@@ -97,6 +114,8 @@ export class MobileNetSupernet extends Module {
   readonly firstConv: ConvBn;
   readonly firstBlock: MobileBlock;
   readonly blocks: MixedBlock[];
+  /** the `blocks` child: the fixed first block, then the mixed ones */
+  readonly blockList: ModuleList<Module>;
   readonly featureMix: ConvBn;
   readonly classifier: LinearLayer;
   constructor(be: Backend, rng: Rng, readonly config: SupernetConfig) {
@@ -107,7 +126,7 @@ export class MobileNetSupernet extends Module {
     const first: BlockLayout = { index: -1, stage: -1, cin: L.firstConv, cout: L.firstBlock, stride: 1, identity: false };
     this.firstBlock = new MobileBlock(be, rng, first, { kind: 'mbconv1' });
     this.blocks = L.blocks.map((b) => new MixedBlock(be, rng, b));
-    this.child('blocks', new ModuleList<Module>([this.firstBlock, ...this.blocks]));
+    this.blockList = this.child('blocks', new ModuleList<Module>([this.firstBlock, ...this.blocks]));
     this.featureMix = this.child('feature_mix_layer', new ConvBn(be, rng, L.blocks[L.blocks.length - 1].cout, L.featureMix, 1, 1, true));
     this.classifier = this.child('classifier', new LinearLayer(be, rng, L.featureMix, config.numClasses));
   }
