@@ -66,7 +66,9 @@ const HELP = `usage: node run.js [search] --space nb201 [flags]
 
 Few-shot NAS on NAS-Bench-201: GM-NAS by default (gradient-matching splits + DARTS).
 
-  --space nb201              search space (nb201; the DARTS and MobileNet spaces are not implemented yet)
+  --space S                  search space: nb201 (default); darts (DARTS CNN cells, the 7-op s5 set) or darts-none
+                             (8 ops with none), docs/spaces.md; mobilenet (ProxylessNAS blocks; searched with the DARTS
+                             base method so far, ProxylessNAS gates not wired into the search yet: docs/mobilenet.md)
   --method gm|fewshot|random|oneshot   how the supernet is split (default gm)
   --base ${BASE_METHOD_NAMES.join('|')}   base method (default: darts; darts2 with --preset paper)
   --preset ${PRESETS.join('|')}   sizes and schedule (default quick: ~7 CPU-minutes on lavapipe;

@@ -52,8 +52,7 @@ export const TRAIN_PRESETS: Readonly<Record<'nb201' | 'quick', TrainPreset>> = O
 export type TrainPresetName = keyof typeof TRAIN_PRESETS;
 
 const HELP = `usage: node run.js train --arch '<genotype>' [flags]
-  --arch G                   NB201 genotype, e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|'
-  --space nb201              search space (only nb201)
+  --arch G                   a genotype of --space; NB201, e.g. '|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_1x1~1|avg_pool_3x3~2|'
   --preset nb201|quick       nb201 (default): NAS-Bench-201 stand-alone training — 200 epochs, batch 256,
                              nesterov SGD lr 0.1 momentum 0.9 wd 5e-4, cosine to 0, crop + flip, C 16, N 5;
                              quick: C 4, N 1, 2 epochs of batch 50 on 200 images, 100 test images (seconds on CPU)
