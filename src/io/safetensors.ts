@@ -58,6 +58,16 @@ function headerAndDataDigest(header: Record<string, unknown>, data: Uint8Array):
 }
 
 /** Refuses weights holding NaN or ±Inf (a diverged run saved, or a damaged file without a checksum). */
+/** A positive integer read from a checkpoint's metadata (sizes such as C, N, classes); throws naming the
+ *  file and the key. Every space's checkpoint decoder reads its sizes through this one check. */
+export function metadataPositiveInt(meta: Record<string, string>, key: string, source: string): number {
+  const v = Number(meta[key]);
+  if (meta[key] === undefined || !Number.isInteger(v) || v < 1) {
+    throw new Error(`${source}: metadata '${key}' is ${JSON.stringify(meta[key])}, expected a positive integer`);
+  }
+  return v;
+}
+
 export function assertFiniteTensors(tensors: ReadonlyMap<string, DecodedTensor>, source: string): void {
   for (const [name, t] of tensors) {
     let bad = 0;

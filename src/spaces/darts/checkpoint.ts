@@ -6,19 +6,13 @@
 // Browser-safe (bytes in, bytes out).
 import { moduleStateTensors, moduleStateKeys, loadModuleState } from '../../engine/index.js';
 import type { Backend, Rng as EngineRng } from '../../engine/index.js';
-import { encodeSafetensors, decodeSafetensors, type SafetensorsInput, type DecodedTensor } from '../../io/safetensors.js';
+import { encodeSafetensors, decodeSafetensors, metadataPositiveInt, type SafetensorsInput, type DecodedTensor } from '../../io/safetensors.js';
 import { DartsNetwork } from './network.js';
 import { DartsSupernet } from './supernet.js';
 import { encodeGenotype, parseGenotypeText } from './genotype.js';
 
 export const DARTS_NETWORK_FORMAT = 'gmnas.darts.network/1';
 export const DARTS_SUPERNET_FORMAT = 'gmnas.darts.supernet/1';
-
-function intField(meta: Record<string, string>, key: string, source: string): number {
-  const v = Number(meta[key]);
-  if (meta[key] === undefined || !Number.isInteger(v) || v < 1) throw new Error(`${source}: metadata '${key}' is ${JSON.stringify(meta[key])}, expected a positive integer`);
-  return v;
-}
 
 export async function encodeDartsNetwork(net: DartsNetwork, extra: Record<string, string> = {}): Promise<Uint8Array> {
   const c = net.config;
@@ -35,8 +29,8 @@ export function decodeDartsNetwork(be: Backend, rng: EngineRng, bytes: Uint8Arra
   let genotype: number[];
   try { genotype = encodeGenotype(parseGenotypeText(metadata.genotype ?? ''), ops); } catch (e) { throw new Error(`${source}: metadata 'genotype': ${(e as Error).message}`); }
   const network = new DartsNetwork(be, rng, {
-    genotype, ops, C: intField(metadata, 'C', source), N: intField(metadata, 'N', source),
-    inputChannels: intField(metadata, 'input_channels', source), numClasses: intField(metadata, 'num_classes', source),
+    genotype, ops, C: metadataPositiveInt(metadata, 'C', source), N: metadataPositiveInt(metadata, 'N', source),
+    inputChannels: metadataPositiveInt(metadata, 'input_channels', source), numClasses: metadataPositiveInt(metadata, 'num_classes', source),
     auxiliary: metadata.auxiliary === 'true',
   });
   try { loadModuleState(network, tensors, source); } catch (e) { network.dispose(); throw e; }
@@ -75,8 +69,8 @@ export function decodeDartsSupernet(be: Backend, rng: EngineRng, bytes: Uint8Arr
   let mask: Uint8Array;
   try { mask = parseMask(metadata.mask ?? ''); } catch (e) { throw new Error(`${source}: metadata 'mask': ${(e as Error).message}`); }
   const supernet = build({
-    C: intField(metadata, 'C', source), N: intField(metadata, 'N', source), inputChannels: intField(metadata, 'input_channels', source),
-    numClasses: intField(metadata, 'num_classes', source), trackCellStats: metadata.track_cell_stats === 'true', mask,
+    C: metadataPositiveInt(metadata, 'C', source), N: metadataPositiveInt(metadata, 'N', source), inputChannels: metadataPositiveInt(metadata, 'input_channels', source),
+    numClasses: metadataPositiveInt(metadata, 'num_classes', source), trackCellStats: metadata.track_cell_stats === 'true', mask,
   });
   const own = new Set(moduleStateKeys(supernet).map((k) => k.name));
   const mine = new Map<string, DecodedTensor>(), extra = new Map<string, DecodedTensor>();

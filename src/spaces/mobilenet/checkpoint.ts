@@ -5,7 +5,7 @@
 // input_channels, num_classes) and, when given, the resolution it was trained at.
 // Browser-safe (bytes in, bytes out); the writer of files does the atomic write.
 import type { Backend, Rng } from '../../engine/index.js';
-import { encodeSafetensors, decodeSafetensors } from '../../io/safetensors.js';
+import { encodeSafetensors, decodeSafetensors, metadataPositiveInt } from '../../io/safetensors.js';
 import { moduleStateTensors, loadModuleState } from '../../engine/index.js';
 import { MobileNetNetwork, type MobileNetConfig } from './network.js';
 import { parseGenotype, formatGenotype } from './genotype.js';
@@ -28,14 +28,6 @@ export async function encodeMobileNetCheckpoint(net: MobileNetNetwork, extraMeta
   return encodeSafetensors(await moduleStateTensors(net), mobileNetMetadata(net, extraMetadata));
 }
 
-function positiveInt(meta: Record<string, string>, key: string, source: string): number {
-  const v = Number(meta[key]);
-  if (meta[key] === undefined || !Number.isInteger(v) || v < 1) {
-    throw new Error(`${source}: metadata '${key}' is ${JSON.stringify(meta[key])}, expected a positive integer`);
-  }
-  return v;
-}
-
 export function mobileNetConfigFromMetadata(meta: Record<string, string>, source: string): MobileNetConfig {
   if (meta.format !== MOBILENET_FORMAT) {
     throw new Error(`${source}: metadata 'format' is ${JSON.stringify(meta.format)}, expected '${MOBILENET_FORMAT}' (a MobileNet network checkpoint)`);
@@ -52,7 +44,7 @@ export function mobileNetConfigFromMetadata(meta: Record<string, string>, source
   }
   return {
     genotype, widthMult,
-    inputChannels: positiveInt(meta, 'input_channels', source), numClasses: positiveInt(meta, 'num_classes', source),
+    inputChannels: metadataPositiveInt(meta, 'input_channels', source), numClasses: metadataPositiveInt(meta, 'num_classes', source),
   };
 }
 

@@ -8,7 +8,7 @@
 // This file is browser-safe (bytes in, bytes out); src/search/checkpoints.ts reads and writes files.
 import { Tensor, noGrad } from '../../engine/index.js';
 import type { Module, Backend, Rng as EngineRng } from '../../engine/index.js';
-import { encodeSafetensors, decodeSafetensors, type SafetensorsInput, type DecodedTensor } from '../../io/safetensors.js';
+import { encodeSafetensors, decodeSafetensors, metadataPositiveInt, type SafetensorsInput, type DecodedTensor } from '../../io/safetensors.js';
 import { batchNormsByPath } from './cells.js';
 import { Nb201Network, type NetworkConfig } from './network.js';
 import { Nb201Supernet, type SupernetConfig } from './supernet.js';
@@ -38,14 +38,6 @@ export async function encodeNetworkCheckpoint(net: Nb201Network, extraMetadata: 
   return encodeSafetensors(await moduleStateTensors(net), networkMetadata(net, extraMetadata));
 }
 
-function intField(meta: Record<string, string>, key: string, source: string): number {
-  const v = Number(meta[key]);
-  if (meta[key] === undefined || !Number.isInteger(v) || v < 1) {
-    throw new Error(`${source}: metadata '${key}' is ${JSON.stringify(meta[key])}, expected a positive integer`);
-  }
-  return v;
-}
-
 /** The network config stored in a network checkpoint's metadata. */
 export function networkConfigFromMetadata(meta: Record<string, string>, source: string): NetworkConfig {
   if (meta.format !== NETWORK_FORMAT) {
@@ -58,8 +50,8 @@ export function networkConfigFromMetadata(meta: Record<string, string>, source: 
     throw new Error(`${source}: metadata 'genotype': ${(e as Error).message}`);
   }
   return {
-    genotype, C: intField(meta, 'C', source), N: intField(meta, 'N', source),
-    inputChannels: intField(meta, 'input_channels', source), numClasses: intField(meta, 'num_classes', source),
+    genotype, C: metadataPositiveInt(meta, 'C', source), N: metadataPositiveInt(meta, 'N', source),
+    inputChannels: metadataPositiveInt(meta, 'input_channels', source), numClasses: metadataPositiveInt(meta, 'num_classes', source),
   };
 }
 
@@ -116,8 +108,8 @@ export function supernetConfigFromMetadata(meta: Record<string, string>, source:
     throw new Error(`${source}: metadata 'mask': ${(e as Error).message}`);
   }
   return {
-    C: intField(meta, 'C', source), N: intField(meta, 'N', source),
-    inputChannels: intField(meta, 'input_channels', source), numClasses: intField(meta, 'num_classes', source),
+    C: metadataPositiveInt(meta, 'C', source), N: metadataPositiveInt(meta, 'N', source),
+    inputChannels: metadataPositiveInt(meta, 'input_channels', source), numClasses: metadataPositiveInt(meta, 'num_classes', source),
     trackCellStats: meta.track_cell_stats === 'true', mask,
   };
 }
