@@ -92,6 +92,24 @@ export function moduleStateKeys(m: Module, prefix = ''): { name: string; shape: 
 }
 
 /**
+ * Load `m`'s own state tensors (strictly, as `loadModuleState`) from a file that may hold more — a
+ * supernet checkpoint also carries α and optimizer state — and return the other entries untouched.
+ * On a mismatch `m` is disposed before the error is rethrown, so a failed decode leaks nothing.
+ */
+export function loadOwnStateKeepExtra<T extends StateTensorIn>(m: Module, tensors: ReadonlyMap<string, T>, source: string): Map<string, T> {
+  const own = new Set(moduleStateKeys(m).map((k) => k.name));
+  const mine = new Map<string, T>(), extra = new Map<string, T>();
+  for (const [name, t] of tensors) (own.has(name) ? mine : extra).set(name, t);
+  try {
+    loadModuleState(m, mine, source);
+  } catch (e) {
+    m.dispose();
+    throw e;
+  }
+  return extra;
+}
+
+/**
  * Write `tensors[prefix + name]` into every state tensor of `m` (and BN batch counts). Strict: every
  * name must be present with the same shape, and no other name may start with `prefix` — the error
  * lists what is missing, unexpected or mis-shaped. `source` names the file in messages.

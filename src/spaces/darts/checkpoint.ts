@@ -4,7 +4,7 @@
 // the metadata. Metadata: format, genotype (DARTS text), C, N (layers), input_channels, num_classes,
 // auxiliary; supernets: format, ops, mask, C, N, input_channels, num_classes, track_cell_stats.
 // Browser-safe (bytes in, bytes out).
-import { moduleStateTensors, moduleStateKeys, loadModuleState } from '../../engine/index.js';
+import { moduleStateTensors, loadModuleState, loadOwnStateKeepExtra } from '../../engine/index.js';
 import type { Backend, Rng as EngineRng } from '../../engine/index.js';
 import { encodeSafetensors, decodeSafetensors, metadataPositiveInt, type SafetensorsInput, type DecodedTensor } from '../../io/safetensors.js';
 import { DartsNetwork } from './network.js';
@@ -72,9 +72,6 @@ export function decodeDartsSupernet(be: Backend, rng: EngineRng, bytes: Uint8Arr
     C: metadataPositiveInt(metadata, 'C', source), N: metadataPositiveInt(metadata, 'N', source), inputChannels: metadataPositiveInt(metadata, 'input_channels', source),
     numClasses: metadataPositiveInt(metadata, 'num_classes', source), trackCellStats: metadata.track_cell_stats === 'true', mask,
   });
-  const own = new Set(moduleStateKeys(supernet).map((k) => k.name));
-  const mine = new Map<string, DecodedTensor>(), extra = new Map<string, DecodedTensor>();
-  for (const [name, t] of tensors) (own.has(name) ? mine : extra).set(name, t);
-  try { loadModuleState(supernet, mine, source); } catch (e) { supernet.dispose(); throw e; }
+  const extra = loadOwnStateKeepExtra(supernet, tensors, source);
   return { supernet, metadata, extra };
 }

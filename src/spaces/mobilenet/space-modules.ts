@@ -8,7 +8,7 @@
 // width_mult = C / 32 (C = 32: the paper's network; the tiny preset's C = 4 gives the narrowest
 // network, 8 channels where make_divisible floors). N is unused (the stage table fixes the depth).
 // `trackCellStats` is recorded but every BN tracks running statistics, as in ProxylessNAS.
-import { Tensor, Module, copyModuleState, moduleStateTensors, moduleStateKeys, loadModuleState, globalAvgPool as globalPool } from '../../engine/index.js';
+import { Tensor, Module, copyModuleState, moduleStateTensors, loadOwnStateKeepExtra, globalAvgPool as globalPool } from '../../engine/index.js';
 import type { Backend, Rng as EngineRng } from '../../engine/index.js';
 import { encodeSafetensors, decodeSafetensors, type SafetensorsInput, type DecodedTensor } from '../../io/safetensors.js';
 import type { ArchSample, NetworkBuildOptions, SpaceNetwork, SpaceSupernet, SupernetBuildOptions } from '../space.js';
@@ -188,14 +188,6 @@ export function decodeMobileSupernet(be: Backend, rng: EngineRng, bytes: Uint8Ar
     inputChannels: metaNumber(metadata, 'input_channels', source, true), numClasses: metaNumber(metadata, 'num_classes', source, true),
     trackCellStats: metadata.track_cell_stats === 'true', mask,
   });
-  const own = new Set(moduleStateKeys(supernet).map((k) => k.name));
-  const mine = new Map<string, DecodedTensor>(), extra = new Map<string, DecodedTensor>();
-  for (const [name, t] of tensors) (own.has(name) ? mine : extra).set(name, t);
-  try {
-    loadModuleState(supernet, mine, source);
-  } catch (e) {
-    supernet.dispose();
-    throw e;
-  }
+  const extra = loadOwnStateKeepExtra(supernet, tensors, source);
   return { supernet, metadata, extra };
 }

@@ -17,7 +17,7 @@ import { maskToString, parseMask } from './ops.js';
 
 // the generic state-dict helpers live in the engine; re-exported for this space's callers
 export { moduleStateTensors, moduleStateKeys, loadModuleState } from '../../engine/index.js';
-import { moduleStateTensors, moduleStateKeys, loadModuleState } from '../../engine/index.js';
+import { moduleStateTensors, loadModuleState, loadOwnStateKeepExtra } from '../../engine/index.js';
 
 // ---- the stand-alone network ------------------------------------------------------------------
 
@@ -124,15 +124,7 @@ export function decodeSupernetCheckpoint(be: Backend, rng: EngineRng, bytes: Uin
   { supernet: Nb201Supernet; metadata: Record<string, string>; extra: Map<string, DecodedTensor> } {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
   const supernet = new Nb201Supernet(be, rng, supernetConfigFromMetadata(metadata, source));
-  const own = new Set(moduleStateKeys(supernet).map((k) => k.name));
-  const mine = new Map<string, DecodedTensor>(), extra = new Map<string, DecodedTensor>();
-  for (const [name, t] of tensors) (own.has(name) ? mine : extra).set(name, t);
-  try {
-    loadModuleState(supernet, mine, source);
-  } catch (e) {
-    supernet.dispose();
-    throw e;
-  }
+  const extra = loadOwnStateKeepExtra(supernet, tensors, source);
   return { supernet, metadata, extra };
 }
 
