@@ -85,33 +85,19 @@ for (const d of ['src', 'test', 'bench']) {
   }
 }
 
-// 4. browser bundle
-const browserEntry = join(root, 'src/browser.ts');
-if (existsSync(browserEntry)) {
+// 4. browser bundles: the page's library and the search worker it starts (one ESM file each)
+for (const [entry, out] of [['src/browser.ts', 'dist/gmnas.browser.js'], ['src/browser/worker.ts', 'dist/gmnas.worker.js']]) {
+  if (!existsSync(join(root, entry))) continue;
   await esbuild.build({
-    entryPoints: [browserEntry],
-    outfile: join(root, 'dist/gmnas.browser.js'),
+    entryPoints: [join(root, entry)],
+    outfile: join(root, out),
     bundle: true,
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
     sourcemap: 'linked',
     logLevel: 'warning',
-    // Node-only modules never reach the browser bundle; importing them from browser code is a bug.
-    external: [],
-  });
-}
-const workerEntry = join(root, 'src/browser/worker.ts');
-if (existsSync(workerEntry)) {
-  await esbuild.build({
-    entryPoints: [workerEntry],
-    outfile: join(root, 'dist/gmnas.worker.js'),
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    sourcemap: 'linked',
-    logLevel: 'warning',
+    // Node-only modules never reach the browser bundles; importing them from browser code is a bug.
     external: [],
   });
 }
