@@ -138,6 +138,24 @@ for g in "${reference[@]}"; do
   retrain "$out/reference/$key" "$g" "$protocol_run"
 done
 
+# every leaf's genotype of the split methods, retrained with its own search's protocol and seed, so the
+# leaf selectors (validation of the derived path, supernet validation, best of the leaves) compare on
+# the same figure as the picks. The pick itself is among them (a second retraining, same protocol).
+LEAF_METHODS=(gm fewshot random)
+for seed in "${seed_list[@]}"; do
+  for method in "${LEAF_METHODS[@]}"; do
+    run=$out/runs/$method-s$seed
+    mkdir -p "$out/leaves/$method-s$seed"
+    while read -r node g; do
+      [ -f "$out/leaves/$method-s$seed/n$node/result.json" ] || log "$method seed $seed: leaf $node retraining: $g"
+      retrain "$out/leaves/$method-s$seed/n$node" "$g" "$run"
+    done < <(RUN=$run node --input-type=module -e '
+      const { readFileSync } = await import("node:fs");
+      const r = JSON.parse(readFileSync(`${process.env.RUN}/result.json`, "utf8"));
+      for (const l of r.leaves) if (l.genotype) console.log(`${l.node} ${l.genotype}`);')
+  done
+done
+
 # ---- report ------------------------------------------------------------------------------------------
 OUT=$out SEEDS="$seeds" LARGEST=$largest ROOT=$ROOT node --input-type=module - <<'JS'
 const { readFileSync, readdirSync, existsSync } = await import('node:fs');
@@ -176,6 +194,21 @@ for (const m of ['gm', 'oneshot', 'fewshot', 'random']) {
   });
   methods.push({ method: m, name: names[m], picks });
 }
+// leaf selectors: every leaf's genotype retrained (OUT/leaves), the pick each rule would have made
+const selectors = [];
+for (const m of ['gm', 'fewshot', 'random']) {
+  const rows = seeds.map((s) => {
+    const r = json(`runs/${m}-s${s}/result.json`);
+    const leaves = r.leaves.filter((l) => l.genotype && existsSync(join(OUT, `leaves/${m}-s${s}/n${l.node}/result.json`)))
+      .map((l) => ({ node: l.node, genotype: l.genotype, val: l.val?.accuracy ?? null, supernetVal: l.supernetVal?.accuracy ?? null,
+        testAccuracy: json(`leaves/${m}-s${s}/n${l.node}/result.json`).retrain.testAccuracy }));
+    const by = (key) => leaves.filter((l) => l[key] !== null).reduce((b, l) => (b === null || l[key] > b[key] ? l : b), null);
+    const pick = (l) => (l ? { node: l.node, testAccuracy: l.testAccuracy, percentile: percentile(l.testAccuracy) } : null);
+    return { seed: s, leaves, byVal: pick(by('val')), bySupernetVal: pick(by('supernetVal')), best: pick(by('testAccuracy')),
+      meanLeaf: leaves.length ? mean(leaves.map((l) => l.testAccuracy)) : null };
+  });
+  selectors.push({ method: m, name: names[m], seeds: rows });
+}
 methods.push({
   method: 'params', name: names.params,
   picks: seeds.map((s) => { const r = json(`params/s${s}/result.json`); return { seed: s, genotype: r.genotype, testAccuracy: r.retrain.testAccuracy, parameters: r.retrain.parameters, percentile: percentile(r.retrain.testAccuracy) }; }),
@@ -189,7 +222,7 @@ const summary = {
   date: new Date().toISOString(), device, seeds, dataset: first.dataset, config: first.config,
   protocol: first.final.retrain.protocol,
   reference: { size: reference.length, mean: mean(refAcc), sd: sd(refAcc), min: refAcc[0], median: quantile(0.5), p90: quantile(0.9), max: refAcc[refAcc.length - 1], cells: reference },
-  methods,
+  methods, selectors,
 };
 writeFileAtomic(join(OUT, 'quality.json'), `${JSON.stringify(summary, null, 1)}\n`);
 const f = (v, d = 2) => (v === null || v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(d));
@@ -208,6 +241,13 @@ for (const m of methods) {
   lines.push(`| ${m.name} | ${f(m.meanAccuracy)} ± ${f(m.sdAccuracy)} | ${f(m.meanPercentile, 1)} | ` +
     `${m.picks.map((p) => `${p.seed}: ${f(p.testAccuracy)} (${f(p.percentile, 0)})`).join('; ')} | ` +
     `${m.picks[0].meanGap === undefined ? '—' : m.picks.map((p) => `${f(p.meanGap, 1)} (${f(p.meanGapUntuned, 1)})`).join('; ')} |`);
+}
+lines.push('', 'Leaf selectors — every leaf genotype retrained with its search\'s protocol; test accuracy (percentile) of the leaf each rule picks, mean over seeds:', '',
+  '| method | by derived-path val (the default) | by supernet val | best leaf (oracle, the paper\'s "best of N") | mean of the leaves |', '|---|---|---|---|---|');
+const avgOf = (rows, k) => { const xs = rows.map((r) => r[k]).filter((x) => x); return xs.length ? `${f(mean(xs.map((x) => x.testAccuracy)))} (${f(mean(xs.map((x) => x.percentile)), 0)})` : 'n/a'; };
+for (const sel of selectors) {
+  const ml = sel.seeds.map((r) => r.meanLeaf).filter((x) => x !== null);
+  lines.push(`| ${sel.name} | ${avgOf(sel.seeds, 'byVal')} | ${avgOf(sel.seeds, 'bySupernetVal')} | ${avgOf(sel.seeds, 'best')} | ${ml.length ? `${f(mean(ml))} (${f(percentile(mean(ml)), 0)})` : 'n/a'} |`);
 }
 lines.push('', 'Genotypes:', '');
 for (const m of methods) for (const p of m.picks) lines.push(`- ${m.name}, seed ${p.seed}: \`${p.genotype}\` (${p.parameters} parameters)`);

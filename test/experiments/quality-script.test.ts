@@ -60,7 +60,22 @@ test('quality.sh --tiny: every method, the parameter-count pick and the referenc
   }
   assert.is(q.reference.size, 4);
   assert.ok(Math.abs(q.reference.max - Math.max(...acc)) < 1e-9);
+  // leaf selectors: every leaf of the split methods retrained with its own search's protocol; the
+  // default selector's leaf is the search's own pick, so its retraining must reproduce final.retrain
+  // (same protocol and seed, CPU backend: bit-exact) — checks `train --like` against the search itself
+  assert.equal(q.selectors.map((s: { method: string }) => s.method), ['gm', 'fewshot', 'random']);
+  for (const sel of q.selectors as { method: string; seeds: { leaves: { node: number; testAccuracy: number; val: number }[]; byVal: { node: number; testAccuracy: number } }[] }[]) {
+    const res = json(`runs/${sel.method}-s0/result.json`);
+    const row = sel.seeds[0];
+    assert.is(row.leaves.length, res.leaves.length, sel.method);
+    for (const l of row.leaves) assert.is(l.testAccuracy, json(`leaves/${sel.method}-s0/n${l.node}/result.json`).retrain.testAccuracy);
+    const chosen = res.leaves.find((l: { genotype: string }) => l.genotype === res.final.genotype);
+    assert.ok(chosen, `${sel.method}: the pick is one of the leaves`);
+    assert.is(row.byVal.node, chosen.node, `${sel.method}: the val selector names the search's pick`);
+    assert.is(row.byVal.testAccuracy, res.final.retrain.testAccuracy, `${sel.method}: train --like reproduces final.retrain`);
+  }
   const md = readFileSync(join(out, 'quality.md'), 'utf8');
+  assert.match(md, /^\| GM \+ DARTS \| [0-9.]+ \([0-9]+\) \| [0-9.]+ \([0-9]+\) \|/m);
   for (const name of ['GM + DARTS', 'one-shot DARTS', 'few-shot (5 leaves) + DARTS', 'random split + DARTS', 'parameter-count pick']) {
     assert.match(md, new RegExp(`^\\| ${name.replace(/[()+]/g, '\\$&')}`, 'm'));
   }
@@ -68,7 +83,7 @@ test('quality.sh --tiny: every method, the parameter-count pick and the referenc
 
 test('a rerun reuses every finished search and retraining', () => {
   const stamp = (p: string) => statSync(join(out, p)).mtimeMs;
-  const files = ['runs/gm-s0/result.json', 'runs/random-s0/result.json', 'params/s0/result.json',
+  const files = ['runs/gm-s0/result.json', 'runs/random-s0/result.json', 'params/s0/result.json', 'leaves/gm-s0/n3/result.json',
     ...readdirSync(join(out, 'reference')).filter((d) => existsSync(join(out, 'reference', d, 'result.json'))).map((d) => `reference/${d}/result.json`)];
   const before = files.map(stamp);
   const r = run();
