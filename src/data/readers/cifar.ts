@@ -11,6 +11,7 @@
 // cifar-100-binary/ are looked into). Class names come from batches.meta.txt / fine_label_names.txt
 // when present, else from the built-in lists.
 
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError, makeDataset, NORMALIZATION, type Dataset } from '../dataset.js';
 import {
@@ -34,19 +35,47 @@ interface CifarLayout {
   testFiles: string[];
   namesFile: string;
   builtinNames: string[];
+  /** records each file of the official distribution holds, by file name */
+  officialCounts: Record<string, number>;
 }
 
 const CIFAR10: CifarLayout = {
   name: 'cifar10', subdir: 'cifar-10-batches-bin',
   trainFiles: [1, 2, 3, 4, 5].map((k) => `data_batch_${k}.bin`), testFiles: ['test_batch.bin'],
   namesFile: 'batches.meta.txt', builtinNames: CIFAR10_CLASS_NAMES,
+  officialCounts: Object.fromEntries([1, 2, 3, 4, 5].map((k) => [`data_batch_${k}.bin`, 10_000]).concat([['test_batch.bin', 10_000]])),
 };
 
 const CIFAR100: CifarLayout = {
   name: 'cifar100', subdir: 'cifar-100-binary',
   trainFiles: ['train.bin'], testFiles: ['test.bin'],
   namesFile: 'fine_label_names.txt', builtinNames: CIFAR100_CLASS_NAMES,
+  officialCounts: { 'train.bin': 50_000, 'test.bin': 10_000 },
 };
+
+/**
+ * A file cut exactly at a record boundary (a partial copy) parses as whole records; a split of one file
+ * (CIFAR-10's test_batch.bin, CIFAR-100's train.bin and test.bin) has no sibling to compare with. The
+ * rule: when any file of the folder, of either split, holds exactly its official record count, the
+ * folder is the official distribution and every file of it present must hold its official count
+ * (CIFAR-10 10 000 per file; CIFAR-100 train 50 000, test 10 000). Sizes only (stat), nothing is read.
+ * A folder where no file has its official count (a custom or sample set, the tests' fixtures) is
+ * accepted at any size — a folder whose every file was cut short cannot be told from one.
+ */
+function checkOfficialCounts(layout: CifarLayout, dir: string): void {
+  const ds = layout.name;
+  const present = Object.entries(layout.officialCounts)
+    .map(([name, official]) => ({ name, official, path: join(dir, name) }))
+    .filter((f) => existsSync(f.path) && statSync(f.path).isFile())
+    .map((f) => ({ ...f, count: cifarRecordCount(fileSize(f.path), ds, f.path) }));
+  const witness = present.find((f) => f.count === f.official);
+  if (!witness) return;
+  const wrong = present.find((f) => f.count !== f.official);
+  if (!wrong) return;
+  const how = wrong.count < wrong.official ? 'was cut short (copy it again)' : 'holds more than the official file (not the official distribution?)';
+  throw new DataError(`${ds}: ${wrong.path} holds ${wrong.count} records, expected ${wrong.official} ` +
+    `(the official ${wrong.name}; ${witness.name} beside it holds its official ${witness.official}): this file ${how}`, wrong.path);
+}
 
 export function readCifar10(dir: string | undefined, opts: ReaderOptions): Dataset {
   return readCifar(CIFAR10, dir, opts);
@@ -67,6 +96,7 @@ function readCifar(layout: CifarLayout, dirArg: string | undefined, opts: Reader
 
   // Check every file's size first, so a truncated later file fails before minutes of reading.
   const counts = files.map((path) => cifarRecordCount(fileSize(path), ds, path));
+  checkOfficialCounts(layout, dir);
   // the distributed batches of a split hold the same number of records (CIFAR-10: 10 000 each), so a
   // file cut exactly at a record boundary (a partial copy) shows as the odd one out
   const odd = counts.findIndex((n) => n !== counts[0]);
