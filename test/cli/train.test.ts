@@ -16,6 +16,7 @@ import { evaluateNetwork } from '../../src/search/standalone.js';
 import { loadDataset } from '../../src/data/load.js';
 import { evalBatches } from '../../src/data/sampler.js';
 import { parseGenotype } from '../../src/spaces/nb201/genotype.js';
+import { defaultSearchConfig } from '../../src/nas/config.js';
 
 // dist/test/cli/train.test.js → repository root
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -144,6 +145,34 @@ test('train: an existing non-empty --out is refused before training unless --ove
   const m = /wrote (\S*runs\/train-nb201-[a-z0-9-]+?-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(?:-\d+)?)\/result\.json/.exec(d.stdout);
   assert.ok(m, d.stdout);
   assert.match(readFileSync(join(m![1], 'result.json'), 'utf8'), /"sha256": "[0-9a-f]{64}"\n}\n$/);
+});
+
+test('train --like: an existing non-empty --out is refused before the data loads unless --overwrite', () => {
+  // a search folder needs only its configuration for --like: a tiny synthetic search's state.json
+  const like = join(dir, 'like-run');
+  mkdirSync(like, { recursive: true });
+  writeFileSync(join(like, 'state.json'), JSON.stringify({ config: { ...defaultSearchConfig({ preset: 'tiny' }), dataset: 'synthetic' } }));
+  const out = join(dir, 'like-taken');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'notes.txt'), 'earlier work');
+  const args = ['train', '--like', like, '--arch', ARCH, '--device', 'cpu', '--out', out];
+  const r = run(args);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--out .*like-taken: the folder already holds files \(notes\.txt\); choose another folder, or give --overwrite/);
+  assert.not.match(r.stderr, /retrain .* like /); // refused before the backend and the training start
+  assert.not.ok(existsSync(join(out, 'result.json')));
+  assert.is(readFileSync(join(out, 'notes.txt'), 'utf8'), 'earlier work');
+  const o = run([...args, '--overwrite']);
+  assert.is(o.code, 0, o.stderr);
+  assert.match(o.stderr, /epoch 1\/1 /);
+  const res = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+  assert.equal([res.command, res.genotype, res.like], ['train', ARCH, like]);
+  assert.ok(Number.isFinite(res.test.accuracy));
+  assert.is(readFileSync(join(out, 'notes.txt'), 'utf8'), 'earlier work'); // overwrite replaces its own files only
+  // a second --overwrite run replaces the result it wrote (same protocol and seed on the CPU backend: same numbers)
+  const again = run([...args, '--overwrite']);
+  assert.is(again.code, 0, again.stderr);
+  assert.is(JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')).test.accuracy, res.test.accuracy);
 });
 
 test('query: prints the benchmark row of one genotype', () => {
