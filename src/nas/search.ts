@@ -210,7 +210,21 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
         throw new Error(`cannot retrain node ${id} (--retrain-missing): its parent's checkpoint holds epoch ${progress.epochsDone}, not the split epoch ${ps.toEpoch}; start over in a new --out folder`);
       }
       log(`node ${id}: ${problem}; retraining it from its parent's checkpoint (node ${n.parent}, epoch ${ps.toEpoch}; --retrain-missing)`);
-      await spawnChild(parent, id, n.depth === levels, ps.toEpoch);
+      const isFinal = n.depth === levels;
+      if (!(isFinal && c.restart)) {
+        // The uninterrupted run spawned its children after scoring the split, which moves the parent's
+        // BN running statistics and its sampling stream (SNAS/GDAS/RSPS draw θ per GM repeat); the
+        // child inherits both. The parent's checkpoint holds the state before the scoring, so it is
+        // replayed (deterministic: per-node GM sampler, sampling stream from the checkpoint) — the
+        // rebuilt child is then the uninterrupted one. A restarted child takes nothing from its parent.
+        const again = await chooseSplit(c, parent, o.data, n.parent, o.onProgress);
+        const recorded = tree.splits.find((s) => s.node === n.parent);
+        const groups = again.groups.map((g) => [...g].sort((a, b) => a - b)); // the record keeps each group sorted
+        if (recorded && (again.edge !== recorded.edge || JSON.stringify(groups) !== JSON.stringify(recorded.groupIndices))) {
+          log(`node ${id}: warning: replaying node ${n.parent}'s split chose edge ${again.edge} groups ${JSON.stringify(groups)}, the run recorded edge ${recorded.edge} groups ${JSON.stringify(recorded.groupIndices)} (not a bit-exact backend?); node ${id} may differ from an uninterrupted run`);
+        }
+      }
+      await spawnChild(parent, id, isFinal, ps.toEpoch);
       await save();
     } finally {
       parent.dispose();
