@@ -28,6 +28,7 @@ import type { SearchConfig } from './config.js';
 import type { SearchResult } from './search.js';
 import { createNodeMethod, leafBnMode, validationData, checkpointName, type NodeProgress, type SearchData } from './phases.js';
 import { loadSearchData } from './search-data.js';
+import { runCheckpointRoot, STORE_RECORD } from './run-location.js';
 
 // ---- the run ------------------------------------------------------------------------------------
 
@@ -46,6 +47,8 @@ export interface LoadedRun {
   result: SearchResult;
   config: SearchConfig;
   leaves: RunLeaf[];
+  /** the folder holding checkpoints/: the run folder, or the shared store's folder of a queued run */
+  checkpointRoot: string;
 }
 
 /** A finished search folder: result.json and the leaves' checkpoints. Every problem is one clear
@@ -68,8 +71,13 @@ export function loadRun(dir: string): LoadedRun {
   const space = getSpace(result.space);
   if (!result.config || typeof result.config !== 'object') bad('no config');
   if (!result.tree || !Array.isArray(result.tree.nodes) || result.tree.nodes.length === 0) bad('no tree.nodes');
-  const ckDir = join(abs, 'checkpoints');
+  // a run started with --queue --store keeps its checkpoints in the shared store (queue-store.json)
+  const checkpointRoot = runCheckpointRoot(abs);
+  const ckDir = join(checkpointRoot, 'checkpoints');
   if (!existsSync(ckDir)) {
+    if (checkpointRoot !== abs) {
+      throw new Error(`${dir}: the run keeps its checkpoints in the shared store, but ${ckDir} is not visible here (${STORE_RECORD}); mount the store at that path`);
+    }
     throw new Error(`${dir}: no checkpoints/ folder; ranking needs the leaves' checkpoints (checkpoints/node-<id>.safetensors) ` +
       'that the search writes next to result.json (was the folder copied without them?)');
   }
@@ -82,7 +90,7 @@ export function loadRun(dir: string): LoadedRun {
       failure: failed.get(n.id) ?? null,
     };
   });
-  return { dir: abs, result, config: result.config, leaves };
+  return { dir: abs, result, config: result.config, leaves, checkpointRoot };
 }
 
 /** The leaf whose mask admits `g` (the leaves partition the space, so there is exactly one). */

@@ -1,12 +1,15 @@
 // `verify RUN_DIR`: checks a run folder (a search's or a `train`'s) file by file without running
 // anything — every JSON result's and checkpoint's SHA-256, that checkpoints hold finite values, that
-// every checkpoint state.json and result.json refer to exists — and reports each finding. Node only.
+// every checkpoint state.json and result.json refer to exists — and reports each finding. A run started
+// with --queue --store keeps its checkpoints in the shared store (queue-store.json says where): those are
+// checked there, and named by their absolute path. Node only.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { readFileBytes, readTextFile } from '../io/fs.js';
 import { decodeSafetensors, assertFiniteTensors } from '../io/safetensors.js';
 import { parseSealedJson } from '../io/sealed-json.js';
 import { checkpointName } from './phases.js';
+import { runCheckpointRoot, STORE_RECORD } from './run-location.js';
 
 export type FindingLevel = 'ok' | 'warning' | 'error';
 export interface Finding { level: FindingLevel; file: string; message: string }
@@ -19,14 +22,27 @@ export function verifyRunFolder(dir: string): Finding[] {
   if (!existsSync(root)) throw new Error(`${dir}: no such folder`);
   if (!statSync(root).isDirectory()) throw new Error(`${dir}: not a folder (expected a run's output folder)`);
   const findings: Finding[] = [];
-  const add = (level: FindingLevel, path: string, message: string): void => { findings.push({ level, file: relative(root, path) || '.', message }); };
+  // files in the run folder are named relative to it, files in a shared store by their absolute path
+  const label = (path: string): string => { const rel = relative(root, path); return rel.startsWith('..') || isAbsolute(rel) ? path : rel || '.'; };
+  const add = (level: FindingLevel, path: string, message: string): void => { findings.push({ level, file: label(path), message }); };
   const json = new Map<string, unknown>();
   const files = walk(root);
   if (!files.some((f) => /(^|\/)(state|result)\.json$/.test(relative(root, f)))) {
     throw new Error(`${dir}: neither state.json nor result.json; not a gmnas run folder`);
   }
+  let ckRoot = root;
+  try {
+    ckRoot = runCheckpointRoot(root);
+  } catch (e) {
+    add('error', join(root, STORE_RECORD), (e as Error).message.replace(`${join(root, STORE_RECORD)}: `, ''));
+  }
+  if (ckRoot !== root && label(ckRoot) === ckRoot) { // outside the run folder (inside, the walk found them)
+    const ckDir = join(ckRoot, 'checkpoints');
+    if (existsSync(ckDir) && statSync(ckDir).isDirectory()) files.push(...walk(ckDir));
+    else add('error', ckDir, `not visible: ${STORE_RECORD} says the run's checkpoints are in the shared store there; mount it at that path`);
+  }
   for (const path of files) {
-    const rel = relative(root, path);
+    const rel = label(path);
     if (TEMP_FILE.test(rel)) { add('warning', path, 'temporary file of a write a crash interrupted (safe to delete)'); continue; }
     try {
       if (rel.endsWith('.json')) {
@@ -45,7 +61,7 @@ export function verifyRunFolder(dir: string): Finding[] {
     }
   }
   // references: what a resume (state.json) or `rank` (result.json) will need
-  const ckpt = (node: number): string => join(root, 'checkpoints', `${checkpointName(node)}.safetensors`);
+  const ckpt = (node: number): string => join(ckRoot, 'checkpoints', `${checkpointName(node)}.safetensors`);
   const state = json.get('state.json') as { tree?: { nodes?: { id: number; children: number[] }[] }; progress?: Record<string, unknown>; leaves?: Record<string, unknown> } | undefined;
   const result = json.get('result.json') as { tree?: { nodes?: { id: number; children: number[] }[] }; failedLeaves?: { node: number }[] } | undefined;
   if (state && !result) {

@@ -3,12 +3,13 @@
 // Checkpoint layout: without --store, <run folder>/checkpoints as in a local run; with --store DIR,
 // DIR/gmnas-<run folder name>-<hash of its path>/checkpoints, so several runs can share one store.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../io/fs.js';
 import { basename, join, relative, resolve } from 'node:path';
 import type { SearchConfig } from '../nas/config.js';
 import type { LeafRunner, RunState } from '../nas/search.js';
 import type { ProgressListener } from '../nas/phases.js';
+import { STORE_RECORD, readStoreRecord } from '../nas/run-location.js';
 import { parseQueueUrl } from './queue-connection.js';
 import { queueLeafRunner, runKeyOf } from './queue-runner.js';
 import { SharedStore, checkStoreVisible } from './shared-store.js';
@@ -24,18 +25,14 @@ export interface QueuedSearchOptions {
   failNodes?: number[];
 }
 
-/** The run folder's record of where a queued run keeps its checkpoints. */
-const STORE_RECORD = 'queue-store.json';
-
 /**
  * A run started with --queue --store keeps its checkpoints where queue-store.json says; resuming it
  * without them (no --queue, or another --store) would find no checkpoints and silently retrain from fresh
  * weights. Call before resuming; throws naming both places.
  */
 export function checkResumeStore(outDir: string, queued: { checkpointRoot: string } | null): void {
-  const path = join(resolve(outDir), STORE_RECORD);
-  if (!existsSync(path)) return;
-  const rec = JSON.parse(readFileSync(path, 'utf8')) as { checkpointRoot: string; store: string | null };
+  const rec = readStoreRecord(outDir);
+  if (!rec) return;
   if (!queued && rec.checkpointRoot === resolve(outDir)) return; // checkpoints in the run folder: a local resume finds them
   if (!queued) throw new Error(`--resume: this run was started with --queue; its checkpoints are in ${rec.checkpointRoot}. Resume it with --queue URL${rec.store ? ` --store ${rec.store}` : ''}`);
   if (resolve(queued.checkpointRoot) !== rec.checkpointRoot) {

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, unlinkSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, renameSync, rmSync, unlinkSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,39 @@ test('a stopped run verifies clean; a checkpoint the resume needs, once deleted,
   assert.match(e[0].message, /missing.*--retrain-missing/);
   copyFileSync(saved, join(dir, 'checkpoints', 'node-2.safetensors'));
   unlinkSync(saved);
+});
+
+test('a run whose checkpoints are in a shared store (queue-store.json): verify checks them there, named by their path', async () => {
+  // the stopped run of the test above, its checkpoints moved into a store as `--queue --store` keeps them
+  const store = mkdtempSync(join(tmpdir(), 'gmnas-verify-store-'));
+  const ckRoot = join(store, 'gmnas-run-0123abcd');
+  mkdirSync(ckRoot);
+  renameSync(join(dir, 'checkpoints'), join(ckRoot, 'checkpoints'));
+  writeFileSync(join(dir, 'queue-store.json'), JSON.stringify({ checkpointRoot: ckRoot, store }));
+  try {
+    const f = verifyRunFolder(dir);
+    assert.equal(errors(f), []);
+    const stored = join(ckRoot, 'checkpoints', 'node-2.safetensors');
+    assert.ok(f.some((x) => x.file === stored && /SHA-256 matches.*all finite/.test(x.message)), JSON.stringify(f));
+    const bytes = readFileSync(stored);
+    bytes[bytes.length - 5] ^= 0x01;
+    writeFileSync(stored, bytes);
+    const r = spawnSync(process.execPath, [RUN_JS, 'verify', dir, '--quiet'], { encoding: 'utf8' });
+    assert.is(r.status, 1, r.stderr);
+    assert.ok(r.stdout.includes(`error    ${stored}: SHA-256 checksum mismatch`), r.stdout);
+    bytes[bytes.length - 5] ^= 0x01;
+    writeFileSync(stored, bytes);
+    // the store not mounted: the checkpoints the resume needs are not visible — an error naming the folder
+    renameSync(ckRoot, `${ckRoot}-away`);
+    const e = errors(verifyRunFolder(dir));
+    assert.ok(e.some((x) => x.file === join(ckRoot, 'checkpoints') && /not visible/.test(x.message)), JSON.stringify(e));
+    assert.ok(e.some((x) => x.file === stored && /missing/.test(x.message)), JSON.stringify(e));
+    renameSync(`${ckRoot}-away`, ckRoot);
+  } finally {
+    renameSync(join(ckRoot, 'checkpoints'), join(dir, 'checkpoints'));
+    unlinkSync(join(dir, 'queue-store.json'));
+    rmSync(store, { recursive: true, force: true });
+  }
 });
 
 test('a finished run verifies clean; a flipped bit, an edited result.json and a leftover temp file are reported', async () => {
