@@ -51,9 +51,10 @@ export interface LoadedRun {
   checkpointRoot: string;
 }
 
-/** A finished search folder: result.json and the leaves' checkpoints. Every problem is one clear
- *  message naming the folder and what is missing. */
-export function loadRun(dir: string): LoadedRun {
+/** A finished search folder: result.json and the leaves' checkpoints (in the run folder, where its
+ *  queue-store.json says, or in `o.checkpointRoot`/checkpoints: the same store mounted elsewhere). Every
+ *  problem is one clear message naming the folder and what is missing. */
+export function loadRun(dir: string, o: { checkpointRoot?: string } = {}): LoadedRun {
   const abs = resolve(dir);
   if (!existsSync(abs)) throw new Error(`${dir}: no such folder (expected a search's output folder, the --out of \`node run.js --space nb201\`)`);
   if (!statSync(abs).isDirectory()) throw new Error(`${dir}: not a folder (expected a search's output folder with result.json and checkpoints/)`);
@@ -72,7 +73,7 @@ export function loadRun(dir: string): LoadedRun {
   if (!result.config || typeof result.config !== 'object') bad('no config');
   if (!result.tree || !Array.isArray(result.tree.nodes) || result.tree.nodes.length === 0) bad('no tree.nodes');
   // a run started with --queue --store keeps its checkpoints in the shared store (queue-store.json)
-  const checkpointRoot = runCheckpointRoot(abs);
+  const checkpointRoot = o.checkpointRoot === undefined ? runCheckpointRoot(abs) : resolve(o.checkpointRoot);
   const ckDir = join(checkpointRoot, 'checkpoints');
   if (!existsSync(ckDir)) {
     if (checkpointRoot !== abs) {
@@ -165,6 +166,9 @@ export interface RankOptions {
   onLog?: (line: string) => void;
   /** after each genotype: how many are done of how many, and the leaf in use */
   onProgress?: (done: number, total: number, leaf: number) => void;
+  /** scores the leaves elsewhere (src/pool: `rank --queue`, one rank-leaf job per leaf); default: here,
+   *  one leaf after another on `backend` (no data is loaded here when given) */
+  leafRanker?: LeafRanker;
 }
 
 export interface RankedGenotype {
@@ -191,9 +195,114 @@ export interface RankReport {
   seconds: number;
 }
 
+/** One leaf's share of a ranking: its checkpoint and the distinct genotypes it scores. */
+export interface LeafRankInput {
+  node: number;
+  mask: OpMask;
+  checkpoint: string;
+  archs: { arch: string; genotype: Genotype }[];
+}
+
+export interface LeafRankOutput {
+  node: number;
+  /** the checkpoint's epoch (null: no progress metadata) */
+  epochsDone: number | null;
+  seconds: number;
+  /** validation images per genotype */
+  valImages: number;
+  /** one per input arch, in input order */
+  scores: { arch: string; accuracy: number; loss: number }[];
+}
+
+/** How ranking settings reach a scorer (here or on a queue worker). */
+export interface LeafRankSettings {
+  /** validation batches (null: the whole architecture half) */
+  valBatches: number | null;
+  bnRecalibrate: number;
+}
+
+/** Scores every leaf of `leaves` (all of them, or throws); `onScored` after each genotype. */
+export type LeafRanker = (leaves: LeafRankInput[], settings: LeafRankSettings, o: { onScored: (node: number) => void }) => Promise<LeafRankOutput[]>;
+
 const RECALIBRATE_STREAM = 0xbca1;
 /** Upload the validation batches once when they take at most this many bytes; stream them otherwise. */
 const UPLOAD_ONCE_BYTES = 512 * 1024 * 1024;
+
+/**
+ * Scores leaves of one run on one backend: the validation (and recalibration) batches are made once
+ * and used for every leaf. Used by `rankGenotypes` in-process and by a queue worker's rank-leaf job
+ * (`rankLeaves`), so both give the same numbers.
+ */
+class LeafScorer {
+  private readonly owned: DeviceBatch[] = [];
+  private readonly valData: EvalData;
+  private readonly recalBatches: DeviceBatch[];
+  readonly valImages: number;
+
+  constructor(private readonly backend: Backend, private readonly c: SearchConfig, private readonly data: SearchData, private readonly settings: LeafRankSettings) {
+    const { valBatches, bnRecalibrate } = settings;
+    if (!Number.isInteger(bnRecalibrate) || bnRecalibrate < 0) throw new Error(`bnRecalibrate: expected an integer >= 0, got ${bnRecalibrate}`);
+    if (valBatches !== null && (!Number.isInteger(valBatches) || valBatches < 1)) throw new Error(`valBatches: expected an integer >= 1 or null, got ${valBatches}`);
+    const val = validationData({ ...c, valBatches }, data);
+    this.valImages = Math.min(data.split.arch.length, valBatches === null ? Infinity : valBatches * c.batchSize);
+    try {
+      this.valData = this.valImages * data.imageShape.reduce((a, b) => a * b, 1) * 4 <= UPLOAD_ONCE_BYTES
+        ? uploadAll(backend, data, [...val()], this.owned) : val;
+      this.recalBatches = bnRecalibrate > 0 ? uploadAll(backend, data, recalibrationBatches(c, data, bnRecalibrate), this.owned) : [];
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+
+  async score(leaf: LeafRankInput, o: { requireChecksum?: boolean; onScored?: () => void } = {}): Promise<LeafRankOutput> {
+    const tl = Date.now();
+    const c = this.c;
+    const method = createNodeMethod(c, this.backend, this.data, leaf.node, leaf.mask);
+    try {
+      const meta = loadMethodCheckpoint(leaf.checkpoint, method, { requireChecksum: o.requireChecksum });
+      const scores: LeafRankOutput['scores'] = [];
+      for (const { arch, genotype } of leaf.archs) {
+        let m: { accuracy: number; loss: number };
+        if (this.settings.bnRecalibrate > 0) {
+          recalibrateBatchNorm(method, genotype, this.recalBatches);
+          m = await method.evaluate(this.valData, { arch: genotype, bn: 'eval' });
+        } else {
+          m = await method.evaluate(this.valData, { arch: genotype, bn: leafBnMode(c) });
+        }
+        scores.push({ arch, accuracy: m.accuracy, loss: m.loss });
+        // a genotype's single path may dispatch conv shapes the earlier ones did not: tune those
+        await tuneKernels(this.backend);
+        o.onScored?.();
+      }
+      return { node: leaf.node, epochsDone: progressEpochs(meta), seconds: (Date.now() - tl) / 1000, valImages: this.valImages, scores };
+    } finally {
+      method.dispose();
+    }
+  }
+
+  dispose(): void {
+    for (const b of this.owned.splice(0)) { b.x.dispose(); b.y.dispose(); }
+  }
+}
+
+/**
+ * A queue worker's rank-leaf job (and any caller with its own data): scores `leaves` of a run with
+ * configuration `c` on `data`, as `rankGenotypes` does. `expected`: the run's result.dataset, checked
+ * against `data` (a worker whose files differ must not score other images).
+ */
+export async function rankLeaves(c: SearchConfig, backend: Backend, data: SearchData, leaves: readonly LeafRankInput[], settings: LeafRankSettings,
+  o: { expected?: SearchResult['dataset'] | null; requireChecksum?: boolean; onScored?: (node: number) => void } = {}): Promise<LeafRankOutput[]> {
+  if (o.expected) checkData(o.expected, data, 'the job\'s run');
+  const scorer = new LeafScorer(backend, c, data, settings);
+  try {
+    const out: LeafRankOutput[] = [];
+    for (const leaf of leaves) out.push(await scorer.score(leaf, { requireChecksum: o.requireChecksum, onScored: () => o.onScored?.(leaf.node) }));
+    return out;
+  } finally {
+    scorer.dispose();
+  }
+}
 
 /**
  * Score `genotypes` with the leaves of the run in `run` (a folder or `loadRun`'s result). Each
@@ -229,64 +338,59 @@ export async function rankGenotypes(run: string | LoadedRun, genotypes: readonly
       'ranking needs the checkpoint of every leaf that holds a listed genotype');
   }
 
-  const data = o.data ?? loadSearchData({ ...c, dataDir: o.dataDir === undefined ? c.dataDir : resolve(o.dataDir) });
-  checkData(r, data);
-  const bn: RankReport['bn'] = recal > 0 ? 'recalibrated' : leafBnMode(c);
+  const groups = [...byLeaf.values()].sort((a, b) => a.leaf.node - b.leaf.node);
+  const inputs: LeafRankInput[] = groups.map(({ leaf, archs }) => ({
+    node: leaf.node, mask: leaf.mask, checkpoint: leaf.checkpoint, archs: [...archs].map(([arch, { genotype }]) => ({ arch, genotype })),
+  }));
+  const settings: LeafRankSettings = { valBatches, bnRecalibrate: recal };
+  const total = inputs.reduce((s, l) => s + l.archs.length, 0);
+  let done = 0;
+  const onScored = (node: number): void => o.onProgress?.(++done, total, node);
+  let outputs: LeafRankOutput[];
+  if (o.leafRanker) {
+    outputs = inputs.length ? await o.leafRanker(inputs, settings, { onScored }) : [];
+  } else {
+    const data = o.data ?? loadSearchData({ ...c, dataDir: o.dataDir === undefined ? c.dataDir : resolve(o.dataDir) });
+    checkData(r.result.dataset, data, r.dir);
+    const scorer = new LeafScorer(o.backend, c, data, settings);
+    outputs = [];
+    try {
+      for (const leaf of inputs) {
+        log(`leaf ${leaf.node} (mask ${getSpace(c.space).maskToString(leaf.mask)}): ${leaf.archs.length} genotype${leaf.archs.length === 1 ? '' : 's'}`);
+        outputs.push(await scorer.score(leaf, { onScored: () => onScored(leaf.node) }));
+      }
+    } finally {
+      scorer.dispose();
+    }
+  }
   const rows: RankedGenotype[] = [];
   const leaves: RankReport['leaves'] = [];
-  const val = validationData({ ...c, valBatches }, data);
-  const valImages = Math.min(data.split.arch.length, valBatches === null ? Infinity : valBatches * c.batchSize);
-  const owned: DeviceBatch[] = [];
-  try {
-    const valData: EvalData = valImages * data.imageShape.reduce((a, b) => a * b, 1) * 4 <= UPLOAD_ONCE_BYTES
-      ? uploadAll(o.backend, data, [...val()], owned) : val;
-    const recalBatches = recal > 0 ? uploadAll(o.backend, data, recalibrationBatches(c, data, recal), owned) : [];
-    const total = [...byLeaf.values()].reduce((s, g) => s + g.archs.size, 0);
-    let done = 0;
-    for (const { leaf, archs } of [...byLeaf.values()].sort((a, b) => a.leaf.node - b.leaf.node)) {
-      const tl = Date.now();
-      const method = createNodeMethod(c, o.backend, data, leaf.node, leaf.mask);
-      try {
-        const meta = loadMethodCheckpoint(leaf.checkpoint, method);
-        const epochsDone = progressEpochs(meta);
-        if (epochsDone !== null && epochsDone < c.totalEpochs) {
-          log(`note: leaf ${leaf.node}'s checkpoint is after epoch ${epochsDone} of ${c.totalEpochs} (the leaf did not finish training)`);
-        }
-        log(`leaf ${leaf.node} (mask ${leaf.maskString}): ${archs.size} genotype${archs.size === 1 ? '' : 's'}`);
-        for (const [arch, { genotype, indices }] of archs) {
-          let m: { accuracy: number; loss: number };
-          if (recal > 0) {
-            recalibrateBatchNorm(method, genotype, recalBatches);
-            m = await method.evaluate(valData, { arch: genotype, bn: 'eval' });
-          } else {
-            m = await method.evaluate(valData, { arch: genotype, bn: leafBnMode(c) });
-          }
-          for (const index of indices) rows.push({ index, arch, leaf: leaf.node, accuracy: m.accuracy, loss: m.loss });
-          // a genotype's single path may dispatch conv shapes the earlier ones did not: tune those
-          await tuneKernels(o.backend);
-          o.onProgress?.(++done, total, leaf.node);
-        }
-        leaves.push({ node: leaf.node, mask: leaf.maskString, genotypes: archs.size, seconds: (Date.now() - tl) / 1000, epochsDone });
-      } finally {
-        method.dispose();
-      }
+  groups.forEach(({ leaf, archs }, k) => {
+    const out = outputs[k];
+    if (!out || out.node !== leaf.node || out.scores.length !== archs.size) throw new Error(`rank: no complete scores for leaf ${leaf.node}`);
+    if (out.epochsDone !== null && out.epochsDone < c.totalEpochs) {
+      log(`note: leaf ${leaf.node}'s checkpoint is after epoch ${out.epochsDone} of ${c.totalEpochs} (the leaf did not finish training)`);
     }
-  } finally {
-    for (const b of owned) { b.x.dispose(); b.y.dispose(); }
-  }
+    for (const sc of out.scores) {
+      for (const index of archs.get(sc.arch)!.indices) rows.push({ index, arch: sc.arch, leaf: leaf.node, accuracy: sc.accuracy, loss: sc.loss });
+    }
+    leaves.push({ node: leaf.node, mask: leaf.maskString, genotypes: archs.size, seconds: out.seconds, epochsDone: out.epochsDone });
+  });
+  const valImages = outputs[0]?.valImages ??
+    Math.min(r.result.dataset?.archHalf ?? Infinity, valBatches === null ? Infinity : valBatches * c.batchSize);
   rows.sort((a, b) => a.index - b.index);
   unranked.sort((a, b) => a.index - b.index);
+  const bn: RankReport['bn'] = recal > 0 ? 'recalibrated' : leafBnMode(c);
   return { rows, unranked, leaves, bn, bnRecalibrate: recal, valImages, seconds: (Date.now() - t0) / 1000 };
 }
 
 /** The data must be the search's: same image count and shape (a different --data-dir or a changed
  *  dataset would silently score on other images). */
-function checkData(r: LoadedRun, data: SearchData): void {
-  const d = r.result.dataset;
+function checkData(d: SearchResult['dataset'] | undefined | null, data: SearchData, where: string): void {
   if (!d) return;
   const shape = [...data.imageShape];
   if (d.trainImages !== data.train.size || JSON.stringify([...d.imageShape]) !== JSON.stringify(shape) || d.classes !== data.numClasses) {
-    throw new Error(`${r.dir}: the search ran on ${d.trainImages} ${d.name} images ${d.imageShape.join('×')} (${d.classes} classes), ` +
+    throw new Error(`${where}: the search ran on ${d.trainImages} ${d.name} images ${d.imageShape.join('×')} (${d.classes} classes), ` +
       `but the data loaded now are ${data.train.size} images ${shape.join('×')} (${data.numClasses} classes); ` +
       'point --data-dir at the same files');
   }
