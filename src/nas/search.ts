@@ -15,18 +15,18 @@ import { Rng, hashSeed } from '../data/rng.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { getSpace, type BenchTable, type SearchSpace } from '../spaces/registry.js';
 import type { BaseMethod } from '../search/method.js';
-import { trainStandalone } from '../search/standalone.js';
 import { PartitionTree, type SplitRecord } from './tree.js';
 import { chooseSplitEdgeRagged, initGmnasWasm } from './cut.js';
 import { runSuccessiveHalving, successiveHalvingSchedule } from './halving.js';
 import { gmEdgeDistance } from './gm-score.js';
 import { validateSearchConfig, RESUME_NEUTRAL_FIELDS, type SearchConfig } from './config.js';
 import {
-  materializeNode, createNodeMethod, trainNodeEpochs, runLeafJob, checkpointName, nodeSeed, validationData,
+  materializeNode, createNodeMethod, trainNodeEpochs, runLeafJob, checkpointName, nodeSeed,
   type SearchData, type NodeProgress, type NodeSchedule, type LeafResult, type ProgressListener,
 } from './phases.js';
 import type { RunStore } from './store.js';
-import { retrainGenotype, type RetrainResult } from './retrain.js';
+import type { RetrainResult } from './retrain.js';
+import { localGenotypeTrainer, type GenotypeTrainer } from './genotype-training.js';
 import type { Dataset } from '../data/dataset.js';
 import { sealJson } from '../io/sealed-json.js';
 
@@ -71,6 +71,9 @@ export interface RunSearchOptions {
   /** resume: a node whose checkpoint is missing or fails its check is rebuilt from its parent's
    *  checkpoint (the root: from its seed) and retrained, instead of stopping the run */
   retrainMissing?: boolean;
+  /** runs the halving rounds' and the final retraining's stand-alone trainings (default: here, one
+   *  after another; src/pool: train-genotype jobs on queue workers) */
+  genotypeTrainer?: GenotypeTrainer;
 }
 
 export interface FinalPick {
@@ -295,11 +298,9 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
   // ---- retraining the final genotype (the paper's last step) ----------------------------------------
   if (c.retrainEpochs > 0 && o.testSet && st.retrain?.genotype !== final.genotype) {
     log(`retraining ${final.genotype} stand-alone for ${c.retrainEpochs} epoch(s)`);
-    st.retrain = await time('retrain', () => retrainGenotype({
-      backend: o.backend, config: c, data: o.data, test: o.testSet!, genotype: final.genotype, epochs: c.retrainEpochs,
-      onStep: (epoch, done, total) => o.onProgress?.({ phase: 'retrain', node: final.node, label: `retrain epoch ${epoch + 1}/${c.retrainEpochs}`, done, total }),
-      onEpoch: (e) => o.onProgress?.({ phase: 'retrain', node: final.node, label: `retrain epoch ${e.epoch + 1}/${c.retrainEpochs}`, done: 1, total: 1, loss: e.train.loss, accuracy: e.train.accuracy }),
-    }));
+    const [r] = await time('retrain', () => genotypeTrainer(c, o)([{ purpose: 'retrain', node: final.node, genotype: final.genotype, epochs: c.retrainEpochs }]));
+    if (r?.purpose !== 'retrain') throw new Error('retrain: the trainer returned no retraining result');
+    st.retrain = r.retrain;
     await save();
   }
   const retrain = c.retrainEpochs > 0 && st.retrain?.genotype === final.genotype ? st.retrain : undefined;
@@ -458,23 +459,17 @@ async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafRes
     case 'halving': {
       // successive halving over short stand-alone trainings of the leaves' genotypes (GM's DARTS-space
       // selection); each round trains the survivors from scratch for the round's cumulative epochs
-      const val = validationData(c, o.data);
-      const train = (g: string, epochs: number, seed: number): Promise<number> => trainStandalone({
-        backend: o.backend, space: getSpace(c.space),
-        network: { genotype: getSpace(c.space).parseGenotype(g), C: c.channels, N: c.cells, inputChannels: o.data.imageShape[0], numClasses: o.data.numClasses },
-        seed, imageShape: o.data.imageShape,
-        train: new BatchSampler(o.data.train, { batchSize: c.batchSize, seed, sampling: 'independent', augment: o.data.augment ?? true, indices: o.data.split.weights }),
-        stepsPerEpoch: c.stepsPerEpoch ?? Math.ceil(o.data.split.weights.length / c.batchSize),
-        hyper: { epochs, batchSize: c.batchSize, lr: 0.1, lrMin: 0 },
-        evaluate: val,
-      }).then((r) => { const acc = r.history[r.history.length - 1].eval!.accuracy; r.network.dispose(); return acc; });
+      // (a round's trainings are independent: a queued run trains them at once on its workers)
+      const trainer = genotypeTrainer(c, o);
       const res = await runSuccessiveHalving(leaves.length, async (alive, round) => {
-        const out: number[][] = [];
-        for (const i of alive) {
-          o.onProgress?.({ phase: 'select', node: leaves[i].node, label: `halving round ${round.round + 1}: leaf ${leaves[i].node}`, done: 0, total: 1 });
-          out.push([await train(leaves[i].genotype, round.endEpoch * c.halvingEpochs, hashSeed(c.seed, 0x4a1f, leaves[i].node))]);
-        }
-        return out;
+        const results = await trainer(alive.map((i) => ({
+          purpose: 'halving' as const, node: leaves[i].node, round: round.round, genotype: leaves[i].genotype,
+          epochs: round.endEpoch * c.halvingEpochs, seed: hashSeed(c.seed, 0x4a1f, leaves[i].node),
+        })));
+        return results.map((r, k) => {
+          if (r.purpose !== 'halving' || r.node !== leaves[alive[k]].node) throw new Error(`--select halving: no result for leaf ${leaves[alive[k]].node}`);
+          return [r.accuracy];
+        });
       }, HALVING_OPTIONS);
       const lastScore = new Map<number, number>();
       for (const r of res.rounds) r.candidates.forEach((cand, k) => lastScore.set(cand, r.scores[k]));
@@ -485,6 +480,10 @@ async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafRes
       };
     }
   }
+}
+
+function genotypeTrainer(c: SearchConfig, o: RunSearchOptions): GenotypeTrainer {
+  return o.genotypeTrainer ?? localGenotypeTrainer(c, o.backend, o.data, o.testSet, o.onProgress);
 }
 
 /** Parse a leaf's mask string of a run's space (for tools reading result.json). */
