@@ -1,4 +1,5 @@
-// `node run.js rank --from RUN_DIR --archs FILE [--out FILE.csv] [--device D] [--val-batches K] [--bn-recalibrate K]`
+// `node run.js rank --from RUN_DIR --archs FILE [--out FILE.csv] [--device D] [--val-batches K] [--bn-recalibrate K]
+//   [--queue URL [--store DIR]]`
 // Scores every genotype of FILE with the leaf sub-supernet of a finished search that admits it (the
 // one supernet of a one-shot run), as a single path on the search's fixed validation batches, and
 // writes `arch_str,leaf,val_accuracy,val_loss` atomically — the --pred file of `correlate`. Lines that
@@ -13,6 +14,8 @@ import { readTextFile, writeFileAtomic } from '../io/fs.js';
 import { formatCsvRow } from '../io/csv.js';
 import { loadRun, parseGenotypeList, rankGenotypes } from '../nas/rank.js';
 import { getSpace } from '../spaces/registry.js';
+import { parseQueueUrl } from '../pool/queue-connection.js';
+import { queueLeafRanker, rankStore } from '../pool/queue-rank.js';
 
 const HELP = `usage: node run.js rank --from RUN_DIR --archs FILE [flags]
   --from DIR             output folder of a finished search (result.json + checkpoints/)
@@ -27,6 +30,10 @@ ${AUTOTUNE_FLAG_HELP}
   --bn-recalibrate K     reset the BN running statistics and re-estimate them on K fixed training
                          batches before evaluating each genotype (default 0: as the search scored leaves)
   --data-dir DIR         the dataset's folder, when it moved since the search ran
+  --queue URL            score the leaves on \`node run.js worker\` processes through this Redis, one
+                         rank-leaf job per leaf (same numbers as a local rank); the workers read the leaf
+                         checkpoints where the run keeps them (its --store, or the run folder)
+  --store DIR            with --queue: this machine's mount of the run's store, when not at the recorded path
   --quiet                no progress lines
 Each genotype is scored by the leaf whose op mask admits it; the leaf's checkpoint is loaded once.`;
 
@@ -38,6 +45,7 @@ export async function rankCommand(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseFlags('rank', argv, {
     from: { type: 'string' }, archs: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' }, ...THREADS_FLAG, ...AUTOTUNE_FLAG,
     'val-batches': { type: 'string' }, 'bn-recalibrate': { type: 'string' }, 'data-dir': { type: 'string' },
+    queue: { type: 'string' }, store: { type: 'string' },
     quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
   });
   if (v.help) { console.log(HELP); return 0; }
@@ -52,8 +60,18 @@ export async function rankCommand(argv: string[]): Promise<number> {
   const say = v.quiet ? () => {} : (s: string) => process.stderr.write(`${s}\n`);
   const warn = (s: string) => process.stderr.write(`${s}\n`);
 
+  // --queue: the leaves are scored on workers, which read the checkpoints from the store (src/pool/queue-rank.ts)
+  if (v.store !== undefined && v.queue === undefined) throw new UsageError('--store goes with --queue (a local rank reads the checkpoints where the run keeps them)');
+  let queued: { target: ReturnType<typeof parseQueueUrl>; store: ReturnType<typeof rankStore> } | null = null;
+  if (v.queue !== undefined) {
+    if (v.device !== undefined || v.threads !== undefined) throw new UsageError('--device/--threads: with --queue the leaves are scored on the workers, with their own --device');
+    let target;
+    try { target = parseQueueUrl(String(v.queue)); } catch (e) { throw new UsageError((e as Error).message); }
+    queued = { target, store: rankStore(String(v.from), v.store === undefined ? null : resolve(String(v.store))) };
+  }
+
   // everything that can fail on the user's input fails before the data and the device load
-  const run = loadRun(String(v.from));
+  const run = loadRun(String(v.from), queued ? { checkpointRoot: queued.store.checkpointRoot } : {});
   const archsFile = String(v.archs);
   const { entries, errors } = parseGenotypeList(readTextFile(archsFile, '--archs file'), archsFile, getSpace(run.config.space));
   for (const e of errors) warn(`${archsFile}:${e.line}: skipped: ${e.message}`);
@@ -69,15 +87,23 @@ export async function rankCommand(argv: string[]): Promise<number> {
   if (!unique.length) throw new Error(`${archsFile}: no valid NB201 genotype to rank${errors.length ? ` (${errors.length} line${errors.length === 1 ? '' : 's'} skipped, see above)` : ''}`);
   const out = v.out === undefined ? join(run.dir, 'rank.csv') : v.out === '-' ? '-' : resolve(String(v.out));
 
-  const backend = await createBackend(device as DeviceChoice, { log: (m) => warn(`note: ${m}`), threads: readThreadsFlag(v), ...autotuneBackendOptions(readAutotuneFlag(v)) });
+  const dataDir = v['data-dir'] !== undefined ? resolve(String(v['data-dir'])) : undefined;
+  const backend = queued ? null : await createBackend(device as DeviceChoice, { log: (m) => warn(`note: ${m}`), threads: readThreadsFlag(v), ...autotuneBackendOptions(readAutotuneFlag(v)) });
   try {
     const c = run.config;
     say(`gmnas rank: ${unique.length} genotype${unique.length === 1 ? '' : 's'} with the ${run.leaves.length} lea${run.leaves.length === 1 ? 'f' : 'ves'} of ` +
-      `${run.dir} (${c.method} + ${c.base}, ${c.dataset}, C=${c.channels} N=${c.cells}) on ${describeBackend(backend)}`);
+      `${run.dir} (${c.method} + ${c.base}, ${c.dataset}, C=${c.channels} N=${c.cells}) on ${backend ? describeBackend(backend) : `the workers of queue ${queued!.target.display}`}`);
     let lastShown = 0;
     const report = await rankGenotypes(run, unique.map((e) => e.genotype), {
-      backend, valBatches, bnRecalibrate, onLog: say,
-      ...(v['data-dir'] !== undefined ? { dataDir: String(v['data-dir']) } : {}),
+      valBatches, bnRecalibrate, onLog: say,
+      ...(backend ? { backend } : {}),
+      ...(queued ? {
+        leafRanker: queueLeafRanker({
+          target: queued.target, runDir: run.dir, config: dataDir === undefined ? c : { ...c, dataDir }, store: queued.store.store,
+          dataset: run.result.dataset ?? null, onLog: say,
+        }),
+      } : {}),
+      ...(dataDir !== undefined ? { dataDir } : {}),
       onProgress: (done, total) => {
         const now = Date.now();
         if (done === total || now - lastShown > 5000) { lastShown = now; say(`  ${done}/${total} scored`); }
@@ -96,6 +122,6 @@ export async function rankCommand(argv: string[]): Promise<number> {
     if (!report.rows.length) return 1;
     return 0;
   } finally {
-    backend.dispose();
+    backend?.dispose();
   }
 }

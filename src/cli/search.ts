@@ -249,7 +249,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
       config, backend, data, store, resume, benchTable, deviceName, retrainMissing: Boolean(v['retrain-missing']),
       ...(testSet ? { testSet } : {}),
       onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
-      ...(queued ? { leafRunner: queued.leafRunner } : workers > 1 || failNodes ? {
+      ...(queued ? { leafRunner: queued.leafRunner, genotypeTrainer: queued.genotypeTrainer } : workers > 1 || failNodes ? {
         leafRunner: poolLeafRunner({
           config, location: outDir, device: backend.kind, autotune, workers,
           onProgress: (e) => view.event(e), onLog: (l) => view.log(l), ...(failNodes ? { failNodes } : {}),

@@ -153,7 +153,8 @@ export function parseGenotypeList(text: string, source: string, space: SearchSpa
 // ---- ranking ----------------------------------------------------------------------------------
 
 export interface RankOptions {
-  backend: Backend;
+  /** where the leaves are scored (not needed with `leafRanker`) */
+  backend?: Backend;
   /** validation batches of the run's batch size: undefined: the run's own (`--val-batches` of the
    *  search); null: the whole architecture half */
   valBatches?: number | null;
@@ -350,6 +351,7 @@ export async function rankGenotypes(run: string | LoadedRun, genotypes: readonly
   if (o.leafRanker) {
     outputs = inputs.length ? await o.leafRanker(inputs, settings, { onScored }) : [];
   } else {
+    if (!o.backend) throw new Error('rank: no backend to score the leaves with');
     const data = o.data ?? loadSearchData({ ...c, dataDir: o.dataDir === undefined ? c.dataDir : resolve(o.dataDir) });
     checkData(r.result.dataset, data, r.dir);
     const scorer = new LeafScorer(o.backend, c, data, settings);

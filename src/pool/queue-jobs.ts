@@ -7,12 +7,19 @@
 //
 //   train-leaf      train one leaf of the partition tree from its checkpoint to the last epoch, derive
 //                   its genotype and score it (runLeafJob); result: LeafResult
+//   train-genotype  one stand-alone training of a genotype (src/nas/genotype-training.ts): a successive-
+//                   halving round's candidate, or the final pick's retraining; result: GenotypeTaskResult
+//   rank-leaf       score genotypes with one leaf checkpoint of a finished run (src/nas/rank.ts
+//                   rankLeaves); result: LeafRankOutput
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { defaultSearchConfig, validateSearchConfig, type SearchConfig } from '../nas/config.js';
 import type { NodeProgress } from '../nas/phases.js';
-import { getSpace } from '../spaces/registry.js';
+import type { GenotypeTask } from '../nas/genotype-training.js';
+import type { LeafRankSettings } from '../nas/rank.js';
+import type { SearchResult } from '../nas/search.js';
+import { getSpace, type Genotype, type OpMask } from '../spaces/registry.js';
 
-export const JOB_KINDS = ['train-leaf'] as const;
+export const JOB_KINDS = ['train-leaf', 'train-genotype', 'rank-leaf'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 export const JOB_VERSION = 1;
 
@@ -34,11 +41,35 @@ export interface TrainLeafJob {
   fail?: boolean;
 }
 
-export type JobData = TrainLeafJob;
+export interface TrainGenotypeJob {
+  v: typeof JOB_VERSION;
+  store: JobStore;
+  config: SearchConfig;
+  task: GenotypeTask;
+}
+
+export interface RankLeafJob {
+  v: typeof JOB_VERSION;
+  store: JobStore;
+  config: SearchConfig;
+  /** the leaf: its checkpoint is checkpoints/node-<id>.safetensors in the job's folder of the store */
+  node: { id: number; mask: string };
+  /** genotypes the leaf's mask admits, in the space's text format, each once */
+  archs: string[];
+  rank: LeafRankSettings;
+  /** the run's result.dataset: the worker's data must match it (null: not checked) */
+  dataset: NonNullable<SearchResult['dataset']> | null;
+}
+
+export type JobData = TrainLeafJob | TrainGenotypeJob | RankLeafJob;
 
 export class JobRejected extends Error {}
 
-const LIMITS = { epochs: 10_000, node: 1_000_000, channels: 1024, cells: 64, batch: 65_536, steps: 1_000_000 };
+const LIMITS = {
+  epochs: 10_000, node: 1_000_000, channels: 1024, cells: 64, batch: 65_536, steps: 1_000_000,
+  /** genotypes per rank-leaf job, characters per genotype, rank batches, halving rounds, images */
+  archs: 100_000, genotypeChars: 10_000, rankBatches: 1_000_000, rounds: 64, images: 100_000_000,
+};
 
 /** The configuration a job carries: the bench table is the coordinator's alone (reports and the oracle
  *  pick), so workers never get a path to it. */
@@ -133,12 +164,36 @@ export function validateJob(name: unknown, data: unknown, workerStore: string | 
   const store = checkStore(d.store, workerStore);
   const config = checkConfig(d.config, store.root);
   const kind = name as JobKind;
-  const allowed = new Set(['v', 'store', 'config', 'node', 'progress', 'fail']);
+  const allowed = new Set(['v', 'store', 'config', ...KIND_FIELDS[kind]]);
   for (const k of Object.keys(d)) if (!allowed.has(k)) throw new JobRejected(`field '${k}' is not part of a ${kind} job`);
+  if (kind === 'train-leaf') checkTrainLeaf(d, config);
+  else if (kind === 'train-genotype') checkTrainGenotype(d, config);
+  else checkRankLeaf(d, config);
+  return { kind, data: d as unknown as JobData, checkpointRoot: store.checkpointRoot, storeRoot: store.root };
+}
+
+/** Fields of each kind besides v, store and config. */
+const KIND_FIELDS: Record<JobKind, readonly string[]> = {
+  'train-leaf': ['node', 'progress', 'fail'],
+  'train-genotype': ['task'],
+  'rank-leaf': ['node', 'archs', 'rank', 'dataset'],
+};
+
+function checkMask(v: unknown, config: SearchConfig, what: string): OpMask {
+  if (typeof v !== 'string') throw new JobRejected(`${what} is not a string`);
+  try { return getSpace(config.space).parseMask(v); } catch (e) { throw new JobRejected(`${what}: ${(e as Error).message}`); }
+}
+
+function checkGenotype(v: unknown, config: SearchConfig, what: string): Genotype {
+  if (typeof v !== 'string' || v.length > LIMITS.genotypeChars) throw new JobRejected(`${what} is not a string of at most ${LIMITS.genotypeChars} characters`);
+  try { return getSpace(config.space).parseGenotype(v); } catch (e) { throw new JobRejected(`${what}: ${(e as Error).message}`); }
+}
+
+function checkTrainLeaf(d: Record<string, unknown>, config: SearchConfig): void {
   const n = plainObject(d.node, 'node');
+  for (const k of Object.keys(n)) if (!['id', 'mask', 'fromEpoch', 'toEpoch', 'restartedAt'].includes(k)) throw new JobRejected(`field 'node.${k}' is not part of a train-leaf job`);
   int(n.id, 'node.id', 0, LIMITS.node);
-  if (typeof n.mask !== 'string') throw new JobRejected('node.mask is not a string');
-  try { getSpace(config.space).parseMask(n.mask); } catch (e) { throw new JobRejected(`node.mask: ${(e as Error).message}`); }
+  checkMask(n.mask, config, 'node.mask');
   const from = int(n.fromEpoch, 'node.fromEpoch', 0, config.totalEpochs);
   int(n.toEpoch, 'node.toEpoch', from, config.totalEpochs);
   if (n.restartedAt !== null) int(n.restartedAt, 'node.restartedAt', 0, config.totalEpochs);
@@ -147,5 +202,47 @@ export function validateJob(name: unknown, data: unknown, workerStore: string | 
   if (!Array.isArray(p.history) || p.history.length > config.totalEpochs) throw new JobRejected('progress.history is not an array of at most totalEpochs records');
   for (const r of p.history) plainObject(r, 'progress.history[]');
   if (d.fail !== undefined && typeof d.fail !== 'boolean') throw new JobRejected('fail is not a boolean');
-  return { kind, data: d as unknown as JobData, checkpointRoot: store.checkpointRoot, storeRoot: store.root };
+}
+
+function checkTrainGenotype(d: Record<string, unknown>, config: SearchConfig): void {
+  const t = plainObject(d.task, 'task');
+  const fields = t.purpose === 'halving' ? ['purpose', 'node', 'round', 'genotype', 'epochs', 'seed']
+    : t.purpose === 'retrain' ? ['purpose', 'node', 'genotype', 'epochs']
+      : null;
+  if (!fields) throw new JobRejected(`task.purpose ${JSON.stringify(t.purpose)} is not one of halving, retrain`);
+  for (const k of Object.keys(t)) if (!fields.includes(k)) throw new JobRejected(`field 'task.${k}' is not part of a ${t.purpose} task`);
+  int(t.node, 'task.node', 0, LIMITS.node);
+  checkGenotype(t.genotype, config, 'task.genotype');
+  int(t.epochs, 'task.epochs', 1, LIMITS.epochs);
+  if (t.purpose === 'halving') {
+    int(t.round, 'task.round', 0, LIMITS.rounds);
+    int(t.seed, 'task.seed', 0, 0xffffffff);
+  }
+}
+
+function checkRankLeaf(d: Record<string, unknown>, config: SearchConfig): void {
+  const n = plainObject(d.node, 'node');
+  for (const k of Object.keys(n)) if (!['id', 'mask'].includes(k)) throw new JobRejected(`field 'node.${k}' is not part of a rank-leaf job`);
+  int(n.id, 'node.id', 0, LIMITS.node);
+  const mask = checkMask(n.mask, config, 'node.mask');
+  if (!Array.isArray(d.archs) || d.archs.length < 1 || d.archs.length > LIMITS.archs) throw new JobRejected(`archs is not an array of 1 to ${LIMITS.archs} genotypes`);
+  const space = getSpace(config.space);
+  const seen = new Set<string>();
+  d.archs.forEach((a, k) => {
+    const g = checkGenotype(a, config, `archs[${k}]`);
+    if (!space.maskAdmits(mask, g)) throw new JobRejected(`archs[${k}] ${a} is not admitted by node.mask ${n.mask as string}`);
+    if (seen.has(a as string)) throw new JobRejected(`archs[${k}] ${a} is listed twice`);
+    seen.add(a as string);
+  });
+  const r = plainObject(d.rank, 'rank');
+  for (const k of Object.keys(r)) if (!['valBatches', 'bnRecalibrate'].includes(k)) throw new JobRejected(`field 'rank.${k}' is not part of a rank-leaf job`);
+  if (r.valBatches !== null) int(r.valBatches, 'rank.valBatches', 1, LIMITS.rankBatches);
+  int(r.bnRecalibrate, 'rank.bnRecalibrate', 0, LIMITS.rankBatches);
+  if (d.dataset !== null) {
+    const ds = plainObject(d.dataset, 'dataset');
+    if (typeof ds.name !== 'string') throw new JobRejected('dataset.name is not a string');
+    for (const k of ['trainImages', 'weightsHalf', 'archHalf', 'classes'] as const) int(ds[k], `dataset.${k}`, 0, LIMITS.images);
+    if (!Array.isArray(ds.imageShape) || ds.imageShape.length !== 3) throw new JobRejected('dataset.imageShape is not [channels, height, width]');
+    ds.imageShape.forEach((x, k) => int(x, `dataset.imageShape[${k}]`, 1, 65_536));
+  }
 }

@@ -1,5 +1,6 @@
 // What `--queue URL [--store DIR]` changes in a search: the run store (checkpoints in the shared folder,
-// SHA-256-checked; state and results in the run folder) and the leaf runner (jobs on the queue).
+// SHA-256-checked; state and results in the run folder), the leaf runner and the genotype trainer (the
+// halving rounds and the final retraining): jobs on the queue.
 // Checkpoint layout: without --store, <run folder>/checkpoints as in a local run; with --store DIR,
 // DIR/gmnas-<run folder name>-<hash of its path>/checkpoints, so several runs can share one store.
 import { createHash } from 'node:crypto';
@@ -8,10 +9,11 @@ import { writeFileAtomic } from '../io/fs.js';
 import { basename, join, relative, resolve } from 'node:path';
 import type { SearchConfig } from '../nas/config.js';
 import type { LeafRunner, RunState } from '../nas/search.js';
+import type { GenotypeTrainer } from '../nas/genotype-training.js';
 import type { ProgressListener } from '../nas/phases.js';
 import { STORE_RECORD, readStoreRecord } from '../nas/run-location.js';
 import { parseQueueUrl } from './queue-connection.js';
-import { queueLeafRunner, runKeyOf } from './queue-runner.js';
+import { queueGenotypeTrainer, queueLeafRunner, runKeyOf, type QueueRunnerOptions } from './queue-runner.js';
 import { SharedStore, checkStoreVisible } from './shared-store.js';
 
 export interface QueuedSearchOptions {
@@ -40,7 +42,7 @@ export function checkResumeStore(outDir: string, queued: { checkpointRoot: strin
   }
 }
 
-export function queuedSearchSetup(o: QueuedSearchOptions): { store: SharedStore; leafRunner: LeafRunner; checkpointRoot: string } {
+export function queuedSearchSetup(o: QueuedSearchOptions): { store: SharedStore; leafRunner: LeafRunner; genotypeTrainer: GenotypeTrainer; checkpointRoot: string } {
   const target = parseQueueUrl(o.queue);
   const outDir = resolve(o.outDir);
   const root = o.store === null ? outDir : resolve(o.store);
@@ -52,7 +54,7 @@ export function queuedSearchSetup(o: QueuedSearchOptions): { store: SharedStore;
   mkdirSync(outDir, { recursive: true });
   writeFileAtomic(join(outDir, STORE_RECORD), `${JSON.stringify({ checkpointRoot, store: o.store === null ? null : root }, null, 1)}\n`);
   const store = new SharedStore(outDir, checkpointRoot);
-  const leafRunner = queueLeafRunner({
+  const runner: QueueRunnerOptions = {
     target, config: o.config,
     store: { root, dir: relative(root, checkpointRoot) || '.' },
     runKey: async () => {
@@ -63,6 +65,6 @@ export function queuedSearchSetup(o: QueuedSearchOptions): { store: SharedStore;
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
     ...(o.onLog ? { onLog: o.onLog } : {}),
     ...(o.failNodes ? { failNodes: o.failNodes } : {}),
-  });
-  return { store, leafRunner, checkpointRoot };
+  };
+  return { store, leafRunner: queueLeafRunner(runner), genotypeTrainer: queueGenotypeTrainer(runner), checkpointRoot };
 }

@@ -16,10 +16,15 @@ import { getSpace } from '../spaces/registry.js';
 import type { LeafResult } from '../nas/phases.js';
 import type { LeafMessage, LeafTask } from './leaf-worker.js';
 import { QUEUE_NAME, bullConnection, type QueueTarget } from './queue-connection.js';
-import { validateJob, JobRejected, type TrainLeafJob } from './queue-jobs.js';
+import { validateJob, JobRejected, type RankLeafJob, type TrainGenotypeJob, type TrainLeafJob } from './queue-jobs.js';
+import { checkpointName } from '../nas/phases.js';
+import type { GenotypeTaskResult } from '../nas/genotype-training.js';
+import type { LeafRankOutput } from '../nas/rank.js';
 import { checkStoreVisible } from './shared-store.js';
 
-/** Progress a job reports through job.updateProgress (the coordinator's QueueEvents receive it). */
+/** Progress a job reports through job.updateProgress (the coordinator's QueueEvents receive it):
+ *  train-leaf: every saved epoch and steps; train-genotype: steps (ProgressEvent); rank-leaf: one
+ *  'step' per scored genotype ({ phase: 'rank', node, done, total }). */
 export type JobProgressMessage =
   | { kind: 'epoch'; node: number; progress: TrainLeafJob['progress'] }
   | { kind: 'step'; event: unknown };
@@ -52,7 +57,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<RunningWo
     minThreads: 1, maxThreads: o.concurrency, idleTimeout: 60_000,
   });
 
-  const process_ = async (job: Job): Promise<LeafResult> => {
+  const process_ = async (job: Job): Promise<unknown> => {
     let valid;
     try {
       valid = validateJob(job.name, job.data, o.store);
@@ -63,11 +68,14 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<RunningWo
     }
     try {
       checkStoreVisible(valid.storeRoot, 'store');
-      checkStoreVisible(join(valid.checkpointRoot, 'checkpoints'), 'checkpoint folder');
+      // a stand-alone training reads no checkpoint; the other kinds need the run's folder in the store
+      if (valid.kind !== 'train-genotype') checkStoreVisible(join(valid.checkpointRoot, 'checkpoints'), 'checkpoint folder');
     } catch (e) {
       o.log(`job ${job.id}: ${(e as Error).message}`);
       throw new UnrecoverableError((e as Error).message);
     }
+    if (valid.kind === 'train-genotype') return runGenotypeJob(job, valid.data as TrainGenotypeJob);
+    if (valid.kind === 'rank-leaf') return runRankJob(job, valid.data as RankLeafJob, valid.checkpointRoot);
     const d = valid.data as TrainLeafJob;
     o.log(`job ${job.id}: ${valid.kind} node ${d.node.id} (attempt ${job.attemptsMade + 1}), checkpoints in ${valid.checkpointRoot}`);
     const { port1, port2 } = new MessageChannel();
@@ -101,6 +109,45 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<RunningWo
     } finally {
       port1.close();
     }
+  };
+
+  /** Runs `task` on a pool thread's export `name`, relaying its progress messages as 'step' progress. */
+  const onThread = async <T>(job: Job, name: string, task: Record<string, unknown>, describe: (r: T) => string): Promise<T> => {
+    const { port1, port2 } = new MessageChannel();
+    let lastStep = 0;
+    port1.on('message', (m: LeafMessage) => {
+      if (m.type !== 'progress') return;
+      const ev = m.event as { loss?: number; done?: number; total?: number };
+      const now = Date.now();
+      if (ev.loss === undefined && ev.done !== ev.total && now - lastStep < STEP_PROGRESS_MS) return;
+      lastStep = now;
+      job.updateProgress({ kind: 'step', event: m.event } satisfies JobProgressMessage as object).catch(() => {});
+    });
+    try {
+      const result = await (pool.run({ ...task, device: o.device, autotune: o.autotune, port: port2 }, { name, transferList: [port2] }) as Promise<T>);
+      o.log(`job ${job.id}: done, ${describe(result)}`);
+      return result;
+    } catch (e) {
+      o.log(`job ${job.id}: failed (${(e as Error).message})`);
+      throw e;
+    } finally {
+      port1.close();
+    }
+  };
+
+  const runGenotypeJob = (job: Job, d: TrainGenotypeJob): Promise<GenotypeTaskResult> => {
+    const t = d.task;
+    o.log(`job ${job.id}: train-genotype ${t.purpose} leaf ${t.node}, ${t.epochs} epoch(s) (attempt ${job.attemptsMade + 1})`);
+    return onThread<GenotypeTaskResult>(job, 'trainGenotype', { config: d.config, task: t },
+      (r) => (r.purpose === 'halving' ? `val acc ${r.accuracy.toFixed(2)} %` : `test acc ${r.retrain.testAccuracy.toFixed(2)} %`));
+  };
+
+  const runRankJob = (job: Job, d: RankLeafJob, checkpointRoot: string): Promise<LeafRankOutput> => {
+    const checkpoint = join(checkpointRoot, 'checkpoints', `${checkpointName(d.node.id)}.safetensors`);
+    o.log(`job ${job.id}: rank-leaf node ${d.node.id}, ${d.archs.length} genotype(s) with ${checkpoint} (attempt ${job.attemptsMade + 1})`);
+    return onThread<LeafRankOutput>(job, 'rankLeaf', {
+      config: d.config, checkpoint, node: d.node.id, mask: d.node.mask, archs: d.archs, rank: d.rank, dataset: d.dataset,
+    }, (r) => `${r.scores.length} genotype(s) scored`);
   };
 
   const worker = new Worker(QUEUE_NAME, process_, {

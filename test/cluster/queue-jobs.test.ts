@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { defaultSearchConfig } from '../../src/nas/config.js';
-import { validateJob, JobRejected, isInside, jobConfig, JOB_VERSION, type TrainLeafJob } from '../../src/pool/queue-jobs.js';
+import { validateJob, JobRejected, isInside, jobConfig, JOB_VERSION, type TrainLeafJob, type TrainGenotypeJob, type RankLeafJob } from '../../src/pool/queue-jobs.js';
 import { parseQueueUrl, bullConnection, QUEUE_NAME } from '../../src/pool/queue-connection.js';
 import { Redis } from 'ioredis';
 import { startQueueWorker } from '../../src/pool/queue-worker.js';
@@ -82,6 +82,75 @@ test('malformed and path-escaping jobs are rejected with a reason naming the fie
   // with --store the worker ignores the job's root: an escaping root is no way out
   const v = validateJob('train-leaf', { ...goodJob(), store: { root: '/', dir: 'run' } }, store);
   assert.is(v.checkpointRoot, join(store, 'run'));
+});
+
+const NB201_ARCH = '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|';
+const OTHER_ARCH = '|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|';
+
+function goodGenotypeJob(purpose: 'halving' | 'retrain' = 'halving'): TrainGenotypeJob {
+  const c = jobConfig(defaultSearchConfig({ preset: 'tiny' }));
+  return {
+    v: JOB_VERSION, store: { root: store, dir: 'run' }, config: c,
+    task: purpose === 'halving' ? { purpose, node: 4, round: 1, genotype: NB201_ARCH, epochs: 2, seed: 12345 } : { purpose, node: 4, genotype: NB201_ARCH, epochs: 3 },
+  };
+}
+
+function goodRankJob(): RankLeafJob {
+  const c = jobConfig(defaultSearchConfig({ preset: 'tiny' }));
+  return {
+    v: JOB_VERSION, store: { root: store, dir: 'run' }, config: c, node: { id: 2, mask: FULL_MASK }, archs: [NB201_ARCH, OTHER_ARCH],
+    rank: { valBatches: 2, bnRecalibrate: 0 }, dataset: { name: 'synthetic', trainImages: 256, weightsHalf: 128, archHalf: 128, imageShape: [3, 8, 8], classes: 10 },
+  };
+}
+
+test('well-formed train-genotype (halving, retrain) and rank-leaf jobs pass', () => {
+  assert.is(validateJob('train-genotype', goodGenotypeJob('halving'), store).kind, 'train-genotype');
+  assert.is(validateJob('train-genotype', goodGenotypeJob('retrain'), store).kind, 'train-genotype');
+  const r = validateJob('rank-leaf', goodRankJob(), store);
+  assert.is(r.kind, 'rank-leaf');
+  assert.is(r.checkpointRoot, join(store, 'run'));
+  assert.ok(validateJob('rank-leaf', { ...goodRankJob(), rank: { valBatches: null, bnRecalibrate: 4 }, dataset: null }, store));
+});
+
+test('malformed train-genotype and rank-leaf jobs are rejected with a reason naming the field', () => {
+  const oneMask = '10000/' + Array(5).fill('11111').join('/'); // edge 0 only 'none'
+  const cases: [string, (j: Record<string, any>) => unknown, RegExp][] = [
+    ['train-genotype', (j) => ({ ...j, node: { id: 1 } }), /field 'node' is not part of a train-genotype job/],
+    ['train-genotype', (j) => ({ ...j, task: undefined }), /task is not an object/],
+    ['train-genotype', (j) => ({ ...j, task: { ...j.task, purpose: 'exec' } }), /task.purpose "exec" is not one of halving, retrain/],
+    ['train-genotype', (j) => ({ ...j, task: { ...j.task, genotype: 'rm -rf /' } }), /task.genotype: /],
+    ['train-genotype', (j) => ({ ...j, task: { ...j.task, genotype: 'x'.repeat(20_000) } }), /task.genotype is not a string of at most/],
+    ['train-genotype', (j) => ({ ...j, task: { ...j.task, epochs: 0 } }), /task.epochs 0 is not an integer in \[1, 10000\]/],
+    ['train-genotype', (j) => ({ ...j, task: { ...j.task, epochs: 1e9 } }), /task.epochs/],
+    ['train-genotype', (j) => ({ ...j, task: { ...j.task, seed: -3 } }), /task.seed -3/],
+    ['train-genotype', (j) => ({ ...j, task: { ...j.task, round: 'first' } }), /task.round "first"/],
+    ['train-genotype', (j) => ({ ...j, task: { ...j.task, path: '/etc/passwd' } }), /field 'task.path' is not part of a halving task/],
+    ['train-genotype', (j) => ({ ...j, config: { ...j.config, dataDir: '/etc' } }), /config.dataDir \/etc is outside the store/],
+    ['rank-leaf', (j) => ({ ...j, archs: [] }), /archs is not an array of 1 to 100000 genotypes/],
+    ['rank-leaf', (j) => ({ ...j, archs: 'all' }), /archs is not an array/],
+    ['rank-leaf', (j) => ({ ...j, archs: [NB201_ARCH, 42] }), /archs\[1\] is not a string/],
+    ['rank-leaf', (j) => ({ ...j, archs: ['|conv_9x9~0|'] }), /archs\[0\]: /],
+    ['rank-leaf', (j) => ({ ...j, archs: [NB201_ARCH, NB201_ARCH] }), /archs\[1\] .* is listed twice/],
+    ['rank-leaf', (j) => ({ ...j, node: { id: 2, mask: oneMask } }), /archs\[0\] .* is not admitted by node.mask/],
+    ['rank-leaf', (j) => ({ ...j, node: { id: 2, mask: FULL_MASK, file: '/etc/shadow' } }), /field 'node.file' is not part of a rank-leaf job/],
+    ['rank-leaf', (j) => ({ ...j, node: { id: -1, mask: FULL_MASK } }), /node.id -1/],
+    ['rank-leaf', (j) => ({ ...j, rank: { valBatches: 0, bnRecalibrate: 0 } }), /rank.valBatches 0/],
+    ['rank-leaf', (j) => ({ ...j, rank: { valBatches: 2, bnRecalibrate: 0.5 } }), /rank.bnRecalibrate 0.5/],
+    ['rank-leaf', (j) => ({ ...j, rank: { valBatches: 2, bnRecalibrate: 0, extra: 1 } }), /field 'rank.extra'/],
+    ['rank-leaf', (j) => ({ ...j, dataset: { ...j.dataset, imageShape: [3, 8] } }), /dataset.imageShape/],
+    ['rank-leaf', (j) => ({ ...j, dataset: { ...j.dataset, trainImages: 'many' } }), /dataset.trainImages "many"/],
+    ['rank-leaf', (j) => ({ ...j, store: { root: store, dir: '../x' } }), /leaves the store/],
+    ['rank-leaf', (j) => ({ ...j, task: {} }), /field 'task' is not part of a rank-leaf job/],
+  ];
+  for (const [name, mutate, reason] of cases) {
+    const base = name === 'rank-leaf' ? goodRankJob() : goodGenotypeJob();
+    let error: unknown = null;
+    try { validateJob(name, mutate(base as unknown as Record<string, any>), store); } catch (e) { error = e; }
+    assert.instance(error, JobRejected, `${reason}: not rejected`);
+    assert.match((error as Error).message, reason);
+  }
+  // a retrain task takes no seed or round (the search's protocol fixes them)
+  assert.throws(() => validateJob('train-genotype', { ...goodGenotypeJob('retrain'), task: { ...goodGenotypeJob('retrain').task, seed: 1 } }, store), /field 'task.seed' is not part of a retrain task/);
 });
 
 test('--queue URLs: password from the URL or the environment, never displayed; rediss:// means TLS', () => {

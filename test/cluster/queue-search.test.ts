@@ -4,7 +4,9 @@
 // fails twice (failedLeaves), and a coordinator killed after queueing, Redis restarted (append-only
 // persistence), and the coordinator resumed (it reattaches to its jobs; none is queued again). Every
 // finished run must equal the local one: leaves (genotypes, scores, per-epoch losses) and final pick.
-// A few-shot split (5 leaves, no GM scoring) keeps each run a few seconds.
+// A few-shot split (5 leaves, no GM scoring) keeps each run a few seconds. Then --select halving and the
+// final retraining as train-genotype jobs, `rank --queue` (rank-leaf jobs) and `verify` of a run whose
+// checkpoints are in the store, each against its local counterpart.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -27,8 +29,8 @@ interface Proc { child: ChildProcess; out: string; exited: Promise<number | null
 
 const live: Proc[] = [];
 /** a gmnas process; every one is killed at the end of its test, whatever happens */
-function start(args: string[]): Proc {
-  const child = spawn(process.execPath, [RUN_JS, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: string[], extraEnv: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [RUN_JS, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   const p: Proc = { child, out: '', exited: new Promise((r) => child.on('exit', (code) => r(code))) };
   child.stdout!.on('data', (d) => { p.out += d; });
   child.stderr!.on('data', (d) => { p.out += d; });
@@ -57,8 +59,8 @@ async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void
   }
 }
 
-async function worker(url: string, extra: string[] = []): Promise<Proc> {
-  const w = start(['worker', '--queue', url, '--device', 'cpu', ...extra]);
+async function worker(url: string, extra: string[] = [], extraEnv: Record<string, string> = {}): Promise<Proc> {
+  const w = start(['worker', '--queue', url, '--device', 'cpu', ...extra], extraEnv);
   await until('a worker to start', () => /\bready\b/.test(w.out) || w.child.exitCode !== null);
   assert.is(w.child.exitCode, null, w.out);
   return w;
@@ -198,6 +200,53 @@ if (redisAvailable()) {
     assert.not.match(c2.out, /queued again/);
     assert.equal([...new Set(jobsRun(w))].sort(), ['1', '2', '3', '4', '5']);
     assert.equal(comparable(out), comparable(local));
+  });
+
+  test('--select halving and the retraining as train-genotype jobs, rank --queue as rank-leaf jobs, verify in the store: all equal the local run', async () => {
+    // one epoch per leaf keeps it short; the local reference runs while the queued run does
+    const HALVING = [...CONFIG, '--epochs', '1', '--select', 'halving', '--device', 'cpu'];
+    const localHalving = join(tmp, 'local-halving');
+    const l = start([...HALVING, '--workers', '1', '--quiet', '--out', localHalving]);
+    const shared = join(tmp, 'shared-halving');
+    mkdirSync(shared);
+    // nothing is killed here: a long lock keeps a starved worker's jobs from being taken for stalled
+    // (a job stalled twice fails, and a failed halving job fails the search)
+    const w = await worker(redis.url, ['--concurrency', '2'], { GMNAS_QUEUE_LOCK_MS: '60000' });
+    const out = join(tmp, 'halving');
+    const c = start([...HALVING, '--queue', redis.url, '--store', shared, '--out', out]);
+    assert.is(await finished(c), 0, c.out);
+    assert.is(await finished(l), 0, l.out);
+    const res = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+    assert.is(res.final.selectedBy, 'halving');
+    assert.ok(res.final.halving.rounds.length >= 2 && res.final.retrain, JSON.stringify(res.final));
+    // every round's candidates and the retraining ran on the worker, with the local run's numbers
+    const rounds = res.final.halving.rounds as { candidates: number[] }[];
+    const trained = [...w.out.matchAll(/train-genotype halving leaf (\d+)/g)].length;
+    assert.ok(trained >= rounds.reduce((n, r) => n + r.candidates.length, 0), w.out);
+    assert.match(w.out, /train-genotype retrain leaf \d+/);
+    assert.match(c.out, /5 train-genotype job\(s\) \(halving\)/); // a round's candidates queued at once
+    assert.equal(comparable(out), comparable(localHalving));
+
+    // rank: the same genotypes scored locally and by rank-leaf jobs reading the leaves from the store
+    const archs = join(tmp, 'archs.txt');
+    const leafArchs = (res.leaves as { genotype: string }[]).map((x) => x.genotype);
+    writeFileSync(archs, [...leafArchs,
+      '|nor_conv_1x1~0|+|avg_pool_3x3~0|none~1|+|nor_conv_3x3~0|skip_connect~1|nor_conv_1x1~2|',
+      '|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|none~0|nor_conv_1x1~1|avg_pool_3x3~2|'].join('\n') + '\n');
+    const localCsv = join(tmp, 'rank-local.csv'), queuedCsv = join(tmp, 'rank-queued.csv');
+    const rl = start(['rank', '--from', localHalving, '--archs', archs, '--out', localCsv, '--device', 'cpu', '--quiet']);
+    const rq = start(['rank', '--from', out, '--archs', archs, '--out', queuedCsv, '--queue', redis.url]);
+    assert.is(await finished(rq), 0, rq.out);
+    assert.is(await finished(rl), 0, rl.out);
+    assert.is(readFileSync(queuedCsv, 'utf8'), readFileSync(localCsv, 'utf8'));
+    assert.is(readFileSync(localCsv, 'utf8').trim().split('\n').length, 1 + leafArchs.length + 2);
+    assert.ok([...w.out.matchAll(/rank-leaf node (\d+)/g)].length >= 2, w.out); // several leaves, each its own job
+    assert.match(w.out, new RegExp(`rank-leaf node \\d+, \\d genotype\\(s\\) with ${shared}/gmnas-halving-[0-9a-f]{8}/checkpoints/node-\\d+\\.safetensors`));
+
+    // verify follows queue-store.json into the store
+    const v = spawnSync(process.execPath, [RUN_JS, 'verify', out], { env, encoding: 'utf8' });
+    assert.is(v.status, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, new RegExp(`ok\\s+${shared}/gmnas-halving-[0-9a-f]{8}/checkpoints/node-1\\.safetensors: SHA-256 matches`));
   });
 } else {
   test.after(() => rmSync(tmp, { recursive: true, force: true }));
