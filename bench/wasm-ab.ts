@@ -21,7 +21,7 @@ const cpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.s
 const filled = (n: number): Storage => be.upload(new Float32Array(n).map((_, i) => Math.sin(i * 0.618)));
 
 type Variant = { name: string; set: (on: boolean) => void };
-const variants: Variant[] = [{ name: 'packed', set: (on) => { wasmConvOptions.packed = on; } }];
+const variants: Variant[] = [{ name: process.env.AB_NAME ?? "packed", set: (on) => { wasmConvOptions.packed = on; } }];
 
 console.log(`${be.description}; N=${N}, best of ${rounds} rounds of ${reps} calls, CPU ms per call`);
 console.log('kernel'.padEnd(30) + 'old ms'.padStart(9) + 'new ms'.padStart(9) + 'old GF/s'.padStart(10) + 'new GF/s'.padStart(10) + 'ratio'.padStart(7));

@@ -206,3 +206,74 @@ export function convImplicit(Ap: usize, xp: usize, CI: i32, HP: i32, WP: i32, KH
     }
   }
 }
+
+/** out[r, i·WP + j] = x[r, i·W + j] for j < W, 0 for W ≤ j < WP and past H·WP up to L: R planes of
+ *  H rows of W values widened to rows of WP, each plane L floats (the weight gradient's dy). */
+export function padRows(x: usize, R: i32, H: i32, W: i32, WP: i32, L: i32, out: usize): void {
+  memory.fill(out, 0, ((R * L) as usize) << 2);
+  for (let r = 0; r < R; r++) {
+    for (let i = 0; i < H; i++) {
+      memory.copy(out + ((((r * L) + i * WP) as usize) << 2), x + ((((r * H + i) * W) as usize) << 2), (W as usize) << 2);
+    }
+  }
+}
+
+@inline function dotKoff(a: usize, b: usize, L: i32): f32 {
+  let s = f32x4.splat(0);
+  for (let i = 0; i < L; i += 4) s = madd(v128.load(a + ((i as usize) << 2)), v128.load(b + ((i as usize) << 2)), s);
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
+}
+
+@inline function hsum4(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+@inline function put(p: usize, v: f32, acc: i32): void {
+  store<f32>(p, acc ? load<f32>(p) + v : v);
+}
+
+/**
+ * The weight gradient of a stride-1 convolution without a patch matrix: dW[m, k] (+)= Σ_i D[m, i] ·
+ * xp[koff(k) + i] over i < L, where D holds dy widened to the padded planes' row width (padRows:
+ * zeros in the extra columns, so their products vanish) and xp the padded input planes (padPlanes,
+ * followed by zeroed slack for the last rows' overrun). L is a multiple of 4. Rows [4·mb0, 4·mb1)
+ * of dW (row length K), 4 × 2 blocks of dot products as in gemmNT.
+ */
+export function wgradImplicit(D: usize, L: i32, xp: usize, CI: i32, HP: i32, WP: i32, KH: i32, KW: i32, dH: i32, dW: i32,
+  koff: usize, out: usize, mb0: i32, mb1: i32, acc: i32): void {
+  const K = CI * KH * KW;
+  let t = koff;
+  for (let c = 0; c < CI; c++) {
+    for (let kh = 0; kh < KH; kh++) {
+      for (let kw = 0; kw < KW; kw++) { store<i32>(t, ((c * HP + kh * dH) * WP + kw * dW) << 2); t += 4; }
+    }
+  }
+  const Lb = (L as usize) << 2, Kb = (K as usize) << 2;
+  for (let mb = mb0; mb < mb1; mb++) {
+    const r0 = D + (((mb << 2) as usize) * Lb), r1 = r0 + Lb, r2 = r1 + Lb, r3 = r2 + Lb;
+    const o0 = out + (((mb << 2) as usize) * Kb), o1 = o0 + Kb, o2 = o1 + Kb, o3 = o2 + Kb;
+    let k = 0;
+    for (; k + 2 <= K; k += 2) {
+      const q0 = xp + (load<i32>(koff + ((k as usize) << 2)) as usize), q1 = xp + (load<i32>(koff + ((k as usize) << 2), 4) as usize);
+      let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
+      let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
+      for (let i: usize = 0; i < Lb; i += 16) {
+        const b0 = v128.load(q0 + i), b1 = v128.load(q1 + i);
+        const x0 = v128.load(r0 + i); s00 = madd(x0, b0, s00); s01 = madd(x0, b1, s01);
+        const x1 = v128.load(r1 + i); s10 = madd(x1, b0, s10); s11 = madd(x1, b1, s11);
+        const x2 = v128.load(r2 + i); s20 = madd(x2, b0, s20); s21 = madd(x2, b1, s21);
+        const x3 = v128.load(r3 + i); s30 = madd(x3, b0, s30); s31 = madd(x3, b1, s31);
+      }
+      const kb = (k as usize) << 2;
+      put(o0 + kb, hsum4(s00), acc); put(o0 + kb + 4, hsum4(s01), acc);
+      put(o1 + kb, hsum4(s10), acc); put(o1 + kb + 4, hsum4(s11), acc);
+      put(o2 + kb, hsum4(s20), acc); put(o2 + kb + 4, hsum4(s21), acc);
+      put(o3 + kb, hsum4(s30), acc); put(o3 + kb + 4, hsum4(s31), acc);
+    }
+    for (; k < K; k++) {
+      const q0 = xp + (load<i32>(koff + ((k as usize) << 2)) as usize), kb = (k as usize) << 2;
+      put(o0 + kb, dotKoff(r0, q0, L), acc); put(o1 + kb, dotKoff(r1, q0, L), acc);
+      put(o2 + kb, dotKoff(r2, q0, L), acc); put(o3 + kb, dotKoff(r3, q0, L), acc);
+    }
+  }
+}

@@ -26,7 +26,26 @@ export function convScratchFloats(g: ConvGeom): number {
   // implicit GEMMs (stride 1): padded planes and their K offsets, for the input or for dy
   const padded = Math.max(cinG * (g.H + 2 * g.padH) * (g.W + 2 * g.padW) + K,
     tp ? coutG * (g.OH + 2 * tp.padH) * (g.OW + 2 * tp.padW) + coutG * g.KH * g.KW : 0);
-  return Math.max(K * P, coutG * g.KH * g.KW * g.H * g.W, padded) + cinG * g.H * g.W;
+  return Math.max(K * P, coutG * g.KH * g.KW * g.H * g.W, padded, wgradImplicitFloats(g)) + cinG * g.H * g.W;
+}
+
+/** The weight gradient's implicit form (wgradImplicit): padded input planes + zeroed slack for the
+ *  last rows' overrun, the K offsets, dy widened to rows of the padded width (L floats a plane). */
+function wgradLayout(g: ConvGeom): { HP: number; WP: number; L: number; slack: number; koffAt: number; dAt: number; floats: number } {
+  const cinG = g.Cin / g.groups, coutG = g.Cout / g.groups, K = cinG * g.KH * g.KW;
+  const HP = g.H + 2 * g.padH, WP = g.W + 2 * g.padW, L = Math.ceil((g.OH * WP) / 4) * 4;
+  const slack = (g.KW - 1) * g.dilW + 16;
+  const koffAt = (cinG * HP * WP + slack + 15) & ~15, dAt = (koffAt + K + 15) & ~15;
+  return { HP, WP, L, slack, koffAt, dAt, floats: dAt + coutG * L };
+}
+
+function wgradImplicitFloats(g: ConvGeom): number {
+  return implicitForward(g) ? wgradLayout(g).floats : 0;
+}
+
+/** Whether the weight gradient runs as wgradImplicit (stride 1, whole 4-row blocks of dW). */
+export function implicitWeightGrad(g: ConvGeom): boolean {
+  return implicitForward(g) && packable(g.Cout / g.groups);
 }
 
 /** Whether the stride-1 convolutions run as implicit GEMMs over padded planes (convImplicit):
@@ -170,10 +189,25 @@ export function convInputGrad(k: KernelExports, g: ConvGeom, dy: number, w: numb
   }
 }
 
-/** dw (+)= the weight gradient of samples [n0, n1): overwritten for n0's contribution when !accumulate. */
+/** dw (+)= the weight gradient of samples [n0, n1): overwritten for n0's contribution when !accumulate.
+ *  `implicit` (implicitWeightGrad(g), decided by the caller) skips the patch matrices. */
 export function convWeightGrad(k: KernelExports, g: ConvGeom, dy: number, x: number, dw: number,
-  n0: number, n1: number, accumulate: boolean, scratch: number): void {
+  n0: number, n1: number, accumulate: boolean, scratch: number, implicit: boolean): void {
   const cinG = g.Cin / g.groups, coutG = g.Cout / g.groups, K = cinG * g.KH * g.KW, P = g.OH * g.OW;
+  if (implicit) {
+    const { HP, WP, L, slack, koffAt, dAt } = wgradLayout(g);
+    const xpad = scratch, D = scratch + 4 * dAt;
+    k.padRows(0, 1, 0, 0, 0, slack, xpad + 4 * cinG * HP * WP); // zeroes the slack (padPlanes never writes it)
+    for (let n = n0; n < n1; n++) {
+      for (let gi = 0; gi < g.groups; gi++) {
+        k.padPlanes(x + 4 * (n * g.Cin + gi * cinG) * g.H * g.W, cinG, g.H, g.W, g.padH, g.padW, g.reluInput ? 1 : 0, xpad);
+        k.padRows(dy + 4 * (n * g.Cout + gi * coutG) * P, coutG, g.OH, g.OW, WP, L, D);
+        k.wgradImplicit(D, L, xpad, cinG, HP, WP, g.KH, g.KW, g.dilH, g.dilW, scratch + 4 * koffAt, dw + 4 * gi * coutG * K,
+          0, coutG / 4, accumulate || n > n0 ? 1 : 0);
+      }
+    }
+    return;
+  }
   for (let n = n0; n < n1; n++) {
     for (let gi = 0; gi < g.groups; gi++) {
       const B = patches(k, g, x, n, gi, scratch);

@@ -9,7 +9,7 @@ import type {
 } from '../backend.js';
 import { CpuBackend, checkConvGeom, checkCount, checkPoolGeom, checkPositive, checkWeightIndices } from '../cpu/cpu-backend.js';
 import type { CpuStorage } from '../cpu/storage.js';
-import { convScratchFloats, flipWeights, isPointwise, packForward, packInputGrad, transposedPadding } from './conv.js';
+import { convScratchFloats, flipWeights, implicitWeightGrad, isPointwise, packForward, packInputGrad, transposedPadding } from './conv.js';
 import { WasmMemoryPool, WasmStorage } from './memory.js';
 import { instantiateKernels, kernelModule, PAGE_BYTES, sharedMemorySupported, type KernelExports } from './module.js';
 import { convTask, kernelTask, Task, type KernelName } from './tasks.js';
@@ -172,10 +172,11 @@ export class WasmBackend extends CpuBackend {
     const dwp = this.ptr(op, 'dw', dw, nw);
     const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
     const partial = (nw + 15) & ~15; // keeps each partial buffer 64-byte aligned
+    const implicit = wasmConvOptions.packed && implicitWeightGrad(g);
     this.withTemp((per + partial) * parts.length, (ptr) => {
       const partials = ptr + 4 * per * parts.length;
       parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvWeightGrad, g,
-        [dyp, xp, t === 0 ? dwp : partials + 4 * partial * t, n0, n1, 0, ptr + 4 * per * t]));
+        [dyp, xp, t === 0 ? dwp : partials + 4 * partial * t, n0, n1, 0, ptr + 4 * per * t, implicit ? 1 : 0]));
       this.threads.run(parts.length);
       for (let t = 1; t < parts.length; t++) this.k.axpy(partials + 4 * partial * t, 1, dwp, nw, 1);
     });
