@@ -1,11 +1,12 @@
-// `node dist/bench/profile-wasm.js [--config nb201-step-c16n5b64] [--steps 1] [--threads 1] [--json]`
+// `node dist/bench/profile-wasm.js [--config nb201-step-c16n5b64] [--steps 1] [--threads 1] [--json] [--unpacked]`
+// (--unpacked: the convolutions' previous forms, wasmConvOptions.packed = false, for before/after figures)
 // Where the CPU time of one NB201 DARTS step goes on the wasm backend: every Backend method of the
 // instance is wrapped to add its CPU time (process.cpuUsage: all threads of the process) and call
 // count per method name; what is left of the step's CPU time is host work outside the backend
 // (autograd, module bookkeeping, JS↔Wasm argument marshalling of the callers). Nested calls (an op
 // calling another op of the backend) count only in the outermost.
 import { parseArgs } from 'node:util';
-import { WasmBackend } from '../src/engine/wasm/wasm-backend.js';
+import { WasmBackend, wasmConvOptions } from '../src/engine/wasm/wasm-backend.js';
 import { STEP_CONFIGS, benchStep } from './nb201-step.js';
 
 const { values } = parseArgs({
@@ -14,6 +15,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '1' },
     threads: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
+    unpacked: { type: 'boolean', default: false },
   },
 });
 const cfg = STEP_CONFIGS.find((c) => c.name === values.config);
@@ -22,6 +24,7 @@ if (!cfg) {
   process.exit(2);
 }
 const be = await WasmBackend.create({ threads: Number(values.threads) });
+wasmConvOptions.packed = !values.unpacked;
 const perOp = new Map<string, { count: number; us: number }>();
 let depth = 0, recording = false;
 const cpuUs = (): number => { const u = process.cpuUsage(); return u.user + u.system; };
