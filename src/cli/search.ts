@@ -256,7 +256,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
       onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
       ...(queued ? { leafRunner: queued.leafRunner } : workers > 1 || failNodes ? {
         leafRunner: poolLeafRunner({
-          config, location: outDir, device: backend.kind, autotune, workers,
+          config, location: outDir, device: backend.kind, autotune, workers, ...(threads ? { threads } : {}),
           onProgress: (e) => view.event(e), onLog: (l) => view.log(l), ...(failNodes ? { failNodes } : {}),
         }),
       } : {}),
