@@ -25,7 +25,7 @@ while [ "$#" -gt 0 ]; do
   shift
 done
 [ -n "$from" ] || die "--from DIR (a finished experiments/quality.sh folder) is required"
-[ -f "$from/quality.json" ] || die "$from: no quality.json; run experiments/quality.sh --out $from first"
+[ -d "$from/runs" ] || die "$from: no runs/; run experiments/quality.sh --out $from first"
 from=$(cd "$from" && pwd)
 out=$from/perturbation
 mkdir -p "$out/derived" "$out/retrain"
@@ -33,6 +33,7 @@ for run in "$from"/runs/*; do
   name=$(basename "$run"); method=${name%-s*}
   [[ " $methods " == *" $method "* ]] || continue
   [ -f "$out/derived/$name.jsonl" ] && continue
+  [ -f "$run/result.json" ] || { log "$name: not finished yet, skipped"; continue; }
   log "$name: deriving every leaf by perturbation"
   node "$ROOT/experiments/derive-leaves.mjs" --device "$device" "$run" >"$out/derived/$name.tmp" 2>"$out/derived/$name.log" ||
     { cat "$out/derived/$name.log" >&2; die "$name: derivation failed"; }
@@ -49,4 +50,5 @@ for f in "$out"/derived/*.jsonl; do
       { cat "$dir.log" >&2; die "retraining $g failed (log: $dir.log)"; }
   done < <(node -e 'for (const l of require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n")) { const r = JSON.parse(l); console.log(`${r.node} ${r.genotype}`); }' "$f")
 done
-node "$ROOT/experiments/perturbation-report.mjs" "$from"
+if [ -f "$from/quality.json" ]; then node "$ROOT/experiments/perturbation-report.mjs" "$from"
+else log "no $from/quality.json yet (quality.sh has not finished): the report needs its reference sample; rerun then"; fi
