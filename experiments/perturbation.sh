@@ -40,7 +40,8 @@ for run in "$from"/runs/*; do
   mv "$out/derived/$name.tmp" "$out/derived/$name.jsonl"
 done
 for f in "$out"/derived/*.jsonl; do
-  name=$(basename "$f" .jsonl)
+  name=$(basename "$f" .jsonl); method=${name%-s*}
+  [[ " $methods " == *" $method "* ]] || continue
   while read -r node g; do
     dir=$out/retrain/$name/n$node
     [ -f "$dir/result.json" ] && continue

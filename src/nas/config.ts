@@ -85,7 +85,8 @@ type PresetFields = Pick<SearchConfig, 'channels' | 'cells' | 'batchSize' | 'ste
  * - paper: spec §2–3 (C=16 N=5, batch 48, 15/30 + 30 epochs, RSPS 20/40 + 50, R=100, full halves);
  * - quick: the default — on the embedded Fashion-MNIST (12 000 images, padded to 32×32 and shrunk to
  *   16×16), C=8 N=1, batch 64, 25 steps per epoch, splits at 2 and 4 of 10 epochs (root 50 steps, each
- *   leaf 150), R=3, each leaf's derived path trained alone 50 steps before it is scored, then 3 epochs
+ *   leaf 150), R=3, each leaf's genotype derived by perturbation (α methods; the reference reads argmax
+ *   α), its derived path trained alone 50 steps before it is scored, then 3 epochs
  *   of stand-alone retraining of the pick; chosen so that the leaf
  *   supernets reach ~70 % (docs/quality.md);
  * - tiny: seconds (C=4, 8×8 images); for tests and smoke checks.
@@ -107,7 +108,9 @@ export function presetFields(preset: PresetName, base: BaseMethodName, method: S
       channels: 8, cells: 1, batchSize: 64, stepsPerEpoch: 25,
       splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [2, 4], totalEpochs: 10,
       gmRepeats: 3, valBatches: 8, rspsCandidates: 20, trainLimit: null, syntheticSize: 2000, halvingEpochs: 1, downsample: 2, lr: null,
-      retrainEpochs: 3, pathTuneSteps: 50, derive: 'alpha',
+      // perturbation: argmax α after 150 leaf steps picks the ops that helped first (pooling); the
+      // accuracy-drop reading of the same leaves picked better cells (docs/quality.md)
+      retrainEpochs: 3, pathTuneSteps: 50, derive: rsps ? 'alpha' : 'perturbation',
     };
   }
   return {
