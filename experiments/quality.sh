@@ -22,6 +22,8 @@ usage: experiments/quality.sh [--tiny] [flags]
   --ref-size K      uniformly drawn NB201 cells in the reference sample (default 50; --tiny 4)
   --device D        auto | webgpu | cpu (default auto)
   --workers N       leaves trained in parallel by each search (default: the search's own default)
+  --leaf-methods L  split methods whose every leaf is retrained for the selector table (default
+                    "gm fewshot random"; "" for none)
   --out DIR         output folder (default runs/quality[-tiny]); a rerun reuses finished steps
   extra search flags after `--` go to every search (e.g. -- --retrain-epochs 5)
 USAGE
@@ -29,7 +31,7 @@ USAGE
 die() { echo "quality.sh: $*" >&2; exit 2; }
 need() { [ "$#" -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"; }
 
-tiny=0 seeds='' ref_size='' device=auto workers='' out='' extra=()
+tiny=0 seeds='' ref_size='' device=auto workers='' out='' extra=() leaf_methods='gm fewshot random'
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --tiny) tiny=1 ;;
@@ -37,6 +39,7 @@ while [ "$#" -gt 0 ]; do
     --ref-size) need "$@"; ref_size=$2; shift ;;
     --device) need "$@"; device=$2; shift ;;
     --workers) need "$@"; workers=$2; shift ;;
+    --leaf-methods) [ "$#" -ge 2 ] || die "--leaf-methods needs a value"; leaf_methods=$2; shift ;;
     --out) need "$@"; out=$2; shift ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) usage; exit 0 ;;
@@ -141,7 +144,8 @@ done
 # every leaf's genotype of the split methods, retrained with its own search's protocol and seed, so the
 # leaf selectors (validation of the derived path, supernet validation, best of the leaves) compare on
 # the same figure as the picks. The pick itself is among them (a second retraining, same protocol).
-LEAF_METHODS=(gm fewshot random)
+read -r -a LEAF_METHODS <<<"$leaf_methods"
+for m in "${LEAF_METHODS[@]}"; do [[ " gm fewshot random " == *" $m "* ]] || die "--leaf-methods: '$m' is not one of gm fewshot random"; done
 for seed in "${seed_list[@]}"; do
   for method in "${LEAF_METHODS[@]}"; do
     run=$out/runs/$method-s$seed

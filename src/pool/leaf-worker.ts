@@ -28,6 +28,8 @@ export interface LeafTask {
   node: NodeSchedule;
   progress: NodeProgress;
   port: MessagePort;
+  /** wasm backend threads of this worker (leaf-pool.ts: the pool's threads shared out between its workers) */
+  threads?: number;
   /** test hook: make this job fail (exercises retry and failure reporting) */
   failNodes?: number[];
   /** queued runs: the folder holding checkpoints/ in the shared store (SHA-256-checked); else `location` */
@@ -42,9 +44,9 @@ let data: SearchData | null = null;
 let testKey = '';
 let testSet: Dataset | null = null;
 
-function threadBackend(device: BackendKind, autotune: boolean): Promise<Backend> {
+function threadBackend(device: BackendKind, autotune: boolean, threads?: number): Promise<Backend> {
   // the main thread already reported the device and any unreadable autotune cache
-  backend ??= createBackend(device, { log: () => {}, ...autotuneBackendOptions(autotune) });
+  backend ??= createBackend(device, { log: () => {}, ...(threads ? { threads } : {}), ...autotuneBackendOptions(autotune) });
   return backend;
 }
 
@@ -63,7 +65,7 @@ function threadTestSet(c: SearchConfig): Dataset {
 export default async function trainLeaf(task: LeafTask): Promise<LeafResult> {
   try {
     if (task.failNodes?.includes(task.node.id)) throw new Error(`injected failure of leaf ${task.node.id} (test hook)`);
-    const be = await threadBackend(task.device, task.autotune);
+    const be = await threadBackend(task.device, task.autotune, task.threads);
     await initGmnasWasm();
     const data = threadData(task.config);
     return await runLeafJob(task.config, be, data, task.checkpointRoot ? new SharedStore(null, task.checkpointRoot) : new FileStore(task.location), task.node, task.progress, {
