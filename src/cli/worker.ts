@@ -10,6 +10,8 @@ import { startQueueWorker } from '../pool/queue-worker.js';
 import { checkStoreVisible } from '../pool/shared-store.js';
 
 const HELP = `usage: node run.js worker --queue redis://HOST:PORT [flags]
+Takes gmnas jobs from the queue: train-leaf (a search's leaves), train-genotype (--select halving rounds,
+the final retraining), rank-leaf (\`rank --queue\`).
   --queue URL            the Redis of the job queue: redis://[:PASSWORD@]HOST[:PORT][/DB], or rediss://
                          for TLS; the password may instead come from GMNAS_REDIS_PASSWORD
   --concurrency N        jobs run at once, each on its own thread and device (default 1)
