@@ -298,11 +298,18 @@ for method in oneshot fewshot gm; do
     fi
     elapsed "$t0" >"$out/times/$method.search"
   fi
-  log "$method: rank"
-  t0=$(now)
-  "${GMNAS[@]}" rank --from "$run" --archs "$archs" --out "$out/rank-$method.csv" "${rank_flags[@]}" 2>"$out/rank-$method.log" ||
-    { cat "$out/rank-$method.log" >&2; die "$method rank failed"; }
-  elapsed "$t0" >"$out/times/$method.rank"
+  # the ranking depends on the run, the architectures and the rank flags only: reuse it while none changed
+  rank_key=$(printf '%s\n' "${rank_flags[*]}" "$(cksum <"$archs")" "$(cksum <"$run/result.json")" | cksum | cut -d' ' -f1)
+  if [ -f "$out/rank-$method.csv" ] && [ -f "$out/times/$method.rank" ] && [ "$(cat "$out/rank-$method.key" 2>/dev/null)" = "$rank_key" ]; then
+    log "$method: rank already done"
+  else
+    log "$method: rank"
+    t0=$(now)
+    "${GMNAS[@]}" rank --from "$run" --archs "$archs" --out "$out/rank-$method.csv" "${rank_flags[@]}" 2>"$out/rank-$method.log" ||
+      { cat "$out/rank-$method.log" >&2; die "$method rank failed"; }
+    elapsed "$t0" >"$out/times/$method.rank"
+    echo "$rank_key" >"$out/rank-$method.key"
+  fi
   "${GMNAS[@]}" correlate --pred "$out/rank-$method.csv" "${corr_flags[@]}" >"$out/correlate-$method.json" ||
     die "$method correlate failed"
 done
