@@ -31,6 +31,10 @@ test('--space darts --preset paper holds the spec §5.1 constants', () => {
   assert.equal([h.lr, h.momentum, h.nesterov, h.weightDecay, h.gradClip, h.archLr, h.archBetas, h.archWeightDecay, h.alphaInitMean, h.alphaInitStd],
     [0.025, 0.9, false, 3e-4, 5, 3e-4, [0.5, 0.999], 1e-3, 1e-3, 0]);
   assert.is(resolveHyper('snas', dartsSpace.methodHyper!('snas')).tauMin, 0.03);
+  // quick: the same three split levels and 8 leaves, shrunk (docs/spaces.md "The quick DARTS search")
+  const q = defaultSearchConfig({ space: 'darts' });
+  validateSearchConfig(q);
+  assert.equal([q.preset, q.channels, q.cells, q.splitEpochs, q.totalEpochs, q.gmRepeats, q.downsample, q.fixSchedule], ['quick', 4, 3, [1, 2, 3], 5, 1, 2, true]);
   const fs = defaultSearchConfig({ space: 'darts', preset: 'paper', method: 'fewshot' });
   validateSearchConfig(fs);
   assert.equal([fs.splitEpochs, fs.totalEpochs, fs.branches, fs.fixSchedule], [[0], 20, 7, true]);

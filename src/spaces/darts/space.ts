@@ -228,7 +228,7 @@ function dartsHalvingProtocol(firstPhaseEpochs: number): HalvingProtocol {
  *    all), 3 splits × 2 branches = 8 leaves, restart at the last split with a fully annealed cosine
  *    (fix_sche), few-shot: 7 sub-supernets split at epoch 0 and trained 20 epochs; GM repeats R = 100
  *    as on NB201 (the DARTS scripts' value was not verified);
- *  - quick: the whole pipeline in minutes on a CPU (C=4, 5 cells, 16×16 images, R=2);
+ *  - quick: the whole pipeline in minutes on a CPU (C=4, 3 cells, 16×16 images, R=1, 8 leaves);
  *  - tiny: seconds, for tests (C=2, 3 cells, 8×8 images, one split level).
  */
 function dartsSearchPreset(preset: string, _base: string, method: string): Record<string, unknown> | null {
@@ -241,9 +241,12 @@ function dartsSearchPreset(preset: string, _base: string, method: string): Recor
     };
   }
   if (preset === 'quick') {
+    // sized by measurement (docs/spaces.md "The quick DARTS search"): the 616 GM forward/backward passes
+    // of 3 split levels (14 + 2·13 + 4·12 edges × 7 ops at R = 1) dominate; 3 cells (normal, reduce,
+    // reduce) instead of 5 take 40 % fewer launches per pass, which is what lavapipe pays for
     return {
-      channels: 4, cells: 5, batchSize: 16, stepsPerEpoch: 5, splitEpochs: splits([1, 2, 3]), totalEpochs: 5,
-      gmRepeats: 2, valBatches: 4, rspsCandidates: 8, trainLimit: null, syntheticSize: 1000, halvingEpochs: 1, downsample: 2, lr: null,
+      channels: 4, cells: 3, batchSize: 16, stepsPerEpoch: 5, splitEpochs: splits([1, 2, 3]), totalEpochs: 5,
+      gmRepeats: 1, valBatches: 4, rspsCandidates: 8, trainLimit: null, syntheticSize: 1000, halvingEpochs: 1, downsample: 2, lr: null,
       fixSchedule: true,
     };
   }
