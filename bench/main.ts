@@ -13,7 +13,8 @@
 // launches, webgpu); `tools` the wall time of generating the synthetic dataset and of `run.js selftest --quick`;
 // `algorithms` Kendall/Spearman on 20k items and the n=16 B=4 balanced min-cut (host code).
 // --device both (default) runs webgpu, wasm and cpu; --threads N sets the wasm backend's threads (default:
-// the cores). tfjs-backend-wasm is not a dependency: its rows are skipped with a note unless it is installed.
+// the cores). With --device wasm, `tfjs` compares tfjs-backend-wasm 4.22 (devDependency; one thread, SIMD) with
+// the wasm backend on one thread at the stage convolutions, forward and input gradient (bench/tfjs-wasm.ts).
 // Prints a table (unless --json) and one JSON line per row; with --json only JSON lines reach stdout.
 // Kernel timing: warm-up run, then `reps` runs encoded back to back and one sync — device time per call
 // including dispatch overhead, which is what a training loop sees.
@@ -26,6 +27,7 @@ import { Tensor, tidy, backward, relu, conv2d, batchNorm, sum } from '../src/eng
 import { matmulOptions } from '../src/engine/webgpu/kernels/matmul.js';
 import { installNodeGpu } from './gpu-global.js';
 import { CONV_CASES, gmnasConvFwdBwd, loadTfjs, tfjsConvFwdBwd, type TfjsHandle } from './tfjs-conv.js';
+import { benchTfjsWasm, loadTfjsWasm } from './tfjs-wasm.js';
 import { DEPTHWISE_CASES, gmnasDepthwiseFwdBwd, tfjsDepthwiseFwdBwd } from './depthwise.js';
 import { benchQuickSelftest, benchSyntheticGeneration } from './tools.js';
 import { benchAlgorithms } from './algorithms.js';
@@ -343,11 +345,18 @@ for (const d of devices) {
     say(`wasm: ${be.description}`);
     if (sections.has('kernels')) await benchBackend(be, 'wasm');
     if (sections.has('tfjs')) {
-      // the anchor of issue 21 (XNNPACK, SIMD); a devDependency to add if the comparison is wanted
-      const spec = '@tensorflow/tfjs-backend-wasm';
-      const has = await import(/* @vite-ignore */ spec).then(() => true, () => false);
-      extraLines.push(has ? 'tfjs-backend-wasm is installed but its rows are not written yet'
-        : 'tfjs-backend-wasm: not installed, no comparison rows (it has no Conv2DBackpropFilter: forward and input gradient only)');
+      // the anchor of issue 21: tfjs-backend-wasm (XNNPACK, SIMD), both on one thread (tfjs-wasm.ts)
+      const tf = await loadTfjsWasm();
+      if (typeof tf === 'string') extraLines.push(`tfjs-backend-wasm: ${tf}`);
+      else {
+        say('tfjs-backend-wasm vs gmnas wasm, one thread each, CPU ms per call');
+        for (const r of await benchTfjsWasm(tf, N, reps)) {
+          emitLine({ ...r, device: 'wasm-1t' }, `${`${r.bench} ${r.shape}`.padEnd(30)} gmnas ${r.gmnas_ms.toFixed(2).padStart(7)} ms ` +
+            `${r.gmnas_gflops.toFixed(1).padStart(5)} GFLOP/s  tfjs-backend-wasm ${r.tfjs_ms.toFixed(2).padStart(7)} ms ` +
+            `${r.tfjs_gflops.toFixed(1).padStart(5)} GFLOP/s  (tfjs/gmnas ${(r.tfjs_ms / r.gmnas_ms).toFixed(2)}×)`);
+        }
+        extraLines.push('tfjs-backend-wasm has no Conv2DBackpropFilter: no weight-gradient row');
+      }
     }
     if (sections.has('step')) await benchSteps(be, 'wasm', () => WasmBackend.create({ threads }));
     be.dispose();

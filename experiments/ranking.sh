@@ -5,6 +5,7 @@
 # true scores, and OUT/ranking.md + OUT/ranking.json. See README "Ranking correlation".
 #
 #   experiments/ranking.sh [--quick | --tiny] [--archs FILE] [--truth FILE --column COL] [flags]
+#   experiments/ranking.sh --quick --curve 10,20,40,80 [flags]   τ against budget, one run per budget
 #
 # Budget: B supernet-epochs per method (every supernet of the tree counts for the epochs it trains;
 # all methods use the same --steps-per-epoch and batch size):
@@ -39,6 +40,10 @@ usage: experiments/ranking.sh [--quick | --tiny] [flags]
   --seed S              seed of every search, of the sampled archs and of the truth training (default 0)
   --base NAME           base method of all three searches (default rsps, as Table 7)
   --budget B            supernet-epochs per method (multiple of 5; default: 260, --quick 20, --tiny 10)
+  --curve B1,B2,...     the budget curve: the three methods at every budget (ascending multiples of 5),
+                        on the same architectures and truth, plus the parameter-count floor; writes
+                        OUT/ranking.md, OUT/ranking.html, OUT/ranking-curve.json and .svg (each budget's
+                        own report in OUT/budget-B/; experiments/ranking-curve.mjs)
   --steps-per-epoch S   weight steps per epoch, the same for every method (default: the preset's)
   --num-archs N         sampled architectures when --archs is not given (default 100, --quick 30, --tiny 6)
   --top LIST            truth fractions for the top-k correlations (default 0.1,0.5,1)
@@ -56,7 +61,7 @@ need() { [ "$#" -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"; }
 
 mode=paper dataset='' data_dir='' channels='' cells='' train_limit='' seed=0 archs='' truth='' column=''
 lower=0 base=rsps budget='' steps='' num_archs='' top='0.1,0.5,1' val_batches='' bn_recal=0 truth_epochs=''
-device=auto workers=1 out=''
+device=auto workers=1 out='' curve=''
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --quick) mode=quick ;;
@@ -73,6 +78,7 @@ while [ "$#" -gt 0 ]; do
     --lower-is-better) lower=1 ;;
     --base) need "$@"; base=$2; shift ;;
     --budget) need "$@"; budget=$2; shift ;;
+    --curve) need "$@"; curve=$2; shift ;;
     --steps-per-epoch) need "$@"; steps=$2; shift ;;
     --num-archs) need "$@"; num_archs=$2; shift ;;
     --top) need "$@"; top=$2; shift ;;
@@ -114,6 +120,18 @@ case "$mode" in
 esac
 [ -z "$truth" ] || [ -n "$column" ] || die "--truth needs --column COL (the truth file's score column)"
 [ -n "$truth" ] || [ -z "$column" ] || die "--column needs --truth FILE"
+curve_budgets=()
+if [ -n "$curve" ]; then
+  IFS=, read -r -a curve_budgets <<<"$curve"
+  [ "${#curve_budgets[@]}" -ge 2 ] || die "--curve $curve: expected at least two budgets, comma-separated"
+  prev=0
+  for b in "${curve_budgets[@]}"; do
+    [[ "$b" =~ ^[0-9]+$ ]] && [ "$b" -ge 10 ] && [ $((b % 5)) -eq 0 ] && [ "$b" -gt "$prev" ] ||
+      die "--curve $curve: expected ascending multiples of 5, each at least 10 (got '$b')"
+    prev=$b
+  done
+  budget=${curve_budgets[0]}
+fi
 [[ "$budget" =~ ^[0-9]+$ ]] && [ "$budget" -ge 10 ] && [ $((budget % 5)) -eq 0 ] ||
   die "--budget $budget: expected a multiple of 5, at least 10 (few-shot trains 5 leaves for B/5 epochs each; GM needs whole epochs s1 < s2 < E)"
 for v in seed workers bn_recal; do [[ "${!v}" =~ ^[0-9]+$ ]] || die "--${v//_/-} ${!v}: expected a non-negative integer"; done
@@ -222,13 +240,40 @@ else
   truth=$(cd "$(dirname "$truth")" && pwd)/$(basename "$truth")
 fi
 log "truth: $truth (column $column)"
+corr_flags=(--truth "$truth" --column "$column" --top "$top" --json)
+[ "$lower" = 1 ] && corr_flags+=(--lower-is-better)
+
+# ---- the budget curve: this script once per budget on the same archs and truth ------------------
+if [ "${#curve_budgets[@]}" -gt 0 ]; then
+  for b in "${curve_budgets[@]}"; do gm_schedule "$b" >/dev/null; done   # every budget has a GM schedule
+  sub=(--dataset "$dataset" --seed "$seed" --base "$base" --top "$top" --bn-recalibrate "$bn_recal" --device "$device"
+    --workers "$workers" --archs "$archs" --truth "$truth" --column "$column")
+  case "$mode" in quick) sub+=(--quick) ;; tiny) sub+=(--tiny) ;; esac
+  [ -n "$data_dir" ] && sub+=(--data-dir "$data_dir")
+  [ -n "$channels" ] && sub+=(--channels "$channels")
+  [ -n "$cells" ] && sub+=(--cells "$cells")
+  [ -n "$train_limit" ] && sub+=(--train-limit "$train_limit")
+  [ -n "$steps" ] && sub+=(--steps-per-epoch "$steps")
+  [ -n "$val_batches" ] && sub+=(--val-batches "$val_batches")
+  [ "$lower" = 1 ] && sub+=(--lower-is-better)
+  for b in "${curve_budgets[@]}"; do
+    log "curve: budget $b"
+    bash "${BASH_SOURCE[0]}" "${sub[@]}" --budget "$b" --out "$out/budget-$b" >"$out/budget-$b.log" 2>&1 ||
+      { tail -n 20 "$out/budget-$b.log" >&2; die "budget $b failed (log: $out/budget-$b.log)"; }
+  done
+  # the free floor: the same architectures ranked by their parameter count
+  node "$ROOT/experiments/param-scores.mjs" "$archs" "$out/budget-${curve_budgets[0]}/runs/oneshot" "$out/params.csv" ||
+    die "parameter counts failed"
+  "${GMNAS[@]}" correlate --pred "$out/params.csv" --pred-column parameters "${corr_flags[@]}" >"$out/correlate-params.json" ||
+    die "parameter-count correlate failed"
+  node "$ROOT/experiments/ranking-curve.mjs" "$out" "$curve" || die "the curve report failed"
+  exit 0
+fi
 
 # ---- searches, rank, correlate -------------------------------------------------------------------
 rank_flags=(--device "$device" --quiet)
 [ -n "$val_batches" ] && rank_flags+=(--val-batches "$val_batches")
 [ "$bn_recal" -gt 0 ] && rank_flags+=(--bn-recalibrate "$bn_recal")
-corr_flags=(--truth "$truth" --column "$column" --top "$top" --json)
-[ "$lower" = 1 ] && corr_flags+=(--lower-is-better)
 
 for method in oneshot fewshot gm; do
   case "$method" in

@@ -5,7 +5,7 @@
 //
 // What a page gets:
 //   - the engine: Tensor and its ops, autograd, nn layers, optimizers (same code as in Node);
-//   - devices: `openDevice()` (WebGPU on navigator.gpu, else the CPU reference backend with a note),
+//   - devices: `openDevice()` (WebGPU on navigator.gpu, else the wasm backend, else the CPU reference backend, with a note),
 //     `createBackend`, `WebGpuBackend`, `CpuBackend`, `adapterReport`;
 //   - the self-test: `runSelftest(gpu, cpu, { quick: true })` (every kernel vs the CPU reference);
 //   - the search off the main thread: `startSearch()` runs it in a Web Worker (dist/gmnas.worker.js,

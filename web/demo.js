@@ -5,7 +5,7 @@
 // leaves' validation scores, the final genotype) and offers result.json and the final leaf's
 // checkpoint for download. The page's own device (WebGPU, else the CPU backend with a visible note)
 // names the adapter and runs the kernel self-test on demand. Everything comes from the browser bundle.
-// URL parameters: ?backend=auto|webgpu|cpu  ?preset=browser-quick|browser-tiny|tiny|quick  ?seed=N  ?autorun=1
+// URL parameters: ?backend=auto|webgpu|wasm|cpu  ?preset=browser-quick|browser-tiny|tiny|quick  ?seed=N  ?autorun=1
 import * as gmnas from '../dist/gmnas.browser.js';
 
 const {
@@ -119,13 +119,14 @@ let device = null;
 
 async function initDevice() {
   const kind = params.get('backend') ?? 'auto';
-  device = await openDevice({ kind: /** @type {'auto'|'webgpu'|'cpu'} */ (kind) });
+  device = await openDevice({ kind: /** @type {'auto'|'webgpu'|'wasm'|'cpu'} */ (kind) });
   $('adapter').textContent = device.name;
   body.dataset.backend = device.backend.kind;
   if (device.note) {
     const note = $('fallback-note');
     note.hidden = false;
-    note.textContent = `No WebGPU here — running on the CPU backend. ${device.note}`;
+    const on = device.backend.kind === 'wasm' ? 'the wasm backend (Wasm SIMD on the CPU)' : 'the CPU backend';
+    note.textContent = `No WebGPU here — running on ${on}. ${device.note}`;
   }
   if (device.adapter) {
     $('adapter-details').hidden = false;
@@ -143,8 +144,8 @@ async function runSelftestNow() {
   summary.className = '';
   delete summary.dataset.status;
   out.innerHTML = '';
-  if (device.backend.kind !== 'webgpu') {
-    summary.textContent = 'skipped: there is no WebGPU device to check against the CPU reference.';
+  if (device.backend.kind === 'cpu') {
+    summary.textContent = 'skipped: there is no WebGPU or wasm device to check against the CPU reference.';
     summary.dataset.status = 'skipped';
     return null;
   }
@@ -330,7 +331,7 @@ async function runDemo(opts = {}) {
   let deviceName = 'the worker';
   try {
     const run = startSearch({
-      dataset, preset, seed, device: /** @type {'auto'|'webgpu'|'cpu'} */ (backend), ...(opts.config ? { config: opts.config } : {}),
+      dataset, preset, seed, device: /** @type {'auto'|'webgpu'|'wasm'|'cpu'} */ (backend), ...(opts.config ? { config: opts.config } : {}),
       onDevice: (d) => {
         deviceName = d.name;
         log(`worker device: ${d.name}${d.note ? ` (${d.note})` : ''}`);

@@ -7,7 +7,7 @@ import type { SearchResult } from '../nas/search.js';
 import type { DataLoadProgress } from './datasets.js';
 import type { LiveSearchState } from './live-state.js';
 
-export type DeviceChoice = 'auto' | 'webgpu' | 'cpu';
+export type DeviceChoice = 'auto' | 'webgpu' | 'wasm' | 'cpu';
 
 /** The training set: the arrays themselves, the embedded Fashion-MNIST (the worker fetches it), or the
  *  built-in synthetic set (the worker generates it). */
@@ -33,7 +33,7 @@ export interface WorkerArtifacts {
 }
 
 export type FromWorker =
-  | { type: 'device'; name: string; backend: 'webgpu' | 'cpu'; note: string | null }
+  | { type: 'device'; name: string; backend: 'webgpu' | 'wasm' | 'cpu'; note: string | null }
   | { type: 'data'; progress: DataLoadProgress }
   | { type: 'log'; line: string }
   | { type: 'progress'; event: ProgressEvent }

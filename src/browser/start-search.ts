@@ -31,7 +31,7 @@ export interface StartSearchOptions {
   seed?: number;
   /** any other config fields, applied last */
   config?: Partial<SearchConfig>;
-  /** default 'auto': WebGPU when the worker gets an adapter, else the CPU backend (slow) */
+  /** default 'auto': WebGPU when the worker gets an adapter, else the wasm backend, else the CPU backend (slow) */
   device?: DeviceChoice;
   /** where the embedded data lives when `dataset` is 'fashion-mnist' (default: next to the bundle) */
   dataUrl?: string | URL;
@@ -42,7 +42,7 @@ export interface StartSearchOptions {
   onState?: (s: LiveSearchState) => void;
   onLog?: (line: string) => void;
   /** the worker's device, once it is open */
-  onDevice?: (d: { name: string; backend: 'webgpu' | 'cpu'; note: string | null }) => void;
+  onDevice?: (d: { name: string; backend: 'webgpu' | 'wasm' | 'cpu'; note: string | null }) => void;
   /** loading progress of the embedded data ('fashion-mnist' only) */
   onDataProgress?: (p: DataLoadProgress) => void;
 }

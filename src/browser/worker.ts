@@ -57,7 +57,8 @@ scope.addEventListener('message', (ev) => {
 async function run(m: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   const config = m.config;
   const device = await openDevice({ kind: m.device });
-  post({ type: 'device', name: device.name, backend: device.backend.kind === 'webgpu' ? 'webgpu' : 'cpu', note: device.note });
+  const kind = device.backend.kind;
+  post({ type: 'device', name: device.name, backend: kind === 'webgpu' || kind === 'wasm' ? kind : 'cpu', note: device.note });
   try {
     let train: Dataset;
     if (m.source.kind === 'arrays') {

@@ -10,7 +10,7 @@ import { createProgressView } from './progress.js';
 import { createBackend, describeBackend } from '../engine/select-backend.js';
 import { BASE_METHOD_NAMES, type BaseMethodName } from '../search/presets.js';
 import {
-  SEARCH_METHODS, SELECTORS, PRESETS, defaultSearchConfig, validateSearchConfig,
+  SEARCH_METHODS, SELECTORS, DERIVATIONS, PRESETS, defaultSearchConfig, validateSearchConfig,
   type SearchConfig, type SearchMethod, type PresetName,
 } from '../nas/config.js';
 import { GM_METRICS } from '../nas/gm-score.js';
@@ -53,6 +53,7 @@ const FLAGS: FlagSpec = {
   'retrain-epochs': { type: 'string' },
   'no-retrain': { type: 'boolean' },
   'path-tune-steps': { type: 'string' },
+  derive: { type: 'string' },
   resume: { type: 'string' },
   'retrain-missing': { type: 'boolean' },
   workers: { type: 'string' },
@@ -97,6 +98,9 @@ ${COMMON_FLAGS_HELP}
   --no-retrain               skip that retraining
   --path-tune-steps K        train each leaf's derived path alone K steps before scoring it (quick 50,
                              paper 0: the reference scores the path as the supernet left it)
+  --derive alpha|perturbation  how each leaf's genotype is read off its supernet: argmax of α (the
+                             reference) or by perturbation — per edge the op whose removal costs the most
+                             validation accuracy (docs/quality.md; not with --base rsps). Default: preset
   --workers N                leaves trained in parallel (default: min(cores, leaves))
   --resume DIR               continue a killed run in DIR (its configuration is reused)
   --retrain-missing          with --resume: retrain a node whose checkpoint is missing or damaged from its
@@ -167,6 +171,7 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   if (v['no-retrain'] && v['retrain-epochs'] !== undefined) throw new UsageError('--no-retrain and --retrain-epochs contradict each other; give one');
   c.retrainEpochs = v['no-retrain'] ? 0 : intFlag(v, 'retrain-epochs', c.retrainEpochs, 1);
   c.pathTuneSteps = intFlag(v, 'path-tune-steps', c.pathTuneSteps, 0);
+  c.derive = choiceFlag(v, 'derive', DERIVATIONS, c.derive ?? 'alpha');
   // the presets' shrink factor suits 32×32 sets and 28×28 ones (zero-padded to 32 first, see
   // shrinkForNetwork); 16×16 ImageNet16 keeps its size
   if (v.downsample === undefined && c.dataset === 'imagenet16-120') c.downsample = 1;
@@ -252,7 +257,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
       onProgress: (e) => view.event(e), onLog: (l) => view.log(l),
       ...(queued ? { leafRunner: queued.leafRunner } : workers > 1 || failNodes ? {
         leafRunner: poolLeafRunner({
-          config, location: outDir, device: backend.kind, autotune, workers,
+          config, location: outDir, device: backend.kind, autotune, workers, ...(threads ? { threads } : {}),
           onProgress: (e) => view.event(e), onLog: (l) => view.log(l), ...(failNodes ? { failNodes } : {}),
         }),
       } : {}),

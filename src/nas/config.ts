@@ -15,6 +15,10 @@ import { getSpace, SPACE_NAMES, DEFAULT_SPACE_NAME } from '../spaces/registry.js
 export const SEARCH_METHODS = ['gm', 'fewshot', 'random', 'oneshot'] as const;
 export type SearchMethod = (typeof SEARCH_METHODS)[number];
 export const SELECTORS = ['val-acc', 'val-loss', 'supernet-val-acc', 'halving', 'bench'] as const;
+/** how a leaf's genotype is read off its trained supernet: argmax of α (the reference) or by
+ *  perturbation, the op whose removal costs the most validation accuracy (src/search/perturbation.ts) */
+export const DERIVATIONS = ['alpha', 'perturbation'] as const;
+export type Derivation = (typeof DERIVATIONS)[number];
 export type Selector = (typeof SELECTORS)[number];
 export const PRESETS = ['quick', 'tiny', 'paper'] as const;
 export type PresetName = (typeof PRESETS)[number];
@@ -67,13 +71,15 @@ export interface SearchConfig {
   /** before a leaf's derived genotype is scored, train it alone as a single path (shared weights) for
    *  this many steps (0: score it as the supernet left it, as the reference) */
   pathTuneSteps: number;
+  /** how each leaf's genotype is derived (absent in runs made before it existed: 'alpha') */
+  derive?: Derivation;
   /** epochs of the final genotype's stand-alone retraining after selection (src/nas/retrain.ts);
    *  0: none (--no-retrain) */
   retrainEpochs: number;
 }
 
 type PresetFields = Pick<SearchConfig, 'channels' | 'cells' | 'batchSize' | 'stepsPerEpoch' | 'splitEpochs' |
-  'totalEpochs' | 'gmRepeats' | 'valBatches' | 'rspsCandidates' | 'trainLimit' | 'syntheticSize' | 'halvingEpochs' | 'downsample' | 'lr' | 'retrainEpochs' | 'pathTuneSteps'>;
+  'totalEpochs' | 'gmRepeats' | 'valBatches' | 'rspsCandidates' | 'trainLimit' | 'syntheticSize' | 'halvingEpochs' | 'downsample' | 'lr' | 'retrainEpochs' | 'pathTuneSteps' | 'derive'>;
 
 /**
  * - paper: spec §2–3 (C=16 N=5, batch 48, 15/30 + 30 epochs, RSPS 20/40 + 50, R=100, full halves);
@@ -93,7 +99,7 @@ export function presetFields(preset: PresetName, base: BaseMethodName, method: S
       channels: 16, cells: 5, batchSize: 48, stepsPerEpoch: null,
       splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : split, totalEpochs: total,
       gmRepeats: 100, valBatches: null, rspsCandidates: 200, trainLimit: null, syntheticSize: null, halvingEpochs: 10, downsample: 1, lr: null,
-      retrainEpochs: 200, pathTuneSteps: 0,
+      retrainEpochs: 200, pathTuneSteps: 0, derive: 'alpha',
     };
   }
   if (preset === 'quick') {
@@ -101,14 +107,14 @@ export function presetFields(preset: PresetName, base: BaseMethodName, method: S
       channels: 8, cells: 1, batchSize: 64, stepsPerEpoch: 25,
       splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [2, 4], totalEpochs: 10,
       gmRepeats: 3, valBatches: 8, rspsCandidates: 20, trainLimit: null, syntheticSize: 2000, halvingEpochs: 1, downsample: 2, lr: null,
-      retrainEpochs: 3, pathTuneSteps: 50,
+      retrainEpochs: 3, pathTuneSteps: 50, derive: 'alpha',
     };
   }
   return {
     channels: 4, cells: 1, batchSize: 8, stepsPerEpoch: 2,
     splitEpochs: method === 'oneshot' ? [] : method === 'fewshot' ? [0] : [1, 2], totalEpochs: 3,
     gmRepeats: 2, valBatches: 2, rspsCandidates: 4, trainLimit: null, syntheticSize: 256, halvingEpochs: 1, downsample: 4, lr: null,
-    retrainEpochs: 1, pathTuneSteps: 2,
+    retrainEpochs: 1, pathTuneSteps: 2, derive: 'alpha',
   };
 }
 
@@ -140,6 +146,8 @@ export function validateSearchConfig(c: SearchConfig): void {
   if (!DATASET_NAMES.includes(c.dataset)) fail('dataset', `expected one of ${DATASET_NAMES.join(', ')}, got '${c.dataset}'`);
   if (!GM_METRICS.includes(c.gmMetric)) fail('gm-metric', `expected one of ${GM_METRICS.join(', ')}, got '${c.gmMetric}'`);
   if (!SELECTORS.includes(c.select)) fail('select', `expected one of ${SELECTORS.join(', ')}, got '${c.select}'`);
+  if (c.derive !== undefined && !DERIVATIONS.includes(c.derive)) fail('derive', `expected one of ${DERIVATIONS.join(', ')}, got '${c.derive}'`);
+  if (c.derive === 'perturbation' && c.base === 'rsps') fail('derive', "'perturbation' removes ops from the α mixture; --base rsps trains single paths and has no α (use --derive alpha)");
   const int = (flag: string, v: number, min: number): void => {
     if (!Number.isInteger(v) || v < min) fail(flag, `expected an integer >= ${min}, got ${v}`);
   };

@@ -10,8 +10,9 @@ import { splitTrainForSearch, type SearchSplit } from '../data/split.js';
 import type { AugmentSpec } from '../data/augment.js';
 import { createBaseMethod } from '../search/index.js';
 import type { BaseMethod } from '../search/method.js';
+import { deriveByPerturbation } from '../search/perturbation.js';
 import type { ImageShape } from '../search/batch.js';
-import { getSpace, type OpMask } from '../spaces/registry.js';
+import { getSpace, type OpMask, type Genotype } from '../spaces/registry.js';
 import type { SearchConfig } from './config.js';
 import type { RunStore } from './store.js';
 
@@ -182,6 +183,9 @@ export interface LeafResult {
   supernetVal?: { accuracy: number; loss: number };
   /** argmax methods: α at the end, row-major [6,5] */
   alpha?: number[];
+  /** --derive perturbation: what argmax α would have chosen, the mixture's accuracy and each op's
+   *  accuracy drop when removed (row-major like α; null where not measured) */
+  perturbation?: { alphaGenotype: string; baseAccuracy: number; drops: (number | null)[] };
   /** RSPS: the scored random candidates */
   candidates?: { genotype: string; accuracy: number; loss: number }[];
   history: EpochRecord[];
@@ -196,7 +200,18 @@ const PATH_TUNE_STREAM = 0x7a7e;
  *  (spec §2.3, §3.7); the search cells' BNs are not affine either way. */
 export async function finishLeaf(c: SearchConfig, method: BaseMethod, data: SearchData, node: NodeSchedule, history: EpochRecord[], seconds: number): Promise<LeafResult> {
   const val = validationData(c, data);
-  const derived = await method.derive({ valid: val, candidates: c.rspsCandidates });
+  let perturbation: LeafResult['perturbation'];
+  let derived: { genotype: Genotype; genotypeString: string; alpha?: number[]; candidates?: LeafResult['candidates'] };
+  if (c.derive === 'perturbation') {
+    const weights = await method.mixtureWeights();
+    if (!weights) throw new Error(`--derive perturbation: base method ${c.base} has no α mixture`);
+    const p = await deriveByPerturbation(method, val, { weights, bn: leafBnMode(c) });
+    const alpha = await method.derive();
+    derived = { genotype: p.genotype, genotypeString: p.genotypeString, alpha: alpha.alpha };
+    perturbation = { alphaGenotype: alpha.genotypeString, baseAccuracy: p.baseAccuracy, drops: p.drops.map((d) => (Number.isFinite(d) ? d : null)) };
+  } else {
+    derived = await method.derive({ valid: val, candidates: c.rspsCandidates });
+  }
   const sm = await method.evaluate(val, { arch: 'method', bn: leafBnMode(c) });
   let m = await method.evaluate(val, { arch: derived.genotype, bn: leafBnMode(c) });
   let untuned: { accuracy: number; loss: number } | undefined;
@@ -217,6 +232,7 @@ export async function finishLeaf(c: SearchConfig, method: BaseMethod, data: Sear
     supernetVal: { accuracy: sm.accuracy, loss: sm.loss },
     ...(derived.alpha ? { alpha: derived.alpha } : {}),
     ...(derived.candidates ? { candidates: derived.candidates } : {}),
+    ...(perturbation ? { perturbation } : {}),
     history, seconds,
   };
 }

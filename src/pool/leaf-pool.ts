@@ -16,27 +16,38 @@ export interface PoolOptions {
   config: SearchConfig;
   /** the run folder (the workers read and write the leaves' checkpoints there) */
   location: string;
-  /** the resolved device kind every worker creates ('cpu' or 'webgpu') */
+  /** the resolved device kind every worker creates */
   device: Exclude<BackendKind, 'auto'>;
   /** whether the workers' devices autotune their kernels (sharing the default cache file) */
   autotune: boolean;
   workers: number;
+  /** wasm backend: threads for the whole pool (default: the cores), shared out between the workers */
+  threads?: number;
   onProgress?: ProgressListener;
   onLog?: (line: string) => void;
   /** test hook: leaves whose jobs fail on every try */
   failNodes?: number[];
 }
 
+/** The wasm backend's threads in each of `workers` pool workers sharing `total`: floor(total / workers),
+ *  at least one. */
+export function leafThreads(total: number, workers: number): number {
+  return Math.max(1, Math.floor(total / Math.max(1, workers)));
+}
+
 export function poolLeafRunner(o: PoolOptions): LeafRunner {
   return async (jobs, ctx) => {
     // before the workers start: a worker's writes to process.env never reach Mesa (device.ts)
     if (o.device === 'webgpu') prepareNodeGpuEnv(process.env, availableParallelism());
+    const slots = Math.max(1, Math.min(o.workers, jobs.length));
     const pool = new Piscina({
       filename: new URL('./leaf-worker.js', import.meta.url).href,
       minThreads: 1,
-      maxThreads: Math.max(1, Math.min(o.workers, jobs.length)),
+      maxThreads: slots,
       idleTimeout: 1000,
     });
+    // wasm: leaves trained side by side split the threads, so the kernels' threads never outnumber the cores
+    const threads = leafThreads(o.threads ?? availableParallelism(), slots);
     const failed: { node: number; error: string }[] = [];
     // the main thread writes state.json; saves are chained so two workers' epochs never interleave
     let saving: Promise<void> = Promise.resolve();
@@ -48,6 +59,7 @@ export function poolLeafRunner(o: PoolOptions): LeafRunner {
       });
       const task: LeafTask = {
         config: o.config, location: o.location, device: o.device, autotune: o.autotune, node: job.node, progress: job.progress, port: port2,
+        ...(o.device === 'wasm' ? { threads } : {}),
         ...(o.failNodes ? { failNodes: o.failNodes } : {}),
       };
       return (pool.run(task, { transferList: [port2] }) as Promise<LeafResult>).finally(() => port1.close());

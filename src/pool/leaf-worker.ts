@@ -21,6 +21,8 @@ export interface LeafTask {
   node: NodeSchedule;
   progress: NodeProgress;
   port: MessagePort;
+  /** wasm backend threads of this worker (leaf-pool.ts: the pool's threads shared out between its workers) */
+  threads?: number;
   /** test hook: make this job fail (exercises retry and failure reporting) */
   failNodes?: number[];
   /** queued runs: the folder holding checkpoints/ in the shared store (SHA-256-checked); else `location` */
@@ -37,7 +39,7 @@ export default async function trainLeaf(task: LeafTask): Promise<LeafResult> {
   try {
     if (task.failNodes?.includes(task.node.id)) throw new Error(`injected failure of leaf ${task.node.id} (test hook)`);
     // the main thread already reported the device and any unreadable autotune cache
-    backend ??= createBackend(task.device, { log: () => {}, ...autotuneBackendOptions(task.autotune) });
+    backend ??= createBackend(task.device, { log: () => {}, ...(task.threads ? { threads: task.threads } : {}), ...autotuneBackendOptions(task.autotune) });
     const be = await backend;
     await initGmnasWasm();
     const key = JSON.stringify([task.config.dataset, task.config.dataDir, task.config.trainLimit, task.config.syntheticSize, task.config.downsample, task.config.batchSize]);

@@ -22,7 +22,7 @@ import type { SearchSpace, SpaceSupernet, ArchSample, OpMask, Genotype } from '.
 import type { SafetensorsInput, DecodedTensor } from '../io/safetensors.js';
 import { MetricAccumulator, type MetricTotals } from './metrics.js';
 import { uploadBatch, isDeviceBatch, iterateEvalData, type DeviceBatch, type BatchSource, type EvalData, type ImageShape, type HostBatch } from './batch.js';
-import { maskBias } from './relax.js';
+import { maskBias, maskedSoftmax } from './relax.js';
 import { StepReplayer } from './replay.js';
 import { resolveHyper, epochLr, epochTau, type BaseMethodHyper, type BaseMethodName } from './presets.js';
 
@@ -218,6 +218,14 @@ export abstract class BaseMethod {
 
   /** Whether the weight step comes before the α step (ADL's GDAS order) instead of after (GM). */
   protected get weightStepFirst(): boolean { return false; }
+
+  /** The mixture the weights are trained under, as host values: masked softmax(α) (DARTS' θ; for SNAS
+   *  and GDAS the mean of their samples' relaxation before noise). Null for methods without α (RSPS). */
+  async mixtureWeights(): Promise<Float32Array | null> {
+    if (!this.hasArchStep) return null;
+    const t = tidy(() => noGrad(() => maskedSoftmax(this.alpha, this.bias)));
+    try { return await t.data(); } finally { t.dispose(); }
+  }
 
   /** The genotype this method derives (default: argmax of masked α, 'none' included). */
   async derive(_o: DeriveOptions = {}): Promise<DeriveResult> {

@@ -6,8 +6,8 @@
 // ones with clear messages), runs the GM-NAS search (browser-tiny preset) to the end in a Web Worker
 // while a main-thread timer keeps ticking, draws the heatmaps, tree, curve and leaf scores, and offers
 // result.json and the final checkpoint for download (both checked); a second run is stopped with the
-// Stop button. The screenshot goes to test-output/browser-demo.png. A page without navigator.gpu falls
-// back to the CPU backend with a visible note.
+// Stop button. The screenshot goes to test-output/browser-demo.png. A page without navigator.gpu:
+// test/browser/wasm-fallback.test.ts (the wasm backend).
 //
 // Without /usr/bin/chromium (or $GMNAS_CHROMIUM) the file skips with a message, except under CI=true, where that is a
 // failure (.ci/run installs chromium). No WebGPU adapter inside the page is a failure too, unless
@@ -357,25 +357,6 @@ if (!existsSync(CHROMIUM)) {
     assert.not.ok(alive(), `the stopped worker is still alive (${JSON.stringify(workers)})`);
     assert.ok(await p.isEnabled('#run'), 'Run is enabled again after a stop');
     assert.ok(await p.isDisabled('#stop'));
-  });
-
-  test('without navigator.gpu the page falls back to the CPU backend with a visible note', async () => {
-    const p = await browser!.newPage();
-    watch(p, 'no-gpu page');
-    await p.addInitScript(() => {
-      Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });
-    });
-    await p.goto(`${server!.base}/web/`);
-    await p.waitForSelector('#adapter[data-ready]', { timeout: 60_000 });
-    assert.is(await p.getAttribute('body', 'data-backend'), 'cpu');
-    assert.ok(await p.isVisible('#fallback-note'), 'the fallback note must be visible');
-    assert.match((await p.textContent('#fallback-note')) ?? '', /CPU backend/);
-    assert.match((await p.textContent('#adapter')) ?? '', /CPU/);
-    // the self-test has nothing to compare against and says so
-    await p.click('#selftest');
-    await p.waitForSelector('#selftest-summary[data-status]', { timeout: 10_000 });
-    assert.is(await p.getAttribute('#selftest-summary', 'data-status'), 'skipped');
-    await p.close();
   });
 
   test('no uncaught errors in the pages', () => {

@@ -18,6 +18,7 @@ import { rankGenotypes, parseGenotypeList, loadRun } from '../../src/nas/rank.js
 import { parseMask, maskAdmits } from '../../src/spaces/nb201/ops.js';
 import { parseGenotype, formatGenotype, allGenotypes } from '../../src/spaces/nb201/genotype.js';
 import { parseCsv } from '../../src/io/csv.js';
+import { networkParamCount } from '../../src/spaces/nb201/params.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RUN_JS = join(ROOT, 'run.js');
@@ -162,17 +163,34 @@ test('rank: clear errors for an unfinished run, a folder without checkpoints, an
   assert.match(r.err, /no valid NB201 genotype/);
 });
 
-test('experiments/ranking.sh --tiny: three searches on one budget, ranking.md and ranking.json', () => {
+/** Kendall τ-b by brute force over all pairs (independent of src/stats/rank.ts) */
+function kendallTauB(a: number[], b: number[]): number {
+  let con = 0, dis = 0, tieA = 0, tieB = 0;
+  for (let i = 0; i < a.length; i++) {
+    for (let j = i + 1; j < a.length; j++) {
+      const da = Math.sign(a[i] - a[j]), db = Math.sign(b[i] - b[j]);
+      if (da === 0 && db === 0) continue;
+      if (da === 0) tieA++;
+      else if (db === 0) tieB++;
+      else if (da === db) con++;
+      else dis++;
+    }
+  }
+  return (con - dis) / Math.sqrt((con + dis + tieA) * (con + dis + tieB));
+}
+
+test('experiments/ranking.sh --tiny --curve: three searches per budget, ranking.md/json per budget, the curve and its floor', () => {
   assert.ok(existsSync(join(ROOT, 'src/cli/search.ts')));
   const gs = allGenotypes().filter((_, i) => i % 3001 === 11).map((g) => formatGenotype(g));
   const archs = join(tmp, 'exp-archs.txt');
   writeFileSync(archs, `${gs.join('\n')}\n`);
   const truth = join(tmp, 'exp-truth.csv');
   writeFileSync(truth, `arch_str,score\n${gs.map((g, i) => `${g},${(i * 37) % 11}`).join('\n')}\n`);
-  const out = join(tmp, 'exp');
-  const r = run(['experiments/ranking.sh', '--tiny', '--device', 'cpu', '--archs', archs, '--truth', truth, '--column', 'score', '--out', out],
-    'bash', 300_000);
+  const top = join(tmp, 'exp');
+  const r = run(['experiments/ranking.sh', '--tiny', '--device', 'cpu', '--archs', archs, '--truth', truth, '--column', 'score',
+    '--curve', '10,15', '--out', top], 'bash', 600_000);
   assert.is(r.code, 0, r.err + r.out);
+  const out = join(top, 'budget-10');
   const md = readFileSync(join(out, 'ranking.md'), 'utf8');
   for (const m of ['one-shot', 'few-shot', 'GM']) assert.match(md, new RegExp(`^\\| ${m} \\|`, 'm'));
   const j = JSON.parse(readFileSync(join(out, 'ranking.json'), 'utf8'));
@@ -185,6 +203,31 @@ test('experiments/ranking.sh --tiny: three searches on one budget, ranking.md an
     assert.ok(all.spearman === null || (all.spearman >= -1 && all.spearman <= 1));
     assert.ok(m.wallSeconds.total > 0);
   }
+  // the curve: each point is its budget's own figure; the floor is τ of parameter count vs truth
+  const curve = JSON.parse(readFileSync(join(top, 'ranking-curve.json'), 'utf8'));
+  assert.equal(curve.budgets, [10, 15]);
+  for (const b of [10, 15]) {
+    const jb = JSON.parse(readFileSync(join(top, `budget-${b}`, 'ranking.json'), 'utf8'));
+    assert.ok(jb.methods.every((m: { budgetEpochs: number }) => m.budgetEpochs === b), `budget ${b}`);
+    for (const m of curve.methods) {
+      const p = m.points.find((x: { budget: number }) => x.budget === b);
+      const own = jb.methods.find((x: { method: string }) => x.method === m.method).correlation.find((c: { top: number }) => c.top === 1);
+      assert.is(p.kendall, own.kendall, `${m.method} at ${b}`);
+    }
+  }
+  const size = { C: 4, N: 1, inputChannels: j.dataset.imageShape[0], numClasses: j.dataset.classes };
+  const params = gs.map((g) => networkParamCount(parseGenotype(g), size));
+  const scores = gs.map((_, i) => (i * 37) % 11);
+  assert.ok(Math.abs(curve.parameterFloor.kendall - kendallTauB(params, scores)) < 1e-9, `floor ${curve.parameterFloor.kendall}`);
+  const svg = readFileSync(join(top, 'ranking-curve.svg'), 'utf8');
+  assert.is((svg.match(/<polyline /g) ?? []).length, 3);
+  const cmd = readFileSync(join(top, 'ranking.md'), 'utf8');
+  assert.match(cmd, /^\| 15 \| /m);
+  assert.match(readFileSync(join(top, 'ranking.html'), 'utf8'), /<svg /);
+  // bad budgets are refused before any work
+  const bad = run(['experiments/ranking.sh', '--tiny', '--curve', '20,10', '--out', join(tmp, 'bad')], 'bash', 60_000);
+  assert.is(bad.code, 2);
+  assert.match(bad.err, /--curve 20,10: expected ascending multiples of 5/);
 });
 
 test.after(() => {

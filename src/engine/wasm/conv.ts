@@ -28,7 +28,36 @@ export function isPointwise(g: ConvGeom): boolean {
  *  dx plane for the masked / accumulating input gradient). */
 export function convScratchFloats(g: ConvGeom): number {
   const cinG = g.Cin / g.groups, coutG = g.Cout / g.groups, K = cinG * g.KH * g.KW, P = g.OH * g.OW;
-  return Math.max(K * P, coutG * g.KH * g.KW * g.H * g.W) + cinG * g.H * g.W;
+  const tp = transposedPadding(g);
+  // implicit GEMMs (stride 1): padded planes and their K offsets, for the input or for dy
+  const padded = Math.max(cinG * (g.H + 2 * g.padH) * (g.W + 2 * g.padW) + K,
+    tp ? coutG * (g.OH + 2 * tp.padH) * (g.OW + 2 * tp.padW) + coutG * g.KH * g.KW : 0);
+  return Math.max(K * P, coutG * g.KH * g.KW * g.H * g.W, padded, wgradImplicitFloats(g)) + cinG * g.H * g.W;
+}
+
+/** The weight gradient's implicit form (wgradImplicit): padded input planes + zeroed slack for the
+ *  last rows' overrun, the K offsets, dy widened to rows of the padded width (L floats a plane). */
+function wgradLayout(g: ConvGeom): { HP: number; WP: number; L: number; slack: number; koffAt: number; dAt: number; floats: number } {
+  const cinG = g.Cin / g.groups, coutG = g.Cout / g.groups, K = cinG * g.KH * g.KW;
+  const HP = g.H + 2 * g.padH, WP = g.W + 2 * g.padW, L = Math.ceil((g.OH * WP) / 4) * 4;
+  const slack = (g.KW - 1) * g.dilW + 16;
+  const koffAt = (cinG * HP * WP + slack + 15) & ~15, dAt = (koffAt + K + 15) & ~15;
+  return { HP, WP, L, slack, koffAt, dAt, floats: dAt + coutG * L };
+}
+
+function wgradImplicitFloats(g: ConvGeom): number {
+  return implicitForward(g) ? wgradLayout(g).floats : 0;
+}
+
+/** Whether the weight gradient runs as wgradImplicit (stride 1, whole 4-row blocks of dW). */
+export function implicitWeightGrad(g: ConvGeom): boolean {
+  return implicitForward(g) && packable(g.Cout / g.groups);
+}
+
+/** Whether the stride-1 convolutions run as implicit GEMMs over padded planes (convImplicit):
+ *  a patch matrix is KH·KW times its input, the padded planes little more than it. */
+function implicitForward(g: ConvGeom): boolean {
+  return g.strideH === 1 && g.strideW === 1 && !isPointwise(g);
 }
 
 /** The padding of the input gradient as a forward convolution of dy (stride 1 only), or null when
@@ -71,9 +100,39 @@ function patches(k: KernelExports, g: ConvGeom, x: number, n: number, gi: number
   return scratch;
 }
 
-/** y for samples [n0, n1). */
+/** Whether a GEMM with M output rows per group runs on 4-row packed panels (gemmPacked): every
+ *  row block must be whole, so M a multiple of 4 (depthwise and odd group sizes keep gemmNN). */
+export function packable(M: number): boolean {
+  return M >= 4 && M % 4 === 0;
+}
+
+/** The forward's left operand per group, W_g[coutG, K], packed into `out` (packA4 layout, groups
+ *  one after another: coutG·K floats each). Returns false (nothing written) when not packable. */
+export function packForward(k: KernelExports, g: ConvGeom, w: number, out: number): boolean {
+  const cinG = g.Cin / g.groups, coutG = g.Cout / g.groups, K = cinG * g.KH * g.KW;
+  if (!packable(coutG)) return false;
+  for (let gi = 0; gi < g.groups; gi++) k.packA4(w + 4 * gi * coutG * K, K, 1, coutG, K, out + 4 * gi * coutG * K);
+  return true;
+}
+
+/** The input gradient's left operand per group, packed into `out` when it has whole 4-row blocks and
+ *  the gradient is one GEMM straight into dx (pointwise, or stride 1 through the flipped kernel
+ *  `wFlip`): W_gᵀ[cinG, coutG] or W̃_g[cinG, coutG·KH·KW], cinG·Kdim floats per group. */
+export function packInputGrad(k: KernelExports, g: ConvGeom, w: number, wFlip: number, out: number): boolean {
+  const cinG = g.Cin / g.groups, coutG = g.Cout / g.groups, K = cinG * g.KH * g.KW, Kt = coutG * g.KH * g.KW;
+  if (!packable(cinG)) return false;
+  if (isPointwise(g)) {
+    for (let gi = 0; gi < g.groups; gi++) k.packA4(w + 4 * gi * coutG * K, 1, K, cinG, coutG, out + 4 * gi * cinG * coutG);
+    return true;
+  }
+  if (!wFlip) return false;
+  for (let gi = 0; gi < g.groups; gi++) k.packA4(wFlip + 4 * gi * cinG * Kt, Kt, 1, cinG, Kt, out + 4 * gi * cinG * Kt);
+  return true;
+}
+
+/** y for samples [n0, n1); `packed` (0: none) holds packForward(w). */
 export function convForward(k: KernelExports, g: ConvGeom, x: number, w: number, bias: number, y: number,
-  n0: number, n1: number, scratch: number): void {
+  n0: number, n1: number, scratch: number, packed: number): void {
   const cinG = g.Cin / g.groups, coutG = g.Cout / g.groups, K = cinG * g.KH * g.KW, P = g.OH * g.OW;
   if (isDepthwise(g)) {
     const HW = g.H * g.W, relu = g.reluInput ? 1 : 0;
@@ -89,18 +148,28 @@ export function convForward(k: KernelExports, g: ConvGeom, x: number, w: number,
   }
   for (let n = n0; n < n1; n++) {
     for (let gi = 0; gi < g.groups; gi++) {
-      const B = patches(k, g, x, n, gi, scratch);
       const out = y + 4 * (n * g.Cout + gi * coutG) * P;
-      k.gemmNN(w + 4 * gi * coutG * K, K, 1, B, P, out, P, 0, coutG, P, K, 0);
+      if (packed && implicitForward(g)) {
+        const xs = x + 4 * (n * g.Cin + gi * cinG) * g.H * g.W, HP = g.H + 2 * g.padH, WP = g.W + 2 * g.padW;
+        k.padPlanes(xs, cinG, g.H, g.W, g.padH, g.padW, g.reluInput ? 1 : 0, scratch);
+        k.convImplicit(packed + 4 * gi * coutG * K, scratch, cinG, HP, WP, g.KH, g.KW, g.dilH, g.dilW, scratch + 4 * cinG * HP * WP,
+          out, 0, g.OH, g.OW, 0, coutG / 4, 0, 0);
+        if (bias) k.addChannelBias(out, bias + 4 * gi * coutG, coutG, P);
+        continue;
+      }
+      const B = patches(k, g, x, n, gi, scratch);
+      if (packed) k.gemmPacked(packed + 4 * gi * coutG * K, B, P, out, P, 0, 0, coutG / 4, P, K, 0, 0);
+      else k.gemmNN(w + 4 * gi * coutG * K, K, 1, B, P, out, P, 0, coutG, P, K, 0);
       if (bias) k.addChannelBias(out, bias + 4 * gi * coutG, coutG, P);
     }
   }
 }
 
 /** dx for samples [n0, n1); x is the pre-ReLU input (read only when g.reluInput). `wFlip` (0 when
- *  transposedPadding(g) is null) holds flipWeights(w). */
+ *  transposedPadding(g) is null) holds flipWeights(w); `packed` (0: none) holds packInputGrad: then
+ *  the GEMM writes dx itself, masking and accumulating in its epilogue. */
 export function convInputGrad(k: KernelExports, g: ConvGeom, dy: number, w: number, wFlip: number, dx: number, x: number,
-  accumulate: boolean, n0: number, n1: number, scratch: number): void {
+  accumulate: boolean, n0: number, n1: number, scratch: number, packed: number): void {
   const cinG = g.Cin / g.groups, coutG = g.Cout / g.groups, K = cinG * g.KH * g.KW, P = g.OH * g.OW;
   const plane = cinG * g.H * g.W, HW = g.H * g.W, Kt = coutG * g.KH * g.KW;
   const relu = !!g.reluInput, direct = !relu && !accumulate, pointwise = isPointwise(g);
@@ -124,6 +193,18 @@ export function convInputGrad(k: KernelExports, g: ConvGeom, dy: number, w: numb
       const off = 4 * (n * g.Cin + gi * cinG) * g.H * g.W;
       const target = direct ? dx + off : tmp;
       const A = w + 4 * gi * coutG * K; // A(m = patch row, k = output channel) = w[k·K + m]
+      if (packed) {
+        const Kd = pointwise ? coutG : Kt, mb = cinG / 4, X = relu ? x + off : 0, acc = accumulate ? 1 : 0;
+        if (pointwise) {
+          k.gemmPacked(packed + 4 * gi * cinG * Kd, dyS, P, dx + off, HW, X, 0, mb, HW, Kd, acc, relu ? 1 : 0);
+        } else {
+          const HP = g.OH + 2 * tp!.padH, WP = g.OW + 2 * tp!.padW;
+          k.padPlanes(dyS, coutG, g.OH, g.OW, tp!.padH, tp!.padW, 0, cols);
+          k.convImplicit(packed + 4 * gi * cinG * Kd, cols, coutG, HP, WP, g.KH, g.KW, g.dilH, g.dilW, cols + 4 * coutG * HP * WP,
+            dx + off, X, g.H, g.W, 0, mb, acc, relu ? 1 : 0);
+        }
+        continue;
+      }
       if (pointwise) {
         k.gemmNN(A, 1, K, dyS, P, target, P, 0, K, P, coutG, 0);
       } else if (tp && wFlip) {
@@ -138,9 +219,10 @@ export function convInputGrad(k: KernelExports, g: ConvGeom, dy: number, w: numb
   }
 }
 
-/** dw (+)= the weight gradient of samples [n0, n1): overwritten for n0's contribution when !accumulate. */
+/** dw (+)= the weight gradient of samples [n0, n1): overwritten for n0's contribution when !accumulate.
+ *  `implicit` (implicitWeightGrad(g), decided by the caller) skips the patch matrices. */
 export function convWeightGrad(k: KernelExports, g: ConvGeom, dy: number, x: number, dw: number,
-  n0: number, n1: number, accumulate: boolean, scratch: number): void {
+  n0: number, n1: number, accumulate: boolean, scratch: number, implicit: boolean): void {
   const cinG = g.Cin / g.groups, coutG = g.Cout / g.groups, K = cinG * g.KH * g.KW, P = g.OH * g.OW;
   if (isDepthwise(g)) {
     const HW = g.H * g.W, relu = g.reluInput ? 1 : 0;
@@ -148,6 +230,20 @@ export function convWeightGrad(k: KernelExports, g: ConvGeom, dy: number, x: num
       for (let c = 0; c < g.Cin; c++) {
         k.dwWeightGrad(dy + 4 * (n * g.Cout + c) * P, x + 4 * (n * g.Cin + c) * HW, g.H, g.W, g.KH, g.KW, g.OH, g.OW,
           g.strideH, g.strideW, g.padH, g.padW, g.dilH, g.dilW, relu, dw + 4 * c * K, accumulate || n > n0 ? 1 : 0);
+      }
+    }
+    return;
+  }
+  if (implicit) {
+    const { HP, WP, L, slack, koffAt, dAt } = wgradLayout(g);
+    const xpad = scratch, D = scratch + 4 * dAt;
+    k.padRows(0, 1, 0, 0, 0, slack, xpad + 4 * cinG * HP * WP); // zeroes the slack (padPlanes never writes it)
+    for (let n = n0; n < n1; n++) {
+      for (let gi = 0; gi < g.groups; gi++) {
+        k.padPlanes(x + 4 * (n * g.Cin + gi * cinG) * g.H * g.W, cinG, g.H, g.W, g.padH, g.padW, g.reluInput ? 1 : 0, xpad);
+        k.padRows(dy + 4 * (n * g.Cout + gi * coutG) * P, coutG, g.OH, g.OW, WP, L, D);
+        k.wgradImplicit(D, L, xpad, cinG, HP, WP, g.KH, g.KW, g.dilH, g.dilW, scratch + 4 * koffAt, dw + 4 * gi * coutG * K,
+          0, coutG / 4, accumulate || n > n0 ? 1 : 0);
       }
     }
     return;

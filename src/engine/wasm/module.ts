@@ -7,6 +7,15 @@ import { KERNELS_RELAXED_SHARED, KERNELS_RELAXED_UNSHARED, KERNELS_SIMD_SHARED, 
 export interface KernelExports {
   gemmNN(A: number, asm: number, ask: number, B: number, ldb: number, C: number, ldc: number,
     m0: number, m1: number, N: number, K: number, acc: number): void;
+  packA4(A: number, asm: number, ask: number, M: number, K: number, P: number): void;
+  gemmPacked(Ap: number, B: number, ldb: number, C: number, ldc: number, X: number,
+    mb0: number, mb1: number, N: number, K: number, acc: number, mask: number): void;
+  padPlanes(x: number, C: number, H: number, W: number, pH: number, pW: number, relu: number, out: number): void;
+  convImplicit(Ap: number, xp: number, CI: number, HP: number, WP: number, KH: number, KW: number, dH: number, dW: number,
+    koff: number, C: number, X: number, OH: number, OW: number, mb0: number, mb1: number, acc: number, mask: number): void;
+  padRows(x: number, R: number, H: number, W: number, WP: number, L: number, out: number): void;
+  wgradImplicit(D: number, L: number, xp: number, CI: number, HP: number, WP: number, KH: number, KW: number, dH: number, dW: number,
+    koff: number, out: number, mb0: number, mb1: number, acc: number): void;
   gemmNT(A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
     m0: number, m1: number, N: number, K: number, acc: number): void;
   im2col(x: number, C: number, H: number, W: number, KH: number, KW: number, OH: number, OW: number,

@@ -9,11 +9,17 @@ import type {
 } from '../backend.js';
 import { CpuBackend, checkConvGeom, checkCount, checkPoolGeom, checkPositive, checkWeightIndices } from '../cpu/cpu-backend.js';
 import type { CpuStorage } from '../cpu/storage.js';
-import { convScratchFloats, flipWeights, isPointwise, transposedPadding } from './conv.js';
+import { convScratchFloats, flipWeights, implicitWeightGrad, isPointwise, packForward, packInputGrad, transposedPadding } from './conv.js';
 import { WasmMemoryPool, WasmStorage } from './memory.js';
 import { instantiateKernels, kernelModule, PAGE_BYTES, sharedMemorySupported, type KernelExports } from './module.js';
 import { convTask, kernelTask, Task, type KernelName } from './tasks.js';
 import { ThreadPool } from './threads.js';
+
+/** Switches for measuring the kernels against their previous forms in one process (bench/). */
+export const wasmConvOptions = {
+  /** Convolution GEMMs on packed 4-row weight panels (gemmPacked) where the shapes allow. */
+  packed: true,
+};
 
 export interface WasmBackendOptions {
   /** Threads, the calling one included (default: the machine's cores; 1 where memory cannot be
@@ -123,8 +129,12 @@ export class WasmBackend extends CpuBackend {
     const xp = this.ptr(op, 'x', x, g.N * g.Cin * g.H * g.W), wp = this.ptr(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
     const bp = bias ? this.ptr(op, 'bias', bias, g.Cout) : 0, yp = this.ptr(op, 'y', y, g.N * g.Cout * g.OH * g.OW);
     const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
-    this.withTemp(per * parts.length, (ptr) => {
-      parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvForward, g, [xp, wp, bp, yp, n0, n1, ptr + 4 * per * t]));
+    const nw = (g.Cout * (g.Cin / g.groups) * g.KH * g.KW + 15) & ~15;
+    this.withTemp(nw + per * parts.length, (ptr) => {
+      const packed = wasmConvOptions.packed && packForward(this.k, g, wp, ptr) ? ptr : 0;
+      const scratch = ptr + 4 * nw;
+      parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvForward, g,
+        [xp, wp, bp, yp, n0, n1, scratch + 4 * per * t, packed]));
       this.threads.run(parts.length);
     });
   }
@@ -138,13 +148,15 @@ export class WasmBackend extends CpuBackend {
     const dyp = this.ptr(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW), wp = this.ptr(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
     const dxp = this.ptr(op, 'dx', dx, n), xp = g.reluInput ? this.ptr(op, 'x', x!, n) : 0;
     const nw = g.Cout * (g.Cin / g.groups) * g.KH * g.KW;
-    const flipped = !isPointwise(g) && transposedPadding(g) ? (nw + 15) & ~15 : 0;
+    const flipped = !isPointwise(g) && transposedPadding(g) ? (nw + 15) & ~15 : 0, packRoom = (nw + 15) & ~15;
     const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
-    this.withTemp(flipped + per * parts.length, (ptr, f32) => {
+    this.withTemp(flipped + packRoom + per * parts.length, (ptr, f32) => {
       if (flipped) flipWeights(this.arr(op, 'w', w, nw), g, f32);
-      const scratch = ptr + 4 * flipped;
+      const packAt = ptr + 4 * flipped;
+      const packed = wasmConvOptions.packed && packInputGrad(this.k, g, wp, flipped ? ptr : 0, packAt) ? packAt : 0;
+      const scratch = packAt + 4 * packRoom;
       parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvInputGrad, g,
-        [dyp, wp, flipped ? ptr : 0, dxp, xp, accumulate ? 1 : 0, n0, n1, scratch + 4 * per * t]));
+        [dyp, wp, flipped ? ptr : 0, dxp, xp, accumulate ? 1 : 0, n0, n1, scratch + 4 * per * t, packed]));
       this.threads.run(parts.length);
     });
   }
@@ -160,10 +172,11 @@ export class WasmBackend extends CpuBackend {
     const dwp = this.ptr(op, 'dw', dw, nw);
     const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
     const partial = (nw + 15) & ~15; // keeps each partial buffer 64-byte aligned
+    const implicit = wasmConvOptions.packed && implicitWeightGrad(g);
     this.withTemp((per + partial) * parts.length, (ptr) => {
       const partials = ptr + 4 * per * parts.length;
       parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvWeightGrad, g,
-        [dyp, xp, t === 0 ? dwp : partials + 4 * partial * t, n0, n1, 0, ptr + 4 * per * t]));
+        [dyp, xp, t === 0 ? dwp : partials + 4 * partial * t, n0, n1, 0, ptr + 4 * per * t, implicit ? 1 : 0]));
       this.threads.run(parts.length);
       for (let t = 1; t < parts.length; t++) this.k.axpy(partials + 4 * partial * t, 1, dwp, nw, 1);
     });
