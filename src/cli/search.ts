@@ -85,7 +85,8 @@ ${COMMON_FLAGS_HELP}
   --fewshot-edge E           the edge few-shot splits (default 0)
   --no-restart               children of the last split inherit weights instead of restarting
   --fix-schedule             restarted leaves anneal the LR fully (default: T stays the total, as GM)
-  --select ${SELECTORS.join('|')}   final pick among leaves (default val-acc; bench is an oracle)
+  --select ${SELECTORS.join('|')}   final pick among leaves (default val-acc; darts --preset paper:
+                             halving by GM's successive_halving.py phases; bench is an oracle)
   --bench FILE               NB201 table (CSV like nb201.csv): report each leaf's benchmark accuracy
   --bench-column COL         table column for reports and --select bench (default cifar10_test)
   --val-batches K            validation batches scoring each leaf (default: preset)

@@ -132,9 +132,9 @@ export function defaultSearchConfig(o: { space?: string; method?: SearchMethod; 
     ...presetFields(preset, base, method),
     branches: method === 'fewshot' ? space.decisions[0].ops.length : 2, groupSizes: null,
     gmMetric: 'cos', edgeCriterion: space.split.edgeCriterion, fewshotEdge: 0,
-    restart: true, fixSchedule: false,
-    // the space's own presets (DARTS: spec §5.1) replace the NB201 ones
-    ...(space.searchPreset?.(preset, base, method) as Partial<SearchConfig> | null ?? {}), select: 'val-acc', bench: null, benchColumn: 'cifar10_test',
+    restart: true, fixSchedule: false, select: 'val-acc',
+    // the space's own presets (DARTS: spec §5.1, its paper preset selects by successive halving) replace the NB201 ones
+    ...(space.searchPreset?.(preset, base, method) as Partial<SearchConfig> | null ?? {}), bench: null, benchColumn: 'cifar10_test',
   };
 }
 

@@ -75,13 +75,18 @@ export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult>
     throw new Error(`retrain: test images ${test.channels}×${test.height}×${test.width} do not match the search's ${shape.join('×')}`);
   }
   const seed = o.seed ?? hashSeed(c.seed, RETRAIN_STREAM);
-  const hyper: StandaloneHyper = { ...RETRAIN_HYPER, epochs: o.epochs };
+  // a space with its own evaluation protocol (DARTS: NetworkCIFAR with auxiliary head, drop-path,
+  // cutout, SGD 0.025 cosine, clip 5) retrains by it, fitted to the search's preset and images
+  const space = getSpace(c.space);
+  const ev = space.evalProtocol?.(c.preset, shape, { C: c.channels, N: c.cells });
+  const hyper: StandaloneHyper = { ...(ev?.hyper ?? RETRAIN_HYPER), epochs: o.epochs };
+  const channels = ev?.channels ?? c.channels, cells = ev?.cells ?? c.cells;
   const sampler = new BatchSampler(o.data.train, { batchSize: hyper.batchSize, seed, augment: true });
   const t0 = Date.now();
   const run = await trainStandalone({
     backend: o.backend,
-    space: getSpace(c.space),
-    network: { genotype: getSpace(c.space).parseGenotype(o.genotype), C: c.channels, N: c.cells, inputChannels: shape[0], numClasses: o.data.numClasses },
+    space,
+    network: { genotype: space.parseGenotype(o.genotype), C: channels, N: cells, inputChannels: shape[0], numClasses: o.data.numClasses },
     seed, imageShape: shape, train: sampler, stepsPerEpoch: sampler.batchesPerEpoch, hyper,
     evaluate: () => evalBatches(test, 256), evalEvery: 0,
     ...(o.onEpoch ? { onEpoch: o.onEpoch } : {}),
@@ -94,9 +99,11 @@ export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult>
       genotype: o.genotype,
       protocol: {
         description: `stand-alone from scratch: ${o.epochs} epochs over all ${o.data.train.size} training images ` +
-          `(${shape.join('×')}, crop + flip), batch ${hyper.batchSize}, nesterov SGD lr ${hyper.lr} cosine to ${hyper.lrMin}, ` +
-          `wd ${hyper.weightDecay}, C ${c.channels} N ${c.cells}; test: all ${test.size} test images, eval-mode BN`,
-        hyper, channels: c.channels, cells: c.cells, imageShape: [...shape],
+          `(${shape.join('×')}, crop + flip), batch ${hyper.batchSize}, ${hyper.nesterov ? 'nesterov ' : ''}SGD lr ${hyper.lr} cosine to ${hyper.lrMin}, ` +
+          `wd ${hyper.weightDecay}${hyper.gradClip ? `, clip ${hyper.gradClip}` : ''}` +
+          `${hyper.auxWeight ? `, auxiliary head ${hyper.auxWeight}` : ''}${hyper.dropPathProb ? `, drop-path ${hyper.dropPathProb}` : ''}${hyper.cutout ? `, cutout ${hyper.cutout}` : ''}` +
+          `, C ${channels} N ${cells}${ev ? ` (${space.title} evaluation protocol${ev.notes.length ? `: ${ev.notes.join('; ')}` : ''})` : ''}; test: all ${test.size} test images, eval-mode BN`,
+        hyper, channels, cells, imageShape: [...shape],
         trainImages: o.data.train.size, testImages: test.size, testSet: o.test.name, augmentation: sampler.augment, seed,
       },
       testAccuracy: last.eval!.accuracy, testLoss: last.eval!.loss,

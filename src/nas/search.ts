@@ -15,13 +15,16 @@ import { Rng, hashSeed } from '../data/rng.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { getSpace, type BenchTable, type SearchSpace } from '../spaces/registry.js';
 import type { BaseMethod } from '../search/method.js';
+import { trainStandalone } from '../search/standalone.js';
 import { PartitionTree, type SplitRecord } from './tree.js';
 import { chooseSplitEdgeRagged, initGmnasWasm } from './cut.js';
 import { runSuccessiveHalving, successiveHalvingSchedule } from './halving.js';
+import { runPhasedHalving, checkHalvingProtocol } from './phased-halving.js';
+import type { HalvingProtocol } from '../spaces/space.js';
 import { gmEdgeDistance } from './gm-score.js';
 import { validateSearchConfig, RESUME_NEUTRAL_FIELDS, type SearchConfig } from './config.js';
 import {
-  materializeNode, createNodeMethod, trainNodeEpochs, runLeafJob, checkpointName, nodeSeed,
+  materializeNode, createNodeMethod, trainNodeEpochs, runLeafJob, checkpointName, nodeSeed, validationData,
   type SearchData, type NodeProgress, type NodeSchedule, type LeafResult, type ProgressListener,
 } from './phases.js';
 import type { RunStore } from './store.js';
@@ -83,7 +86,11 @@ export interface FinalPick {
   /** true when the pick used benchmark accuracies (an oracle, not a search result) */
   oracle: boolean;
   scores: { node: number; genotype: string; score: number }[];
-  halving?: { rounds: { round: number; epochs: number; candidates: number[]; scores: number[]; kept: number[] }[] };
+  halving?: {
+    rounds: { round: number; epochs: number; candidates: number[]; scores: number[]; kept: number[]; fromEpoch?: number; curves?: number[][] }[];
+    /** the space's reference schedule, when it has one (epochs of one continuing training per leaf) */
+    protocol?: HalvingProtocol & { notes?: string[] };
+  };
 }
 
 export interface SearchResult {
@@ -117,8 +124,11 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
   if (o.benchTable) checkBenchColumn(o.benchTable, c.benchColumn);
   await initGmnasWasm();
   // a selection that cannot run must fail now, not after every epoch of the search
-  if (c.select === 'halving') halvingSchedule(expectedLeafCount(c));
   const space = getSpace(c.space);
+  if (c.select === 'halving') {
+    if (space.halvingProtocol) checkHalvingProtocol(space.halvingProtocol(c.halvingEpochs));
+    else halvingSchedule(expectedLeafCount(c));
+  }
   const log = o.onLog ?? (() => {});
   let state = o.resume ? await o.store.readState<RunState>() : null;
   if (o.resume) {
@@ -457,8 +467,10 @@ async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafRes
       return pick(scores, true, 'bench');
     }
     case 'halving': {
-      // successive halving over short stand-alone trainings of the leaves' genotypes (GM's DARTS-space
-      // selection); each round trains the survivors from scratch for the round's cumulative epochs
+      const space = getSpace(c.space);
+      if (space.halvingProtocol) return referenceHalving(c, o, leaves, space);
+      // successive halving over short stand-alone trainings of the leaves' genotypes; each round
+      // trains the survivors from scratch for the round's cumulative epochs
       // (a round's trainings are independent: a queued run trains them at once on its workers)
       const trainer = genotypeTrainer(c, o);
       const res = await runSuccessiveHalving(leaves.length, async (alive, round) => {
@@ -484,6 +496,73 @@ async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafRes
 
 function genotypeTrainer(c: SearchConfig, o: RunSearchOptions): GenotypeTrainer {
   return o.genotypeTrainer ?? localGenotypeTrainer(c, o.backend, o.data, o.testSet, o.onProgress);
+}
+
+/**
+ * The space's own successive-halving schedule (DARTS: GM's successive_halving.py): every leaf genotype
+ * trains once under the space's evaluation protocol on a cosine of the protocol's horizon, validated
+ * after every epoch, paused at each phase end; losers stop there, survivors continue.
+ */
+async function referenceHalving(c: SearchConfig, o: RunSearchOptions, leaves: LeafResult[], space: SearchSpace): Promise<FinalPick> {
+  const protocol = space.halvingProtocol!(c.halvingEpochs);
+  const ev = space.evalProtocol?.(c.preset, o.data.imageShape, { C: c.channels, N: c.cells });
+  const val = validationData(c, o.data);
+  const batchSize = ev?.hyper.batchSize ?? c.batchSize;
+  const stepsPerEpoch = c.stepsPerEpoch ?? Math.ceil(o.data.split.weights.length / batchSize);
+  type Run = { curve: number[]; target: number; arrived: { resolve: () => void; reject: (e: unknown) => void } | null; wake: ((to: number) => void) | null; done: Promise<void> | null };
+  const runs: Run[] = leaves.map(() => ({ curve: [], target: 0, arrived: null, wake: null, done: null }));
+  const start = (i: number): Promise<void> => {
+    const run = runs[i]!;
+    const seed = hashSeed(c.seed, 0x4a1f, leaves[i]!.node);
+    return trainStandalone({
+      backend: o.backend, space,
+      network: { genotype: space.parseGenotype(leaves[i]!.genotype), C: ev?.channels ?? c.channels, N: ev?.cells ?? c.cells, inputChannels: o.data.imageShape[0], numClasses: o.data.numClasses },
+      seed, imageShape: o.data.imageShape,
+      train: new BatchSampler(o.data.train, { batchSize, seed, sampling: 'independent', augment: o.data.augment ?? true, indices: o.data.split.weights }),
+      stepsPerEpoch,
+      hyper: { ...(ev?.hyper ?? { batchSize, lr: 0.1, lrMin: 0 }), epochs: protocol.horizon },
+      evaluate: val, evalEvery: 1,
+      afterEpoch: async (e) => {
+        run.curve.push(e.eval!.accuracy);
+        if (run.curve.length < run.target) return true;
+        // the phase end: hand control back, wait for the next target (0: stop here)
+        const next = new Promise<number>((res) => { run.wake = res; });
+        const a = run.arrived; run.arrived = null; a?.resolve();
+        return (await next) > run.curve.length;
+      },
+    }).then((r) => { r.network.dispose(); const a = run.arrived; run.arrived = null; a?.resolve(); },
+      (e: unknown) => { const a = run.arrived; run.arrived = null; if (a) a.reject(e); else throw e; });
+  };
+  const advance = (i: number, to: number): Promise<void> => new Promise<void>((resolve, reject) => {
+    const run = runs[i]!;
+    run.target = to;
+    run.arrived = { resolve, reject };
+    if (run.wake) { const w = run.wake; run.wake = null; w(to); } else if (!run.done) run.done = start(i);
+    else resolve(); // finished at the horizon
+  });
+  try {
+    const res = await runPhasedHalving(leaves.length, protocol, async (alive, to, round) => {
+      for (const i of alive) {
+        o.onProgress?.({ phase: 'select', node: leaves[i]!.node, label: `halving phase ${round + 1}: leaf ${leaves[i]!.node} to epoch ${to}`, done: 0, total: 1 });
+        await advance(i, to);
+      }
+      return alive.map((i) => runs[i]!.curve);
+    });
+    const lastScore = new Map<number, number>();
+    for (const r of res.rounds) r.candidates.forEach((cand, k) => lastScore.set(cand, r.scores[k]!));
+    return {
+      node: leaves[res.winner]!.node, genotype: leaves[res.winner]!.genotype, selectedBy: 'halving', oracle: false,
+      scores: leaves.map((l, i) => ({ node: l.node, genotype: l.genotype, score: lastScore.get(i) ?? NaN })),
+      halving: {
+        protocol: { ...protocol, ...(ev ? { notes: [...ev.notes] } : {}) },
+        rounds: res.rounds.map((r) => ({ round: r.round, fromEpoch: r.from, epochs: r.to, candidates: r.candidates.map((i) => leaves[i]!.node), scores: r.scores, kept: r.kept.map((i) => leaves[i]!.node), curves: r.candidates.map((i) => runs[i]!.curve.slice(0, r.to)) })),
+      },
+    };
+  } finally {
+    // stop the paused runs (their networks are disposed as their training returns)
+    for (const run of runs) if (run.wake) { const w = run.wake; run.wake = null; w(0); }
+    await Promise.allSettled(runs.map((r) => r.done));
+  }
 }
 
 /** Parse a leaf's mask string of a run's space (for tools reading result.json). */

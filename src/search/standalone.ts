@@ -46,6 +46,9 @@ export interface TrainStandaloneOptions {
   evaluate?: EvalData;
   evalEvery?: number;
   onEpoch?: (e: StandaloneEpoch) => void;
+  /** awaited after every epoch (after onEpoch); false stops the training there (the network and the
+   *  history so far are returned) — successive halving pauses a run in it and stops the losers */
+  afterEpoch?: (e: StandaloneEpoch) => Promise<boolean> | boolean;
   onStep?: (epoch: number, done: number) => void;
   /** wait for the device every this many steps (default 8) */
   syncEvery?: number;
@@ -174,6 +177,7 @@ export async function trainStandalone(o: TrainStandaloneOptions): Promise<{ netw
       record.seconds = (Date.now() - t0) / 1000;
       history.push(record);
       o.onEpoch?.(record);
+      if (o.afterEpoch && !(await o.afterEpoch(record))) break;
     }
   } catch (e) {
     net.dispose();

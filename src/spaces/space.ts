@@ -121,6 +121,34 @@ export interface TrainPresetSpec {
   readonly evalEvery: number;
 }
 
+/** A space's stand-alone evaluation protocol fitted to one search (retraining the final pick,
+ *  successive halving over the leaves): the hyper-parameters without the epoch count, the network
+ *  size, and what was scaled or dropped to fit the search's images and preset. */
+export interface EvalProtocol {
+  readonly hyper: Readonly<Omit<TrainingHyper, 'epochs'>>;
+  readonly channels: number;
+  readonly cells: number;
+  /** one short line each: what differs from the space's paper protocol and why */
+  readonly notes: readonly string[];
+}
+
+/** One phase of a reference successive-halving schedule over continuing stand-alone trainings:
+ *  every alive candidate trains on to epoch `to`; its per-epoch validation accuracies of epochs
+ *  [from, to) are reduced to one score; the best ⌈alive/2⌉ go on. */
+export interface HalvingPhase {
+  readonly from: number;
+  readonly to: number;
+}
+
+/** A space's successive-halving selection (GM's successive_halving.py for DARTS), in epochs of one
+ *  continuing training per candidate with a cosine of `horizon` epochs. */
+export interface HalvingProtocol {
+  readonly horizon: number;
+  readonly phases: readonly HalvingPhase[];
+  /** how a phase's accuracies become a score (GM: its moving average) */
+  readonly reduction: 'last' | 'mean' | 'best' | 'gm-moving-average';
+}
+
 /** How GM / random splits work in this space (spec §3 for NB201, §5.1 for DARTS). */
 export interface SplitRules {
   /** decisions a node may split: unsplit ones, restricted as the space's rules say */
@@ -214,6 +242,14 @@ export interface SearchSpace {
   searchPreset?(preset: string, base: string, method: string): Record<string, unknown> | null;
   /** overrides of a base method's hyper-parameters in this space (weight decay, nesterov, τ, α init) */
   methodHyper?(base: string): Record<string, number | boolean>;
+
+  // ---- evaluation of architectures (absent: NB201's stand-alone recipe, src/nas/retrain.ts) ----
+  /** the space's evaluation protocol for a search of `preset` on images of `imageShape` whose
+   *  supernet has `sizes` (retraining the pick, successive halving) */
+  evalProtocol?(preset: string, imageShape: readonly number[], sizes: { C: number; N: number }): EvalProtocol;
+  /** the reference's successive-halving schedule, its epochs scaled so that the first phase lasts
+   *  `firstPhaseEpochs` (absent: the generic schedule of src/nas/search.ts) */
+  halvingProtocol?(firstPhaseEpochs: number): HalvingProtocol;
 
   // ---- checkpoints ----
   /** format tags written in checkpoint metadata */

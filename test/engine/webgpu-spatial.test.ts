@@ -120,6 +120,26 @@ test('conv kernels: NB201 shapes', async () => {
   await checkConv(conv(4, 16, 32, 32, 32, 3, 2, 1), false, 'nb201 reduction');
 });
 
+test('depthwise convolutions as the DARTS ops run them: fused ReLU, stride 2, dilation 2, 5x5, accumulated input gradient', async () => {
+  if (!gpu) return;
+  const relu = (g: ConvGeom): ConvGeom => ({ ...g, reluInput: true });
+  for (const g of [
+    relu(conv(2, 6, 8, 8, 6, 3, 1, 1, 1, 6)),    // sep_conv_3x3, normal cell
+    relu(conv(2, 6, 8, 8, 6, 5, 2, 2, 1, 6)),    // sep_conv_5x5 on a reduction edge
+    relu(conv(3, 4, 9, 7, 4, 3, 2, 2, 2, 4)),    // dil_conv_3x3 stride 2, odd sizes
+    relu(conv(2, 5, 6, 10, 5, 5, 1, 4, 2, 5)),   // dil_conv_5x5: padding 4 > half the image
+    conv(1, 3, 5, 5, 3, 3, 1, 1, 1, 3),          // no ReLU, N = 1
+  ]) {
+    const xn = g.N * g.Cin * g.H * g.W, yn = g.N * g.Cout * g.OH * g.OW, wn = g.Cout * g.KH * g.KW;
+    const x = randn(xn, next()), w = randn(wn, next()), dy = randn(yn, next()), dx0 = randn(xn, next());
+    const name = `depthwise ${gstr(g)}${g.reluInput ? ' relu' : ''}`;
+    await check(`conv2d ${name}`, [x, w], [junk(yn)], (be, [xs, ws], [ys]) => be.conv2d(xs!, ws!, null, ys!, g));
+    await check(`conv2dInputGrad ${name}`, [dy, w, x], [junk(xn)], (be, [d, ws, xs], [dxs]) => be.conv2dInputGrad(d!, ws!, dxs!, g, xs, false));
+    await check(`conv2dInputGrad accumulate ${name}`, [dy, w, x], [dx0], (be, [d, ws, xs], [dxs]) => be.conv2dInputGrad(d!, ws!, dxs!, g, xs, true));
+    await check(`conv2dWeightGrad ${name}`, [dy, x], [junk(wn)], (be, [d, xs], [dws]) => be.conv2dWeightGrad(d!, xs!, dws!, g), 5e-5);
+  }
+});
+
 // Convolution pairs (kernels/conv-pair.ts): a convolution and a 1x1 partner over the same input run
 // as one launch. The CPU runs the two calls one after the other; the GPU must pair them (counted
 // against the same calls with pairing off) and give the same sums.

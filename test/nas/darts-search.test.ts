@@ -13,6 +13,8 @@ import { resolveHyper } from '../../src/search/presets.js';
 import { renderReport } from '../../src/report/html.js';
 import { dartsSpace } from '../../src/spaces/darts/space.js';
 import { balancedMinCut } from '../../src/nas/cut.js';
+import { retrainGenotype } from '../../src/nas/retrain.js';
+import { Rng as EngineRng } from '../../src/engine/index.js';
 
 test('--space darts --preset paper holds the spec §5.1 constants', () => {
   const c = defaultSearchConfig({ space: 'darts', preset: 'paper' });
@@ -22,10 +24,17 @@ test('--space darts --preset paper holds the spec §5.1 constants', () => {
     ['darts', 'darts2', 16, 8, 64, [2, 4, 6], 21, 2, 'min-intra', true, true],
   );
   assert.is(c.branches ** c.splitEpochs.length, 8);
+  // selection: successive_halving.py's phases (epochs 0–29, 31–99 of the 600-epoch protocol)
+  assert.equal([c.select, c.halvingEpochs], ['halving', 30]);
+  assert.equal(dartsSpace.halvingProtocol!(c.halvingEpochs).phases, [{ from: 0, to: 30 }, { from: 31, to: 100 }]);
   const h = resolveHyper('darts2', dartsSpace.methodHyper!('darts2'));
   assert.equal([h.lr, h.momentum, h.nesterov, h.weightDecay, h.gradClip, h.archLr, h.archBetas, h.archWeightDecay, h.alphaInitMean, h.alphaInitStd],
     [0.025, 0.9, false, 3e-4, 5, 3e-4, [0.5, 0.999], 1e-3, 1e-3, 0]);
   assert.is(resolveHyper('snas', dartsSpace.methodHyper!('snas')).tauMin, 0.03);
+  // quick: the same three split levels and 8 leaves, shrunk (docs/spaces.md "The quick DARTS search")
+  const q = defaultSearchConfig({ space: 'darts' });
+  validateSearchConfig(q);
+  assert.equal([q.preset, q.channels, q.cells, q.splitEpochs, q.totalEpochs, q.gmRepeats, q.downsample, q.fixSchedule], ['quick', 4, 3, [1, 2, 3], 5, 1, 2, true]);
   const fs = defaultSearchConfig({ space: 'darts', preset: 'paper', method: 'fewshot' });
   validateSearchConfig(fs);
   assert.equal([fs.splitEpochs, fs.totalEpochs, fs.branches, fs.fixSchedule], [[0], 20, 7, true]);
@@ -62,6 +71,39 @@ test('tiny GM search in the DARTS space: normal-edge splits, (2,5)/(3,4) groups,
   assert.ok(html.includes('>normal cell<') && html.includes('>reduce cell<'));
   // the tree boxes draw the 14 normal rows of each mask (7 cells each)
   assert.is(html.split('class="mask-cell"').length - 1, r.tree.nodes.length * 14 * 7);
+});
+
+test('the evaluation protocol fitted to a search: paper sizes at paper, aux head only on 32×32, cutout scaled', () => {
+  const paper = dartsSpace.trainPresets!.paper!;
+  const { epochs: _e, ...hyper } = paper.hyper;
+  assert.equal(dartsSpace.evalProtocol!('paper', [3, 32, 32], { C: 16, N: 8 }), { hyper, channels: 36, cells: 20, notes: [] });
+  const q = dartsSpace.evalProtocol!('quick', [1, 16, 16], { C: 8, N: 3 });
+  assert.equal([q.channels, q.cells], [8, 3]);
+  assert.equal(q.hyper, { ...hyper, auxWeight: 0, cutout: 8 });
+  assert.equal([q.hyper.lr, q.hyper.gradClip, q.hyper.dropPathProb, q.hyper.weightDecay, q.hyper.nesterov], [0.025, 5, 0.2, 3e-4, false]);
+});
+
+test('the final retraining in the DARTS space follows its evaluation protocol (auxiliary head on 32×32 images)', async () => {
+  const c = { ...defaultSearchConfig({ space: 'darts', preset: 'tiny', base: 'darts' }), downsample: 1 };
+  const train = generateSynthetic({ split: 'train', size: 32, seed: 0 });
+  const data = prepareSearchData({ ...c, batchSize: 4 }, train);
+  assert.equal(data.imageShape.slice(1), [32, 32]);
+  const genotype = dartsSpace.formatGenotype(dartsSpace.sampleSinglePath({ next: (() => { let s = 1; return () => (s = (s * 16807) % 2147483647) / 2147483647; })() }, dartsSpace.fullMask()));
+  const be = new CpuBackend();
+  const r = await retrainGenotype({ backend: be, config: c, data, test: generateSynthetic({ split: 'test', size: 8, seed: 1 }), genotype, epochs: 1 });
+  const { epochs: _e, ...hyper } = dartsSpace.trainPresets!.paper!.hyper;
+  assert.equal(r.protocol.hyper, { ...hyper, epochs: 1 });
+  assert.match(r.protocol.description, /auxiliary head 0.4, drop-path 0.2, cutout 16/);
+  // the auxiliary head was built: the trained network has its parameters
+  const count = (aux: boolean): number => {
+    const n = dartsSpace.buildNetwork(be, new EngineRng(0), { genotype: dartsSpace.parseGenotype(genotype), C: c.channels, N: c.cells, inputChannels: 3, numClasses: data.numClasses, auxiliary: aux });
+    const k = n.parameters().reduce((a, p) => a + p.size, 0);
+    n.dispose();
+    return k;
+  };
+  assert.ok(count(true) > count(false));
+  assert.is(r.parameters, count(true));
+  assert.ok(Number.isFinite(r.testAccuracy));
 });
 
 test.run();

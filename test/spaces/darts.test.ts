@@ -214,6 +214,20 @@ test('supernet: reference state-dict names, α gradient through a masked softmax
   net.dispose(); m2.dispose();
 });
 
+test('supernet checkpoint names: the PyTorch search model state_dict keys and shapes, in order (both op sets)', () => {
+  // test/goldens/darts-supernet.json, from scripts/goldens/make_darts_supernet_goldens.py
+  const sg = readGolden<{ configs: { space: string; ops: string[]; C: number; layers: number; numClasses: number; inputChannels: number; params: number; keys: [string, number[]][] }[] }>('darts-supernet.json');
+  assert.equal(sg.configs.map((c) => c.space), ['darts', 'darts-none']);
+  for (const c of sg.configs) {
+    const space = getSpace(c.space);
+    assert.equal([...space.decisions[0]!.ops], c.ops);
+    const net = space.buildSupernet(be, new Rng(1), { C: c.C, N: c.layers, inputChannels: c.inputChannels, numClasses: c.numClasses, trackCellStats: true });
+    assert.equal(moduleStateKeys(net).map((k) => [k.name, k.shape]), c.keys, `${c.space} state-dict keys`);
+    assert.is(countParameters(net), c.params);
+    net.dispose();
+  }
+});
+
 test('GM rules: normal edges only, shared parameters exclude the split edge, the split op keeps its sampled weight', async () => {
   assert.equal(dartsSpace.split.candidates(dartsSpace.fullMask()), Array.from({ length: 14 }, (_, i) => i));
   assert.equal(dartsSpace.split.groupSizes(7, 2), [[2, 5], [3, 4]]);

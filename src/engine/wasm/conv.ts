@@ -13,6 +13,12 @@
 import type { ConvGeom } from '../backend.js';
 import type { KernelExports } from './module.js';
 
+/** Whether g is depthwise (one input and one output channel per group): assembly/kernels/depthwise.ts
+ *  convolves each plane directly instead of through a patch matrix. */
+export function isDepthwise(g: ConvGeom): boolean {
+  return g.groups > 1 && g.Cin === g.groups && g.Cout === g.groups && !isPointwise(g);
+}
+
 /** Whether the patch matrix of g is the input itself (1×1 kernel, stride 1, no padding). */
 export function isPointwise(g: ConvGeom): boolean {
   return g.KH === 1 && g.KW === 1 && g.strideH === 1 && g.strideW === 1 && g.padH === 0 && g.padW === 0;
@@ -128,6 +134,18 @@ export function packInputGrad(k: KernelExports, g: ConvGeom, w: number, wFlip: n
 export function convForward(k: KernelExports, g: ConvGeom, x: number, w: number, bias: number, y: number,
   n0: number, n1: number, scratch: number, packed: number): void {
   const cinG = g.Cin / g.groups, coutG = g.Cout / g.groups, K = cinG * g.KH * g.KW, P = g.OH * g.OW;
+  if (isDepthwise(g)) {
+    const HW = g.H * g.W, relu = g.reluInput ? 1 : 0;
+    for (let n = n0; n < n1; n++) {
+      for (let c = 0; c < g.Cin; c++) {
+        const out = y + 4 * (n * g.Cout + c) * P;
+        k.dwForward(x + 4 * (n * g.Cin + c) * HW, g.H, g.W, w + 4 * c * K, g.KH, g.KW, g.OH, g.OW,
+          g.strideH, g.strideW, g.padH, g.padW, g.dilH, g.dilW, relu, out);
+      }
+      if (bias) k.addChannelBias(y + 4 * n * g.Cout * P, bias, g.Cout, P);
+    }
+    return;
+  }
   for (let n = n0; n < n1; n++) {
     for (let gi = 0; gi < g.groups; gi++) {
       const out = y + 4 * (n * g.Cout + gi * coutG) * P;
@@ -157,6 +175,18 @@ export function convInputGrad(k: KernelExports, g: ConvGeom, dy: number, w: numb
   const relu = !!g.reluInput, direct = !relu && !accumulate, pointwise = isPointwise(g);
   const cols = scratch, tmp = scratch + 4 * Math.max(K * P, Kt * HW);
   const tp = pointwise ? null : transposedPadding(g);
+  if (isDepthwise(g)) {
+    for (let n = n0; n < n1; n++) {
+      for (let c = 0; c < g.Cin; c++) {
+        const off = 4 * (n * g.Cin + c) * HW;
+        const target = direct ? dx + off : tmp;
+        k.dwInputGrad(dy + 4 * (n * g.Cout + c) * P, g.H, g.W, w + 4 * c * K, g.KH, g.KW, g.OH, g.OW,
+          g.strideH, g.strideW, g.padH, g.padW, g.dilH, g.dilW, target);
+        if (!direct) k.maskedStore(tmp, x + off, dx + off, HW, relu ? 1 : 0, accumulate ? 1 : 0);
+      }
+    }
+    return;
+  }
   for (let n = n0; n < n1; n++) {
     for (let gi = 0; gi < g.groups; gi++) {
       const dyS = dy + 4 * (n * g.Cout + gi * coutG) * P;
@@ -194,6 +224,16 @@ export function convInputGrad(k: KernelExports, g: ConvGeom, dy: number, w: numb
 export function convWeightGrad(k: KernelExports, g: ConvGeom, dy: number, x: number, dw: number,
   n0: number, n1: number, accumulate: boolean, scratch: number, implicit: boolean): void {
   const cinG = g.Cin / g.groups, coutG = g.Cout / g.groups, K = cinG * g.KH * g.KW, P = g.OH * g.OW;
+  if (isDepthwise(g)) {
+    const HW = g.H * g.W, relu = g.reluInput ? 1 : 0;
+    for (let n = n0; n < n1; n++) {
+      for (let c = 0; c < g.Cin; c++) {
+        k.dwWeightGrad(dy + 4 * (n * g.Cout + c) * P, x + 4 * (n * g.Cin + c) * HW, g.H, g.W, g.KH, g.KW, g.OH, g.OW,
+          g.strideH, g.strideW, g.padH, g.padW, g.dilH, g.dilW, relu, dw + 4 * c * K, accumulate || n > n0 ? 1 : 0);
+      }
+    }
+    return;
+  }
   if (implicit) {
     const { HP, WP, L, slack, koffAt, dAt } = wgradLayout(g);
     const xpad = scratch, D = scratch + 4 * dAt;

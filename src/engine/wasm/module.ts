@@ -22,6 +22,12 @@ export interface KernelExports {
     sH: number, sW: number, pH: number, pW: number, dH: number, dW: number, relu: number, cols: number): void;
   col2im(cols: number, C: number, H: number, W: number, KH: number, KW: number, OH: number, OW: number,
     sH: number, sW: number, pH: number, pW: number, dH: number, dW: number, dx: number): void;
+  dwForward(x: number, H: number, W: number, w: number, KH: number, KW: number, OH: number, OW: number,
+    sH: number, sW: number, pH: number, pW: number, dH: number, dW: number, relu: number, y: number): void;
+  dwInputGrad(dy: number, H: number, W: number, w: number, KH: number, KW: number, OH: number, OW: number,
+    sH: number, sW: number, pH: number, pW: number, dH: number, dW: number, dx: number): void;
+  dwWeightGrad(dy: number, x: number, H: number, W: number, KH: number, KW: number, OH: number, OW: number,
+    sH: number, sW: number, pH: number, pW: number, dH: number, dW: number, relu: number, dw: number, acc: number): void;
   reluCopy(x: number, out: number, n: number): void;
   maskedStore(g: number, x: number, dx: number, n: number, mask: number, acc: number): void;
   addChannelBias(out: number, bias: number, C: number, P: number): void;

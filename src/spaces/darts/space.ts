@@ -6,7 +6,7 @@
 // intra-group distance), and the edge of minimal intra distance is chosen.
 import type { Backend, Rng as EngineRng } from '../../engine/index.js';
 import type { SafetensorsInput } from '../../io/safetensors.js';
-import type { TrainPresetSpec, SearchSpace, Decision, OpMask, Genotype, ArchSample, SpaceNetwork, SpaceSupernet, SupernetBuildOptions, NetworkBuildOptions, SplitRules } from '../space.js';
+import type { TrainPresetSpec, EvalProtocol, HalvingProtocol, SearchSpace, Decision, OpMask, Genotype, ArchSample, SpaceNetwork, SpaceSupernet, SupernetBuildOptions, NetworkBuildOptions, SplitRules } from '../space.js';
 import {
   fullGridMask, assertGridMask, gridEnabledOps, restrictGridMask, countGridAdmitted, unsplitGridRows, gridMaskToString, parseGridMask,
   gridMixedSample, gridReplaceOp, gridSinglePath, type Grid,
@@ -145,6 +145,8 @@ export function makeDartsSpace(name: string, title: string, ops: readonly string
       }));
     },
     searchPreset: dartsSearchPreset,
+    evalProtocol: dartsEvalProtocol,
+    halvingProtocol: dartsHalvingProtocol,
     methodHyper: (base: string) => ({
       // spec §5.1: SGD without nesterov, weight decay 3e-4, batch 64; SNAS τ 1 → 0.03;
       // --fix_alpha_equal: α = 1e-3·ones (exactly uniform) for the DARTS methods
@@ -179,12 +181,54 @@ const TRAIN_PRESETS: Readonly<Record<string, TrainPresetSpec>> = Object.freeze({
 });
 
 /**
+ * The evaluation protocol (TRAIN_PRESETS.paper) fitted to a search: `paper` trains the reference's
+ * C = 36, 20 cells; smaller presets the search supernet's C and cells. Cutout keeps its share of the
+ * image side (16 of 32); the auxiliary head is dropped unless the images are 32×32 (its pooling is
+ * sized for the 8×8 maps of CIFAR); SGD, cosine, weight decay, clipping and drop-path are unchanged.
+ */
+function dartsEvalProtocol(preset: string, imageShape: readonly number[], sizes: { C: number; N: number }): EvalProtocol {
+  const paper = TRAIN_PRESETS.paper!;
+  const { epochs: _epochs, ...hyper } = paper.hyper;
+  const notes: string[] = [];
+  const [, H, W] = imageShape as [number, number, number];
+  const out = { ...hyper };
+  if (H !== 32 || W !== 32) {
+    out.auxWeight = 0;
+    out.cutout = Math.max(1, Math.round(((paper.hyper.cutout ?? 16) * Math.min(H, W)) / 32));
+    notes.push(`no auxiliary head (it needs 32×32 images, these are ${H}×${W}); cutout ${out.cutout} (16 at 32×32)`);
+  }
+  const big = preset === 'paper';
+  if (!big) notes.push(`C ${sizes.C}, ${sizes.N} cells (the search supernet's; the paper's network is C ${paper.channels}, ${paper.cells} cells)`);
+  return { hyper: out, channels: big ? paper.channels : sizes.C, cells: big ? paper.cells : sizes.N, notes };
+}
+
+/**
+ * GM's successive_halving.py (spec §5.1) over the leaves' genotypes, each trained once under the
+ * evaluation protocol (600-epoch cosine) with its per-epoch validation accuracy logged: phase 1 scores
+ * epochs 0–29 by GM's moving average and keeps the top half (4 of 8), phase 2 scores epochs 31–99 of
+ * the survivors (epoch 30 is skipped, as there) and keeps the top half (2); the script stops there —
+ * gmnas picks the better of the two by its phase-2 score. `firstPhaseEpochs` scales every epoch figure
+ * (30 = the reference's).
+ */
+function dartsHalvingProtocol(firstPhaseEpochs: number): HalvingProtocol {
+  if (!Number.isInteger(firstPhaseEpochs) || firstPhaseEpochs < 1) throw new Error(`halving: the first phase needs a positive whole number of epochs, got ${firstPhaseEpochs}`);
+  const at = (epoch: number): number => Math.round((epoch * firstPhaseEpochs) / 30);
+  const p2from = Math.max(firstPhaseEpochs, at(31));
+  const p2to = Math.max(p2from + 1, at(100));
+  return {
+    horizon: Math.max(p2to, at(600)),
+    phases: [{ from: 0, to: firstPhaseEpochs }, { from: p2from, to: p2to }],
+    reduction: 'gm-moving-average',
+  };
+}
+
+/**
  * Search presets in the DARTS space:
  *  - paper (spec §5.1): C=16, 8 cells, batch 64, splits at epochs 2, 4, 6 and 15 leaf epochs (21 in
  *    all), 3 splits × 2 branches = 8 leaves, restart at the last split with a fully annealed cosine
  *    (fix_sche), few-shot: 7 sub-supernets split at epoch 0 and trained 20 epochs; GM repeats R = 100
  *    as on NB201 (the DARTS scripts' value was not verified);
- *  - quick: the whole pipeline in minutes on a CPU (C=4, 5 cells, 16×16 images, R=2);
+ *  - quick: the whole pipeline in minutes on a CPU (C=4, 3 cells, 16×16 images, R=1, 8 leaves);
  *  - tiny: seconds, for tests (C=2, 3 cells, 8×8 images, one split level).
  */
 function dartsSearchPreset(preset: string, _base: string, method: string): Record<string, unknown> | null {
@@ -192,15 +236,20 @@ function dartsSearchPreset(preset: string, _base: string, method: string): Recor
   if (preset === 'paper') {
     return {
       channels: 16, cells: 8, batchSize: 64, stepsPerEpoch: null, splitEpochs: splits([2, 4, 6]), totalEpochs: method === 'fewshot' ? 20 : 21,
-      gmRepeats: 100, valBatches: null, rspsCandidates: 200, trainLimit: null, syntheticSize: null, halvingEpochs: 10, downsample: 1, lr: null,
-      fixSchedule: true,
+      gmRepeats: 100, valBatches: null, rspsCandidates: 200, trainLimit: null, syntheticSize: null, halvingEpochs: 30, downsample: 1, lr: null,
+      fixSchedule: true, select: 'halving',
     };
   }
   if (preset === 'quick') {
+    // sized by measurement (docs/spaces.md "The quick DARTS search"): the 616 GM forward/backward passes
+    // of 3 split levels (14 + 2·13 + 4·12 edges × 7 ops at R = 1) dominate; 3 cells (normal, reduce,
+    // reduce) instead of 5 take 40 % fewer launches per pass, which is what lavapipe pays for
     return {
-      channels: 4, cells: 5, batchSize: 16, stepsPerEpoch: 5, splitEpochs: splits([1, 2, 3]), totalEpochs: 5,
-      gmRepeats: 2, valBatches: 4, rspsCandidates: 8, trainLimit: null, syntheticSize: 1000, halvingEpochs: 1, downsample: 2, lr: null,
-      fixSchedule: true,
+      channels: 4, cells: 3, batchSize: 16, stepsPerEpoch: 5, splitEpochs: splits([1, 2, 3]), totalEpochs: 5,
+      gmRepeats: 1, valBatches: 4, rspsCandidates: 8, trainLimit: null, syntheticSize: 1000, halvingEpochs: 1, downsample: 2, lr: null,
+      // argmax α (the reference): the library quick preset's perturbation derivation was measured on
+      // NB201 only (docs/quality.md)
+      fixSchedule: true, derive: 'alpha',
     };
   }
   if (preset === 'tiny') {
