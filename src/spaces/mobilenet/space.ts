@@ -130,6 +130,9 @@ export const mobilenetSpace: SearchSpace = Object.freeze({
   },
   replaceDecisionOp,
   split,
+  // spec §5.2 (ProxylessNAS-GM): weight decay 4e-5 and label smoothing 0.1 for the weight steps, whatever
+  // the base method; the ProxylessNAS method's own preset (src/search/presets.ts) has the α settings
+  methodHyper: () => ({ weightDecay: 4e-5, labelSmoothing: 0.1 }),
   checkpointFormats: { network: MOBILENET_FORMAT, supernet: MOBILENET_SUPERNET_FORMAT },
   encodeNetwork: (net: SpaceNetwork, metadata?: Record<string, string>) => encodeMobileNetCheckpoint(asNetwork(net).inner, metadata),
   decodeNetwork: (be: Backend, rng: EngineRng, bytes: Uint8Array, source: string) => {
