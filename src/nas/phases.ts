@@ -5,7 +5,7 @@
 import type { Backend } from '../engine/index.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
-import { shrinkForNetwork, type Dataset } from '../data/dataset.js';
+import { shrinkForNetwork, fitToResolution, type Dataset } from '../data/dataset.js';
 import { splitTrainForSearch, type SearchSplit } from '../data/split.js';
 import type { AugmentSpec } from '../data/augment.js';
 import { createBaseMethod } from '../search/index.js';
@@ -25,10 +25,17 @@ export interface SearchData {
   augment?: AugmentSpec;
 }
 
-/** The search data from a training set: shrunk by `c.downsample` (padded first where the shrunk side
- *  would not be a multiple of 4; shrinkForNetwork), split into halves (spec §2.1). */
+/** The images a search (and its retraining) sees: at `c.resolution` when set (fitToResolution), else
+ *  shrunk by `c.downsample` (padded first where the shrunk side would not be a multiple of 4;
+ *  shrinkForNetwork). */
+export function searchImages(c: Pick<SearchConfig, 'downsample' | 'resolution'>, ds: Dataset): Dataset {
+  return c.resolution !== undefined ? fitToResolution(ds, c.resolution) : shrinkForNetwork(ds, c.downsample);
+}
+
+/** The search data from a training set: its images as `searchImages` gives them, split into halves
+ *  (spec §2.1). */
 export function prepareSearchData(c: SearchConfig, trainSet: Dataset): SearchData {
-  const train = shrinkForNetwork(trainSet, c.downsample);
+  const train = searchImages(c, trainSet);
   if (train.size < 2 * c.batchSize) {
     throw new Error(`--train-limit/--dataset: ${train.size} training images are too few for two halves of --batch-size ${c.batchSize}`);
   }

@@ -6,11 +6,11 @@
 import type { Backend } from '../engine/index.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
-import { shrinkForNetwork, type Dataset } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { getSpace } from '../spaces/registry.js';
 import { trainStandalone, type StandaloneHyper, type StandaloneEpoch } from '../search/standalone.js';
 import type { SearchConfig } from './config.js';
-import type { SearchData } from './phases.js';
+import { searchImages, type SearchData } from './phases.js';
 
 /**
  * NAS-Bench-201's stand-alone recipe (AutoDL-Projects 200E: nesterov SGD lr 0.1, momentum 0.9, weight
@@ -69,7 +69,7 @@ export interface RetrainOptions {
 export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult> {
   const c = o.config;
   if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new Error(`--retrain-epochs: expected an integer >= 1, got ${o.epochs}`);
-  const test = shrinkForNetwork(o.test, c.downsample);
+  const test = searchImages(c, o.test);
   const shape = o.data.imageShape;
   if (test.channels !== shape[0] || test.height !== shape[1] || test.width !== shape[2]) {
     throw new Error(`retrain: test images ${test.channels}×${test.height}×${test.width} do not match the search's ${shape.join('×')}`);

@@ -20,7 +20,7 @@ import { PartitionTree, type SplitRecord } from './tree.js';
 import { chooseSplitEdgeRagged, initGmnasWasm } from './cut.js';
 import { runSuccessiveHalving, successiveHalvingSchedule } from './halving.js';
 import { gmEdgeDistance } from './gm-score.js';
-import { validateSearchConfig, RESUME_NEUTRAL_FIELDS, type SearchConfig } from './config.js';
+import { validateSearchConfig, RESUME_NEUTRAL_FIELDS, branchesAt, levelBranches, type SearchConfig } from './config.js';
 import {
   materializeNode, createNodeMethod, trainNodeEpochs, runLeafJob, checkpointName, nodeSeed, validationData,
   type SearchData, type NodeProgress, type NodeSchedule, type LeafResult, type ProgressListener,
@@ -231,7 +231,7 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
         await time(`warmup.level${level}`, () => trainNodeEpochs(c, method, o.data, sched, progress, {
           store: o.store, phase: 'warmup', onProgress: o.onProgress, onEpochSaved: (p) => onEpochSaved(n.id, p),
         }));
-        const split = await time(`split.level${level}`, () => chooseSplit(c, method, o.data, n.id, o.onProgress));
+        const split = await time(`split.level${level}`, () => chooseSplit(c, method, o.data, n.id, o.onProgress, level));
         const isFinal = level === levels - 1;
         const children = tree.split(n.id, split.edge, split.groups, {
           criterion: c.method === 'gm' ? 'gm' : c.method === 'fewshot' ? 'fewshot' : 'random',
@@ -343,18 +343,24 @@ interface SplitChoice {
 }
 
 /** Pick the edge and groups of a split (GM, few-shot or random). */
-export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: SearchData, node: number, onProgress?: ProgressListener): Promise<SplitChoice> {
+export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: SearchData, node: number, onProgress?: ProgressListener, level = 0): Promise<SplitChoice> {
   const space = method.space;
-  const unsplit = c.method === 'fewshot' ? space.unsplit(method.mask) : space.split.candidates(method.mask);
+  const branches = branchesAt(c, level);
+  // explicit --groups fix one size tuple: only decisions with that many ops can take it
+  const groupTotal = c.groupSizes ? c.groupSizes.reduce((a, b) => a + b, 0) : 0;
+  const unsplit = c.method === 'fewshot' ? space.unsplit(method.mask)
+    : space.split.candidates(method.mask).filter((d) => !c.groupSizes || space.decisions[d].ops.length === groupTotal);
   if (c.method === 'fewshot') {
     if (!unsplit.includes(c.fewshotEdge)) throw new Error(`--fewshot-edge ${c.fewshotEdge}: that edge is already split in node ${node}`);
     return { edge: c.fewshotEdge, groups: space.enabledOps(method.mask, c.fewshotEdge).map((o) => [o]), distance: null, cutScore: null };
   }
-  if (!unsplit.length) throw new Error(`node ${node} has no unsplit edge left (mask ${space.maskToString(method.mask)}); use fewer split levels`);
+  if (!unsplit.length) {
+    throw new Error(`node ${node} has no unsplit edge left${c.groupSizes ? ` with ${groupTotal} ops (--groups ${c.groupSizes.join('+')})` : ''} (mask ${space.maskToString(method.mask)}); use fewer split levels`);
+  }
   if (c.method === 'random') {
     const rng = new Rng(hashSeed(c.seed, RANDOM_SPLIT_STREAM, node));
     const edge = unsplit[rng.int(unsplit.length)];
-    const sizes = c.groupSizes ?? space.split.groupSizes(space.decisions[edge].ops.length, c.branches)[0];
+    const sizes = c.groupSizes ?? space.split.groupSizes(space.decisions[edge].ops.length, branches)[0];
     const perm = Array.from(rng.permutation(space.decisions[edge].ops.length));
     const groups: number[][] = [];
     let at = 0;
@@ -377,7 +383,7 @@ export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: Sea
   // the space may allow several group-size tuples per op count (DARTS: (2,5) or (3,4)) and decisions of
   // different op counts (MobileNet: 6 or 7 ops per block); explicit --groups fix one tuple
   const choice = chooseSplitEdgeRagged(matrices.map((m) => ({ edge: m.edge, matrix: m.matrix })),
-    (n) => (c.groupSizes ? [c.groupSizes] : space.split.groupSizes(n, c.branches)), { criterion: c.edgeCriterion });
+    (n) => (c.groupSizes ? [c.groupSizes] : space.split.groupSizes(n, branches)), { criterion: c.edgeCriterion });
   const opsOf = (edge: number): number[] => matrices.find((m) => m.edge === edge)!.ops;
   const toOps = (edge: number, groups: number[][]): number[][] => groups.map((g) => g.map((i) => opsOf(edge)[i]));
   return {
@@ -412,11 +418,11 @@ export function halvingSchedule(leaves: number): ReturnType<typeof successiveHal
 }
 
 /** Leaves a complete search of `c` ends with: one per op for few-shot (its `branches`, checked by the
- *  config), branches^levels for GM/random. */
+ *  config), the product of the levels' branching for GM/random (2 then 3: 6). */
 export function expectedLeafCount(c: SearchConfig): number {
   if (!c.splitEpochs.length) return 1;
-  if (c.method === 'fewshot') return c.branches;
-  return c.branches ** c.splitEpochs.length;
+  if (c.method === 'fewshot') return branchesAt(c, 0);
+  return levelBranches(c).reduce((a, b) => a * b, 1);
 }
 
 async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafResult[]): Promise<FinalPick> {

@@ -40,7 +40,7 @@ export default async function trainLeaf(task: LeafTask): Promise<LeafResult> {
     backend ??= createBackend(task.device, { log: () => {}, ...autotuneBackendOptions(task.autotune) });
     const be = await backend;
     await initGmnasWasm();
-    const key = JSON.stringify([task.config.dataset, task.config.dataDir, task.config.trainLimit, task.config.syntheticSize, task.config.downsample, task.config.batchSize]);
+    const key = JSON.stringify([task.config.dataset, task.config.dataDir, task.config.trainLimit, task.config.syntheticSize, task.config.downsample, task.config.resolution, task.config.batchSize]);
     if (!data || key !== dataKey) { data = loadSearchData(task.config); dataKey = key; }
     return await runLeafJob(task.config, be, data, task.checkpointRoot ? new SharedStore(null, task.checkpointRoot) : new FileStore(task.location), task.node, task.progress, {
       onEpochSaved: async (p) => task.port.postMessage({ type: 'epoch', progress: p } satisfies LeafMessage),

@@ -214,6 +214,11 @@ export interface SearchSpace {
   searchPreset?(preset: string, base: string, method: string): Record<string, unknown> | null;
   /** overrides of a base method's hyper-parameters in this space (weight decay, nesterov, τ, α init) */
   methodHyper?(base: string): Record<string, number | boolean>;
+  /** the base method a search uses when none is given (absent: darts; darts2 with the paper preset) */
+  readonly defaultBase?: string;
+  /** the interface's C for a width multiplier (`--width-mult`; absent: the space has none, use
+   *  --channels); throws when the multiplier gives no valid C */
+  channelsForWidthMult?(widthMult: number): number;
 
   // ---- checkpoints ----
   /** format tags written in checkpoint metadata */

@@ -11,7 +11,7 @@ import { assertGenotypeShape } from '../space.js';
 import { decodeSafetensors, type SafetensorsInput } from '../../io/safetensors.js';
 import { loadModuleState } from '../../engine/index.js';
 import { MOBILE_OPS } from './ops.js';
-import { macroLayout } from './layout.js';
+import { macroLayout, FIRST_CONV_WIDTH } from './layout.js';
 import { parseGenotype as parseMobileGenotype, formatGenotype as formatMobileGenotype } from './genotype.js';
 import { encodeMobileNetCheckpoint, decodeMobileNetCheckpoint, MOBILENET_FORMAT } from './checkpoint.js';
 import {
@@ -38,6 +38,43 @@ const split: SplitRules = Object.freeze({
   },
   edgeCriterion: 'min-intra' as const,
 });
+
+/**
+ * Search presets (GM + ProxylessNAS by default, `defaultBase`):
+ *  - paper (spec §5.2): width 1.0 (C = 32), batch 512, warmup 40 epochs, splits at 40 and 80 with 2 then
+ *    3 branches (6 sub-supernets), 160 epochs in all (40 + 120 of search), children inherit weights
+ *    (no restart), R = 100; ImageNet-style data (`--dataset image-folder`, 224×224 by default);
+ *  - quick: the whole pipeline in minutes on this machine's CPU on the embedded Fashion-MNIST
+ *    (docs/mobilenet.md has the measured figures);
+ *  - tiny: seconds, for tests (width 0.125, 8×8 images, one step per epoch).
+ * Few-shot splits block 0 into its 6 ops; one-shot does not split.
+ */
+function mobileSearchPreset(preset: string, _base: string, method: string): Record<string, unknown> | null {
+  const levels = (gm: number[]): { splitEpochs: number[]; branches?: number[] } =>
+    (method === 'oneshot' ? { splitEpochs: [] } : method === 'fewshot' ? { splitEpochs: [0] } : { splitEpochs: gm, branches: [2, 3] });
+  if (preset === 'paper') {
+    return {
+      channels: 32, cells: 1, batchSize: 512, stepsPerEpoch: null, ...levels([40, 80]), totalEpochs: 160,
+      gmRepeats: 100, valBatches: null, rspsCandidates: 200, trainLimit: null, syntheticSize: null, halvingEpochs: 10, downsample: 1, lr: null,
+      restart: false, retrainEpochs: 300, pathTuneSteps: 0,
+    };
+  }
+  if (preset === 'quick') {
+    return {
+      channels: 8, cells: 1, batchSize: 64, stepsPerEpoch: 20, ...levels([2, 4]), totalEpochs: 8,
+      gmRepeats: 2, valBatches: 4, rspsCandidates: 8, trainLimit: null, syntheticSize: 1000, halvingEpochs: 1, downsample: 2, lr: null,
+      restart: false, retrainEpochs: 2, pathTuneSteps: 20,
+    };
+  }
+  if (preset === 'tiny') {
+    return {
+      channels: 4, cells: 1, batchSize: 8, stepsPerEpoch: 1, ...levels([1, 2]), totalEpochs: 3,
+      gmRepeats: 1, valBatches: 1, rspsCandidates: 2, trainLimit: null, syntheticSize: 64, halvingEpochs: 1, downsample: 4, lr: null,
+      restart: false, retrainEpochs: 1, pathTuneSteps: 1,
+    };
+  }
+  return null;
+}
 
 function derive(alpha: ArrayLike<number>, mask: OpMask): Genotype {
   assertMobileMask(mask);
@@ -133,6 +170,13 @@ export const mobilenetSpace: SearchSpace = Object.freeze({
   // spec §5.2 (ProxylessNAS-GM): weight decay 4e-5 and label smoothing 0.1 for the weight steps, whatever
   // the base method; the ProxylessNAS method's own preset (src/search/presets.ts) has the α settings
   methodHyper: () => ({ weightDecay: 4e-5, labelSmoothing: 0.1 }),
+  defaultBase: 'proxyless',
+  searchPreset: mobileSearchPreset,
+  channelsForWidthMult: (w: number): number => {
+    const C = FIRST_CONV_WIDTH * w;
+    if (!(w > 0) || !Number.isInteger(C)) throw new Error(`width multiplier ${w}: must be a positive multiple of 1/${FIRST_CONV_WIDTH} (0.125, 0.25, 0.5, 0.75, 1, …)`);
+    return C;
+  },
   checkpointFormats: { network: MOBILENET_FORMAT, supernet: MOBILENET_SUPERNET_FORMAT },
   encodeNetwork: (net: SpaceNetwork, metadata?: Record<string, string>) => encodeMobileNetCheckpoint(asNetwork(net).inner, metadata),
   decodeNetwork: (be: Backend, rng: EngineRng, bytes: Uint8Array, source: string) => {
