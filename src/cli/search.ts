@@ -51,6 +51,8 @@ const FLAGS: FlagSpec = {
   downsample: { type: 'string' },
   resolution: { type: 'string' },
   'width-mult': { type: 'string' },
+  'max-flops': { type: 'string' },
+  'max-params': { type: 'string' },
   'synthetic-size': { type: 'string' },
   'retrain-epochs': { type: 'string' },
   'no-retrain': { type: 'boolean' },
@@ -99,6 +101,10 @@ ${COMMON_FLAGS_HELP}
                              32, 16, 14, 8…); replaces --downsample
   --width-mult W             width multiplier of spaces that have one (mobilenet: C = 32·W, W a multiple of
                              1/32: 0.25, 0.5, 1…); replaces --channels
+  --max-flops N              the returned architecture has at most N multiply-adds per image at the search
+                             resolution (300M, 3e8; spaces with a cost model: mobilenet); each leaf's pick is
+                             moved inside the budget, leaves that cannot be are not selected
+  --max-params N             the same for parameters (e.g. 4M)
   --synthetic-size K         images of the built-in synthetic training set
   --retrain-epochs N         after selection, train the final genotype stand-alone for N epochs on the
                              whole training set and report its test accuracy (default: preset; quick 3)
@@ -200,6 +206,8 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
       throw new UsageError(`--width-mult ${String(v['width-mult'])}: ${(e as Error).message}`);
     }
   }
+  if (v['max-flops'] !== undefined) c.maxMacs = countFlag(v, 'max-flops');
+  if (v['max-params'] !== undefined) c.maxParams = countFlag(v, 'max-params');
   if (c.dataDir) c.dataDir = resolve(c.dataDir);
   try {
     validateSearchConfig(c);
@@ -207,6 +215,15 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
     throw new UsageError((e as Error).message);
   }
   return c;
+}
+
+/** A positive count such as 300000000, 3e8, 300M, 4.5k or 1G. */
+function countFlag(v: Record<string, unknown>, flag: string): number {
+  const text = String(v[flag]).trim();
+  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)\s*([kKmMgG]?)$/.exec(text);
+  const n = m ? Number(m[1]) * ({ '': 1, k: 1e3, m: 1e6, g: 1e9 } as Record<string, number>)[m[2].toLowerCase()] : NaN;
+  if (!(n > 0 && Number.isFinite(n))) throw new UsageError(`--${flag} ${text}: expected a positive count like 300M, 3e8 or 4500000`);
+  return n;
 }
 
 function timestamp(): string {
@@ -318,11 +335,16 @@ export function summarize(r: SearchResult, outDir: string): string {
   lines.push('', `final architecture (selected by ${r.final.selectedBy}${r.final.oracle ? ' — an ORACLE pick from benchmark accuracies, not a search result' : ''}):`);
   lines.push(`  ${r.final.genotype}`);
   if (r.final.bench) lines.push(`  benchmark ${r.config.benchColumn}: ${r.final.bench[r.config.benchColumn]}`);
+  const fc = r.final.cost;
+  if (fc) lines.push(`  cost: ${fc.params} parameters, ${fc.macs} multiply-adds per image at ${fc.resolution}×${fc.resolution}`);
+  const picked = r.leaves.find((l) => l.node === r.final.node);
+  if (picked?.unconstrained) lines.push(`  (moved inside the budget from ${picked.unconstrained.genotype}: ${picked.unconstrained.cost.params} parameters, ${picked.unconstrained.cost.macs} multiply-adds)`);
   const rt = r.final.retrain;
   if (rt) {
     lines.push(`  retrained: test accuracy ${rt.testAccuracy.toFixed(2)} %  loss ${rt.testLoss.toFixed(4)}  ` +
       `(${rt.parameters} parameters, ${rt.seconds.toFixed(1)} s)`);
     lines.push(`  protocol: ${rt.protocol.description}`);
+    if (rt.latency) lines.push(`  latency (${r.device}, eval forward): ${rt.latency.map((l) => `batch ${l.batch} ${l.medianMs.toFixed(1)} ms`).join(', ')} (median of ${rt.latency[0]?.repeats}; wall-clock, machine load included)`);
   } else if (r.config.retrainEpochs === 0) {
     lines.push('  not retrained (--no-retrain)');
   }

@@ -76,6 +76,11 @@ export interface SearchConfig {
   /** epochs of the final genotype's stand-alone retraining after selection (src/nas/retrain.ts);
    *  0: none (--no-retrain) */
   retrainEpochs: number;
+  /** `--max-flops`: most multiply-adds per image at the search resolution of the returned architecture
+   *  (src/nas/budget.ts; spaces with a cost model). Optional, as `resolution` */
+  maxMacs?: number;
+  /** `--max-params`: most parameters of the returned architecture */
+  maxParams?: number;
 }
 
 type PresetFields = Pick<SearchConfig, 'channels' | 'cells' | 'batchSize' | 'stepsPerEpoch' | 'splitEpochs' |
@@ -218,6 +223,11 @@ export function validateSearchConfig(c: SearchConfig): void {
     if (!opCounts.includes(total)) {
       fail('groups', `sizes ${c.groupSizes.join('+')} add up to ${total}, ${opCounts.length > 1 ? `but ${space.title} decisions have ${opCounts.join(' or ')} ops` : `an ${space.title} edge has ${opCounts[0]} ops`}`);
     }
+  }
+  for (const [flag, v] of [['max-flops', c.maxMacs], ['max-params', c.maxParams]] as const) {
+    if (v === undefined) continue;
+    if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) fail(flag, `expected a positive number, got ${v}`);
+    if (!space.cost) fail(flag, `the ${space.name} space has no cost model (parameters / multiply-adds); only spaces with one take a budget`);
   }
   if (c.select === 'bench' && !c.bench) fail('select', "'bench' (the oracle pick) needs --bench FILE");
   if (c.dataset !== 'synthetic' && c.syntheticSize !== null) {

@@ -13,6 +13,7 @@ import type { BaseMethod } from '../search/method.js';
 import type { ImageShape } from '../search/batch.js';
 import { getSpace, type OpMask } from '../spaces/registry.js';
 import type { SearchConfig } from './config.js';
+import { configBudget, costFunction, withinBudget, fitToBudget, type GenotypeCost } from './budget.js';
 import type { RunStore } from './store.js';
 
 /** The data a search runs on: the training set and its weights/architecture halves. */
@@ -191,6 +192,13 @@ export interface LeafResult {
   alpha?: number[];
   /** RSPS: the scored random candidates */
   candidates?: { genotype: string; accuracy: number; loss: number }[];
+  /** spaces with a cost model: parameters and multiply-adds of `genotype` at the search resolution */
+  cost?: GenotypeCost;
+  /** with a budget (--max-flops / --max-params): the method's own pick when it was over budget and
+   *  `genotype` is the nearest one within it (src/nas/budget.ts) */
+  unconstrained?: { genotype: string; cost: GenotypeCost };
+  /** with a budget: no genotype of this leaf's mask could be brought within it (never selected) */
+  overBudget?: boolean;
   history: EpochRecord[];
   seconds: number;
 }
@@ -204,8 +212,23 @@ const PATH_TUNE_STREAM = 0x7a7e;
 export async function finishLeaf(c: SearchConfig, method: BaseMethod, data: SearchData, node: NodeSchedule, history: EpochRecord[], seconds: number): Promise<LeafResult> {
   const val = validationData(c, data);
   const derived = await method.derive({ valid: val, candidates: c.rspsCandidates });
+  const space = method.space;
+  let genotype = derived.genotype;
+  let costs: Pick<LeafResult, 'cost' | 'unconstrained' | 'overBudget'> = {};
+  if (space.cost) {
+    const cost = costFunction(space, method.sizes, data.imageShape[1]);
+    const budget = configBudget(c);
+    costs = { cost: cost(genotype) };
+    if (budget && !withinBudget(costs.cost!, budget)) {
+      const fitted = fitToBudget(space, genotype, method.mask, derived.alpha ?? null, cost, budget);
+      costs = fitted
+        ? { cost: cost(fitted), unconstrained: { genotype: derived.genotypeString, cost: costs.cost! } }
+        : { ...costs, overBudget: true };
+      if (fitted) genotype = fitted;
+    }
+  }
   const sm = await method.evaluate(val, { arch: 'method', bn: leafBnMode(c) });
-  let m = await method.evaluate(val, { arch: derived.genotype, bn: leafBnMode(c) });
+  let m = await method.evaluate(val, { arch: genotype, bn: leafBnMode(c) });
   let untuned: { accuracy: number; loss: number } | undefined;
   if (c.pathTuneSteps > 0) {
     // the derived path alone, trained a few steps on the weights half before it is scored: closes most
@@ -214,16 +237,17 @@ export async function finishLeaf(c: SearchConfig, method: BaseMethod, data: Sear
     const batches = new BatchSampler(data.train, {
       batchSize: c.batchSize, seed: hashSeed(c.seed, PATH_TUNE_STREAM, node.id), sampling: 'independent', augment: true, indices: data.split.weights,
     });
-    await method.tunePath(derived.genotype, batches, { steps: c.pathTuneSteps, lr: c.lr ?? method.hyper.lr });
-    m = await method.evaluate(val, { arch: derived.genotype, bn: leafBnMode(c) });
+    await method.tunePath(genotype, batches, { steps: c.pathTuneSteps, lr: c.lr ?? method.hyper.lr });
+    m = await method.evaluate(val, { arch: genotype, bn: leafBnMode(c) });
   }
   return {
-    node: node.id, mask: method.space.maskToString(node.mask), genotype: derived.genotypeString,
+    node: node.id, mask: method.space.maskToString(node.mask), genotype: genotype === derived.genotype ? derived.genotypeString : space.formatGenotype(genotype),
     val: { accuracy: m.accuracy, loss: m.loss },
     ...(untuned ? { valUntuned: untuned } : {}),
     supernetVal: { accuracy: sm.accuracy, loss: sm.loss },
     ...(derived.alpha ? { alpha: derived.alpha } : {}),
     ...(derived.candidates ? { candidates: derived.candidates } : {}),
+    ...costs,
     history, seconds,
   };
 }

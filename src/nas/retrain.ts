@@ -11,6 +11,7 @@ import { getSpace } from '../spaces/registry.js';
 import { trainStandalone, type StandaloneHyper, type StandaloneEpoch } from '../search/standalone.js';
 import type { SearchConfig } from './config.js';
 import { searchImages, type SearchData } from './phases.js';
+import { measureLatency, type LatencyRow } from './latency.js';
 
 /**
  * NAS-Bench-201's stand-alone recipe (AutoDL-Projects 200E: nesterov SGD lr 0.1, momentum 0.9, weight
@@ -47,6 +48,9 @@ export interface RetrainResult {
   trainLoss: number;
   seconds: number;
   parameters: number;
+  /** forward latency of the retrained network on the search's backend, eval mode, batch 1 and 64
+   *  (median of 5; wall-clock on whatever else the machine runs) */
+  latency?: LatencyRow[];
   history: { epoch: number; lr: number; trainLoss: number; trainAccuracy: number; seconds: number }[];
 }
 
@@ -90,6 +94,7 @@ export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult>
   try {
     const last = run.history[run.history.length - 1];
     const parameters = run.network.parameters().reduce((s, p) => s + p.size, 0);
+    const latency = await measureLatency(o.backend, run.network, shape, [1, 64]);
     return {
       genotype: o.genotype,
       protocol: {
@@ -102,7 +107,7 @@ export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult>
       testAccuracy: last.eval!.accuracy, testLoss: last.eval!.loss,
       trainAccuracy: last.train.accuracy, trainLoss: last.train.loss,
       seconds: (Date.now() - t0) / 1000,
-      parameters,
+      parameters, latency,
       history: run.history.map((h) => ({ epoch: h.epoch, lr: h.lr, trainLoss: h.train.loss, trainAccuracy: h.train.accuracy, seconds: h.seconds })),
     };
   } finally {

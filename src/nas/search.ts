@@ -27,6 +27,7 @@ import {
 } from './phases.js';
 import type { RunStore } from './store.js';
 import { retrainGenotype, type RetrainResult } from './retrain.js';
+import { configBudget, costFunction, checkBudgetFeasible, describeExcess, type GenotypeCost } from './budget.js';
 import type { Dataset } from '../data/dataset.js';
 import { sealJson } from '../io/sealed-json.js';
 
@@ -96,7 +97,7 @@ export interface SearchResult {
   splits: (SplitRecord & { edgeName: string; ops: string[] })[];
   leaves: (LeafResult & { bench?: Record<string, number | string> })[];
   failedLeaves: { node: number; error: string }[];
-  final: FinalPick & { bench?: Record<string, number | string>; retrain?: RetrainResult };
+  final: FinalPick & { bench?: Record<string, number | string>; retrain?: RetrainResult; cost?: GenotypeCost };
   timings: Record<string, number>;
   startedAt: string;
   finishedAt: string;
@@ -116,6 +117,10 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
   // a selection that cannot run must fail now, not after every epoch of the search
   if (c.select === 'halving') halvingSchedule(expectedLeafCount(c));
   const space = getSpace(c.space);
+  // a budget no architecture meets must fail now (the sizes and resolution are the data's)
+  const budget = configBudget(c);
+  const sizes = { C: c.channels, N: c.cells, inputChannels: o.data.imageShape[0], numClasses: o.data.numClasses };
+  if (budget) checkBudgetFeasible(space, space.fullMask(), costFunction(space, sizes, o.data.imageShape[1]), budget);
   const log = o.onLog ?? (() => {});
   let state = o.resume ? await o.store.readState<RunState>() : null;
   if (o.resume) {
@@ -299,7 +304,10 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
     splits: tree.splits.map((s) => ({ ...s, edgeName: edgeName(space, s.edge), ops: space.enabledOps(tree.node(s.node).mask, s.edge).map((i) => space.decisions[s.edge].ops[i]) })),
     leaves: done.map((l) => { const b = benchOf(l.genotype); return b ? { ...l, bench: b } : l; }),
     failedLeaves: failed,
-    final: { ...final, ...(benchOf(final.genotype) ? { bench: benchOf(final.genotype) } : {}), ...(retrain ? { retrain } : {}) },
+    final: {
+      ...final, ...(benchOf(final.genotype) ? { bench: benchOf(final.genotype) } : {}), ...(retrain ? { retrain } : {}),
+      ...(space.cost ? { cost: costFunction(space, sizes, o.data.imageShape[1])(space.parseGenotype(final.genotype)) } : {}),
+    },
     timings: st.timings, startedAt: st.startedAt, finishedAt: new Date().toISOString(),
   };
   await o.store.writeText('result.json', sealJson(result));
@@ -425,7 +433,13 @@ export function expectedLeafCount(c: SearchConfig): number {
   return levelBranches(c).reduce((a, b) => a * b, 1);
 }
 
-async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafResult[]): Promise<FinalPick> {
+async function selectFinal(c: SearchConfig, o: RunSearchOptions, all: LeafResult[]): Promise<FinalPick> {
+  // a budget is a hard constraint: leaves that could not be brought within it do not compete
+  const leaves = all.filter((l) => !l.overBudget);
+  if (!leaves.length) {
+    const b = configBudget(c)!;
+    throw new Error(`--max-flops/--max-params: no leaf's architecture fits the budget (${all.map((l) => `leaf ${l.node}: ${l.cost ? describeExcess(l.cost, b) : 'no cost'}`).join('; ')})`);
+  }
   const pick = (scores: { node: number; genotype: string; score: number }[], higher: boolean, selectedBy: FinalPick['selectedBy']): FinalPick => {
     let best = scores[0];
     for (const s of scores) if (higher ? s.score > best.score : s.score < best.score) best = s;

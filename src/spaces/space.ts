@@ -232,6 +232,10 @@ export interface SearchSpace {
   encodeSupernet(s: SpaceSupernet, extra?: SafetensorsInput[], metadata?: Record<string, string>): Promise<Uint8Array>;
   decodeSupernet(be: Backend, rng: EngineRng, bytes: Uint8Array, source: string): { supernet: SpaceSupernet; metadata: Record<string, string>; extra: Map<string, DecodedTensor> };
 
+  /** parameters and multiply-adds of a genotype's stand-alone network on square inputs of side
+   *  `resolution` (absent: no cost model, so --max-flops / --max-params do not apply) */
+  cost?(g: Genotype, sizes: SpaceSizes, resolution: number): { params: number; macs: number };
+
   /** the genotype as cell DAGs, one per decision group, for drawings (absent: a table by decision) */
   describeGenotype?(g: Genotype): CellDag[];
 

@@ -6,7 +6,7 @@
 // docs/mobilenet.md describes the formats.
 import { Tensor, add, mul } from '../../engine/index.js';
 import type { Backend, Rng as EngineRng } from '../../engine/index.js';
-import type { SearchSpace, Decision, OpMask, Genotype, ArchSample, SpaceNetwork, SpaceSupernet, SplitRules, NetworkBuildOptions, SupernetBuildOptions } from '../space.js';
+import type { TrainPresetSpec, SpaceSizes, SearchSpace, Decision, OpMask, Genotype, ArchSample, SpaceNetwork, SpaceSupernet, SplitRules, NetworkBuildOptions, SupernetBuildOptions } from '../space.js';
 import { assertGenotypeShape } from '../space.js';
 import { decodeSafetensors, type SafetensorsInput } from '../../io/safetensors.js';
 import { loadModuleState } from '../../engine/index.js';
@@ -20,8 +20,9 @@ import {
 } from './mask.js';
 import {
   MobileNetSpaceNetwork, MobileNetSpaceSupernet, genotypeOps, encodeMobileSupernet, decodeMobileSupernet, mobileSupernetMetadata,
-  MOBILENET_SUPERNET_FORMAT,
+  MOBILENET_SUPERNET_FORMAT, widthMultOf,
 } from './space-modules.js';
+import { mobileNetCost } from './cost.js';
 
 const decisions: readonly Decision[] = Object.freeze(macroLayout(1).blocks.map((b) => Object.freeze({
   index: b.index, key: `block:${b.index}`, group: `stage${b.stage + 1}`, ops: Object.freeze(BLOCK_OPS[b.index].map((j) => MOBILE_OPS[j])),
@@ -37,6 +38,16 @@ const split: SplitRules = Object.freeze({
     return [[...Array<number>(branches - large).fill(small), ...Array<number>(large).fill(small + 1)]];
   },
   edgeCriterion: 'min-intra' as const,
+});
+
+/** Stand-alone training (`run.js train --space mobilenet`): 'quick' is seconds-per-epoch on a CPU
+ *  (width 0.25, 2 epochs of batch 64 on 2 000 images, nesterov SGD 0.1 cosine to 0, wd 4e-5 as §5.2,
+ *  no clipping); ProxylessNAS's full ImageNet protocol is not reproduced here. */
+const TRAIN_PRESETS: Readonly<Record<string, TrainPresetSpec>> = Object.freeze({
+  quick: {
+    hyper: { epochs: 2, batchSize: 64, lr: 0.1, lrMin: 0, momentum: 0.9, nesterov: true, weightDecay: 4e-5, gradClip: 0 },
+    channels: 8, cells: 1, trainLimit: 2000, testLimit: 1000, evalEvery: 1,
+  },
 });
 
 /**
@@ -171,6 +182,11 @@ export const mobilenetSpace: SearchSpace = Object.freeze({
   // the base method; the ProxylessNAS method's own preset (src/search/presets.ts) has the α settings
   methodHyper: () => ({ weightDecay: 4e-5, labelSmoothing: 0.1 }),
   defaultBase: 'proxyless',
+  trainPresets: TRAIN_PRESETS,
+  cost: (g: Genotype, sizes: SpaceSizes, resolution: number) => {
+    checkSingleOpGenotype(g);
+    return mobileNetCost(genotypeOps(g), { widthMult: widthMultOf(sizes.C), inputChannels: sizes.inputChannels, numClasses: sizes.numClasses }, resolution);
+  },
   searchPreset: mobileSearchPreset,
   channelsForWidthMult: (w: number): number => {
     const C = FIRST_CONV_WIDTH * w;
