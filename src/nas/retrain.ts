@@ -79,7 +79,8 @@ export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult>
     throw new Error(`retrain: test images ${test.channels}×${test.height}×${test.width} do not match the search's ${shape.join('×')}`);
   }
   const seed = o.seed ?? hashSeed(c.seed, RETRAIN_STREAM);
-  const hyper: StandaloneHyper = { ...RETRAIN_HYPER, epochs: o.epochs };
+  // one protocol for every search of a space; a space may change the recipe (MobileNet: lr 0.025)
+  const hyper: StandaloneHyper = { ...RETRAIN_HYPER, ...getSpace(c.space).retrainHyper, epochs: o.epochs };
   const sampler = new BatchSampler(o.data.train, { batchSize: hyper.batchSize, seed, augment: true });
   const t0 = Date.now();
   const run = await trainStandalone({

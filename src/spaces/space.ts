@@ -214,6 +214,9 @@ export interface SearchSpace {
   searchPreset?(preset: string, base: string, method: string): Record<string, unknown> | null;
   /** overrides of a base method's hyper-parameters in this space (weight decay, nesterov, τ, α init) */
   methodHyper?(base: string): Record<string, number | boolean>;
+  /** changes to the search's final stand-alone retraining recipe (src/nas/retrain.ts RETRAIN_HYPER,
+   *  NB201's) for this space (absent: the recipe as it is) */
+  readonly retrainHyper?: Readonly<Partial<TrainingHyper>>;
   /** the base method a search uses when none is given (absent: darts; darts2 with the paper preset) */
   readonly defaultBase?: string;
   /** the interface's C for a width multiplier (`--width-mult`; absent: the space has none, use
