@@ -200,8 +200,10 @@ function epochPlan(config) {
   const levels = config.splitEpochs.length;
   const from = (d) => (d === 0 ? 0 : d === levels && config.restart ? config.splitEpochs[levels - 1] : config.splitEpochs[d - 1]);
   const to = (d) => (d === levels ? config.totalEpochs : config.splitEpochs[d]);
+  // nodes at depth d: the product of the first d levels' branching (a count, or one per level)
+  const nodes = (d) => (Array.isArray(config.branches) ? config.branches.slice(0, d).reduce((a, b) => a * b, 1) : config.branches ** d);
   let total = 0;
-  for (let d = 0; d <= levels; d++) total += config.branches ** d * (to(d) - from(d));
+  for (let d = 0; d <= levels; d++) total += nodes(d) * (to(d) - from(d));
   return { total, from };
 }
 

@@ -49,6 +49,10 @@ const FLAGS: FlagSpec = {
   'rsps-candidates': { type: 'string' },
   'halving-epochs': { type: 'string' },
   downsample: { type: 'string' },
+  resolution: { type: 'string' },
+  'width-mult': { type: 'string' },
+  'max-flops': { type: 'string' },
+  'max-params': { type: 'string' },
   'synthetic-size': { type: 'string' },
   'retrain-epochs': { type: 'string' },
   'no-retrain': { type: 'boolean' },
@@ -68,17 +72,19 @@ const HELP = `usage: node run.js [search] --space nb201 [flags]
 Few-shot NAS on NAS-Bench-201: GM-NAS by default (gradient-matching splits + DARTS).
 
   --space S                  search space: nb201 (default); darts (DARTS CNN cells, the 7-op s5 set) or darts-none
-                             (8 ops with none), docs/spaces.md; mobilenet (ProxylessNAS blocks; searched with the DARTS
-                             base method so far, ProxylessNAS gates not wired into the search yet: docs/mobilenet.md)
+                             (8 ops with none), docs/spaces.md; mobilenet (ProxylessNAS blocks, GM + ProxylessNAS
+                             binary gates by default, splits 2 then 3: docs/mobilenet.md)
   --method gm|fewshot|random|oneshot   how the supernet is split (default gm)
-  --base ${BASE_METHOD_NAMES.join('|')}   base method (default: darts; darts2 with --preset paper)
+  --base ${BASE_METHOD_NAMES.join('|')}   base method (default: darts; darts2 with --preset paper;
+                             proxyless on mobilenet)
   --preset ${PRESETS.join('|')}   sizes and schedule (default quick: ~7 CPU-minutes on lavapipe;
                              paper: the GM-NAS NB201 settings, C=16 N=5, 15/30+30 epochs, R=100)
 ${COMMON_FLAGS_HELP}
   --split-epochs a,b         epochs at which each level splits (GM paper: 15,30; --epochs is the total)
   --steps-per-epoch S        weight steps per epoch (default: one pass over the weights half)
   --lr LR                    initial weight learning rate (default: the base method's 0.025)
-  --branches B               children per split (default 2); --groups 2+3 gives the sizes
+  --branches B               children per split (default 2), or one count per split level: 2,3 (MobileNet's
+                             2 then 3, 6 leaves); --groups 2+3 gives the sizes (every level)
   --gm-repeats R             batches per GM score (paper 100)
   --gm-metric ${GM_METRICS.join('|')}   gradient distance (default cos)
   --edge-criterion max-cut|min-intra   which edge to split (default max-cut, as GM on NB201)
@@ -92,6 +98,15 @@ ${COMMON_FLAGS_HELP}
   --val-batches K            validation batches scoring each leaf (default: preset)
   --rsps-candidates K        RSPS: random architectures scored per leaf (paper 200)
   --downsample F             shrink images by F (quick preset: 2; 28×28 images are zero-padded to 32×32 first)
+  --resolution R             image side of the search and its retraining: image folders are decoded at R
+                             (default 224), other sets zero-padded and shrunk to R (28×28 Fashion-MNIST:
+                             32, 16, 14, 8…); replaces --downsample
+  --width-mult W             width multiplier of spaces that have one (mobilenet: C = 32·W, W a multiple of
+                             1/32: 0.25, 0.5, 1…); replaces --channels
+  --max-flops N              the returned architecture has at most N multiply-adds per image at the search
+                             resolution (300M, 3e8; spaces with a cost model: mobilenet); each leaf's pick is
+                             moved inside the budget, leaves that cannot be are not selected
+  --max-params N             the same for parameters (e.g. 4M)
   --synthetic-size K         images of the built-in synthetic training set
   --retrain-epochs N         after selection, train the final genotype stand-alone for N epochs on the
                              whole training set and report its test accuracy (default: preset; quick 3)
@@ -139,13 +154,18 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
     });
   } else if (v.epochs !== undefined && c.splitEpochs.length && method !== 'fewshot') {
     // a different total keeps the preset's proportions (GM: splits at 1/4 and 1/2 of the run)
-    const ratio = common.epochs / defaultSearchConfig({ method, preset, ...(base ? { base } : {}) }).totalEpochs;
+    const ratio = common.epochs / defaultSearchConfig({ space, method, preset, ...(base ? { base } : {}) }).totalEpochs;
     c.splitEpochs = c.splitEpochs.map((s) => Math.max(1, Math.round(s * ratio)));
     for (let i = 1; i < c.splitEpochs.length; i++) c.splitEpochs[i] = Math.max(c.splitEpochs[i], c.splitEpochs[i - 1] + 1);
   }
   if (v['steps-per-epoch'] !== undefined) c.stepsPerEpoch = intFlag(v, 'steps-per-epoch', 1, 1);
   if (v.lr !== undefined) c.lr = numFlag(v, 'lr', 0.025); // the range is validateSearchConfig's (one message)
-  if (v.branches !== undefined) c.branches = intFlag(v, 'branches', 2, 2);
+  if (v.branches !== undefined) {
+    const text = String(v.branches).trim();
+    const list = text.split(',').map((s) => (/^\d+$/.test(s.trim()) ? Number(s) : NaN));
+    if (!text || list.some((n) => !Number.isSafeInteger(n))) throw new UsageError(`--branches ${text}: expected a count like 2, or one per split level like 2,3`);
+    c.branches = list.length === 1 ? list[0] : list; // the ranges are validateSearchConfig's (one message)
+  }
   if (v.groups !== undefined) {
     const text = String(v.groups);
     c.groupSizes = text.split('+').map((s) => {
@@ -176,6 +196,24 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   // shrinkForNetwork); 16×16 ImageNet16 keeps its size
   if (v.downsample === undefined && c.dataset === 'imagenet16-120') c.downsample = 1;
   c.downsample = intFlag(v, 'downsample', c.downsample, 1);
+  if (v.resolution !== undefined) {
+    if (v.downsample !== undefined) throw new UsageError('--resolution and --downsample both set the image size; give one');
+    c.resolution = intFlag(v, 'resolution', 32, 4);
+    c.downsample = 1;
+  }
+  if (v['width-mult'] !== undefined) {
+    if (v.channels !== undefined) throw new UsageError('--width-mult and --channels both set the network width; give one');
+    const sp = getSpace(space);
+    if (!sp.channelsForWidthMult) throw new UsageError(`--width-mult: the ${space} space has no width multiplier (use --channels)`);
+    const w = Number(v['width-mult']);
+    try {
+      c.channels = sp.channelsForWidthMult(w);
+    } catch (e) {
+      throw new UsageError(`--width-mult ${String(v['width-mult'])}: ${(e as Error).message}`);
+    }
+  }
+  if (v['max-flops'] !== undefined) c.maxMacs = countFlag(v, 'max-flops');
+  if (v['max-params'] !== undefined) c.maxParams = countFlag(v, 'max-params');
   if (c.dataDir) c.dataDir = resolve(c.dataDir);
   try {
     validateSearchConfig(c);
@@ -183,6 +221,15 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
     throw new UsageError((e as Error).message);
   }
   return c;
+}
+
+/** A positive count such as 300000000, 3e8, 300M, 4.5k or 1G. */
+function countFlag(v: Record<string, unknown>, flag: string): number {
+  const text = String(v[flag]).trim();
+  const m = /^(\d+(?:\.\d+)?(?:e\d+)?)\s*([kKmMgG]?)$/.exec(text);
+  const n = m ? Number(m[1]) * ({ '': 1, k: 1e3, m: 1e6, g: 1e9 } as Record<string, number>)[m[2].toLowerCase()] : NaN;
+  if (!(n > 0 && Number.isFinite(n))) throw new UsageError(`--${flag} ${text}: expected a positive count like 300M, 3e8 or 4500000`);
+  return n;
 }
 
 function timestamp(): string {
@@ -294,11 +341,16 @@ export function summarize(r: SearchResult, outDir: string): string {
   lines.push('', `final architecture (selected by ${r.final.selectedBy}${r.final.oracle ? ' — an ORACLE pick from benchmark accuracies, not a search result' : ''}):`);
   lines.push(`  ${r.final.genotype}`);
   if (r.final.bench) lines.push(`  benchmark ${r.config.benchColumn}: ${r.final.bench[r.config.benchColumn]}`);
+  const fc = r.final.cost;
+  if (fc) lines.push(`  cost: ${fc.params} parameters, ${fc.macs} multiply-adds per image at ${fc.resolution}×${fc.resolution}`);
+  const picked = r.leaves.find((l) => l.node === r.final.node);
+  if (picked?.unconstrained) lines.push(`  (moved inside the budget from ${picked.unconstrained.genotype}: ${picked.unconstrained.cost.params} parameters, ${picked.unconstrained.cost.macs} multiply-adds)`);
   const rt = r.final.retrain;
   if (rt) {
     lines.push(`  retrained: test accuracy ${rt.testAccuracy.toFixed(2)} %  loss ${rt.testLoss.toFixed(4)}  ` +
       `(${rt.parameters} parameters, ${rt.seconds.toFixed(1)} s)`);
     lines.push(`  protocol: ${rt.protocol.description}`);
+    if (rt.latency) lines.push(`  latency (${r.device}, eval forward): ${rt.latency.map((l) => `batch ${l.batch} ${l.medianMs.toFixed(1)} ms`).join(', ')} (median of ${rt.latency[0]?.repeats}; wall-clock, machine load included)`);
   } else if (r.config.retrainEpochs === 0) {
     lines.push('  not retrained (--no-retrain)');
   }

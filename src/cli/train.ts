@@ -15,7 +15,7 @@ import { createBackend, describeBackend } from '../engine/select-backend.js';
 import type { Backend } from '../engine/index.js';
 import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { loadDataset } from '../data/load.js';
-import { NORMALIZATION, type Dataset, type Normalization } from '../data/dataset.js';
+import { NORMALIZATION, fitToResolution, type Dataset, type Normalization } from '../data/dataset.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { getSpace, SPACE_NAMES, DEFAULT_SPACE_NAME, type Genotype, type BenchTable } from '../spaces/registry.js';
 import { trainStandalone, DEFAULT_STANDALONE_PRESET, type StandaloneHyper, type StandaloneEpoch } from '../search/standalone.js';
@@ -61,6 +61,10 @@ const HELP = `usage: node run.js train --arch '<genotype>' [flags]
   --preset (darts)           paper (default): the DARTS/GM evaluation protocol — 600 epochs, batch 96, SGD 0.025
                              cosine to 0, wd 3e-4, clip 5, auxiliary head 0.4, drop-path 0.2, cutout 16, C 36, 20 cells;
                              quick: C 8, 5 cells, 2 epochs of batch 32 on 200 images
+  --space mobilenet          a MobileNet genotype: 21 op names, e.g. 3x3_MBConv3,5x5_MBConv6,zero,… (docs/mobilenet.md);
+                             --preset quick: width 0.25, 2 epochs of batch 64 on 2 000 images, SGD 0.1 cosine, wd 4e-5
+  --width-mult W             width multiplier (mobilenet: C = 32·W); replaces --channels
+  --resolution R             image side: zero-padded and shrunk (image folders: decoded) to R×R
   --aux-weight W             auxiliary-head loss weight (darts; 0: no head — needed for images other than 32×32)
   --bench FILE               NB201 table (CSV with arch_str, e.g. nb201.csv): add the genotype's row to the result
   --test-limit K             evaluate on only the first K test images
@@ -82,6 +86,8 @@ export interface TrainConfig extends CommonConfig {
   bench: string | undefined;
   testLimit: number | undefined;
   evalEvery: number;
+  /** --resolution: images padded and shrunk (or decoded, image-folder) to this side */
+  resolution: number | undefined;
   hyper: StandaloneHyper;
 }
 
@@ -90,6 +96,7 @@ export function readTrainConfig(argv: string[]): TrainConfig | 'help' {
   const { values, positionals } = parseFlags('train', argv, {
     ...COMMON_FLAGS,
     arch: { type: 'string' }, space: { type: 'string' }, preset: { type: 'string' }, bench: { type: 'string' }, 'aux-weight': { type: 'string' },
+    'width-mult': { type: 'string' }, resolution: { type: 'string' },
     'test-limit': { type: 'string' }, 'eval-every': { type: 'string' }, overwrite: { type: 'boolean' },
   });
   if (values.help) return 'help';
@@ -111,6 +118,13 @@ export function readTrainConfig(argv: string[]): TrainConfig | 'help' {
     dataset: 'fashion-mnist-embedded', channels: p.channels, cells: p.cells, batchSize: p.hyper.batchSize, epochs: p.hyper.epochs,
   });
   if (common.trainLimit === undefined && p.trainLimit !== undefined) common.trainLimit = p.trainLimit;
+  if (values['width-mult'] !== undefined) {
+    const sp = getSpace(space);
+    if (values.channels !== undefined) throw new UsageError('--width-mult and --channels both set the network width; give one');
+    if (!sp.channelsForWidthMult) throw new UsageError(`--width-mult: the ${space} space has no width multiplier (use --channels)`);
+    try { common.channels = sp.channelsForWidthMult(Number(values['width-mult'])); } catch (e) { throw new UsageError(`--width-mult ${String(values['width-mult'])}: ${(e as Error).message}`); }
+  }
+  const resolution = values.resolution === undefined ? undefined : intFlag(values, 'resolution', 32, 4);
   const testLimit = values['test-limit'] === undefined ? p.testLimit : intFlag(values, 'test-limit', 0, 1);
   const evalEvery = intFlag(values, 'eval-every', p.evalEvery, 0);
   if (values.out === '') throw new UsageError('--out: expected a folder name');
@@ -120,7 +134,7 @@ export function readTrainConfig(argv: string[]): TrainConfig | 'help' {
     out: values.out === undefined ? freshFolderName(join('runs', `train-${space}-${common.dataset}-${folderTimestamp()}`)) : String(values.out),
     overwrite: Boolean(values.overwrite),
     bench: values.bench === undefined ? undefined : String(values.bench),
-    testLimit, evalEvery,
+    testLimit, evalEvery, resolution,
     hyper: {
       ...p.hyper, epochs: common.epochs, batchSize: common.batchSize,
       ...(values['aux-weight'] === undefined ? {} : { auxWeight: floatFlag(values, 'aux-weight', 0) }),
@@ -180,8 +194,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const table = cfg.bench === undefined ? undefined : benchTable(cfg.bench);
 
   const limit = (n: number | undefined) => (n === undefined ? {} : { limit: n });
-  const train: Dataset = loadDataset(cfg.dataset, { dataDir: cfg.dataDir, split: 'train', ...limit(cfg.trainLimit) });
-  const test: Dataset = loadDataset(cfg.dataset, { dataDir: cfg.dataDir, split: 'test', ...limit(cfg.testLimit) });
+  const res = cfg.resolution === undefined ? {} : { resolution: cfg.resolution };
+  const fit = (ds: Dataset): Dataset => (cfg.resolution === undefined ? ds : fitToResolution(ds, cfg.resolution));
+  const train: Dataset = fit(loadDataset(cfg.dataset, { dataDir: cfg.dataDir, split: 'train', ...limit(cfg.trainLimit), ...res }));
+  const test: Dataset = fit(loadDataset(cfg.dataset, { dataDir: cfg.dataDir, split: 'test', ...limit(cfg.testLimit), ...res }));
   if (test.size === 0) throw new Error(`${cfg.dataset}: the test split has no images`);
   // the output folder before the training, so a bad --out cannot cost the run
   let out: string;
@@ -243,10 +259,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
         test: { accuracy: final.accuracy, loss: final.loss, images: final.count },
         train: { accuracy: result.history[result.history.length - 1].train.accuracy, loss: result.history[result.history.length - 1].train.loss },
         parameters,
+        ...(space.cost ? { cost: { ...space.cost(network.genotype, network, train.height), resolution: train.height } } : {}),
         config: {
           space: cfg.space, preset: cfg.preset, genotype: cfg.genotype, dataset: cfg.dataset, dataDir: cfg.dataDir ?? null,
           trainImages: train.size, testImages: test.size, trainLimit: cfg.trainLimit ?? null, testLimit: cfg.testLimit ?? null,
-          imageShape: [...imageShape], numClasses: train.numClasses, channels: cfg.channels, cells: cfg.cells,
+          imageShape: [...imageShape], numClasses: train.numClasses, channels: cfg.channels, cells: cfg.cells, resolution: cfg.resolution ?? null,
           seed: cfg.seed, device: cfg.device, evalEvery: cfg.evalEvery, stepsPerEpoch: sampler.batchesPerEpoch,
           hyper: result.hyper, augmentation: sampler.augment, normalization: { mean: [...normalization.mean], std: [...normalization.std] },
           out,
@@ -266,6 +283,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
       if (row) {
         const cols = Object.entries(row).filter(([c]) => c !== 'arch_str').map(([c, v]) => `${c} ${v}`).join(', ');
         console.log(`benchmark row (${cfg.bench}): ${cols}`);
+      }
+      if (space.cost) {
+        const k = space.cost(network.genotype, network, train.height);
+        console.log(`cost: ${k.params} parameters, ${k.macs} multiply-adds per image at ${train.height}×${train.width}`);
       }
       console.log(`wrote ${join(out, 'result.json')} and ${join(out, 'model.safetensors')}`);
     } finally {

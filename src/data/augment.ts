@@ -43,10 +43,14 @@ export interface AugmentDraw {
  *    trousers, shoes, bags) are left-right symmetric classes, so mirroring keeps the label; the pad
  *    value 0 is the images' own black background.
  *  - mnist: crop 28 with padding 4, no flip — a mirrored digit is not that digit (2, 3, 4, 5, 7, 9).
- * Unknown names get null (no augmentation) rather than a guess.
+ *  - image-folder (ImageNet-style folders, decoded at R×R): crop R with padding R/8 (at least 1), then
+ *    flip — the CIFAR ratio (4 on 32); the images come centre-cropped at R, so the shift is what varies.
+ * Unknown names get null (no augmentation) rather than a guess. `side`: the images' side (image-folder).
  */
-export function defaultAugmentation(datasetName: string): AugmentSpec | null {
+export function defaultAugmentation(datasetName: string, side?: number): AugmentSpec | null {
   switch (datasetName) {
+    case 'image-folder':
+      return { padding: Math.max(1, Math.round((side ?? 32) / 8)), flip: true, order: 'crop-flip' };
     case 'cifar10': case 'cifar100': case 'synthetic': case 'fashion-mnist': case 'fashion-mnist-embedded':
       return { padding: 4, flip: true, order: 'crop-flip' };
     case 'imagenet16-120':

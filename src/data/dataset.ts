@@ -139,7 +139,7 @@ export function channelStats(ds: Dataset): { mean: number[]; std: number[] } {
 /** The names the registry knows (see load.ts for the readers and synthetic.ts for the built-in set). */
 /** 'fashion-mnist-embedded' is the subset committed in data/fashion-mnist/ (the default of search,
  *  train and rank): the same bytes on every machine. */
-export const DATASET_NAMES = ['synthetic', 'fashion-mnist-embedded', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist', 'imagenet16-120'] as const;
+export const DATASET_NAMES = ['synthetic', 'fashion-mnist-embedded', 'cifar10', 'cifar100', 'fashion-mnist', 'mnist', 'imagenet16-120', 'image-folder'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];
 
 export interface Normalization { readonly mean: readonly number[]; readonly std: readonly number[] }
@@ -180,6 +180,11 @@ export const NORMALIZATION: Record<Exclude<DatasetName, 'synthetic'>, { gm: Norm
   mnist: {
     gm: { mean: [0.1307], std: [0.3081] },
     nb201: { mean: [0.1307], std: [0.3081] },
+  },
+  // ImageNet-style folders (src/data/readers/image-folder.ts): torchvision's ImageNet statistics
+  'image-folder': {
+    gm: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+    nb201: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
   },
 };
 
@@ -246,4 +251,17 @@ export function shrinkForNetwork(ds: Dataset, factor: number): Dataset {
   if (factor === 1 || ok) return downsampleDataset(ds, factor);
   const unit = 4 * factor;
   return downsampleDataset(padDataset(ds, Math.ceil(side / unit) * unit), factor);
+}
+
+/**
+ * The images at side `resolution` (`--resolution R`): zero-padded (centred, padDataset) to k·R with
+ * k = ⌈side / R⌉, then shrunk by k (area average, downsampleDataset). 28×28 Fashion-MNIST: R = 32 pads
+ * to 32×32; R = 16 pads to 32 and halves; R = 14 halves without padding. Images already at R×R are
+ * returned as they are; non-square images are padded to a square first.
+ */
+export function fitToResolution(ds: Dataset, resolution: number): Dataset {
+  if (!Number.isInteger(resolution) || resolution < 1) throw new DataError(`resolution: expected a positive integer, got ${resolution}`);
+  if (ds.height === resolution && ds.width === resolution) return ds;
+  const k = Math.max(1, Math.ceil(Math.max(ds.height, ds.width) / resolution));
+  return downsampleDataset(padDataset(ds, k * resolution), k);
 }

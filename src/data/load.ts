@@ -7,6 +7,11 @@ import { readCifar10, readCifar100 } from './readers/cifar.js';
 import { readFashionMnist, readMnist } from './readers/idx.js';
 import { readImageNet16 } from './readers/imagenet16.js';
 import { readEmbeddedFashionMnist, resolveFashionMnistDir } from './readers/embedded.js';
+import { readImageFolder } from './readers/image-folder.js';
+import { subsetDataset } from './dataset.js';
+
+/** image-folder's default side: ProxylessNAS's ImageNet resolution. */
+export const IMAGE_FOLDER_DEFAULT_RESOLUTION = 224;
 
 export interface LoadOptions {
   /** Folder with the distributed files. Default for fashion-mnist: /usr/share/datasets/fashion-mnist when
@@ -20,6 +25,10 @@ export interface LoadOptions {
   seed?: number;
   /** Number of images 'synthetic' generates before `limit` (default 5000 train / 1000 test). */
   syntheticSize?: number;
+  /** image-folder: the side images are decoded at (default IMAGE_FOLDER_DEFAULT_RESOLUTION); others ignore it. */
+  resolution?: number;
+  /** image-folder: told once how many files did not decode (they are skipped); default console.warn */
+  warn?: (message: string) => void;
 }
 
 export function isDatasetName(name: string): name is DatasetName {
@@ -54,5 +63,15 @@ export function loadDataset(name: DatasetName | string, opts: LoadOptions): Data
     }
     case 'mnist': return readMnist(opts.dataDir, readerOpts);
     case 'imagenet16-120': return readImageNet16(opts.dataDir, readerOpts);
+    case 'image-folder': {
+      if (opts.dataDir === undefined) throw new DataError('image-folder: --data-dir is required (the folder holding train/<class>/ and val/<class>/)');
+      const r = readImageFolder(opts.dataDir, { split: opts.split, resolution: opts.resolution ?? IMAGE_FOLDER_DEFAULT_RESOLUTION });
+      if (r.skipped.length) {
+        (opts.warn ?? console.warn)(`image-folder ${opts.split}: ${r.skipped.length} file(s) did not decode and were skipped (first: ${r.skipped[0].file}: ${r.skipped[0].reason})`);
+      }
+      // the files are listed class by class: a limit takes evenly spaced images, so every class stays
+      if (limit === undefined || limit >= r.dataset.size) return r.dataset;
+      return subsetDataset(r.dataset, Int32Array.from({ length: limit }, (_, i) => Math.floor((i * r.dataset.size) / limit)));
+    }
   }
 }

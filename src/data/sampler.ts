@@ -117,7 +117,7 @@ export class BatchSampler {
 
     let augment: AugmentSpec | null = null;
     if (opts.augment === true) {
-      augment = defaultAugmentation(ds.name);
+      augment = defaultAugmentation(ds.name, ds.height);
       if (augment === null) throw new DataError(`${where}: no default augmentation for dataset '${ds.name}'; pass an AugmentSpec`);
     } else if (opts.augment && typeof opts.augment === 'object') {
       augment = opts.augment;

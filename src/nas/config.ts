@@ -37,6 +37,10 @@ export interface SearchConfig {
   syntheticSize: number | null;
   /** shrink the images by this integer factor (1: as distributed); small presets trade resolution for speed */
   downsample: number;
+  /** image side of the search and its retraining (`--resolution`; image folders are decoded at it, other
+   *  sets padded and shrunk to it: fitToResolution); absent: as `downsample` gives. Optional so that the
+   *  configs of runs made before it existed still resume */
+  resolution?: number;
   channels: number;
   cells: number;
   batchSize: number;
@@ -46,9 +50,11 @@ export interface SearchConfig {
   stepsPerEpoch: number | null;
   splitEpochs: number[];
   totalEpochs: number;
-  /** children per split (NB201: 2; fewshot: one per op) */
-  branches: number;
-  /** group sizes of each split; null: as equal as possible, smaller first (2+3) */
+  /** children per split (NB201: 2; fewshot: one per op), or one count per split level (MobileNet, spec
+   *  §5.2: [2, 3], 6 leaves); read it through `branchesAt` */
+  branches: number | number[];
+  /** group sizes of every split; null: as equal as possible, smaller first (2+3). With several op
+   *  counts (MobileNet: 6 or 7) only decisions whose op count equals their sum are split */
   groupSizes: number[] | null;
   gmRepeats: number;
   gmMetric: GmMetric;
@@ -76,6 +82,11 @@ export interface SearchConfig {
   /** epochs of the final genotype's stand-alone retraining after selection (src/nas/retrain.ts);
    *  0: none (--no-retrain) */
   retrainEpochs: number;
+  /** `--max-flops`: most multiply-adds per image at the search resolution of the returned architecture
+   *  (src/nas/budget.ts; spaces with a cost model). Optional, as `resolution` */
+  maxMacs?: number;
+  /** `--max-params`: most parameters of the returned architecture */
+  maxParams?: number;
 }
 
 type PresetFields = Pick<SearchConfig, 'channels' | 'cells' | 'batchSize' | 'stepsPerEpoch' | 'splitEpochs' |
@@ -124,9 +135,10 @@ export function presetFields(preset: PresetName, base: BaseMethodName, method: S
 export function defaultSearchConfig(o: { space?: string; method?: SearchMethod; base?: BaseMethodName; preset?: PresetName } = {}): SearchConfig {
   const method = o.method ?? 'gm';
   const preset = o.preset ?? 'quick';
-  // the paper runs GM with second-order DARTS (spec §2.2); the small presets use first order
-  const base = o.base ?? (preset === 'paper' ? 'darts2' : 'darts');
   const space = getSpace(o.space ?? DEFAULT_SPACE_NAME);
+  // the paper runs GM with second-order DARTS (spec §2.2); the small presets use first order; a space
+  // may name its own (MobileNet: ProxylessNAS, spec §5.2)
+  const base = o.base ?? (space.defaultBase as BaseMethodName | undefined) ?? (preset === 'paper' ? 'darts2' : 'darts');
   return {
     space: space.name, method, base, preset, seed: 0, dataset: 'synthetic', dataDir: null,
     ...presetFields(preset, base, method),
@@ -136,6 +148,16 @@ export function defaultSearchConfig(o: { space?: string; method?: SearchMethod; 
     // the space's own presets (DARTS: spec §5.1, its paper preset selects by successive halving) replace the NB201 ones
     ...(space.searchPreset?.(preset, base, method) as Partial<SearchConfig> | null ?? {}), bench: null, benchColumn: 'cifar10_test',
   };
+}
+
+/** Children per split at split level `level` (0 = the root's split). */
+export function branchesAt(c: Pick<SearchConfig, 'branches'>, level: number): number {
+  return typeof c.branches === 'number' ? c.branches : c.branches[level];
+}
+
+/** The branching of every split level of `c`. */
+export function levelBranches(c: Pick<SearchConfig, 'branches' | 'splitEpochs'>): number[] {
+  return c.splitEpochs.map((_, level) => branchesAt(c, level));
 }
 
 /** Every check of a config; the message names the flag at fault. */
@@ -165,6 +187,10 @@ export function validateSearchConfig(c: SearchConfig): void {
   int('rsps-candidates', c.rspsCandidates, 1);
   int('halving-epochs', c.halvingEpochs, 1);
   int('downsample', c.downsample, 1);
+  if (c.resolution !== undefined) {
+    int('resolution', c.resolution, 4);
+    if (c.downsample !== 1) fail('resolution', `gives the image side itself; drop --downsample ${c.downsample}`);
+  }
   int('retrain-epochs', c.retrainEpochs, 0);
   int('path-tune-steps', c.pathTuneSteps, 0);
   if (c.lr !== null && !(c.lr > 0 && c.lr < 10)) fail('lr', `expected a learning rate in (0, 10), got ${c.lr}`);
@@ -181,22 +207,38 @@ export function validateSearchConfig(c: SearchConfig): void {
   if (c.method === 'oneshot' && c.splitEpochs.length) fail('split-epochs', 'a one-shot search does not split (drop --split-epochs or use --method gm|fewshot|random)');
   if (c.method !== 'oneshot' && !c.splitEpochs.length) fail('split-epochs', `--method ${c.method} needs at least one split epoch`);
   if (c.splitEpochs.length > numEdges) fail('split-epochs', `${c.splitEpochs.length} split levels, but ${space.title} has only ${numEdges} edges to split`);
+  // op counts of the decisions a split may pick (NB201 5, DARTS 7 or 8, MobileNet 6 or 7)
+  const opCounts = [...new Set(space.split.candidates(space.fullMask()).map((d) => space.decisions[d].ops.length))].sort((a, b) => a - b);
+  const branchList = typeof c.branches === 'number' ? [c.branches] : c.branches;
+  if (!Array.isArray(branchList) || branchList.length === 0) fail('branches', `expected a count like 2 or one per split level like 2,3, got ${JSON.stringify(c.branches)}`);
   if (c.method === 'fewshot') {
     if (c.splitEpochs.length !== 1) fail('split-epochs', 'few-shot splits one edge once (exhaustively); give exactly one split epoch');
     if (!Number.isInteger(c.fewshotEdge) || c.fewshotEdge < 0 || c.fewshotEdge >= space.rows) fail('fewshot-edge', `expected an edge id in 0..${space.rows - 1}, got ${c.fewshotEdge}`);
     const numOps = space.decisions[c.fewshotEdge].ops.length;
-    if (c.branches !== numOps) fail('branches', `few-shot splits exhaustively into ${numOps} (one op each); got ${c.branches}`);
+    if (c.branches !== numOps) fail('branches', `few-shot splits exhaustively into ${numOps} (one op each); got ${branchList.join(',')}`);
   } else if (c.method !== 'oneshot') {
-    const numOps = space.decisions[0].ops.length;
-    if (!Number.isInteger(c.branches) || c.branches < 2 || c.branches > numOps) fail('branches', `expected an integer in 2..${numOps}, got ${c.branches}`);
+    if (typeof c.branches !== 'number' && c.branches.length !== c.splitEpochs.length) {
+      fail('branches', `${c.branches.join(',')} gives ${c.branches.length} level(s) but --split-epochs ${c.splitEpochs.join(',')} has ${c.splitEpochs.length}; give one count per split level, or one count for all`);
+    }
+    const maxB = opCounts[0];
+    for (const b of branchList) {
+      if (!Number.isInteger(b) || b < 2 || b > maxB) fail('branches', `expected integers in 2..${maxB} (the fewest ops of a decision), got ${branchList.join(',')}`);
+    }
   }
   if (c.groupSizes) {
     if (c.method === 'fewshot' || c.method === 'oneshot') fail('groups', `only GM and random splits take group sizes (--method ${c.method})`);
-    if (c.groupSizes.length !== c.branches) fail('groups', `${c.groupSizes.length} sizes for --branches ${c.branches}`);
+    const differs = branchList.find((b) => b !== c.groupSizes!.length);
+    if (differs !== undefined) fail('groups', `${c.groupSizes.length} sizes for --branches ${branchList.join(',')} (the sizes apply to every split level)`);
     if (c.groupSizes.some((g) => !Number.isInteger(g) || g < 1)) fail('groups', `sizes must be positive integers, got ${c.groupSizes.join('+')}`);
     const total = c.groupSizes.reduce((a, b) => a + b, 0);
-    const numOps = space.decisions[0].ops.length;
-    if (total !== numOps) fail('groups', `sizes ${c.groupSizes.join('+')} add up to ${total}, an ${space.title} edge has ${numOps} ops`);
+    if (!opCounts.includes(total)) {
+      fail('groups', `sizes ${c.groupSizes.join('+')} add up to ${total}, ${opCounts.length > 1 ? `but ${space.title} decisions have ${opCounts.join(' or ')} ops` : `an ${space.title} edge has ${opCounts[0]} ops`}`);
+    }
+  }
+  for (const [flag, v] of [['max-flops', c.maxMacs], ['max-params', c.maxParams]] as const) {
+    if (v === undefined) continue;
+    if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) fail(flag, `expected a positive number, got ${v}`);
+    if (!space.cost) fail(flag, `the ${space.name} space has no cost model (parameters / multiply-adds); only spaces with one take a budget`);
   }
   if (c.select === 'bench' && !c.bench) fail('select', "'bench' (the oracle pick) needs --bench FILE");
   if (c.dataset !== 'synthetic' && c.syntheticSize !== null) {
@@ -205,11 +247,11 @@ export function validateSearchConfig(c: SearchConfig): void {
   }
 }
 
-/** The splits' group sizes for a config. */
-export function splitGroupSizes(c: SearchConfig): number[] {
+/** The group sizes of a split at `level` of a decision with `ops` ops (default: the first decision's). */
+export function splitGroupSizes(c: SearchConfig, level = 0, ops?: number): number[] {
   if (c.groupSizes) return c.groupSizes;
   const space = getSpace(c.space);
-  return space.split.groupSizes(space.decisions[0].ops.length, c.branches)[0];
+  return space.split.groupSizes(ops ?? space.decisions[0].ops.length, branchesAt(c, level))[0];
 }
 
 /** Fields that may differ between a run and its resumption (they do not change the result). */

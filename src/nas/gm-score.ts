@@ -38,9 +38,13 @@ export interface EdgeDistance {
   distance: number[][];
 }
 
-/** One candidate's gradient: per shared tensor its values (zeros for a tensor the pass did not reach)
- *  and its shape. */
-type Gradient = { data: Float32Array; shape: readonly number[] }[];
+/** One candidate's gradient: per shared tensor its values (null: the pass did not reach the tensor, so
+ *  its gradient is zero) and its shape. Single-path samples (ProxylessNAS, RSPS, GDAS) leave most of a
+ *  supernet's candidates unreached: skipping their zeros keeps 'cos' and 'l2' exactly as with the
+ *  zeros written out (a sum plus 0 is the sum) and saves reading and scanning them. */
+type Gradient = { data: Float32Array | null; shape: readonly number[] }[];
+
+const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** Distance between two gradients under `metric` (exported for tests). */
 export function gradientDistance(a: Gradient, b: Gradient, metric: GmMetric): number {
@@ -48,7 +52,13 @@ export function gradientDistance(a: Gradient, b: Gradient, metric: GmMetric): nu
     let dot = 0, na = 0, nb = 0;
     for (let t = 0; t < a.length; t++) {
       const x = a[t].data, y = b[t].data;
-      for (let i = 0; i < x.length; i++) { dot += x[i] * y[i]; na += x[i] * x[i]; nb += y[i] * y[i]; }
+      if (x && y) {
+        for (let i = 0; i < x.length; i++) { dot += x[i] * y[i]; na += x[i] * x[i]; nb += y[i] * y[i]; }
+      } else if (x) {
+        for (let i = 0; i < x.length; i++) na += x[i] * x[i];
+      } else if (y) {
+        for (let i = 0; i < y.length; i++) nb += y[i] * y[i];
+      }
     }
     // the reference adds 1e-6 to the product of the norms
     return 1 - dot / (Math.sqrt(na) * Math.sqrt(nb) + 1e-6);
@@ -57,7 +67,12 @@ export function gradientDistance(a: Gradient, b: Gradient, metric: GmMetric): nu
     let s = 0;
     for (let t = 0; t < a.length; t++) {
       const x = a[t].data, y = b[t].data;
-      for (let i = 0; i < x.length; i++) { const d = x[i] - y[i]; s += d * d; }
+      if (x && y) {
+        for (let i = 0; i < x.length; i++) { const d = x[i] - y[i]; s += d * d; }
+      } else if (x || y) {
+        const z = (x ?? y)!;
+        for (let i = 0; i < z.length; i++) s += z[i] * z[i];
+      }
     }
     return s;
   }
@@ -65,8 +80,9 @@ export function gradientDistance(a: Gradient, b: Gradient, metric: GmMetric): nu
   for (let t = 0; t < a.length; t++) {
     const shape = a[t].shape;
     if (shape.length < 2) continue;
-    const filters = shape[0], per = a[t].data.length / filters;
-    const x = a[t].data, y = b[t].data;
+    // per filter, a zero gradient still counts (1 − 0 per filter, as the reference's zeros)
+    const x = a[t].data ?? new Float32Array(sizeOf(shape)), y = b[t].data ?? new Float32Array(sizeOf(shape));
+    const filters = shape[0], per = x.length / filters;
     for (let f = 0; f < filters; f++) {
       let dot = 0, na = 0, nb = 0;
       for (let i = f * per; i < (f + 1) * per; i++) { dot += x[i] * y[i]; na += x[i] * x[i]; nb += y[i] * y[i]; }
@@ -89,7 +105,7 @@ export function distanceMatrix(grads: Gradient[], metric: GmMetric): number[][] 
 async function readGradient(params: Tensor[]): Promise<Gradient> {
   return Promise.all(params.map(async (p) => ({
     shape: p.shape,
-    data: p.grad ? await p.grad.data() : new Float32Array(p.size),
+    data: p.grad ? await p.grad.data() : null,
   })));
 }
 

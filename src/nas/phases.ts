@@ -5,7 +5,7 @@
 import type { Backend } from '../engine/index.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
-import { shrinkForNetwork, type Dataset } from '../data/dataset.js';
+import { shrinkForNetwork, fitToResolution, type Dataset } from '../data/dataset.js';
 import { splitTrainForSearch, type SearchSplit } from '../data/split.js';
 import type { AugmentSpec } from '../data/augment.js';
 import { createBaseMethod } from '../search/index.js';
@@ -14,6 +14,7 @@ import { deriveByPerturbation } from '../search/perturbation.js';
 import type { ImageShape } from '../search/batch.js';
 import { getSpace, type OpMask, type Genotype } from '../spaces/registry.js';
 import type { SearchConfig } from './config.js';
+import { configBudget, costFunction, withinBudget, fitToBudget, type GenotypeCost } from './budget.js';
 import type { RunStore } from './store.js';
 
 /** The data a search runs on: the training set and its weights/architecture halves. */
@@ -26,10 +27,17 @@ export interface SearchData {
   augment?: AugmentSpec;
 }
 
-/** The search data from a training set: shrunk by `c.downsample` (padded first where the shrunk side
- *  would not be a multiple of 4; shrinkForNetwork), split into halves (spec §2.1). */
+/** The images a search (and its retraining) sees: at `c.resolution` when set (fitToResolution), else
+ *  shrunk by `c.downsample` (padded first where the shrunk side would not be a multiple of 4;
+ *  shrinkForNetwork). */
+export function searchImages(c: Pick<SearchConfig, 'downsample' | 'resolution'>, ds: Dataset): Dataset {
+  return c.resolution !== undefined ? fitToResolution(ds, c.resolution) : shrinkForNetwork(ds, c.downsample);
+}
+
+/** The search data from a training set: its images as `searchImages` gives them, split into halves
+ *  (spec §2.1). */
 export function prepareSearchData(c: SearchConfig, trainSet: Dataset): SearchData {
-  const train = shrinkForNetwork(trainSet, c.downsample);
+  const train = searchImages(c, trainSet);
   if (train.size < 2 * c.batchSize) {
     throw new Error(`--train-limit/--dataset: ${train.size} training images are too few for two halves of --batch-size ${c.batchSize}`);
   }
@@ -188,6 +196,13 @@ export interface LeafResult {
   perturbation?: { alphaGenotype: string; baseAccuracy: number; drops: (number | null)[] };
   /** RSPS: the scored random candidates */
   candidates?: { genotype: string; accuracy: number; loss: number }[];
+  /** spaces with a cost model: parameters and multiply-adds of `genotype` at the search resolution */
+  cost?: GenotypeCost;
+  /** with a budget (--max-flops / --max-params): the method's own pick when it was over budget and
+   *  `genotype` is the nearest one within it (src/nas/budget.ts) */
+  unconstrained?: { genotype: string; cost: GenotypeCost };
+  /** with a budget: no genotype of this leaf's mask could be brought within it (never selected) */
+  overBudget?: boolean;
   history: EpochRecord[];
   seconds: number;
 }
@@ -212,8 +227,23 @@ export async function finishLeaf(c: SearchConfig, method: BaseMethod, data: Sear
   } else {
     derived = await method.derive({ valid: val, candidates: c.rspsCandidates });
   }
+  const space = method.space;
+  let genotype = derived.genotype;
+  let costs: Pick<LeafResult, 'cost' | 'unconstrained' | 'overBudget'> = {};
+  if (space.cost) {
+    const cost = costFunction(space, method.sizes, data.imageShape[1]);
+    const budget = configBudget(c);
+    costs = { cost: cost(genotype) };
+    if (budget && !withinBudget(costs.cost!, budget)) {
+      const fitted = fitToBudget(space, genotype, method.mask, derived.alpha ?? null, cost, budget);
+      costs = fitted
+        ? { cost: cost(fitted), unconstrained: { genotype: derived.genotypeString, cost: costs.cost! } }
+        : { ...costs, overBudget: true };
+      if (fitted) genotype = fitted;
+    }
+  }
   const sm = await method.evaluate(val, { arch: 'method', bn: leafBnMode(c) });
-  let m = await method.evaluate(val, { arch: derived.genotype, bn: leafBnMode(c) });
+  let m = await method.evaluate(val, { arch: genotype, bn: leafBnMode(c) });
   let untuned: { accuracy: number; loss: number } | undefined;
   if (c.pathTuneSteps > 0) {
     // the derived path alone, trained a few steps on the weights half before it is scored: closes most
@@ -222,17 +252,18 @@ export async function finishLeaf(c: SearchConfig, method: BaseMethod, data: Sear
     const batches = new BatchSampler(data.train, {
       batchSize: c.batchSize, seed: hashSeed(c.seed, PATH_TUNE_STREAM, node.id), sampling: 'independent', augment: true, indices: data.split.weights,
     });
-    await method.tunePath(derived.genotype, batches, { steps: c.pathTuneSteps, lr: c.lr ?? method.hyper.lr });
-    m = await method.evaluate(val, { arch: derived.genotype, bn: leafBnMode(c) });
+    await method.tunePath(genotype, batches, { steps: c.pathTuneSteps, lr: c.lr ?? method.hyper.lr });
+    m = await method.evaluate(val, { arch: genotype, bn: leafBnMode(c) });
   }
   return {
-    node: node.id, mask: method.space.maskToString(node.mask), genotype: derived.genotypeString,
+    node: node.id, mask: method.space.maskToString(node.mask), genotype: genotype === derived.genotype ? derived.genotypeString : space.formatGenotype(genotype),
     val: { accuracy: m.accuracy, loss: m.loss },
     ...(untuned ? { valUntuned: untuned } : {}),
     supernetVal: { accuracy: sm.accuracy, loss: sm.loss },
     ...(derived.alpha ? { alpha: derived.alpha } : {}),
     ...(derived.candidates ? { candidates: derived.candidates } : {}),
     ...(perturbation ? { perturbation } : {}),
+    ...costs,
     history, seconds,
   };
 }

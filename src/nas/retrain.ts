@@ -6,11 +6,12 @@
 import type { Backend } from '../engine/index.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
-import { shrinkForNetwork, type Dataset } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
 import { getSpace } from '../spaces/registry.js';
 import { trainStandalone, type StandaloneHyper, type StandaloneEpoch } from '../search/standalone.js';
 import type { SearchConfig } from './config.js';
-import type { SearchData } from './phases.js';
+import { searchImages, type SearchData } from './phases.js';
+import { measureLatency, type LatencyRow } from './latency.js';
 
 /**
  * NAS-Bench-201's stand-alone recipe (AutoDL-Projects 200E: nesterov SGD lr 0.1, momentum 0.9, weight
@@ -47,6 +48,9 @@ export interface RetrainResult {
   trainLoss: number;
   seconds: number;
   parameters: number;
+  /** forward latency of the retrained network on the search's backend, eval mode, batch 1 and 64
+   *  (median of 5; wall-clock on whatever else the machine runs) */
+  latency?: LatencyRow[];
   history: { epoch: number; lr: number; trainLoss: number; trainAccuracy: number; seconds: number }[];
 }
 
@@ -69,17 +73,18 @@ export interface RetrainOptions {
 export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult> {
   const c = o.config;
   if (!Number.isInteger(o.epochs) || o.epochs < 1) throw new Error(`--retrain-epochs: expected an integer >= 1, got ${o.epochs}`);
-  const test = shrinkForNetwork(o.test, c.downsample);
+  const test = searchImages(c, o.test);
   const shape = o.data.imageShape;
   if (test.channels !== shape[0] || test.height !== shape[1] || test.width !== shape[2]) {
     throw new Error(`retrain: test images ${test.channels}×${test.height}×${test.width} do not match the search's ${shape.join('×')}`);
   }
   const seed = o.seed ?? hashSeed(c.seed, RETRAIN_STREAM);
   // a space with its own evaluation protocol (DARTS: NetworkCIFAR with auxiliary head, drop-path,
-  // cutout, SGD 0.025 cosine, clip 5) retrains by it, fitted to the search's preset and images
+  // cutout, SGD 0.025 cosine, clip 5) retrains by it, fitted to the search's preset and images; others
+  // use one protocol for every search of the space, which the space may adjust (MobileNet: lr 0.025)
   const space = getSpace(c.space);
   const ev = space.evalProtocol?.(c.preset, shape, { C: c.channels, N: c.cells });
-  const hyper: StandaloneHyper = { ...(ev?.hyper ?? RETRAIN_HYPER), epochs: o.epochs };
+  const hyper: StandaloneHyper = { ...(ev?.hyper ?? { ...RETRAIN_HYPER, ...space.retrainHyper }), epochs: o.epochs };
   const channels = ev?.channels ?? c.channels, cells = ev?.cells ?? c.cells;
   const sampler = new BatchSampler(o.data.train, { batchSize: hyper.batchSize, seed, augment: true });
   const t0 = Date.now();
@@ -95,6 +100,7 @@ export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult>
   try {
     const last = run.history[run.history.length - 1];
     const parameters = run.network.parameters().reduce((s, p) => s + p.size, 0);
+    const latency = await measureLatency(o.backend, run.network, shape, [1, 64]);
     return {
       genotype: o.genotype,
       protocol: {
@@ -109,7 +115,7 @@ export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult>
       testAccuracy: last.eval!.accuracy, testLoss: last.eval!.loss,
       trainAccuracy: last.train.accuracy, trainLoss: last.train.loss,
       seconds: (Date.now() - t0) / 1000,
-      parameters,
+      parameters, latency,
       history: run.history.map((h) => ({ epoch: h.epoch, lr: h.lr, trainLoss: h.train.loss, trainAccuracy: h.train.accuracy, seconds: h.seconds })),
     };
   } finally {

@@ -13,6 +13,7 @@ export function loadSearchData(c: SearchConfig): SearchData {
     ...(c.dataDir !== null ? { dataDir: c.dataDir } : {}),
     ...(c.trainLimit !== null ? { limit: c.trainLimit } : {}),
     ...(c.syntheticSize !== null ? { syntheticSize: c.syntheticSize } : {}),
+    ...(c.resolution !== undefined ? { resolution: c.resolution } : {}),
     seed: 0,
   });
   return prepareSearchData(c, train);
@@ -21,5 +22,5 @@ export function loadSearchData(c: SearchConfig): SearchData {
 /** The dataset's test split, as distributed (the retraining shrinks it as the search's images were);
  *  the synthetic set's test split is its default 1 000 images. */
 export function loadSearchTestSet(c: SearchConfig): Dataset {
-  return loadDataset(c.dataset, { split: 'test', ...(c.dataDir !== null ? { dataDir: c.dataDir } : {}), seed: 0 });
+  return loadDataset(c.dataset, { split: 'test', ...(c.dataDir !== null ? { dataDir: c.dataDir } : {}), ...(c.resolution !== undefined ? { resolution: c.resolution } : {}), seed: 0 });
 }

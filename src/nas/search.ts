@@ -22,7 +22,7 @@ import { runSuccessiveHalving, successiveHalvingSchedule } from './halving.js';
 import { runPhasedHalving, checkHalvingProtocol } from './phased-halving.js';
 import type { HalvingProtocol } from '../spaces/space.js';
 import { gmEdgeDistance } from './gm-score.js';
-import { validateSearchConfig, RESUME_NEUTRAL_FIELDS, type SearchConfig } from './config.js';
+import { validateSearchConfig, RESUME_NEUTRAL_FIELDS, branchesAt, levelBranches, type SearchConfig } from './config.js';
 import {
   materializeNode, createNodeMethod, trainNodeEpochs, runLeafJob, checkpointName, nodeSeed, validationData,
   type SearchData, type NodeProgress, type NodeSchedule, type LeafResult, type ProgressListener,
@@ -30,6 +30,7 @@ import {
 import type { RunStore } from './store.js';
 import type { RetrainResult } from './retrain.js';
 import { localGenotypeTrainer, type GenotypeTrainer } from './genotype-training.js';
+import { configBudget, costFunction, checkBudgetFeasible, describeExcess, type GenotypeCost } from './budget.js';
 import type { Dataset } from '../data/dataset.js';
 import { sealJson } from '../io/sealed-json.js';
 
@@ -106,7 +107,7 @@ export interface SearchResult {
   splits: (SplitRecord & { edgeName: string; ops: string[] })[];
   leaves: (LeafResult & { bench?: Record<string, number | string> })[];
   failedLeaves: { node: number; error: string }[];
-  final: FinalPick & { bench?: Record<string, number | string>; retrain?: RetrainResult };
+  final: FinalPick & { bench?: Record<string, number | string>; retrain?: RetrainResult; cost?: GenotypeCost };
   timings: Record<string, number>;
   startedAt: string;
   finishedAt: string;
@@ -129,6 +130,10 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
     if (space.halvingProtocol) checkHalvingProtocol(space.halvingProtocol(c.halvingEpochs));
     else halvingSchedule(expectedLeafCount(c));
   }
+  // a budget no architecture meets must fail now (the sizes and resolution are the data's)
+  const budget = configBudget(c);
+  const sizes = { C: c.channels, N: c.cells, inputChannels: o.data.imageShape[0], numClasses: o.data.numClasses };
+  if (budget) checkBudgetFeasible(space, space.fullMask(), costFunction(space, sizes, o.data.imageShape[1]), budget);
   const log = o.onLog ?? (() => {});
   let state = o.resume ? await o.store.readState<RunState>() : null;
   if (o.resume) {
@@ -258,7 +263,7 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
         await time(`warmup.level${level}`, () => trainNodeEpochs(c, method, o.data, sched, progress, {
           store: o.store, phase: 'warmup', onProgress: o.onProgress, onEpochSaved: (p) => onEpochSaved(n.id, p),
         }));
-        const split = await time(`split.level${level}`, () => chooseSplit(c, method, o.data, n.id, o.onProgress));
+        const split = await time(`split.level${level}`, () => chooseSplit(c, method, o.data, n.id, o.onProgress, level));
         const isFinal = level === levels - 1;
         const children = tree.split(n.id, split.edge, split.groups, {
           criterion: c.method === 'gm' ? 'gm' : c.method === 'fewshot' ? 'fewshot' : 'random',
@@ -324,7 +329,10 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
     splits: tree.splits.map((s) => ({ ...s, edgeName: edgeName(space, s.edge), ops: space.enabledOps(tree.node(s.node).mask, s.edge).map((i) => space.decisions[s.edge].ops[i]) })),
     leaves: done.map((l) => { const b = benchOf(l.genotype); return b ? { ...l, bench: b } : l; }),
     failedLeaves: failed,
-    final: { ...final, ...(benchOf(final.genotype) ? { bench: benchOf(final.genotype) } : {}), ...(retrain ? { retrain } : {}) },
+    final: {
+      ...final, ...(benchOf(final.genotype) ? { bench: benchOf(final.genotype) } : {}), ...(retrain ? { retrain } : {}),
+      ...(space.cost ? { cost: costFunction(space, sizes, o.data.imageShape[1])(space.parseGenotype(final.genotype)) } : {}),
+    },
     timings: st.timings, startedAt: st.startedAt, finishedAt: new Date().toISOString(),
   };
   await o.store.writeText('result.json', sealJson(result));
@@ -368,18 +376,24 @@ interface SplitChoice {
 }
 
 /** Pick the edge and groups of a split (GM, few-shot or random). */
-export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: SearchData, node: number, onProgress?: ProgressListener): Promise<SplitChoice> {
+export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: SearchData, node: number, onProgress?: ProgressListener, level = 0): Promise<SplitChoice> {
   const space = method.space;
-  const unsplit = c.method === 'fewshot' ? space.unsplit(method.mask) : space.split.candidates(method.mask);
+  const branches = branchesAt(c, level);
+  // explicit --groups fix one size tuple: only decisions with that many ops can take it
+  const groupTotal = c.groupSizes ? c.groupSizes.reduce((a, b) => a + b, 0) : 0;
+  const unsplit = c.method === 'fewshot' ? space.unsplit(method.mask)
+    : space.split.candidates(method.mask).filter((d) => !c.groupSizes || space.decisions[d].ops.length === groupTotal);
   if (c.method === 'fewshot') {
     if (!unsplit.includes(c.fewshotEdge)) throw new Error(`--fewshot-edge ${c.fewshotEdge}: that edge is already split in node ${node}`);
     return { edge: c.fewshotEdge, groups: space.enabledOps(method.mask, c.fewshotEdge).map((o) => [o]), distance: null, cutScore: null };
   }
-  if (!unsplit.length) throw new Error(`node ${node} has no unsplit edge left (mask ${space.maskToString(method.mask)}); use fewer split levels`);
+  if (!unsplit.length) {
+    throw new Error(`node ${node} has no unsplit edge left${c.groupSizes ? ` with ${groupTotal} ops (--groups ${c.groupSizes.join('+')})` : ''} (mask ${space.maskToString(method.mask)}); use fewer split levels`);
+  }
   if (c.method === 'random') {
     const rng = new Rng(hashSeed(c.seed, RANDOM_SPLIT_STREAM, node));
     const edge = unsplit[rng.int(unsplit.length)];
-    const sizes = c.groupSizes ?? space.split.groupSizes(space.decisions[edge].ops.length, c.branches)[0];
+    const sizes = c.groupSizes ?? space.split.groupSizes(space.decisions[edge].ops.length, branches)[0];
     const perm = Array.from(rng.permutation(space.decisions[edge].ops.length));
     const groups: number[][] = [];
     let at = 0;
@@ -402,7 +416,7 @@ export async function chooseSplit(c: SearchConfig, method: BaseMethod, data: Sea
   // the space may allow several group-size tuples per op count (DARTS: (2,5) or (3,4)) and decisions of
   // different op counts (MobileNet: 6 or 7 ops per block); explicit --groups fix one tuple
   const choice = chooseSplitEdgeRagged(matrices.map((m) => ({ edge: m.edge, matrix: m.matrix })),
-    (n) => (c.groupSizes ? [c.groupSizes] : space.split.groupSizes(n, c.branches)), { criterion: c.edgeCriterion });
+    (n) => (c.groupSizes ? [c.groupSizes] : space.split.groupSizes(n, branches)), { criterion: c.edgeCriterion });
   const opsOf = (edge: number): number[] => matrices.find((m) => m.edge === edge)!.ops;
   const toOps = (edge: number, groups: number[][]): number[][] => groups.map((g) => g.map((i) => opsOf(edge)[i]));
   return {
@@ -437,14 +451,20 @@ export function halvingSchedule(leaves: number): ReturnType<typeof successiveHal
 }
 
 /** Leaves a complete search of `c` ends with: one per op for few-shot (its `branches`, checked by the
- *  config), branches^levels for GM/random. */
+ *  config), the product of the levels' branching for GM/random (2 then 3: 6). */
 export function expectedLeafCount(c: SearchConfig): number {
   if (!c.splitEpochs.length) return 1;
-  if (c.method === 'fewshot') return c.branches;
-  return c.branches ** c.splitEpochs.length;
+  if (c.method === 'fewshot') return branchesAt(c, 0);
+  return levelBranches(c).reduce((a, b) => a * b, 1);
 }
 
-async function selectFinal(c: SearchConfig, o: RunSearchOptions, leaves: LeafResult[]): Promise<FinalPick> {
+async function selectFinal(c: SearchConfig, o: RunSearchOptions, all: LeafResult[]): Promise<FinalPick> {
+  // a budget is a hard constraint: leaves that could not be brought within it do not compete
+  const leaves = all.filter((l) => !l.overBudget);
+  if (!leaves.length) {
+    const b = configBudget(c)!;
+    throw new Error(`--max-flops/--max-params: no leaf's architecture fits the budget (${all.map((l) => `leaf ${l.node}: ${l.cost ? describeExcess(l.cost, b) : 'no cost'}`).join('; ')})`);
+  }
   const pick = (scores: { node: number; genotype: string; score: number }[], higher: boolean, selectedBy: FinalPick['selectedBy']): FinalPick => {
     let best = scores[0];
     for (const s of scores) if (higher ? s.score > best.score : s.score < best.score) best = s;

@@ -51,7 +51,7 @@ function threadBackend(device: BackendKind, autotune: boolean, threads?: number)
 }
 
 function threadData(c: SearchConfig): SearchData {
-  const key = JSON.stringify([c.dataset, c.dataDir, c.trainLimit, c.syntheticSize, c.downsample, c.batchSize]);
+  const key = JSON.stringify([c.dataset, c.dataDir, c.trainLimit, c.syntheticSize, c.downsample, c.resolution, c.batchSize]);
   if (!data || key !== dataKey) { data = loadSearchData(c); dataKey = key; }
   return data;
 }

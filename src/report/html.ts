@@ -586,11 +586,21 @@ function finalSection(r: SearchResult): string {
         `<tr>${keys.map((k) => benchCell(f.bench![k])).join('')}</tr></table>`);
     }
   }
+  if (f.cost) {
+    // spaces with a cost model (MobileNet): what deployers ask for
+    parts.push(`<p class="cost">cost: <b>${escapeHtml(f.cost.params)}</b> parameters, <b>${escapeHtml(f.cost.macs)}</b> multiply-adds per image at ` +
+      `${escapeHtml(f.cost.resolution)}×${escapeHtml(f.cost.resolution)}` +
+      (r.config.maxMacs !== undefined || r.config.maxParams !== undefined
+        ? ` <span class="muted">(budget: ${[r.config.maxMacs !== undefined ? `≤ ${r.config.maxMacs} multiply-adds` : '', r.config.maxParams !== undefined ? `≤ ${r.config.maxParams} parameters` : ''].filter(Boolean).map(escapeHtml).join(', ')})</span>` : '') +
+      '</p>');
+  }
   if (f.retrain) {
     const rt = f.retrain;
     parts.push('<h3>Retrained stand-alone</h3>' +
       `<p>test accuracy <b>${escapeHtml(fmt(rt.testAccuracy, 2))} %</b>, loss ${escapeHtml(fmt(rt.testLoss, 4))}, ` +
       `${escapeHtml(rt.parameters)} parameters, ${escapeHtml(fmt(rt.seconds, 1))} s</p>` +
+      (rt.latency?.length ? `<p>latency (${escapeHtml(r.device)}, eval forward, median of ${escapeHtml(rt.latency[0].repeats)}): ` +
+        `${rt.latency.map((l) => `batch ${escapeHtml(l.batch)} ${escapeHtml(fmt(l.medianMs, 1))} ms`).join(', ')} <span class="muted">(wall-clock, machine load included)</span></p>` : '') +
       `<p class="muted">protocol: ${escapeHtml(rt.protocol.description)}</p>`);
   }
   if (f.halving?.rounds.length) {

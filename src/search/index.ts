@@ -1,4 +1,4 @@
-// One-shot base methods over the NB201 supernet: DARTS (1st / 2nd order), SNAS, RSPS, GDAS.
+// One-shot base methods over a space's supernet: DARTS (1st / 2nd order), SNAS, RSPS, GDAS, ProxylessNAS.
 export * from './batch.js';
 export * from './metrics.js';
 export * from './presets.js';
@@ -8,10 +8,12 @@ export { Darts } from './darts.js';
 export { Snas } from './snas.js';
 export { Rsps } from './rsps.js';
 export { Gdas } from './gdas.js';
+export { Proxyless } from './proxyless.js';
 import { Darts } from './darts.js';
 import { Snas } from './snas.js';
 import { Rsps } from './rsps.js';
 import { Gdas } from './gdas.js';
+import { Proxyless } from './proxyless.js';
 import type { BaseMethod, BaseMethodOptions } from './method.js';
 import { BASE_METHOD_NAMES, isBaseMethodName, type BaseMethodName } from './presets.js';
 
@@ -24,6 +26,7 @@ export function createBaseMethod(name: BaseMethodName | string, o: BaseMethodOpt
     case 'snas': return new Snas(o);
     case 'rsps': return new Rsps(o);
     case 'gdas': return new Gdas(o);
+    case 'proxyless': return new Proxyless(o);
   }
 }
 export * from './standalone.js';

@@ -277,7 +277,7 @@ export abstract class BaseMethod {
       opt.zeroGrad();
       const sample = this.sampleArch({ withGrad: false, alphaHost });
       const logits = this.supernet.forward(train.x, sample);
-      const loss = crossEntropy(logits, train.y);
+      const loss = crossEntropy(logits, train.y, this.hyper.labelSmoothing);
       backward(loss);
       this.applyZeroGradSemantics();
       clipGradNorm(this.weightParams, this.hyper.gradClip);

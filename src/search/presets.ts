@@ -3,7 +3,7 @@
 // schedules (cosine learning rate stepped once per epoch; linear temperature).
 import { cosineLr } from '../engine/index.js';
 
-export const BASE_METHOD_NAMES = ['darts', 'darts2', 'snas', 'rsps', 'gdas'] as const;
+export const BASE_METHOD_NAMES = ['darts', 'darts2', 'snas', 'rsps', 'gdas', 'proxyless'] as const;
 export type BaseMethodName = (typeof BASE_METHOD_NAMES)[number];
 
 export interface BaseMethodHyper {
@@ -41,13 +41,15 @@ export interface BaseMethodHyper {
    * moving it (single-path methods: RSPS, GDAS). false: such parameters are left alone (torch ≥ 2.0).
    */
   torch1ZeroGrad: boolean;
+  /** label smoothing of the weight step's cross-entropy (0: none; ProxylessNAS 0.1) */
+  labelSmoothing: number;
 }
 
 const GM_COMMON = {
   batchSize: 48, lr: 0.025, lrMin: 0.001, momentum: 0.9, nesterov: true, weightDecay: 5e-4, gradClip: 5,
   archLr: 3e-4, archBetas: [0.5, 0.999] as [number, number], archWeightDecay: 1e-3,
   alphaInitMean: 0, alphaInitStd: 1e-3, tauMax: 1, tauMin: 0.1, trackCellStats: true, unrolledR: 0.01,
-  selectionCandidates: 200, torch1ZeroGrad: true,
+  selectionCandidates: 200, torch1ZeroGrad: true, labelSmoothing: 0,
 };
 
 export const BASE_METHOD_PRESETS: Readonly<Record<BaseMethodName, Readonly<BaseMethodHyper>>> = Object.freeze({
@@ -60,6 +62,12 @@ export const BASE_METHOD_PRESETS: Readonly<Record<BaseMethodName, Readonly<BaseM
   rsps: { ...GM_COMMON, epochs: 90, weightDecay: 1e-4, trackCellStats: false },
   // spec §2.5 (ADL GDAS.config): 250 epochs, batch 64, τ 10 → 0.1
   gdas: { ...GM_COMMON, epochs: 250, batchSize: 64, tauMax: 10, tauMin: 0.1 },
+  // spec §5.2 (ProxylessNAS-GM): SGD 0.025 cosine, wd 4e-5, label smoothing 0.1; α Adam 1e-3, betas
+  // (0, 0.999), no decay; α ~ N(0, 1e-3²); warmup 40 + 120 epochs (splits at 40 and 80)
+  proxyless: {
+    ...GM_COMMON, epochs: 160, weightDecay: 4e-5, labelSmoothing: 0.1,
+    archLr: 1e-3, archBetas: [0, 0.999], archWeightDecay: 0, alphaInitMean: 0, alphaInitStd: 1e-3,
+  },
 });
 
 export function isBaseMethodName(s: string): s is BaseMethodName {
@@ -78,9 +86,10 @@ export function resolveHyper(name: BaseMethodName, overrides: Partial<BaseMethod
   for (const k of ['batchSize', 'epochs', 'selectionCandidates'] as const) {
     if (!Number.isInteger(h[k])) throw new Error(`${name}: ${k} must be an integer, got ${h[k]}`);
   }
-  for (const k of ['lrMin', 'momentum', 'weightDecay', 'archLr', 'archWeightDecay', 'alphaInitStd'] as const) {
+  for (const k of ['lrMin', 'momentum', 'weightDecay', 'archLr', 'archWeightDecay', 'alphaInitStd', 'labelSmoothing'] as const) {
     if (!(h[k] >= 0 && Number.isFinite(h[k]))) throw new Error(`${name}: ${k} must be a non-negative number, got ${h[k]}`);
   }
+  if (!(h.labelSmoothing < 1)) throw new Error(`${name}: labelSmoothing must be in [0, 1), got ${h.labelSmoothing}`);
   if (h.tauMin > h.tauMax) throw new Error(`${name}: tauMin ${h.tauMin} exceeds tauMax ${h.tauMax}`);
   if (h.nesterov && h.momentum <= 0) throw new Error(`${name}: nesterov needs momentum > 0`);
   return h;

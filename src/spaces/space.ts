@@ -242,6 +242,14 @@ export interface SearchSpace {
   searchPreset?(preset: string, base: string, method: string): Record<string, unknown> | null;
   /** overrides of a base method's hyper-parameters in this space (weight decay, nesterov, τ, α init) */
   methodHyper?(base: string): Record<string, number | boolean>;
+  /** changes to the search's final stand-alone retraining recipe (src/nas/retrain.ts RETRAIN_HYPER,
+   *  NB201's) for this space (absent: the recipe as it is) */
+  readonly retrainHyper?: Readonly<Partial<TrainingHyper>>;
+  /** the base method a search uses when none is given (absent: darts; darts2 with the paper preset) */
+  readonly defaultBase?: string;
+  /** the interface's C for a width multiplier (`--width-mult`; absent: the space has none, use
+   *  --channels); throws when the multiplier gives no valid C */
+  channelsForWidthMult?(widthMult: number): number;
 
   // ---- evaluation of architectures (absent: NB201's stand-alone recipe, src/nas/retrain.ts) ----
   /** the space's evaluation protocol for a search of `preset` on images of `imageShape` whose
@@ -262,6 +270,10 @@ export interface SearchSpace {
   /** a supernet checkpoint; `extra` tensors (α, optimizer state) are appended under their own names */
   encodeSupernet(s: SpaceSupernet, extra?: SafetensorsInput[], metadata?: Record<string, string>): Promise<Uint8Array>;
   decodeSupernet(be: Backend, rng: EngineRng, bytes: Uint8Array, source: string): { supernet: SpaceSupernet; metadata: Record<string, string>; extra: Map<string, DecodedTensor> };
+
+  /** parameters and multiply-adds of a genotype's stand-alone network on square inputs of side
+   *  `resolution` (absent: no cost model, so --max-flops / --max-params do not apply) */
+  cost?(g: Genotype, sizes: SpaceSizes, resolution: number): { params: number; macs: number };
 
   /** the genotype as cell DAGs, one per decision group, for drawings (absent: a table by decision) */
   describeGenotype?(g: Genotype): CellDag[];

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { readImageFolder, resizeCenterCrop, decodeImage } from '../../src/data/readers/image-folder.js';
+import { loadDataset } from '../../src/data/load.js';
+import { defaultAugmentation } from '../../src/data/augment.js';
+import { BatchSampler } from '../../src/data/sampler.js';
 
 let root = '';
 test.before.each(() => { root = mkdtempSync(join(tmpdir(), 'gmnas-imgfolder-')); });
@@ -126,6 +129,26 @@ test('errors: empty class, all-broken class, missing train/ or val/, val class u
   assert.throws(() => readImageFolder(root, { split: 'test', resolution: 4, cacheDir: null }), /val not found/);
   assert.throws(() => readImageFolder(join(root, 'nope'), { split: 'train', resolution: 4 }), /nope is not a directory; set --data-dir/);
   assert.throws(() => readImageFolder(root, { split: 'train', resolution: 0 }), /--resolution 0/);
+});
+
+test('registered as --dataset image-folder: loadDataset at a resolution, a warning for skipped files, limits keep every class', () => {
+  makeFolder();
+  const warnings: string[] = [];
+  const ds = loadDataset('image-folder', { dataDir: root, split: 'train', resolution: 4, warn: (m) => warnings.push(m) });
+  const direct = readImageFolder(root, { split: 'train', resolution: 4, cacheDir: null }).dataset;
+  assert.is(ds.name, 'image-folder');
+  assert.equal([ds.size, ds.height], [4, 4]);
+  assert.equal(ds.images, direct.images);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /1 file\(s\) did not decode/);
+  // 4 images listed cats, cats, cats, dogs: a limit of 2 takes images 0 and 2 — still only cats here, but
+  // evenly spaced (a first-K cut of a class-sorted listing would lose whole classes on real folders)
+  const two = loadDataset('image-folder', { dataDir: root, split: 'train', resolution: 4, limit: 2, warn: () => {} });
+  assert.equal(two.images, Uint8Array.from([...direct.images.subarray(0, 48), ...direct.images.subarray(96, 144)]));
+  assert.throws(() => loadDataset('image-folder', { split: 'train' }), /--data-dir is required/);
+  // the sampler's default augmentation for it: crop R with padding R/8, flip
+  assert.equal(defaultAugmentation('image-folder', 32), { padding: 4, flip: true, order: 'crop-flip' });
+  assert.equal(new BatchSampler(ds, { batchSize: 2, seed: 0, augment: true }).augment, { padding: 1, flip: true, order: 'crop-flip' });
 });
 
 test.run();

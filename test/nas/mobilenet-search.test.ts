@@ -17,7 +17,7 @@ const space = getSpace('mobilenet');
 test('GM + DARTS on mobilenet: one split of a block into groups of its own op count, leaves inside their masks', async () => {
   const c: SearchConfig = {
     ...defaultSearchConfig({ space: 'mobilenet', method: 'gm', preset: 'tiny', base: 'darts' }),
-    seed: 5, syntheticSize: 64, splitEpochs: [1], totalEpochs: 2, gmRepeats: 1, retrainEpochs: 0, select: 'supernet-val-acc', valBatches: 1,
+    seed: 5, syntheticSize: 64, splitEpochs: [1], branches: 2, totalEpochs: 2, gmRepeats: 1, retrainEpochs: 0, select: 'supernet-val-acc', valBatches: 1,
   };
   const data = prepareSearchData(c, generateSynthetic({ split: 'train', size: 64, seed: 0 }));
   const r = await runSearch({ config: c, backend: new CpuBackend(), data, store: new MemoryStore(), deviceName: 'cpu' });
@@ -33,6 +33,31 @@ test('GM + DARTS on mobilenet: one split of a block into groups of its own op co
     const g = space.parseGenotype(l.genotype);
     assert.ok(space.maskAdmits(mask, g), `leaf ${l.node}: ${l.genotype} outside ${l.mask}`);
     assert.is(space.enabledOps(mask, s.edge).length, opsOfBlock.length === 7 ? (l.node === r.tree.nodes[0].children[0] ? s.groups[0].length : s.groups[1].length) : 3);
+  }
+  assert.ok(r.leaves.some((l) => l.genotype === r.final.genotype));
+});
+
+test('GM + ProxylessNAS on mobilenet, 2 then 3 branches: 6 leaves, three groups at level 1, leaves inside their masks', async () => {
+  const c: SearchConfig = {
+    ...defaultSearchConfig({ space: 'mobilenet', method: 'gm', preset: 'tiny' }),
+    seed: 7, syntheticSize: 64, batchSize: 4, retrainEpochs: 0, select: 'val-acc',
+  };
+  assert.is(c.base, 'proxyless');
+  const data = prepareSearchData(c, generateSynthetic({ split: 'train', size: 64, seed: 0 }));
+  const r = await runSearch({ config: c, backend: new CpuBackend(), data, store: new MemoryStore(), deviceName: 'cpu' });
+  assert.equal(r.splits.map((s) => s.groups.length), [2, 3, 3]);
+  for (const s of r.splits) {
+    const n = space.decisions[s.edge].ops.length;
+    const sizes = s.groups.map((g) => g.length).sort();
+    assert.equal(sizes, s.groups.length === 2 ? (n === 7 ? [3, 4] : [3, 3]) : (n === 7 ? [2, 2, 3] : [2, 2, 2]));
+    assert.equal(s.groups.flat().sort(), [...space.decisions[s.edge].ops].sort());
+  }
+  // the two level-1 nodes split blocks other than the root's
+  assert.ok(r.splits.slice(1).every((s) => s.edge !== r.splits[0].edge));
+  assert.is(r.leaves.length, 6);
+  for (const l of r.leaves) {
+    assert.ok(space.maskAdmits(space.parseMask(l.mask), space.parseGenotype(l.genotype)), `leaf ${l.node}: ${l.genotype} outside ${l.mask}`);
+    assert.ok(l.alpha && l.alpha.length === space.rows * space.cols);
   }
   assert.ok(r.leaves.some((l) => l.genotype === r.final.genotype));
 });

@@ -177,6 +177,21 @@ test('oracle picks are labelled, bench values and halving rounds are shown; spli
   assertBalanced(oh);
 });
 
+test('cost-model figures and the retrained latency are shown with the budget', async () => {
+  const r = clone(await realResult());
+  r.final.cost = { params: 285346, macs: 399400, resolution: 16 };
+  r.config.maxMacs = 500000;
+  const html = renderReport(r);
+  assert.ok(html.includes('<b>285346</b> parameters, <b>399400</b> multiply-adds per image at 16×16'));
+  assert.ok(html.includes('budget: ≤ 500000 multiply-adds'));
+  assert.not.ok(renderReport(clone(await realResult())).includes('class="cost"'));
+  if (r.final.retrain) {
+    r.final.retrain.latency = [{ batch: 1, medianMs: 3.25, repeats: 5 }, { batch: 64, medianMs: 40, repeats: 5 }];
+    assert.ok(renderReport(r).includes('batch 1 3.3 ms, batch 64 40.0 ms'));
+  }
+  assertBalanced(html);
+});
+
 test('heatmapSvg and lineChartSvg on their own', () => {
   const svg = heatmapSvg([[0, 0.25], [0.25, 0]], ['<a>', 'b'], { precision: 2, groups: [[0], [1]], title: 'x & y', legend: false });
   assert.ok(svg.startsWith('<svg class="heatmap"'));

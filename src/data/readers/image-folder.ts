@@ -229,7 +229,7 @@ export function readImageFolder(root: string, opts: ImageFolderOptions): ImageFo
   const cacheDir = opts.cacheDir === undefined ? join(root, '.gmnas-cache') : opts.cacheDir;
   const cachePath = cacheDir === null ? null : join(cacheDir, `imagefolder-${opts.split}-${R}-${cacheKey(listing, opts.split, R)}.u8`);
   const make = (labels: Int32Array, pixels: Uint8Array): Dataset => makeDataset({
-    name: 'imagefolder', channels: 3, height: R, width: R, numClasses: listing.classes.length, size: labels.length,
+    name: 'image-folder', channels: 3, height: R, width: R, numClasses: listing.classes.length, size: labels.length,
     images: pixels, labels, mean: IMAGENET_MEAN, std: IMAGENET_STD, classNames: listing.classes,
   });
   const cached = cachePath ? readCache(cachePath, R, listing.classes) : null;

@@ -6,12 +6,12 @@
 // docs/mobilenet.md describes the formats.
 import { Tensor, add, mul } from '../../engine/index.js';
 import type { Backend, Rng as EngineRng } from '../../engine/index.js';
-import type { SearchSpace, Decision, OpMask, Genotype, ArchSample, SpaceNetwork, SpaceSupernet, SplitRules, NetworkBuildOptions, SupernetBuildOptions } from '../space.js';
+import type { TrainPresetSpec, SpaceSizes, SearchSpace, Decision, OpMask, Genotype, ArchSample, SpaceNetwork, SpaceSupernet, SplitRules, NetworkBuildOptions, SupernetBuildOptions } from '../space.js';
 import { assertGenotypeShape } from '../space.js';
 import { decodeSafetensors, type SafetensorsInput } from '../../io/safetensors.js';
 import { loadModuleState } from '../../engine/index.js';
 import { MOBILE_OPS } from './ops.js';
-import { macroLayout } from './layout.js';
+import { macroLayout, FIRST_CONV_WIDTH } from './layout.js';
 import { parseGenotype as parseMobileGenotype, formatGenotype as formatMobileGenotype } from './genotype.js';
 import { encodeMobileNetCheckpoint, decodeMobileNetCheckpoint, MOBILENET_FORMAT } from './checkpoint.js';
 import {
@@ -20,8 +20,9 @@ import {
 } from './mask.js';
 import {
   MobileNetSpaceNetwork, MobileNetSpaceSupernet, genotypeOps, encodeMobileSupernet, decodeMobileSupernet, mobileSupernetMetadata,
-  MOBILENET_SUPERNET_FORMAT,
+  MOBILENET_SUPERNET_FORMAT, widthMultOf,
 } from './space-modules.js';
+import { mobileNetCost } from './cost.js';
 
 const decisions: readonly Decision[] = Object.freeze(macroLayout(1).blocks.map((b) => Object.freeze({
   index: b.index, key: `block:${b.index}`, group: `stage${b.stage + 1}`, ops: Object.freeze(BLOCK_OPS[b.index].map((j) => MOBILE_OPS[j])),
@@ -38,6 +39,54 @@ const split: SplitRules = Object.freeze({
   },
   edgeCriterion: 'min-intra' as const,
 });
+
+/** Stand-alone training (`run.js train --space mobilenet`): 'quick' is seconds-per-epoch on a CPU
+ *  (width 0.25, 2 epochs of batch 64 on 2 000 images, nesterov SGD 0.025 cosine to 0 — 0.1 is unstable
+ *  at this size, see retrainHyper —, wd 4e-5 as §5.2, no clipping); ProxylessNAS's full ImageNet
+ *  protocol is not reproduced here. */
+const TRAIN_PRESETS: Readonly<Record<string, TrainPresetSpec>> = Object.freeze({
+  quick: {
+    hyper: { epochs: 2, batchSize: 64, lr: 0.025, lrMin: 0, momentum: 0.9, nesterov: true, weightDecay: 4e-5, gradClip: 0 },
+    channels: 8, cells: 1, trainLimit: 2000, testLimit: 1000, evalEvery: 1,
+  },
+});
+
+/**
+ * Search presets (GM + ProxylessNAS by default, `defaultBase`):
+ *  - paper (spec §5.2): width 1.0 (C = 32), batch 512, warmup 40 epochs, splits at 40 and 80 with 2 then
+ *    3 branches (6 sub-supernets), 160 epochs in all (40 + 120 of search), children inherit weights
+ *    (no restart), R = 100; ImageNet-style data (`--dataset image-folder`, 224×224 by default);
+ *  - quick: the whole pipeline in minutes on this machine's CPU on the embedded Fashion-MNIST
+ *    (docs/mobilenet.md has the measured figures);
+ *  - tiny: seconds, for tests (width 0.125, 8×8 images, one step per epoch).
+ * Few-shot splits block 0 into its 6 ops; one-shot does not split.
+ */
+function mobileSearchPreset(preset: string, _base: string, method: string): Record<string, unknown> | null {
+  const levels = (gm: number[]): { splitEpochs: number[]; branches?: number[] } =>
+    (method === 'oneshot' ? { splitEpochs: [] } : method === 'fewshot' ? { splitEpochs: [0] } : { splitEpochs: gm, branches: [2, 3] });
+  if (preset === 'paper') {
+    return {
+      channels: 32, cells: 1, batchSize: 512, stepsPerEpoch: null, ...levels([40, 80]), totalEpochs: 160,
+      gmRepeats: 100, valBatches: null, rspsCandidates: 200, trainLimit: null, syntheticSize: null, halvingEpochs: 10, downsample: 1, lr: null,
+      restart: false, retrainEpochs: 300, pathTuneSteps: 0,
+    };
+  }
+  if (preset === 'quick') {
+    return {
+      channels: 8, cells: 1, batchSize: 64, stepsPerEpoch: 20, ...levels([2, 4]), totalEpochs: 8,
+      gmRepeats: 2, valBatches: 4, rspsCandidates: 8, trainLimit: null, syntheticSize: 1000, halvingEpochs: 1, downsample: 2, lr: null,
+      restart: false, retrainEpochs: 2, pathTuneSteps: 20,
+    };
+  }
+  if (preset === 'tiny') {
+    return {
+      channels: 4, cells: 1, batchSize: 8, stepsPerEpoch: 1, ...levels([1, 2]), totalEpochs: 3,
+      gmRepeats: 1, valBatches: 1, rspsCandidates: 2, trainLimit: null, syntheticSize: 64, halvingEpochs: 1, downsample: 4, lr: null,
+      restart: false, retrainEpochs: 1, pathTuneSteps: 1,
+    };
+  }
+  return null;
+}
 
 function derive(alpha: ArrayLike<number>, mask: OpMask): Genotype {
   assertMobileMask(mask);
@@ -130,6 +179,24 @@ export const mobilenetSpace: SearchSpace = Object.freeze({
   },
   replaceDecisionOp,
   split,
+  // spec §5.2 (ProxylessNAS-GM): weight decay 4e-5 and label smoothing 0.1 for the weight steps, whatever
+  // the base method; the ProxylessNAS method's own preset (src/search/presets.ts) has the α settings
+  methodHyper: () => ({ weightDecay: 4e-5, labelSmoothing: 0.1 }),
+  defaultBase: 'proxyless',
+  trainPresets: TRAIN_PRESETS,
+  // measured 2026-12-06 (width 0.25, 16×16 Fashion-MNIST, batch 64, 100 steps): lr 0.1 is unstable
+  // (loss 5.1 → 2.7, 15 %), lr 0.025 learns (2.47 → 2.14, 26 %); wd as §5.2
+  retrainHyper: { lr: 0.025, weightDecay: 4e-5 },
+  cost: (g: Genotype, sizes: SpaceSizes, resolution: number) => {
+    checkSingleOpGenotype(g);
+    return mobileNetCost(genotypeOps(g), { widthMult: widthMultOf(sizes.C), inputChannels: sizes.inputChannels, numClasses: sizes.numClasses }, resolution);
+  },
+  searchPreset: mobileSearchPreset,
+  channelsForWidthMult: (w: number): number => {
+    const C = FIRST_CONV_WIDTH * w;
+    if (!(w > 0) || !Number.isInteger(C)) throw new Error(`width multiplier ${w}: must be a positive multiple of 1/${FIRST_CONV_WIDTH} (0.125, 0.25, 0.5, 0.75, 1, …)`);
+    return C;
+  },
   checkpointFormats: { network: MOBILENET_FORMAT, supernet: MOBILENET_SUPERNET_FORMAT },
   encodeNetwork: (net: SpaceNetwork, metadata?: Record<string, string>) => encodeMobileNetCheckpoint(asNetwork(net).inner, metadata),
   decodeNetwork: (be: Backend, rng: EngineRng, bytes: Uint8Array, source: string) => {

@@ -1,0 +1,185 @@
+// ProxylessNAS (Cai et al., ICLR 2019) as a base method, on the SearchSpace interface alone: binary
+// gates ('two' mode). Written for the MobileNet space (spec §5.2) but nothing here knows a space: a
+// decision is a row of α, its candidates the enabled columns of the mask.
+//
+//   weight step  one op per decision drawn from p = softmax(α) over its enabled ops (a single path, no
+//                weights tensor); cross-entropy with label smoothing (hyper.labelSmoothing, 0.1 on this
+//                method); SGD as every base method.
+//   α step       per decision two distinct ops a, b drawn from p without replacement; one made active
+//                with probability q = softmax(α_a, α_b); binary gates g (1 on the active op, 0 on the
+//                other) are the sample's weights [rows, cols] and carry the gradient. The block computes
+//                g_a·op_a(x) + g_b·op_b(x): the inactive op's output enters with weight 0, so its
+//                parameters get no gradient and ProxylessNAS's detach changes nothing but compute (the
+//                weights are frozen in this step anyway). From the gate gradients G:
+//                    ∂L/∂α_i = Σ_j G_j q_j (δ_ij − q_i),  i, j ∈ {a, b}
+//                then Adam (lr 1e-3, betas (0, 0.999)) and the two sampled α shifted by one offset so
+//                that Σ exp over them is what it was (the other ops' probabilities do not move).
+//                A decision whose active op is a no-op (the space's 'zero': it runs nothing) gets no α
+//                gradient, as ProxylessNAS (grad None there); a decision with one enabled op runs it at
+//                gate 1 and learns nothing. The α loss is plain cross-entropy, as ProxylessNAS's.
+//   order        weight step, then α step, both from the α read at the start of the step (as GDAS).
+//   derive       argmax of the masked α (the space's derive).
+//
+// Host round trips per step: α read (30–150 floats), and in an α step the gate gradients read, α read
+// after Adam and written back rescaled.
+//
+// Where we differ from ProxylessNAS: α is one [rows, cols] tensor with one Adam, so a decision with no
+// gradient this step still has its second moment decayed (β1 = 0 makes its update exactly 0, as a
+// skipped parameter) and the bias-correction step count is shared; ProxylessNAS updates α every 5 weight
+// steps (grad_update_arch_param_every), here every step once α is trained (GM's schedule); no latency
+// loss (the budget is a hard constraint on the final pick: --max-flops / --max-params).
+import { Tensor, tidy, noGrad, backward, crossEntropy } from '../engine/index.js';
+import type { ArchSample } from '../spaces/space.js';
+import { BaseMethod, type BaseMethodOptions } from './method.js';
+import type { DeviceBatch } from './batch.js';
+import type { Rng } from '../data/rng.js';
+
+/** softmax of `alpha[base + j]` over the columns `ops` (returned in the order of `ops`). */
+export function softmaxOver(alpha: ArrayLike<number>, base: number, ops: readonly number[]): number[] {
+  let m = -Infinity;
+  for (const j of ops) m = Math.max(m, alpha[base + j]);
+  const e = ops.map((j) => Math.exp(alpha[base + j] - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / s);
+}
+
+/** An index drawn with probabilities `p` (inverse CDF); rounding past the last partial sum gives the
+ *  last entry of positive probability. */
+export function drawIndex(p: readonly number[], u: number): number {
+  let acc = 0, last = 0;
+  for (let i = 0; i < p.length; i++) {
+    if (!(p[i] > 0)) continue;
+    acc += p[i];
+    last = i;
+    if (u < acc) return i;
+  }
+  return last;
+}
+
+/** One binary-gate draw: per decision the ops that run, the active one (−1: nothing to learn). */
+export interface BinaryGateDraw {
+  /** per decision [active] or [active, inactive] op columns */
+  ops: number[][];
+  /** per decision the two sampled columns [active, inactive], or null (one enabled op, or `zero` active) */
+  involved: ([number, number] | null)[];
+  /** gate values, row-major [rows, cols]: 1 at each decision's active op */
+  gates: Float32Array;
+}
+
+export class Proxyless extends BaseMethod {
+  readonly name = 'proxyless' as const;
+  constructor(o: BaseMethodOptions) { super('proxyless', o); }
+
+  protected create(o: BaseMethodOptions): Proxyless { return new Proxyless(o); }
+
+  protected override get weightStepFirst(): boolean { return true; }
+
+  protected override async prepareStep(): Promise<Float32Array> { return this.alpha.data(); }
+
+  /** Per decision one enabled op drawn from softmax(α). Needs `alphaHost` (await method.alphaValues()). */
+  sampleArch(o: { withGrad?: boolean; rng?: Rng; alphaHost?: Float32Array } = {}): ArchSample {
+    if (!o.alphaHost) throw new Error('proxyless.sampleArch: pass alphaHost (await method.alphaValues()) — the paths are drawn from α on the host');
+    const rng = o.rng ?? this.rng;
+    const { rows, cols } = this.space;
+    const ops = Array.from({ length: rows }, (_, d) => {
+      const en = this.space.enabledOps(this.mask, d);
+      return [en[drawIndex(softmaxOver(o.alphaHost!, d * cols, en), rng.next())]];
+    });
+    return { ops, weights: null };
+  }
+
+  /** The α step's draw (exported for tests): two ops per decision from softmax(α), the active one
+   *  from softmax of their two α. A decision whose active op runs nothing (the space's no-op) runs it
+   *  alone and is not involved. */
+  drawBinaryGates(alphaHost: Float32Array, rng: Rng = this.rng): BinaryGateDraw {
+    const { rows, cols } = this.space;
+    const gates = new Float32Array(rows * cols);
+    const ops: number[][] = [];
+    const involved: ([number, number] | null)[] = [];
+    for (let d = 0; d < rows; d++) {
+      const en = this.space.enabledOps(this.mask, d);
+      if (en.length === 1) {
+        ops.push([en[0]]); involved.push(null); gates[d * cols + en[0]] = 1;
+        continue;
+      }
+      const p = softmaxOver(alphaHost, d * cols, en);
+      const first = drawIndex(p, rng.next());
+      const rest = p.map((x, k) => (k === first ? 0 : x));
+      const total = rest.reduce((a, b) => a + b, 0);
+      const second = drawIndex(rest.map((x) => x / total), rng.next());
+      const pair: [number, number] = [en[first], en[second]];
+      const q = softmaxOver(alphaHost, d * cols, pair);
+      const c = drawIndex(q, rng.next());
+      const active = pair[c], inactive = pair[1 - c];
+      gates[d * cols + active] = 1;
+      if (this.isNoOp(d, active)) {
+        ops.push([active]); involved.push(null); // the block is its shortcut: no gate gradient (ProxylessNAS: None)
+      } else {
+        ops.push([active, inactive]); involved.push([active, inactive]);
+      }
+    }
+    return { ops, involved, gates };
+  }
+
+  /** Whether op `j` of decision `d` is the space's no-op (named 'zero' or 'none'). */
+  private isNoOp(d: number, j: number): boolean {
+    const name = this.space.decisions[d].ops[j];
+    return name === 'zero' || name === 'none';
+  }
+
+  /** Gate gradients → α gradient [rows, cols] (ProxylessNAS's estimate, see the file comment). */
+  static alphaGradient(alphaHost: ArrayLike<number>, cols: number, involved: readonly ([number, number] | null)[], gateGrads: ArrayLike<number>): Float32Array {
+    const g = new Float32Array(alphaHost.length);
+    involved.forEach((pair, d) => {
+      if (!pair) return;
+      const q = softmaxOver(alphaHost, d * cols, pair);
+      for (let i = 0; i < 2; i++) {
+        let s = 0;
+        for (let j = 0; j < 2; j++) s += gateGrads[d * cols + pair[j]] * q[j] * ((i === j ? 1 : 0) - q[i]);
+        g[d * cols + pair[i]] = s;
+      }
+    });
+    return g;
+  }
+
+  /** ∂L/∂α left in `alpha.grad`; the draw is remembered for the rescale after Adam. */
+  private lastInvolved: ([number, number] | null)[] | null = null;
+  private lastAlpha: Float32Array | null = null;
+
+  protected override async computeArchGrad(_train: DeviceBatch, valid: DeviceBatch, alphaHost: Float32Array | undefined): Promise<void> {
+    const alpha = alphaHost ?? await this.alpha.data();
+    const draw = this.drawBinaryGates(alpha);
+    const gates = Tensor.fromArray(this.backend, draw.gates, [this.space.rows, this.space.cols]).param('binary_gates');
+    try {
+      this.withFrozenWeights(() => tidy(() => backward(crossEntropy(this.supernet.forward(valid.x, { ops: draw.ops, weights: gates }), valid.y))));
+      const gateGrads = gates.grad ? await gates.grad.data() : new Float32Array(gates.size);
+      this.archOptimizer.zeroGrad();
+      this.alpha.grad = Tensor.fromArray(this.backend, Proxyless.alphaGradient(alpha, this.space.cols, draw.involved, gateGrads), this.alpha.shape);
+      this.lastInvolved = draw.involved;
+      this.lastAlpha = alpha;
+    } finally {
+      gates.grad?.dispose();
+      gates.grad = null;
+      gates.dispose();
+    }
+  }
+
+  protected override async archStep(train: DeviceBatch, valid: DeviceBatch, alphaHost: Float32Array | undefined): Promise<void> {
+    await this.computeArchGrad(train, valid, alphaHost);
+    this.archOptimizer.step();
+    this.archOptimizer.zeroGrad();
+    const before = this.lastAlpha!, involved = this.lastInvolved!;
+    this.lastAlpha = this.lastInvolved = null;
+    const after = await this.alpha.data();
+    const cols = this.space.cols;
+    involved.forEach((pair, d) => {
+      if (!pair) return;
+      const [a, b] = pair.map((j) => d * cols + j);
+      const offset = Math.log((Math.exp(after[a]) + Math.exp(after[b])) / (Math.exp(before[a]) + Math.exp(before[b])));
+      after[a] -= offset;
+      after[b] -= offset;
+    });
+    noGrad(() => this.backend.write(this.alpha.storage, after));
+  }
+
+}
