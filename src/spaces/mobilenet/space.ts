@@ -75,7 +75,8 @@ function mobileSearchPreset(preset: string, _base: string, method: string): Reco
     return {
       channels: 8, cells: 1, batchSize: 64, stepsPerEpoch: 20, ...levels([2, 4]), totalEpochs: 8,
       gmRepeats: 2, valBatches: 4, rspsCandidates: 8, trainLimit: null, syntheticSize: 1000, halvingEpochs: 1, downsample: 2, lr: null,
-      restart: false, retrainEpochs: 2, pathTuneSteps: 20,
+      // argmax α (the reference): perturbation derivation was measured on NB201 only (docs/quality.md)
+      restart: false, retrainEpochs: 2, pathTuneSteps: 20, derive: 'alpha',
     };
   }
   if (preset === 'tiny') {
