@@ -100,7 +100,9 @@ export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult>
   try {
     const last = run.history[run.history.length - 1];
     const parameters = run.network.parameters().reduce((s, p) => s + p.size, 0);
-    const latency = await measureLatency(o.backend, run.network, shape, [1, 64]);
+    // latency matters where the space has a cost model (MobileNet: issue [mobilenet]); elsewhere it would
+    // only add wall-clock noise to results that resumed and queued runs must reproduce exactly
+    const latency = space.cost ? await measureLatency(o.backend, run.network, shape, [1, 64]) : undefined;
     return {
       genotype: o.genotype,
       protocol: {
@@ -115,7 +117,7 @@ export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult>
       testAccuracy: last.eval!.accuracy, testLoss: last.eval!.loss,
       trainAccuracy: last.train.accuracy, trainLoss: last.train.loss,
       seconds: (Date.now() - t0) / 1000,
-      parameters, latency,
+      parameters, ...(latency ? { latency } : {}),
       history: run.history.map((h) => ({ epoch: h.epoch, lr: h.lr, trainLoss: h.train.loss, trainAccuracy: h.train.accuracy, seconds: h.seconds })),
     };
   } finally {
