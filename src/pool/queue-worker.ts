@@ -7,7 +7,7 @@
 // epoch checkpoint in the shared store.
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Worker, UnrecoverableError, type Job } from 'bullmq';
 import type { BackendKind } from '../engine/select-backend.js';
@@ -57,6 +57,20 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<RunningWo
     minThreads: 1, maxThreads: o.concurrency, idleTimeout: 60_000,
   });
 
+  /** Awaits a pool call, logs how the job ended, and closes the progress port the call was given. */
+  const settle = async <T>(job: Job, port: MessagePort, run: () => Promise<T>, describe: (r: T) => string): Promise<T> => {
+    try {
+      const result = await run();
+      o.log(`job ${job.id}: done, ${describe(result)}`);
+      return result;
+    } catch (e) {
+      o.log(`job ${job.id}: failed (${(e as Error).message})`);
+      throw e;
+    } finally {
+      port.close();
+    }
+  };
+
   const process_ = async (job: Job): Promise<unknown> => {
     let valid;
     try {
@@ -99,16 +113,8 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<RunningWo
       node: { id: d.node.id, mask: getSpace(d.config.space).parseMask(d.node.mask), fromEpoch: d.node.fromEpoch, toEpoch: d.node.toEpoch, restartedAt: d.node.restartedAt },
       ...(d.fail ? { failNodes: [d.node.id] } : {}),
     };
-    try {
-      const result = await (pool.run(task, { transferList: [port2] }) as Promise<LeafResult>);
-      o.log(`job ${job.id}: done, ${result.genotype}  val acc ${result.val.accuracy.toFixed(2)} %`);
-      return result;
-    } catch (e) {
-      o.log(`job ${job.id}: failed (${(e as Error).message})`);
-      throw e;
-    } finally {
-      port1.close();
-    }
+    return settle(job, port1, () => pool.run(task, { transferList: [port2] }) as Promise<LeafResult>,
+      (r) => `${r.genotype}  val acc ${r.val.accuracy.toFixed(2)} %`);
   };
 
   /** Runs `task` on a pool thread's export `name`, relaying its progress messages as 'step' progress. */
@@ -123,16 +129,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<RunningWo
       lastStep = now;
       job.updateProgress({ kind: 'step', event: m.event } satisfies JobProgressMessage as object).catch(() => {});
     });
-    try {
-      const result = await (pool.run({ ...task, device: o.device, autotune: o.autotune, port: port2 }, { name, transferList: [port2] }) as Promise<T>);
-      o.log(`job ${job.id}: done, ${describe(result)}`);
-      return result;
-    } catch (e) {
-      o.log(`job ${job.id}: failed (${(e as Error).message})`);
-      throw e;
-    } finally {
-      port1.close();
-    }
+    return settle(job, port1, () => pool.run({ ...task, device: o.device, autotune: o.autotune, port: port2 }, { name, transferList: [port2] }) as Promise<T>, describe);
   };
 
   const runGenotypeJob = (job: Job, d: TrainGenotypeJob): Promise<GenotypeTaskResult> => {
