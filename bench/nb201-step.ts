@@ -66,6 +66,11 @@ export function makeMethod(be: Backend, cfg: StepConfig, replay = true): BaseMet
   });
 }
 
+/** The training and validation batches a bench step runs on (the same every step). */
+export function stepBatches(be: Backend, cfg: StepConfig): { train: DeviceBatch; valid: DeviceBatch } {
+  return { train: batchOf(be, cfg, 1), valid: batchOf(be, cfg, 2) };
+}
+
 /** The same host batch every time (the bench measures the step, not the sampler). */
 function hostSource(cfg: StepConfig, seed: number): { next(): HostBatch } {
   const n = cfg.batch * 3 * cfg.size * cfg.size;

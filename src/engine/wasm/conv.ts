@@ -13,6 +13,11 @@
 import type { ConvGeom } from '../backend.js';
 import type { KernelExports } from './module.js';
 
+/** Multiply-adds × 2 of a convolution (forward, and each gradient): sizes how it is split. */
+export function convFlops(g: ConvGeom): number {
+  return 2 * g.N * g.Cout * (g.Cin / g.groups) * g.KH * g.KW * g.OH * g.OW;
+}
+
 /** Whether g is depthwise (one input and one output channel per group): assembly/kernels/depthwise.ts
  *  convolves each plane directly instead of through a patch matrix. */
 export function isDepthwise(g: ConvGeom): boolean {

@@ -45,7 +45,11 @@ export function convTask(a: Float64Array, task: Task, g: ConvGeom, rest: number[
   return a;
 }
 
+/** Arguments runTask passes to a Task.Kernel export. */
+const KERNEL_MAX_ARGS = 20;
+
 export function kernelTask(a: Float64Array, name: KernelName, args: number[]): Float64Array {
+  if (args.length > KERNEL_MAX_ARGS) throw new Error(`wasm backend: kernel ${name} takes ${args.length} arguments (runTask passes ${KERNEL_MAX_ARGS})`);
   a[0] = Task.Kernel;
   a[1] = KERNEL_NAMES.indexOf(name);
   a.set(args, 2);
@@ -56,9 +60,9 @@ export function kernelTask(a: Float64Array, name: KernelName, args: number[]): F
 export function runTask(k: KernelExports, a: Float64Array): void {
   const task = a[0] as Task;
   if (task === Task.Kernel) {
-    const name = KERNEL_NAMES[a[1]];
-    const f = (k as unknown as Record<string, (...v: number[]) => void>)[name];
-    f(...Array.from(a.subarray(2, 2 + f.length)));
+    const f = (k as unknown as Record<string, (...v: number[]) => void>)[KERNEL_NAMES[a[1]]];
+    // a Wasm export ignores arguments beyond its parameters: no array copy per call
+    f(a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15], a[16], a[17], a[18], a[19], a[20], a[21]);
     return;
   }
   const g = readGeom(a), r = a.subarray(CONV_ARGS);

@@ -1,8 +1,24 @@
 // Worker threads for the wasm backend. Each worker instantiates the kernel module over the backend's
-// shared WebAssembly.Memory (worker.ts); a kernel call splits its work into one task per thread
-// (tasks.ts), the main thread runs the first itself and waits for the others with Atomics.wait, so
-// every Backend method stays synchronous. Control: one slot of SLOT_INTS int32 per thread in a
-// SharedArrayBuffer ([sequence, done, error]) and one block of TASK_ARGS doubles for the arguments.
+// shared WebAssembly.Memory (worker.ts). A kernel call splits its work into at most one part per
+// thread (tasks.ts: an argument block of doubles per part), wakes the workers and runs parts itself
+// until none is left, then waits for the parts workers took; every Backend method stays synchronous.
+//
+// Parts are claimed, not assigned: the caller and the workers take the next part number with a
+// compare-and-swap on one shared word. A worker that wakes late (descheduled on a loaded machine, or a
+// sleeping vCPU on an idle VM: waking one costs tens to hundreds of µs) finds the parts already done by
+// the caller, so two threads are never much slower than one; the caller waits only for parts a worker
+// has started. A part's result does not depend on which thread ran it (per-part scratch and partial
+// sums), so results are the same whoever wins.
+//
+// Spin, then sleep: a small NB201 step is ~500 kernel calls of 20–400 µs each, so a worker keeps
+// polling for the next call for `spinMicros` after each one before sleeping in Atomics.wait, and the
+// caller polls a started part's done flag for as long before it sleeps: back-to-back calls then never
+// touch the futex. Workers of an idle backend sleep.
+//
+// Control words (Int32Array over a SharedArrayBuffer, one 64-byte slot each so that threads do not
+// share cache lines): slot 0 the claim word (run sequence << 8 | next part; 0 = closed) and the part
+// count; slot i (1 ≤ i < threads) worker i's wake sequence and spin budget; slot threads + p part p's
+// done sequence and error flag.
 //
 // Node only (worker_threads). In a browser the backend runs on one thread: worker scripts are not part
 // of the page bundle, and a page's main thread may not block in Atomics.wait.
@@ -11,6 +27,14 @@ import { runTask, TASK_ARGS } from './tasks.js';
 
 export const SLOT_INTS = 16;
 export const STOP = -1;
+/** Words of slot 0. */
+export const CLAIM = 0, PARTS = 1;
+/** Words of a worker's slot. */
+export const WAKE = 0, SPIN = 1;
+/** Words of a part's slot. */
+export const DONE = 0, ERROR = 1;
+/** Default spin before sleeping, µs: longer than the host work between two kernel calls of a step. */
+export const DEFAULT_SPIN_MICROS = 200;
 
 interface NodeWorker {
   on(ev: 'message', fn: (m: unknown) => void): void;
@@ -19,23 +43,96 @@ interface NodeWorker {
   terminate(): Promise<number>;
 }
 
+const now: () => number = typeof performance === 'object' ? () => performance.now() : () => Date.now();
+
+/** Poll until ctl[at] !== value or `micros` pass (clock read every 64 polls); true when it changed. */
+export function spinWhile(ctl: Int32Array, at: number, value: number, micros: number): boolean {
+  if (Atomics.load(ctl, at) !== value) return true;
+  if (micros <= 0) return false;
+  const until = now() + micros / 1000;
+  for (let i = 1; ; i++) {
+    if (Atomics.load(ctl, at) !== value) return true;
+    if ((i & 63) === 0 && now() > until) return false;
+  }
+}
+
+/** Block until ctl[at] !== value: spin for `micros`, then sleep in Atomics.wait (`timeoutMs` a round). */
+export function waitWhile(ctl: Int32Array, at: number, value: number, micros: number, timeoutMs: number): void {
+  if (spinWhile(ctl, at, value, micros)) return;
+  while (Atomics.load(ctl, at) === value) Atomics.wait(ctl, at, value, timeoutMs);
+}
+
+/** Take the next part of run `seq` (the claim word holds seq << 8 | next); -1 when none is left or the
+ *  run is over. The caller closes the claim word (0) after each run, before it writes the next one's
+ *  part count, so a late claim for an old run fails its compare-and-swap. */
+export function claimPart(ctl: Int32Array, seq: number): number {
+  for (;;) {
+    const v = Atomics.load(ctl, CLAIM);
+    if (v >>> 8 !== seq) return -1;
+    const p = v & 255;
+    if (p >= Atomics.load(ctl, PARTS)) return -1;
+    if (Atomics.compareExchange(ctl, CLAIM, v, v + 1) === v) return p;
+  }
+}
+
+/** Run part p's block and publish its done sequence (and error flag) in its slot. */
+export function runPart(k: KernelExports, ctl: Int32Array, blocks: Float64Array[], threads: number, p: number, seq: number): unknown {
+  const at = (threads + p) * SLOT_INTS;
+  let failure: unknown = null;
+  try {
+    runTask(k, blocks[p]);
+  } catch (err) {
+    failure = err ?? new Error('kernel failed');
+  }
+  Atomics.store(ctl, at + ERROR, failure ? 1 : 0);
+  Atomics.store(ctl, at + DONE, seq);
+  Atomics.notify(ctl, at + DONE);
+  return failure;
+}
+
+/** The argument blocks of `threads` parts over `args`. */
+export function partBlocks(args: SharedArrayBuffer, threads: number): Float64Array[] {
+  return Array.from({ length: threads }, (_, i) => new Float64Array(args, i * TASK_ARGS * 8, TASK_ARGS));
+}
+
 export class ThreadPool {
   private seq = 0;
   private readonly ctl: Int32Array;
   private readonly blocks: Float64Array[];
+  private spin = DEFAULT_SPIN_MICROS;
+  /** Calls run on the caller alone, split runs, parts the caller ran, parts workers ran, and those the
+   *  caller had to wait for (bench/wasm-threads.ts prints them). */
+  readonly counts = { single: 0, runs: 0, mine: 0, theirs: 0, waited: 0 };
+  /** Whether the caller takes parts itself (false: it only waits, so workers run every part — tests
+   *  use it to check the workers' path). */
+  callerClaims = true;
+  /** parts the caller ran in the current run */
+  private readonly mine: Uint8Array;
 
   private constructor(private readonly k: KernelExports, private readonly workers: NodeWorker[],
     control: SharedArrayBuffer, args: SharedArrayBuffer, private readonly errors: { last: string }) {
     this.ctl = new Int32Array(control);
-    this.blocks = Array.from({ length: workers.length + 1 }, (_, i) => new Float64Array(args, i * TASK_ARGS * 8, TASK_ARGS));
+    this.blocks = partBlocks(args, workers.length + 1);
+    this.mine = new Uint8Array(workers.length + 1);
+    this.spinMicros = DEFAULT_SPIN_MICROS;
   }
 
   /** Threads in all, the main one included. */
   get size(): number { return this.workers.length + 1; }
 
+  /** How long a worker polls for its next call, and the caller for a worker's part, before sleeping
+   *  (µs; 0: sleep at once). Workers read it from shared memory, so a change applies at once. */
+  get spinMicros(): number { return this.spin; }
+  set spinMicros(us: number) {
+    if (!(Number.isInteger(us) && us >= 0 && us <= 1_000_000)) throw new Error(`wasm backend: spin ${us} µs must be an integer in [0, 1000000]`);
+    this.spin = us;
+    for (let i = 1; i < this.size; i++) Atomics.store(this.ctl, i * SLOT_INTS + SPIN, us);
+  }
+
   /** A pool of `threads` (main included) over `memory`; one thread needs no workers. */
   static async create(k: KernelExports, module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number): Promise<ThreadPool> {
-    const control = new SharedArrayBuffer(threads * SLOT_INTS * 4);
+    if (threads > 256) throw new Error(`wasm backend: ${threads} threads (at most 256)`);
+    const control = new SharedArrayBuffer(2 * threads * SLOT_INTS * 4);
     const args = new SharedArrayBuffer(threads * TASK_ARGS * 8);
     const workers: NodeWorker[] = [];
     const errors = { last: '' };
@@ -46,7 +143,7 @@ export class ThreadPool {
       const url = new URL('./worker.js', import.meta.url);
       const started: Promise<void>[] = [];
       for (let i = 1; i < threads; i++) {
-        const w = new Worker(url, { workerData: { module, memory, control, args, index: i } });
+        const w = new Worker(url, { workerData: { module, memory, control, args, index: i, threads } });
         started.push(new Promise((resolve, reject) => {
           w.once('message', () => resolve());
           w.once('error', (e) => reject(new Error(`wasm backend: worker thread ${i} failed to start: ${String(e)}`)));
@@ -68,41 +165,51 @@ export class ThreadPool {
     return new ThreadPool(k, workers, control, args, errors);
   }
 
-  /** Argument block of thread i, for the caller to fill before run(). */
+  /** Argument block of part i, for the caller to fill before run(). */
   block(i: number): Float64Array { return this.blocks[i]; }
 
-  /** Run the tasks in blocks [0, count): block 0 here, the others on workers; return when all are done. */
+  /** Run the parts in blocks [0, count) on this thread and the workers; return when all are done. */
   run(count: number): void {
-    if (count > this.size) throw new Error(`wasm backend: ${count} tasks for ${this.size} threads`);
-    const seq = ++this.seq;
+    if (count > this.size) throw new Error(`wasm backend: ${count} parts for ${this.size} threads`);
+    if (count <= 1) { this.counts.single++; runTask(this.k, this.blocks[0]); return; }
+    const ctl = this.ctl, threads = this.size;
+    this.seq = (this.seq % 0x7fffff) + 1; // 23 bits, never 0 (the closed claim word)
+    const seq = this.seq;
+    this.counts.runs++;
+    Atomics.store(ctl, PARTS, count);
+    Atomics.store(ctl, CLAIM, seq << 8);
     for (let i = 1; i < count; i++) {
-      Atomics.store(this.ctl, i * SLOT_INTS, seq);
-      Atomics.notify(this.ctl, i * SLOT_INTS);
+      Atomics.store(ctl, i * SLOT_INTS + WAKE, seq);
+      Atomics.notify(ctl, i * SLOT_INTS + WAKE);
     }
     let failure: unknown = null;
-    try {
-      runTask(this.k, this.blocks[0]);
-    } catch (err) {
-      failure = err;
+    this.mine.fill(0);
+    for (let p = this.callerClaims ? claimPart(ctl, seq) : -1; p >= 0; p = claimPart(ctl, seq)) {
+      this.mine[p] = 1;
+      this.counts.mine++;
+      const f = runPart(this.k, ctl, this.blocks, threads, p, seq);
+      failure ??= f;
     }
     let workerFailed = false;
-    for (let i = 1; i < count; i++) {
-      const at = i * SLOT_INTS + 1;
-      for (;;) {
-        const done = Atomics.load(this.ctl, at);
-        if (done === seq) break;
-        Atomics.wait(this.ctl, at, done, 1000);
+    for (let p = 0; p < count; p++) {
+      if (this.mine[p]) continue;
+      const at = (threads + p) * SLOT_INTS;
+      this.counts.theirs++;
+      if (Atomics.load(ctl, at + DONE) !== seq) this.counts.waited++;
+      for (let done = Atomics.load(ctl, at + DONE); done !== seq; done = Atomics.load(ctl, at + DONE)) {
+        waitWhile(ctl, at + DONE, done, this.spin, 1000);
       }
-      if (Atomics.load(this.ctl, i * SLOT_INTS + 2)) workerFailed = true;
+      if (Atomics.load(ctl, at + ERROR)) workerFailed = true;
     }
+    Atomics.store(ctl, CLAIM, 0);
     if (failure) throw failure;
     if (workerFailed) throw new Error(`wasm backend: a worker thread's kernel failed${this.errors.last ? `: ${this.errors.last}` : ''}`);
   }
 
   dispose(): void {
     for (let i = 1; i < this.size; i++) {
-      Atomics.store(this.ctl, i * SLOT_INTS, STOP);
-      Atomics.notify(this.ctl, i * SLOT_INTS);
+      Atomics.store(this.ctl, i * SLOT_INTS + WAKE, STOP);
+      Atomics.notify(this.ctl, i * SLOT_INTS + WAKE);
     }
     for (const w of this.workers) void w.terminate();
     this.workers.length = 0;

@@ -9,7 +9,7 @@ import type {
 } from '../backend.js';
 import { CpuBackend, checkConvGeom, checkCount, checkPoolGeom, checkPositive, checkWeightIndices } from '../cpu/cpu-backend.js';
 import type { CpuStorage } from '../cpu/storage.js';
-import { convScratchFloats, flipWeights, implicitWeightGrad, isPointwise, packForward, packInputGrad, transposedPadding } from './conv.js';
+import { convFlops, convScratchFloats, flipWeights, implicitWeightGrad, isPointwise, packForward, packInputGrad, transposedPadding } from './conv.js';
 import { WasmMemoryPool, WasmStorage } from './memory.js';
 import { instantiateKernels, kernelModule, PAGE_BYTES, sharedMemorySupported, type KernelExports } from './module.js';
 import { convTask, kernelTask, Task, type KernelName } from './tasks.js';
@@ -25,6 +25,9 @@ export interface WasmBackendOptions {
   /** Threads, the calling one included (default: the machine's cores; 1 where memory cannot be
    *  shared or worker threads are missing). */
   threads?: number;
+  /** µs a worker polls for its next task, and the caller for the workers, before sleeping
+   *  (threads.ts; default DEFAULT_SPIN_MICROS; 0: sleep at once). */
+  spinMicros?: number;
   /** Size of the memory when it cannot be shared (and so cannot grow), in MiB; default 1024. */
   memoryMiB?: number;
 }
@@ -48,6 +51,10 @@ function split(total: number, parts: number): [number, number][] {
   return out;
 }
 
+/** Below this many floats streamed (memory-bound kernels), or FLOPs / 16 (GEMMs, convolutions) — a few
+ *  µs of work — a call runs on the calling thread alone: handing out parts would cost as much. */
+const MIN_SPLIT_WORK = 16384;
+
 export class WasmBackend extends CpuBackend {
   override readonly kind: Backend['kind'] = 'wasm';
   override readonly description: string;
@@ -68,6 +75,9 @@ export class WasmBackend extends CpuBackend {
     this.description = `Wasm ${relaxed ? 'relaxed ' : ''}SIMD128, ${threads.size} thread${threads.size > 1 ? 's' : ''}, ` +
       `${pool.shared ? 'shared' : 'unshared'} memory`;
   }
+
+  /** The kernel threads (their call counts and switches: benches and tests). */
+  get threadPool(): ThreadPool { return this.threads; }
 
   /** Threads the kernels run on, the calling one included. */
   get threadCount(): number { return this.threads.size; }
@@ -91,7 +101,9 @@ export class WasmBackend extends CpuBackend {
     }
     const pool = new WasmMemoryPool(memory, shared);
     const k = instantiateKernels(module, memory);
-    return new WasmBackend(pool, k, relaxed, await ThreadPool.create(k, module, memory, threads));
+    const pool_ = await ThreadPool.create(k, module, memory, threads);
+    if (opts.spinMicros !== undefined) pool_.spinMicros = opts.spinMicros;
+    return new WasmBackend(pool, k, relaxed, pool_);
   }
 
   override dispose(): void {
@@ -99,9 +111,15 @@ export class WasmBackend extends CpuBackend {
     super.dispose();
   }
 
-  /** Run kernel `name` split over `total` items: argsFor(lo, hi, thread) gives one thread's arguments. */
-  private par(name: KernelName, total: number, argsFor: (lo: number, hi: number, t: number) => number[]): void {
-    const parts = split(total, this.threads.size);
+  /** How many parts a call with `total` items and `work` (see MIN_SPLIT_WORK) is split into. */
+  private parts(total: number, work: number): [number, number][] {
+    return split(total, work < MIN_SPLIT_WORK ? 1 : this.threads.size);
+  }
+
+  /** Run kernel `name` split over `total` items (`work`: floats it streams, see MIN_SPLIT_WORK):
+   *  argsFor(lo, hi, part) gives one part's arguments. */
+  private par(name: KernelName, total: number, work: number, argsFor: (lo: number, hi: number, t: number) => number[]): void {
+    const parts = this.parts(total, work);
     parts.forEach(([lo, hi], t) => kernelTask(this.threads.block(t), name, argsFor(lo, hi, t)));
     this.threads.run(parts.length);
   }
@@ -128,7 +146,7 @@ export class WasmBackend extends CpuBackend {
     this.launch(op, 0);
     const xp = this.ptr(op, 'x', x, g.N * g.Cin * g.H * g.W), wp = this.ptr(op, 'w', w, g.Cout * (g.Cin / g.groups) * g.KH * g.KW);
     const bp = bias ? this.ptr(op, 'bias', bias, g.Cout) : 0, yp = this.ptr(op, 'y', y, g.N * g.Cout * g.OH * g.OW);
-    const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
+    const per = convScratchFloats(g), parts = this.parts(g.N, convFlops(g) / 16);
     const nw = (g.Cout * (g.Cin / g.groups) * g.KH * g.KW + 15) & ~15;
     this.withTemp(nw + per * parts.length, (ptr) => {
       const packed = wasmConvOptions.packed && packForward(this.k, g, wp, ptr) ? ptr : 0;
@@ -149,7 +167,7 @@ export class WasmBackend extends CpuBackend {
     const dxp = this.ptr(op, 'dx', dx, n), xp = g.reluInput ? this.ptr(op, 'x', x!, n) : 0;
     const nw = g.Cout * (g.Cin / g.groups) * g.KH * g.KW;
     const flipped = !isPointwise(g) && transposedPadding(g) ? (nw + 15) & ~15 : 0, packRoom = (nw + 15) & ~15;
-    const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
+    const per = convScratchFloats(g), parts = this.parts(g.N, convFlops(g) / 16);
     this.withTemp(flipped + packRoom + per * parts.length, (ptr, f32) => {
       if (flipped) flipWeights(this.arr(op, 'w', w, nw), g, f32);
       const packAt = ptr + 4 * flipped;
@@ -170,7 +188,7 @@ export class WasmBackend extends CpuBackend {
     const nw = g.Cout * (g.Cin / g.groups) * g.KH * g.KW;
     const dyp = this.ptr(op, 'dy', dy, g.N * g.Cout * g.OH * g.OW), xp = this.ptr(op, 'x', x, g.N * g.Cin * g.H * g.W);
     const dwp = this.ptr(op, 'dw', dw, nw);
-    const per = convScratchFloats(g), parts = split(g.N, this.threads.size);
+    const per = convScratchFloats(g), parts = this.parts(g.N, convFlops(g) / 16);
     const partial = (nw + 15) & ~15; // keeps each partial buffer 64-byte aligned
     const implicit = wasmConvOptions.packed && implicitWeightGrad(g);
     this.withTemp((per + partial) * parts.length, (ptr) => {
@@ -203,12 +221,12 @@ export class WasmBackend extends CpuBackend {
     const { N, C, HW, eps } = g, count = N * HW;
     const mean = new Float64Array(C), invStd = new Float64Array(C), unbiased = new Float64Array(C);
     this.withTemp(3 * C, (ptr, f32, f64) => {
-      this.par('chanSum', C, (c0, c1) => [x, N, C, HW, ptr, c0, c1]);
+      this.par('chanSum', C, N * C * HW, (c0, c1) => [x, N, C, HW, ptr, c0, c1]);
       for (let c = 0; c < C; c++) mean[c] = f64[c] / count;
       const meanPtr = ptr + 8 * C; // f32[C] after the f64[C] block
       const meanF = new Float32Array(f32.buffer, meanPtr, C);
       for (let c = 0; c < C; c++) meanF[c] = mean[c];
-      this.par('chanSqDev', C, (c0, c1) => [x, meanPtr, N, C, HW, ptr, c0, c1]);
+      this.par('chanSqDev', C, N * C * HW, (c0, c1) => [x, meanPtr, N, C, HW, ptr, c0, c1]);
       for (let c = 0; c < C; c++) {
         const ss = f64[c];
         invStd[c] = 1 / Math.sqrt(ss / count + eps);
@@ -229,7 +247,7 @@ export class WasmBackend extends CpuBackend {
   private applyAffine(x: number, scale: ArrayLike<number>, shift: ArrayLike<number>, y: number, g: ChannelGeom): void {
     this.withTemp(2 * g.C, (ptr, f32) => {
       for (let c = 0; c < g.C; c++) { f32[c] = scale[c]; f32[g.C + c] = shift[c]; }
-      this.par('chanAffine', g.N, (n0, n1) => [x, ptr, ptr + 4 * g.C, 1, y, g.N, g.C, g.HW, 0, n0, n1]);
+      this.par('chanAffine', g.N, g.N * g.C * g.HW, (n0, n1) => [x, ptr, ptr + 4 * g.C, 1, y, g.N, g.C, g.HW, 0, n0, n1]);
     });
   }
 
@@ -279,7 +297,7 @@ export class WasmBackend extends CpuBackend {
     this.launch(op, 0);
     const st = this.ptr(op, 'stats', stats, 4 * g.C);
     const xp = this.ptr(op, 'x', x, n), yp = this.ptr(op, 'y', y, n);
-    this.par('chanAffine', g.N, (n0, n1) => [xp, st + 8 * g.C, st + 12 * g.C, 1, yp, g.N, g.C, g.HW, 0, n0, n1]);
+    this.par('chanAffine', g.N, g.N * g.C * g.HW, (n0, n1) => [xp, st + 8 * g.C, st + 12 * g.C, 1, yp, g.N, g.C, g.HW, 0, n0, n1]);
   }
 
   /**
@@ -292,11 +310,11 @@ export class WasmBackend extends CpuBackend {
     const { N, C, HW } = g, count = N * HW;
     const sumDy = new Float64Array(C), sumDyXhat = new Float64Array(C);
     this.withTemp(7 * C, (ptr, f32, f64) => {
-      this.par('chanSum', C, (c0, c1) => [dy, N, C, HW, ptr, c0, c1]);
+      this.par('chanSum', C, N * C * HW, (c0, c1) => [dy, N, C, HW, ptr, c0, c1]);
       for (let c = 0; c < C; c++) sumDy[c] = f * f64[c];
       const p = new Float32Array(f32.buffer, ptr + 8 * C, 5 * C); // p | q | m | r | s
       for (let c = 0; c < C; c++) p[2 * C + c] = mean[c];
-      this.par('chanDot', C, (c0, c1) => [dy, x, ptr + 16 * C, N, C, HW, ptr, c0, c1]); // Σ dy·(x − mean)
+      this.par('chanDot', C, N * C * HW, (c0, c1) => [dy, x, ptr + 16 * C, N, C, HW, ptr, c0, c1]); // Σ dy·(x − mean)
       for (let c = 0; c < C; c++) {
         const inv = invStd[c];
         sumDyXhat[c] = inv * f * f64[c];
@@ -305,7 +323,7 @@ export class WasmBackend extends CpuBackend {
         p[3 * C + c] = -(sumDy[c] / count);
         p[4 * C + c] = (gamma ? gamma[c] : 1) * inv;
       }
-      this.par('chanBackward', N, (n0, n1) => [dy, x, ptr + 8 * C, ptr + 12 * C, ptr + 16 * C, ptr + 20 * C, ptr + 24 * C,
+      this.par('chanBackward', N, N * C * HW, (n0, n1) => [dy, x, ptr + 8 * C, ptr + 12 * C, ptr + 16 * C, ptr + 20 * C, ptr + 24 * C,
         dx, N, C, HW, accumulate ? 1 : 0, n0, n1]);
     });
     return { sumDy, sumDyXhat };
@@ -358,7 +376,7 @@ export class WasmBackend extends CpuBackend {
       const xp = this.ptr(op, `terms[${k}].x`, t.x, n), c = wv[t.wIndex];
       if (t.stats) {
         const st = this.ptr(op, `terms[${k}].stats`, t.stats, 4 * g.C);
-        this.par('chanAffine', g.N, (n0, n1) => [xp, st + 8 * g.C, st + 12 * g.C, c, o, g.N, g.C, g.HW, k > 0 ? 1 : 0, n0, n1]);
+        this.par('chanAffine', g.N, g.N * g.C * g.HW, (n0, n1) => [xp, st + 8 * g.C, st + 12 * g.C, c, o, g.N, g.C, g.HW, k > 0 ? 1 : 0, n0, n1]);
       } else {
         this.parAxpy(xp, c, o, n, k > 0);
       }
@@ -375,10 +393,10 @@ export class WasmBackend extends CpuBackend {
     if (!accumulate) o.fill(0, 0, dwSize);
     this.withTemp(4 * C, (ptr, _f32, f64) => {
       const sumDy = new Float64Array(C);
-      if (terms.some((t) => t.stats)) { this.par('chanSum', C, (c0, c1) => [d, g.N, C, g.HW, ptr, c0, c1]); sumDy.set(f64.subarray(0, C)); }
+      if (terms.some((t) => t.stats)) { this.par('chanSum', C, g.N * C * g.HW, (c0, c1) => [d, g.N, C, g.HW, ptr, c0, c1]); sumDy.set(f64.subarray(0, C)); }
       terms.forEach((t, k) => {
         const xp = this.ptr(op, `terms[${k}].x`, t.x, n);
-        this.par('chanDot', C, (c0, c1) => [d, xp, 0, g.N, C, g.HW, ptr, c0, c1]);
+        this.par('chanDot', C, n, (c0, c1) => [d, xp, 0, g.N, C, g.HW, ptr, c0, c1]);
         const st = t.stats ? this.arr(op, `terms[${k}].stats`, t.stats, 4 * C) : null;
         let s = 0;
         for (let c = 0; c < C; c++) s += st ? st[2 * C + c] * f64[c] + st[3 * C + c] * sumDy[c] : f64[c];
@@ -398,7 +416,7 @@ export class WasmBackend extends CpuBackend {
   /** out = (acc ? out : 0) + k·x, split in 64-byte-aligned pieces */
   private parAxpy(x: number, k: number, out: number, n: number, acc: boolean): void {
     const blocks = Math.ceil(n / 16);
-    this.par('axpy', blocks, (b0, b1) => [x + 64 * b0, k, out + 64 * b0, Math.min(n, 16 * b1) - 16 * b0, acc ? 1 : 0]);
+    this.par('axpy', blocks, n, (b0, b1) => [x + 64 * b0, k, out + 64 * b0, Math.min(n, 16 * b1) - 16 * b0, acc ? 1 : 0]);
   }
 
   // ---- pooling (average in Wasm; max pooling, not in the NB201 space, stays on the reference) ----
@@ -412,12 +430,12 @@ export class WasmBackend extends CpuBackend {
     if (g.strideH === 1 && g.strideW === 1) {
       const row = (g.W + 15) & ~15; // one row of column sums per thread
       this.withTemp(row * this.threads.size, (tmp) => {
-        this.par('avgPoolS1', g.N * g.C, (p0, p1, t) => [xp, yp, tmp + 4 * row * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
+        this.par('avgPoolS1', g.N * g.C, g.N * g.C * g.H * g.W, (p0, p1, t) => [xp, yp, tmp + 4 * row * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
           g.padH, g.padW, g.countIncludePad ? 1 : 0, p0, p1]);
       });
       return;
     }
-    this.par('avgPool', g.N * g.C, (p0, p1) => [xp, yp, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.strideH, g.strideW, g.padH, g.padW,
+    this.par('avgPool', g.N * g.C, g.N * g.C * g.H * g.W, (p0, p1) => [xp, yp, g.H, g.W, g.OH, g.OW, g.KH, g.KW, g.strideH, g.strideW, g.padH, g.padW,
       g.countIncludePad ? 1 : 0, p0, p1]);
   }
 
@@ -433,14 +451,14 @@ export class WasmBackend extends CpuBackend {
     if (g.strideH === 1 && g.strideW === 1) {
       const per = (g.OH * g.OW + 2 * g.OW + g.OH + 15) & ~15;
       this.withTemp(per * this.threads.size, (tmp) => {
-        this.par('avgPoolBackwardS1', g.N * g.C, (p0, p1, t) => [dyp, dxp, tmp + 4 * per * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
+        this.par('avgPoolBackwardS1', g.N * g.C, g.N * g.C * g.H * g.W, (p0, p1, t) => [dyp, dxp, tmp + 4 * per * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
           g.padH, g.padW, g.countIncludePad ? 1 : 0, scale, out.accumulate ? 1 : 0, p0, p1]);
       });
       return;
     }
     const plane = (g.H * g.W + 15) & ~15;
     this.withTemp(plane * this.threads.size, (tmp) => {
-      this.par('avgPoolBackward', g.N * g.C, (p0, p1, t) => [dyp, dxp, tmp + 4 * plane * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
+      this.par('avgPoolBackward', g.N * g.C, g.N * g.C * g.H * g.W, (p0, p1, t) => [dyp, dxp, tmp + 4 * plane * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
         g.strideH, g.strideW, g.padH, g.padW, g.countIncludePad ? 1 : 0, scale, out.accumulate ? 1 : 0, p0, p1]);
     });
   }
@@ -459,11 +477,11 @@ export class WasmBackend extends CpuBackend {
     if (M === 0 || N === 0) return;
     if (K === 0) { this.arr(op, 'out', out, M * N).fill(0, 0, M * N); return; }
     if (g.transB) {
-      this.par('gemmNT', M, (m0, m1) => [ap, K, bp, K, op_, N, m0, m1, N, K, 0]);
+      this.par('gemmNT', M, (M * N * K) / 8, (m0, m1) => [ap, K, bp, K, op_, N, m0, m1, N, K, 0]);
     } else {
       // A(m, k) = a[m·K + k], or a[k·M + m] when a is stored transposed
       const [asm, ask] = g.transA ? [1, M] : [K, 1];
-      this.par('gemmNN', M, (m0, m1) => [ap, asm, ask, bp, N, op_, N, m0, m1, N, K, 0]);
+      this.par('gemmNN', M, (M * N * K) / 8, (m0, m1) => [ap, asm, ask, bp, N, op_, N, m0, m1, N, K, 0]);
     }
   }
 }
