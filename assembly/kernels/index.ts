@@ -6,4 +6,5 @@ export { im2col, col2im, reluCopy, maskedStore, addChannelBias } from './im2col'
 export { chanSum, chanSqDev, chanDot, chanAffine, chanBackward, axpy } from './channels';
 export { dwForward, dwInputGrad, dwWeightGrad } from './depthwise';
 export { avgPool, avgPoolBackward, avgPoolS1, avgPoolBackwardS1 } from './pool';
+export { maxPool, maxPoolBackward } from './maxpool';
 export { packA4, gemmPacked, padPlanes, convImplicit, padRows, wgradImplicit } from './gemm-packed';

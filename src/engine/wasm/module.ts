@@ -45,6 +45,10 @@ export interface KernelExports {
     pH: number, pW: number, includePad: number, p0: number, p1: number): void;
   avgPoolBackwardS1(dy: number, dx: number, tmp: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number,
     pH: number, pW: number, includePad: number, scale: number, acc: number, p0: number, p1: number): void;
+  maxPool(x: number, y: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number,
+    sH: number, sW: number, pH: number, pW: number, p0: number, p1: number): void;
+  maxPoolBackward(dy: number, x: number, dx: number, tmp: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number,
+    sH: number, sW: number, pH: number, pW: number, scale: number, acc: number, p0: number, p1: number): void;
   avgPoolBackward(dy: number, dx: number, tmp: number, H: number, W: number, OH: number, OW: number, KH: number, KW: number,
     sH: number, sW: number, pH: number, pW: number, includePad: number, scale: number, acc: number, p0: number, p1: number): void;
 }

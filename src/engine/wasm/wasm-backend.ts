@@ -419,14 +419,18 @@ export class WasmBackend extends CpuBackend {
     this.par('axpy', blocks, n, (b0, b1) => [x + 64 * b0, k, out + 64 * b0, Math.min(n, 16 * b1) - 16 * b0, acc ? 1 : 0]);
   }
 
-  // ---- pooling (average in Wasm; max pooling, not in the NB201 space, stays on the reference) ----
+  // ---- pooling (average and max) --------------------------------------------------------------
 
   override pool2d(x: Storage, y: Storage, g: PoolGeom): void {
-    if (g.kind !== 'avg') { super.pool2d(x, y, g); return; }
     const op = 'pool2d';
     checkPoolGeom(op, g);
     this.launch(op, 0);
     const xp = this.ptr(op, 'x', x, g.N * g.C * g.H * g.W), yp = this.ptr(op, 'y', y, g.N * g.C * g.OH * g.OW);
+    if (g.kind === 'max') {
+      this.par('maxPool', g.N * g.C, g.N * g.C * g.H * g.W, (p0, p1) => [xp, yp, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
+        g.strideH, g.strideW, g.padH, g.padW, p0, p1]);
+      return;
+    }
     if (g.strideH === 1 && g.strideW === 1) {
       const row = (g.W + 15) & ~15; // one row of column sums per thread
       this.withTemp(row * this.threads.size, (tmp) => {
@@ -440,14 +444,21 @@ export class WasmBackend extends CpuBackend {
   }
 
   override pool2dBackward(dy: Storage, x: Storage, dx: Storage, g: PoolGeom, out: GradWrite = {}): void {
-    if (g.kind !== 'avg') { super.pool2dBackward(dy, x, dx, g, out); return; }
     const op = 'pool2dBackward';
     checkPoolGeom(op, g);
     this.launch(op, 0);
     const n = g.N * g.C * g.H * g.W;
-    this.arr(op, 'x', x, n);
+    const xp = this.ptr(op, 'x', x, n);
     const scale = out.scale ? this.arr(op, 'scale.w', out.scale.w, out.scale.index + 1)[out.scale.index] : 1;
     const dyp = this.ptr(op, 'dy', dy, g.N * g.C * g.OH * g.OW), dxp = this.ptr(op, 'dx', dx, n);
+    if (g.kind === 'max') {
+      const plane = (2 * g.H * g.W + 4 + 15) & ~15; // H·W f64 sums and 4 offsets per part
+      this.withTemp(plane * this.threads.size, (tmp) => {
+        this.par('maxPoolBackward', g.N * g.C, n, (p0, p1, t) => [dyp, xp, dxp, tmp + 4 * plane * t, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
+          g.strideH, g.strideW, g.padH, g.padW, scale, out.accumulate ? 1 : 0, p0, p1]);
+      });
+      return;
+    }
     if (g.strideH === 1 && g.strideW === 1) {
       const per = (g.OH * g.OW + 2 * g.OW + g.OH + 15) & ~15;
       this.withTemp(per * this.threads.size, (tmp) => {
