@@ -31,7 +31,7 @@ import { benchTfjsWasm, loadTfjsWasm } from './tfjs-wasm.js';
 import { DEPTHWISE_CASES, gmnasDepthwiseFwdBwd, tfjsDepthwiseFwdBwd } from './depthwise.js';
 import { benchQuickSelftest, benchSyntheticGeneration } from './tools.js';
 import { benchAlgorithms } from './algorithms.js';
-import { STEP_CONFIGS, benchStep, benchStepPair, benchReplay, benchOptimizer, dispatchesPerEdge, type StepResult } from './nb201-step.js';
+import { STEP_CONFIGS, configFor, benchStep, benchStepPair, benchReplay, benchOptimizer, dispatchesPerEdge, type StepResult } from './nb201-step.js';
 
 const SECTIONS = ['autotune', 'kernels', 'tfjs', 'depthwise', 'step', 'tools', 'algorithms'];
 
@@ -228,7 +228,9 @@ function stepLine(r: StepResult, label: string, name: string): void {
 /** Step benches on `be`; with --baseline, alternating with the in-process baseline on `other()`. */
 async function benchSteps(be: Backend, label: string, other: () => Promise<Backend>): Promise<void> {
   const names = (values.configs as string).split(',');
-  for (const cfg of STEP_CONFIGS.filter((c) => names.includes(c.name))) {
+  for (const asked of STEP_CONFIGS.filter((c) => names.includes(c.name))) {
+    const cfg = configFor(asked, label);
+    if (cfg !== asked) extraLines.push(`${asked.name} on ${label}: run at batch ${cfg.batch} (${cfg.name}): batch ${asked.batch} keeps more activations than the 4 GiB a Wasm memory can address`);
     say(`${label}: ${cfg.name} (${steps} timed step${steps > 1 ? 's' : ''} after a warm-up step` +
       `${values.baseline ? ', alternating with the unfused baseline' : ''})...`);
     // a fresh backend per config and side: peak_bytes is a high-water mark of the whole backend

@@ -20,6 +20,15 @@ export interface StepConfig {
   classes: number;
   /** search space (default: the registry's default, NB201) */
   space?: string;
+  /** the batch the wasm backend runs instead (its row named for it): `batch` keeps more activations
+   *  than the 4 GiB a Wasm memory can address */
+  wasmBatch?: number;
+}
+
+/** The config a backend runs: the wasm backend's smaller batch where one is set, the name saying so. */
+export function configFor(cfg: StepConfig, kind: string): StepConfig {
+  if (kind !== 'wasm' || !cfg.wasmBatch) return cfg;
+  return { ...cfg, batch: cfg.wasmBatch, name: cfg.name.replace(/b\d+$/, `b${cfg.wasmBatch}`) };
 }
 
 export const STEP_CONFIGS: StepConfig[] = [
@@ -29,7 +38,8 @@ export const STEP_CONFIGS: StepConfig[] = [
   // 16×16 images with one channel — kept as it was so that earlier figures compare
   { name: 'nb201-step-c8n1b32', C: 8, N: 1, batch: 32, size: 16, classes: 10 },
   // GM's DARTS-space supernet (spec §5.1): C=16, 8 cells, batch 64, 7-op s5 set
-  { name: 'darts-step-c16n8b64', C: 16, N: 8, batch: 64, size: 32, classes: 10, space: 'darts' },
+  // (wasm: batch 32 — ~92 MiB of activations a sample, so batch 64 needs ~5.9 GiB; 32 peaks at ~3 GiB)
+  { name: 'darts-step-c16n8b64', C: 16, N: 8, batch: 64, size: 32, classes: 10, space: 'darts', wasmBatch: 32 },
 ];
 
 export interface StepResult {

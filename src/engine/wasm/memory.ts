@@ -20,6 +20,14 @@ export class WasmStorage extends CpuStorage {
 }
 
 const ALIGN = 64;
+/** What a user can change when the memory runs out: a step keeps every activation of the supernet
+ *  for the backward pass, in proportion to the batch and the channels. */
+const LOWER = 'the activations a step keeps grow with the batch and the channels: lower --batch-size or --channels ' +
+  '(or run on a WebGPU device)';
+
+function mib(bytes: number): string {
+  return (bytes / 2 ** 20).toFixed(0);
+}
 /** Bytes below this offset are left to the kernel module's own (tiny) static data and stack. */
 const HEAP_BASE = 1 << 20;
 
@@ -31,7 +39,8 @@ export class WasmMemoryPool implements StoragePool {
   private peakBytes = 0;
   private created = 0;
 
-  constructor(readonly memory: WebAssembly.Memory, readonly shared: boolean) {}
+  /** `maxPages`: the most the memory may grow to (the 4 GiB a 32-bit Wasm memory addresses; tests pass less). */
+  constructor(readonly memory: WebAssembly.Memory, readonly shared: boolean, private readonly maxPages = MAX_PAGES) {}
 
   /** Bytes the memory can hold without growing. */
   private get capacity(): number { return this.memory.buffer.byteLength; }
@@ -41,14 +50,17 @@ export class WasmMemoryPool implements StoragePool {
     const end = at + Math.ceil(Math.max(bytes, 1) / ALIGN) * ALIGN;
     if (end > this.capacity) {
       if (!this.shared) {
-        throw new Error(`wasm backend: out of memory (${Math.round(this.capacity / 2 ** 20)} MiB without shared memory, ` +
-          'which cannot grow; serve the page cross-origin isolated or pass a larger memoryMiB)');
+        throw new Error(`wasm backend: out of memory (${mib(this.capacity)} MiB without shared memory, which cannot grow, ` +
+          `all in use; ${mib(bytes)} MiB more asked for): serve the page cross-origin isolated or pass a larger memoryMiB, ${LOWER}`);
       }
       const pages = Math.ceil((end - this.capacity) / PAGE_BYTES);
       const have = this.capacity / PAGE_BYTES;
-      if (have + pages > MAX_PAGES) throw new Error(`wasm backend: out of memory (the 4 GiB a Wasm memory can address is used up; needed ${end} bytes)`);
+      if (have + pages > this.maxPages) {
+        throw new Error(`wasm backend: out of memory: the ${mib(this.maxPages * PAGE_BYTES)} MiB a Wasm memory can address are used up (${mib(this.liveBytes)} MiB ` +
+          `live, ${mib(this.pooledBytes)} MiB pooled, ${mib(bytes)} MiB more asked for); ${LOWER}`);
+      }
       // grow by at least a quarter of what exists, so a training loop's first step grows a few times, not hundreds
-      this.memory.grow(Math.min(MAX_PAGES - have, Math.max(pages, Math.ceil(have / 4))));
+      this.memory.grow(Math.min(this.maxPages - have, Math.max(pages, Math.ceil(have / 4))));
     }
     this.top = end;
     return at;
