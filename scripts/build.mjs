@@ -9,6 +9,8 @@
 //   4. src/browser.ts        -> dist/gmnas.browser.js (one ESM bundle for pages), when present, and
 //      src/browser/worker.ts -> dist/gmnas.worker.js (the search worker startSearch starts; it must sit
 //                               next to gmnas.browser.js, which finds it through import.meta.url)
+//      src/engine/wasm/web-worker.ts -> dist/gmnas.kernel-worker.js (the wasm backend's kernel threads in
+//                               a browser; the search worker finds it next to itself the same way)
 // Type checking is separate (`npm run typecheck`): esbuild only strips types, which keeps builds ~1 s.
 // `--if-sources` (used by postinstall) exits quietly when the TypeScript sources are not present,
 // e.g. when the package is installed from a tarball that already contains dist/.
@@ -86,7 +88,8 @@ for (const d of ['src', 'test', 'bench']) {
 }
 
 // 4. browser bundles: the page's library and the search worker it starts (one ESM file each)
-for (const [entry, out] of [['src/browser.ts', 'dist/gmnas.browser.js'], ['src/browser/worker.ts', 'dist/gmnas.worker.js']]) {
+for (const [entry, out] of [['src/browser.ts', 'dist/gmnas.browser.js'], ['src/browser/worker.ts', 'dist/gmnas.worker.js'],
+  ['src/engine/wasm/web-worker.ts', 'dist/gmnas.kernel-worker.js']]) {
   if (!existsSync(join(root, entry))) continue;
   await esbuild.build({
     entryPoints: [join(root, entry)],

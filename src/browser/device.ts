@@ -1,6 +1,7 @@
 // Opening a device in a page or a worker: WebGPU on navigator.gpu (present in dedicated workers too),
-// else the wasm backend (Wasm SIMD kernels; one thread in a page or worker: its kernel threads are
-// Node worker_threads), else the CPU reference backend — with a note saying why.
+// else the wasm backend (Wasm SIMD kernels: in a dedicated worker of a cross-origin isolated page on
+// kernel Web Workers, one per core; in the page itself on one thread, which may not block), else the
+// CPU reference backend — with a note saying why. The backend's description names its thread count.
 import type { Backend } from '../engine/backend.js';
 import { CpuBackend } from '../engine/cpu/cpu-backend.js';
 import { WebGpuBackend, type WebGpuBackendOptions } from '../engine/webgpu/webgpu-backend.js';

@@ -7,7 +7,9 @@
 // startSearch runs to the end in the worker on the wasm backend — checked against the same search
 // on the CPU reference backend in the same page (same tree, same pick, accuracies within float
 // tolerance). serve.mjs sends COOP/COEP, so the page is cross-origin isolated and the memory
-// shared; the kernels still run on one thread (worker_threads are Node's).
+// shared: the page's own backend runs on one thread (a page may not block in Atomics.wait), the
+// search worker's on kernel Web Workers (dist/gmnas.kernel-worker.js) — two, whatever the machine
+// (the worker is told hardwareConcurrency is 2), so the search above runs split over two threads.
 //
 // Without /usr/bin/chromium (or $GMNAS_CHROMIUM) the file skips with a message, except under CI=true.
 import { test } from 'uvu';
@@ -25,6 +27,38 @@ const CHROMIUM_ARGS = ['--disable-quic', '--no-first-run', '--disable-background
 const inCi = process.env.CI === 'true' || process.env.CI === '1';
 /** Removes navigator.gpu in a page (Navigator) or a worker (WorkerNavigator). */
 const HIDE_GPU = "for (const N of [globalThis.Navigator, globalThis.WorkerNavigator]) if (N) Object.defineProperty(N.prototype, 'gpu', { get: () => undefined, configurable: true });\n";
+
+/** The search worker sees two cores, so its wasm backend starts two kernel threads on any machine. */
+const TWO_CORES = "Object.defineProperty(WorkerNavigator.prototype, 'hardwareConcurrency', { get: () => 2, configurable: true });\n";
+
+/** The worker script of the kernel-threads test: convolutions (forward, fused-ReLU input gradient,
+ *  weight gradient) on a 2-thread wasm backend with the caller taking no part, against the CPU backend. */
+const KERNEL_THREADS_PROBE = `
+import { createBackend, CpuBackend } from './gmnas.browser.js';
+const g = { N: 6, Cin: 8, H: 8, W: 8, Cout: 8, KH: 3, KW: 3, OH: 8, OW: 8, strideH: 1, strideW: 1, padH: 1, padW: 1,
+  dilH: 1, dilW: 1, groups: 1, reluInput: true };
+const filled = (n, seed) => new Float32Array(n).map((_, i) => Math.sin(i * 0.618 + seed));
+async function convs(be) {
+  const nx = g.N * g.Cin * g.H * g.W, ny = g.N * g.Cout * g.OH * g.OW, nw = g.Cout * g.Cin * g.KH * g.KW;
+  const x = be.upload(filled(nx, 1)), w = be.upload(filled(nw, 2)), dy = be.upload(filled(ny, 3));
+  const y = be.alloc(ny), dx = be.alloc(nx), dw = be.alloc(nw);
+  be.conv2d(x, w, null, y, g);
+  be.conv2dInputGrad(dy, w, dx, g, x);
+  be.conv2dWeightGrad(dy, x, dw, g);
+  return Promise.all([y, dx, dw].map((s) => be.read(s)));
+}
+try {
+  const be = await createBackend('wasm', { threads: 2 });
+  be.threadPool.callerClaims = false;
+  const got = await convs(be), want = await convs(new CpuBackend());
+  let maxDiff = 0;
+  got.forEach((a, i) => a.forEach((v, j) => { maxDiff = Math.max(maxDiff, Math.abs(v - want[i][j]) / (1 + Math.abs(want[i][j]))); }));
+  postMessage({ description: be.description, theirs: be.threadPool.counts.theirs, maxDiff });
+  be.dispose();
+} catch (e) {
+  postMessage({ error: String(e && e.stack || e) });
+}
+`;
 
 function startServer(): Promise<{ child: ChildProcess; base: string }> {
   return new Promise((resolve, reject) => {
@@ -82,7 +116,7 @@ if (!existsSync(CHROMIUM)) {
     await page.addInitScript(HIDE_GPU);
     await page.route('**/dist/gmnas.worker.js', async (route) => {
       const response = await route.fetch();
-      await route.fulfill({ response, body: HIDE_GPU + await response.text() });
+      await route.fulfill({ response, body: HIDE_GPU + TWO_CORES + await response.text() });
     });
     await page.goto(`${server!.base}/web/?preset=browser-tiny`);
     await page.waitForSelector('#adapter[data-ready]', { timeout: 60_000 });
@@ -130,7 +164,7 @@ if (!existsSync(CHROMIUM)) {
     const { wasm, cpu } = runs;
     console.log(`  [worker: ${wasm.device}; pick ${wasm.genotype}]`);
     assert.is(wasm.deviceBackend, 'wasm');
-    assert.match(wasm.device, /^Wasm /);
+    assert.match(wasm.device, /^Wasm (relaxed )?SIMD128, 2 threads, shared memory$/);
     assert.match(wasm.deviceNote ?? '', /no WebGPU \(navigator\.gpu\); using the wasm backend/);
     assert.match(wasm.resultDevice, /wasm|Wasm/);
     assert.is(cpu.deviceBackend, 'cpu');
@@ -144,6 +178,24 @@ if (!existsSync(CHROMIUM)) {
     assert.is(wasm.finalNode, cpu.finalNode);
     wasm.leafAccuracies.forEach((a, i) => assert.ok(Math.abs(a - cpu.leafAccuracies[i]) <= 1.0,
       `leaf ${i}: supernet accuracy ${a} on wasm vs ${cpu.leafAccuracies[i]} on the CPU backend`));
+  });
+
+  test('kernel Web Workers: a 2-thread wasm backend in a dedicated worker, its workers running every part, gives the CPU results', async () => {
+    // a module worker importing the library bundle (served in place of a made-up file next to it, with
+    // serve.mjs's COOP/COEP headers); ThreadPool.callerClaims = false leaves every part to the kernel worker
+    await page!.route('**/dist/kernel-threads-probe.js', async (route) => {
+      const response = await route.fetch({ url: `${server!.base}/dist/gmnas.kernel-worker.js` });
+      await route.fulfill({ response, body: KERNEL_THREADS_PROBE });
+    });
+    const r = await page!.evaluate(() => new Promise<Record<string, unknown>>((resolve) => {
+      const w = new Worker('/dist/kernel-threads-probe.js', { type: 'module' });
+      w.onmessage = (e) => { resolve(e.data as Record<string, unknown>); w.terminate(); };
+      w.onerror = (e) => { resolve({ error: `worker error: ${e.message}` }); w.terminate(); };
+    }));
+    assert.is(r.error, undefined, String(r.error));
+    assert.match(String(r.description), /^Wasm (relaxed )?SIMD128, 2 threads, shared memory$/);
+    assert.ok(Number(r.theirs) >= 6, `the kernel worker ran ${String(r.theirs)} parts of 3 split calls`);
+    assert.ok(Number(r.maxDiff) <= 1e-3, `largest difference from the CPU reference: ${String(r.maxDiff)}`);
   });
 
   test('no uncaught errors in the page', () => {

@@ -40,6 +40,7 @@ test('npm pack: dist, declarations, bundles, embedded data and licence; no tests
   for (const must of [
     'package.json', 'run.js', 'scripts/build.mjs', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/browser.js', 'dist/src/browser.d.ts',
     'dist/src/browser/start-search.d.ts', 'dist/src/cli/main.js', 'dist/gmnas.browser.js', 'dist/gmnas.worker.js',
+    'dist/gmnas.kernel-worker.js',
     'data/fashion-mnist/LICENSE', 'data/fashion-mnist/README.md', 'data/fashion-mnist/SHA256SUMS',
     'data/fashion-mnist/train-images-idx3-ubyte.gz', 'data/fashion-mnist/train-labels-idx1-ubyte.gz',
     'data/fashion-mnist/t10k-images-idx3-ubyte.gz', 'data/fashion-mnist/t10k-labels-idx1-ubyte.gz',

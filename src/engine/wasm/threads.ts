@@ -20,8 +20,10 @@
 // count; slot i (1 ≤ i < threads) worker i's wake sequence and spin budget; slot threads + p part p's
 // done sequence and error flag.
 //
-// Node only (worker_threads). In a browser the backend runs on one thread: worker scripts are not part
-// of the page bundle, and a page's main thread may not block in Atomics.wait.
+// Threads: Node worker_threads (worker.ts), or in a browser Web Workers (web-worker.ts, bundled as
+// dist/gmnas.kernel-worker.js) started from a dedicated worker (the search worker) of a cross-origin
+// isolated page — the caller blocks in Atomics.wait, which a page's main thread may not do; there the
+// backend runs on one thread (kernelThreadsHere).
 import type { KernelExports } from './module.js';
 import { runTask, TASK_ARGS } from './tasks.js';
 
@@ -41,6 +43,26 @@ interface NodeWorker {
   once(ev: 'message' | 'error', fn: (m: unknown) => void): void;
   unref(): void;
   terminate(): Promise<number>;
+}
+
+/** A started kernel thread, Node or Web. */
+interface KernelThread { terminate(): void }
+
+interface WebWorker {
+  postMessage(m: unknown): void;
+  addEventListener(ev: 'message' | 'error', fn: (e: { data?: unknown; message?: string }) => void): void;
+  terminate(): void;
+}
+
+const isNode = typeof process === 'object' && !!(process as { versions?: { node?: string } }).versions?.node;
+
+/** Where kernel threads can run here: 'node' (worker_threads), 'web' (a dedicated Web Worker of a
+ *  cross-origin isolated page, which may block and start workers), or null (one thread). */
+export function kernelThreadsHere(): 'node' | 'web' | null {
+  if (isNode) return 'node';
+  const g = globalThis as { Worker?: unknown; WorkerGlobalScope?: unknown; crossOriginIsolated?: boolean; importScripts?: unknown };
+  const inWorker = typeof g.WorkerGlobalScope === 'function' && typeof g.importScripts === 'function';
+  return inWorker && typeof g.Worker === 'function' && g.crossOriginIsolated === true ? 'web' : null;
 }
 
 const now: () => number = typeof performance === 'object' ? () => performance.now() : () => Date.now();
@@ -109,7 +131,7 @@ export class ThreadPool {
   /** parts the caller ran in the current run */
   private readonly mine: Uint8Array;
 
-  private constructor(private readonly k: KernelExports, private readonly workers: NodeWorker[],
+  private constructor(private readonly k: KernelExports, private readonly workers: KernelThread[],
     control: SharedArrayBuffer, args: SharedArrayBuffer, private readonly errors: { last: string }) {
     this.ctl = new Int32Array(control);
     this.blocks = partBlocks(args, workers.length + 1);
@@ -130,12 +152,17 @@ export class ThreadPool {
   }
 
   /** A pool of `threads` (main included) over `memory`; one thread needs no workers. */
-  static async create(k: KernelExports, module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number): Promise<ThreadPool> {
+  static async create(k: KernelExports, module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number,
+    webWorkerUrl?: string | URL): Promise<ThreadPool> {
     if (threads > 256) throw new Error(`wasm backend: ${threads} threads (at most 256)`);
     const control = new SharedArrayBuffer(2 * threads * SLOT_INTS * 4);
     const args = new SharedArrayBuffer(threads * TASK_ARGS * 8);
-    const workers: NodeWorker[] = [];
     const errors = { last: '' };
+    if (threads > 1 && !isNode) {
+      const workers = await startWebWorkers({ module, memory, control, args, threads }, errors, webWorkerUrl);
+      return new ThreadPool(k, workers, control, args, errors);
+    }
+    const workers: NodeWorker[] = [];
     if (threads > 1) {
       // a non-literal specifier keeps bundlers for the browser from trying to resolve it
       const spec = 'node:worker_threads';
@@ -214,4 +241,32 @@ export class ThreadPool {
     for (const w of this.workers) void w.terminate();
     this.workers.length = 0;
   }
+}
+
+/** threads − 1 Web Workers running dist/gmnas.kernel-worker.js (next to the bundle this code is in,
+ *  unless `url` says where), each sent the module, the memory and the control buffers. */
+async function startWebWorkers(d: { module: WebAssembly.Module; memory: WebAssembly.Memory; control: SharedArrayBuffer;
+  args: SharedArrayBuffer; threads: number }, errors: { last: string }, url?: string | URL): Promise<KernelThread[]> {
+  const W = (globalThis as unknown as { Worker: new (u: URL | string, o: object) => WebWorker }).Worker;
+  const at = url ?? new URL('./gmnas.kernel-worker.js', import.meta.url);
+  const workers: WebWorker[] = [];
+  const started: Promise<void>[] = [];
+  for (let i = 1; i < d.threads; i++) {
+    const w = new W(at, { type: 'module', name: `gmnas-kernels-${i}` });
+    started.push(new Promise((resolve, reject) => {
+      w.addEventListener('message', (e) => { if (e.data === 'ready') resolve(); else errors.last = String(e.data); });
+      w.addEventListener('error', (e) => reject(new Error(`wasm backend: kernel worker ${i} (${String(at)}) failed to start: ${e.message ?? 'error'}`)));
+    }));
+    w.postMessage({ ...d, index: i });
+    workers.push(w);
+  }
+  try {
+    // a worker script that never loads reports no error in some browsers: do not wait for ever
+    await Promise.race([Promise.all(started), new Promise((_, reject) => setTimeout(() =>
+      reject(new Error(`wasm backend: kernel workers (${String(at)}) did not start within 20 s`)), 20_000))]);
+  } catch (err) {
+    for (const w of workers) w.terminate();
+    throw err;
+  }
+  return workers;
 }

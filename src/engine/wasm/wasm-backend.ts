@@ -13,7 +13,7 @@ import { convFlops, convScratchFloats, flipWeights, implicitWeightGrad, isPointw
 import { WasmMemoryPool, WasmStorage } from './memory.js';
 import { instantiateKernels, kernelModule, PAGE_BYTES, sharedMemorySupported, type KernelExports } from './module.js';
 import { convTask, kernelTask, Task, type KernelName } from './tasks.js';
-import { ThreadPool } from './threads.js';
+import { kernelThreadsHere, ThreadPool } from './threads.js';
 
 /** Switches for measuring the kernels against their previous forms in one process (bench/). */
 export const wasmConvOptions = {
@@ -23,8 +23,10 @@ export const wasmConvOptions = {
 
 export interface WasmBackendOptions {
   /** Threads, the calling one included (default: the machine's cores; 1 where memory cannot be
-   *  shared or worker threads are missing). */
+   *  shared or kernel threads cannot run: a page's main thread, a page not cross-origin isolated). */
   threads?: number;
+  /** Browsers: the kernel worker script (default: gmnas.kernel-worker.js next to the bundle). */
+  kernelWorkerUrl?: string | URL;
   /** µs a worker polls for its next task, and the caller for the workers, before sleeping
    *  (threads.ts; default DEFAULT_SPIN_MICROS; 0: sleep at once). */
   spinMicros?: number;
@@ -87,8 +89,7 @@ export class WasmBackend extends CpuBackend {
       throw new Error(`wasm backend: threads ${opts.threads} must be an integer in [1, 256]`);
     }
     const shared = sharedMemorySupported();
-    const isNode = typeof process === 'object' && !!process.versions?.node;
-    const threads = shared && isNode ? (opts.threads ?? await defaultThreadCount()) : 1;
+    const threads = shared && kernelThreadsHere() ? (opts.threads ?? await defaultThreadCount()) : 1;
     const { module, relaxed } = kernelModule(shared);
     let memory: WebAssembly.Memory;
     if (shared) {
@@ -101,7 +102,7 @@ export class WasmBackend extends CpuBackend {
     }
     const pool = new WasmMemoryPool(memory, shared);
     const k = instantiateKernels(module, memory);
-    const pool_ = await ThreadPool.create(k, module, memory, threads);
+    const pool_ = await ThreadPool.create(k, module, memory, threads, opts.kernelWorkerUrl);
     if (opts.spinMicros !== undefined) pool_.spinMicros = opts.spinMicros;
     return new WasmBackend(pool, k, relaxed, pool_);
   }
