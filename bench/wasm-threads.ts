@@ -1,4 +1,5 @@
 // `node dist/bench/wasm-threads.js [--config nb201-step-c8n1b32] [--steps 8] [--sides 1,2,2:0]`
+// (`T`: T threads with the adaptive spin-or-sleep choice; `T:µs`: a fixed spin budget)
 // The NB201 DARTS step on wasm backends with different thread counts (and spin budgets, `T:µs`) in one
 // process, one step of each side in turn so that all see the same machine load: wall median, best and
 // CPU ms per step (process.cpuUsage: all threads, spinning included). For the thread-pool changes of
@@ -41,7 +42,7 @@ for (const s of sides) {
   console.log(`${s.spec} (${s.be.description})`.padEnd(44) + med(s.wall).toFixed(1).padStart(10) +
     Math.min(...s.wall).toFixed(1).padStart(9) + med(s.cpu).toFixed(1).padStart(9));
   const c = s.be.threadPool.counts;
-  if (c.runs) console.log(`  ${c.single} calls on the caller alone, ${c.runs} split: parts run by the caller ${c.mine}, by workers ${c.theirs} (waited for ${c.waited})`);
+  if (c.runs) console.log(`  ${c.single} calls on the caller alone, ${c.runs} split: parts run by the caller ${c.mine}, by workers ${c.theirs} (waited for ${c.waited}); spinning at the end: ${s.be.threadPool.spinning}`);
   s.method.dispose();
   s.be.dispose();
 }

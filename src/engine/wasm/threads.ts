@@ -10,10 +10,17 @@
 // has started. A part's result does not depend on which thread ran it (per-part scratch and partial
 // sums), so results are the same whoever wins.
 //
-// Spin, then sleep: a small NB201 step is ~500 kernel calls of 20–400 µs each, so a worker keeps
+// Spin, then sleep: a small NB201 step is ~950 kernel calls of 10–400 µs each, so a worker keeps
 // polling for the next call for `spinMicros` after each one before sleeping in Atomics.wait, and the
 // caller polls a started part's done flag for as long before it sleeps: back-to-back calls then never
 // touch the futex. Workers of an idle backend sleep.
+//
+// Spinning pays only when the threads have cores to themselves. On a machine with more runnable
+// threads than cores, a spinning worker uses up its share and is descheduled just when a call comes
+// (measured: it then joined 32 % of the calls, against 75 % sleeping between calls, under load 12 on
+// 2 cores). So by default (no spinMicros given) the pool measures how often workers join a call, in
+// epochs of EPOCH_RUNS calls, with spinning on and off, keeps the better mode, and re-tries the other
+// one epoch in EXPLORE_EVERY.
 //
 // Control words (Int32Array over a SharedArrayBuffer, one 64-byte slot each so that threads do not
 // share cache lines): slot 0 the claim word (run sequence << 8 | next part; 0 = closed) and the part
@@ -37,6 +44,8 @@ export const WAKE = 0, SPIN = 1;
 export const DONE = 0, ERROR = 1;
 /** Default spin before sleeping, µs: longer than the host work between two kernel calls of a step. */
 export const DEFAULT_SPIN_MICROS = 200;
+/** Split calls per epoch of the spin-or-sleep choice, and how often (in epochs) the other mode is re-tried. */
+export const EPOCH_RUNS = 256, EXPLORE_EVERY = 8;
 
 interface NodeWorker {
   on(ev: 'message', fn: (m: unknown) => void): void;
@@ -122,6 +131,15 @@ export class ThreadPool {
   private readonly ctl: Int32Array;
   private readonly blocks: Float64Array[];
   private spin = DEFAULT_SPIN_MICROS;
+  /** spinMicros was set: no adaptive choice */
+  private fixedSpin = false;
+  /** adaptive choice: the current mode (1 spin, 0 sleep), the share of calls workers joined in each
+   *  mode's last epoch, and the current epoch's counts */
+  private mode = 1;
+  private readonly joinedShare = [NaN, NaN];
+  private epochs = 0;
+  private epochRuns = 0;
+  private epochJoined = 0;
   /** Calls run on the caller alone, split runs, parts the caller ran, parts workers ran, and those the
    *  caller had to wait for (bench/wasm-threads.ts prints them). */
   readonly counts = { single: 0, runs: 0, mine: 0, theirs: 0, waited: 0 };
@@ -136,19 +154,41 @@ export class ThreadPool {
     this.ctl = new Int32Array(control);
     this.blocks = partBlocks(args, workers.length + 1);
     this.mine = new Uint8Array(workers.length + 1);
-    this.spinMicros = DEFAULT_SPIN_MICROS;
+    this.setSpin(DEFAULT_SPIN_MICROS);
+  }
+
+  /** The spin budget in force (the workers read theirs from shared memory). */
+  private setSpin(us: number): void {
+    this.spin = us;
+    for (let i = 1; i < this.size; i++) Atomics.store(this.ctl, i * SLOT_INTS + SPIN, us);
+  }
+
+  /** Whether spinning is in force now (adaptive mode 1, or a fixed budget above 0). */
+  get spinning(): boolean { return this.spin > 0; }
+
+  /** End of an adaptive epoch: keep the mode workers joined more calls in (spinning on a tie within
+   *  5 points: it has the lower latency), or re-try the other one. */
+  private endEpoch(): void {
+    this.joinedShare[this.mode] = this.epochJoined / this.epochRuns;
+    this.epochRuns = this.epochJoined = 0;
+    this.epochs++;
+    const [sleep, spin] = this.joinedShare;
+    const best = Number.isNaN(sleep) || Number.isNaN(spin) || spin >= sleep - 0.05 ? 1 : 0;
+    this.mode = this.epochs % EXPLORE_EVERY === 0 ? 1 - best : best;
+    this.setSpin(this.mode ? DEFAULT_SPIN_MICROS : 0);
   }
 
   /** Threads in all, the main one included. */
   get size(): number { return this.workers.length + 1; }
 
   /** How long a worker polls for its next call, and the caller for a worker's part, before sleeping
-   *  (µs; 0: sleep at once). Workers read it from shared memory, so a change applies at once. */
+   *  (µs; 0: sleep at once). Workers read it from shared memory, so a change applies at once. Setting
+   *  it turns the adaptive choice (see the top of this file) off. */
   get spinMicros(): number { return this.spin; }
   set spinMicros(us: number) {
     if (!(Number.isInteger(us) && us >= 0 && us <= 1_000_000)) throw new Error(`wasm backend: spin ${us} µs must be an integer in [0, 1000000]`);
-    this.spin = us;
-    for (let i = 1; i < this.size; i++) Atomics.store(this.ctl, i * SLOT_INTS + SPIN, us);
+    this.fixedSpin = true;
+    this.setSpin(us);
   }
 
   /** A pool of `threads` (main included) over `memory`; one thread needs no workers. */
@@ -211,8 +251,10 @@ export class ThreadPool {
     }
     let failure: unknown = null;
     this.mine.fill(0);
+    let ranHere = 0;
     for (let p = this.callerClaims ? claimPart(ctl, seq) : -1; p >= 0; p = claimPart(ctl, seq)) {
       this.mine[p] = 1;
+      ranHere++;
       this.counts.mine++;
       const f = runPart(this.k, ctl, this.blocks, threads, p, seq);
       failure ??= f;
@@ -229,6 +271,10 @@ export class ThreadPool {
       if (Atomics.load(ctl, at + ERROR)) workerFailed = true;
     }
     Atomics.store(ctl, CLAIM, 0);
+    if (!this.fixedSpin) {
+      if (ranHere < count) this.epochJoined++; // a worker took a part
+      if (++this.epochRuns === EPOCH_RUNS) this.endEpoch();
+    }
     if (failure) throw failure;
     if (workerFailed) throw new Error(`wasm backend: a worker thread's kernel failed${this.errors.last ? `: ${this.errors.last}` : ''}`);
   }
