@@ -2,13 +2,15 @@
 // thread gets there first, so a part must give the same result on the caller and on a worker — checked
 // bit for bit by running the same calls with the caller taking parts and with the workers taking all
 // of them (ThreadPool.callerClaims), and against the CPU reference; a kernel failing on a worker must
-// reach the caller as an error, and the pool must keep working afterwards.
+// reach the caller as an error, and the pool must keep working afterwards. The spin-or-sleep choice
+// is checked as a rule (nextSpinMode) and in a pool whose workers join every call.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ConvGeom, Storage } from '../../src/engine/backend.js';
 import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
 import { WasmBackend } from '../../src/engine/wasm/wasm-backend.js';
 import { kernelTask } from '../../src/engine/wasm/tasks.js';
+import { EPOCH_RUNS, EXPLORE_EVERY, nextSpinMode } from '../../src/engine/wasm/threads.js';
 import { assertClose } from '../helpers/backends.js';
 
 const filled = (n: number, seed: number): Float32Array => new Float32Array(n).map((_, i) => Math.sin(i * 0.618 + seed));
@@ -60,6 +62,39 @@ test('a kernel failing on a worker thread is reported to the caller, and the poo
     pool.callerClaims = true;
     const ok = await convs(be, geom), ref = await convs(new CpuBackend(), geom);
     ok.forEach((r, i) => assertClose(r, ref[i], 1e-4, 1e-4, `output ${i} after the failure`));
+  } finally {
+    be.dispose();
+  }
+});
+
+test('spin or sleep: the mode workers joined more calls in, spinning on a near tie, the other re-tried every few epochs', () => {
+  assert.is(nextSpinMode([NaN, NaN], 1), 1, 'spinning first');
+  assert.is(nextSpinMode([NaN, 0.3], 1), 1, 'spinning until sleeping was measured');
+  assert.is(nextSpinMode([0.75, 0.32], 3), 0, 'under load: workers joined more calls sleeping');
+  assert.is(nextSpinMode([0.6, 0.98], 3), 1, 'idle: spinning joined more');
+  assert.is(nextSpinMode([0.99, 0.96], 3), 1, 'a tie within 5 points keeps spinning');
+  assert.is(nextSpinMode([0.75, 0.32], EXPLORE_EVERY), 1, 'spinning re-tried');
+  assert.is(nextSpinMode([0.6, 0.98], 2 * EXPLORE_EVERY), 0, 'sleeping re-tried');
+});
+
+test('the adaptive pool: with every part on the workers (joined in either mode) it spins, re-tries sleeping for one epoch, spins again', async () => {
+  const be = await WasmBackend.create({ threads: 2 });
+  try {
+    const pool = be.threadPool;
+    pool.callerClaims = false;
+    const n = 1 << 12, a = be.upload(filled(2 * n, 1)), b = be.upload(filled(2 * n, 2));
+    const ap = (a as unknown as { ptr: number }).ptr, bp = (b as unknown as { ptr: number }).ptr;
+    const modes: boolean[] = [];
+    for (let i = 0; i < (EXPLORE_EVERY + 2) * EPOCH_RUNS; i++) {
+      modes.push(pool.spinning); // the mode this call runs in
+      kernelTask(pool.block(0), 'axpy', [ap, 1e-3, bp, n, 1]);
+      kernelTask(pool.block(1), 'axpy', [ap + 4 * n, 1e-3, bp + 4 * n, n, 1]);
+      pool.run(2);
+    }
+    const epoch = (e: number): boolean[] => modes.slice(e * EPOCH_RUNS, (e + 1) * EPOCH_RUNS);
+    for (let e = 0; e < EXPLORE_EVERY; e++) assert.ok(epoch(e).every((m) => m), `epoch ${e} must spin`);
+    assert.ok(epoch(EXPLORE_EVERY).every((m) => !m), `epoch ${EXPLORE_EVERY} must re-try sleeping`);
+    assert.ok(epoch(EXPLORE_EVERY + 1).every((m) => m), 'a tie goes back to spinning');
   } finally {
     be.dispose();
   }

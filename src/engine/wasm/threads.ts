@@ -126,6 +126,16 @@ export function partBlocks(args: SharedArrayBuffer, threads: number): Float64Arr
   return Array.from({ length: threads }, (_, i) => new Float64Array(args, i * TASK_ARGS * 8, TASK_ARGS));
 }
 
+/** The mode (1 spin, 0 sleep) for epoch `epochs` given the share of calls workers joined in each
+ *  mode's last epoch ([sleep, spin], NaN before one): the mode they joined more (spinning on a tie
+ *  within 5 points: lower latency; also until both were measured), the other one every EXPLORE_EVERY
+ *  epochs so that a change of load is noticed. */
+export function nextSpinMode(joinedShare: readonly number[], epochs: number): number {
+  const [sleep, spin] = joinedShare;
+  const best = Number.isNaN(sleep) || Number.isNaN(spin) || spin >= sleep - 0.05 ? 1 : 0;
+  return epochs % EXPLORE_EVERY === 0 ? 1 - best : best;
+}
+
 export class ThreadPool {
   private seq = 0;
   private readonly ctl: Int32Array;
@@ -166,15 +176,12 @@ export class ThreadPool {
   /** Whether spinning is in force now (adaptive mode 1, or a fixed budget above 0). */
   get spinning(): boolean { return this.spin > 0; }
 
-  /** End of an adaptive epoch: keep the mode workers joined more calls in (spinning on a tie within
-   *  5 points: it has the lower latency), or re-try the other one. */
+  /** End of an adaptive epoch: record the mode's share of joined calls and pick the next mode. */
   private endEpoch(): void {
     this.joinedShare[this.mode] = this.epochJoined / this.epochRuns;
     this.epochRuns = this.epochJoined = 0;
     this.epochs++;
-    const [sleep, spin] = this.joinedShare;
-    const best = Number.isNaN(sleep) || Number.isNaN(spin) || spin >= sleep - 0.05 ? 1 : 0;
-    this.mode = this.epochs % EXPLORE_EVERY === 0 ? 1 - best : best;
+    this.mode = nextSpinMode(this.joinedShare, this.epochs);
     this.setSpin(this.mode ? DEFAULT_SPIN_MICROS : 0);
   }
 
