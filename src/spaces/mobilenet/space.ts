@@ -22,7 +22,7 @@ import {
   MobileNetSpaceNetwork, MobileNetSpaceSupernet, genotypeOps, encodeMobileSupernet, decodeMobileSupernet, mobileSupernetMetadata,
   MOBILENET_SUPERNET_FORMAT, widthMultOf,
 } from './space-modules.js';
-import { mobileNetCost } from './cost.js';
+import { mobileNetCost, mobileNetOpMacs } from './cost.js';
 
 const decisions: readonly Decision[] = Object.freeze(macroLayout(1).blocks.map((b) => Object.freeze({
   index: b.index, key: `block:${b.index}`, group: `stage${b.stage + 1}`, ops: Object.freeze(BLOCK_OPS[b.index].map((j) => MOBILE_OPS[j])),
@@ -194,6 +194,8 @@ export const mobilenetSpace: SearchSpace = Object.freeze({
     checkSingleOpGenotype(g);
     return mobileNetCost(genotypeOps(g), { widthMult: widthMultOf(sizes.C), inputChannels: sizes.inputChannels, numClasses: sizes.numClasses }, resolution);
   },
+  opMacs: (sizes: SpaceSizes, resolution: number) =>
+    mobileNetOpMacs({ widthMult: widthMultOf(sizes.C), inputChannels: sizes.inputChannels, numClasses: sizes.numClasses }, resolution, MOBILE_OPS),
   searchPreset: mobileSearchPreset,
   channelsForWidthMult: (w: number): number => {
     const C = FIRST_CONV_WIDTH * w;
