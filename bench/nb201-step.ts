@@ -20,6 +20,9 @@ export interface StepConfig {
   classes: number;
   /** search space (default: the registry's default, NB201) */
   space?: string;
+  /** base method whose step is timed (default darts; the MobileNet rows: proxyless, the space's own —
+   *  one sampled path in the weight step, two gated paths in the α step) */
+  base?: 'darts' | 'proxyless';
 }
 
 export const STEP_CONFIGS: StepConfig[] = [
@@ -30,6 +33,10 @@ export const STEP_CONFIGS: StepConfig[] = [
   { name: 'nb201-step-c8n1b32', C: 8, N: 1, batch: 32, size: 16, classes: 10 },
   // GM's DARTS-space supernet (spec §5.1): C=16, 8 cells, batch 64, 7-op s5 set
   { name: 'darts-step-c16n8b64', C: 16, N: 8, batch: 64, size: 32, classes: 10, space: 'darts' },
+  // issue [mobilenet] item 7: the MobileNet supernet at width 1.0 (C = 32), batch 32, 32×32 and 64×64,
+  // ProxylessNAS's step (weight step on one path + binary-gate α step)
+  { name: 'mobilenet-step-w1r32b32', C: 32, N: 1, batch: 32, size: 32, classes: 10, space: 'mobilenet', base: 'proxyless' },
+  { name: 'mobilenet-step-w1r64b32', C: 32, N: 1, batch: 32, size: 64, classes: 10, space: 'mobilenet', base: 'proxyless' },
 ];
 
 export interface StepResult {
@@ -56,7 +63,7 @@ function batchOf(be: Backend, cfg: StepConfig, seed: number): DeviceBatch {
 }
 
 export function makeMethod(be: Backend, cfg: StepConfig, replay = true): BaseMethod {
-  return createBaseMethod('darts', {
+  return createBaseMethod(cfg.base ?? 'darts', {
     backend: be, space: getSpace(cfg.space),
     sizes: { C: cfg.C, N: cfg.N, inputChannels: 3, numClasses: cfg.classes },
     imageShape: [3, cfg.size, cfg.size],
