@@ -7,7 +7,11 @@
 //
 //   node experiments/mobilenet-learning.mjs KEY=VALUE…
 //     mode=standalone|uniform  steps=100 lr=0.025 momentum=0.9 res=16 width=0.25 batch=64 ls=0.1
-//     init=engine|he (ProxylessNAS's he_fout)  zero=0|1 (γ = 0 on each searchable block's last BN)
+//     init=space|he (he: apply ProxylessNAS's he_fout again; the space's supernets start with it since
+//     664d23c — the docs' "engine" rows were measured before, with the engine's uniform ±1/√fan_in)
+//     zero=0|1 (γ = 0 on the last BN of every residual branch)  nested=1 (init.ts nestedCandidateInit)
+//     fix=i,j (blocks kept on the mixed genotype's op)  fixnos=1 (the six blocks without a shortcut)
+//     head=F (feature mix + classifier at F × lr)
 //     warm=0 (linear lr warm-up steps) threads=1 backend=wasm seed=0
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +28,7 @@ const { Rng } = await import(join(ROOT, 'dist/src/data/rng.js'));
 const a = Object.fromEntries(process.argv.slice(2).map((s) => s.split('=')));
 const o = {
   mode: a.mode ?? 'uniform', steps: +(a.steps ?? 100), lr: +(a.lr ?? 0.025), momentum: +(a.momentum ?? 0.9), res: +(a.res ?? 16),
-  width: +(a.width ?? 0.25), batch: +(a.batch ?? 64), ls: +(a.ls ?? 0.1), init: a.init ?? 'engine', zero: a.zero === '1',
+  width: +(a.width ?? 0.25), batch: +(a.batch ?? 64), ls: +(a.ls ?? 0.1), init: a.init ?? 'space', zero: a.zero === '1',
   warm: +(a.warm ?? 0), threads: +(a.threads ?? 1), backend: a.backend ?? 'wasm', seed: +(a.seed ?? 0), wd: +(a.wd ?? 4e-5),
   head: +(a.head ?? 1), fixnos: a.fixnos === '1', fix: a.fix ? a.fix.split(',').map(Number) : [], nested: a.nested === '1',
 };
