@@ -23,6 +23,9 @@ export interface StepConfig {
   /** the batch the wasm backend runs instead (its row named for it): `batch` keeps more activations
    *  than the 4 GiB a Wasm memory can address */
   wasmBatch?: number;
+  /** base method whose step is timed (default darts; the MobileNet rows: proxyless, the space's own —
+   *  one sampled path in the weight step, two gated paths in the α step) */
+  base?: 'darts' | 'proxyless';
 }
 
 /** The config a backend runs: the wasm backend's smaller batch where one is set, the name saying so. */
@@ -40,6 +43,10 @@ export const STEP_CONFIGS: StepConfig[] = [
   // GM's DARTS-space supernet (spec §5.1): C=16, 8 cells, batch 64, 7-op s5 set
   // (wasm: batch 32 — ~92 MiB of activations a sample, so batch 64 needs ~5.9 GiB; 32 peaks at ~3 GiB)
   { name: 'darts-step-c16n8b64', C: 16, N: 8, batch: 64, size: 32, classes: 10, space: 'darts', wasmBatch: 32 },
+  // issue [mobilenet] item 7: the MobileNet supernet at width 1.0 (C = 32), batch 32, 32×32 and 64×64,
+  // ProxylessNAS's step (weight step on one path + binary-gate α step)
+  { name: 'mobilenet-step-w1r32b32', C: 32, N: 1, batch: 32, size: 32, classes: 10, space: 'mobilenet', base: 'proxyless' },
+  { name: 'mobilenet-step-w1r64b32', C: 32, N: 1, batch: 32, size: 64, classes: 10, space: 'mobilenet', base: 'proxyless' },
 ];
 
 export interface StepResult {
@@ -66,7 +73,7 @@ function batchOf(be: Backend, cfg: StepConfig, seed: number): DeviceBatch {
 }
 
 export function makeMethod(be: Backend, cfg: StepConfig, replay = true): BaseMethod {
-  return createBaseMethod('darts', {
+  return createBaseMethod(cfg.base ?? 'darts', {
     backend: be, space: getSpace(cfg.space),
     sizes: { C: cfg.C, N: cfg.N, inputChannels: 3, numClasses: cfg.classes },
     imageShape: [3, cfg.size, cfg.size],

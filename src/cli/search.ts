@@ -52,6 +52,8 @@ const FLAGS: FlagSpec = {
   resolution: { type: 'string' },
   'width-mult': { type: 'string' },
   'max-flops': { type: 'string' },
+  'flops-target': { type: 'string' },
+  'flops-loss': { type: 'string' },
   'max-params': { type: 'string' },
   'synthetic-size': { type: 'string' },
   'retrain-epochs': { type: 'string' },
@@ -107,6 +109,10 @@ ${COMMON_FLAGS_HELP}
                              resolution (300M, 3e8; spaces with a cost model: mobilenet); each leaf's pick is
                              moved inside the budget, leaves that cannot be are not selected
   --max-params N             the same for parameters (e.g. 4M)
+  --flops-target N           --base proxyless: ProxylessNAS's hardware loss on α with the expected
+                             multiply-adds per image (softmax(α)-weighted, per block) as the hardware value
+                             and N as its reference (the reference code: 300M at width 1.0)
+  --flops-loss mul#log|add#linear   its form: a·CE·(log E/log N)^b, a 0.2 b 0.3 (default), or CE + 0.1·(E−N)/N
   --synthetic-size K         images of the built-in synthetic training set
   --retrain-epochs N         after selection, train the final genotype stand-alone for N epochs on the
                              whole training set and report its test accuracy (default: preset; quick 3)
@@ -214,6 +220,8 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   }
   if (v['max-flops'] !== undefined) c.maxMacs = countFlag(v, 'max-flops');
   if (v['max-params'] !== undefined) c.maxParams = countFlag(v, 'max-params');
+  if (v['flops-target'] !== undefined) c.flopsTarget = countFlag(v, 'flops-target');
+  if (v['flops-loss'] !== undefined) c.flopsLoss = String(v['flops-loss']) as SearchConfig['flopsLoss'];
   if (c.dataDir) c.dataDir = resolve(c.dataDir);
   try {
     validateSearchConfig(c);

@@ -87,6 +87,11 @@ export interface SearchConfig {
   maxMacs?: number;
   /** `--max-params`: most parameters of the returned architecture */
   maxParams?: number;
+  /** `--flops-target`: ProxylessNAS's hardware loss on α with the expected multiply-adds per image as the
+   *  hardware value and this as its reference value (src/search/flops-loss.ts; --base proxyless) */
+  flopsTarget?: number;
+  /** `--flops-loss`: the loss's form (default 'mul#log', the reference's) */
+  flopsLoss?: 'mul#log' | 'add#linear';
 }
 
 type PresetFields = Pick<SearchConfig, 'channels' | 'cells' | 'batchSize' | 'stepsPerEpoch' | 'splitEpochs' |
@@ -240,6 +245,13 @@ export function validateSearchConfig(c: SearchConfig): void {
     if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) fail(flag, `expected a positive number, got ${v}`);
     if (!space.cost) fail(flag, `the ${space.name} space has no cost model (parameters / multiply-adds); only spaces with one take a budget`);
   }
+  if (c.flopsTarget !== undefined) {
+    if (!(typeof c.flopsTarget === 'number' && c.flopsTarget > 1 && Number.isFinite(c.flopsTarget))) fail('flops-target', `expected a number of multiply-adds > 1, got ${c.flopsTarget}`);
+    if (c.base !== 'proxyless') fail('flops-target', `the expected-FLOPs loss is ProxylessNAS's; it needs --base proxyless (got ${c.base})`);
+    if (!space.opMacs) fail('flops-target', `the ${space.name} space has no per-op cost model`);
+  }
+  if (c.flopsLoss !== undefined && c.flopsLoss !== 'mul#log' && c.flopsLoss !== 'add#linear') fail('flops-loss', `expected mul#log or add#linear, got ${String(c.flopsLoss)}`);
+  if (c.flopsLoss !== undefined && c.flopsTarget === undefined) fail('flops-loss', 'needs --flops-target');
   if (c.select === 'bench' && !c.bench) fail('select', "'bench' (the oracle pick) needs --bench FILE");
   if (c.dataset !== 'synthetic' && c.syntheticSize !== null) {
     // the size of the generated set only applies to the synthetic dataset; ignore silently would hide a mistake

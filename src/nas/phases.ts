@@ -103,7 +103,10 @@ export function createNodeMethod(c: SearchConfig, backend: Backend, data: Search
     imageShape: data.imageShape,
     mask,
     seed: nodeSeed(c, node),
-    hyper: { ...getSpace(c.space).methodHyper?.(c.base), batchSize: c.batchSize, epochs: c.totalEpochs, ...(c.lr !== null ? { lr: c.lr } : {}) },
+    hyper: {
+      ...getSpace(c.space).methodHyper?.(c.base), batchSize: c.batchSize, epochs: c.totalEpochs, ...(c.lr !== null ? { lr: c.lr } : {}),
+      ...(c.flopsTarget !== undefined ? { flopsTarget: c.flopsTarget, ...(c.flopsLoss ? { flopsLoss: c.flopsLoss } : {}) } : {}),
+    },
   });
 }
 

@@ -43,6 +43,16 @@ export interface BaseMethodHyper {
   torch1ZeroGrad: boolean;
   /** label smoothing of the weight step's cross-entropy (0: none; ProxylessNAS 0.1) */
   labelSmoothing: number;
+  /** ProxylessNAS's hardware loss on α with the expected multiply-adds as the hardware value
+   *  (`--target_hardware flops`): the reference value in multiply-adds per image; 0: none (proxyless only,
+   *  on spaces with `opMacs`; src/search/flops-loss.ts) */
+  flopsTarget: number;
+  /** 'mul#log': α·CE·(log E / log target)^β (the reference's default, α 0.2, β 0.3); 'add#linear':
+   *  CE + λ·(E − target)/target (λ 0.1) */
+  flopsLoss: 'mul#log' | 'add#linear';
+  flopsAlpha: number;
+  flopsBeta: number;
+  flopsLambda: number;
 }
 
 const GM_COMMON = {
@@ -50,6 +60,7 @@ const GM_COMMON = {
   archLr: 3e-4, archBetas: [0.5, 0.999] as [number, number], archWeightDecay: 1e-3,
   alphaInitMean: 0, alphaInitStd: 1e-3, tauMax: 1, tauMin: 0.1, trackCellStats: true, unrolledR: 0.01,
   selectionCandidates: 200, torch1ZeroGrad: true, labelSmoothing: 0,
+  flopsTarget: 0, flopsLoss: 'mul#log' as const, flopsAlpha: 0.2, flopsBeta: 0.3, flopsLambda: 0.1,
 };
 
 export const BASE_METHOD_PRESETS: Readonly<Record<BaseMethodName, Readonly<BaseMethodHyper>>> = Object.freeze({
@@ -89,6 +100,11 @@ export function resolveHyper(name: BaseMethodName, overrides: Partial<BaseMethod
   for (const k of ['lrMin', 'momentum', 'weightDecay', 'archLr', 'archWeightDecay', 'alphaInitStd', 'labelSmoothing'] as const) {
     if (!(h[k] >= 0 && Number.isFinite(h[k]))) throw new Error(`${name}: ${k} must be a non-negative number, got ${h[k]}`);
   }
+  for (const k of ['flopsTarget', 'flopsAlpha', 'flopsBeta', 'flopsLambda'] as const) {
+    if (!(h[k] >= 0 && Number.isFinite(h[k]))) throw new Error(`${name}: ${k} must be a non-negative number, got ${h[k]}`);
+  }
+  if (h.flopsLoss !== 'mul#log' && h.flopsLoss !== 'add#linear') throw new Error(`${name}: flopsLoss must be 'mul#log' or 'add#linear', got ${String(h.flopsLoss)}`);
+  if (h.flopsTarget > 0 && name !== 'proxyless') throw new Error(`${name}: the expected-FLOPs loss (flopsTarget) is ProxylessNAS's; use --base proxyless`);
   if (!(h.labelSmoothing < 1)) throw new Error(`${name}: labelSmoothing must be in [0, 1), got ${h.labelSmoothing}`);
   if (h.tauMin > h.tauMax) throw new Error(`${name}: tauMin ${h.tauMin} exceeds tauMax ${h.tauMax}`);
   if (h.nesterov && h.momentum <= 0) throw new Error(`${name}: nesterov needs momentum > 0`);

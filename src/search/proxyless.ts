@@ -26,9 +26,11 @@
 // Where we differ from ProxylessNAS: α is one [rows, cols] tensor with one Adam, so a decision with no
 // gradient this step still has its second moment decayed (β1 = 0 makes its update exactly 0, as a
 // skipped parameter) and the bias-correction step count is shared; ProxylessNAS updates α every 5 weight
-// steps (grad_update_arch_param_every), here every step once α is trained (GM's schedule); no latency
-// loss (the budget is a hard constraint on the final pick: --max-flops / --max-params).
-import { Tensor, tidy, noGrad, backward, crossEntropy } from '../engine/index.js';
+// steps (grad_update_arch_param_every), here every step once α is trained (GM's schedule). The
+// reference's hardware loss is available with the expected multiply-adds as the hardware value
+// (`--flops-target`, flops-loss.ts); off by default, as in the GM reference (target_hardware None).
+import { Tensor, tidy, noGrad, backward, crossEntropy, keep } from '../engine/index.js';
+import { expectedMacs, flopsLoss, type FlopsLossSettings } from './flops-loss.js';
 import type { ArchSample } from '../spaces/space.js';
 import { BaseMethod, type BaseMethodOptions } from './method.js';
 import type { DeviceBatch } from './batch.js';
@@ -142,6 +144,44 @@ export class Proxyless extends BaseMethod {
     return g;
   }
 
+  /** The expected-FLOPs loss settings (hyper.flopsTarget > 0), checked against the space once. */
+  private flopsSettings(): FlopsLossSettings | null {
+    const h = this.hyper;
+    if (!(h.flopsTarget > 0)) return null;
+    if (!this.opMacsTable) {
+      if (!this.space.opMacs) throw new Error(`--flops-target: the ${this.space.name} space has no per-op cost model (opMacs)`);
+      this.opMacsTable = this.space.opMacs(this.sizes, this.imageShape[1]);
+    }
+    return { target: h.flopsTarget, type: h.flopsLoss, alpha: h.flopsAlpha, beta: h.flopsBeta, lambda: h.flopsLambda };
+  }
+  private opMacsTable: { fixed: number; ops: number[][] } | null = null;
+
+  /** The expected multiply-adds under softmax(α) (the FLOPs loss's E; needs a space with opMacs). */
+  expectedMacs(alphaHost: ArrayLike<number>): number {
+    if (!this.opMacsTable) {
+      if (!this.space.opMacs) throw new Error(`the ${this.space.name} space has no per-op cost model (opMacs)`);
+      this.opMacsTable = this.space.opMacs(this.sizes, this.imageShape[1]);
+    }
+    return expectedMacs(alphaHost, this.space.cols, (d) => this.space.enabledOps(this.mask, d), this.opMacsTable).value;
+  }
+
+  /** The binary-gate α gradient of CE (`grad`) turned into the regularised loss's: scaled by ∂L/∂CE, plus
+   *  ∂L/∂E·∂E/∂α on every decision that has a gradient this step (flops-loss.ts). */
+  private addFlopsLoss(alpha: Float32Array, involved: readonly ([number, number] | null)[], grad: Float32Array, ce: number, s: FlopsLossSettings): Float32Array {
+    const cols = this.space.cols;
+    const e = expectedMacs(alpha, cols, (d) => this.space.enabledOps(this.mask, d), this.opMacsTable!);
+    const f = flopsLoss(ce, e.value, s);
+    this.lastExpectedMacs = e.value;
+    const out = new Float32Array(grad.length);
+    involved.forEach((pair, d) => {
+      if (!pair) return; // the reference: no α gradient where the no-op is active (nor with one op)
+      for (let j = 0; j < cols; j++) out[d * cols + j] = f.dCe * grad[d * cols + j] + f.dE * e.grad[d * cols + j];
+    });
+    return out;
+  }
+  /** E(α) of the last α step with the FLOPs loss (for logs and tests) */
+  lastExpectedMacs: number | null = null;
+
   /** ∂L/∂α left in `alpha.grad`; the draw is remembered for the rescale after Adam. */
   private lastInvolved: ([number, number] | null)[] | null = null;
   private lastAlpha: Float32Array | null = null;
@@ -150,14 +190,26 @@ export class Proxyless extends BaseMethod {
     const alpha = alphaHost ?? await this.alpha.data();
     const draw = this.drawBinaryGates(alpha);
     const gates = Tensor.fromArray(this.backend, draw.gates, [this.space.rows, this.space.cols]).param('binary_gates');
+    const flops = this.flopsSettings();
+    let ce: Tensor | null = null;
     try {
-      this.withFrozenWeights(() => tidy(() => backward(crossEntropy(this.supernet.forward(valid.x, { ops: draw.ops, weights: gates }), valid.y))));
+      this.withFrozenWeights(() => tidy(() => {
+        const loss = crossEntropy(this.supernet.forward(valid.x, { ops: draw.ops, weights: gates }), valid.y);
+        backward(loss);
+        if (flops) ce = keep(loss);
+      }));
       const gateGrads = gates.grad ? await gates.grad.data() : new Float32Array(gates.size);
       this.archOptimizer.zeroGrad();
-      this.alpha.grad = Tensor.fromArray(this.backend, Proxyless.alphaGradient(alpha, this.space.cols, draw.involved, gateGrads), this.alpha.shape);
+      let grad = Proxyless.alphaGradient(alpha, this.space.cols, draw.involved, gateGrads);
+      if (flops && ce) {
+        const ceValue = (await (ce as Tensor).data())[0];
+        grad = this.addFlopsLoss(alpha, draw.involved, grad, ceValue, flops);
+      }
+      this.alpha.grad = Tensor.fromArray(this.backend, grad, this.alpha.shape);
       this.lastInvolved = draw.involved;
       this.lastAlpha = alpha;
     } finally {
+      (ce as Tensor | null)?.dispose();
       gates.grad?.dispose();
       gates.grad = null;
       gates.dispose();

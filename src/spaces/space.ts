@@ -274,6 +274,10 @@ export interface SearchSpace {
   /** parameters and multiply-adds of a genotype's stand-alone network on square inputs of side
    *  `resolution` (absent: no cost model, so --max-flops / --max-params do not apply) */
   cost?(g: Genotype, sizes: SpaceSizes, resolution: number): { params: number; macs: number };
+  /** multiply-adds split by decision, so that cost(g).macs = fixed + Σ_d ops[d][g[d]] for every single
+   *  path g: `ops` is [rows][cols], NaN on columns a decision cannot take (absent: no expected-FLOPs
+   *  loss, --flops-target) */
+  opMacs?(sizes: SpaceSizes, resolution: number): { fixed: number; ops: number[][] };
 
   /** the genotype as cell DAGs, one per decision group, for drawings (absent: a table by decision) */
   describeGenotype?(g: Genotype): CellDag[];

@@ -14,6 +14,7 @@ import { encodeSafetensors, decodeSafetensors, type SafetensorsInput, type Decod
 import type { ArchSample, NetworkBuildOptions, SpaceNetwork, SpaceSupernet, SupernetBuildOptions } from '../space.js';
 import { MobileNetNetwork } from './network.js';
 import { MobileNetSupernet } from './supernet.js';
+import { heFanOutInit, zeroLastBnGamma } from './init.js';
 import { FIRST_CONV_WIDTH } from './layout.js';
 import { MOBILE_OPS, parseOp } from './ops.js';
 import type { MobileGenotype } from './genotype.js';
@@ -36,6 +37,18 @@ export function genotypeOps(g: readonly number[]): MobileGenotype {
   });
 }
 
+/** The space's initialisation (init.ts). Supernets: ProxylessNAS's he_fout, as the reference searches.
+ *  Stand-alone networks: he_fout, then γ = 0 on the last BN of every residual branch (our choice,
+ *  measured on the quick sizes, docs/mobilenet.md: with the engine's default init and γ = 1 a network at
+ *  lr 0.1 spikes to loss 4.5 and ends at 23 % after 100 steps; with both, 37 %). Not on supernets: there
+ *  every candidate of a block with a shortcut would start as the identity, so GM's gradient distances
+ *  between them start at 0 and the split would favour the blocks that have learned least. Checkpoints
+ *  loaded afterwards overwrite all of it. */
+function initMobileNet(m: Module, rng: EngineRng, zeroResidualGamma: boolean): void {
+  heFanOutInit(m, rng);
+  if (zeroResidualGamma) zeroLastBnGamma(m);
+}
+
 export class MobileNetSpaceNetwork extends Module implements SpaceNetwork {
   readonly inner: MobileNetNetwork;
   readonly config: Readonly<NetworkBuildOptions>;
@@ -47,6 +60,7 @@ export class MobileNetSpaceNetwork extends Module implements SpaceNetwork {
       this.inner = new MobileNetNetwork(backend, rng, {
         genotype: genotypeOps(o.genotype), widthMult: widthMultOf(o.C), inputChannels: o.inputChannels, numClasses: o.numClasses,
       });
+      initMobileNet(this.inner, rng, true);
     }
     const c = this.inner.config;
     this.config = Object.freeze({
@@ -73,6 +87,7 @@ export class MobileNetSpaceSupernet extends Module implements SpaceSupernet {
     assertMobileMask(mask, 'MobileNet supernet mask');
     this.mask = mask;
     this.inner = new MobileNetSupernet(backend, rng, { widthMult: widthMultOf(o.C), inputChannels: o.inputChannels, numClasses: o.numClasses });
+    initMobileNet(this.inner, rng, false);
     this.config = Object.freeze({ C: o.C, N: o.N, inputChannels: o.inputChannels, numClasses: o.numClasses, trackCellStats: o.trackCellStats, mask });
     this.child('first_conv', this.inner.firstConv);
     this.child('blocks', this.inner.blockList);
