@@ -184,6 +184,33 @@ test('zero-length storages are real buffers; reads of 0 values return empty arra
   gpu.release(z); gpu.release(out);
 });
 
+test('readMany: whole buffers, views of one arena (merged), prefixes and empty reads in one submit, equal to read', async () => {
+  if (!gpu) return;
+  const b: Backend = gpu;
+  const A = randn(3000, 7), B = randn(70, 8);
+  const a = b.upload(A), c = b.upload(B);
+  // a dispatch still unsubmitted writes the arena: readMany must see its result
+  const arena = b.alloc(4096);
+  b.scale(a, 2, arena, 3000);
+  const al = b.viewAlignment;
+  const v1 = b.view(arena, 0, 10), v2 = b.view(arena, 4 * al, 100), v3 = b.view(arena, 2048, 900);
+  const z = b.alloc(0);
+  const submits0 = gpu.rt.submitCount();
+  const got = await b.readMany([{ s: v2 }, { s: c, n: 5 }, { s: v1 }, { s: z }, { s: a }, { s: v3, n: 7 }, { s: c }]);
+  assert.is(gpu.rt.submitCount() - submits0, 1, 'one submit for all reads');
+  const expect = [
+    await b.read(v2), await b.read(c, 5), await b.read(v1), new Float32Array(0), await b.read(a), await b.read(v3, 7), await b.read(c),
+  ];
+  got.forEach((g, i) => assertClose(g, expect[i], 0, 0, `item ${i}`));
+  assertClose(got[2], scaled(A.slice(0, 10), 2), 0, 0, 'view of the arena after the pending scale');
+  assertClose(got[5], scaled(A.slice(2048, 2055), 2), 0, 0, 'prefix of a view');
+  assert.equal(await b.readMany([]), []);
+  let err = '';
+  try { await b.readMany([{ s: c, n: 71 }]); } catch (e) { err = (e as Error).message; }
+  assert.match(err, /readMany: item 0: n = 71/);
+  for (const s of [a, c, arena, z]) b.release(s);
+});
+
 test('trim destroys pooled buffers; dispose makes later calls throw', async () => {
   if (!gpu) return;
   const rt = await GpuRuntime.create();
