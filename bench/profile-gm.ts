@@ -1,5 +1,8 @@
 // `node dist/bench/profile-gm.js [--space darts] [--C 4] [--N 3] [--batch 16] [--size 16] [--channels 1]
-//   [--edge 0] [--repeats 2] [--device webgpu|wasm|cpu] [--profile] [--json]`
+//   [--edge 0] [--repeats 2] [--device webgpu|wasm|cpu] [--profile] [--json] [--ab ROUNDS]`
+// --ab ROUNDS: instead, alternate in this process (same load for both) the engine as it was before
+// the GM-pass work (one read per gradient tensor, the conv → BN tail unfused) and as it is, R repeats
+// per round; prints CPU seconds per pass of each round and the medians.
 // The cost of GM scoring passes (src/nas/gm-score.ts) as a search runs them: the DARTS base method
 // at the given supernet size, `gmEdgeDistance` on one edge with R repeats (R × the edge's enabled ops
 // forward/backward passes), after one warm-up repeat (pipeline compiles, pool growth). Reports CPU
@@ -12,6 +15,7 @@ import { getSpace } from '../src/spaces/registry.js';
 import type { Backend } from '../src/engine/backend.js';
 import { createBaseMethod, type HostBatch } from '../src/search/index.js';
 import { gmEdgeDistance } from '../src/nas/gm-score.js';
+import { fusedOptions } from '../src/engine/ops/fused.js';
 import type { ProfileEntry } from '../src/engine/webgpu/runtime.js';
 import { installNodeGpu } from './gpu-global.js';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -48,6 +52,7 @@ const { values } = parseArgs({
     device: { type: 'string', default: 'webgpu' },
     profile: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    ab: { type: 'string', default: '0' },
   },
 });
 const num = (k: keyof typeof values): number => Number(values[k]);
@@ -83,6 +88,35 @@ const batches = { next: (): HostBatch => ({ x, y, n: batch }) };
 const score = (r: number): Promise<unknown> => gmEdgeDistance(method, edge, { repeats: r, metric: 'cos', batches });
 await score(1); // warm-up
 await be.sync();
+if (Number(values.ab) > 0) {
+  const readMany = be.readMany.bind(be);
+  const setSide = (before: boolean): void => {
+    fusedOptions.convBnTail = !before;
+    be.readMany = before ? (items) => Promise.all(items.map(({ s: st, n }) => be.read(st, n))) : readMany;
+  };
+  setSide(true);
+  await score(1); // the other side's warm-up (its pipelines, pool sizes)
+  const sides = { before: [] as number[], after: [] as number[] };
+  const passes = repeats * method.space.enabledOps(method.mask, edge).length;
+  for (let round = 0; round < Number(values.ab); round++) {
+    for (const side of ['before', 'after'] as const) {
+      setSide(side === 'before');
+      const c0 = process.cpuUsage(), t0 = performance.now(), d0 = be.dispatchCount();
+      await score(repeats);
+      await be.sync();
+      const c = process.cpuUsage(c0);
+      sides[side].push((c.user + c.system) / 1e6 / passes);
+      console.log(`round ${round} ${side}: ${((c.user + c.system) / 1e6 / passes).toFixed(3)} CPU s/pass, ` +
+        `${((performance.now() - t0) / 1e3 / passes).toFixed(3)} wall s/pass, ${((be.dispatchCount() - d0) / passes).toFixed(0)} launches/pass`);
+    }
+  }
+  const med = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  console.log(`median CPU s/pass: before ${med(sides.before).toFixed(3)}, after ${med(sides.after).toFixed(3)} ` +
+    `(ratio ${(med(sides.before) / med(sides.after)).toFixed(2)}); LP_NUM_THREADS ${process.env.LP_NUM_THREADS ?? '(unset)'}`);
+  method.dispose();
+  be.dispose();
+  process.exit(0);
+}
 const rt = (be as { rt?: { startProfile(): void; stopProfile(): Promise<ProfileEntry[]> } }).rt;
 if (values.profile && rt) rt.startProfile();
 const passesPerRepeat = method.space.enabledOps(method.mask, edge).length;

@@ -6,7 +6,7 @@ import type { Rng } from '../rng.js';
 import { Module } from './module.js';
 import { conv2d, reluConv2d } from '../ops/conv.js';
 import { relu } from '../ops/elementwise.js';
-import { reluConvBatchNorm } from '../ops/fused.js';
+import { reluConvBatchNorm, fusedOptions } from '../ops/fused.js';
 import { engineOptions } from '../options.js';
 import type { Conv2dOptions } from '../ops/conv.js';
 import { batchNorm } from '../ops/norm.js';
@@ -128,7 +128,7 @@ export class Sequential extends Module {
           h = reluConv2d(h, next.weight, next.bias, next.opts);
           i++;
         }
-      } else if (engineOptions.fusion && m instanceof Conv2d && !m.bias && i === ls.length - 2 && next instanceof BatchNorm2d &&
+      } else if (engineOptions.fusion && fusedOptions.convBnTail && m instanceof Conv2d && !m.bias && i === ls.length - 2 && next instanceof BatchNorm2d &&
         !next.weight && next.training) {
         // conv → non-affine BN with batch statistics ending the sequence (DARTS' sep/dil convs): the
         // same fused op without the ReLU, so a weighted sum that reads the output applies the BN on

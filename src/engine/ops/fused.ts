@@ -26,6 +26,9 @@ export const fusedOptions = {
   /** a weighted sum runs the BN backward of its non-affine BN inputs, all in one launch (false: each
    *  reluConvBatchNorm runs its own) */
   bnBackwardAhead: true,
+  /** Sequential runs a conv → non-affine training BN that ends it as reluConvBatchNorm without the
+   *  ReLU (false: as the two layers) */
+  convBnTail: true,
 };
 
 // ---- deferred recipes ------------------------------------------------------------------------
