@@ -62,6 +62,37 @@ test('pool: 500 iterations of alloc / dispatch / release keep created and liveBy
   b.release(x);
 });
 
+test('pool: alloc hands out the lowest-id free buffer, so a repeated pass reuses its buffers and bind groups', async () => {
+  if (!gpu) return;
+  const b: Backend = gpu;
+  const n = 3001; // a bucket of its own in this file
+  const x = b.upload(randn(n, 3));
+  const pass = async (): Promise<number[]> => {
+    const t = [b.alloc(n), b.alloc(n), b.alloc(n)];
+    b.relu(x, t[0], n);
+    b.scale(t[0], 2, t[1], n);
+    b.add(t[0], t[1], t[2], n);
+    const ids = t.map((s) => (s as unknown as { slot: { id: number } }).slot.id);
+    for (const s of t) b.release(s); // released in allocation order: a last-in-first-out pool would rotate them
+    await b.sync();
+    return ids;
+  };
+  const first = await pass();
+  const dev = gpu.rt.device;
+  const create = dev.createBindGroup;
+  let made = 0;
+  dev.createBindGroup = function (d: GPUBindGroupDescriptor) { made++; return create.call(this, d); };
+  try {
+    const second = await pass();
+    assert.equal(second, first, 'the same buffers in the same roles');
+    assert.is(made, 0, 'every bind group from the cache');
+  } finally {
+    dev.createBindGroup = create;
+  }
+  assert.equal([...first].sort((p, q) => p - q), first, 'lowest ids first');
+  b.release(x);
+});
+
 test('write into a buffer that a pending dispatch reads: the dispatch sees the old data', async () => {
   if (!gpu) return;
   const n = 3001;

@@ -171,7 +171,10 @@ interface BindVariant {
 
 interface BindEntry { variants: BindVariant[]; bufferIds: number[] }
 
-interface PipelineEntry { pipeline: GPUComputePipeline; id: number; label: string }
+/** `layout`: the pipeline's bind group layout, asked for on the first bind group and kept (each
+ *  getBindGroupLayout call is a native call that makes a new wrapper; a bind group is made per cache
+ *  miss) */
+interface PipelineEntry { pipeline: GPUComputePipeline; id: number; label: string; layout: GPUBindGroupLayout | null }
 
 const STORAGE_USAGE = 0x0080 | 0x0004 | 0x0008; // STORAGE | COPY_SRC | COPY_DST (globals may load late)
 const STAGING_USAGE = 0x0001 | 0x0008;          // MAP_READ | COPY_DST
@@ -588,7 +591,7 @@ export class GpuRuntime {
     const pipeline = this.device.createComputePipeline({
       label, layout: 'auto', compute: { module, entryPoint: entry, constants: all },
     });
-    const e: PipelineEntry = { pipeline, id: this.pipelines.size + 1, label };
+    const e: PipelineEntry = { pipeline, id: this.pipelines.size + 1, label, layout: null };
     this.pipelines.set(key, e);
     return e;
   }
@@ -690,7 +693,7 @@ export class GpuRuntime {
       this.device.queue.writeBuffer(uniform.buffer, uniform.offset, this.paramWords, 0, words);
       entries.push({ binding: slots.length, resource: { buffer: uniform.buffer, offset: uniform.offset, size: words * 4 } });
     }
-    const bindGroup = this.device.createBindGroup({ label: pipe.label, layout: pipe.pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.device.createBindGroup({ label: pipe.label, layout: (pipe.layout ??= pipe.pipeline.getBindGroupLayout(0)), entries });
     entry.variants.push({ bindGroup, uniform, words: this.paramWords.slice(0, words), epoch: this.epoch });
     return bindGroup;
   }
@@ -803,7 +806,7 @@ export class GpuRuntime {
         all.set(o.words!, k * UNIFORM_SLOT_BYTES / 4);
         const entries: GPUBindGroupEntry[] = o.resources.map((r, b) => ({ binding: b, resource: r }));
         entries.push({ binding: o.slots.length, resource: { buffer: uniforms!, offset: k * UNIFORM_SLOT_BYTES, size: o.words!.length * 4 } });
-        o.bindGroup = this.device.createBindGroup({ label: `${o.pipe.label} (captured)`, layout: o.pipe.pipeline.getBindGroupLayout(0), entries });
+        o.bindGroup = this.device.createBindGroup({ label: `${o.pipe.label} (captured)`, layout: (o.pipe.layout ??= o.pipe.pipeline.getBindGroupLayout(0)), entries });
       });
       this.device.queue.writeBuffer(uniforms, 0, all.buffer, 0, all.byteLength);
     }
@@ -878,9 +881,7 @@ export class GpuRuntime {
         // nobody owns it any more: into the pool (dispatch order keeps pending replays safe)
         this.liveSlots.delete(slot);
         this.liveBytes -= slot.bytes;
-        let list = this.freeBuffers.get(slot.bytes);
-        if (!list) this.freeBuffers.set(slot.bytes, (list = []));
-        list.push(slot);
+        this.poolSlot(slot);
         this.pooledBytes += slot.bytes;
       }
     }
@@ -1053,10 +1054,27 @@ export class GpuRuntime {
       }
       return;
     }
+    this.poolSlot(slot);
+    this.pooledBytes += slot.bytes;
+  }
+
+  /**
+   * Back into its size's free list, which alloc takes from the end: kept in descending id order, so
+   * alloc always hands out the lowest-id free buffer. Then a sequence of allocs and releases that
+   * repeats from the same free set (a training step, a GM pass) gets the same buffers each time,
+   * and the bind-group cache (keyed by buffer ids) hits instead of making a bind group per launch;
+   * with last-in-first-out lists the buffers rotated from one pass to the next.
+   */
+  private poolSlot(slot: PoolBuffer): void {
     let list = this.freeBuffers.get(slot.bytes);
     if (!list) this.freeBuffers.set(slot.bytes, (list = []));
-    list.push(slot);
-    this.pooledBytes += slot.bytes;
+    let lo = 0, hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid].id > slot.id) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, slot);
   }
 
   /** Values the offset of a view must be a multiple of (minStorageBufferOffsetAlignment / 4). */
