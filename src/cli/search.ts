@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { parseFlags, UsageError, intFlag, numFlag, choiceFlag, type FlagSpec } from './args.js';
 import { COMMON_FLAGS, COMMON_FLAGS_HELP, readCommonFlags } from './common-flags.js';
 import { createProgressView } from './progress.js';
-import { createBackend, describeBackend, isSoftwareGpuBackend } from '../engine/select-backend.js';
+import { createBackend, describeBackend } from '../engine/select-backend.js';
 import { BASE_METHOD_NAMES, type BaseMethodName } from '../search/presets.js';
 import {
   SEARCH_METHODS, SELECTORS, DERIVATIONS, PRESETS, defaultSearchConfig, validateSearchConfig,
@@ -116,7 +116,7 @@ ${COMMON_FLAGS_HELP}
   --derive alpha|perturbation  how each leaf's genotype is read off its supernet: argmax of α (the
                              reference) or by perturbation — per edge the op whose removal costs the most
                              validation accuracy (docs/quality.md; not with --base rsps). Default: preset
-  --workers N                leaves trained in parallel (default: min(cores, leaves); 1 on wasm, software WebGPU)
+  --workers N                leaves trained in parallel (default: min(cores, leaves); 1 on wasm)
   --resume DIR               continue a killed run in DIR (its configuration is reused)
   --retrain-missing          with --resume: retrain a node whose checkpoint is missing or damaged from its
                              parent's checkpoint (default: stop and name the file)
@@ -288,21 +288,9 @@ export async function searchCommand(argv: string[]): Promise<number> {
   const backend = await createBackend(deviceFlag, { log: (m) => view.log(`note: ${m}`), threads, ...autotuneBackendOptions(autotune) });
   const store = queued ? queued.store : new FileStore(outDir);
   const leaves = expectedLeafCount(config);
-  // the wasm backend already spreads each kernel over the cores: one leaf at a time unless asked.
-  // On a software WebGPU adapter too: leaf workers are threads of this process, each with its own
-  // device, and lavapipe maps every live descriptor set (one per bind group) as its own memory
-  // mapping; a quick DARTS search's device holds ~20 000, so this process's device plus two leaf
-  // workers' passed the kernel's per-process limit (vm.max_map_count, 65 530) and lavapipe crashed
-  // (SIGSEGV in vkCreateDescriptorPool, docs/spaces.md "The quick DARTS search")
-  const softwareGpu = isSoftwareGpuBackend(backend);
-  const workers = workersFlag ?? (backend.kind === 'wasm' || softwareGpu ? 1 : Math.max(1, Math.min(availableParallelism(), leaves)));
-  if (softwareGpu && leaves > 1 && workersFlag === undefined) {
-    view.log('note: one leaf worker on a software WebGPU adapter (each worker\'s device adds ~20 000 memory mappings to this ' +
-      'process; three devices crashed lavapipe at the kernel\'s per-process limit); --workers N overrides');
-  } else if (softwareGpu && workers > 1) {
-    view.log(`note: --workers ${workers} on a software WebGPU adapter: each worker's device adds memory mappings to this process, ` +
-      'and lavapipe crashes (SIGSEGV) when they pass the kernel\'s per-process limit (vm.max_map_count)');
-  }
+  // the wasm backend already spreads each kernel over the cores: one leaf at a time unless asked
+  // (on WebGPU the leaf pool may take fewer: its devices must fit the process's mapping limit)
+  const workers = workersFlag ?? (backend.kind === 'wasm' ? 1 : Math.max(1, Math.min(availableParallelism(), leaves)));
   const deviceName = describeBackend(backend);
   view.log(`gmnas search: ${config.method} + ${config.base}, preset ${config.preset}, seed ${config.seed}, ` +
     `${config.dataset} (${data.train.size} images ${data.imageShape.join('×')}), C=${config.channels} N=${config.cells}, ` +

@@ -52,11 +52,6 @@ export async function createBackend(kind: BackendKind, opts: CreateBackendOption
   }
 }
 
-/** Whether `b` is the WebGPU backend on a software adapter (the runtime's test, as isSoftwareAdapter). */
-export function isSoftwareGpuBackend(b: Backend): boolean {
-  return b instanceof WebGpuBackend && b.rt.software;
-}
-
 /** One line for logs and result files: kind and device. */
 export function describeBackend(b: Backend): string {
   return `${b.kind} (${b.description})`;
