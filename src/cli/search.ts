@@ -122,7 +122,7 @@ ${COMMON_FLAGS_HELP}
   --derive alpha|perturbation  how each leaf's genotype is read off its supernet: argmax of α (the
                              reference) or by perturbation — per edge the op whose removal costs the most
                              validation accuracy (docs/quality.md; not with --base rsps). Default: preset
-  --workers N                leaves trained in parallel (default: min(cores, leaves))
+  --workers N                leaves trained in parallel (default: min(cores, leaves); 1 on wasm)
   --resume DIR               continue a killed run in DIR (its configuration is reused)
   --retrain-missing          with --resume: retrain a node whose checkpoint is missing or damaged from its
                              parent's checkpoint (default: stop and name the file)
@@ -297,6 +297,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
   const store = queued ? queued.store : new FileStore(outDir);
   const leaves = expectedLeafCount(config);
   // the wasm backend already spreads each kernel over the cores: one leaf at a time unless asked
+  // (on WebGPU the leaf pool may take fewer: its devices must fit the process's mapping limit)
   const workers = workersFlag ?? (backend.kind === 'wasm' ? 1 : Math.max(1, Math.min(availableParallelism(), leaves)));
   const deviceName = describeBackend(backend);
   view.log(`gmnas search: ${config.method} + ${config.base}, preset ${config.preset}, seed ${config.seed}, ` +

@@ -146,6 +146,8 @@ export interface Backend {
   write(s: Storage, data: Float32Array, offset?: number): void;
   /** The first n (default s.length) values. Flushes pending work. */
   read(s: Storage, n?: number): Promise<Float32Array>;
+  /** `read` of several storages at once: on a device, one round trip for all of them. */
+  readMany(items: readonly { s: Storage; n?: number }[]): Promise<Float32Array[]>;
   /** Give the storage back; it may be reused by the next alloc (after pending work that uses it). */
   release(s: Storage): void;
   /** Values a view's offset must be a multiple of (1 on the CPU; WebGPU: the adapter's

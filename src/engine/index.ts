@@ -1,6 +1,6 @@
 // The engine's public surface: tensors, autograd, ops, layers, optimizers, backends.
 export type { Backend, Storage, MemoryStats, StepCapture } from './backend.js';
-export { Tensor, tidy, keep, noGrad, isGradEnabled, shapeSize } from './tensor.js';
+export { Tensor, tidy, keep, noGrad, isGradEnabled, shapeSize, readTensors } from './tensor.js';
 export type { Shape } from './tensor.js';
 export { backward } from './autograd.js';
 export { Rng } from './rng.js';

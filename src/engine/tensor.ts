@@ -359,6 +359,13 @@ export function record(out: Tensor, op: string, inputs: Tensor[], save: (Tensor 
   out.node = new GradNode(op, inputs, save.map((t) => (t instanceof Tensor ? t.shared : t).retain()), fn);
 }
 
+/** Copy several tensors (one backend) to the host in one device round trip (Backend.readMany). */
+export async function readTensors(ts: readonly Tensor[]): Promise<Float32Array[]> {
+  if (ts.length === 0) return [];
+  const backend = assertSameBackend('readTensors', ...ts);
+  return backend.readMany(ts.map((t) => ({ s: t.storage, n: t.size })));
+}
+
 /** Allocate an output tensor that must survive scopes (gradients, optimizer state). */
 export function untracked(backend: Backend, shape: Shape): Tensor {
   return keep(Tensor.empty(backend, shape));

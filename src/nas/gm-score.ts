@@ -9,10 +9,10 @@
 //   per-filter-cos  Σ over tensors with ≥ 2 dims of Σ over output filters of 1 − cos (1-D tensors skipped);
 //   l2              ‖g_i − g_j‖² (the reference's `mse`: a sum of squares, not a mean).
 //
-// Gradients are read to the host once per candidate (Promise.all over the tensors, so the WebGPU
-// backend maps them in one turn of the event loop); the pairwise sums are host loops. At NB201 size
+// Gradients are read to the host once per candidate, all shared tensors in one device round trip
+// (readTensors); the pairwise sums are host loops. At NB201 size
 // that is 5 × ~1.2 M floats per repeat — small next to the 5 forward/backward passes.
-import { tidy, backward, crossEntropy } from '../engine/index.js';
+import { tidy, backward, crossEntropy, readTensors } from '../engine/index.js';
 import type { Tensor } from '../engine/index.js';
 import type { BaseMethod } from '../search/method.js';
 import { uploadBatch, type BatchSource } from '../search/batch.js';
@@ -102,11 +102,13 @@ export function distanceMatrix(grads: Gradient[], metric: GmMetric): number[][] 
   return d;
 }
 
+/** The shared parameters' gradients, read in one device round trip (a few hundred tensors per pass
+ *  in the DARTS space: one read each would cost a submit and a buffer map apiece). */
 async function readGradient(params: Tensor[]): Promise<Gradient> {
-  return Promise.all(params.map(async (p) => ({
-    shape: p.shape,
-    data: p.grad ? await p.grad.data() : null,
-  })));
+  const withGrad = params.filter((p) => p.grad);
+  const data = await readTensors(withGrad.map((p) => p.grad!));
+  const byParam = new Map(withGrad.map((p, i) => [p, data[i]]));
+  return params.map((p) => ({ shape: p.shape, data: byParam.get(p) ?? null }));
 }
 
 /**

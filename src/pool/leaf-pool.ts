@@ -3,6 +3,7 @@
 // worker that dies — is retried once (it resumes from the leaf's last checkpoint); a second failure
 // is reported with the leaf's id and the other leaves still finish.
 import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { BackendKind } from '../engine/select-backend.js';
@@ -35,11 +36,49 @@ export function leafThreads(total: number, workers: number): number {
   return Math.max(1, Math.floor(total / Math.max(1, workers)));
 }
 
+/** Share of the kernel's per-process mapping limit the devices may fill (the rest: Node, V8, libraries). */
+const MAP_BUDGET_SHARE = 0.8;
+
+/**
+ * Leaf workers whose WebGPU devices fit this process's memory-mapping budget. lavapipe maps every
+ * live descriptor set (one per bind group) on its own, so a device holds thousands of mappings, and a
+ * process past the kernel's limit (vm.max_map_count) crashes inside lavapipe (SIGSEGV; docs/spaces.md
+ * "The quick DARTS search"). Each worker's device is assumed to need as many mappings as the process
+ * holds now (`mapped`, its own device after the splits, a leaf trains the same supernet), and the
+ * process with its workers must stay under MAP_BUDGET_SHARE of `maxMapCount`. At least one.
+ */
+export function workersWithinMapBudget(wanted: number, mapped: number, maxMapCount: number): number {
+  if (!(mapped > 0) || !(maxMapCount > 0)) return wanted;
+  return Math.max(1, Math.min(wanted, Math.floor((MAP_BUDGET_SHARE * maxMapCount - mapped) / mapped)));
+}
+
+/** This process's memory mappings and the kernel's limit (Linux /proc), or null elsewhere. */
+function processMappings(): { mapped: number; max: number } | null {
+  try {
+    const maps = readFileSync('/proc/self/maps', 'utf8');
+    let mapped = 0;
+    for (let i = maps.indexOf('\n'); i >= 0; i = maps.indexOf('\n', i + 1)) mapped++;
+    return { mapped, max: Number(readFileSync('/proc/sys/vm/max_map_count', 'utf8').trim()) };
+  } catch {
+    return null;
+  }
+}
+
 export function poolLeafRunner(o: PoolOptions): LeafRunner {
   return async (jobs, ctx) => {
     // before the workers start: a worker's writes to process.env never reach Mesa (device.ts)
     if (o.device === 'webgpu') prepareNodeGpuEnv(process.env, availableParallelism());
-    const slots = Math.max(1, Math.min(o.workers, jobs.length));
+    let slots = Math.max(1, Math.min(o.workers, jobs.length));
+    const maps = o.device === 'webgpu' ? processMappings() : null;
+    if (maps) {
+      const fit = workersWithinMapBudget(slots, maps.mapped, maps.max);
+      if (fit < slots) {
+        o.onLog?.(`note: ${fit} leaf worker(s) instead of ${slots}: this process holds ${maps.mapped} memory mappings (its WebGPU ` +
+          `device's), and ${slots} more devices like it could pass the kernel's limit of ${maps.max} (vm.max_map_count), ` +
+          'where lavapipe crashes');
+        slots = fit;
+      }
+    }
     const pool = new Piscina({
       filename: new URL('./leaf-worker.js', import.meta.url).href,
       minThreads: 1,

@@ -513,6 +513,54 @@ test('fused NB201 node (deferred BN, scaled gradients, mixed sums) equals the un
   }
 });
 
+/** A DARTS sep/dil-conv tail in a weighted sum: ReLU → depthwise → 1×1 conv → non-affine BN ending
+ *  a Sequential, summed with a skip under softmax weights; values, every gradient, running stats. */
+async function convBnTailRun(be: Backend, fused: boolean): Promise<{ r: Float32Array[]; launches: number }> {
+  const rng = new Rng(21);
+  const C = 4;
+  const dw = new Conv2d(be, rng, C, C, 3, { padding: 2, dilation: 2, groups: C });
+  const pw = new Conv2d(be, rng, C, C, 1);
+  const bn = new BatchNorm2d(be, C, { affine: false, trackRunningStats: true });
+  const seq = new Sequential(new Lambda(relu, 'ReLU'), dw, pw, bn);
+  const x = Tensor.fromArray(be, randn(2 * C * 36, 31), [2, C, 6, 6]).param();
+  const alpha = Tensor.fromArray(be, randn(3, 32), [3]).param();
+  const probe = Tensor.fromArray(be, randn(2 * C * 36, 33), [2, C, 6, 6]);
+  engineOptions.fusion = fused;
+  let launches = 0;
+  let out: Tensor;
+  try {
+    const d0 = be.dispatchCount();
+    out = tidy(() => {
+      const theta = softmax(alpha.reshape([1, 3])).reshape([3]);
+      const y = weightedSum([x, seq.forward(x)], theta, [0, 2]);
+      backward(sum(mul(y, probe)));
+      return y;
+    });
+    launches = be.dispatchCount() - d0;
+  } finally {
+    engineOptions.fusion = true;
+  }
+  const r = [await out.data(), await x.grad!.data(), await alpha.grad!.data(), await dw.weight.grad!.data(), await pw.weight.grad!.data(),
+    await bn.runningMean!.data(), await bn.runningVar!.data()];
+  assert.is(bn.numBatchesTracked, 1);
+  out.dispose(); x.grad?.dispose(); alpha.grad?.dispose(); x.dispose(); alpha.dispose(); probe.dispose(); seq.dispose();
+  return { r, launches };
+}
+
+test('Sequential ending in conv → non-affine BN (DARTS sep/dil conv) runs the fused op without ReLU: equal to the layers, fewer launches', async () => {
+  const names = ['value', 'dx', 'dalpha', 'ddepthwise', 'dpointwise', 'running mean', 'running var'];
+  const want = await convBnTailRun(cpu, false);
+  for (const be of [cpu, gpu].filter((b): b is Backend => !!b)) {
+    const plain = be === cpu ? want : await convBnTailRun(be, false);
+    const got = await convBnTailRun(be, true);
+    names.forEach((k, i) => {
+      const sc = want.r[i].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      assertClose(got.r[i], want.r[i], 2e-3, 2e-4 * sc + 1e-5, `${be.kind} fused conv → BN tail ${k}`);
+    });
+    assert.ok(got.launches < plain.launches, `${be.kind}: ${got.launches} launches fused, ${plain.launches} unfused`);
+  }
+});
+
 // ---- multi-tensor optimizer kernels -----------------------------------------------------------
 
 test('sumSquaresMulti, scaleInPlaceByElementMulti, sgdStepMulti equal their per-tensor forms', async () => {

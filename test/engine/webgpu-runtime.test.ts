@@ -62,6 +62,37 @@ test('pool: 500 iterations of alloc / dispatch / release keep created and liveBy
   b.release(x);
 });
 
+test('pool: alloc hands out the lowest-id free buffer, so a repeated pass reuses its buffers and bind groups', async () => {
+  if (!gpu) return;
+  const b: Backend = gpu;
+  const n = 3001; // a bucket of its own in this file
+  const x = b.upload(randn(n, 3));
+  const pass = async (): Promise<number[]> => {
+    const t = [b.alloc(n), b.alloc(n), b.alloc(n)];
+    b.relu(x, t[0], n);
+    b.scale(t[0], 2, t[1], n);
+    b.add(t[0], t[1], t[2], n);
+    const ids = t.map((s) => (s as unknown as { slot: { id: number } }).slot.id);
+    for (const s of t) b.release(s); // released in allocation order: a last-in-first-out pool would rotate them
+    await b.sync();
+    return ids;
+  };
+  const first = await pass();
+  const dev = gpu.rt.device;
+  const create = dev.createBindGroup;
+  let made = 0;
+  dev.createBindGroup = function (d: GPUBindGroupDescriptor) { made++; return create.call(this, d); };
+  try {
+    const second = await pass();
+    assert.equal(second, first, 'the same buffers in the same roles');
+    assert.is(made, 0, 'every bind group from the cache');
+  } finally {
+    dev.createBindGroup = create;
+  }
+  assert.equal([...first].sort((p, q) => p - q), first, 'lowest ids first');
+  b.release(x);
+});
+
 test('write into a buffer that a pending dispatch reads: the dispatch sees the old data', async () => {
   if (!gpu) return;
   const n = 3001;
@@ -182,6 +213,33 @@ test('zero-length storages are real buffers; reads of 0 values return empty arra
   gpu.sum(z, out, 0);
   assertClose(await gpu.read(out), new Float32Array([0, 5]), 0, 0, 'sum of nothing');
   gpu.release(z); gpu.release(out);
+});
+
+test('readMany: whole buffers, views of one arena (merged), prefixes and empty reads in one submit, equal to read', async () => {
+  if (!gpu) return;
+  const b: Backend = gpu;
+  const A = randn(3000, 7), B = randn(70, 8);
+  const a = b.upload(A), c = b.upload(B);
+  // a dispatch still unsubmitted writes the arena: readMany must see its result
+  const arena = b.alloc(4096);
+  b.scale(a, 2, arena, 3000);
+  const al = b.viewAlignment;
+  const v1 = b.view(arena, 0, 10), v2 = b.view(arena, 4 * al, 100), v3 = b.view(arena, 2048, 900);
+  const z = b.alloc(0);
+  const submits0 = gpu.rt.submitCount();
+  const got = await b.readMany([{ s: v2 }, { s: c, n: 5 }, { s: v1 }, { s: z }, { s: a }, { s: v3, n: 7 }, { s: c }]);
+  assert.is(gpu.rt.submitCount() - submits0, 1, 'one submit for all reads');
+  const expect = [
+    await b.read(v2), await b.read(c, 5), await b.read(v1), new Float32Array(0), await b.read(a), await b.read(v3, 7), await b.read(c),
+  ];
+  got.forEach((g, i) => assertClose(g, expect[i], 0, 0, `item ${i}`));
+  assertClose(got[2], scaled(A.slice(0, 10), 2), 0, 0, 'view of the arena after the pending scale');
+  assertClose(got[5], scaled(A.slice(2048, 2055), 2), 0, 0, 'prefix of a view');
+  assert.equal(await b.readMany([]), []);
+  let err = '';
+  try { await b.readMany([{ s: c, n: 71 }]); } catch (e) { err = (e as Error).message; }
+  assert.match(err, /readMany: item 0: n = 71/);
+  for (const s of [a, c, arena, z]) b.release(s);
 });
 
 test('trim destroys pooled buffers; dispose makes later calls throw', async () => {

@@ -109,6 +109,10 @@ export class CpuBackend implements Backend {
     return this.arr('read', 'source', s, count).slice(0, count);
   }
 
+  async readMany(items: readonly { s: Storage; n?: number }[]): Promise<Float32Array[]> {
+    return Promise.all(items.map(({ s, n }) => this.read(s, n)));
+  }
+
   release(s: Storage): void {
     if (!(s instanceof CpuStorage)) throw new Error('release: not a storage of the CPU backend');
     this.pool.release(s);

@@ -6,7 +6,7 @@ import type { Rng } from '../rng.js';
 import { Module } from './module.js';
 import { conv2d, reluConv2d } from '../ops/conv.js';
 import { relu } from '../ops/elementwise.js';
-import { reluConvBatchNorm } from '../ops/fused.js';
+import { reluConvBatchNorm, fusedOptions } from '../ops/fused.js';
 import { engineOptions } from '../options.js';
 import type { Conv2dOptions } from '../ops/conv.js';
 import { batchNorm } from '../ops/norm.js';
@@ -100,7 +100,8 @@ export interface Forward extends Module { forward(x: Tensor): Tensor }
  *  one fused op (reluConv2d), and ReLU → Conv2d (no bias) → BatchNorm2d using batch statistics as
  *  reluConvBatchNorm, whose output is deferred (ops/fused.ts): the intermediate outputs are internal
  *  to the sequence, so nothing else can observe that they are never stored; values and gradients
- *  are those of the separate layers. */
+ *  are those of the separate layers. A Conv2d (no bias) → non-affine training BatchNorm2d that ends
+ *  the sequence runs as reluConvBatchNorm without the ReLU. */
 export class Sequential extends Module {
   readonly layers: Forward[];
   constructor(...layers: Forward[]) {
@@ -127,6 +128,17 @@ export class Sequential extends Module {
           h = reluConv2d(h, next.weight, next.bias, next.opts);
           i++;
         }
+      } else if (engineOptions.fusion && fusedOptions.convBnTail && m instanceof Conv2d && !m.bias && i === ls.length - 2 && next instanceof BatchNorm2d &&
+        !next.weight && next.training) {
+        // conv → non-affine BN with batch statistics ending the sequence (DARTS' sep/dil convs): the
+        // same fused op without the ReLU, so a weighted sum that reads the output applies the BN on
+        // the fly and runs its backward ahead (ops/fused.ts) instead of a BN launch, a scale launch
+        // and a BN backward launch per op
+        if (next.runningMean) next.numBatchesTracked++;
+        h = reluConvBatchNorm(h, m.weight, m.opts, {
+          gamma: null, beta: null, runningMean: next.runningMean, runningVar: next.runningVar, eps: next.eps, momentum: next.momentum,
+        }, false);
+        i++;
       } else {
         h = m.forward(h);
       }

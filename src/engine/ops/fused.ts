@@ -26,6 +26,9 @@ export const fusedOptions = {
   /** a weighted sum runs the BN backward of its non-affine BN inputs, all in one launch (false: each
    *  reluConvBatchNorm runs its own) */
   bnBackwardAhead: true,
+  /** Sequential runs a conv → non-affine training BN that ends it as reluConvBatchNorm without the
+   *  ReLU (false: as the two layers) */
+  convBnTail: true,
 };
 
 // ---- deferred recipes ------------------------------------------------------------------------
@@ -186,12 +189,12 @@ export interface FusedBatchNormArgs {
 
 /**
  * batchNorm(conv2d(relu(x), w), training statistics) as one op with a deferred output (see the file
- * comment). Gradients: BN backward from the statistics (dy scaled on read when it is a deferred
+ * comment); with `reluInput` false, batchNorm(conv2d(x, w)) the same way. Gradients: BN backward from the statistics (dy scaled on read when it is a deferred
  * w·dy), then the fused-ReLU input and weight gradients of the conv.
  */
-export function reluConvBatchNorm(x: Tensor, w: Tensor, convOpts: Conv2dOptions, bn: FusedBatchNormArgs): Tensor {
+export function reluConvBatchNorm(x: Tensor, w: Tensor, convOpts: Conv2dOptions, bn: FusedBatchNormArgs, reluInput = true): Tensor {
   const be = assertSameBackend('reluConvBatchNorm', x, w, bn.gamma, bn.beta, bn.runningMean, bn.runningVar);
-  const g: ConvGeom = { ...conv2dGeom(x.shape, w.shape, convOpts), reluInput: true };
+  const g: ConvGeom = { ...conv2dGeom(x.shape, w.shape, convOpts), reluInput };
   const C = g.Cout;
   for (const [name, t] of [['gamma', bn.gamma], ['beta', bn.beta], ['running mean', bn.runningMean], ['running var', bn.runningVar]] as const) {
     if (t && t.size !== C) throw new Error(`reluConvBatchNorm: ${name} ${shapeStr(t.shape)} must have ${C} values`);

@@ -171,7 +171,10 @@ interface BindVariant {
 
 interface BindEntry { variants: BindVariant[]; bufferIds: number[] }
 
-interface PipelineEntry { pipeline: GPUComputePipeline; id: number; label: string }
+/** `layout`: the pipeline's bind group layout, asked for on the first bind group and kept (each
+ *  getBindGroupLayout call is a native call that makes a new wrapper; a bind group is made per cache
+ *  miss) */
+interface PipelineEntry { pipeline: GPUComputePipeline; id: number; label: string; layout: GPUBindGroupLayout | null }
 
 const STORAGE_USAGE = 0x0080 | 0x0004 | 0x0008; // STORAGE | COPY_SRC | COPY_DST (globals may load late)
 const STAGING_USAGE = 0x0001 | 0x0008;          // MAP_READ | COPY_DST
@@ -181,6 +184,8 @@ const UNIFORM_SLOT_BYTES = 256;                 // >= minUniformBufferOffsetAlig
 const UNIFORM_BLOCK_BYTES = 64 * 1024;
 const MAX_VARIANTS_PER_KEY = 64;
 const MIN_BUFFER_BYTES = 256;
+/** readMany copies two ranges of one buffer as one when at most this many bytes lie between them */
+const READ_MERGE_GAP_BYTES = 4096;
 
 /** Pool bucket for a byte size: four steps per octave (<= 25% waste), 256 B minimum; above 64 MiB
  *  whole MiB, so a big tensor does not overshoot maxStorageBufferBindingSize by a bucket step. */
@@ -586,7 +591,7 @@ export class GpuRuntime {
     const pipeline = this.device.createComputePipeline({
       label, layout: 'auto', compute: { module, entryPoint: entry, constants: all },
     });
-    const e: PipelineEntry = { pipeline, id: this.pipelines.size + 1, label };
+    const e: PipelineEntry = { pipeline, id: this.pipelines.size + 1, label, layout: null };
     this.pipelines.set(key, e);
     return e;
   }
@@ -688,7 +693,7 @@ export class GpuRuntime {
       this.device.queue.writeBuffer(uniform.buffer, uniform.offset, this.paramWords, 0, words);
       entries.push({ binding: slots.length, resource: { buffer: uniform.buffer, offset: uniform.offset, size: words * 4 } });
     }
-    const bindGroup = this.device.createBindGroup({ label: pipe.label, layout: pipe.pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.device.createBindGroup({ label: pipe.label, layout: (pipe.layout ??= pipe.pipeline.getBindGroupLayout(0)), entries });
     entry.variants.push({ bindGroup, uniform, words: this.paramWords.slice(0, words), epoch: this.epoch });
     return bindGroup;
   }
@@ -801,7 +806,7 @@ export class GpuRuntime {
         all.set(o.words!, k * UNIFORM_SLOT_BYTES / 4);
         const entries: GPUBindGroupEntry[] = o.resources.map((r, b) => ({ binding: b, resource: r }));
         entries.push({ binding: o.slots.length, resource: { buffer: uniforms!, offset: k * UNIFORM_SLOT_BYTES, size: o.words!.length * 4 } });
-        o.bindGroup = this.device.createBindGroup({ label: `${o.pipe.label} (captured)`, layout: o.pipe.pipeline.getBindGroupLayout(0), entries });
+        o.bindGroup = this.device.createBindGroup({ label: `${o.pipe.label} (captured)`, layout: (o.pipe.layout ??= o.pipe.pipeline.getBindGroupLayout(0)), entries });
       });
       this.device.queue.writeBuffer(uniforms, 0, all.buffer, 0, all.byteLength);
     }
@@ -876,9 +881,7 @@ export class GpuRuntime {
         // nobody owns it any more: into the pool (dispatch order keeps pending replays safe)
         this.liveSlots.delete(slot);
         this.liveBytes -= slot.bytes;
-        let list = this.freeBuffers.get(slot.bytes);
-        if (!list) this.freeBuffers.set(slot.bytes, (list = []));
-        list.push(slot);
+        this.poolSlot(slot);
         this.pooledBytes += slot.bytes;
       }
     }
@@ -1051,10 +1054,27 @@ export class GpuRuntime {
       }
       return;
     }
+    this.poolSlot(slot);
+    this.pooledBytes += slot.bytes;
+  }
+
+  /**
+   * Back into its size's free list, which alloc takes from the end: kept in descending id order, so
+   * alloc always hands out the lowest-id free buffer. Then a sequence of allocs and releases that
+   * repeats from the same free set (a training step, a GM pass) gets the same buffers each time,
+   * and the bind-group cache (keyed by buffer ids) hits instead of making a bind group per launch;
+   * with last-in-first-out lists the buffers rotated from one pass to the next.
+   */
+  private poolSlot(slot: PoolBuffer): void {
     let list = this.freeBuffers.get(slot.bytes);
     if (!list) this.freeBuffers.set(slot.bytes, (list = []));
-    list.push(slot);
-    this.pooledBytes += slot.bytes;
+    let lo = 0, hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid].id > slot.id) lo = mid + 1;
+      else hi = mid;
+    }
+    list.splice(lo, 0, slot);
   }
 
   /** Values the offset of a view must be a multiple of (minStorageBufferOffsetAlignment / 4). */
@@ -1143,6 +1163,80 @@ export class GpuRuntime {
       throw new GpuError(`read: mapping the readback buffer failed: ${(e as Error).message}`);
     }
     const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
+    staging.unmap();
+    let list = this.freeStaging.get(stagingBytes);
+    if (!list) this.freeStaging.set(stagingBytes, (list = []));
+    list.push(staging);
+    await this.settleErrors();
+    return out;
+  }
+
+  /**
+   * The first n values of each storage, in one device round trip: one batch of buffer copies into
+   * one staging buffer, one submit, one map (reading k storages with `read` costs k submits and k
+   * maps; GM scoring reads a few hundred gradients per pass). Ranges of one buffer that lie close
+   * together (the views of a gradient arena) are copied as one range.
+   */
+  async readMany(items: readonly { s: GpuStorage; n?: number }[]): Promise<Float32Array[]> {
+    this.throwIfFailed();
+    if (this.recorder) throw new GpuError('readMany: not allowed while a capture records (a captured step must not wait on the device)');
+    const reqs = items.map(({ s, n }, i) => {
+      const slot = this.slotOf(s, `readMany item ${i}`);
+      const count = n ?? s.length;
+      if (!Number.isInteger(count) || count < 0 || count > s.length) {
+        throw new GpuError(`readMany: item ${i}: n = ${count} is outside [0, ${s.length}] for this storage`);
+      }
+      return { slot, start: (s as PooledStorage).offset * 4, bytes: count * 4, at: 0 };
+    });
+    this.flushDeferred();
+    // merged copy ranges: by buffer, then start; a range absorbs the next one when the gap is small
+    const order = reqs.map((_, i) => i).filter((i) => reqs[i].bytes > 0)
+      .sort((a, b) => reqs[a].slot.id - reqs[b].slot.id || reqs[a].start - reqs[b].start);
+    const ranges: { slot: PoolBuffer; start: number; end: number; staged: number }[] = [];
+    let staged = 0;
+    for (const i of order) {
+      const r = reqs[i];
+      let last = ranges[ranges.length - 1];
+      if (!last || last.slot !== r.slot || r.start > last.end + READ_MERGE_GAP_BYTES) {
+        if (last) staged += last.end - last.start;
+        last = { slot: r.slot, start: r.start, end: r.start + r.bytes, staged };
+        ranges.push(last);
+      } else {
+        last.end = Math.max(last.end, r.start + r.bytes);
+      }
+      r.at = last.staged + (r.start - last.start);
+    }
+    const last = ranges[ranges.length - 1];
+    const total = last ? last.staged + (last.end - last.start) : 0;
+    if (total === 0) {
+      await this.settleErrors();
+      return reqs.map(() => new Float32Array(0));
+    }
+    if (total > this.limits.maxBufferSize) {
+      // too much for one staging buffer: one storage at a time
+      return Promise.all(items.map(({ s, n }) => this.read(s, n)));
+    }
+    const stagingBytes = bucketBytes(total);
+    let staging = this.freeStaging.get(stagingBytes)?.pop();
+    if (!staging) {
+      staging = this.device.createBuffer({ size: stagingBytes, usage: STAGING_USAGE, label: 'readback' });
+      this.created++;
+    }
+    const enc = this.openEncoder();
+    this.endPass();
+    for (const g of ranges) {
+      enc.copyBufferToBuffer(g.slot.buffer, g.start, staging, g.staged, g.end - g.start);
+      g.slot.lastUseEpoch = this.epoch;
+    }
+    this.flush();
+    try {
+      await staging.mapAsync(MAP_READ, 0, total);
+    } catch (e) {
+      await this.settleErrors();
+      throw new GpuError(`readMany: mapping the readback buffer failed: ${(e as Error).message}`);
+    }
+    const mapped = staging.getMappedRange(0, total);
+    const out = reqs.map((r) => new Float32Array(mapped.slice(r.at, r.at + r.bytes)));
     staging.unmap();
     let list = this.freeStaging.get(stagingBytes);
     if (!list) this.freeStaging.set(stagingBytes, (list = []));

@@ -172,6 +172,9 @@ export class WebGpuBackend implements Backend {
   upload(data: Float32Array): Storage { return this.rt.upload(data); }
   write(s: Storage, data: Float32Array, offset = 0): void { this.rt.write(s as GpuStorage, data, offset); }
   read(s: Storage, n?: number): Promise<Float32Array> { return this.rt.read(s as GpuStorage, n); }
+  readMany(items: readonly { s: Storage; n?: number }[]): Promise<Float32Array[]> {
+    return this.rt.readMany(items as readonly { s: GpuStorage; n?: number }[]);
+  }
   release(s: Storage): void { this.rt.release(s as GpuStorage); }
   get viewAlignment(): number { return this.rt.viewAlignment; }
   view(base: Storage, offset: number, n: number): Storage { return this.rt.view(base as GpuStorage, offset, n); }
