@@ -15,7 +15,7 @@ export interface KernelExports {
     koff: number, C: number, X: number, OH: number, OW: number, mb0: number, mb1: number, acc: number, mask: number): void;
   padRows(x: number, R: number, H: number, W: number, WP: number, L: number, out: number): void;
   wgradImplicit(D: number, L: number, xp: number, CI: number, HP: number, WP: number, KH: number, KW: number, dH: number, dW: number,
-    koff: number, out: number, mb0: number, mb1: number, acc: number): void;
+    koff: number, out: number, mb0: number, mb1: number, acc: number, S: number, dStride: number, xStride: number): void;
   gemmNT(A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
     m0: number, m1: number, N: number, K: number, acc: number): void;
   im2col(x: number, C: number, H: number, W: number, KH: number, KW: number, OH: number, OW: number,

@@ -9,7 +9,7 @@ import type {
 } from '../backend.js';
 import { CpuBackend, checkConvGeom, checkCount, checkPoolGeom, checkPositive, checkWeightIndices } from '../cpu/cpu-backend.js';
 import type { CpuStorage } from '../cpu/storage.js';
-import { convFlops, convScratchFloats, flipWeights, implicitWeightGrad, isPointwise, packForward, packInputGrad, transposedPadding } from './conv.js';
+import { convFlops, convScratchFloats, flipWeights, implicitWeightGrad, isPointwise, packForward, packInputGrad, transposedPadding, wgradBatch } from './conv.js';
 import { WasmMemoryPool, WasmStorage } from './memory.js';
 import { instantiateKernels, kernelModule, PAGE_BYTES, sharedMemorySupported, type KernelExports } from './module.js';
 import { convTask, kernelTask, Task, type KernelName } from './tasks.js';
@@ -19,6 +19,8 @@ import { kernelThreadsHere, ThreadPool } from './threads.js';
 export const wasmConvOptions = {
   /** Convolution GEMMs on packed 4-row weight panels (gemmPacked) where the shapes allow. */
   packed: true,
+  /** The implicit weight gradient takes several samples per call (wgradBatch); false: one. */
+  wgradBatch: true,
 };
 
 export interface WasmBackendOptions {
@@ -191,11 +193,11 @@ export class WasmBackend extends CpuBackend {
     const dwp = this.ptr(op, 'dw', dw, nw);
     const per = convScratchFloats(g), parts = this.parts(g.N, convFlops(g) / 16);
     const partial = (nw + 15) & ~15; // keeps each partial buffer 64-byte aligned
-    const implicit = wasmConvOptions.packed && implicitWeightGrad(g);
+    const batch = wasmConvOptions.packed && implicitWeightGrad(g) ? (wasmConvOptions.wgradBatch ? wgradBatch(g) : 1) : 0;
     this.withTemp((per + partial) * parts.length, (ptr) => {
       const partials = ptr + 4 * per * parts.length;
       parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvWeightGrad, g,
-        [dyp, xp, t === 0 ? dwp : partials + 4 * partial * t, n0, n1, 0, ptr + 4 * per * t, implicit ? 1 : 0]));
+        [dyp, xp, t === 0 ? dwp : partials + 4 * partial * t, n0, n1, 0, ptr + 4 * per * t, batch]));
       this.threads.run(parts.length);
       for (let t = 1; t < parts.length; t++) this.k.axpy(partials + 4 * partial * t, 1, dwp, nw, 1);
     });
