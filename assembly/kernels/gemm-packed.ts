@@ -137,7 +137,45 @@ export function convImplicit(Ap: usize, xp: usize, CI: i32, HP: i32, WP: i32, KH
   }
   const rowBytes = (P as usize) << 2;
   const ow8 = OW & ~7, ow4 = OW & ~3;
-  for (let oh = 0; oh < OH; oh++) {
+  // Planes 4 to 7 wide (NB201's 4×4 stage): no 8-column block fits in a row, and one 4-column block
+  // keeps only 4 accumulators in flight (latency-bound on the adds); two rows at a time give 8.
+  const rowPairs = ow8 === 0 && ow4 > 0 ? OH & ~1 : 0;
+  for (let oh = 0; oh < rowPairs; oh += 2) {
+    for (let ow = 0; ow < ow4; ow += 4) {
+      const base = xp + ((((oh * WP) + ow) as usize) << 2), below = (WP as usize) << 2;
+      for (let mb = mb0; mb < mb1; mb++) {
+        let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+        let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+        let a = Ap + (((mb * K) as usize) << 4);
+        let kp = koff;
+        const kEnd = koff + ((K as usize) << 2);
+        for (; kp < kEnd; kp += 4) {
+          const b = base + (load<i32>(kp) as usize);
+          const b0 = v128.load(b), b1 = v128.load(b + below);
+          const w0 = v128.load32_splat(a);
+          a00 = madd(w0, b0, a00); a01 = madd(w0, b1, a01);
+          const w1 = v128.load32_splat(a, 4);
+          a10 = madd(w1, b0, a10); a11 = madd(w1, b1, a11);
+          const w2 = v128.load32_splat(a, 8);
+          a20 = madd(w2, b0, a20); a21 = madd(w2, b1, a21);
+          const w3 = v128.load32_splat(a, 12);
+          a30 = madd(w3, b0, a30); a31 = madd(w3, b1, a31);
+          a += 16;
+        }
+        const off = (((((mb << 2) * P) + oh * OW + ow) as usize) << 2), next = (OW as usize) << 2;
+        const c0 = C + off, x0 = X + off;
+        out4(c0, x0, a00, acc, mask); out4(c0 + next, x0 + next, a01, acc, mask);
+        out4(c0 + rowBytes, x0 + rowBytes, a10, acc, mask); out4(c0 + rowBytes + next, x0 + rowBytes + next, a11, acc, mask);
+        const c2 = c0 + 2 * rowBytes, x2 = x0 + 2 * rowBytes;
+        out4(c2, x2, a20, acc, mask); out4(c2 + next, x2 + next, a21, acc, mask);
+        out4(c2 + rowBytes, x2 + rowBytes, a30, acc, mask); out4(c2 + rowBytes + next, x2 + rowBytes + next, a31, acc, mask);
+      }
+    }
+    for (let r = oh; r < oh + 2; r++) {
+      for (let ow = ow4; ow < OW; ow++) convColumn(Ap, xp + ((((r * WP) + ow) as usize) << 2), koff, K, C, X, P, r * OW + ow, mb0, mb1, acc, mask);
+    }
+  }
+  for (let oh = rowPairs; oh < OH; oh++) {
     const rowBase = xp + (((oh * WP) as usize) << 2);
     let ow = 0;
     for (; ow < ow8; ow += 8) {
@@ -190,19 +228,22 @@ export function convImplicit(Ap: usize, xp: usize, CI: i32, HP: i32, WP: i32, KH
         out4(C + off + 3 * rowBytes, X + off + 3 * rowBytes, a3, acc, mask);
       }
     }
-    for (; ow < OW; ow++) {
-      const base = rowBase + ((ow as usize) << 2);
-      for (let mb = mb0; mb < mb1; mb++) {
-        const a = Ap + (((mb * K) as usize) << 4);
-        for (let r = 0; r < 4; r++) {
-          let s: f32 = 0;
-          for (let k = 0; k < K; k++) {
-            s += load<f32>(a + (((k << 2) + r) << 2)) * load<f32>(base + (load<i32>(koff + ((k as usize) << 2)) as usize));
-          }
-          const off = (((((mb << 2) + r) * P + oh * OW + ow) as usize) << 2);
-          out1(C + off, X + off, s, acc, mask);
-        }
+    for (; ow < OW; ow++) convColumn(Ap, rowBase + ((ow as usize) << 2), koff, K, C, X, P, oh * OW + ow, mb0, mb1, acc, mask);
+  }
+}
+
+/** One output column n of convImplicit (the scalar remainder of a row), its patch values at base + koff(k). */
+@inline function convColumn(Ap: usize, base: usize, koff: usize, K: i32, C: usize, X: usize, P: i32, n: i32,
+  mb0: i32, mb1: i32, acc: i32, mask: i32): void {
+  for (let mb = mb0; mb < mb1; mb++) {
+    const a = Ap + (((mb * K) as usize) << 4);
+    for (let r = 0; r < 4; r++) {
+      let s: f32 = 0;
+      for (let k = 0; k < K; k++) {
+        s += load<f32>(a + (((k << 2) + r) << 2)) * load<f32>(base + (load<i32>(koff + ((k as usize) << 2)) as usize));
       }
+      const off = (((((mb << 2) + r) * P + n) as usize) << 2);
+      out1(C + off, X + off, s, acc, mask);
     }
   }
 }

@@ -1,4 +1,4 @@
-// The wasm backend's implicit weight gradient takes several samples per kernel call (wgradBatch in
+// Small-plane forms of the wasm backend's convolutions. The implicit weight gradient takes several samples per kernel call (wgradBatch in
 // src/engine/wasm/conv.ts): the parity suites run batches of 1–3 samples, which one call covers, so
 // here the batch sizes leave a partial last call (16 + 16 + 5 samples; 5 + 5 + 2 where the scratch
 // budget limits a call to 5), on one thread and split over two, with groups and dilation — each
@@ -52,6 +52,34 @@ test('the weight gradient over several samples per call equals the CPU reference
       wasmConvOptions.wgradBatch = true;
       be.dispose();
     }
+  }
+});
+
+/** forward and fused-ReLU input gradient (accumulating into junk) on `be`, read back */
+async function forwardAndInputGrad(be: WasmBackend | CpuBackend, g: ConvGeom): Promise<Float32Array[]> {
+  const nx = g.N * g.Cin * g.H * g.W, ny = g.N * g.Cout * g.OH * g.OW, nw = g.Cout * (g.Cin / g.groups) * g.KH * g.KW;
+  const x = be.upload(filled(nx, 1)), w = be.upload(filled(nw, 2)), dy = be.upload(filled(ny, 3));
+  const y = be.upload(filled(ny, 4)), dx = be.upload(filled(nx, 5));
+  be.conv2d(x, w, null, y, g);
+  be.conv2dInputGrad(dy, w, dx, g, x, true);
+  const out = await Promise.all([be.read(y), be.read(dx)]);
+  for (const s of [x, w, dy, y, dx]) be.release(s);
+  return out;
+}
+
+// convImplicit runs planes 4 to 7 wide two rows at a time (8 accumulators): even and odd row counts,
+// a scalar remainder column, and the input gradient's masked, accumulating epilogue
+test('forward and input gradient on planes 4 to 7 wide (two rows at a time) equal the CPU reference', async () => {
+  const cpu = new CpuBackend(), be = await WasmBackend.create({ threads: 1 });
+  try {
+    for (const [name, g] of [['C32 4×4', geom(3, 32, 4)], ['C8 5×6', { ...geom(2, 8, 5), W: 6, OW: 6 }],
+      ['C8 7×5 5×5 kernel', { ...geom(2, 8, 7), W: 5, OW: 5, KH: 5, KW: 5, padH: 2, padW: 2 }]] as [string, ConvGeom][]) {
+      const ref = await forwardAndInputGrad(cpu, g), got = await forwardAndInputGrad(be, g);
+      assertClose(got[0], ref[0], 1e-4, 1e-4, `${name}: forward`);
+      assertClose(got[1], ref[1], 1e-4, 1e-4, `${name}: input gradient`);
+    }
+  } finally {
+    be.dispose();
   }
 });
 
