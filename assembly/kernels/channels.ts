@@ -52,6 +52,22 @@ export function chanSqDev(x: usize, mean: usize, N: i32, C: i32, HW: i32, out: u
   }
 }
 
+/** Both batch-norm statistics passes of channels [c0, c1) in one call (one thread hand-off instead of
+ *  two): sum[c] = Σ x (f64), then sqDev[c] = Σ (x − m)² with m = f32(sum[c] / count) — the values
+ *  chanSum and then chanSqDev give with the mean rounded to f32 in between; a channel's N·HW values
+ *  are read twice while they are in cache. */
+export function chanMeanSqDev(x: usize, N: i32, C: i32, HW: i32, count: f64, sum: usize, sqDev: usize, c0: i32, c1: i32): void {
+  for (let c = c0; c < c1; c++) {
+    let s: f64 = 0;
+    for (let n = 0; n < N; n++) s += runSum(x + (((n * C + c) * HW) << 2), HW);
+    store<f64>(sum + (c << 3), s);
+    const m = <f32>(s / count);
+    let q: f64 = 0;
+    for (let n = 0; n < N; n++) q += runSqDev(x + (((n * C + c) * HW) << 2), m, HW);
+    store<f64>(sqDev + (c << 3), q);
+  }
+}
+
 /** out[c] = Σ a·(b − mean[c]) over channel c (f64 out; mean = 0: no centring). Centring inside the
  *  sum keeps the batch-norm backward's Σ dy·(x − mean) free of cancellation. */
 export function chanDot(a: usize, b: usize, mean: usize, N: i32, C: i32, HW: i32, out: usize, c0: i32, c1: i32): void {

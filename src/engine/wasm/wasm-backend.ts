@@ -219,19 +219,16 @@ export class WasmBackend extends CpuBackend {
     }
   }
 
-  /** mean and invstd per channel of x (f64), from two Wasm passes. */
+  /** mean and invstd per channel of x (f64), from two Wasm passes over each channel in one call
+   *  (chanMeanSqDev: the mean is rounded to f32 between them, as the two-call form did). */
   private channelStats(x: number, g: BatchNormGeom): { mean: Float64Array; invStd: Float64Array; unbiased: Float64Array } {
     const { N, C, HW, eps } = g, count = N * HW;
     const mean = new Float64Array(C), invStd = new Float64Array(C), unbiased = new Float64Array(C);
-    this.withTemp(3 * C, (ptr, f32, f64) => {
-      this.par('chanSum', C, N * C * HW, (c0, c1) => [x, N, C, HW, ptr, c0, c1]);
-      for (let c = 0; c < C; c++) mean[c] = f64[c] / count;
-      const meanPtr = ptr + 8 * C; // f32[C] after the f64[C] block
-      const meanF = new Float32Array(f32.buffer, meanPtr, C);
-      for (let c = 0; c < C; c++) meanF[c] = mean[c];
-      this.par('chanSqDev', C, N * C * HW, (c0, c1) => [x, meanPtr, N, C, HW, ptr, c0, c1]);
+    this.withTemp(4 * C, (ptr, _f32, f64) => {
+      this.par('chanMeanSqDev', C, 2 * N * C * HW, (c0, c1) => [x, N, C, HW, count, ptr, ptr + 8 * C, c0, c1]);
       for (let c = 0; c < C; c++) {
-        const ss = f64[c];
+        mean[c] = f64[c] / count;
+        const ss = f64[C + c];
         invStd[c] = 1 / Math.sqrt(ss / count + eps);
         unbiased[c] = count > 1 ? ss / (count - 1) : ss / count;
       }
