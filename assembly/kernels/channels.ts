@@ -108,6 +108,47 @@ export function chanAffine(x: usize, scale: usize, shift: usize, k: f32, out: us
 }
 
 /**
+ * The whole mixed sum out = Σ_t k_t·(x_t·scale_t[c] + shift_t[c]) (scale_t = 0: k_t·x_t) for samples
+ * [n0, n1) in one call: per (n, c) plane the terms are added one after another while the out plane
+ * stays in L1, in the same operations and order as one chanAffine/axpy pass per term (the same
+ * values), but one thread hand-off and one pass over out instead of one per term. `terms`: T entries
+ * of 4 f64 (x, scale, shift pointers, k).
+ */
+export function mixedSumTerms(terms: usize, T: i32, out: usize, N: i32, C: i32, HW: i32, n0: i32, n1: i32): void {
+  for (let n = n0; n < n1; n++) {
+    for (let c = 0; c < C; c++) {
+      const o = ((n * C + c) * HW) << 2, op = out + o;
+      for (let t = 0; t < T; t++) {
+        const e = terms + ((t as usize) << 5);
+        const xp = (load<f64>(e) as usize) + o, scale = load<f64>(e, 8) as usize, shift = load<f64>(e, 16) as usize;
+        const k = load<f64>(e, 24) as f32;
+        let i = 0;
+        if (scale) {
+          const a: f32 = load<f32>(scale + (c << 2)) * k, b: f32 = load<f32>(shift + (c << 2)) * k;
+          const av = f32x4.splat(a), bv = f32x4.splat(b);
+          if (t > 0) {
+            for (; i + 4 <= HW; i += 4) v128.store(op + (i << 2), f32x4.add(v128.load(op + (i << 2)), madd(v128.load(xp + (i << 2)), av, bv)));
+            for (; i < HW; i++) store<f32>(op + (i << 2), load<f32>(op + (i << 2)) + (load<f32>(xp + (i << 2)) * a + b));
+          } else {
+            for (; i + 4 <= HW; i += 4) v128.store(op + (i << 2), madd(v128.load(xp + (i << 2)), av, bv));
+            for (; i < HW; i++) store<f32>(op + (i << 2), load<f32>(xp + (i << 2)) * a + b);
+          }
+        } else {
+          const kv = f32x4.splat(k);
+          if (t > 0) {
+            for (; i + 4 <= HW; i += 4) v128.store(op + (i << 2), madd(v128.load(xp + (i << 2)), kv, v128.load(op + (i << 2))));
+            for (; i < HW; i++) store<f32>(op + (i << 2), load<f32>(op + (i << 2)) + load<f32>(xp + (i << 2)) * k);
+          } else {
+            for (; i + 4 <= HW; i += 4) v128.store(op + (i << 2), f32x4.mul(v128.load(xp + (i << 2)), kv));
+            for (; i < HW; i++) store<f32>(op + (i << 2), load<f32>(xp + (i << 2)) * k);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
  * dx = (acc ? dx : 0) + s[c]·(p[c]·dy + q[c]·(x − m[c]) + r[c])   for samples [n0, n1): the batch-norm
  * input gradient once its per-channel sums are known (see wasm-backend.ts bnBackward), in the reference's
  * order: x centred first and the sum scaled last, so small batches (the terms nearly cancel) keep

@@ -372,14 +372,13 @@ export class WasmBackend extends CpuBackend {
     terms.forEach((t, k) => checkCount(op, `terms[${k}].wIndex`, t.wIndex));
     if (!terms.length) { this.arr(op, 'out', out, n).fill(0, 0, n); return; }
     const wv = this.arr(op, 'w', w, Math.max(...terms.map((t) => t.wIndex)) + 1);
-    terms.forEach((t, k) => {
-      const xp = this.ptr(op, `terms[${k}].x`, t.x, n), c = wv[t.wIndex];
-      if (t.stats) {
-        const st = this.ptr(op, `terms[${k}].stats`, t.stats, 4 * g.C);
-        this.par('chanAffine', g.N, g.N * g.C * g.HW, (n0, n1) => [xp, st + 8 * g.C, st + 12 * g.C, c, o, g.N, g.C, g.HW, k > 0 ? 1 : 0, n0, n1]);
-      } else {
-        this.parAxpy(xp, c, o, n, k > 0);
-      }
+    // all terms in one call (mixedSumTerms): a table of (x, scale, shift, k) per term
+    this.withTemp(8 * terms.length, (ptr, _f32, f64) => {
+      terms.forEach((t, k) => {
+        const st = t.stats ? this.ptr(op, `terms[${k}].stats`, t.stats, 4 * g.C) : 0;
+        f64.set([this.ptr(op, `terms[${k}].x`, t.x, n), st ? st + 8 * g.C : 0, st ? st + 12 * g.C : 0, wv[t.wIndex]], 4 * k);
+      });
+      this.par('mixedSumTerms', g.N, terms.length * n, (n0, n1) => [ptr, terms.length, o, g.N, g.C, g.HW, n0, n1]);
     });
   }
 
