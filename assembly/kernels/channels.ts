@@ -83,6 +83,34 @@ export function chanDot(a: usize, b: usize, mean: usize, N: i32, C: i32, HW: i32
 }
 
 /**
+ * Several chanDots against the same a in one call: out[t·C + c] = Σ a·(x_t − mean_t[c]) over channel c
+ * (f64; mean_t = 0: no centring), and with `withSum` also out[T·C + c] = Σ a (chanSum) — the values of
+ * one chanSum/chanDot call each, but one thread hand-off, and a's channel read from cache after the
+ * first term. `terms`: T entries of 2 f64 (x, mean pointers). The mixed sum's α gradient (mixedDots)
+ * and the batch-norm backwards of one mixed sum's terms (batchNormStatsBackwardMulti).
+ */
+export function chanDotTerms(a: usize, terms: usize, T: i32, N: i32, C: i32, HW: i32, withSum: i32, out: usize, c0: i32, c1: i32): void {
+  for (let c = c0; c < c1; c++) {
+    if (withSum) {
+      let s: f64 = 0;
+      for (let n = 0; n < N; n++) s += runSum(a + (((n * C + c) * HW) << 2), HW);
+      store<f64>(out + (((T * C + c) as usize) << 3), s);
+    }
+    for (let t = 0; t < T; t++) {
+      const e = terms + ((t as usize) << 4);
+      const x = load<f64>(e) as usize, mean = load<f64>(e, 8) as usize;
+      const m: f32 = mean ? load<f32>(mean + (c << 2)) : 0;
+      let s: f64 = 0;
+      for (let n = 0; n < N; n++) {
+        const o = ((n * C + c) * HW) << 2;
+        s += runDot(a + o, x + o, m, HW);
+      }
+      store<f64>(out + (((t * C + c) as usize) << 3), s);
+    }
+  }
+}
+
+/**
  * out = (acc ? out : 0) + k · (x·scale[c] + shift[c])   for samples [n0, n1)
  * scale = 0: x itself (scale 1, shift 0). The mixed sum of BN-applied terms and batchNormApply.
  */

@@ -307,23 +307,37 @@ export class WasmBackend extends CpuBackend {
    */
   private bnBackward(dy: number, x: number, dx: number, f: number, gamma: Float32Array | null,
     mean: ArrayLike<number>, invStd: ArrayLike<number>, g: ChannelGeom, accumulate: boolean): { sumDy: Float64Array; sumDyXhat: Float64Array } {
+    const C = g.C;
+    return this.withTemp(4 + 5 * C, (ptr, f32, f64) => { // table (2 f64) | sums (2·C f64) | mean (C f32)
+      const meanF = new Float32Array(f32.buffer, ptr + 16 + 16 * C, C);
+      for (let c = 0; c < C; c++) meanF[c] = mean[c];
+      f64[0] = x; f64[1] = meanF.byteOffset;
+      this.dotTerms(dy, ptr, 1, g, ptr + 16); // Σ dy·(x − mean) | Σ dy
+      return this.bnBackwardApply(dy, x, dx, f, gamma, meanF.byteOffset, invStd, g, accumulate, f64.subarray(2 + C, 2 + 2 * C), f64.subarray(2, 2 + C));
+    });
+  }
+
+  /** chanDotTerms over T terms (table at `table`: x, mean pointers) and Σ dy, into `out` (f64[(T + 1)·C]). */
+  private dotTerms(dy: number, table: number, T: number, g: ChannelGeom, out: number): void {
+    this.par('chanDotTerms', g.C, (T + 1) * g.N * g.C * g.HW, (c0, c1) => [dy, table, T, g.N, g.C, g.HW, 1, out, c0, c1]);
+  }
+
+  /** bnBackward once Σ dy (rawSum) and Σ dy·(x − mean) (rawDot) are known; mean: f32[C] at meanPtr. */
+  private bnBackwardApply(dy: number, x: number, dx: number, f: number, gamma: Float32Array | null, meanPtr: number,
+    invStd: ArrayLike<number>, g: ChannelGeom, accumulate: boolean, rawSum: Float64Array, rawDot: Float64Array): { sumDy: Float64Array; sumDyXhat: Float64Array } {
     const { N, C, HW } = g, count = N * HW;
     const sumDy = new Float64Array(C), sumDyXhat = new Float64Array(C);
-    this.withTemp(7 * C, (ptr, f32, f64) => {
-      this.par('chanSum', C, N * C * HW, (c0, c1) => [dy, N, C, HW, ptr, c0, c1]);
-      for (let c = 0; c < C; c++) sumDy[c] = f * f64[c];
-      const p = new Float32Array(f32.buffer, ptr + 8 * C, 5 * C); // p | q | m | r | s
-      for (let c = 0; c < C; c++) p[2 * C + c] = mean[c];
-      this.par('chanDot', C, N * C * HW, (c0, c1) => [dy, x, ptr + 16 * C, N, C, HW, ptr, c0, c1]); // Σ dy·(x − mean)
+    for (let c = 0; c < C; c++) sumDy[c] = f * rawSum[c];
+    this.withTemp(4 * C, (ptr, p) => { // p | q | r | s
       for (let c = 0; c < C; c++) {
         const inv = invStd[c];
-        sumDyXhat[c] = inv * f * f64[c];
+        sumDyXhat[c] = inv * f * rawDot[c];
         p[c] = f;
         p[C + c] = -inv * (sumDyXhat[c] / count);
-        p[3 * C + c] = -(sumDy[c] / count);
-        p[4 * C + c] = (gamma ? gamma[c] : 1) * inv;
+        p[2 * C + c] = -(sumDy[c] / count);
+        p[3 * C + c] = (gamma ? gamma[c] : 1) * inv;
       }
-      this.par('chanBackward', N, N * C * HW, (n0, n1) => [dy, x, ptr + 8 * C, ptr + 12 * C, ptr + 16 * C, ptr + 20 * C, ptr + 24 * C,
+      this.par('chanBackward', N, N * C * HW, (n0, n1) => [dy, x, ptr, ptr + 4 * C, meanPtr, ptr + 8 * C, ptr + 12 * C,
         dx, N, C, HW, accumulate ? 1 : 0, n0, n1]);
     });
     return { sumDy, sumDyXhat };
@@ -359,9 +373,26 @@ export class WasmBackend extends CpuBackend {
     if (dbeta) this.arr(op, 'dbeta', dbeta, C).set(r.sumDy);
   }
 
+  /** The terms' Σ dy and Σ dy·(x − mean) in one call (chanDotTerms; Σ dy once for all: the same dy),
+   *  then each term's input gradient — as batchNormStatsBackward per term, with fewer hand-offs. */
   override batchNormStatsBackwardMulti(dy: Storage, w: Storage | null, terms: BnBackwardTerm[], g: ChannelGeom): void {
-    const bg: BatchNormGeom = { ...g, eps: 1e-5, momentum: 0 }; // eps and momentum unused by the backward
-    for (const t of terms) this.batchNormStatsBackward(dy, w ? { w, index: t.wIndex } : null, t.x, null, t.stats, t.dx, null, null, bg);
+    const op = 'batchNormStatsBackward', n = g.N * g.C * g.HW, C = g.C, T = terms.length;
+    checkPositive(op, g, ['N', 'C', 'HW']);
+    if (!T) return;
+    this.launch(op, 0);
+    const dyp = this.ptr(op, 'dy', dy, n);
+    const wv = w ? this.arr(op, 'w', w, Math.max(...terms.map((t) => t.wIndex)) + 1) : null;
+    terms.forEach((t, k) => checkCount(op, `terms[${k}].wIndex`, t.wIndex));
+    this.withTemp(4 * T + 2 * (T + 1) * C, (ptr, _f32, f64) => {
+      terms.forEach((t, k) => { f64[2 * k] = this.ptr(op, `terms[${k}].x`, t.x, n); f64[2 * k + 1] = this.ptr(op, `terms[${k}].stats`, t.stats, 4 * C); });
+      this.dotTerms(dyp, ptr, T, g, ptr + 16 * T);
+      const r = f64.subarray(2 * T), rawSum = r.subarray(T * C, (T + 1) * C);
+      terms.forEach((t, k) => {
+        const st = this.arr(op, `terms[${k}].stats`, t.stats, 4 * C);
+        this.bnBackwardApply(dyp, f64[2 * k], this.ptr(op, `terms[${k}].dx`, t.dx, n), wv ? wv[t.wIndex] : 1, null, f64[2 * k + 1],
+          st.subarray(C, 2 * C), g, false, rawSum, r.subarray(k * C, (k + 1) * C));
+      });
+    });
   }
 
   override mixedSum(terms: MixedTerm[], w: Storage, out: Storage, g: ChannelGeom): void {
@@ -390,15 +421,17 @@ export class WasmBackend extends CpuBackend {
     const d = this.ptr(op, 'dy', dy, n), o = this.arr(op, 'dw', dw, dwSize);
     checkWeightIndices(op, terms, dwSize);
     if (!accumulate) o.fill(0, 0, dwSize);
-    this.withTemp(4 * C, (ptr, _f32, f64) => {
-      const sumDy = new Float64Array(C);
-      if (terms.some((t) => t.stats)) { this.par('chanSum', C, g.N * C * g.HW, (c0, c1) => [d, g.N, C, g.HW, ptr, c0, c1]); sumDy.set(f64.subarray(0, C)); }
+    // every term's Σ dy·x (and Σ dy, for BN-applied terms) in one call (chanDotTerms)
+    const T = terms.length, withSum = terms.some((t) => t.stats);
+    this.withTemp(4 * T + 2 * (T + 1) * C, (ptr, _f32, f64) => {
+      terms.forEach((t, k) => { f64[2 * k] = this.ptr(op, `terms[${k}].x`, t.x, n); f64[2 * k + 1] = 0; });
+      const sums = ptr + 16 * T; // after the table's 2·T f64
+      this.par('chanDotTerms', C, (T + 1) * n, (c0, c1) => [d, ptr, T, g.N, C, g.HW, withSum ? 1 : 0, sums, c0, c1]);
+      const r = f64.subarray(2 * T), sumDy = r.subarray(T * C, (T + 1) * C);
       terms.forEach((t, k) => {
-        const xp = this.ptr(op, `terms[${k}].x`, t.x, n);
-        this.par('chanDot', C, n, (c0, c1) => [d, xp, 0, g.N, C, g.HW, ptr, c0, c1]);
         const st = t.stats ? this.arr(op, `terms[${k}].stats`, t.stats, 4 * C) : null;
         let s = 0;
-        for (let c = 0; c < C; c++) s += st ? st[2 * C + c] * f64[c] + st[3 * C + c] * sumDy[c] : f64[c];
+        for (let c = 0; c < C; c++) s += st ? st[2 * C + c] * r[k * C + c] + st[3 * C + c] * sumDy[c] : r[k * C + c];
         o[t.wIndex] = accumulate ? o[t.wIndex] + Math.fround(s) : s;
       });
     });
