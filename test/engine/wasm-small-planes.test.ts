@@ -1,4 +1,4 @@
-// Small-plane forms of the wasm backend's convolutions. The implicit weight gradient takes several samples per kernel call (wgradBatch in
+// Small-plane forms of the wasm backend's convolutions. The implicit weight gradient (3×3 and 1×1) takes several samples per kernel call (wgradBatch in
 // src/engine/wasm/conv.ts): the parity suites run batches of 1–3 samples, which one call covers, so
 // here the batch sizes leave a partial last call (16 + 16 + 5 samples; 5 + 5 + 2 where the scratch
 // budget limits a call to 5), on one thread and split over two, with groups and dilation — each
@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ConvGeom } from '../../src/engine/backend.js';
 import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
-import { wgradBatch } from '../../src/engine/wasm/conv.js';
+import { weightGradBatch } from '../../src/engine/wasm/conv.js';
 import { WasmBackend, wasmConvOptions } from '../../src/engine/wasm/wasm-backend.js';
 import { assertClose } from '../helpers/backends.js';
 
@@ -31,6 +31,10 @@ const cases: [string, ConvGeom, number][] = [
   ['C8 4×4, N 37', geom(37, 8, 4), 16],
   ['C16 16×16, N 12', geom(12, 16, 16), 5],
   ['C8 6×6 groups 2, dilation 2, N 21', geom(21, 8, 6, { groups: 2, dilH: 2, dilW: 2, padH: 2, padW: 2 }), 16],
+  // 1×1: dy and x (ReLU'd into scratch, or read in place) are the operands
+  ['1×1 C32 4×4, N 37', geom(37, 32, 4, { KH: 1, KW: 1, padH: 0, padW: 0 }), 16],
+  ['1×1 C8→16 groups 2 6×6 no ReLU, N 19', geom(19, 8, 6, { Cout: 16, KH: 1, KW: 1, padH: 0, padW: 0, groups: 2, reluInput: false }), 16],
+  ['1×1 C8 16×16 (gemmNT per sample), N 3', geom(3, 8, 16, { KH: 1, KW: 1, padH: 0, padW: 0 }), 0],
 ];
 
 test('the weight gradient over several samples per call equals the CPU reference and one sample per call', async () => {
@@ -39,7 +43,7 @@ test('the weight gradient over several samples per call equals the CPU reference
     const be = await WasmBackend.create({ threads });
     try {
       for (const [name, g, batch] of cases) {
-        assert.is(wgradBatch(g), batch, `${name}: samples per call`);
+        assert.is(weightGradBatch(g), batch, `${name}: samples per call`);
         const ref = await weightGrad(cpu, g);
         const batched = await weightGrad(be, g);
         wasmConvOptions.wgradBatch = false;

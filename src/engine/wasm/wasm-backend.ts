@@ -9,7 +9,7 @@ import type {
 } from '../backend.js';
 import { CpuBackend, checkConvGeom, checkCount, checkPoolGeom, checkPositive, checkWeightIndices } from '../cpu/cpu-backend.js';
 import type { CpuStorage } from '../cpu/storage.js';
-import { convFlops, convScratchFloats, flipWeights, implicitWeightGrad, isPointwise, packForward, packInputGrad, transposedPadding, wgradBatch } from './conv.js';
+import { convFlops, convScratchFloats, flipWeights, isPointwise, packForward, packInputGrad, pointwiseWeightGrad, transposedPadding, weightGradBatch } from './conv.js';
 import { WasmMemoryPool, WasmStorage } from './memory.js';
 import { instantiateKernels, kernelModule, PAGE_BYTES, sharedMemorySupported, type KernelExports } from './module.js';
 import { convTask, kernelTask, Task, type KernelName } from './tasks.js';
@@ -19,7 +19,8 @@ import { kernelThreadsHere, ThreadPool } from './threads.js';
 export const wasmConvOptions = {
   /** Convolution GEMMs on packed 4-row weight panels (gemmPacked) where the shapes allow. */
   packed: true,
-  /** The implicit weight gradient takes several samples per call (wgradBatch); false: one. */
+  /** The implicit weight gradient takes several samples per call (weightGradBatch, 1×1 included);
+   *  false: one (1×1: gemmNT per sample), for A/B figures. */
   wgradBatch: true,
 };
 
@@ -193,7 +194,9 @@ export class WasmBackend extends CpuBackend {
     const dwp = this.ptr(op, 'dw', dw, nw);
     const per = convScratchFloats(g), parts = this.parts(g.N, convFlops(g) / 16);
     const partial = (nw + 15) & ~15; // keeps each partial buffer 64-byte aligned
-    const batch = wasmConvOptions.packed && implicitWeightGrad(g) ? (wasmConvOptions.wgradBatch ? wgradBatch(g) : 1) : 0;
+    // samples per wgradImplicit call (0: patch matrices and gemmNT); one where wgradBatch is off (A/B)
+    const most = wasmConvOptions.packed ? weightGradBatch(g) : 0;
+    const batch = most && !wasmConvOptions.wgradBatch ? (pointwiseWeightGrad(g) ? 0 : 1) : most;
     this.withTemp((per + partial) * parts.length, (ptr) => {
       const partials = ptr + 4 * per * parts.length;
       parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvWeightGrad, g,
