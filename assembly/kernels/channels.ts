@@ -218,3 +218,14 @@ export function axpy(x: usize, k: f32, out: usize, n: i32, acc: i32): void {
     for (; i < n; i++) store<f32>(out + (i << 2), load<f32>(x + (i << 2)) * k);
   }
 }
+
+/** chanBackward for T layers that share dy, samples [n0, n1), in one call (one thread hand-off instead
+ *  of T): `terms` holds 8 f64 per layer — x, p, q, m, r, sc, dx pointers and acc — and each runs as
+ *  its own chanBackward call would (the same values). batchNormStatsBackwardMulti's input gradients. */
+export function chanBackwardTerms(dy: usize, terms: usize, T: i32, N: i32, C: i32, HW: i32, n0: i32, n1: i32): void {
+  for (let t = 0; t < T; t++) {
+    const e = terms + ((t as usize) << 6);
+    chanBackward(dy, load<f64>(e) as usize, load<f64>(e, 8) as usize, load<f64>(e, 16) as usize, load<f64>(e, 24) as usize,
+      load<f64>(e, 32) as usize, load<f64>(e, 40) as usize, load<f64>(e, 48) as usize, N, C, HW, load<f64>(e, 56) as i32, n0, n1);
+  }
+}

@@ -35,6 +35,7 @@ export interface KernelExports {
   chanSqDev(x: number, mean: number, N: number, C: number, HW: number, out: number, c0: number, c1: number): void;
   mixedSumTerms(terms: number, T: number, out: number, N: number, C: number, HW: number, n0: number, n1: number): void;
   chanDotTerms(a: number, terms: number, T: number, N: number, C: number, HW: number, withSum: number, out: number, c0: number, c1: number): void;
+  chanBackwardTerms(dy: number, terms: number, T: number, N: number, C: number, HW: number, n0: number, n1: number): void;
   chanMeanSqDev(x: number, N: number, C: number, HW: number, count: number, sum: number, sqDev: number, c0: number, c1: number): void;
   chanDot(a: number, b: number, mean: number, N: number, C: number, HW: number, out: number, c0: number, c1: number): void;
   chanAffine(x: number, scale: number, shift: number, k: number, out: number, N: number, C: number, HW: number,

@@ -18,7 +18,7 @@ export const enum Task {
 
 /** Kernels a Task.Kernel may name (the order is the wire format). */
 export const KERNEL_NAMES = ['chanSum', 'chanSqDev', 'chanDot', 'chanAffine', 'chanBackward', 'axpy', 'avgPool',
-  'avgPoolBackward', 'reluCopy', 'gemmNN', 'gemmNT', 'avgPoolS1', 'avgPoolBackwardS1', 'maxPool', 'maxPoolBackward', 'chanMeanSqDev', 'mixedSumTerms', 'chanDotTerms'] as const;
+  'avgPoolBackward', 'reluCopy', 'gemmNN', 'gemmNT', 'avgPoolS1', 'avgPoolBackwardS1', 'maxPool', 'maxPoolBackward', 'chanMeanSqDev', 'mixedSumTerms', 'chanDotTerms', 'chanBackwardTerms'] as const;
 export type KernelName = typeof KERNEL_NAMES[number];
 
 const GEOM_KEYS = ['N', 'Cin', 'H', 'W', 'Cout', 'KH', 'KW', 'OH', 'OW', 'strideH', 'strideW', 'padH', 'padW',

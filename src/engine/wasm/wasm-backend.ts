@@ -328,22 +328,13 @@ export class WasmBackend extends CpuBackend {
   /** bnBackward once Σ dy (rawSum) and Σ dy·(x − mean) (rawDot) are known; mean: f32[C] at meanPtr. */
   private bnBackwardApply(dy: number, x: number, dx: number, f: number, gamma: Float32Array | null, meanPtr: number,
     invStd: ArrayLike<number>, g: ChannelGeom, accumulate: boolean, rawSum: Float64Array, rawDot: Float64Array): { sumDy: Float64Array; sumDyXhat: Float64Array } {
-    const { N, C, HW } = g, count = N * HW;
-    const sumDy = new Float64Array(C), sumDyXhat = new Float64Array(C);
-    for (let c = 0; c < C; c++) sumDy[c] = f * rawSum[c];
-    this.withTemp(4 * C, (ptr, p) => { // p | q | r | s
-      for (let c = 0; c < C; c++) {
-        const inv = invStd[c];
-        sumDyXhat[c] = inv * f * rawDot[c];
-        p[c] = f;
-        p[C + c] = -inv * (sumDyXhat[c] / count);
-        p[2 * C + c] = -(sumDy[c] / count);
-        p[3 * C + c] = (gamma ? gamma[c] : 1) * inv;
-      }
+    const { N, C, HW } = g;
+    return this.withTemp(4 * C, (ptr, p) => { // p | q | r | s
+      const sums = bnBackwardCoefficients(f, gamma, invStd, g, rawSum, rawDot, p);
       this.par('chanBackward', N, N * C * HW, (n0, n1) => [dy, x, ptr, ptr + 4 * C, meanPtr, ptr + 8 * C, ptr + 12 * C,
         dx, N, C, HW, accumulate ? 1 : 0, n0, n1]);
+      return sums;
     });
-    return { sumDy, sumDyXhat };
   }
 
   override batchNormBackward(dy: Storage, x: Storage, gamma: Storage | null, saveMean: Storage,
@@ -390,10 +381,17 @@ export class WasmBackend extends CpuBackend {
       terms.forEach((t, k) => { f64[2 * k] = this.ptr(op, `terms[${k}].x`, t.x, n); f64[2 * k + 1] = this.ptr(op, `terms[${k}].stats`, t.stats, 4 * C); });
       this.dotTerms(dyp, ptr, T, g, ptr + 16 * T);
       const r = f64.subarray(2 * T), rawSum = r.subarray(T * C, (T + 1) * C);
-      terms.forEach((t, k) => {
-        const st = this.arr(op, `terms[${k}].stats`, t.stats, 4 * C);
-        this.bnBackwardApply(dyp, f64[2 * k], this.ptr(op, `terms[${k}].dx`, t.dx, n), wv ? wv[t.wIndex] : 1, null, f64[2 * k + 1],
-          st.subarray(C, 2 * C), g, false, rawSum, r.subarray(k * C, (k + 1) * C));
+      // then every term's input gradient in one call (chanBackwardTerms): coefficients p | q | r | s
+      // per term, and a table of (x, p, q, mean, r, s, dx, acc)
+      this.withTemp(16 * T + 4 * T * C, (tab, f32b, f64b) => {
+        const coef = tab + 64 * T;
+        terms.forEach((t, k) => {
+          const st = this.arr(op, `terms[${k}].stats`, t.stats, 4 * C), at = coef + 16 * C * k;
+          bnBackwardCoefficients(wv ? wv[t.wIndex] : 1, null, st.subarray(C, 2 * C), g, rawSum, r.subarray(k * C, (k + 1) * C),
+            new Float32Array(f32b.buffer, at, 4 * C));
+          f64b.set([f64[2 * k], at, at + 4 * C, f64[2 * k + 1], at + 8 * C, at + 12 * C, this.ptr(op, `terms[${k}].dx`, t.dx, n), 0], 8 * k);
+        });
+        this.par('chanBackwardTerms', g.N, T * n, (n0, n1) => [dyp, tab, T, g.N, C, g.HW, n0, n1]);
       });
     });
   }
@@ -530,4 +528,22 @@ export class WasmBackend extends CpuBackend {
       this.par('gemmNN', M, (M * N * K) / 8, (m0, m1) => [ap, asm, ask, bp, N, op_, N, m0, m1, N, K, 0]);
     }
   }
+}
+
+/** The BN input-gradient map's coefficients (wasm-backend.ts bnBackward) into out = p | q | r | s
+ *  (f32[4·C]) from Σ dy (rawSum) and Σ dy·(x − mean) (rawDot); returns Σ f·dy and Σ f·dy·xhat. */
+function bnBackwardCoefficients(f: number, gamma: Float32Array | null, invStd: ArrayLike<number>, g: ChannelGeom,
+  rawSum: Float64Array, rawDot: Float64Array, out: Float32Array): { sumDy: Float64Array; sumDyXhat: Float64Array } {
+  const { C } = g, count = g.N * g.HW;
+  const sumDy = new Float64Array(C), sumDyXhat = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    const inv = invStd[c];
+    sumDy[c] = f * rawSum[c];
+    sumDyXhat[c] = inv * f * rawDot[c];
+    out[c] = f;
+    out[C + c] = -inv * (sumDyXhat[c] / count);
+    out[2 * C + c] = -(sumDy[c] / count);
+    out[3 * C + c] = (gamma ? gamma[c] : 1) * inv;
+  }
+  return { sumDy, sumDyXhat };
 }
