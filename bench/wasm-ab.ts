@@ -1,4 +1,5 @@
-// `node dist/bench/wasm-ab.js [--threads 1] [--reps 5] [--rounds 3] [--batch 64]`
+// `node dist/bench/wasm-ab.js [--threads 1] [--reps 5] [--rounds 3] [--batch 64] [--small] [--variant packed|wgradBatch] [--ops fwd,dgrad,wgrad]`
+// (--small: the c8n1b32 step's stages, C8 16×16, C16 8×8, C32 4×4, instead of C16 32×32 … C64 8×8)
 // The wasm backend's convolutions at the NB201 stage shapes (fused input ReLU, as the search runs
 // them), each kernel form against its previous one (wasmConvOptions switched per call) in one
 // process, rounds alternating so that both see the same machine load. CPU ms per call
@@ -13,6 +14,9 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     batch: { type: 'string', default: '64' },
+    small: { type: 'boolean', default: false },
+    variant: { type: 'string', default: 'packed' },
+    ops: { type: 'string', default: 'fwd,dgrad,wgrad' },
   },
 });
 const reps = Number(values.reps), rounds = Number(values.rounds), N = Number(values.batch);
@@ -21,11 +25,18 @@ const cpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.s
 const filled = (n: number): Storage => be.upload(new Float32Array(n).map((_, i) => Math.sin(i * 0.618)));
 
 type Variant = { name: string; set: (on: boolean) => void };
-const variants: Variant[] = [{ name: process.env.AB_NAME ?? "packed", set: (on) => { wasmConvOptions.packed = on; } }];
+const known: Variant[] = [
+  { name: 'packed', set: (on) => { wasmConvOptions.packed = on; } },
+  { name: 'wgradBatch', set: (on) => { wasmConvOptions.wgradBatch = on; } },
+];
+const variants = known.filter((v) => v.name === values.variant);
+if (!variants.length) throw new Error(`unknown --variant ${values.variant} (known: ${known.map((v) => v.name).join(', ')})`);
+const stages = values.small ? [{ C: 8, S: 16 }, { C: 16, S: 8 }, { C: 32, S: 4 }] : [{ C: 16, S: 32 }, { C: 32, S: 16 }, { C: 64, S: 8 }];
+const wanted = new Set(values.ops!.split(','));
 
 console.log(`${be.description}; N=${N}, best of ${rounds} rounds of ${reps} calls, CPU ms per call`);
 console.log('kernel'.padEnd(30) + 'old ms'.padStart(9) + 'new ms'.padStart(9) + 'old GF/s'.padStart(10) + 'new GF/s'.padStart(10) + 'ratio'.padStart(7));
-for (const { C, S } of [{ C: 16, S: 32 }, { C: 32, S: 16 }, { C: 64, S: 8 }]) {
+for (const { C, S } of stages) {
   for (const k of [3, 1]) {
     const p = (k - 1) / 2;
     const g: ConvGeom = { N, Cin: C, H: S, W: S, Cout: C, KH: k, KW: k, OH: S, OW: S, strideH: 1, strideW: 1, padH: p, padW: p,
@@ -38,6 +49,7 @@ for (const { C, S } of [{ C: 16, S: 32 }, { C: 32, S: 16 }, { C: 64, S: 8 }]) {
       ['wgrad', () => be.conv2dWeightGrad(y, x, dw, g)],
     ];
     for (const [opName, fn] of ops) {
+      if (!wanted.has(opName)) continue;
       for (const v of variants) {
         const best = [Infinity, Infinity];
         for (let r = 0; r < rounds; r++) {

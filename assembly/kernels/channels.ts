@@ -52,6 +52,22 @@ export function chanSqDev(x: usize, mean: usize, N: i32, C: i32, HW: i32, out: u
   }
 }
 
+/** Both batch-norm statistics passes of channels [c0, c1) in one call (one thread hand-off instead of
+ *  two): sum[c] = Σ x (f64), then sqDev[c] = Σ (x − m)² with m = f32(sum[c] / count) — the values
+ *  chanSum and then chanSqDev give with the mean rounded to f32 in between; a channel's N·HW values
+ *  are read twice while they are in cache. */
+export function chanMeanSqDev(x: usize, N: i32, C: i32, HW: i32, count: f64, sum: usize, sqDev: usize, c0: i32, c1: i32): void {
+  for (let c = c0; c < c1; c++) {
+    let s: f64 = 0;
+    for (let n = 0; n < N; n++) s += runSum(x + (((n * C + c) * HW) << 2), HW);
+    store<f64>(sum + (c << 3), s);
+    const m = <f32>(s / count);
+    let q: f64 = 0;
+    for (let n = 0; n < N; n++) q += runSqDev(x + (((n * C + c) * HW) << 2), m, HW);
+    store<f64>(sqDev + (c << 3), q);
+  }
+}
+
 /** out[c] = Σ a·(b − mean[c]) over channel c (f64 out; mean = 0: no centring). Centring inside the
  *  sum keeps the batch-norm backward's Σ dy·(x − mean) free of cancellation. */
 export function chanDot(a: usize, b: usize, mean: usize, N: i32, C: i32, HW: i32, out: usize, c0: i32, c1: i32): void {
@@ -63,6 +79,34 @@ export function chanDot(a: usize, b: usize, mean: usize, N: i32, C: i32, HW: i32
       s += runDot(a + o, b + o, m, HW);
     }
     store<f64>(out + (c << 3), s);
+  }
+}
+
+/**
+ * Several chanDots against the same a in one call: out[t·C + c] = Σ a·(x_t − mean_t[c]) over channel c
+ * (f64; mean_t = 0: no centring), and with `withSum` also out[T·C + c] = Σ a (chanSum) — the values of
+ * one chanSum/chanDot call each, but one thread hand-off, and a's channel read from cache after the
+ * first term. `terms`: T entries of 2 f64 (x, mean pointers). The mixed sum's α gradient (mixedDots)
+ * and the batch-norm backwards of one mixed sum's terms (batchNormStatsBackwardMulti).
+ */
+export function chanDotTerms(a: usize, terms: usize, T: i32, N: i32, C: i32, HW: i32, withSum: i32, out: usize, c0: i32, c1: i32): void {
+  for (let c = c0; c < c1; c++) {
+    if (withSum) {
+      let s: f64 = 0;
+      for (let n = 0; n < N; n++) s += runSum(a + (((n * C + c) * HW) << 2), HW);
+      store<f64>(out + (((T * C + c) as usize) << 3), s);
+    }
+    for (let t = 0; t < T; t++) {
+      const e = terms + ((t as usize) << 4);
+      const x = load<f64>(e) as usize, mean = load<f64>(e, 8) as usize;
+      const m: f32 = mean ? load<f32>(mean + (c << 2)) : 0;
+      let s: f64 = 0;
+      for (let n = 0; n < N; n++) {
+        const o = ((n * C + c) * HW) << 2;
+        s += runDot(a + o, x + o, m, HW);
+      }
+      store<f64>(out + (((t * C + c) as usize) << 3), s);
+    }
   }
 }
 
@@ -86,6 +130,47 @@ export function chanAffine(x: usize, scale: usize, shift: usize, k: f32, out: us
       } else {
         for (; i + 4 <= HW; i += 4) v128.store(op + (i << 2), madd(v128.load(xp + (i << 2)), av, bv));
         for (; i < HW; i++) store<f32>(op + (i << 2), load<f32>(xp + (i << 2)) * a + b);
+      }
+    }
+  }
+}
+
+/**
+ * The whole mixed sum out = Σ_t k_t·(x_t·scale_t[c] + shift_t[c]) (scale_t = 0: k_t·x_t) for samples
+ * [n0, n1) in one call: per (n, c) plane the terms are added one after another while the out plane
+ * stays in L1, in the same operations and order as one chanAffine/axpy pass per term (the same
+ * values), but one thread hand-off and one pass over out instead of one per term. `terms`: T entries
+ * of 4 f64 (x, scale, shift pointers, k).
+ */
+export function mixedSumTerms(terms: usize, T: i32, out: usize, N: i32, C: i32, HW: i32, n0: i32, n1: i32): void {
+  for (let n = n0; n < n1; n++) {
+    for (let c = 0; c < C; c++) {
+      const o = ((n * C + c) * HW) << 2, op = out + o;
+      for (let t = 0; t < T; t++) {
+        const e = terms + ((t as usize) << 5);
+        const xp = (load<f64>(e) as usize) + o, scale = load<f64>(e, 8) as usize, shift = load<f64>(e, 16) as usize;
+        const k = load<f64>(e, 24) as f32;
+        let i = 0;
+        if (scale) {
+          const a: f32 = load<f32>(scale + (c << 2)) * k, b: f32 = load<f32>(shift + (c << 2)) * k;
+          const av = f32x4.splat(a), bv = f32x4.splat(b);
+          if (t > 0) {
+            for (; i + 4 <= HW; i += 4) v128.store(op + (i << 2), f32x4.add(v128.load(op + (i << 2)), madd(v128.load(xp + (i << 2)), av, bv)));
+            for (; i < HW; i++) store<f32>(op + (i << 2), load<f32>(op + (i << 2)) + (load<f32>(xp + (i << 2)) * a + b));
+          } else {
+            for (; i + 4 <= HW; i += 4) v128.store(op + (i << 2), madd(v128.load(xp + (i << 2)), av, bv));
+            for (; i < HW; i++) store<f32>(op + (i << 2), load<f32>(xp + (i << 2)) * a + b);
+          }
+        } else {
+          const kv = f32x4.splat(k);
+          if (t > 0) {
+            for (; i + 4 <= HW; i += 4) v128.store(op + (i << 2), madd(v128.load(xp + (i << 2)), kv, v128.load(op + (i << 2))));
+            for (; i < HW; i++) store<f32>(op + (i << 2), load<f32>(op + (i << 2)) + load<f32>(xp + (i << 2)) * k);
+          } else {
+            for (; i + 4 <= HW; i += 4) v128.store(op + (i << 2), f32x4.mul(v128.load(xp + (i << 2)), kv));
+            for (; i < HW; i++) store<f32>(op + (i << 2), load<f32>(xp + (i << 2)) * k);
+          }
+        }
       }
     }
   }
@@ -131,5 +216,16 @@ export function axpy(x: usize, k: f32, out: usize, n: i32, acc: i32): void {
   } else {
     for (; i + 4 <= n; i += 4) v128.store(out + (i << 2), f32x4.mul(v128.load(x + (i << 2)), kv));
     for (; i < n; i++) store<f32>(out + (i << 2), load<f32>(x + (i << 2)) * k);
+  }
+}
+
+/** chanBackward for T layers that share dy, samples [n0, n1), in one call (one thread hand-off instead
+ *  of T): `terms` holds 8 f64 per layer — x, p, q, m, r, sc, dx pointers and acc — and each runs as
+ *  its own chanBackward call would (the same values). batchNormStatsBackwardMulti's input gradients. */
+export function chanBackwardTerms(dy: usize, terms: usize, T: i32, N: i32, C: i32, HW: i32, n0: i32, n1: i32): void {
+  for (let t = 0; t < T; t++) {
+    const e = terms + ((t as usize) << 6);
+    chanBackward(dy, load<f64>(e) as usize, load<f64>(e, 8) as usize, load<f64>(e, 16) as usize, load<f64>(e, 24) as usize,
+      load<f64>(e, 32) as usize, load<f64>(e, 40) as usize, load<f64>(e, 48) as usize, N, C, HW, load<f64>(e, 56) as i32, n0, n1);
   }
 }

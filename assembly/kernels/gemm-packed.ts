@@ -137,7 +137,45 @@ export function convImplicit(Ap: usize, xp: usize, CI: i32, HP: i32, WP: i32, KH
   }
   const rowBytes = (P as usize) << 2;
   const ow8 = OW & ~7, ow4 = OW & ~3;
-  for (let oh = 0; oh < OH; oh++) {
+  // Planes 4 to 7 wide (NB201's 4×4 stage): no 8-column block fits in a row, and one 4-column block
+  // keeps only 4 accumulators in flight (latency-bound on the adds); two rows at a time give 8.
+  const rowPairs = ow8 === 0 && ow4 > 0 ? OH & ~1 : 0;
+  for (let oh = 0; oh < rowPairs; oh += 2) {
+    for (let ow = 0; ow < ow4; ow += 4) {
+      const base = xp + ((((oh * WP) + ow) as usize) << 2), below = (WP as usize) << 2;
+      for (let mb = mb0; mb < mb1; mb++) {
+        let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+        let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+        let a = Ap + (((mb * K) as usize) << 4);
+        let kp = koff;
+        const kEnd = koff + ((K as usize) << 2);
+        for (; kp < kEnd; kp += 4) {
+          const b = base + (load<i32>(kp) as usize);
+          const b0 = v128.load(b), b1 = v128.load(b + below);
+          const w0 = v128.load32_splat(a);
+          a00 = madd(w0, b0, a00); a01 = madd(w0, b1, a01);
+          const w1 = v128.load32_splat(a, 4);
+          a10 = madd(w1, b0, a10); a11 = madd(w1, b1, a11);
+          const w2 = v128.load32_splat(a, 8);
+          a20 = madd(w2, b0, a20); a21 = madd(w2, b1, a21);
+          const w3 = v128.load32_splat(a, 12);
+          a30 = madd(w3, b0, a30); a31 = madd(w3, b1, a31);
+          a += 16;
+        }
+        const off = (((((mb << 2) * P) + oh * OW + ow) as usize) << 2), next = (OW as usize) << 2;
+        const c0 = C + off, x0 = X + off;
+        out4(c0, x0, a00, acc, mask); out4(c0 + next, x0 + next, a01, acc, mask);
+        out4(c0 + rowBytes, x0 + rowBytes, a10, acc, mask); out4(c0 + rowBytes + next, x0 + rowBytes + next, a11, acc, mask);
+        const c2 = c0 + 2 * rowBytes, x2 = x0 + 2 * rowBytes;
+        out4(c2, x2, a20, acc, mask); out4(c2 + next, x2 + next, a21, acc, mask);
+        out4(c2 + rowBytes, x2 + rowBytes, a30, acc, mask); out4(c2 + rowBytes + next, x2 + rowBytes + next, a31, acc, mask);
+      }
+    }
+    for (let r = oh; r < oh + 2; r++) {
+      for (let ow = ow4; ow < OW; ow++) convColumn(Ap, xp + ((((r * WP) + ow) as usize) << 2), koff, K, C, X, P, r * OW + ow, mb0, mb1, acc, mask);
+    }
+  }
+  for (let oh = rowPairs; oh < OH; oh++) {
     const rowBase = xp + (((oh * WP) as usize) << 2);
     let ow = 0;
     for (; ow < ow8; ow += 8) {
@@ -190,19 +228,22 @@ export function convImplicit(Ap: usize, xp: usize, CI: i32, HP: i32, WP: i32, KH
         out4(C + off + 3 * rowBytes, X + off + 3 * rowBytes, a3, acc, mask);
       }
     }
-    for (; ow < OW; ow++) {
-      const base = rowBase + ((ow as usize) << 2);
-      for (let mb = mb0; mb < mb1; mb++) {
-        const a = Ap + (((mb * K) as usize) << 4);
-        for (let r = 0; r < 4; r++) {
-          let s: f32 = 0;
-          for (let k = 0; k < K; k++) {
-            s += load<f32>(a + (((k << 2) + r) << 2)) * load<f32>(base + (load<i32>(koff + ((k as usize) << 2)) as usize));
-          }
-          const off = (((((mb << 2) + r) * P + oh * OW + ow) as usize) << 2);
-          out1(C + off, X + off, s, acc, mask);
-        }
+    for (; ow < OW; ow++) convColumn(Ap, rowBase + ((ow as usize) << 2), koff, K, C, X, P, oh * OW + ow, mb0, mb1, acc, mask);
+  }
+}
+
+/** One output column n of convImplicit (the scalar remainder of a row), its patch values at base + koff(k). */
+@inline function convColumn(Ap: usize, base: usize, koff: usize, K: i32, C: usize, X: usize, P: i32, n: i32,
+  mb0: i32, mb1: i32, acc: i32, mask: i32): void {
+  for (let mb = mb0; mb < mb1; mb++) {
+    const a = Ap + (((mb * K) as usize) << 4);
+    for (let r = 0; r < 4; r++) {
+      let s: f32 = 0;
+      for (let k = 0; k < K; k++) {
+        s += load<f32>(a + (((k << 2) + r) << 2)) * load<f32>(base + (load<i32>(koff + ((k as usize) << 2)) as usize));
       }
+      const off = (((((mb << 2) + r) * P + n) as usize) << 2);
+      out1(C + off, X + off, s, acc, mask);
     }
   }
 }
@@ -238,9 +279,12 @@ export function padRows(x: usize, R: i32, H: i32, W: i32, WP: i32, L: i32, out: 
  * zeros in the extra columns, so their products vanish) and xp the padded input planes (padPlanes,
  * followed by zeroed slack for the last rows' overrun). L is a multiple of 4. Rows [4·mb0, 4·mb1)
  * of dW (row length K), 4 × 2 blocks of dot products as in gemmNT.
+ * S samples at once: sample s's D and xp lie dStride and xStride floats after sample s − 1's, and the
+ * 8 accumulators run on over all S before the horizontal sums — at small planes (4×4: L = 24, six
+ * vector steps) the sums and the read-add-write of dW per sample cost as much as the dot products.
  */
 export function wgradImplicit(D: usize, L: i32, xp: usize, CI: i32, HP: i32, WP: i32, KH: i32, KW: i32, dH: i32, dW: i32,
-  koff: usize, out: usize, mb0: i32, mb1: i32, acc: i32): void {
+  koff: usize, out: usize, mb0: i32, mb1: i32, acc: i32, S: i32, dStride: i32, xStride: i32): void {
   const K = CI * KH * KW;
   let t = koff;
   for (let c = 0; c < CI; c++) {
@@ -248,7 +292,7 @@ export function wgradImplicit(D: usize, L: i32, xp: usize, CI: i32, HP: i32, WP:
       for (let kw = 0; kw < KW; kw++) { store<i32>(t, ((c * HP + kh * dH) * WP + kw * dW) << 2); t += 4; }
     }
   }
-  const Lb = (L as usize) << 2, Kb = (K as usize) << 2;
+  const Lb = (L as usize) << 2, Kb = (K as usize) << 2, dSb = (dStride as usize) << 2, xSb = (xStride as usize) << 2;
   for (let mb = mb0; mb < mb1; mb++) {
     const r0 = D + (((mb << 2) as usize) * Lb), r1 = r0 + Lb, r2 = r1 + Lb, r3 = r2 + Lb;
     const o0 = out + (((mb << 2) as usize) * Kb), o1 = o0 + Kb, o2 = o1 + Kb, o3 = o2 + Kb;
@@ -257,12 +301,16 @@ export function wgradImplicit(D: usize, L: i32, xp: usize, CI: i32, HP: i32, WP:
       const q0 = xp + (load<i32>(koff + ((k as usize) << 2)) as usize), q1 = xp + (load<i32>(koff + ((k as usize) << 2), 4) as usize);
       let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
       let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
-      for (let i: usize = 0; i < Lb; i += 16) {
-        const b0 = v128.load(q0 + i), b1 = v128.load(q1 + i);
-        const x0 = v128.load(r0 + i); s00 = madd(x0, b0, s00); s01 = madd(x0, b1, s01);
-        const x1 = v128.load(r1 + i); s10 = madd(x1, b0, s10); s11 = madd(x1, b1, s11);
-        const x2 = v128.load(r2 + i); s20 = madd(x2, b0, s20); s21 = madd(x2, b1, s21);
-        const x3 = v128.load(r3 + i); s30 = madd(x3, b0, s30); s31 = madd(x3, b1, s31);
+      for (let sm: usize = 0; sm < (S as usize); sm++) {
+        const dOff = sm * dSb, xOff = sm * xSb;
+        const p0 = q0 + xOff, p1 = q1 + xOff, d0 = r0 + dOff, d1 = r1 + dOff, d2 = r2 + dOff, d3 = r3 + dOff;
+        for (let i: usize = 0; i < Lb; i += 16) {
+          const b0 = v128.load(p0 + i), b1 = v128.load(p1 + i);
+          const x0 = v128.load(d0 + i); s00 = madd(x0, b0, s00); s01 = madd(x0, b1, s01);
+          const x1 = v128.load(d1 + i); s10 = madd(x1, b0, s10); s11 = madd(x1, b1, s11);
+          const x2 = v128.load(d2 + i); s20 = madd(x2, b0, s20); s21 = madd(x2, b1, s21);
+          const x3 = v128.load(d3 + i); s30 = madd(x3, b0, s30); s31 = madd(x3, b1, s31);
+        }
       }
       const kb = (k as usize) << 2;
       put(o0 + kb, hsum4(s00), acc); put(o0 + kb + 4, hsum4(s01), acc);
@@ -272,8 +320,13 @@ export function wgradImplicit(D: usize, L: i32, xp: usize, CI: i32, HP: i32, WP:
     }
     for (; k < K; k++) {
       const q0 = xp + (load<i32>(koff + ((k as usize) << 2)) as usize), kb = (k as usize) << 2;
-      put(o0 + kb, dotKoff(r0, q0, L), acc); put(o1 + kb, dotKoff(r1, q0, L), acc);
-      put(o2 + kb, dotKoff(r2, q0, L), acc); put(o3 + kb, dotKoff(r3, q0, L), acc);
+      let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
+      for (let sm: usize = 0; sm < (S as usize); sm++) {
+        const dOff = sm * dSb, p0 = q0 + sm * xSb;
+        t0 += dotKoff(r0 + dOff, p0, L); t1 += dotKoff(r1 + dOff, p0, L);
+        t2 += dotKoff(r2 + dOff, p0, L); t3 += dotKoff(r3 + dOff, p0, L);
+      }
+      put(o0 + kb, t0, acc); put(o1 + kb, t1, acc); put(o2 + kb, t2, acc); put(o3 + kb, t3, acc);
     }
   }
 }

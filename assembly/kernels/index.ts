@@ -3,7 +3,7 @@
 // same memory. Pointers are byte offsets into that memory; sizes count f32 elements.
 export { gemmNN, gemmNT } from './gemm';
 export { im2col, col2im, reluCopy, maskedStore, addChannelBias } from './im2col';
-export { chanSum, chanSqDev, chanDot, chanAffine, chanBackward, axpy } from './channels';
+export { chanSum, chanSqDev, chanMeanSqDev, mixedSumTerms, chanDotTerms, chanBackwardTerms, chanDot, chanAffine, chanBackward, axpy } from './channels';
 export { dwForward, dwInputGrad, dwWeightGrad } from './depthwise';
 export { avgPool, avgPoolBackward, avgPoolS1, avgPoolBackwardS1 } from './pool';
 export { maxPool, maxPoolBackward } from './maxpool';

@@ -40,18 +40,50 @@ export function convScratchFloats(g: ConvGeom): number {
   return Math.max(K * P, coutG * g.KH * g.KW * g.H * g.W, padded, wgradImplicitFloats(g)) + cinG * g.H * g.W;
 }
 
-/** The weight gradient's implicit form (wgradImplicit): padded input planes + zeroed slack for the
- *  last rows' overrun, the K offsets, dy widened to rows of the padded width (L floats a plane). */
-function wgradLayout(g: ConvGeom): { HP: number; WP: number; L: number; slack: number; koffAt: number; dAt: number; floats: number } {
+/** The weight gradient's implicit form (wgradImplicit) for S samples at once: per sample its padded
+ *  input planes (xStride floats), then zeroed slack for the last rows' overrun, the K offsets, and per
+ *  sample dy widened to rows of the padded width (coutG planes of L floats: dStride floats). */
+function wgradLayout(g: ConvGeom, S: number): {
+  HP: number; WP: number; L: number; slack: number; xStride: number; dStride: number; koffAt: number; dAt: number; floats: number;
+} {
   const cinG = g.Cin / g.groups, coutG = g.Cout / g.groups, K = cinG * g.KH * g.KW;
   const HP = g.H + 2 * g.padH, WP = g.W + 2 * g.padW, L = Math.ceil((g.OH * WP) / 4) * 4;
-  const slack = (g.KW - 1) * g.dilW + 16;
-  const koffAt = (cinG * HP * WP + slack + 15) & ~15, dAt = (koffAt + K + 15) & ~15;
-  return { HP, WP, L, slack, koffAt, dAt, floats: dAt + coutG * L };
+  const slack = (g.KW - 1) * g.dilW + 16, xStride = cinG * HP * WP, dStride = coutG * L;
+  const koffAt = (S * xStride + slack + 15) & ~15, dAt = (koffAt + K + 15) & ~15;
+  return { HP, WP, L, slack, xStride, dStride, koffAt, dAt, floats: dAt + S * dStride };
+}
+
+/** Samples wgradImplicit takes at once: as many as keep one batch's padded planes and widened dy
+ *  within ~192 KB (L2-resident beside the weights), at most 16 — 1 at NB201's C16 32×32, 8+ at 8×8
+ *  and 4×4, where one sample's dot products are a few vector steps. */
+export function wgradBatch(g: ConvGeom): number {
+  const one = wgradLayout(g, 1);
+  return Math.max(1, Math.min(16, g.N, Math.floor(48 * 1024 / (one.xStride + one.dStride))));
 }
 
 function wgradImplicitFloats(g: ConvGeom): number {
-  return implicitForward(g) ? wgradLayout(g).floats : 0;
+  if (pointwiseWeightGrad(g)) return pointwiseBatch(g) * (g.Cin / g.groups) * g.OH * g.OW + 16 + g.Cin / g.groups;
+  return implicitForward(g) ? wgradLayout(g, wgradBatch(g)).floats : 0;
+}
+
+/** Whether a 1×1 weight gradient runs as wgradImplicit over several samples (dy and x are already
+ *  its operands: plane length P a multiple of 4, whole 4-row blocks of dW) instead of one gemmNT of
+ *  P-long dot products per sample: at planes up to 8×8 (1.1× at 8×8, 1.6–1.9× at 4×4, one thread);
+ *  from 16×16 on gemmNT's per-sample form measured as fast or faster (0.85–0.99×). */
+export function pointwiseWeightGrad(g: ConvGeom): boolean {
+  const P = g.OH * g.OW;
+  return isPointwise(g) && packable(g.Cout / g.groups) && P % 4 === 0 && P <= 64;
+}
+
+/** Samples per call of the 1×1 weight gradient: the ReLU'd inputs of a batch within ~192 KB. */
+function pointwiseBatch(g: ConvGeom): number {
+  return Math.max(1, Math.min(16, g.N, Math.floor(48 * 1024 / ((g.Cin / g.groups) * g.OH * g.OW))));
+}
+
+/** Samples per weight-gradient call (wgradImplicit) for g: 0 where that form does not apply. */
+export function weightGradBatch(g: ConvGeom): number {
+  if (pointwiseWeightGrad(g)) return pointwiseBatch(g);
+  return implicitWeightGrad(g) ? wgradBatch(g) : 0;
 }
 
 /** Whether the weight gradient runs as wgradImplicit (stride 1, whole 4-row blocks of dW). */
@@ -225,9 +257,10 @@ export function convInputGrad(k: KernelExports, g: ConvGeom, dy: number, w: numb
 }
 
 /** dw (+)= the weight gradient of samples [n0, n1): overwritten for n0's contribution when !accumulate.
- *  `implicit` (implicitWeightGrad(g), decided by the caller) skips the patch matrices. */
+ *  `batch` > 0 (where implicitWeightGrad(g), decided by the caller; at most wgradBatch(g)) skips the
+ *  patch matrices and takes that many samples per wgradImplicit call. */
 export function convWeightGrad(k: KernelExports, g: ConvGeom, dy: number, x: number, dw: number,
-  n0: number, n1: number, accumulate: boolean, scratch: number, implicit: boolean): void {
+  n0: number, n1: number, accumulate: boolean, scratch: number, batch: number): void {
   const cinG = g.Cin / g.groups, coutG = g.Cout / g.groups, K = cinG * g.KH * g.KW, P = g.OH * g.OW;
   if (isDepthwise(g)) {
     const HW = g.H * g.W, relu = g.reluInput ? 1 : 0;
@@ -239,16 +272,38 @@ export function convWeightGrad(k: KernelExports, g: ConvGeom, dy: number, x: num
     }
     return;
   }
-  if (implicit) {
-    const { HP, WP, L, slack, koffAt, dAt } = wgradLayout(g);
-    const xpad = scratch, D = scratch + 4 * dAt;
-    k.padRows(0, 1, 0, 0, 0, slack, xpad + 4 * cinG * HP * WP); // zeroes the slack (padPlanes never writes it)
-    for (let n = n0; n < n1; n++) {
+  if (batch > 0 && isPointwise(g)) {
+    // dy and x (or its ReLU, copied sample by sample) are the operands: a 1×1 "convolution" over H×W planes
+    const relu = !!g.reluInput, koff = scratch + 4 * batch * cinG * P;
+    for (let nb = n0; nb < n1; nb += batch) {
+      const S = Math.min(batch, n1 - nb);
       for (let gi = 0; gi < g.groups; gi++) {
-        k.padPlanes(x + 4 * (n * g.Cin + gi * cinG) * g.H * g.W, cinG, g.H, g.W, g.padH, g.padW, g.reluInput ? 1 : 0, xpad);
-        k.padRows(dy + 4 * (n * g.Cout + gi * coutG) * P, coutG, g.OH, g.OW, WP, L, D);
+        let xs = x + 4 * (nb * g.Cin + gi * cinG) * P, xStride = g.Cin * P;
+        if (relu) {
+          for (let s = 0; s < S; s++) k.reluCopy(xs + 4 * s * xStride, scratch + 4 * s * cinG * P, cinG * P);
+          xs = scratch; xStride = cinG * P;
+        }
+        k.wgradImplicit(dy + 4 * (nb * g.Cout + gi * coutG) * P, P, xs, cinG, g.H, g.W, 1, 1, 1, 1, koff, dw + 4 * gi * coutG * K,
+          0, coutG / 4, accumulate || nb > n0 ? 1 : 0, S, g.Cout * P, xStride);
+      }
+    }
+    return;
+  }
+  if (batch > 0) {
+    const { HP, WP, L, slack, xStride, dStride, koffAt, dAt } = wgradLayout(g, batch);
+    const xpad = scratch, D = scratch + 4 * dAt;
+    for (let nb = n0; nb < n1; nb += batch) {
+      const S = Math.min(batch, n1 - nb);
+      // zeroes the slack after the last sample's planes (padPlanes never writes it)
+      k.padRows(0, 1, 0, 0, 0, slack, xpad + 4 * S * xStride);
+      for (let gi = 0; gi < g.groups; gi++) {
+        for (let s = 0; s < S; s++) {
+          const n = nb + s;
+          k.padPlanes(x + 4 * (n * g.Cin + gi * cinG) * g.H * g.W, cinG, g.H, g.W, g.padH, g.padW, g.reluInput ? 1 : 0, xpad + 4 * s * xStride);
+          k.padRows(dy + 4 * (n * g.Cout + gi * coutG) * P, coutG, g.OH, g.OW, WP, L, D + 4 * s * dStride);
+        }
         k.wgradImplicit(D, L, xpad, cinG, HP, WP, g.KH, g.KW, g.dilH, g.dilW, scratch + 4 * koffAt, dw + 4 * gi * coutG * K,
-          0, coutG / 4, accumulate || n > n0 ? 1 : 0);
+          0, coutG / 4, accumulate || nb > n0 ? 1 : 0, S, dStride, xStride);
       }
     }
     return;

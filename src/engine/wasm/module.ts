@@ -15,7 +15,7 @@ export interface KernelExports {
     koff: number, C: number, X: number, OH: number, OW: number, mb0: number, mb1: number, acc: number, mask: number): void;
   padRows(x: number, R: number, H: number, W: number, WP: number, L: number, out: number): void;
   wgradImplicit(D: number, L: number, xp: number, CI: number, HP: number, WP: number, KH: number, KW: number, dH: number, dW: number,
-    koff: number, out: number, mb0: number, mb1: number, acc: number): void;
+    koff: number, out: number, mb0: number, mb1: number, acc: number, S: number, dStride: number, xStride: number): void;
   gemmNT(A: number, lda: number, B: number, ldb: number, C: number, ldc: number,
     m0: number, m1: number, N: number, K: number, acc: number): void;
   im2col(x: number, C: number, H: number, W: number, KH: number, KW: number, OH: number, OW: number,
@@ -33,6 +33,10 @@ export interface KernelExports {
   addChannelBias(out: number, bias: number, C: number, P: number): void;
   chanSum(x: number, N: number, C: number, HW: number, out: number, c0: number, c1: number): void;
   chanSqDev(x: number, mean: number, N: number, C: number, HW: number, out: number, c0: number, c1: number): void;
+  mixedSumTerms(terms: number, T: number, out: number, N: number, C: number, HW: number, n0: number, n1: number): void;
+  chanDotTerms(a: number, terms: number, T: number, N: number, C: number, HW: number, withSum: number, out: number, c0: number, c1: number): void;
+  chanBackwardTerms(dy: number, terms: number, T: number, N: number, C: number, HW: number, n0: number, n1: number): void;
+  chanMeanSqDev(x: number, N: number, C: number, HW: number, count: number, sum: number, sqDev: number, c0: number, c1: number): void;
   chanDot(a: number, b: number, mean: number, N: number, C: number, HW: number, out: number, c0: number, c1: number): void;
   chanAffine(x: number, scale: number, shift: number, k: number, out: number, N: number, C: number, HW: number,
     acc: number, n0: number, n1: number): void;

@@ -18,7 +18,7 @@ export const enum Task {
 
 /** Kernels a Task.Kernel may name (the order is the wire format). */
 export const KERNEL_NAMES = ['chanSum', 'chanSqDev', 'chanDot', 'chanAffine', 'chanBackward', 'axpy', 'avgPool',
-  'avgPoolBackward', 'reluCopy', 'gemmNN', 'gemmNT', 'avgPoolS1', 'avgPoolBackwardS1', 'maxPool', 'maxPoolBackward'] as const;
+  'avgPoolBackward', 'reluCopy', 'gemmNN', 'gemmNT', 'avgPoolS1', 'avgPoolBackwardS1', 'maxPool', 'maxPoolBackward', 'chanMeanSqDev', 'mixedSumTerms', 'chanDotTerms', 'chanBackwardTerms'] as const;
 export type KernelName = typeof KERNEL_NAMES[number];
 
 const GEOM_KEYS = ['N', 'Cin', 'H', 'W', 'Cout', 'KH', 'KW', 'OH', 'OW', 'strideH', 'strideW', 'padH', 'padW',
@@ -68,6 +68,6 @@ export function runTask(k: KernelExports, a: Float64Array): void {
   const g = readGeom(a), r = a.subarray(CONV_ARGS);
   if (task === Task.ConvForward) convForward(k, g, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
   else if (task === Task.ConvInputGrad) convInputGrad(k, g, r[0], r[1], r[2], r[3], r[4], r[5] === 1, r[6], r[7], r[8], r[9]);
-  else if (task === Task.ConvWeightGrad) convWeightGrad(k, g, r[0], r[1], r[2], r[3], r[4], r[5] === 1, r[6], r[7] === 1);
+  else if (task === Task.ConvWeightGrad) convWeightGrad(k, g, r[0], r[1], r[2], r[3], r[4], r[5] === 1, r[6], r[7]);
   else throw new Error(`wasm backend: unknown task ${task}`);
 }

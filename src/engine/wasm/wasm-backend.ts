@@ -9,7 +9,7 @@ import type {
 } from '../backend.js';
 import { CpuBackend, checkConvGeom, checkCount, checkPoolGeom, checkPositive, checkWeightIndices } from '../cpu/cpu-backend.js';
 import type { CpuStorage } from '../cpu/storage.js';
-import { convFlops, convScratchFloats, flipWeights, implicitWeightGrad, isPointwise, packForward, packInputGrad, transposedPadding } from './conv.js';
+import { convFlops, convScratchFloats, flipWeights, isPointwise, packForward, packInputGrad, pointwiseWeightGrad, transposedPadding, weightGradBatch } from './conv.js';
 import { WasmMemoryPool, WasmStorage } from './memory.js';
 import { instantiateKernels, kernelModule, PAGE_BYTES, sharedMemorySupported, type KernelExports } from './module.js';
 import { convTask, kernelTask, Task, type KernelName } from './tasks.js';
@@ -19,6 +19,9 @@ import { kernelThreadsHere, ThreadPool } from './threads.js';
 export const wasmConvOptions = {
   /** Convolution GEMMs on packed 4-row weight panels (gemmPacked) where the shapes allow. */
   packed: true,
+  /** The implicit weight gradient takes several samples per call (weightGradBatch, 1×1 included);
+   *  false: one (1×1: gemmNT per sample), for A/B figures. */
+  wgradBatch: true,
 };
 
 export interface WasmBackendOptions {
@@ -191,11 +194,13 @@ export class WasmBackend extends CpuBackend {
     const dwp = this.ptr(op, 'dw', dw, nw);
     const per = convScratchFloats(g), parts = this.parts(g.N, convFlops(g) / 16);
     const partial = (nw + 15) & ~15; // keeps each partial buffer 64-byte aligned
-    const implicit = wasmConvOptions.packed && implicitWeightGrad(g);
+    // samples per wgradImplicit call (0: patch matrices and gemmNT); one where wgradBatch is off (A/B)
+    const most = wasmConvOptions.packed ? weightGradBatch(g) : 0;
+    const batch = most && !wasmConvOptions.wgradBatch ? (pointwiseWeightGrad(g) ? 0 : 1) : most;
     this.withTemp((per + partial) * parts.length, (ptr) => {
       const partials = ptr + 4 * per * parts.length;
       parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvWeightGrad, g,
-        [dyp, xp, t === 0 ? dwp : partials + 4 * partial * t, n0, n1, 0, ptr + 4 * per * t, implicit ? 1 : 0]));
+        [dyp, xp, t === 0 ? dwp : partials + 4 * partial * t, n0, n1, 0, ptr + 4 * per * t, batch]));
       this.threads.run(parts.length);
       for (let t = 1; t < parts.length; t++) this.k.axpy(partials + 4 * partial * t, 1, dwp, nw, 1);
     });
@@ -217,19 +222,16 @@ export class WasmBackend extends CpuBackend {
     }
   }
 
-  /** mean and invstd per channel of x (f64), from two Wasm passes. */
+  /** mean and invstd per channel of x (f64), from two Wasm passes over each channel in one call
+   *  (chanMeanSqDev: the mean is rounded to f32 between them, as the two-call form did). */
   private channelStats(x: number, g: BatchNormGeom): { mean: Float64Array; invStd: Float64Array; unbiased: Float64Array } {
     const { N, C, HW, eps } = g, count = N * HW;
     const mean = new Float64Array(C), invStd = new Float64Array(C), unbiased = new Float64Array(C);
-    this.withTemp(3 * C, (ptr, f32, f64) => {
-      this.par('chanSum', C, N * C * HW, (c0, c1) => [x, N, C, HW, ptr, c0, c1]);
-      for (let c = 0; c < C; c++) mean[c] = f64[c] / count;
-      const meanPtr = ptr + 8 * C; // f32[C] after the f64[C] block
-      const meanF = new Float32Array(f32.buffer, meanPtr, C);
-      for (let c = 0; c < C; c++) meanF[c] = mean[c];
-      this.par('chanSqDev', C, N * C * HW, (c0, c1) => [x, meanPtr, N, C, HW, ptr, c0, c1]);
+    this.withTemp(4 * C, (ptr, _f32, f64) => {
+      this.par('chanMeanSqDev', C, 2 * N * C * HW, (c0, c1) => [x, N, C, HW, count, ptr, ptr + 8 * C, c0, c1]);
       for (let c = 0; c < C; c++) {
-        const ss = f64[c];
+        mean[c] = f64[c] / count;
+        const ss = f64[C + c];
         invStd[c] = 1 / Math.sqrt(ss / count + eps);
         unbiased[c] = count > 1 ? ss / (count - 1) : ss / count;
       }
@@ -308,26 +310,31 @@ export class WasmBackend extends CpuBackend {
    */
   private bnBackward(dy: number, x: number, dx: number, f: number, gamma: Float32Array | null,
     mean: ArrayLike<number>, invStd: ArrayLike<number>, g: ChannelGeom, accumulate: boolean): { sumDy: Float64Array; sumDyXhat: Float64Array } {
-    const { N, C, HW } = g, count = N * HW;
-    const sumDy = new Float64Array(C), sumDyXhat = new Float64Array(C);
-    this.withTemp(7 * C, (ptr, f32, f64) => {
-      this.par('chanSum', C, N * C * HW, (c0, c1) => [dy, N, C, HW, ptr, c0, c1]);
-      for (let c = 0; c < C; c++) sumDy[c] = f * f64[c];
-      const p = new Float32Array(f32.buffer, ptr + 8 * C, 5 * C); // p | q | m | r | s
-      for (let c = 0; c < C; c++) p[2 * C + c] = mean[c];
-      this.par('chanDot', C, N * C * HW, (c0, c1) => [dy, x, ptr + 16 * C, N, C, HW, ptr, c0, c1]); // Σ dy·(x − mean)
-      for (let c = 0; c < C; c++) {
-        const inv = invStd[c];
-        sumDyXhat[c] = inv * f * f64[c];
-        p[c] = f;
-        p[C + c] = -inv * (sumDyXhat[c] / count);
-        p[3 * C + c] = -(sumDy[c] / count);
-        p[4 * C + c] = (gamma ? gamma[c] : 1) * inv;
-      }
-      this.par('chanBackward', N, N * C * HW, (n0, n1) => [dy, x, ptr + 8 * C, ptr + 12 * C, ptr + 16 * C, ptr + 20 * C, ptr + 24 * C,
-        dx, N, C, HW, accumulate ? 1 : 0, n0, n1]);
+    const C = g.C;
+    return this.withTemp(4 + 5 * C, (ptr, f32, f64) => { // table (2 f64) | sums (2·C f64) | mean (C f32)
+      const meanF = new Float32Array(f32.buffer, ptr + 16 + 16 * C, C);
+      for (let c = 0; c < C; c++) meanF[c] = mean[c];
+      f64[0] = x; f64[1] = meanF.byteOffset;
+      this.dotTerms(dy, ptr, 1, g, ptr + 16); // Σ dy·(x − mean) | Σ dy
+      return this.bnBackwardApply(dy, x, dx, f, gamma, meanF.byteOffset, invStd, g, accumulate, f64.subarray(2 + C, 2 + 2 * C), f64.subarray(2, 2 + C));
     });
-    return { sumDy, sumDyXhat };
+  }
+
+  /** chanDotTerms over T terms (table at `table`: x, mean pointers) and Σ dy, into `out` (f64[(T + 1)·C]). */
+  private dotTerms(dy: number, table: number, T: number, g: ChannelGeom, out: number): void {
+    this.par('chanDotTerms', g.C, (T + 1) * g.N * g.C * g.HW, (c0, c1) => [dy, table, T, g.N, g.C, g.HW, 1, out, c0, c1]);
+  }
+
+  /** bnBackward once Σ dy (rawSum) and Σ dy·(x − mean) (rawDot) are known; mean: f32[C] at meanPtr. */
+  private bnBackwardApply(dy: number, x: number, dx: number, f: number, gamma: Float32Array | null, meanPtr: number,
+    invStd: ArrayLike<number>, g: ChannelGeom, accumulate: boolean, rawSum: Float64Array, rawDot: Float64Array): { sumDy: Float64Array; sumDyXhat: Float64Array } {
+    const { N, C, HW } = g;
+    return this.withTemp(4 * C, (ptr, p) => { // p | q | r | s
+      const sums = bnBackwardCoefficients(f, gamma, invStd, g, rawSum, rawDot, p);
+      this.par('chanBackward', N, N * C * HW, (n0, n1) => [dy, x, ptr, ptr + 4 * C, meanPtr, ptr + 8 * C, ptr + 12 * C,
+        dx, N, C, HW, accumulate ? 1 : 0, n0, n1]);
+      return sums;
+    });
   }
 
   override batchNormBackward(dy: Storage, x: Storage, gamma: Storage | null, saveMean: Storage,
@@ -360,9 +367,33 @@ export class WasmBackend extends CpuBackend {
     if (dbeta) this.arr(op, 'dbeta', dbeta, C).set(r.sumDy);
   }
 
+  /** The terms' Σ dy and Σ dy·(x − mean) in one call (chanDotTerms; Σ dy once for all: the same dy),
+   *  then each term's input gradient — as batchNormStatsBackward per term, with fewer hand-offs. */
   override batchNormStatsBackwardMulti(dy: Storage, w: Storage | null, terms: BnBackwardTerm[], g: ChannelGeom): void {
-    const bg: BatchNormGeom = { ...g, eps: 1e-5, momentum: 0 }; // eps and momentum unused by the backward
-    for (const t of terms) this.batchNormStatsBackward(dy, w ? { w, index: t.wIndex } : null, t.x, null, t.stats, t.dx, null, null, bg);
+    const op = 'batchNormStatsBackward', n = g.N * g.C * g.HW, C = g.C, T = terms.length;
+    checkPositive(op, g, ['N', 'C', 'HW']);
+    if (!T) return;
+    this.launch(op, 0);
+    const dyp = this.ptr(op, 'dy', dy, n);
+    const wv = w ? this.arr(op, 'w', w, Math.max(...terms.map((t) => t.wIndex)) + 1) : null;
+    terms.forEach((t, k) => checkCount(op, `terms[${k}].wIndex`, t.wIndex));
+    this.withTemp(4 * T + 2 * (T + 1) * C, (ptr, _f32, f64) => {
+      terms.forEach((t, k) => { f64[2 * k] = this.ptr(op, `terms[${k}].x`, t.x, n); f64[2 * k + 1] = this.ptr(op, `terms[${k}].stats`, t.stats, 4 * C); });
+      this.dotTerms(dyp, ptr, T, g, ptr + 16 * T);
+      const r = f64.subarray(2 * T), rawSum = r.subarray(T * C, (T + 1) * C);
+      // then every term's input gradient in one call (chanBackwardTerms): coefficients p | q | r | s
+      // per term, and a table of (x, p, q, mean, r, s, dx, acc)
+      this.withTemp(16 * T + 4 * T * C, (tab, f32b, f64b) => {
+        const coef = tab + 64 * T;
+        terms.forEach((t, k) => {
+          const st = this.arr(op, `terms[${k}].stats`, t.stats, 4 * C), at = coef + 16 * C * k;
+          bnBackwardCoefficients(wv ? wv[t.wIndex] : 1, null, st.subarray(C, 2 * C), g, rawSum, r.subarray(k * C, (k + 1) * C),
+            new Float32Array(f32b.buffer, at, 4 * C));
+          f64b.set([f64[2 * k], at, at + 4 * C, f64[2 * k + 1], at + 8 * C, at + 12 * C, this.ptr(op, `terms[${k}].dx`, t.dx, n), 0], 8 * k);
+        });
+        this.par('chanBackwardTerms', g.N, T * n, (n0, n1) => [dyp, tab, T, g.N, C, g.HW, n0, n1]);
+      });
+    });
   }
 
   override mixedSum(terms: MixedTerm[], w: Storage, out: Storage, g: ChannelGeom): void {
@@ -373,14 +404,13 @@ export class WasmBackend extends CpuBackend {
     terms.forEach((t, k) => checkCount(op, `terms[${k}].wIndex`, t.wIndex));
     if (!terms.length) { this.arr(op, 'out', out, n).fill(0, 0, n); return; }
     const wv = this.arr(op, 'w', w, Math.max(...terms.map((t) => t.wIndex)) + 1);
-    terms.forEach((t, k) => {
-      const xp = this.ptr(op, `terms[${k}].x`, t.x, n), c = wv[t.wIndex];
-      if (t.stats) {
-        const st = this.ptr(op, `terms[${k}].stats`, t.stats, 4 * g.C);
-        this.par('chanAffine', g.N, g.N * g.C * g.HW, (n0, n1) => [xp, st + 8 * g.C, st + 12 * g.C, c, o, g.N, g.C, g.HW, k > 0 ? 1 : 0, n0, n1]);
-      } else {
-        this.parAxpy(xp, c, o, n, k > 0);
-      }
+    // all terms in one call (mixedSumTerms): a table of (x, scale, shift, k) per term
+    this.withTemp(8 * terms.length, (ptr, _f32, f64) => {
+      terms.forEach((t, k) => {
+        const st = t.stats ? this.ptr(op, `terms[${k}].stats`, t.stats, 4 * g.C) : 0;
+        f64.set([this.ptr(op, `terms[${k}].x`, t.x, n), st ? st + 8 * g.C : 0, st ? st + 12 * g.C : 0, wv[t.wIndex]], 4 * k);
+      });
+      this.par('mixedSumTerms', g.N, terms.length * n, (n0, n1) => [ptr, terms.length, o, g.N, g.C, g.HW, n0, n1]);
     });
   }
 
@@ -392,15 +422,17 @@ export class WasmBackend extends CpuBackend {
     const d = this.ptr(op, 'dy', dy, n), o = this.arr(op, 'dw', dw, dwSize);
     checkWeightIndices(op, terms, dwSize);
     if (!accumulate) o.fill(0, 0, dwSize);
-    this.withTemp(4 * C, (ptr, _f32, f64) => {
-      const sumDy = new Float64Array(C);
-      if (terms.some((t) => t.stats)) { this.par('chanSum', C, g.N * C * g.HW, (c0, c1) => [d, g.N, C, g.HW, ptr, c0, c1]); sumDy.set(f64.subarray(0, C)); }
+    // every term's Σ dy·x (and Σ dy, for BN-applied terms) in one call (chanDotTerms)
+    const T = terms.length, withSum = terms.some((t) => t.stats);
+    this.withTemp(4 * T + 2 * (T + 1) * C, (ptr, _f32, f64) => {
+      terms.forEach((t, k) => { f64[2 * k] = this.ptr(op, `terms[${k}].x`, t.x, n); f64[2 * k + 1] = 0; });
+      const sums = ptr + 16 * T; // after the table's 2·T f64
+      this.par('chanDotTerms', C, (T + 1) * n, (c0, c1) => [d, ptr, T, g.N, C, g.HW, withSum ? 1 : 0, sums, c0, c1]);
+      const r = f64.subarray(2 * T), sumDy = r.subarray(T * C, (T + 1) * C);
       terms.forEach((t, k) => {
-        const xp = this.ptr(op, `terms[${k}].x`, t.x, n);
-        this.par('chanDot', C, n, (c0, c1) => [d, xp, 0, g.N, C, g.HW, ptr, c0, c1]);
         const st = t.stats ? this.arr(op, `terms[${k}].stats`, t.stats, 4 * C) : null;
         let s = 0;
-        for (let c = 0; c < C; c++) s += st ? st[2 * C + c] * f64[c] + st[3 * C + c] * sumDy[c] : f64[c];
+        for (let c = 0; c < C; c++) s += st ? st[2 * C + c] * r[k * C + c] + st[3 * C + c] * sumDy[c] : r[k * C + c];
         o[t.wIndex] = accumulate ? o[t.wIndex] + Math.fround(s) : s;
       });
     });
@@ -496,4 +528,22 @@ export class WasmBackend extends CpuBackend {
       this.par('gemmNN', M, (M * N * K) / 8, (m0, m1) => [ap, asm, ask, bp, N, op_, N, m0, m1, N, K, 0]);
     }
   }
+}
+
+/** The BN input-gradient map's coefficients (wasm-backend.ts bnBackward) into out = p | q | r | s
+ *  (f32[4·C]) from Σ dy (rawSum) and Σ dy·(x − mean) (rawDot); returns Σ f·dy and Σ f·dy·xhat. */
+function bnBackwardCoefficients(f: number, gamma: Float32Array | null, invStd: ArrayLike<number>, g: ChannelGeom,
+  rawSum: Float64Array, rawDot: Float64Array, out: Float32Array): { sumDy: Float64Array; sumDyXhat: Float64Array } {
+  const { C } = g, count = g.N * g.HW;
+  const sumDy = new Float64Array(C), sumDyXhat = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    const inv = invStd[c];
+    sumDy[c] = f * rawSum[c];
+    sumDyXhat[c] = inv * f * rawDot[c];
+    out[c] = f;
+    out[C + c] = -inv * (sumDyXhat[c] / count);
+    out[2 * C + c] = -(sumDy[c] / count);
+    out[3 * C + c] = (gamma ? gamma[c] : 1) * inv;
+  }
+  return { sumDy, sumDyXhat };
 }
