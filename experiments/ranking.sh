@@ -54,7 +54,7 @@ usage: experiments/ranking.sh [--quick | --tiny] [flags]
   --workers N           leaves trained in parallel by each search (default 1, so wall times compare)
   --gm-inherit          GM's leaves inherit their parent's weights at the last split (the search's
                         --no-restart) instead of restarting from fresh weights as the reference does;
-                        measured to help GM at budget 80 on 3 of 3 seeds (docs/quality.md)
+                        measured to help GM at budget 80 on 5 of 5 seeds (docs/quality.md)
   --out DIR             output folder (default runs/ranking-<mode>-s<seed>); a rerun reuses finished steps
 EOF
 }
