@@ -53,6 +53,9 @@ const FLAGS: FlagSpec = {
   'width-mult': { type: 'string' },
   'max-flops': { type: 'string' },
   'flops-target': { type: 'string' },
+  'hold-steps': { type: 'string' },
+  'proxyless-full': { type: 'boolean' },
+  'no-proxyless-full': { type: 'boolean' },
   'flops-loss': { type: 'string' },
   'max-params': { type: 'string' },
   'synthetic-size': { type: 'string' },
@@ -113,6 +116,11 @@ ${COMMON_FLAGS_HELP}
                              multiply-adds per image (softmax(α)-weighted, per block) as the hardware value
                              and N as its reference (the reference code: 300M at width 1.0)
   --flops-loss mul#log|add#linear   its form: a·CE·(log E/log N)^b, a 0.2 b 0.3 (default), or CE + 0.1·(E−N)/N
+  --hold-steps K             --base proxyless: a decision without a no-op (mobilenet: the blocks without a
+                             shortcut) keeps its drawn op K weight steps (default 1, as ProxylessNAS)
+  --proxyless-full           --base proxyless: ProxylessNAS's 'full' mode (every op, weighted by softmax(α))
+                             in the weight steps of decisions without a no-op (mobilenet quick: on;
+                             --no-proxyless-full turns it off)
   --synthetic-size K         images of the built-in synthetic training set
   --retrain-epochs N         after selection, train the final genotype stand-alone for N epochs on the
                              whole training set and report its test accuracy (default: preset; quick 3)
@@ -221,6 +229,9 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   if (v['max-flops'] !== undefined) c.maxMacs = countFlag(v, 'max-flops');
   if (v['max-params'] !== undefined) c.maxParams = countFlag(v, 'max-params');
   if (v['flops-target'] !== undefined) c.flopsTarget = countFlag(v, 'flops-target');
+  if (v['hold-steps'] !== undefined) c.holdSteps = Number(v['hold-steps']);
+  if (v['proxyless-full']) c.fullNoOpFree = true;
+  if (v['no-proxyless-full']) c.fullNoOpFree = false;
   if (v['flops-loss'] !== undefined) c.flopsLoss = String(v['flops-loss']) as SearchConfig['flopsLoss'];
   if (c.dataDir) c.dataDir = resolve(c.dataDir);
   try {

@@ -92,6 +92,12 @@ export interface SearchConfig {
   flopsTarget?: number;
   /** `--flops-loss`: the loss's form (default 'mul#log', the reference's) */
   flopsLoss?: 'mul#log' | 'add#linear';
+  /** `--hold-steps K`: --base proxyless holds the op of each decision without a no-op for K weight steps
+   *  (src/search/proxyless.ts; absent: 1, a draw every step) */
+  holdSteps?: number;
+  /** `--proxyless-full` / `--no-proxyless-full`: --base proxyless runs ProxylessNAS's 'full' mode on the
+   *  decisions without a no-op (src/search/proxyless.ts; absent: off; MobileNet quick: on) */
+  fullNoOpFree?: boolean;
 }
 
 type PresetFields = Pick<SearchConfig, 'channels' | 'cells' | 'batchSize' | 'stepsPerEpoch' | 'splitEpochs' |
@@ -252,6 +258,11 @@ export function validateSearchConfig(c: SearchConfig): void {
   }
   if (c.flopsLoss !== undefined && c.flopsLoss !== 'mul#log' && c.flopsLoss !== 'add#linear') fail('flops-loss', `expected mul#log or add#linear, got ${String(c.flopsLoss)}`);
   if (c.flopsLoss !== undefined && c.flopsTarget === undefined) fail('flops-loss', 'needs --flops-target');
+  if (c.holdSteps !== undefined) {
+    if (!(Number.isInteger(c.holdSteps) && c.holdSteps >= 1)) fail('hold-steps', `expected an integer ≥ 1, got ${c.holdSteps}`);
+    if (c.holdSteps > 1 && c.base !== 'proxyless') fail('hold-steps', `held paths are a --base proxyless option (got ${c.base})`);
+  }
+  if (c.fullNoOpFree && c.base !== 'proxyless') fail('proxyless-full', `ProxylessNAS's full mode needs --base proxyless (got ${c.base})`);
   if (c.select === 'bench' && !c.bench) fail('select', "'bench' (the oracle pick) needs --bench FILE");
   if (c.dataset !== 'synthetic' && c.syntheticSize !== null) {
     // the size of the generated set only applies to the synthetic dataset; ignore silently would hide a mistake

@@ -106,6 +106,8 @@ export function createNodeMethod(c: SearchConfig, backend: Backend, data: Search
     hyper: {
       ...getSpace(c.space).methodHyper?.(c.base), batchSize: c.batchSize, epochs: c.totalEpochs, ...(c.lr !== null ? { lr: c.lr } : {}),
       ...(c.flopsTarget !== undefined ? { flopsTarget: c.flopsTarget, ...(c.flopsLoss ? { flopsLoss: c.flopsLoss } : {}) } : {}),
+      ...(c.holdSteps !== undefined ? { holdSteps: c.holdSteps } : {}),
+      ...(c.fullNoOpFree !== undefined ? { fullNoOpFree: c.fullNoOpFree } : {}),
     },
   });
 }

@@ -53,6 +53,12 @@ export interface BaseMethodHyper {
   flopsAlpha: number;
   flopsBeta: number;
   flopsLambda: number;
+  /** proxyless: weight steps for which a decision without a no-op (MobileNet: the blocks without a
+   *  shortcut) keeps its drawn op before the next draw (1: a fresh draw every step, as ProxylessNAS) */
+  holdSteps: number;
+  /** proxyless: a decision without a no-op runs ProxylessNAS's 'full' mode in the weight step and in
+   *  GM's θ samples (every enabled op, output Σ softmax(α)_j·op_j(x)) instead of one drawn op */
+  fullNoOpFree: boolean;
 }
 
 const GM_COMMON = {
@@ -60,7 +66,7 @@ const GM_COMMON = {
   archLr: 3e-4, archBetas: [0.5, 0.999] as [number, number], archWeightDecay: 1e-3,
   alphaInitMean: 0, alphaInitStd: 1e-3, tauMax: 1, tauMin: 0.1, trackCellStats: true, unrolledR: 0.01,
   selectionCandidates: 200, torch1ZeroGrad: true, labelSmoothing: 0,
-  flopsTarget: 0, flopsLoss: 'mul#log' as const, flopsAlpha: 0.2, flopsBeta: 0.3, flopsLambda: 0.1,
+  flopsTarget: 0, flopsLoss: 'mul#log' as const, flopsAlpha: 0.2, flopsBeta: 0.3, flopsLambda: 0.1, holdSteps: 1, fullNoOpFree: false,
 };
 
 export const BASE_METHOD_PRESETS: Readonly<Record<BaseMethodName, Readonly<BaseMethodHyper>>> = Object.freeze({
@@ -94,7 +100,7 @@ export function resolveHyper(name: BaseMethodName, overrides: Partial<BaseMethod
     const v = h[k] as number;
     if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new Error(`${name}: ${k} must be a positive number, got ${v}`);
   }
-  for (const k of ['batchSize', 'epochs', 'selectionCandidates'] as const) {
+  for (const k of ['batchSize', 'epochs', 'selectionCandidates', 'holdSteps'] as const) {
     if (!Number.isInteger(h[k])) throw new Error(`${name}: ${k} must be an integer, got ${h[k]}`);
   }
   for (const k of ['lrMin', 'momentum', 'weightDecay', 'archLr', 'archWeightDecay', 'alphaInitStd', 'labelSmoothing'] as const) {
@@ -104,6 +110,9 @@ export function resolveHyper(name: BaseMethodName, overrides: Partial<BaseMethod
     if (!(h[k] >= 0 && Number.isFinite(h[k]))) throw new Error(`${name}: ${k} must be a non-negative number, got ${h[k]}`);
   }
   if (h.flopsLoss !== 'mul#log' && h.flopsLoss !== 'add#linear') throw new Error(`${name}: flopsLoss must be 'mul#log' or 'add#linear', got ${String(h.flopsLoss)}`);
+  if (!(h.holdSteps >= 1)) throw new Error(`${name}: holdSteps must be an integer ≥ 1, got ${h.holdSteps}`);
+  if (h.fullNoOpFree && name !== 'proxyless') throw new Error(`${name}: fullNoOpFree (ProxylessNAS's full mode) is a proxyless option; use --base proxyless`);
+  if (h.holdSteps > 1 && name !== 'proxyless') throw new Error(`${name}: holdSteps (held single paths) is a proxyless option; use --base proxyless`);
   if (h.flopsTarget > 0 && name !== 'proxyless') throw new Error(`${name}: the expected-FLOPs loss (flopsTarget) is ProxylessNAS's; use --base proxyless`);
   if (!(h.labelSmoothing < 1)) throw new Error(`${name}: labelSmoothing must be in [0, 1), got ${h.labelSmoothing}`);
   if (h.tauMin > h.tauMax) throw new Error(`${name}: tauMin ${h.tauMin} exceeds tauMax ${h.tauMax}`);

@@ -18,6 +18,20 @@
 //                gradient, as ProxylessNAS (grad None there); a decision with one enabled op runs it at
 //                gate 1 and learns nothing. The α loss is plain cross-entropy, as ProxylessNAS's.
 //   order        weight step, then α step, both from the α read at the start of the step (as GDAS).
+//   full mode    hyper.fullNoOpFree (ProxylessNAS's 'full' mode, used here only where a decision has no
+//                no-op, MobileNet's six blocks without `zero`; off by default): in the weight step and
+//                GM's θ samples such a decision runs every enabled op, its output Σ_j softmax(α)_j·op_j(x)
+//                (uniform while α is untrained), so each candidate gets a gradient every step and the
+//                function no longer jumps between 6^6 combinations; the α step keeps the binary gates.
+//                Costs ~2.4× the CPU of a single-path weight step at the quick sizes.
+//   holding      hyper.holdSteps K > 1 (our addition, not ProxylessNAS's): a decision without a no-op
+//                (MobileNet: the six blocks without a shortcut, whose op is the only way through)
+//                keeps its drawn op for K weight steps; the others are drawn every step. Each draw is
+//                still from softmax(α), so the path frequencies stay softmax(α); GM's θ samples
+//                (sampleArch) use the held ops too, as they are the supernet's current function. A
+//                fresh method (a child at a split, a resumed checkpoint) draws anew at its first step.
+//                Why: redrawn every step, those blocks hand the rest of the network features of a new
+//                meaning at every step and the quick supernet stays at chance (docs/mobilenet.md).
 //   derive       argmax of the masked α (the space's derive).
 //
 // Host round trips per step: α read (30–150 floats), and in an α step the gate gradients read, α read
@@ -78,6 +92,32 @@ export class Proxyless extends BaseMethod {
 
   protected override async prepareStep(): Promise<Float32Array> { return this.alpha.data(); }
 
+  /** the held ops (column per decision, −1: drawn every step), null when holding is off */
+  private held: number[] | null = null;
+  private weightStepsDone = 0;
+
+  /** Advance the hold by one weight step: every holdSteps-th step (the first included) redraw the held
+   *  decisions' ops from softmax(α). Public for tests; the weight step calls it. */
+  advanceHold(alphaHost: Float32Array, rng: Rng = this.rng): void {
+    const k = this.hyper.holdSteps;
+    if (!(k > 1)) { this.held = null; return; }
+    if (this.weightStepsDone++ % k !== 0 && this.held) return;
+    const { rows, cols } = this.space;
+    this.held = Array.from({ length: rows }, (_, d) => {
+      const en = this.space.enabledOps(this.mask, d);
+      if (this.space.decisions[d].ops.some((_, j) => this.isNoOp(d, j))) return -1; // has a way around: drawn every step
+      return en[drawIndex(softmaxOver(alphaHost, d * cols, en), rng.next())];
+    });
+  }
+
+  /** The held op columns (−1 where drawn every step), or null (for tests and logs). */
+  heldOps(): readonly number[] | null { return this.held; }
+
+  protected override weightStep(train: DeviceBatch, alphaHost: Float32Array | undefined): void {
+    if (alphaHost) this.advanceHold(alphaHost);
+    super.weightStep(train, alphaHost);
+  }
+
   /** Per decision one enabled op drawn from softmax(α). Needs `alphaHost` (await method.alphaValues()). */
   sampleArch(o: { withGrad?: boolean; rng?: Rng; alphaHost?: Float32Array } = {}): ArchSample {
     if (!o.alphaHost) throw new Error('proxyless.sampleArch: pass alphaHost (await method.alphaValues()) — the paths are drawn from α on the host');
@@ -85,9 +125,23 @@ export class Proxyless extends BaseMethod {
     const { rows, cols } = this.space;
     const ops = Array.from({ length: rows }, (_, d) => {
       const en = this.space.enabledOps(this.mask, d);
-      return [en[drawIndex(softmaxOver(o.alphaHost!, d * cols, en), rng.next())]];
+      const drawn = en[drawIndex(softmaxOver(o.alphaHost!, d * cols, en), rng.next())];
+      const held = this.held?.[d] ?? -1;
+      return [held >= 0 && en.includes(held) ? held : drawn];
     });
-    return { ops, weights: null };
+    if (!this.hyper.fullNoOpFree) return { ops, weights: null };
+    // full mode on the decisions without a no-op: every enabled op at its softmax(α) weight; the
+    // others keep their one drawn op at weight 1
+    const w = new Float32Array(rows * cols);
+    for (let d = 0; d < rows; d++) {
+      const hasNoOp = this.space.decisions[d].ops.some((_, j) => this.isNoOp(d, j));
+      const en = this.space.enabledOps(this.mask, d);
+      if (hasNoOp || en.length === 1) { w[d * cols + ops[d][0]] = 1; continue; }
+      const p = softmaxOver(o.alphaHost, d * cols, en);
+      en.forEach((j, k) => { w[d * cols + j] = p[k]; });
+      ops[d] = en.slice();
+    }
+    return { ops, weights: Tensor.fromArray(this.backend, w, [rows, cols]) };
   }
 
   /** The α step's draw (exported for tests): two ops per decision from softmax(α), the active one

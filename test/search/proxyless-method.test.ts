@@ -5,7 +5,13 @@
 //    implementation) applied to gate gradients taken by central finite differences of the loss (eval-mode BN);
 //  - one α step = Adam(β1 = 0) (each sampled α moves by lr·sign(g) before the rescale), Σ exp of every
 //    sampled pair unchanged, every other α unchanged;
-//  - derive stays inside the mask.
+//  - derive stays inside the mask;
+//  - held paths (holdSteps K): the blocks without a `zero` op (the first block of each stage, from the
+//    layout's stage numbers, not the method's no-op rule) keep one op for K weight steps, drawn with softmax(α) frequencies; the other
+//    blocks are drawn every step; holdSteps 1 holds nothing; other base methods refuse it;
+//  - full mode (fullNoOpFree): those blocks run every enabled op at softmax(α) weights (computed here
+//    from α), the others one drawn op at weight 1; the supernet's logits under it equal those of a
+//    sample built by hand with the same weights; one weight step reaches every candidate of those blocks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
@@ -14,6 +20,8 @@ import { createBaseMethod, Proxyless } from '../../src/search/index.js';
 import { Rng } from '../../src/data/rng.js';
 import { getSpace } from '../../src/spaces/registry.js';
 import { binaryGateAlphaGrad } from '../../src/spaces/mobilenet/proxyless.js';
+import { macroLayout } from '../../src/spaces/mobilenet/layout.js';
+import { resolveHyper } from '../../src/search/presets.js';
 import { scaledValues } from './nb201-recipe.js';
 
 const be = new CpuBackend();
@@ -22,10 +30,10 @@ const { rows, cols } = space;
 const SHAPE: [number, number, number] = [1, 8, 8];
 const B = 4;
 
-function make(seed: number, mask = space.fullMask()): Proxyless {
+function make(seed: number, mask = space.fullMask(), extra: Record<string, number | boolean> = {}): Proxyless {
   return createBaseMethod('proxyless', {
     backend: be, space, sizes: { C: 4, N: 1, inputChannels: 1, numClasses: 3 }, imageShape: SHAPE, mask, seed,
-    hyper: space.methodHyper!('proxyless'),
+    hyper: { ...space.methodHyper!('proxyless'), ...extra },
   }) as Proxyless;
 }
 
@@ -171,6 +179,94 @@ test('trainEpoch with α updates runs, derive stays inside the mask, label smoot
     const d = await m.derive();
     assert.ok(space.maskAdmits(mask, d.genotype));
     assert.ok([1, 4].includes(d.genotype[0]));
+  } finally {
+    m.dispose();
+  }
+});
+
+test('held paths: blocks without a zero op keep one op for holdSteps weight steps, drawn from softmax(α)', async () => {
+  const K = 3;
+  const m = make(5, space.fullMask(), { holdSteps: K });
+  const off = make(5);
+  try {
+    const noShortcut = macroLayout(0.125).blocks.map((b, d, all) => d === 0 || all[d - 1].stage !== b.stage);
+    assert.is(noShortcut.filter(Boolean).length, 6);
+    const alpha = new Float32Array(rows * cols);
+    const d0 = noShortcut.indexOf(true);
+    alpha[d0 * cols + 2] = 1; alpha[d0 * cols + 4] = -1; // block d0: unequal probabilities
+    const rng = new Rng(3);
+    const groups = 1500;
+    const counts = new Array<number>(cols).fill(0);
+    let shortcutChanges = 0;
+    for (let g = 0; g < groups; g++) {
+      let first: number[] | null = null;
+      for (let k = 0; k < K; k++) {
+        m.advanceHold(alpha, rng);
+        const ops = m.sampleArch({ alphaHost: alpha, rng }).ops.map((o) => o[0]);
+        if (!first) { first = ops; counts[ops[d0]]++; continue; }
+        ops.forEach((j, d) => {
+          if (noShortcut[d]) assert.is(j, first![d], `group ${g} step ${k}: held block ${d} changed`);
+          else if (j !== first![d]) shortcutChanges++;
+        });
+      }
+      assert.equal(m.heldOps()!.map((j) => j >= 0), noShortcut);
+    }
+    assert.ok(shortcutChanges > groups, `blocks with a shortcut are redrawn every step (${shortcutChanges} changes)`);
+    const en = space.enabledOps(space.fullMask(), d0);
+    const z = en.reduce((s, j) => s + Math.exp(alpha[d0 * cols + j]), 0);
+    for (const j of en) {
+      const p = Math.exp(alpha[d0 * cols + j]) / z, f = counts[j] / groups;
+      assert.ok(Math.abs(f - p) < 4 * Math.sqrt(p * (1 - p) / groups), `op ${j}: held frequency ${f}, probability ${p}`);
+    }
+    off.advanceHold(alpha, rng);
+    assert.is(off.heldOps(), null);
+    assert.throws(() => resolveHyper('darts', { holdSteps: 2 }), /holdSteps/);
+  } finally {
+    m.dispose(); off.dispose();
+  }
+});
+
+test('full mode: blocks without a zero op run every enabled op at softmax(α), one weight step reaches all', async () => {
+  const mask = space.restrictMask(space.fullMask(), 4, [0, 3, 5]);
+  const m = make(6, mask, { fullNoOpFree: true });
+  try {
+    const full = macroLayout(0.125).blocks.map((b, d, all) => d === 0 || all[d - 1].stage !== b.stage);
+    const alpha = new Float32Array(rows * cols);
+    for (let k = 0; k < alpha.length; k++) alpha[k] = Math.sin(k * 1.7) * 0.8;
+    const x = batch('full-x');
+    const s = tidy(() => m.sampleArch({ alphaHost: alpha, rng: new Rng(2) }));
+    const w = await s.weights!.data();
+    // by hand: softmax over the enabled ops of the full blocks, weight 1 at the drawn op elsewhere
+    const hw = new Float32Array(rows * cols);
+    const ops = s.ops.map((o, d) => {
+      const en = space.enabledOps(mask, d);
+      if (!full[d]) { assert.is(o.length, 1); hw[d * cols + o[0]] = 1; return o; }
+      assert.equal(o, en, `block ${d} runs every enabled op`);
+      const z = en.reduce((t, j) => t + Math.exp(alpha[d * cols + j]), 0);
+      for (const j of en) hw[d * cols + j] = Math.exp(alpha[d * cols + j]) / z;
+      return en;
+    });
+    hw.forEach((v, k) => assert.ok(Math.abs(w[k] - v) < 1e-6, `weight ${k}: ${w[k]} vs ${v}`));
+    m.supernet.eval();
+    const hwT = Tensor.fromArray(be, hw, [rows, cols]);
+    const [la, lb] = tidy(() => noGrad(() => [m.supernet.forward(x.x, s), m.supernet.forward(x.x, { ops, weights: hwT })]));
+    const a = await la.data(), b = await lb.data();
+    a.forEach((v, k) => assert.ok(Math.abs(v - b[k]) < 1e-5, `logit ${k}: ${v} vs ${b[k]}`));
+    la.dispose(); lb.dispose(); hwT.dispose(); s.weights!.dispose();
+    // one weight step: every enabled candidate of the full blocks gets a gradient (weights move)
+    const inner = (m.supernet as unknown as { inner: { blocks: { candidates: ({ parameters(): Tensor[] } | null)[]; choices: number[] }[] } }).inner;
+    const snap = (d: number) => Promise.all(inner.blocks[d].choices.map(async (j, c) => (inner.blocks[d].candidates[c] && space.enabledOps(mask, d).includes(j)
+      ? Array.from(await inner.blocks[d].candidates[c]!.parameters()[0].data()) : null)));
+    const before = await Promise.all([0, 4].map(snap));
+    const src = (seed: string) => { let k = 0; return { next: () => ({ x: Float32Array.from(scaledValues(`${seed}${k++}`, B * 64, 2)), y: Float32Array.from([0, 1, 2, 0]), n: B }) }; };
+    m.supernet.train();
+    await m.trainEpoch({ steps: 1, train: src('f'), valid: src('g'), updateArch: false });
+    const after = await Promise.all([0, 4].map(snap));
+    before.forEach((blk, i) => blk.forEach((v, c) => {
+      if (!v) return;
+      assert.ok(v.some((e, k) => e !== after[i][c]![k]), `block ${[0, 4][i]} candidate ${c} did not move`);
+    }));
+    assert.throws(() => resolveHyper('darts', { fullNoOpFree: true }), /fullNoOpFree/);
   } finally {
     m.dispose();
   }

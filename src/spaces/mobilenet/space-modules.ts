@@ -37,13 +37,15 @@ export function genotypeOps(g: readonly number[]): MobileGenotype {
   });
 }
 
-/** The space's initialisation (init.ts). Supernets: ProxylessNAS's he_fout, as the reference searches.
- *  Stand-alone networks: he_fout, then γ = 0 on the last BN of every residual branch (our choice,
- *  measured on the quick sizes, docs/mobilenet.md: with the engine's default init and γ = 1 a network at
- *  lr 0.1 spikes to loss 4.5 and ends at 23 % after 100 steps; with both, 37 %). Not on supernets: there
- *  every candidate of a block with a shortcut would start as the identity, so GM's gradient distances
- *  between them start at 0 and the split would favour the blocks that have learned least. Checkpoints
- *  loaded afterwards overwrite all of it. */
+/** The space's initialisation (init.ts): ProxylessNAS's he_fout, then γ = 0 on the last BN of every
+ *  residual branch (our choice, not ProxylessNAS's; measured on the quick sizes, docs/mobilenet.md).
+ *  Stand-alone networks: with the engine's default init and γ = 1 a network at lr 0.1 spikes to loss 4.5
+ *  and ends at 23 % after 100 steps; with both, 37 %. Supernets (session 4): together with held paths in
+ *  the blocks without a shortcut (proxyless holdSteps) it is what lets the quick supernet learn (loss
+ *  1.8 after 40 steps instead of 2.6); every candidate of a block with a shortcut starts as the identity,
+ *  so before any training step a candidate's inner weights get no gradient (only its last BN's γ and β
+ *  do) — GM's first split comes after the warm-up, when γ has moved. Checkpoints loaded afterwards
+ *  overwrite all of it. */
 function initMobileNet(m: Module, rng: EngineRng, zeroResidualGamma: boolean): void {
   heFanOutInit(m, rng);
   if (zeroResidualGamma) zeroLastBnGamma(m);
@@ -87,7 +89,7 @@ export class MobileNetSpaceSupernet extends Module implements SpaceSupernet {
     assertMobileMask(mask, 'MobileNet supernet mask');
     this.mask = mask;
     this.inner = new MobileNetSupernet(backend, rng, { widthMult: widthMultOf(o.C), inputChannels: o.inputChannels, numClasses: o.numClasses });
-    initMobileNet(this.inner, rng, false);
+    initMobileNet(this.inner, rng, true);
     this.config = Object.freeze({ C: o.C, N: o.N, inputChannels: o.inputChannels, numClasses: o.numClasses, trackCellStats: o.trackCellStats, mask });
     this.child('first_conv', this.inner.firstConv);
     this.child('blocks', this.inner.blockList);

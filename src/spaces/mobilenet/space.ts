@@ -61,7 +61,7 @@ const TRAIN_PRESETS: Readonly<Record<string, TrainPresetSpec>> = Object.freeze({
  *  - tiny: seconds, for tests (width 0.125, 8×8 images, one step per epoch).
  * Few-shot splits block 0 into its 6 ops; one-shot does not split.
  */
-function mobileSearchPreset(preset: string, _base: string, method: string): Record<string, unknown> | null {
+function mobileSearchPreset(preset: string, base: string, method: string): Record<string, unknown> | null {
   const levels = (gm: number[]): { splitEpochs: number[]; branches?: number[] } =>
     (method === 'oneshot' ? { splitEpochs: [] } : method === 'fewshot' ? { splitEpochs: [0] } : { splitEpochs: gm, branches: [2, 3] });
   if (preset === 'paper') {
@@ -79,6 +79,10 @@ function mobileSearchPreset(preset: string, _base: string, method: string): Reco
       gmRepeats: 2, valBatches: 4, rspsCandidates: 8, trainLimit: null, syntheticSize: 1000, halvingEpochs: 1, downsample: 1, resolution: 32, lr: null,
       // argmax α (the reference): perturbation derivation was measured on NB201 only (docs/quality.md)
       restart: false, retrainEpochs: 2, pathTuneSteps: 20, derive: 'alpha',
+      // ProxylessNAS's 'full' mode on the six blocks without `zero` (every candidate runs, weighted by
+      // softmax(α)): with one op drawn per step there the supernet stays at chance at this budget
+      // (docs/mobilenet.md, session 4)
+      ...(base === 'proxyless' ? { fullNoOpFree: true } : {}),
     };
   }
   if (preset === 'tiny') {
