@@ -36,7 +36,8 @@ const first = runs[0];
 const curve = {
   date: new Date().toISOString(), device: first.methods[0].device, base: first.base, dataset: first.dataset,
   channels: first.channels, cells: first.cells, seed: first.seed, stepsPerEpoch: first.stepsPerEpoch, batchSize: first.batchSize,
-  archs: first.archs, truth: first.truth, column: first.column, shared: first.methods[0].shared, budgets, methods,
+  archs: first.archs, truth: first.truth, column: first.column, shared: first.methods[0].shared,
+  budgetRule: first.budgetRule ?? 'equal', budgets, methods,
   parameterFloor: { kendall: fa.kendall, spearman: fa.spearman, shared: floor.shared, correlation: floor.rows },
 };
 writeFileAtomic(join(OUT, 'ranking-curve.json'), `${JSON.stringify(curve, null, 1)}\n`);
@@ -90,7 +91,10 @@ const d = curve.dataset;
 const intro = `${curve.date.slice(0, 10)}, ${curve.device}. ${d.name}, ${d.trainImages} training images ${d.imageShape.join('×')}, ` +
   `C=${curve.channels} N=${curve.cells}, seed ${curve.seed}, ${curve.shared} architectures (${curve.archs}), truth ${curve.truth} ` +
   `(column ${curve.column}). Budget = supernet-epochs per method of ${curve.stepsPerEpoch ?? 'one pass of'} steps, batch ` +
-  `${curve.batchSize}; every method gets the same budget.`;
+  `${curve.batchSize}; ` + (curve.budgetRule === 'paper'
+    ? "budget rule paper: one-shot trains the budget, few-shot and GM the reference's proportions of it (they spend more; " +
+      "each budget's ranking.md gives every method's supernet-epochs)."
+    : 'every method gets the same budget.');
 const head = ['budget', 'one-shot τ (top 10 %)', 'few-shot τ (top 10 %)', 'GM τ (top 10 %)', 'parameter count τ', 'wall s one-shot / few-shot / GM'];
 const rows = budgets.map((b, i) => {
   const p = methods.map((m) => m.points[i]);

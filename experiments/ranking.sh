@@ -16,6 +16,13 @@
 #             (RSPS: splits at 20 and 40 of 90 epochs, B = 260)
 # GM's gradient-matching scores are extra forward/backward passes, not counted in B (ranking.md
 # shows each method's wall time).
+# --budget-rule paper instead gives few-shot and GM the reference's proportions relative to one-shot's B
+# epochs, so they spend more than B (ranking.md shows each method's supernet-epochs):
+#   GM        --split-epochs round(20B/90),round(40B/90) --epochs B   (RSPS, spec §3.1: splits at 20 and
+#             40 of 90 epochs; each leaf trains about 50/90·B epochs after the last split; 230/90·B in all)
+#   few-shot  --split-epochs 0 --epochs B: each of the 5 leaves the one-shot's whole schedule from scratch
+#             (spec §4.2: GM's own few-shot runs split at epoch 0 and train every sub-supernet the full
+#             epochs; the paper's NB201 few-shot schedule is not in the reference code); 5B in all
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,6 +47,9 @@ usage: experiments/ranking.sh [--quick | --tiny] [flags]
   --seed S              seed of every search, of the sampled archs and of the truth training (default 0)
   --base NAME           base method of all three searches (default rsps, as Table 7)
   --budget B            supernet-epochs per method (multiple of 5; default: 260, --quick 20, --tiny 10)
+  --budget-rule R       equal (default): every method trains B supernet-epochs in all; paper: one-shot
+                        B epochs, GM the reference's proportions (splits at 20/90·B and 40/90·B, leaves
+                        to B: 230/90·B supernet-epochs), few-shot 5 leaves of B epochs each (5·B)
   --curve B1,B2,...     the budget curve: the three methods at every budget (ascending multiples of 5),
                         on the same architectures and truth, plus the parameter-count floor; writes
                         OUT/ranking.md, OUT/ranking.html, OUT/ranking-curve.json and .svg (each budget's
@@ -64,7 +74,7 @@ need() { [ "$#" -ge 2 ] && [ -n "$2" ] || die "$1 needs a value"; }
 
 mode=paper dataset='' data_dir='' channels='' cells='' train_limit='' seed=0 archs='' truth='' column=''
 lower=0 base=rsps budget='' steps='' num_archs='' top='0.1,0.5,1' val_batches='' bn_recal=0 truth_epochs=''
-device=auto workers=1 out='' curve='' gm_inherit=0
+device=auto workers=1 out='' curve='' gm_inherit=0 budget_rule=equal
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --quick) mode=quick ;;
@@ -82,6 +92,7 @@ while [ "$#" -gt 0 ]; do
     --base) need "$@"; base=$2; shift ;;
     --budget) need "$@"; budget=$2; shift ;;
     --curve) need "$@"; curve=$2; shift ;;
+    --budget-rule) need "$@"; budget_rule=$2; shift ;;
     --steps-per-epoch) need "$@"; steps=$2; shift ;;
     --num-archs) need "$@"; num_archs=$2; shift ;;
     --top) need "$@"; top=$2; shift ;;
@@ -122,6 +133,7 @@ case "$mode" in
     [ -n "$train_limit" ] && truth_flags+=(--train-limit "$train_limit")
     ;;
 esac
+case "$budget_rule" in equal | paper) ;; *) die "--budget-rule $budget_rule: expected equal or paper" ;; esac
 [ -z "$truth" ] || [ -n "$column" ] || die "--truth needs --column COL (the truth file's score column)"
 [ -n "$truth" ] || [ -z "$column" ] || die "--column needs --truth FILE"
 curve_budgets=()
@@ -161,7 +173,20 @@ gm_schedule() {
   [ -n "$best" ] || die "--budget $B: no GM schedule s1 + 2(s2-s1) + 4(E-s2) = $B with whole epochs; try another multiple of 5"
   echo "$best"
 }
-read -r gm_s1 gm_s2 gm_epochs < <(gm_schedule "$budget")
+# the paper rule: the reference's RSPS split epochs 20 and 40 of 90, scaled to B (rounded), leaves to B
+gm_paper_schedule() {
+  local B=$1 s1 s2
+  s1=$(((20 * B + 45) / 90)) s2=$(((40 * B + 45) / 90))
+  ((1 <= s1 && s1 < s2 && s2 < B)) || die "--budget $B: the paper rule's GM splits $s1,$s2 of $B epochs are not 1 <= s1 < s2 < B"
+  echo "$s1 $s2 $B"
+}
+if [ "$budget_rule" = paper ]; then
+  read -r gm_s1 gm_s2 gm_epochs < <(gm_paper_schedule "$budget")
+  fs_epochs=$budget
+else
+  read -r gm_s1 gm_s2 gm_epochs < <(gm_schedule "$budget")
+  fs_epochs=$((budget / 5))
+fi
 
 search_flags=(--space nb201 --base "$base" --preset "$preset" --dataset "$dataset" --seed "$seed" --device "$device" --workers "$workers" --quiet)
 [ -n "$data_dir" ] && search_flags+=(--data-dir "$data_dir")
@@ -177,8 +202,8 @@ log() { echo "[ranking] $*" >&2; }
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
-log "mode $mode: $base on $dataset, seed $seed, budget $budget supernet-epochs per method; output $out"
-log "  one-shot --epochs $budget | few-shot --split-epochs 0 --epochs $((budget / 5)) | GM --split-epochs $gm_s1,$gm_s2 --epochs $gm_epochs"
+log "mode $mode: $base on $dataset, seed $seed, budget $budget supernet-epochs (rule $budget_rule); output $out"
+log "  one-shot --epochs $budget | few-shot --split-epochs 0 --epochs $fs_epochs | GM --split-epochs $gm_s1,$gm_s2 --epochs $gm_epochs"
 
 # ---- the architectures -----------------------------------------------------------------------------
 if [ -z "$archs" ]; then
@@ -249,8 +274,10 @@ corr_flags=(--truth "$truth" --column "$column" --top "$top" --json)
 
 # ---- the budget curve: this script once per budget on the same archs and truth ------------------
 if [ "${#curve_budgets[@]}" -gt 0 ]; then
-  for b in "${curve_budgets[@]}"; do gm_schedule "$b" >/dev/null; done   # every budget has a GM schedule
-  sub=(--dataset "$dataset" --seed "$seed" --base "$base" --top "$top" --bn-recalibrate "$bn_recal" --device "$device"
+  for b in "${curve_budgets[@]}"; do   # every budget has a GM schedule
+    if [ "$budget_rule" = paper ]; then gm_paper_schedule "$b" >/dev/null; else gm_schedule "$b" >/dev/null; fi
+  done
+  sub=(--budget-rule "$budget_rule" --dataset "$dataset" --seed "$seed" --base "$base" --top "$top" --bn-recalibrate "$bn_recal" --device "$device"
     --workers "$workers" --archs "$archs" --truth "$truth" --column "$column")
   case "$mode" in quick) sub+=(--quick) ;; tiny) sub+=(--tiny) ;; esac
   [ -n "$data_dir" ] && sub+=(--data-dir "$data_dir")
@@ -283,7 +310,7 @@ rank_flags=(--device "$device" --quiet)
 for method in oneshot fewshot gm; do
   case "$method" in
     oneshot) sched=(--method oneshot --epochs "$budget") ;;
-    fewshot) sched=(--method fewshot --split-epochs 0 --epochs $((budget / 5))) ;;
+    fewshot) sched=(--method fewshot --split-epochs 0 --epochs "$fs_epochs") ;;
     gm) sched=(--method gm --split-epochs "$gm_s1,$gm_s2" --epochs "$gm_epochs")
       [ "$gm_inherit" = 1 ] && sched+=(--no-restart) ;;
   esac
@@ -293,6 +320,12 @@ for method in oneshot fewshot gm; do
     want=$([ "$gm_inherit" = 1 ] && echo false || echo true)
     have=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).config.restart)' "$run/result.json")
     [ "$have" = "$want" ] || die "$run was searched $([ "$want" = true ] && echo with || echo without) --gm-inherit; use another --out"
+  fi
+  # nor is any finished search whose schedule is not this budget rule's (another --budget or --budget-rule)
+  if [ -f "$run/result.json" ]; then
+    case "$method" in oneshot) want='- '$budget ;; fewshot) want="0 $fs_epochs" ;; gm) want="$gm_s1,$gm_s2 $gm_epochs" ;; esac
+    have=$(node -e 'const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).config; console.log(`${c.splitEpochs.join(",") || "-"} ${c.totalEpochs}`)' "$run/result.json")
+    [ "$have" = "$want" ] || die "$run was searched with another schedule (splits,epochs '$have', this run needs '$want'); use another --out"
   fi
   if [ -f "$run/result.json" ] && [ -f "$out/times/$method.search" ]; then
     log "$method: search already done ($run)"
@@ -327,7 +360,7 @@ for method in oneshot fewshot gm; do
 done
 
 # ---- report ----------------------------------------------------------------------------------------
-OUT=$out MODE=$mode BUDGET=$budget ARCHS=$archs TRUTH=$truth COLUMN=$column TOP=$top TRUTH_SECONDS=$truth_seconds \
+OUT=$out MODE=$mode BUDGET=$budget RULE=$budget_rule ARCHS=$archs TRUTH=$truth COLUMN=$column TOP=$top TRUTH_SECONDS=$truth_seconds \
   BN=$bn_recal ROOT=$ROOT node --input-type=module - <<'EOF'
 const { readFileSync } = await import('node:fs');
 const { join } = await import('node:path');
@@ -357,7 +390,7 @@ const first = JSON.parse(read('runs/oneshot/result.json'));
 const c = first.config;
 const summary = {
   mode: env.MODE, base: c.base, dataset: first.dataset, channels: c.channels, cells: c.cells, seed: c.seed,
-  budgetEpochs: Number(env.BUDGET), stepsPerEpoch: c.stepsPerEpoch, batchSize: c.batchSize,
+  budgetEpochs: Number(env.BUDGET), budgetRule: env.RULE, stepsPerEpoch: c.stepsPerEpoch, batchSize: c.batchSize,
   archs: env.ARCHS, truth: env.TRUTH, column: env.COLUMN, top: env.TOP.split(',').map(Number), bnRecalibrate: Number(env.BN),
   truthSeconds: Number(env.TRUTH_SECONDS), methods,
 };
@@ -370,8 +403,11 @@ const head = ['method', '#supernets', 'budget (supernet-epochs)', 'schedule', 'S
 const lines = [
   `# Ranking correlation: one-shot vs few-shot vs GM (${c.base})`, '',
   `${first.dataset.name}, ${first.dataset.trainImages} training images ${first.dataset.imageShape.join('×')}, C=${c.channels} N=${c.cells}, ` +
-  `seed ${c.seed}; budget ${summary.budgetEpochs} supernet-epochs per method of ${c.stepsPerEpoch ?? 'one pass of'} steps ` +
-  `(batch ${c.batchSize}); mode ${env.MODE}.`, '',
+  `seed ${c.seed}; budget ${summary.budgetEpochs} supernet-epochs of ${c.stepsPerEpoch ?? 'one pass of'} steps ` +
+  `(batch ${c.batchSize}), budget rule ${env.RULE}: ` +
+  (env.RULE === 'paper'
+    ? "one-shot trains B epochs, few-shot and GM the reference's proportions of it, so they spend more (see the budget column); "
+    : 'every method trains B supernet-epochs in all; ') + `mode ${env.MODE}.`, '',
   `Architectures: ${env.ARCHS}; truth: ${env.TRUTH} (column ${env.COLUMN}); rank BN: ` +
   `${summary.bnRecalibrate > 0 ? `recalibrated on ${summary.bnRecalibrate} batches` : "as the search scored its leaves"}.`, '',
   `| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`,
