@@ -6,29 +6,17 @@
 // reused, and an unknown rule is refused before any work.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tinyRanking } from '../helpers/tiny-ranking.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const tmp = mkdtempSync(join(tmpdir(), 'gmnas-rank-rule-'));
-const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
-const archs = [
-  '|none~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|none~1|nor_conv_1x1~2|',
-  '|none~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|none~1|avg_pool_3x3~2|',
-  '|skip_connect~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|avg_pool_3x3~0|skip_connect~1|nor_conv_3x3~2|',
-];
-const ranking = (out: string, extra: string[]) => spawnSync('bash', [join(ROOT, 'experiments/ranking.sh'), '--tiny', '--device', 'cpu', '--budget', '10',
-  '--archs', join(tmp, 'archs.txt'), '--truth', join(tmp, 'truth.csv'), '--column', 'score', '--out', out, ...extra],
-{ env, encoding: 'utf8', timeout: 300_000, cwd: ROOT });
+const tiny = tinyRanking('gmnas-rank-rule-');
+const tmp = tiny.tmp;
+const ranking = tiny.run;
 
 interface Leaf { node: number; history: { epoch: number }[] }
 
 test('ranking.sh --budget-rule paper: the reference\'s proportions of one-shot\'s B epochs, reported with each method\'s supernet-epochs', () => {
-  writeFileSync(join(tmp, 'archs.txt'), `${archs.join('\n')}\n`);
-  writeFileSync(join(tmp, 'truth.csv'), `arch_str,score\n${archs.map((a, i) => `${a},${i}`).join('\n')}\n`);
   const out = join(tmp, 'paper');
   let r = ranking(out, ['--budget-rule', 'paper']);
   assert.is(r.status, 0, r.stderr + r.stdout);
@@ -72,5 +60,5 @@ test('ranking.sh --budget-rule paper: the reference\'s proportions of one-shot\'
   assert.match(r.stderr, /--budget-rule half: expected equal or paper/);
 });
 
-test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.after(() => tiny.remove());
 test.run();

@@ -5,29 +5,17 @@
 // so; and a rerun without the flag refuses to reuse the inherited GM search.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tinyRanking } from '../helpers/tiny-ranking.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const tmp = mkdtempSync(join(tmpdir(), 'gmnas-rank-inherit-'));
-const env = { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' };
-const archs = [
-  '|none~0|+|nor_conv_3x3~0|nor_conv_1x1~1|+|nor_conv_3x3~0|none~1|nor_conv_1x1~2|',
-  '|none~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|none~1|avg_pool_3x3~2|',
-  '|skip_connect~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|avg_pool_3x3~0|skip_connect~1|nor_conv_3x3~2|',
-];
-const ranking = (out: string, extra: string[]) => spawnSync('bash', [join(ROOT, 'experiments/ranking.sh'), '--tiny', '--device', 'cpu', '--budget', '10',
-  '--archs', join(tmp, 'archs.txt'), '--truth', join(tmp, 'truth.csv'), '--column', 'score', '--out', out, ...extra],
-{ env, encoding: 'utf8', timeout: 300_000, cwd: ROOT });
+const tiny = tinyRanking('gmnas-rank-inherit-');
+const tmp = tiny.tmp;
+const ranking = tiny.run;
 
 interface Leaf { node: number; history: { epoch: number; lr: number }[] }
 
 test('ranking.sh --gm-inherit: GM leaves continue their parents\' schedule; splits and other methods unchanged; no silent reuse', () => {
-  writeFileSync(join(tmp, 'archs.txt'), `${archs.join('\n')}\n`);
-  writeFileSync(join(tmp, 'truth.csv'), `arch_str,score\n${archs.map((a, i) => `${a},${i}`).join('\n')}\n`);
   const inh = join(tmp, 'inherit'), fresh = join(tmp, 'restart');
   let r = ranking(inh, ['--gm-inherit']);
   assert.is(r.status, 0, r.stderr + r.stdout);
@@ -60,5 +48,5 @@ test('ranking.sh --gm-inherit: GM leaves continue their parents\' schedule; spli
   assert.match(r.stderr, /runs\/gm was searched with --gm-inherit; use another --out/);
 });
 
-test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.after(() => tiny.remove());
 test.run();

@@ -1145,30 +1145,10 @@ export class GpuRuntime {
       return new Float32Array(0);
     }
     const bytes = n * 4;
-    const stagingBytes = bucketBytes(bytes);
-    let staging = this.freeStaging.get(stagingBytes)?.pop();
-    if (!staging) {
-      staging = this.device.createBuffer({ size: stagingBytes, usage: STAGING_USAGE, label: 'readback' });
-      this.created++;
-    }
-    const enc = this.openEncoder();
-    this.endPass();
-    enc.copyBufferToBuffer(slot.buffer, (s as PooledStorage).offset * 4, staging, 0, bytes);
-    slot.lastUseEpoch = this.epoch;
-    this.flush();
-    try {
-      await staging.mapAsync(MAP_READ, 0, bytes);
-    } catch (e) {
-      await this.settleErrors();
-      throw new GpuError(`read: mapping the readback buffer failed: ${(e as Error).message}`);
-    }
-    const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
-    staging.unmap();
-    let list = this.freeStaging.get(stagingBytes);
-    if (!list) this.freeStaging.set(stagingBytes, (list = []));
-    list.push(staging);
-    await this.settleErrors();
-    return out;
+    return this.readThroughStaging('read', bytes, (enc, staging) => {
+      enc.copyBufferToBuffer(slot.buffer, (s as PooledStorage).offset * 4, staging, 0, bytes);
+      slot.lastUseEpoch = this.epoch;
+    }, (mapped) => new Float32Array(mapped.slice(0)));
   }
 
   /**
@@ -1216,7 +1196,22 @@ export class GpuRuntime {
       // too much for one staging buffer: one storage at a time
       return Promise.all(items.map(({ s, n }) => this.read(s, n)));
     }
-    const stagingBytes = bucketBytes(total);
+    return this.readThroughStaging('readMany', total, (enc, staging) => {
+      for (const g of ranges) {
+        enc.copyBufferToBuffer(g.slot.buffer, g.start, staging, g.staged, g.end - g.start);
+        g.slot.lastUseEpoch = this.epoch;
+      }
+    }, (mapped) => reqs.map((r) => new Float32Array(mapped.slice(r.at, r.at + r.bytes))));
+  }
+
+  /**
+   * One readback: a pooled staging buffer of `bytes` (rounded to its bucket), the copies `copy` encodes
+   * into it, one submit and map, `extract` reading the mapped range before it is unmapped, the staging
+   * buffer back to its pool. `who` names the caller in errors.
+   */
+  private async readThroughStaging<T>(who: string, bytes: number, copy: (enc: GPUCommandEncoder, staging: GPUBuffer) => void,
+    extract: (mapped: ArrayBuffer) => T): Promise<T> {
+    const stagingBytes = bucketBytes(bytes);
     let staging = this.freeStaging.get(stagingBytes)?.pop();
     if (!staging) {
       staging = this.device.createBuffer({ size: stagingBytes, usage: STAGING_USAGE, label: 'readback' });
@@ -1224,19 +1219,15 @@ export class GpuRuntime {
     }
     const enc = this.openEncoder();
     this.endPass();
-    for (const g of ranges) {
-      enc.copyBufferToBuffer(g.slot.buffer, g.start, staging, g.staged, g.end - g.start);
-      g.slot.lastUseEpoch = this.epoch;
-    }
+    copy(enc, staging);
     this.flush();
     try {
-      await staging.mapAsync(MAP_READ, 0, total);
+      await staging.mapAsync(MAP_READ, 0, bytes);
     } catch (e) {
       await this.settleErrors();
-      throw new GpuError(`readMany: mapping the readback buffer failed: ${(e as Error).message}`);
+      throw new GpuError(`${who}: mapping the readback buffer failed: ${(e as Error).message}`);
     }
-    const mapped = staging.getMappedRange(0, total);
-    const out = reqs.map((r) => new Float32Array(mapped.slice(r.at, r.at + r.bytes)));
+    const out = extract(staging.getMappedRange(0, bytes));
     staging.unmap();
     let list = this.freeStaging.get(stagingBytes);
     if (!list) this.freeStaging.set(stagingBytes, (list = []));
