@@ -18,6 +18,7 @@ import { gmEdgeDistance } from '../src/nas/gm-score.js';
 import { fusedOptions } from '../src/engine/ops/fused.js';
 import type { ProfileEntry } from '../src/engine/webgpu/runtime.js';
 import { installNodeGpu } from './gpu-global.js';
+import { kernelFamilies } from './kernel-families.js';
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** CPU seconds (user + system) of each thread of this process, summed by thread name (Linux
@@ -163,17 +164,10 @@ const out = {
 if (values.json) console.log(JSON.stringify(out));
 else console.log(Object.entries(out).map(([k, v]) => `${k}: ${typeof v === 'number' ? Math.round(v * 1000) / 1000 : JSON.stringify(v)}`).join('\n'));
 if (entries.length) {
-  const family = new Map<string, { count: number; ns: number }>();
-  for (const e of entries) {
-    const k = e.label.replace(/\{.*\}$/, '');
-    const f = family.get(k) ?? { count: 0, ns: 0 };
-    f.count += e.count; f.ns += e.ns;
-    family.set(k, f);
-  }
-  const deviceMs = entries.reduce((a, e) => a + e.ns, 0) / 1e6;
+  const { families, deviceMs } = kernelFamilies(entries);
   console.log(`\ndevice ${(deviceMs / passes).toFixed(0)} ms per pass (profiling mode: one pass per dispatch)`);
   console.log('family'.padEnd(44) + 'per pass'.padStart(9) + 'ms/pass'.padStart(9) + '%'.padStart(7) + '  µs/dispatch');
-  for (const [k, v] of [...family.entries()].sort((a, b) => b[1].ns - a[1].ns)) {
+  for (const [k, v] of families) {
     console.log(k.padEnd(44) + (v.count / passes).toFixed(0).padStart(9) + (v.ns / 1e6 / passes).toFixed(1).padStart(9) +
       (100 * v.ns / 1e6 / deviceMs).toFixed(1).padStart(7) + '  ' + (v.ns / 1e3 / v.count).toFixed(0));
   }

@@ -8,6 +8,7 @@ import { WebGpuBackend } from '../src/engine/webgpu/webgpu-backend.js';
 import type { ProfileEntry } from '../src/engine/webgpu/runtime.js';
 import { STEP_CONFIGS, benchStep } from './nb201-step.js';
 import { installNodeGpu } from './gpu-global.js';
+import { kernelFamilies } from './kernel-families.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,15 +31,7 @@ const res = await benchStep(be, cfg, { steps: Number(values.steps), label: 'webg
   before: () => rt.startProfile(),
   after: async () => { entries = await rt.stopProfile(); },
 });
-const family = new Map<string, { count: number; ns: number }>();
-for (const e of entries) {
-  const k = e.label.replace(/\{.*\}$/, '');
-  const f = family.get(k) ?? { count: 0, ns: 0 };
-  f.count += e.count; f.ns += e.ns;
-  family.set(k, f);
-}
-const deviceMs = entries.reduce((s, e) => s + e.ns, 0) / 1e6;
-const fams = [...family.entries()].sort((a, b) => b[1].ns - a[1].ns);
+const { families: fams, deviceMs } = kernelFamilies(entries);
 if (values.json) {
   console.log(JSON.stringify({ bench: `${cfg.name}-profile`, wall_ms: res.ms, device_ms: deviceMs, dispatches: res.dispatches,
     families: Object.fromEntries(fams.map(([k, v]) => [k, { count: v.count, ms: v.ns / 1e6 }])) }));
