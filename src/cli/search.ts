@@ -62,6 +62,7 @@ const FLAGS: FlagSpec = {
   'retrain-epochs': { type: 'string' },
   'no-retrain': { type: 'boolean' },
   'path-tune-steps': { type: 'string' },
+  'path-bn-recalibrate': { type: 'string' },
   derive: { type: 'string' },
   resume: { type: 'string' },
   'retrain-missing': { type: 'boolean' },
@@ -127,6 +128,8 @@ ${COMMON_FLAGS_HELP}
   --no-retrain               skip that retraining
   --path-tune-steps K        train each leaf's derived path alone K steps before scoring it (quick 50,
                              paper 0: the reference scores the path as the supernet left it)
+  --path-bn-recalibrate K    score each leaf's derived path in eval mode with BN statistics re-estimated
+                             for it on K training batches (default: preset; MobileNet quick 8, others 0)
   --derive alpha|perturbation  how each leaf's genotype is read off its supernet: argmax of α (the
                              reference) or by perturbation — per edge the op whose removal costs the most
                              validation accuracy (docs/quality.md; not with --base rsps). Default: preset
@@ -205,6 +208,7 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   if (v['no-retrain'] && v['retrain-epochs'] !== undefined) throw new UsageError('--no-retrain and --retrain-epochs contradict each other; give one');
   c.retrainEpochs = v['no-retrain'] ? 0 : intFlag(v, 'retrain-epochs', c.retrainEpochs, 1);
   c.pathTuneSteps = intFlag(v, 'path-tune-steps', c.pathTuneSteps, 0);
+  if (v['path-bn-recalibrate'] !== undefined) c.pathBnRecalibrate = intFlag(v, 'path-bn-recalibrate', 0, 0);
   c.derive = choiceFlag(v, 'derive', DERIVATIONS, c.derive ?? 'alpha');
   // the presets' shrink factor suits 32×32 sets and 28×28 ones (zero-padded to 32 first, see
   // shrinkForNetwork); 16×16 ImageNet16 keeps its size

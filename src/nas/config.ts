@@ -98,6 +98,10 @@ export interface SearchConfig {
   /** `--proxyless-full` / `--no-proxyless-full`: --base proxyless runs ProxylessNAS's 'full' mode on the
    *  decisions without a no-op (src/search/proxyless.ts; absent: off; MobileNet quick: on) */
   fullNoOpFree?: boolean;
+  /** `--path-bn-recalibrate K`: each leaf's derived path is scored in eval mode with BN running
+   *  statistics re-estimated for it on K fixed training batches (src/nas/bn-recalibrate.ts; absent: 0,
+   *  the method's own BN mode with the supernet's statistics; MobileNet quick: 8) */
+  pathBnRecalibrate?: number;
 }
 
 type PresetFields = Pick<SearchConfig, 'channels' | 'cells' | 'batchSize' | 'stepsPerEpoch' | 'splitEpochs' |
@@ -204,6 +208,7 @@ export function validateSearchConfig(c: SearchConfig): void {
   }
   int('retrain-epochs', c.retrainEpochs, 0);
   int('path-tune-steps', c.pathTuneSteps, 0);
+  if (c.pathBnRecalibrate !== undefined) int('path-bn-recalibrate', c.pathBnRecalibrate, 0);
   if (c.lr !== null && !(c.lr > 0 && c.lr < 10)) fail('lr', `expected a learning rate in (0, 10), got ${c.lr}`);
   if (c.trainLimit !== null) int('train-limit', c.trainLimit, 2);
   let prev = -1;

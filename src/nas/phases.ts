@@ -11,11 +11,13 @@ import type { AugmentSpec } from '../data/augment.js';
 import { createBaseMethod } from '../search/index.js';
 import type { BaseMethod } from '../search/method.js';
 import { deriveByPerturbation } from '../search/perturbation.js';
-import type { ImageShape } from '../search/batch.js';
+import { uploadBatch, type ImageShape } from '../search/batch.js';
+import { keep } from '../engine/index.js';
 import { getSpace, type OpMask, type Genotype } from '../spaces/registry.js';
 import type { SearchConfig } from './config.js';
 import { configBudget, costFunction, withinBudget, fitToBudget, type GenotypeCost } from './budget.js';
 import type { RunStore } from './store.js';
+import { recalibrateBatchNorm, recalibrationBatches } from './bn-recalibrate.js';
 
 /** The data a search runs on: the training set and its weights/architecture halves. */
 export interface SearchData {
@@ -217,7 +219,8 @@ const PATH_TUNE_STREAM = 0x7a7e;
 /** Derive the leaf's genotype and score it on the validation half (after `c.pathTuneSteps` steps of
  *  training the derived path alone, when set). BN mode as the reference's
  *  projection step: training mode (batch statistics) for DARTS, eval mode for SNAS, RSPS and GDAS
- *  (spec §2.3, §3.7); the search cells' BNs are not affine either way. */
+ *  (spec §2.3, §3.7); the search cells' BNs are not affine either way. With `c.pathBnRecalibrate` K > 0
+ *  the path (not the supernet) is scored in eval mode after BN recalibration on K training batches. */
 export async function finishLeaf(c: SearchConfig, method: BaseMethod, data: SearchData, node: NodeSchedule, history: EpochRecord[], seconds: number): Promise<LeafResult> {
   const val = validationData(c, data);
   let perturbation: LeafResult['perturbation'];
@@ -248,17 +251,35 @@ export async function finishLeaf(c: SearchConfig, method: BaseMethod, data: Sear
     }
   }
   const sm = await method.evaluate(val, { arch: 'method', bn: leafBnMode(c) });
-  let m = await method.evaluate(val, { arch: genotype, bn: leafBnMode(c) });
+  // --path-bn-recalibrate K: the path is scored in eval mode with running statistics re-estimated for
+  // it alone on K fixed training batches (the supernet's describe the mixture; src/nas/bn-recalibrate.ts)
+  const recal = c.pathBnRecalibrate ?? 0;
+  const recalBatches = recal > 0 ? recalibrationBatches(c, data, recal).map((b) => {
+    const d = uploadBatch(method.backend, b, data.imageShape);
+    keep(d.x); keep(d.y);
+    return d;
+  }) : [];
+  const scorePath = async (): Promise<{ accuracy: number; loss: number }> => {
+    if (!recal) return method.evaluate(val, { arch: genotype, bn: leafBnMode(c) });
+    recalibrateBatchNorm(method, genotype, recalBatches);
+    return method.evaluate(val, { arch: genotype, bn: 'eval' });
+  };
+  let m: { accuracy: number; loss: number };
   let untuned: { accuracy: number; loss: number } | undefined;
-  if (c.pathTuneSteps > 0) {
-    // the derived path alone, trained a few steps on the weights half before it is scored: closes most
-    // of the gap between the mixed supernet and its single path (docs/quality.md)
-    untuned = { accuracy: m.accuracy, loss: m.loss };
-    const batches = new BatchSampler(data.train, {
-      batchSize: c.batchSize, seed: hashSeed(c.seed, PATH_TUNE_STREAM, node.id), sampling: 'independent', augment: true, indices: data.split.weights,
-    });
-    await method.tunePath(genotype, batches, { steps: c.pathTuneSteps, lr: c.lr ?? method.hyper.lr });
-    m = await method.evaluate(val, { arch: genotype, bn: leafBnMode(c) });
+  try {
+    m = await scorePath();
+    if (c.pathTuneSteps > 0) {
+      // the derived path alone, trained a few steps on the weights half before it is scored: closes most
+      // of the gap between the mixed supernet and its single path (docs/quality.md)
+      untuned = { accuracy: m.accuracy, loss: m.loss };
+      const batches = new BatchSampler(data.train, {
+        batchSize: c.batchSize, seed: hashSeed(c.seed, PATH_TUNE_STREAM, node.id), sampling: 'independent', augment: true, indices: data.split.weights,
+      });
+      await method.tunePath(genotype, batches, { steps: c.pathTuneSteps, lr: c.lr ?? method.hyper.lr });
+      m = await scorePath();
+    }
+  } finally {
+    for (const b of recalBatches) { b.x.dispose(); b.y.dispose(); }
   }
   return {
     node: node.id, mask: method.space.maskToString(node.mask), genotype: genotype === derived.genotype ? derived.genotypeString : space.formatGenotype(genotype),

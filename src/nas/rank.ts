@@ -14,20 +14,21 @@
 // Node only: reads the run folder (result.json, checkpoints/node-<id>.safetensors).
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { keep, noGrad, tidy, tuneKernels, batchNormsByPath, type Backend } from '../engine/index.js';
-import { BatchSampler } from '../data/sampler.js';
-import { hashSeed } from '../data/rng.js';
+import { keep, tuneKernels, type Backend } from '../engine/index.js';
 import { readTextFile } from '../io/fs.js';
 import { parseSealedJson } from '../io/sealed-json.js';
 import { parseCsvRecords } from '../io/csv.js';
 import { loadMethodCheckpoint } from '../search/checkpoints.js';
 import { uploadBatch, type DeviceBatch, type EvalData } from '../search/batch.js';
 import type { BaseMethod } from '../search/method.js';
-import { getSpace, SPACE_NAMES, type SearchSpace, type ArchSample, type OpMask, type Genotype } from '../spaces/registry.js';
+import { getSpace, SPACE_NAMES, type SearchSpace, type OpMask, type Genotype } from '../spaces/registry.js';
 import type { SearchConfig } from './config.js';
 import type { SearchResult } from './search.js';
 import { createNodeMethod, leafBnMode, validationData, checkpointName, type NodeProgress, type SearchData } from './phases.js';
 import { loadSearchData } from './search-data.js';
+import { recalibrateBatchNorm, recalibrationBatches } from './bn-recalibrate.js';
+
+export { recalibrateBatchNorm } from './bn-recalibrate.js';
 import { runCheckpointRoot, STORE_RECORD } from './run-location.js';
 
 // ---- the run ------------------------------------------------------------------------------------
@@ -225,7 +226,6 @@ export interface LeafRankSettings {
 /** Scores every leaf of `leaves` (all of them, or throws); `onScored` after each genotype. */
 export type LeafRanker = (leaves: LeafRankInput[], settings: LeafRankSettings, o: { onScored: (node: number) => void }) => Promise<LeafRankOutput[]>;
 
-const RECALIBRATE_STREAM = 0xbca1;
 /** Upload the validation batches once when they take at most this many bytes; stream them otherwise. */
 const UPLOAD_ONCE_BYTES = 512 * 1024 * 1024;
 
@@ -408,15 +408,6 @@ function progressEpochs(meta: Record<string, string>): number | null {
   }
 }
 
-/** K fixed training batches from the weights half: seeded by the run's seed, no augmentation (the
- *  statistics should describe the images the evaluation sees). */
-function recalibrationBatches(c: SearchConfig, data: SearchData, k: number): { x: Float32Array; y: Float32Array; n: number }[] {
-  const sampler = new BatchSampler(data.train, {
-    batchSize: c.batchSize, seed: hashSeed(c.seed, RECALIBRATE_STREAM), sampling: 'independent', augment: false, indices: data.split.weights,
-  });
-  return Array.from({ length: k }, () => sampler.next());
-}
-
 function uploadAll(be: Backend, data: SearchData, batches: { x: Float32Array; y: Float32Array; n: number }[], owned: DeviceBatch[]): DeviceBatch[] {
   return batches.map((b) => {
     const d = uploadBatch(be, b, data.imageShape);
@@ -424,28 +415,4 @@ function uploadAll(be: Backend, data: SearchData, batches: { x: Float32Array; y:
     owned.push(d);
     return d;
   });
-}
-
-/**
- * Reset every BN of the supernet that keeps running statistics and re-estimate them on `batches`
- * with `genotype` as a single path: training mode, no gradients, cumulative average over the batches.
- */
-export function recalibrateBatchNorm(method: BaseMethod, genotype: Genotype, batches: readonly DeviceBatch[]): void {
-  const net = method.supernet;
-  const bns = [...batchNormsByPath(net).values()].filter((b) => b.runningMean !== null);
-  const momenta = bns.map((b) => b.momentum);
-  const sample: ArchSample = method.space.singlePathSample(genotype);
-  const wasTraining = net.training;
-  for (const b of bns) b.resetRunningStats();
-  net.train(true);
-  try {
-    batches.forEach((batch, k) => {
-      // momentum 1/(k+1): the running value becomes the mean of the k+1 batch statistics so far
-      for (const b of bns) (b as unknown as { momentum: number }).momentum = 1 / (k + 1);
-      tidy(() => noGrad(() => { net.forward(batch.x, sample); }));
-    });
-  } finally {
-    bns.forEach((b, i) => { (b as unknown as { momentum: number }).momentum = momenta[i]!; });
-    net.train(wasTraining);
-  }
 }

@@ -83,6 +83,10 @@ function mobileSearchPreset(preset: string, base: string, method: string): Recor
       // softmax(α)): with one op drawn per step there the supernet stays at chance at this budget
       // (docs/mobilenet.md, session 4)
       ...(base === 'proxyless' ? { fullNoOpFree: true } : {}),
+      // each derived path scored with BN statistics re-estimated for it on 8 training batches: with the
+      // supernet's (full-mode mixture) statistics a tuned path scores 16-37 %, recalibrated 50-61 %,
+      // for ~0.7 CPU-s a leaf (docs/mobilenet.md, session 5)
+      pathBnRecalibrate: 8,
     };
   }
   if (preset === 'tiny') {

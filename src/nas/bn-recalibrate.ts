@@ -1,0 +1,48 @@
+// BN recalibration of a single path cut out of a supernet: the running statistics the supernet kept
+// describe the inputs its BNs saw under the mixture of ops (ProxylessNAS full mode, DARTS' softmax
+// mixture, other drawn paths), not under one path; scoring that path in eval mode with them is
+// confidently wrong (docs/mobilenet.md, session 5: a MobileNet quick leaf's tuned path 16-21 % with the
+// supernet's statistics, 50-61 % re-estimated on 8 batches). Used by `rank --bn-recalibrate` and the
+// search's `--path-bn-recalibrate` (src/nas/phases.ts finishLeaf).
+import { noGrad, tidy, batchNormsByPath } from '../engine/index.js';
+import { BatchSampler } from '../data/sampler.js';
+import { hashSeed } from '../data/rng.js';
+import type { DeviceBatch } from '../search/batch.js';
+import type { BaseMethod } from '../search/method.js';
+import type { ArchSample, Genotype } from '../spaces/registry.js';
+import type { SearchData } from './phases.js';
+
+const RECALIBRATE_STREAM = 0xbca1;
+
+/** K fixed training batches from the weights half: seeded by the run's seed, no augmentation (the
+ *  statistics should describe the images the evaluation sees). */
+export function recalibrationBatches(c: { seed: number; batchSize: number }, data: SearchData, k: number): { x: Float32Array; y: Float32Array; n: number }[] {
+  const sampler = new BatchSampler(data.train, {
+    batchSize: c.batchSize, seed: hashSeed(c.seed, RECALIBRATE_STREAM), sampling: 'independent', augment: false, indices: data.split.weights,
+  });
+  return Array.from({ length: k }, () => sampler.next());
+}
+
+/**
+ * Reset every BN of the supernet that keeps running statistics and re-estimate them on `batches`
+ * with `genotype` as a single path: training mode, no gradients, cumulative average over the batches.
+ */
+export function recalibrateBatchNorm(method: BaseMethod, genotype: Genotype, batches: readonly DeviceBatch[]): void {
+  const net = method.supernet;
+  const bns = [...batchNormsByPath(net).values()].filter((b) => b.runningMean !== null);
+  const momenta = bns.map((b) => b.momentum);
+  const sample: ArchSample = method.space.singlePathSample(genotype);
+  const wasTraining = net.training;
+  for (const b of bns) b.resetRunningStats();
+  net.train(true);
+  try {
+    batches.forEach((batch, k) => {
+      // momentum 1/(k+1): the running value becomes the mean of the k+1 batch statistics so far
+      for (const b of bns) (b as unknown as { momentum: number }).momentum = 1 / (k + 1);
+      tidy(() => noGrad(() => { net.forward(batch.x, sample); }));
+    });
+  } finally {
+    bns.forEach((b, i) => { (b as unknown as { momentum: number }).momentum = momenta[i]!; });
+    net.train(wasTraining);
+  }
+}
