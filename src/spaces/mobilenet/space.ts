@@ -75,8 +75,10 @@ function mobileSearchPreset(preset: string, base: string, method: string): Recor
     return {
       // 32×32 (28×28 zero-padded): at 16×16 the four stride-2 stages leave 1×1 maps from the third
       // stage on and a stand-alone network learns half as fast for 30 % less CPU (docs/mobilenet.md)
+      // R = 1: the GM splits were 45 % of the quick run's wall time at R = 2 (21 + 2×20 blocks scored);
+      // one θ sample per op halves them (docs/mobilenet.md, session 5)
       channels: 8, cells: 1, batchSize: 64, stepsPerEpoch: 20, ...levels([2, 4]), totalEpochs: 8,
-      gmRepeats: 2, valBatches: 4, rspsCandidates: 8, trainLimit: null, syntheticSize: 1000, halvingEpochs: 1, downsample: 1, resolution: 32, lr: null,
+      gmRepeats: 1, valBatches: 4, rspsCandidates: 8, trainLimit: null, syntheticSize: 1000, halvingEpochs: 1, downsample: 1, resolution: 32, lr: null,
       // argmax α (the reference): perturbation derivation was measured on NB201 only (docs/quality.md)
       restart: false, retrainEpochs: 2, pathTuneSteps: 20, derive: 'alpha',
       // ProxylessNAS's 'full' mode on the six blocks without `zero` (every candidate runs, weighted by
