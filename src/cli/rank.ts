@@ -13,7 +13,7 @@ import { createBackend, describeBackend } from '../engine/select-backend.js';
 import { readTextFile, writeFileAtomic } from '../io/fs.js';
 import { formatCsvRow } from '../io/csv.js';
 import { loadRun, parseGenotypeList, rankGenotypes } from '../nas/rank.js';
-import { getSpace } from '../spaces/registry.js';
+import { getSpace, describeSize } from '../spaces/registry.js';
 import { parseQueueUrl } from '../pool/queue-connection.js';
 import { queueLeafRanker, rankStore } from '../pool/queue-rank.js';
 
@@ -92,7 +92,7 @@ export async function rankCommand(argv: string[]): Promise<number> {
   try {
     const c = run.config;
     say(`gmnas rank: ${unique.length} genotype${unique.length === 1 ? '' : 's'} with the ${run.leaves.length} lea${run.leaves.length === 1 ? 'f' : 'ves'} of ` +
-      `${run.dir} (${c.method} + ${c.base}, ${c.dataset}, C=${c.channels} N=${c.cells}) on ${backend ? describeBackend(backend) : `the workers of queue ${queued!.target.display}`}`);
+      `${run.dir} (${c.method} + ${c.base}, ${c.dataset}, ${describeSize(getSpace(c.space), { C: c.channels, N: c.cells })}) on ${backend ? describeBackend(backend) : `the workers of queue ${queued!.target.display}`}`);
     let lastShown = 0;
     const report = await rankGenotypes(run, unique.map((e) => e.genotype), {
       valBatches, bnRecalibrate, onLog: say,

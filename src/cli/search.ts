@@ -23,7 +23,7 @@ import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { renderReport } from '../report/html.js';
 import { loadBenchTable } from '../io/bench-table-file.js';
 import { PartitionTree } from '../nas/tree.js';
-import { getSpace, SPACE_NAMES, DEFAULT_SPACE_NAME } from '../spaces/registry.js';
+import { getSpace, SPACE_NAMES, DEFAULT_SPACE_NAME, describeSize } from '../spaces/registry.js';
 
 const FLAGS: FlagSpec = {
   ...COMMON_FLAGS,
@@ -316,7 +316,7 @@ export async function searchCommand(argv: string[]): Promise<number> {
   const workers = workersFlag ?? (backend.kind === 'wasm' ? 1 : Math.max(1, Math.min(availableParallelism(), leaves)));
   const deviceName = describeBackend(backend);
   view.log(`gmnas search: ${config.method} + ${config.base}, preset ${config.preset}, seed ${config.seed}, ` +
-    `${config.dataset} (${data.train.size} images ${data.imageShape.join('×')}), C=${config.channels} N=${config.cells}, ` +
+    `${config.dataset} (${data.train.size} images ${data.imageShape.join('×')}), ${describeSize(getSpace(config.space), { C: config.channels, N: config.cells })}, ` +
     `epochs ${config.totalEpochs} (splits at ${config.splitEpochs.join(', ') || 'none'}), ${workers} worker(s)`);
   view.log(`device: ${deviceName}`);
   view.log(`output: ${outDir}`);

@@ -17,7 +17,7 @@ import { autotuneBackendOptions } from '../io/autotune-cache.js';
 import { loadDataset } from '../data/load.js';
 import { NORMALIZATION, fitToResolution, type Dataset, type Normalization } from '../data/dataset.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
-import { getSpace, SPACE_NAMES, DEFAULT_SPACE_NAME, type Genotype, type BenchTable } from '../spaces/registry.js';
+import { getSpace, SPACE_NAMES, DEFAULT_SPACE_NAME, describeSize, type Genotype, type BenchTable } from '../spaces/registry.js';
 import { trainStandalone, DEFAULT_STANDALONE_PRESET, type StandaloneHyper, type StandaloneEpoch } from '../search/standalone.js';
 import { saveNetworkCheckpoint } from '../search/checkpoints.js';
 import { writeFileAtomic } from '../io/fs.js';
@@ -228,7 +228,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const started = new Date();
   try {
     say(`train ${cfg.genotype} on ${cfg.dataset} (${train.size} train / ${test.size} test images, ${cfg.hyper.epochs} epochs, ` +
-      `batch ${cfg.hyper.batchSize}, C ${cfg.channels} N ${cfg.cells}, preset ${cfg.preset}, seed ${cfg.seed}) on ${device}`);
+      `batch ${cfg.hyper.batchSize}, ${describeSize(getSpace(cfg.space), { C: cfg.channels, N: cfg.cells }, ' ')}, preset ${cfg.preset}, seed ${cfg.seed}) on ${device}`);
     const history: { epoch: number; lr: number; train: { loss: number; accuracy: number }; test?: { loss: number; accuracy: number }; seconds: number }[] = [];
     const width = String(cfg.hyper.epochs).length;
     const onEpoch = (e: StandaloneEpoch) => {

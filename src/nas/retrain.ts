@@ -7,7 +7,7 @@ import type { Backend } from '../engine/index.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
 import type { Dataset } from '../data/dataset.js';
-import { getSpace } from '../spaces/registry.js';
+import { getSpace, describeSize } from '../spaces/registry.js';
 import { trainStandalone, type StandaloneHyper, type StandaloneEpoch } from '../search/standalone.js';
 import type { SearchConfig } from './config.js';
 import { searchImages, type SearchData } from './phases.js';
@@ -110,7 +110,7 @@ export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult>
           `(${shape.join('×')}, crop + flip), batch ${hyper.batchSize}, ${hyper.nesterov ? 'nesterov ' : ''}SGD lr ${hyper.lr} cosine to ${hyper.lrMin}, ` +
           `wd ${hyper.weightDecay}${hyper.gradClip ? `, clip ${hyper.gradClip}` : ''}` +
           `${hyper.auxWeight ? `, auxiliary head ${hyper.auxWeight}` : ''}${hyper.dropPathProb ? `, drop-path ${hyper.dropPathProb}` : ''}${hyper.cutout ? `, cutout ${hyper.cutout}` : ''}` +
-          `, C ${channels} N ${cells}${ev ? ` (${space.title} evaluation protocol${ev.notes.length ? `: ${ev.notes.join('; ')}` : ''})` : ''}; test: all ${test.size} test images, eval-mode BN`,
+          `, ${describeSize(space, { C: channels, N: cells }, ' ')}${ev ? ` (${space.title} evaluation protocol${ev.notes.length ? `: ${ev.notes.join('; ')}` : ''})` : ''}; test: all ${test.size} test images, eval-mode BN`,
         hyper, channels, cells, imageShape: [...shape],
         trainImages: o.data.train.size, testImages: test.size, testSet: o.test.name, augmentation: sampler.augment, seed,
       },

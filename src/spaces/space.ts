@@ -247,6 +247,10 @@ export interface SearchSpace {
   readonly retrainHyper?: Readonly<Partial<TrainingHyper>>;
   /** the base method a search uses when none is given (absent: darts; darts2 with the paper preset) */
   readonly defaultBase?: string;
+  /** the network size in the space's own words for run headers and protocol texts: NB201/DARTS
+   *  `C=8 N=1`, MobileNet `width=0.25` (`sep` joins name and value: '=' or ' '). Read it through
+   *  describeSize() below, which falls back to C and N for spaces without it */
+  describeSize?(sizes: { C: number; N: number }, sep?: string): string;
   /** the interface's C for a width multiplier (`--width-mult`; absent: the space has none, use
    *  --channels); throws when the multiplier gives no valid C */
   channelsForWidthMult?(widthMult: number): number;
@@ -295,4 +299,9 @@ export function assertGenotypeShape(space: SearchSpace, g: Genotype, what = 'gen
     const n = space.decisions[d]!.ops.length;
     if (!Number.isInteger(o) || o < -1 || o >= n) throw new Error(`${what}: decision ${space.decisions[d]!.key} has op ${o}, expected -1..${n - 1}`);
   });
+}
+
+/** `space.describeSize`, or C and N for a space that does not say (a plug-in's default). */
+export function describeSize(space: SearchSpace, sizes: { C: number; N: number }, sep = '='): string {
+  return space.describeSize ? space.describeSize(sizes, sep) : `C${sep}${sizes.C} N${sep}${sizes.N}`;
 }

@@ -72,6 +72,7 @@ export function makeDartsSpace(name: string, title: string, ops: readonly string
   });
   const space: SearchSpace = {
     name, title, decisions, rows: grid.rows, cols, groups: CELL_NAMES,
+    describeSize: ({ C, N }: { C: number; N: number }, sep = '='): string => `C${sep}${C} N${sep}${N}`,
     fullMask: () => full.slice(),
     assertMask: (mask: OpMask, what?: string) => assertGridMask(grid, mask, what),
     maskToString, parseMask,

@@ -163,6 +163,8 @@ function checkSingleOpGenotype(g: Genotype): void {
 export const mobilenetSpace: SearchSpace = Object.freeze({
   name: 'mobilenet',
   title: 'MobileNet (ProxylessNAS)',
+  // C is 32·width_mult and N is unused (space-modules.ts): the width multiplier is what a user gave
+  describeSize: ({ C }: { C: number; N: number }, sep = '='): string => `width${sep}${widthMultOf(C)}`,
   decisions,
   rows: MASK_ROWS,
   cols: MASK_COLS,

@@ -50,6 +50,7 @@ function argmaxGenotype(alpha: ArrayLike<number>, mask: OpMask): Genotype {
 export const nb201Space: SearchSpace = Object.freeze({
   name: 'nb201',
   title: 'NAS-Bench-201',
+  describeSize: ({ C, N }: { C: number; N: number }, sep = '='): string => `C${sep}${C} N${sep}${N}`,
   decisions,
   rows: NUM_EDGES,
   cols: NUM_OPS,
