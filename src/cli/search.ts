@@ -53,6 +53,7 @@ const FLAGS: FlagSpec = {
   'width-mult': { type: 'string' },
   'max-flops': { type: 'string' },
   'flops-target': { type: 'string' },
+  'latency-target': { type: 'string' },
   'hold-steps': { type: 'string' },
   'proxyless-full': { type: 'boolean' },
   'no-proxyless-full': { type: 'boolean' },
@@ -116,6 +117,9 @@ ${COMMON_FLAGS_HELP}
   --flops-target N           --base proxyless: ProxylessNAS's hardware loss on α with the expected
                              multiply-adds per image (softmax(α)-weighted, per block) as the hardware value
                              and N as its reference (the reference code: 300M at width 1.0)
+  --latency-target MS        --base proxyless: the same loss with the expected latency (ms, batch 1) from a
+                             lookup table timed on this run's device before training (each op of each
+                             block at its input shape, median of 5; in result.json and report.html)
   --flops-loss mul#log|add#linear   its form: a·CE·(log E/log N)^b, a 0.2 b 0.3 (default), or CE + 0.1·(E−N)/N
   --hold-steps K             --base proxyless: a decision without a no-op (mobilenet: the blocks without a
                              shortcut) keeps its drawn op K weight steps (default 1, as ProxylessNAS)
@@ -236,6 +240,10 @@ export function configFromFlags(v: Record<string, unknown>): SearchConfig {
   if (v['hold-steps'] !== undefined) c.holdSteps = Number(v['hold-steps']);
   if (v['proxyless-full']) c.fullNoOpFree = true;
   if (v['no-proxyless-full']) c.fullNoOpFree = false;
+  if (v['latency-target'] !== undefined) {
+    const s = String(v['latency-target']);
+    c.latencyTarget = /^\s*[0-9]*\.?[0-9]+\s*$/.test(s) ? Number(s) : NaN;
+  }
   if (v['flops-loss'] !== undefined) c.flopsLoss = String(v['flops-loss']) as SearchConfig['flopsLoss'];
   if (c.dataDir) c.dataDir = resolve(c.dataDir);
   try {

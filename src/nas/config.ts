@@ -10,6 +10,7 @@ import { BASE_METHOD_NAMES, type BaseMethodName } from '../search/presets.js';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
 import { GM_METRICS, type GmMetric } from './gm-score.js';
 import type { EdgeCriterion } from './cut.js';
+import type { LatencyTable } from './latency-table.js';
 import { getSpace, SPACE_NAMES, DEFAULT_SPACE_NAME } from '../spaces/registry.js';
 
 export const SEARCH_METHODS = ['gm', 'fewshot', 'random', 'oneshot'] as const;
@@ -102,6 +103,12 @@ export interface SearchConfig {
    *  statistics re-estimated for it on K fixed training batches (src/nas/bn-recalibrate.ts; absent: 0,
    *  the method's own BN mode with the supernet's statistics; MobileNet quick: 8) */
   pathBnRecalibrate?: number;
+  /** `--latency-target MS`: ProxylessNAS's hardware loss on α with the expected latency (batch 1, ms)
+   *  from a lookup table measured on the current backend at the start of the run (src/nas/latency-table.ts;
+   *  --base proxyless, a space with latencyProbes; not with --flops-target) */
+  latencyTarget?: number;
+  /** the measured table (set by runSearch when latencyTarget is; kept for resumes and workers) */
+  latencyTable?: LatencyTable;
 }
 
 type PresetFields = Pick<SearchConfig, 'channels' | 'cells' | 'batchSize' | 'stepsPerEpoch' | 'splitEpochs' |
@@ -262,7 +269,13 @@ export function validateSearchConfig(c: SearchConfig): void {
     if (!space.opMacs) fail('flops-target', `the ${space.name} space has no per-op cost model`);
   }
   if (c.flopsLoss !== undefined && c.flopsLoss !== 'mul#log' && c.flopsLoss !== 'add#linear') fail('flops-loss', `expected mul#log or add#linear, got ${String(c.flopsLoss)}`);
-  if (c.flopsLoss !== undefined && c.flopsTarget === undefined) fail('flops-loss', 'needs --flops-target');
+  if (c.latencyTarget !== undefined) {
+    if (!(typeof c.latencyTarget === 'number' && c.latencyTarget > 0 && Number.isFinite(c.latencyTarget))) fail('latency-target', `expected a latency in ms > 0, got ${c.latencyTarget}`);
+    if (c.base !== 'proxyless') fail('latency-target', `the latency loss is ProxylessNAS's; it needs --base proxyless (got ${c.base})`);
+    if (!space.latencyProbes) fail('latency-target', `the ${space.name} space has no latency lookup table (SearchSpace.latencyProbes)`);
+    if (c.flopsTarget !== undefined) fail('latency-target', 'one hardware loss at a time: drop --flops-target or --latency-target');
+  }
+  if (c.flopsLoss !== undefined && c.flopsTarget === undefined && c.latencyTarget === undefined) fail('flops-loss', 'needs --flops-target or --latency-target');
   if (c.holdSteps !== undefined) {
     if (!(Number.isInteger(c.holdSteps) && c.holdSteps >= 1)) fail('hold-steps', `expected an integer ≥ 1, got ${c.holdSteps}`);
     if (c.holdSteps > 1 && c.base !== 'proxyless') fail('hold-steps', `held paths are a --base proxyless option (got ${c.base})`);
@@ -283,4 +296,4 @@ export function splitGroupSizes(c: SearchConfig, level = 0, ops?: number): numbe
 }
 
 /** Fields that may differ between a run and its resumption (they do not change the result). */
-export const RESUME_NEUTRAL_FIELDS: readonly (keyof SearchConfig)[] = ['dataDir'];
+export const RESUME_NEUTRAL_FIELDS: readonly (keyof SearchConfig)[] = ['dataDir', 'latencyTable'];

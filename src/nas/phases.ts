@@ -18,6 +18,7 @@ import type { SearchConfig } from './config.js';
 import { configBudget, costFunction, withinBudget, fitToBudget, type GenotypeCost } from './budget.js';
 import type { RunStore } from './store.js';
 import { recalibrateBatchNorm, recalibrationBatches } from './bn-recalibrate.js';
+import { latencyCosts } from './latency-table.js';
 
 /** The data a search runs on: the training set and its weights/architecture halves. */
 export interface SearchData {
@@ -108,6 +109,7 @@ export function createNodeMethod(c: SearchConfig, backend: Backend, data: Search
     hyper: {
       ...getSpace(c.space).methodHyper?.(c.base), batchSize: c.batchSize, epochs: c.totalEpochs, ...(c.lr !== null ? { lr: c.lr } : {}),
       ...(c.flopsTarget !== undefined ? { flopsTarget: c.flopsTarget, ...(c.flopsLoss ? { flopsLoss: c.flopsLoss } : {}) } : {}),
+      ...(c.latencyTarget !== undefined ? { latencyTarget: c.latencyTarget, latencyTable: c.latencyTable ? latencyCosts(c.latencyTable) : null, ...(c.flopsLoss ? { flopsLoss: c.flopsLoss } : {}) } : {}),
       ...(c.holdSteps !== undefined ? { holdSteps: c.holdSteps } : {}),
       ...(c.fullNoOpFree !== undefined ? { fullNoOpFree: c.fullNoOpFree } : {}),
     },

@@ -22,6 +22,8 @@ import { runSuccessiveHalving, successiveHalvingSchedule } from './halving.js';
 import { runPhasedHalving, checkHalvingProtocol } from './phased-halving.js';
 import type { HalvingProtocol } from '../spaces/space.js';
 import { gmEdgeDistance } from './gm-score.js';
+import { measureLatencyTable, type LatencyTable } from './latency-table.js';
+import { describeBackend } from '../engine/select-backend.js';
 import { validateSearchConfig, RESUME_NEUTRAL_FIELDS, branchesAt, levelBranches, type SearchConfig } from './config.js';
 import {
   materializeNode, createNodeMethod, trainNodeEpochs, runLeafJob, checkpointName, nodeSeed, validationData,
@@ -136,6 +138,7 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
   if (budget) checkBudgetFeasible(space, space.fullMask(), costFunction(space, sizes, o.data.imageShape[1]), budget);
   const log = o.onLog ?? (() => {});
   let state = o.resume ? await o.store.readState<RunState>() : null;
+  const savedLatencyTable = state?.config.latencyTable;
   if (o.resume) {
     if (!state) throw new Error(`--resume ${o.store.location ?? ''}: no run state (state.json) there`);
     const a = JSON.stringify(resumeKey(state.config)), b = JSON.stringify(resumeKey(c));
@@ -151,6 +154,14 @@ export async function runSearch(o: RunSearchOptions): Promise<SearchResult> {
     await o.store.writeState(state);
   }
   const st = state;
+  if (c.latencyTarget !== undefined && !c.latencyTable) {
+    // measured once per run, before any training; a resumed run keeps the numbers it started with
+    c.latencyTable = savedLatencyTable ?? await measureLatencyTable(o.backend, space, sizes, o.data.imageShape[1], { device: describeBackend(o.backend) });
+    log(`latency table (${c.latencyTable.device}, batch 1, median of ${c.latencyTable.repeats}): fixed ${c.latencyTable.fixed.toFixed(3)} ms, ` +
+      `ops ${latencyRange(c.latencyTable)} ms`);
+    st.config = c;
+    await o.store.writeState(st);
+  }
   const tree = PartitionTree.fromJSON(st.tree, st.splits, space);
   const save = async (): Promise<void> => {
     st.tree = tree.toJSON();
@@ -588,3 +599,9 @@ async function referenceHalving(c: SearchConfig, o: RunSearchOptions, leaves: Le
 /** Parse a leaf's mask string of a run's space (for tools reading result.json). */
 export function parseMask(text: string, spaceName?: string): Uint8Array { return getSpace(spaceName).parseMask(text); }
 export { evalBatches };
+
+/** min–max of a latency table's op entries (no-ops excluded), for the log */
+function latencyRange(t: LatencyTable): string {
+  const v = t.ops.flat().filter((x): x is number => x !== null && x > 0);
+  return v.length ? `${Math.min(...v).toFixed(3)}–${Math.max(...v).toFixed(3)}` : 'none';
+}

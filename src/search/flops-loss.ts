@@ -1,6 +1,8 @@
-// ProxylessNAS's hardware-aware architecture loss with the expected multiply-adds as the hardware value
-// (the reference's `--target_hardware flops`; its `expected_flops`): per decision the softmax of α over
-// its enabled ops weights each op's multiply-adds,
+// ProxylessNAS's hardware-aware architecture loss, one module for its two cost sources: the expected
+// multiply-adds (the reference's `--target_hardware flops`; its `expected_flops`; the space's opMacs) or
+// the expected latency from a lookup table measured on the current backend (`--target_hardware` with
+// a device's table; src/nas/latency-table.ts, `--latency-target`). "m" below is either. Per decision the
+// softmax of α over its enabled ops weights each op's cost,
 //     E(α) = fixed + Σ_d Σ_j p_dj · m_dj,   p_d = softmax(α_d) over the enabled ops,
 // and the α step's loss becomes (the reference's two forms, `grad_reg_loss_type`):
 //     'mul#log'     L = a · CE · (log E / log T)^β        (the reference's default: a 0.2, β 0.3)

@@ -53,6 +53,13 @@ export interface BaseMethodHyper {
   flopsAlpha: number;
   flopsBeta: number;
   flopsLambda: number;
+  /** ProxylessNAS's hardware loss with the expected latency from a measured lookup table as the
+   *  hardware value (`--latency-target`): the reference value in ms; 0: none. The same loss forms and
+   *  constants as the FLOPs loss (flopsLoss, flopsAlpha, …); not together with flopsTarget */
+  latencyTarget: number;
+  /** the lookup table in ms (src/nas/latency-table.ts latencyCosts: fixed + ops[rows][cols], NaN where
+   *  a decision cannot take the column); needed when latencyTarget > 0 */
+  latencyTable: { fixed: number; ops: number[][] } | null;
   /** proxyless: weight steps for which a decision without a no-op (MobileNet: the blocks without a
    *  shortcut) keeps its drawn op before the next draw (1: a fresh draw every step, as ProxylessNAS) */
   holdSteps: number;
@@ -66,7 +73,7 @@ const GM_COMMON = {
   archLr: 3e-4, archBetas: [0.5, 0.999] as [number, number], archWeightDecay: 1e-3,
   alphaInitMean: 0, alphaInitStd: 1e-3, tauMax: 1, tauMin: 0.1, trackCellStats: true, unrolledR: 0.01,
   selectionCandidates: 200, torch1ZeroGrad: true, labelSmoothing: 0,
-  flopsTarget: 0, flopsLoss: 'mul#log' as const, flopsAlpha: 0.2, flopsBeta: 0.3, flopsLambda: 0.1, holdSteps: 1, fullNoOpFree: false,
+  flopsTarget: 0, flopsLoss: 'mul#log' as const, flopsAlpha: 0.2, flopsBeta: 0.3, flopsLambda: 0.1, latencyTarget: 0, latencyTable: null, holdSteps: 1, fullNoOpFree: false,
 };
 
 export const BASE_METHOD_PRESETS: Readonly<Record<BaseMethodName, Readonly<BaseMethodHyper>>> = Object.freeze({
@@ -106,7 +113,7 @@ export function resolveHyper(name: BaseMethodName, overrides: Partial<BaseMethod
   for (const k of ['lrMin', 'momentum', 'weightDecay', 'archLr', 'archWeightDecay', 'alphaInitStd', 'labelSmoothing'] as const) {
     if (!(h[k] >= 0 && Number.isFinite(h[k]))) throw new Error(`${name}: ${k} must be a non-negative number, got ${h[k]}`);
   }
-  for (const k of ['flopsTarget', 'flopsAlpha', 'flopsBeta', 'flopsLambda'] as const) {
+  for (const k of ['flopsTarget', 'flopsAlpha', 'flopsBeta', 'flopsLambda', 'latencyTarget'] as const) {
     if (!(h[k] >= 0 && Number.isFinite(h[k]))) throw new Error(`${name}: ${k} must be a non-negative number, got ${h[k]}`);
   }
   if (h.flopsLoss !== 'mul#log' && h.flopsLoss !== 'add#linear') throw new Error(`${name}: flopsLoss must be 'mul#log' or 'add#linear', got ${String(h.flopsLoss)}`);
@@ -114,6 +121,9 @@ export function resolveHyper(name: BaseMethodName, overrides: Partial<BaseMethod
   if (h.fullNoOpFree && name !== 'proxyless') throw new Error(`${name}: fullNoOpFree (ProxylessNAS's full mode) is a proxyless option; use --base proxyless`);
   if (h.holdSteps > 1 && name !== 'proxyless') throw new Error(`${name}: holdSteps (held single paths) is a proxyless option; use --base proxyless`);
   if (h.flopsTarget > 0 && name !== 'proxyless') throw new Error(`${name}: the expected-FLOPs loss (flopsTarget) is ProxylessNAS's; use --base proxyless`);
+  if (h.latencyTarget > 0 && name !== 'proxyless') throw new Error(`${name}: the latency loss (latencyTarget) is ProxylessNAS's; use --base proxyless`);
+  if (h.latencyTarget > 0 && h.flopsTarget > 0) throw new Error(`${name}: one hardware loss at a time: flopsTarget or latencyTarget`);
+  if (h.latencyTarget > 0 && !h.latencyTable) throw new Error(`${name}: latencyTarget needs a measured latencyTable (src/nas/latency-table.ts)`);
   if (!(h.labelSmoothing < 1)) throw new Error(`${name}: labelSmoothing must be in [0, 1), got ${h.labelSmoothing}`);
   if (h.tauMin > h.tauMax) throw new Error(`${name}: tauMin ${h.tauMin} exceeds tauMax ${h.tauMax}`);
   if (h.nesterov && h.momentum <= 0) throw new Error(`${name}: nesterov needs momentum > 0`);

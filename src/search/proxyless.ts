@@ -50,6 +50,9 @@ import { BaseMethod, type BaseMethodOptions } from './method.js';
 import type { DeviceBatch } from './batch.js';
 import type { Rng } from '../data/rng.js';
 
+/** latency tables are in ms; the hardware loss sees µs (see flopsSettings) */
+const US_PER_MS = 1000;
+
 /** softmax of `alpha[base + j]` over the columns `ops` (returned in the order of `ops`). */
 export function softmaxOver(alpha: ArrayLike<number>, base: number, ops: readonly number[]): number[] {
   let m = -Infinity;
@@ -198,25 +201,42 @@ export class Proxyless extends BaseMethod {
     return g;
   }
 
-  /** The expected-FLOPs loss settings (hyper.flopsTarget > 0), checked against the space once. */
+  /** The hardware loss's settings and cost table: the expected-FLOPs one (hyper.flopsTarget > 0, the
+   *  space's opMacs) or the latency one (hyper.latencyTarget > 0, the measured table). Both run through
+   *  the same code (flops-loss.ts); latency in µs there, so that the 'mul#log' form's log E / log T has
+   *  E, T > 1 even for sub-millisecond networks (the reference's tables are in ms at ~80 ms targets). */
   private flopsSettings(): FlopsLossSettings | null {
     const h = this.hyper;
+    const loss = { type: h.flopsLoss, alpha: h.flopsAlpha, beta: h.flopsBeta, lambda: h.flopsLambda };
+    if (h.latencyTarget > 0) {
+      if (!this.opMacsTable) {
+        if (!h.latencyTable) throw new Error('--latency-target: no latency table was measured');
+        this.opMacsTable = { fixed: h.latencyTable.fixed * US_PER_MS, ops: h.latencyTable.ops.map((r) => r.map((v) => v * US_PER_MS)) };
+      }
+      return { target: h.latencyTarget * US_PER_MS, ...loss };
+    }
     if (!(h.flopsTarget > 0)) return null;
     if (!this.opMacsTable) {
       if (!this.space.opMacs) throw new Error(`--flops-target: the ${this.space.name} space has no per-op cost model (opMacs)`);
       this.opMacsTable = this.space.opMacs(this.sizes, this.imageShape[1]);
     }
-    return { target: h.flopsTarget, type: h.flopsLoss, alpha: h.flopsAlpha, beta: h.flopsBeta, lambda: h.flopsLambda };
+    return { target: h.flopsTarget, ...loss };
   }
+  /** the hardware loss's cost table: multiply-adds, or latency in µs */
   private opMacsTable: { fixed: number; ops: number[][] } | null = null;
 
   /** The expected multiply-adds under softmax(α) (the FLOPs loss's E; needs a space with opMacs). */
   expectedMacs(alphaHost: ArrayLike<number>): number {
-    if (!this.opMacsTable) {
-      if (!this.space.opMacs) throw new Error(`the ${this.space.name} space has no per-op cost model (opMacs)`);
-      this.opMacsTable = this.space.opMacs(this.sizes, this.imageShape[1]);
-    }
-    return expectedMacs(alphaHost, this.space.cols, (d) => this.space.enabledOps(this.mask, d), this.opMacsTable).value;
+    const table = this.space.opMacs?.(this.sizes, this.imageShape[1]);
+    if (!table) throw new Error(`the ${this.space.name} space has no per-op cost model (opMacs)`);
+    return expectedMacs(alphaHost, this.space.cols, (d) => this.space.enabledOps(this.mask, d), table).value;
+  }
+
+  /** The expected latency in ms under softmax(α) (needs hyper.latencyTable). */
+  expectedLatencyMs(alphaHost: ArrayLike<number>): number {
+    const t = this.hyper.latencyTable;
+    if (!t) throw new Error('no latency table (--latency-target)');
+    return expectedMacs(alphaHost, this.space.cols, (d) => this.space.enabledOps(this.mask, d), t).value;
   }
 
   /** The binary-gate α gradient of CE (`grad`) turned into the regularised loss's: scaled by ∂L/∂CE, plus
@@ -233,7 +253,7 @@ export class Proxyless extends BaseMethod {
     });
     return out;
   }
-  /** E(α) of the last α step with the FLOPs loss (for logs and tests) */
+  /** E(α) of the last α step with the hardware loss (for logs and tests; latency: in µs) */
   lastExpectedMacs: number | null = null;
 
   /** ∂L/∂α left in `alpha.grad`; the draw is remembered for the rescale after Adam. */

@@ -25,7 +25,7 @@ export function getSpace(name: string = DEFAULT_SPACE_NAME): SearchSpace {
   return s;
 }
 
-export type { SearchSpace, OpMask, Genotype, ArchSample, SpaceSupernet, SpaceNetwork, Decision } from './space.js';
+export type { SearchSpace, OpMask, Genotype, ArchSample, SpaceSupernet, SpaceNetwork, Decision, SpaceSizes, LatencyProbe, LatencyProbes } from './space.js';
 /** The benchmark-table type (NB201's CSV layout, keyed by a space's genotype string). */
 export type { BenchTable } from './nb201/bench-table.js';
 export { describeSize } from './space.js';

@@ -283,6 +283,12 @@ export interface SearchSpace {
    *  loss, --flops-target) */
   opMacs?(sizes: SpaceSizes, resolution: number): { fixed: number; ops: number[][] };
 
+  /** what a latency lookup table times (src/nas/latency-table.ts, `--latency-target`): the parts every
+   *  network has (`fixed`) and each op of each decision, as modules at their input shapes; ops[d][j]:
+   *  a probe, 0 for an op that costs nothing (a no-op), null for a column the decision cannot take
+   *  (absent: no latency loss). `dispose` frees the modules */
+  latencyProbes?(be: Backend, sizes: SpaceSizes, resolution: number): LatencyProbes;
+
   /** the genotype as cell DAGs, one per decision group, for drawings (absent: a table by decision) */
   describeGenotype?(g: Genotype): CellDag[];
 
@@ -304,4 +310,18 @@ export function assertGenotypeShape(space: SearchSpace, g: Genotype, what = 'gen
 /** `space.describeSize`, or C and N for a space that does not say (a plug-in's default). */
 export function describeSize(space: SearchSpace, sizes: { C: number; N: number }, sep = '='): string {
   return space.describeSize ? space.describeSize(sizes, sep) : `C${sep}${sizes.C} N${sep}${sizes.N}`;
+}
+
+/** One timed piece of a network: `run(x)` on an input of `inputShape` (batch included). */
+export interface LatencyProbe {
+  /** what it is and its shapes, for the table and its cache ('block:3 5x5_MBConv6 24x16x16→24 s1') */
+  key: string;
+  inputShape: number[];
+  run(x: Tensor): Tensor;
+}
+
+export interface LatencyProbes {
+  fixed: LatencyProbe[];
+  ops: (LatencyProbe | 0 | null)[][];
+  dispose(): void;
 }

@@ -23,6 +23,7 @@ import {
   MOBILENET_SUPERNET_FORMAT, widthMultOf,
 } from './space-modules.js';
 import { mobileNetCost, mobileNetOpMacs } from './cost.js';
+import { mobileLatencyProbes } from './latency-probes.js';
 
 const decisions: readonly Decision[] = Object.freeze(macroLayout(1).blocks.map((b) => Object.freeze({
   index: b.index, key: `block:${b.index}`, group: `stage${b.stage + 1}`, ops: Object.freeze(BLOCK_OPS[b.index].map((j) => MOBILE_OPS[j])),
@@ -208,6 +209,7 @@ export const mobilenetSpace: SearchSpace = Object.freeze({
   },
   opMacs: (sizes: SpaceSizes, resolution: number) =>
     mobileNetOpMacs({ widthMult: widthMultOf(sizes.C), inputChannels: sizes.inputChannels, numClasses: sizes.numClasses }, resolution, MOBILE_OPS),
+  latencyProbes: mobileLatencyProbes,
   searchPreset: mobileSearchPreset,
   channelsForWidthMult: (w: number): number => {
     const C = FIRST_CONV_WIDTH * w;
