@@ -3,22 +3,10 @@
 // the only place that declares switches (no module keeps a mutable options object of its own).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setSwitches, switchDefaults, switches, withSwitches } from '../../src/engine/switches.js';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SRC = join(ROOT, 'src');
-
-function walk(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) walk(p, out);
-    else if (/\.ts$/.test(name) && !name.endsWith('.generated.ts')) out.push(p);
-  }
-  return out;
-}
+import { ROOT, SRC, sourceFiles } from '../helpers/source-files.js';
 
 test('withSwitches sets the values inside the scope and restores them after it', () => {
   const before = { ...switches };
@@ -81,7 +69,7 @@ test('an unknown switch name is rejected by name before anything changes', () =>
 });
 
 test('the registry is the only switch declaration: no module exports a mutable *Options object', () => {
-  const files = walk(SRC);
+  const files = sourceFiles(SRC);
   assert.ok(files.length > 50, `found only ${files.length} files under src/`);
   const offences: string[] = [];
   for (const file of files) {
