@@ -11,7 +11,7 @@ import { implicitGemm } from '../../src/engine/webgpu/kernels/conv.js';
 import type { GpuRuntime, GpuStorage } from '../../src/engine/webgpu/runtime.js';
 import { depthwiseApplies } from '../../src/engine/webgpu/kernels/depthwise.js';
 import { assertClose, randn, randu, testBackends, testingWasm } from '../helpers/backends.js';
-import { switches } from '../../src/engine/switches.js';
+import { switches, withSwitches } from '../../src/engine/switches.js';
 
 let cpu: Backend, gpu: Backend | null;
 test.before(async () => { const b = await testBackends(); cpu = b.cpu; gpu = b.gpu; });
@@ -103,12 +103,9 @@ test('conv2d, conv2dInputGrad, conv2dWeightGrad: odd shapes', async () => {
 
 test('conv kernels: portable (no-subgroup) shader variants', async () => {
   if (!gpu) return;
-  switches.subgroups = false;
-  try {
+  await withSwitches({ subgroups: false }, async () => {
     for (const [g, bias] of [SMALL_CONVS[0], SMALL_CONVS[2], SMALL_CONVS[10]]) await checkConv(g, bias, 'portable');
-  } finally {
-    switches.subgroups = true;
-  }
+  });
 });
 
 test('conv kernels: NB201 shapes', async () => {
@@ -198,19 +195,13 @@ test('convolution pairs: a convolution and its 1x1 partner in one launch (forwar
   await checkPair(relu(conv(8, 16, 32, 32, 16, 3, 1, 1)), 'nb201');         // split-K weight gradients
   await checkPair(relu(conv(8, 4, 8, 8, 4, 3, 1, 1)), 'default');           // 4 channels: portable weight gradient
   await checkPair(relu(conv(8, 8, 4, 4, 8, 3, 1, 1)), 'default');
-  switches.subgroups = false;
-  try {
+  await withSwitches({ subgroups: false }, async () => {
     await checkPair(relu(conv(2, 8, 8, 8, 8, 3, 1, 1)), 'portable');
-  } finally {
-    switches.subgroups = true;
-  }
+  });
   for (const cv of [1, 4]) {
-    switches.convColumnGroups = cv;
-    try {
+    await withSwitches({ convColumnGroups: cv }, async () => {
       await checkPair(relu(conv(2, 8, 8, 8, 16, 3, 1, 1)), `cv${cv}`);
-    } finally {
-      switches.convColumnGroups = undefined;
-    }
+    });
   }
 });
 
@@ -294,13 +285,10 @@ test('depthwise conv kernels: fused ReLU input, accumulated input gradient, forc
     await check(`conv2dInputGrad accumulate ${name}`, [dy, w, x], [dx0],
       (be, [d, ws, xs], [dxs]) => be.conv2dInputGrad(d!, ws!, dxs!, g, xs, true));
     for (const splits of [1, 3, 7]) {
-      switches.depthwiseWeightGradSplits = splits;
-      try {
+      await withSwitches({ depthwiseWeightGradSplits: splits }, async () => {
         await check(`conv2dWeightGrad splits ${splits} ${name}`, [dy, x], [junk(wn)],
           (be, [d, xs], [dws]) => be.conv2dWeightGrad(d!, xs!, dws!, g), 5e-5);
-      } finally {
-        switches.depthwiseWeightGradSplits = undefined;
-      }
+      });
     }
   }
 });
