@@ -64,6 +64,11 @@ export interface RuntimeOptions extends RequestDeviceOptions {
   maxBindGroupKeys?: number;
 }
 
+/** Whether `d` is a workgroup count a dispatch may use. */
+function validCount(d: number, maxPerDim: number): boolean {
+  return Number.isInteger(d) && d >= 0 && d <= maxPerDim;
+}
+
 export class GpuRuntime {
   readonly device: GPUDevice;
   readonly hasSubgroups: boolean;
@@ -208,11 +213,11 @@ export class GpuRuntime {
     constants: Record<string, number> | undefined, wg: number, x: number, y: number, z: number, readOnly = 0): void {
     this.throwIfFailed();
     const maxPerDim = this.limits.maxComputeWorkgroupsPerDimension;
-    for (const d of [x, y, z]) {
-      if (!Number.isInteger(d) || d < 0 || d > maxPerDim) {
-        throw new GpuError(`${shader}:${entry}: workgroup count ${d} must be an integer in [0, ${maxPerDim}] ` +
-          `(workgroups [${x}, ${y}, ${z}])`);
-      }
+    // (three checks rather than a loop over [x, y, z]: no array per dispatch)
+    if (!validCount(x, maxPerDim) || !validCount(y, maxPerDim) || !validCount(z, maxPerDim)) {
+      const d = !validCount(x, maxPerDim) ? x : !validCount(y, maxPerDim) ? y : z;
+      throw new GpuError(`${shader}:${entry}: workgroup count ${d} must be an integer in [0, ${maxPerDim}] ` +
+        `(workgroups [${x}, ${y}, ${z}])`);
     }
     if (x * y * z === 0) return;
     const held = this.held;
