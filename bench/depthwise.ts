@@ -2,14 +2,14 @@
 // ReLU, weight gradient) at the shapes of the DARTS space (sep_conv / dil_conv, first stage and a
 // reduction cell) and of a CIFAR-sized MobileNet space (expanded channels, 3×3 to 7×7), on
 //   - gmnas's depthwise kernels (shaders/conv2d_depthwise.wgsl),
-//   - gmnas's implicit-GEMM kernels (depthwiseOptions.enabled = false: what ran before them),
+//   - gmnas's implicit-GEMM kernels (switches.depthwiseKernels = false: what ran before them),
 //   - tfjs-backend-webgpu 4.22's DepthwiseConv2dNative kernels and their backprop kernels, NHWC,
 //     on the same Dawn adapter (tfjs-core's gradient refuses dilation > 1: those rows have no tfjs).
 // Backend-level calls (the fused-ReLU kernels), warm-up, then the median of `reps` synced runs.
 import type { Backend, ConvGeom, Storage } from '../src/engine/backend.js';
 import { convOutSize } from '../src/engine/backend.js';
-import { depthwiseOptions } from '../src/engine/webgpu/kernels/depthwise.js';
 import { medianSyncedMs, values, type TfjsHandle } from './tfjs-conv.js';
+import { switches } from '../src/engine/switches.js';
 
 export interface DepthwiseCase { name: string; C: number; S: number; k: number; stride: number; dil: number }
 
@@ -40,8 +40,8 @@ export async function gmnasDepthwiseFwdBwd(be: Backend, c: DepthwiseCase, N: num
   const ws = be.upload(values(c.C * c.k * c.k, (i) => Math.cos(i) * 0.1));
   const dys = be.upload(values(N * c.C * g.OH * g.OW, (i) => Math.cos(i * 0.11)));
   const ys = be.alloc(N * c.C * g.OH * g.OW), dxs = be.alloc(N * c.C * c.S * c.S), dws = be.alloc(c.C * c.k * c.k);
-  const prev = depthwiseOptions.enabled;
-  depthwiseOptions.enabled = dedicated;
+  const prev = switches.depthwiseKernels;
+  switches.depthwiseKernels = dedicated;
   try {
     const step = (): void => {
       be.conv2d(xs, ws, null, ys, g);
@@ -50,7 +50,7 @@ export async function gmnasDepthwiseFwdBwd(be: Backend, c: DepthwiseCase, N: num
     };
     return await medianSyncedMs(step, () => be.sync(), reps);
   } finally {
-    depthwiseOptions.enabled = prev;
+    switches.depthwiseKernels = prev;
     for (const s of [xs, ws, dys, ys, dxs, dws] as Storage[]) be.release(s);
   }
 }

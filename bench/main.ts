@@ -7,7 +7,7 @@
 // this process; `depthwise` ReLU→depthwise conv forward+backward at DARTS and MobileNet shapes: the
 // depthwise kernels vs the implicit-GEMM ones (same process) and vs tfjs-backend-webgpu; `step` (benches b and c) one NB201 supernet DARTS step (C=16 N=5 B=64 and the quick
 // preset's C=8 N=1 B=32 16×16) in ms, dispatches and peak device memory, on each device; with
-// --baseline also the engine's unfused path (engineOptions.fusion = false, 4-column conv tiles, one
+// --baseline also the engine's unfused path (switches.fusion = false, 4-column conv tiles, one
 // lane per item) on a second backend in this process, steps alternating so both see the same load;
 // the optimizer (clipping + SGD over the C16 N5 supernet's parameters, one arena vs multi-tensor
 // launches, webgpu); `tools` the wall time of generating the synthetic dataset and of `run.js selftest --quick`;
@@ -24,7 +24,6 @@ import { CpuBackend } from '../src/engine/cpu/cpu-backend.js';
 import { WebGpuBackend } from '../src/engine/webgpu/webgpu-backend.js';
 import { WasmBackend } from '../src/engine/wasm/wasm-backend.js';
 import { Tensor, tidy, backward, relu, conv2d, batchNorm, sum } from '../src/engine/index.js';
-import { matmulOptions } from '../src/engine/webgpu/kernels/matmul.js';
 import { installNodeGpu } from './gpu-global.js';
 import { CONV_CASES, gmnasConvFwdBwd, loadTfjs, tfjsConvFwdBwd, type TfjsHandle } from './tfjs-conv.js';
 import { benchTfjsWasm, loadTfjsWasm } from './tfjs-wasm.js';
@@ -32,6 +31,7 @@ import { DEPTHWISE_CASES, gmnasDepthwiseFwdBwd, tfjsDepthwiseFwdBwd } from './de
 import { benchQuickSelftest, benchSyntheticGeneration } from './tools.js';
 import { benchAlgorithms } from './algorithms.js';
 import { STEP_CONFIGS, configFor, benchStep, benchStepPair, benchReplay, benchOptimizer, dispatchesPerEdge, type StepResult } from './nb201-step.js';
+import { switches } from '../src/engine/switches.js';
 
 const SECTIONS = ['autotune', 'kernels', 'tfjs', 'depthwise', 'step', 'tools', 'algorithms'];
 
@@ -157,14 +157,14 @@ async function benchBackend(be: Backend, label: string): Promise<void> {
     const flops = 2 * N * In * Out;
     const shape = `N${N} ${In}->${Out}`;
     for (const core of be.kind === 'webgpu' ? [true, false] : [true]) {
-      matmulOptions.gemmCore = core;
+      switches.linearOnGemmCore = core;
       const suffix = core ? '' : '-matmul-kernel';
       const fwd = await time(be, () => be.matmul(x, w, y, { M: N, N: Out, K: In, transA: false, transB: true }));
       emit({ bench: `linear-fwd${suffix}`, device: label, shape, ms: fwd, gflops: flops / fwd / 1e6 });
       const dgrad = await time(be, () => be.matmul(y, w, dx, { M: N, N: In, K: Out, transA: false, transB: false }));
       emit({ bench: `linear-dgrad${suffix}`, device: label, shape, ms: dgrad, gflops: flops / dgrad / 1e6 });
     }
-    matmulOptions.gemmCore = undefined;
+    switches.linearOnGemmCore = undefined;
     for (const s of [x, w, y, dx]) be.release(s);
   }
   // dispatches of one ReLU→conv3x3→BN forward+backward through autograd (NB201 op, C=16 32×32)

@@ -6,8 +6,8 @@
 import { getSpace } from '../src/spaces/registry.js';
 import type { Backend } from '../src/engine/backend.js';
 import { createBaseMethod, type BaseMethod, type DeviceBatch, type HostBatch } from '../src/search/index.js';
-import { Tensor, engineOptions, clipGradNorm } from '../src/engine/index.js';
-import { convOptions } from '../src/engine/webgpu/kernels/conv.js';
+import { Tensor, clipGradNorm } from '../src/engine/index.js';
+import { switches } from '../src/engine/switches.js';
 
 export interface StepConfig {
   /** bench name, e.g. nb201-step-c16n5b64 */
@@ -164,8 +164,8 @@ export type Mode = 'fused' | 'baseline';
 /** Switch the engine between the fast path and the in-process baseline (the engine as it was
  *  before the fusion work: every layer its own op, 4-column conv tiles, one lane per item). */
 export function setMode(be: Backend, mode: Mode): void {
-  engineOptions.fusion = mode === 'fused';
-  convOptions.columnGroups = mode === 'fused' ? undefined : 1;
+  switches.fusion = mode === 'fused';
+  switches.convColumnGroups = mode === 'fused' ? undefined : 1;
   const rt = (be as { rt?: { fewWorkgroups: boolean } }).rt;
   if (rt) rt.fewWorkgroups = mode === 'fused';
 }
@@ -248,21 +248,21 @@ export interface OptimizerResult { flat_ms: number; multi_ms: number; ratio: num
 /**
  * Gradient clipping + one SGD step over a supernet's parameters (NB201's: max norm 5, momentum 0.9,
  * Nesterov, weight decay), per call: the parameters in one arena (one SGD launch, two for
- * clipping; engineOptions.flatOptimizer) vs multi-tensor launches, two supernets of the same shape
+ * clipping; switches.flatOptimizer) vs multi-tensor launches, two supernets of the same shape
  * on one backend, alternating rounds, best round of five. The gradients come from one real weight
  * step (batch and image size do not change the parameters' shapes: small ones keep it cheap).
  */
 export async function benchOptimizer(be: Backend, cfg: StepConfig, reps: number): Promise<OptimizerResult> {
   const small: StepConfig = { ...cfg, batch: 8, size: 16 };
   const sides: { flat: boolean; m: BaseMethod; ms: number; launches: number }[] = [];
-  const saved = engineOptions.flatOptimizer;
+  const saved = switches.flatOptimizer;
   try {
     for (const flat of [true, false]) {
-      engineOptions.flatOptimizer = flat;
+      switches.flatOptimizer = flat;
       sides.push({ flat, m: makeMethod(be, small, false), ms: Infinity, launches: 0 });
     }
   } finally {
-    engineOptions.flatOptimizer = saved;
+    switches.flatOptimizer = saved;
   }
   const train = batchOf(be, small, 1);
   for (const s of sides) await s.m.trainStep(train, null, { updateArch: false }); // gradients, momentum buffers

@@ -15,11 +15,11 @@ import { getSpace } from '../src/spaces/registry.js';
 import type { Backend } from '../src/engine/backend.js';
 import { createBaseMethod, type HostBatch } from '../src/search/index.js';
 import { gmEdgeDistance } from '../src/nas/gm-score.js';
-import { fusedOptions } from '../src/engine/ops/fused.js';
 import type { ProfileEntry } from '../src/engine/webgpu/runtime.js';
 import { installNodeGpu } from './gpu-global.js';
 import { kernelFamilies } from './kernel-families.js';
 import { readdirSync, readFileSync } from 'node:fs';
+import { switches } from '../src/engine/switches.js';
 
 /** CPU seconds (user + system) of each thread of this process, summed by thread name (Linux
  *  /proc/self/task/<tid>/stat; empty elsewhere): separates the JS main thread and Dawn's from
@@ -92,7 +92,7 @@ await be.sync();
 if (Number(values.ab) > 0) {
   const readMany = be.readMany.bind(be);
   const setSide = (before: boolean): void => {
-    fusedOptions.convBnTail = !before;
+    switches.convBnTail = !before;
     be.readMany = before ? (items) => Promise.all(items.map(({ s: st, n }) => be.read(st, n))) : readMany;
   };
   setSide(true);

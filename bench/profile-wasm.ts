@@ -1,13 +1,14 @@
 // `node dist/bench/profile-wasm.js [--config nb201-step-c16n5b64] [--steps 1] [--threads 1] [--json] [--unpacked]`
-// (--unpacked: the convolutions' previous forms, wasmConvOptions.packed = false, for before/after figures)
+// (--unpacked: the convolutions' previous forms, switches.wasmPackedGemm = false, for before/after figures)
 // Where the CPU time of one NB201 DARTS step goes on the wasm backend: every Backend method of the
 // instance is wrapped to add its CPU time (process.cpuUsage: all threads of the process) and call
 // count per method name; what is left of the step's CPU time is host work outside the backend
 // (autograd, module bookkeeping, JS↔Wasm argument marshalling of the callers). Nested calls (an op
 // calling another op of the backend) count only in the outermost.
 import { parseArgs } from 'node:util';
-import { WasmBackend, wasmConvOptions } from '../src/engine/wasm/wasm-backend.js';
+import { WasmBackend } from '../src/engine/wasm/wasm-backend.js';
 import { STEP_CONFIGS, benchStep } from './nb201-step.js';
+import { switches } from '../src/engine/switches.js';
 
 const { values } = parseArgs({
   options: {
@@ -24,7 +25,7 @@ if (!cfg) {
   process.exit(2);
 }
 const be = await WasmBackend.create({ threads: Number(values.threads) });
-wasmConvOptions.packed = !values.unpacked;
+switches.wasmPackedGemm = !values.unpacked;
 const perOp = new Map<string, { count: number; us: number }>();
 let depth = 0, recording = false;
 const cpuUs = (): number => { const u = process.cpuUsage(); return u.user + u.system; };

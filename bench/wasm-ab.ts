@@ -1,12 +1,13 @@
 // `node dist/bench/wasm-ab.js [--threads 1] [--reps 5] [--rounds 3] [--batch 64] [--small] [--variant packed|wgradBatch] [--ops fwd,dgrad,wgrad]`
 // (--small: the c8n1b32 step's stages, C8 16×16, C16 8×8, C32 4×4, instead of C16 32×32 … C64 8×8)
 // The wasm backend's convolutions at the NB201 stage shapes (fused input ReLU, as the search runs
-// them), each kernel form against its previous one (wasmConvOptions switched per call) in one
+// them), each kernel form against its previous one (switches.wasmPackedGemm / wasmWeightGradBatch switched per call) in one
 // process, rounds alternating so that both see the same machine load. CPU ms per call
 // (process.cpuUsage: all threads), the best round of each; GFLOP/s from it; ratio = old / new.
 import { parseArgs } from 'node:util';
 import type { ConvGeom, Storage } from '../src/engine/backend.js';
-import { WasmBackend, wasmConvOptions } from '../src/engine/wasm/wasm-backend.js';
+import { WasmBackend } from '../src/engine/wasm/wasm-backend.js';
+import { switches } from '../src/engine/switches.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,8 +27,8 @@ const filled = (n: number): Storage => be.upload(new Float32Array(n).map((_, i) 
 
 type Variant = { name: string; set: (on: boolean) => void };
 const known: Variant[] = [
-  { name: 'packed', set: (on) => { wasmConvOptions.packed = on; } },
-  { name: 'wgradBatch', set: (on) => { wasmConvOptions.wgradBatch = on; } },
+  { name: 'packed', set: (on) => { switches.wasmPackedGemm = on; } },
+  { name: 'wgradBatch', set: (on) => { switches.wasmWeightGradBatch = on; } },
 ];
 const variants = known.filter((v) => v.name === values.variant);
 if (!variants.length) throw new Error(`unknown --variant ${values.variant} (known: ${known.map((v) => v.name).join(', ')})`);

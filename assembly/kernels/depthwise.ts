@@ -14,10 +14,12 @@
   return lo < OW ? lo : OW;
 }
 
-@inline function highCol(kw: i32, W: i32, OW: i32, sW: i32, pW: i32, dW: i32): i32 {
+/** One past the last output column whose tap kw reads inside the row, and at least `lo`. */
+@inline function highCol(kw: i32, W: i32, OW: i32, sW: i32, pW: i32, dW: i32, lo: i32): i32 {
   const shift = kw * dW - pW;
   const h = (W - 1 - shift) >= 0 ? (W - 1 - shift) / sW + 1 : 0;
-  return h < OW ? h : OW;
+  const hi = h < OW ? h : OW;
+  return hi < lo ? lo : hi;
 }
 
 export function dwForward(x: usize, H: i32, W: i32, w: usize, KH: i32, KW: i32, OH: i32, OW: i32,
@@ -29,8 +31,7 @@ export function dwForward(x: usize, H: i32, W: i32, w: usize, KH: i32, KW: i32, 
       const wt = load<f32>(w + (((kh * KW + kw) as usize) << 2));
       const wv = f32x4.splat(wt);
       const lo = lowCol(kw, OW, sW, pW, dW);
-      let hi = highCol(kw, W, OW, sW, pW, dW);
-      if (hi < lo) hi = lo;
+      const hi = highCol(kw, W, OW, sW, pW, dW, lo);
       const shift = kw * dW - pW;
       for (let oh = 0; oh < OH; oh++) {
         const ih = oh * sH - pH + kh * dH;
@@ -70,8 +71,7 @@ export function dwInputGrad(dy: usize, H: i32, W: i32, w: usize, KH: i32, KW: i3
       const wt = load<f32>(w + (((kh * KW + kw) as usize) << 2));
       const wv = f32x4.splat(wt);
       const lo = lowCol(kw, OW, sW, pW, dW);
-      let hi = highCol(kw, W, OW, sW, pW, dW);
-      if (hi < lo) hi = lo;
+      const hi = highCol(kw, W, OW, sW, pW, dW, lo);
       const shift = kw * dW - pW;
       for (let oh = 0; oh < OH; oh++) {
         const ih = oh * sH - pH + kh * dH;
@@ -100,8 +100,7 @@ export function dwWeightGrad(dy: usize, x: usize, H: i32, W: i32, KH: i32, KW: i
   for (let kh = 0; kh < KH; kh++) {
     for (let kw = 0; kw < KW; kw++) {
       const lo = lowCol(kw, OW, sW, pW, dW);
-      let hi = highCol(kw, W, OW, sW, pW, dW);
-      if (hi < lo) hi = lo;
+      const hi = highCol(kw, W, OW, sW, pW, dW, lo);
       const shift = kw * dW - pW;
       let sv = f32x4.splat(0);
       let s: f32 = 0;

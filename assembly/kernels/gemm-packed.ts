@@ -37,6 +37,25 @@ export function packA4(A: usize, asm: i32, ask: i32, M: i32, K: i32, P: usize): 
   store<f32>(c, acc ? load<f32>(c) + v : v);
 }
 
+/** A 4-row × 8-column tile out: rows `rowBytes` apart from `c` (and its mask `x`), the second four
+ *  columns `next` bytes after the first. */
+@inline function out4x8(c: usize, x: usize, rowBytes: usize, next: usize, a00: v128, a01: v128, a10: v128, a11: v128,
+  a20: v128, a21: v128, a30: v128, a31: v128, acc: i32, mask: i32): void {
+  out4(c, x, a00, acc, mask); out4(c + next, x + next, a01, acc, mask);
+  out4(c + rowBytes, x + rowBytes, a10, acc, mask); out4(c + rowBytes + next, x + rowBytes + next, a11, acc, mask);
+  const c2 = c + 2 * rowBytes, x2 = x + 2 * rowBytes;
+  out4(c2, x2, a20, acc, mask); out4(c2 + next, x2 + next, a21, acc, mask);
+  out4(c2 + rowBytes, x2 + rowBytes, a30, acc, mask); out4(c2 + rowBytes + next, x2 + rowBytes + next, a31, acc, mask);
+}
+
+/** A 4-row × 4-column tile out: rows `rowBytes` apart from `c` (and its mask `x`). */
+@inline function out4x4(c: usize, x: usize, rowBytes: usize, a0: v128, a1: v128, a2: v128, a3: v128, acc: i32, mask: i32): void {
+  out4(c, x, a0, acc, mask);
+  out4(c + rowBytes, x + rowBytes, a1, acc, mask);
+  out4(c + 2 * rowBytes, x + 2 * rowBytes, a2, acc, mask);
+  out4(c + 3 * rowBytes, x + 3 * rowBytes, a3, acc, mask);
+}
+
 export function gemmPacked(Ap: usize, B: usize, ldb: i32, C: usize, ldc: i32, X: usize,
   mb0: i32, mb1: i32, N: i32, K: i32, acc: i32, mask: i32): void {
   const n8 = N & ~7, n4 = N & ~3;
@@ -61,12 +80,7 @@ export function gemmPacked(Ap: usize, B: usize, ldb: i32, C: usize, ldc: i32, X:
         a += 16; b += bStep;
       }
       const off = ((((mb << 2) * ldc + n) as usize) << 2);
-      const c0 = C + off, x0 = X + off;
-      out4(c0, x0, a00, acc, mask); out4(c0 + 16, x0 + 16, a01, acc, mask);
-      out4(c0 + rowBytes, x0 + rowBytes, a10, acc, mask); out4(c0 + rowBytes + 16, x0 + rowBytes + 16, a11, acc, mask);
-      const c2 = c0 + 2 * rowBytes, x2 = x0 + 2 * rowBytes;
-      out4(c2, x2, a20, acc, mask); out4(c2 + 16, x2 + 16, a21, acc, mask);
-      out4(c2 + rowBytes, x2 + rowBytes, a30, acc, mask); out4(c2 + rowBytes + 16, x2 + rowBytes + 16, a31, acc, mask);
+      out4x8(C + off, X + off, rowBytes, 16, a00, a01, a10, a11, a20, a21, a30, a31, acc, mask);
     }
   }
   for (; n < n4; n += 4) {
@@ -83,10 +97,7 @@ export function gemmPacked(Ap: usize, B: usize, ldb: i32, C: usize, ldc: i32, X:
         a += 16; b += bStep;
       }
       const off = ((((mb << 2) * ldc + n) as usize) << 2);
-      out4(C + off, X + off, a0, acc, mask);
-      out4(C + off + rowBytes, X + off + rowBytes, a1, acc, mask);
-      out4(C + off + 2 * rowBytes, X + off + 2 * rowBytes, a2, acc, mask);
-      out4(C + off + 3 * rowBytes, X + off + 3 * rowBytes, a3, acc, mask);
+      out4x4(C + off, X + off, rowBytes, a0, a1, a2, a3, acc, mask);
     }
   }
   for (; n < N; n++) {
@@ -163,12 +174,7 @@ export function convImplicit(Ap: usize, xp: usize, CI: i32, HP: i32, WP: i32, KH
           a += 16;
         }
         const off = (((((mb << 2) * P) + oh * OW + ow) as usize) << 2), next = (OW as usize) << 2;
-        const c0 = C + off, x0 = X + off;
-        out4(c0, x0, a00, acc, mask); out4(c0 + next, x0 + next, a01, acc, mask);
-        out4(c0 + rowBytes, x0 + rowBytes, a10, acc, mask); out4(c0 + rowBytes + next, x0 + rowBytes + next, a11, acc, mask);
-        const c2 = c0 + 2 * rowBytes, x2 = x0 + 2 * rowBytes;
-        out4(c2, x2, a20, acc, mask); out4(c2 + next, x2 + next, a21, acc, mask);
-        out4(c2 + rowBytes, x2 + rowBytes, a30, acc, mask); out4(c2 + rowBytes + next, x2 + rowBytes + next, a31, acc, mask);
+        out4x8(C + off, X + off, rowBytes, next, a00, a01, a10, a11, a20, a21, a30, a31, acc, mask);
       }
     }
     for (let r = oh; r < oh + 2; r++) {
@@ -200,12 +206,7 @@ export function convImplicit(Ap: usize, xp: usize, CI: i32, HP: i32, WP: i32, KH
           a += 16;
         }
         const off = (((((mb << 2) * P) + oh * OW + ow) as usize) << 2);
-        const c0 = C + off, x0 = X + off;
-        out4(c0, x0, a00, acc, mask); out4(c0 + 16, x0 + 16, a01, acc, mask);
-        out4(c0 + rowBytes, x0 + rowBytes, a10, acc, mask); out4(c0 + rowBytes + 16, x0 + rowBytes + 16, a11, acc, mask);
-        const c2 = c0 + 2 * rowBytes, x2 = x0 + 2 * rowBytes;
-        out4(c2, x2, a20, acc, mask); out4(c2 + 16, x2 + 16, a21, acc, mask);
-        out4(c2 + rowBytes, x2 + rowBytes, a30, acc, mask); out4(c2 + rowBytes + 16, x2 + rowBytes + 16, a31, acc, mask);
+        out4x8(C + off, X + off, rowBytes, 16, a00, a01, a10, a11, a20, a21, a30, a31, acc, mask);
       }
     }
     for (; ow < ow4; ow += 4) {
@@ -222,10 +223,7 @@ export function convImplicit(Ap: usize, xp: usize, CI: i32, HP: i32, WP: i32, KH
           a += 16;
         }
         const off = (((((mb << 2) * P) + oh * OW + ow) as usize) << 2);
-        out4(C + off, X + off, a0, acc, mask);
-        out4(C + off + rowBytes, X + off + rowBytes, a1, acc, mask);
-        out4(C + off + 2 * rowBytes, X + off + 2 * rowBytes, a2, acc, mask);
-        out4(C + off + 3 * rowBytes, X + off + 3 * rowBytes, a3, acc, mask);
+        out4x4(C + off, X + off, rowBytes, a0, a1, a2, a3, acc, mask);
       }
     }
     for (; ow < OW; ow++) convColumn(Ap, rowBase + ((ow as usize) << 2), koff, K, C, X, P, oh * OW + ow, mb0, mb1, acc, mask);

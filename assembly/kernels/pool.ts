@@ -57,6 +57,21 @@ export function avgPoolBackward(dy: usize, dx: usize, tmp: usize, H: i32, W: i32
   }
 }
 
+/** out[c] = Σ_{r ∈ [r0, r1)} plane[r·n + c] for the n columns of a row-major plane (4 columns a step). */
+@inline function columnSums(plane: usize, n: i32, r0: i32, r1: i32, out: usize): void {
+  let c = 0;
+  for (; c + 4 <= n; c += 4) {
+    let v = f32x4.splat(0);
+    for (let r = r0; r < r1; r++) v = f32x4.add(v, v128.load(plane + ((r * n + c) << 2)));
+    v128.store(out + (c << 2), v);
+  }
+  for (; c < n; c++) {
+    let s: f32 = 0;
+    for (let r = r0; r < r1; r++) s += load<f32>(plane + ((r * n + c) << 2));
+    store<f32>(out + (c << 2), s);
+  }
+}
+
 /**
  * Stride-1 average pooling, vectorised: per output row, the window's input rows are summed column by
  * column (4 lanes at a time) into `tmp` (W floats), then each output sums KW neighbouring column sums
@@ -72,17 +87,7 @@ export function avgPoolS1(x: usize, y: usize, tmp: usize, H: i32, W: i32, OH: i3
       const ph = h1 - h0;
       h0 = max(h0, 0); h1 = min(h1, H);
       // column sums of the window's rows
-      let w = 0;
-      for (; w + 4 <= W; w += 4) {
-        let v = f32x4.splat(0);
-        for (let h = h0; h < h1; h++) v = f32x4.add(v, v128.load(xp + ((h * W + w) << 2)));
-        v128.store(tmp + (w << 2), v);
-      }
-      for (; w < W; w++) {
-        let s: f32 = 0;
-        for (let h = h0; h < h1; h++) s += load<f32>(xp + ((h * W + w) << 2));
-        store<f32>(tmp + (w << 2), s);
-      }
+      columnSums(xp, W, h0, h1, tmp);
       const rows = includePad ? ph : h1 - h0;
       const row = yp + ((oh * OW) << 2);
       // interior outputs: the whole window inside the image columns
@@ -147,17 +152,7 @@ export function avgPoolBackwardS1(dy: usize, dx: usize, tmp: usize, H: i32, W: i
     for (let h = 0; h < H; h++) {
       // outputs whose window rows hold h: oh in [h + pH − KH + 1, h + pH] ∩ [0, OH)
       const a = max(h + pH - KH + 1, 0), b = min(h + pH + 1, OH);
-      let ow = 0;
-      for (; ow + 4 <= OW; ow += 4) {
-        let v = f32x4.splat(0);
-        for (let oh = a; oh < b; oh++) v = f32x4.add(v, v128.load(t + ((oh * OW + ow) << 2)));
-        v128.store(col + (ow << 2), v);
-      }
-      for (; ow < OW; ow++) {
-        let s: f32 = 0;
-        for (let oh = a; oh < b; oh++) s += load<f32>(t + ((oh * OW + ow) << 2));
-        store<f32>(col + (ow << 2), s);
-      }
+      columnSums(t, OW, a, b, col);
       const row = xp + ((h * W) << 2);
       // inputs whose every window column is an output: ow in [w + pW − KW + 1, w + pW] ⊂ [0, OW)
       const lo = min(max(KW - 1 - pW, 0), W), hi = max(lo, min(W, OW - pW));

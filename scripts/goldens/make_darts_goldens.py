@@ -29,6 +29,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_nb201_goldens import enc, fill_recipe, unit_values, f32  # noqa: E402  (shared value recipe)
 from golden_json import write_golden  # noqa: E402
+from darts_ops import FactorizedReduce, Identity, ReLUConvBN, conv_op  # noqa: E402  (shared with the supernet's goldens)
 
 GENERATOR = 'scripts/goldens/make_darts_goldens.py'
 
@@ -59,57 +60,6 @@ def genotype_of(text):
 
 # ---------------------------------------------------------------- modules
 
-class ReLUConvBN(nn.Module):
-    def __init__(self, cin, cout, k, stride, pad):
-        super().__init__()
-        self.op = nn.Sequential(nn.ReLU(inplace=False), nn.Conv2d(cin, cout, k, stride, pad, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        return self.op(x)
-
-
-class SepConv(nn.Module):
-    def __init__(self, cin, cout, k, stride, pad):
-        super().__init__()
-        self.op = nn.Sequential(
-            nn.ReLU(inplace=False), nn.Conv2d(cin, cin, k, stride, pad, groups=cin, bias=False),
-            nn.Conv2d(cin, cin, 1, bias=False), nn.BatchNorm2d(cin),
-            nn.ReLU(inplace=False), nn.Conv2d(cin, cin, k, 1, pad, groups=cin, bias=False),
-            nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        return self.op(x)
-
-
-class DilConv(nn.Module):
-    def __init__(self, cin, cout, k, stride, pad, dil):
-        super().__init__()
-        self.op = nn.Sequential(
-            nn.ReLU(inplace=False), nn.Conv2d(cin, cin, k, stride, pad, dilation=dil, groups=cin, bias=False),
-            nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        return self.op(x)
-
-
-class FactorizedReduce(nn.Module):
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.relu = nn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(cin, cout // 2, 1, stride=2, bias=False)
-        self.conv_2 = nn.Conv2d(cin, cout // 2, 1, stride=2, bias=False)
-        self.bn = nn.BatchNorm2d(cout)
-
-    def forward(self, x):
-        x = self.relu(x)
-        return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1))
-
-
-class Identity(nn.Module):
-    def forward(self, x):
-        return x
-
-
 def make_op(name, C, stride):
     if name == 'max_pool_3x3':
         return nn.MaxPool2d(3, stride=stride, padding=1)
@@ -117,10 +67,7 @@ def make_op(name, C, stride):
         return nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
     if name == 'skip_connect':
         return Identity() if stride == 1 else FactorizedReduce(C, C)
-    k = int(name[-1])
-    if name.startswith('sep_conv'):
-        return SepConv(C, C, k, stride, k // 2)
-    return DilConv(C, C, k, stride, k - 1, 2)
+    return conv_op(name, C, stride)
 
 
 class Cell(nn.Module):

@@ -22,11 +22,11 @@ state (plain tensors in the reference), so they are not in the state_dict.
 import os
 import sys
 
-import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from golden_json import write_golden  # noqa: E402
+from darts_ops import FactorizedReduce, Identity, ReLUConvBN, conv_op  # noqa: E402  (shared with the network's goldens)
 
 GENERATOR = 'scripts/goldens/make_darts_supernet_goldens.py'
 DARTS_OPS = ['none', 'max_pool_3x3', 'avg_pool_3x3', 'skip_connect', 'sep_conv_3x3', 'sep_conv_5x5', 'dil_conv_3x3', 'dil_conv_5x5']
@@ -37,44 +37,7 @@ def bn(c):
     return nn.BatchNorm2d(c, affine=False)
 
 
-class ReLUConvBN(nn.Module):
-    def __init__(self, cin, cout, k, stride, pad):
-        super().__init__()
-        self.op = nn.Sequential(nn.ReLU(inplace=False), nn.Conv2d(cin, cout, k, stride, pad, bias=False), bn(cout))
-
-
-class SepConv(nn.Module):
-    def __init__(self, cin, cout, k, stride, pad):
-        super().__init__()
-        self.op = nn.Sequential(
-            nn.ReLU(inplace=False), nn.Conv2d(cin, cin, k, stride, pad, groups=cin, bias=False),
-            nn.Conv2d(cin, cin, 1, bias=False), bn(cin),
-            nn.ReLU(inplace=False), nn.Conv2d(cin, cin, k, 1, pad, groups=cin, bias=False),
-            nn.Conv2d(cin, cout, 1, bias=False), bn(cout))
-
-
-class DilConv(nn.Module):
-    def __init__(self, cin, cout, k, stride, pad, dil):
-        super().__init__()
-        self.op = nn.Sequential(
-            nn.ReLU(inplace=False), nn.Conv2d(cin, cin, k, stride, pad, dilation=dil, groups=cin, bias=False),
-            nn.Conv2d(cin, cout, 1, bias=False), bn(cout))
-
-
-class FactorizedReduce(nn.Module):
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.relu = nn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(cin, cout // 2, 1, stride=2, bias=False)
-        self.conv_2 = nn.Conv2d(cin, cout // 2, 1, stride=2, bias=False)
-        self.bn = bn(cout)
-
-
 class Zero(nn.Module):
-    pass
-
-
-class Identity(nn.Module):
     pass
 
 
@@ -86,11 +49,8 @@ def make_op(name, C, stride):
     if name == 'avg_pool_3x3':
         return nn.Sequential(nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False), bn(C))
     if name == 'skip_connect':
-        return Identity() if stride == 1 else FactorizedReduce(C, C)
-    k = int(name[-1])
-    if name.startswith('sep_conv'):
-        return SepConv(C, C, k, stride, k // 2)
-    return DilConv(C, C, k, stride, k - 1, 2)
+        return Identity() if stride == 1 else FactorizedReduce(C, C, affine=False)
+    return conv_op(name, C, stride, affine=False)
 
 
 class MixedOp(nn.Module):
@@ -102,8 +62,8 @@ class MixedOp(nn.Module):
 class Cell(nn.Module):
     def __init__(self, ops, Cpp, Cp, C, reduction, reduction_prev):
         super().__init__()
-        self.preprocess0 = FactorizedReduce(Cpp, C) if reduction_prev else ReLUConvBN(Cpp, C, 1, 1, 0)
-        self.preprocess1 = ReLUConvBN(Cp, C, 1, 1, 0)
+        self.preprocess0 = FactorizedReduce(Cpp, C, affine=False) if reduction_prev else ReLUConvBN(Cpp, C, 1, 1, 0, affine=False)
+        self.preprocess1 = ReLUConvBN(Cp, C, 1, 1, 0, affine=False)
         self._ops = nn.ModuleList()
         for node in range(4):
             for j in range(2 + node):

@@ -2,7 +2,7 @@
 // seed. One definition so `search`, `train`, `rank` spell and check them the same way.
 import { type FlagSpec, UsageError, intFlag } from './args.js';
 import { DATASET_NAMES, type DatasetName } from '../data/dataset.js';
-import { engineOptions } from '../engine/options.js';
+import { switches } from '../engine/switches.js';
 
 export const DEVICE_CHOICES = ['auto', 'webgpu', 'wasm', 'cpu'] as const;
 export type DeviceChoice = (typeof DEVICE_CHOICES)[number];
@@ -14,7 +14,7 @@ export const AUTOTUNE_FLAG_HELP = `  --no-autotune              WebGPU: keep the
 
 /** Whether the command autotunes: on unless --no-autotune or GMNAS_AUTOTUNE=0. */
 export function readAutotuneFlag(values: Record<string, unknown>): boolean {
-  return engineOptions.autotune && !values['no-autotune'];
+  return switches.autotune && !values['no-autotune'];
 }
 
 /** The wasm backend's thread count, shared with commands that take only the device flags (rank). */

@@ -4,7 +4,7 @@ export { Tensor, tidy, keep, noGrad, isGradEnabled, shapeSize, readTensors } fro
 export type { Shape } from './tensor.js';
 export { backward } from './autograd.js';
 export { Rng } from './rng.js';
-export { engineOptions } from './options.js';
+export { switches, withSwitches, setSwitches, switchDefaults, type Switches, type SwitchName } from './switches.js';
 export { tuneKernels, isTunable } from './tuning.js';
 export type { TunableBackend } from './tuning.js';
 export * from './ops/elementwise.js';

@@ -5,13 +5,14 @@
 // list. The numbers are those of the ops (same kernels, same buffers, same order); what the
 // recording cannot repeat is host-side state, which this class repeats itself: the metrics' image
 // count and BN `num_batches_tracked` (by the deltas the recorded step made).
-import { Tensor, keep, BatchNorm2d, engineOptions, type Module } from '../engine/index.js';
+import { Tensor, keep, BatchNorm2d, type Module } from '../engine/index.js';
 import type { Backend, StepCapture } from '../engine/index.js';
 import type { MetricAccumulator } from './metrics.js';
 import type { DeviceBatch } from './batch.js';
+import { switches } from '../engine/switches.js';
 
 export interface StepReplayerOptions {
-  /** false: every step runs through the ops (so does engineOptions.replay = false) */
+  /** false: every step runs through the ops (so does switches.replay = false) */
   enabled: boolean;
   /** whose BN counters the step advances */
   module: Module;
@@ -38,7 +39,7 @@ export class StepReplayer {
 
   constructor(private readonly be: Backend, private readonly step: (b: DeviceBatch) => void,
     private readonly o: StepReplayerOptions) {
-    this.supported = o.enabled && engineOptions.replay && typeof be.capture === 'function';
+    this.supported = o.enabled && switches.replay && typeof be.capture === 'function';
   }
 
   /** One training step on `batch` (the caller owns it; it is only copied from). */

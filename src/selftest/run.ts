@@ -4,10 +4,10 @@
 // public API, so an embedding page can verify its adapter before trusting it.
 import type { Backend, Storage } from '../engine/backend.js';
 import { flatSegments, SEGMENT_FRESH_MOMENTUM } from '../engine/backend.js';
-import { convOptions } from '../engine/webgpu/kernels/conv.js';
 import { OP_CASES, SPACE_SHAPE_CASES, runCase, compareArrays, seededNormal } from './cases.js';
 import type { OpCase } from './cases.js';
 import { supernetStepComparison, type SupernetStepResult } from './supernet-step.js';
+import { switches } from '../engine/switches.js';
 
 export interface SelftestRow {
   name: string;
@@ -193,7 +193,7 @@ async function checkRows(cpu: Backend, gpu: Backend): Promise<SelftestRow[]> {
 /** Whether `be` is a WebGPU backend whose conv kernels have a subgroup variant in use. */
 function usesConvSubgroups(be: Backend): boolean {
   const rt = (be as { rt?: { hasSubgroups?: boolean } }).rt;
-  return be.kind === 'webgpu' && !!rt?.hasSubgroups && convOptions.subgroups;
+  return be.kind === 'webgpu' && !!rt?.hasSubgroups && switches.subgroups;
 }
 
 /**
@@ -218,11 +218,11 @@ export async function runSelftest(gpu: Backend, cpu: Backend, o: SelftestOptions
   // adapters without subgroups run.
   if (!o.quick && usesConvSubgroups(gpu)) {
     const convCases = cases.filter((c) => c.kernels.some((k) => k.startsWith('conv2d')));
-    convOptions.subgroups = false;
+    switches.subgroups = false;
     try {
       await runCases(convCases, cpu, dut, push, ' [no subgroups]');
     } finally {
-      convOptions.subgroups = true;
+      switches.subgroups = true;
     }
   }
   for (const r of await optimizerRows(cpu, dut)) push(r);

@@ -9,12 +9,12 @@ import type { Backend, SgdParams } from '../../src/engine/backend.js';
 import { flatSegments } from '../../src/engine/backend.js';
 import {
   Tensor, keep, tidy, backward, conv2d, batchNorm, relu, linear, globalAvgPool, crossEntropy, add, sum,
-  SGD, clipGradNorm, engineOptions,
-} from '../../src/engine/index.js';
+  SGD, clipGradNorm, } from '../../src/engine/index.js';
 import { splitSum } from '../../src/engine/webgpu/kernels/split-sum.js';
 import type { WebGpuBackend } from '../../src/engine/webgpu/webgpu-backend.js';
 import type { GpuStorage } from '../../src/engine/webgpu/runtime.js';
 import { assertClose, randn, testBackends, testingWasm } from '../helpers/backends.js';
+import { withSwitches } from '../../src/engine/switches.js';
 
 const { cpu, gpu } = await testBackends();
 test.after(() => { gpu?.dispose(); });
@@ -308,18 +308,14 @@ test('an arena the device cannot allocate: nothing moves, SGD runs per tensor', 
   for (const p of params) p.dispose();
 });
 
-test('engineOptions.fusion off: no arena (the per-parameter kernels)', () => {
-  const prev = engineOptions.fusion;
-  engineOptions.fusion = false;
-  try {
+test('switches.fusion off: no arena (the per-parameter kernels)', () => {
+  withSwitches({ fusion: false }, () => {
     const m = makeModel(cpu, 1);
     const opt = new SGD(m.params, { lr: 0.1, momentum: 0.9 });
     assert.is(opt.arena, null);
     opt.dispose();
     m.dispose();
-  } finally {
-    engineOptions.fusion = prev;
-  }
+  });
 });
 
 test.run();

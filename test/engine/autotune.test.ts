@@ -13,17 +13,17 @@ import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
 import { WebGpuBackend, type WebGpuBackendOptions } from '../../src/engine/webgpu/webgpu-backend.js';
 import type { GpuStorage } from '../../src/engine/webgpu/runtime.js';
 import {
-  convOptions, convShapeKey, gemmVariants, implicitGemm, weightGradDispatch, weightGradVariants,
+  convShapeKey, gemmVariants, implicitGemm, weightGradDispatch, weightGradVariants,
 } from '../../src/engine/webgpu/kernels/conv.js';
 import {
   AUTOTUNE_CACHE_VERSION, Autotuner, parseAutotuneCache, type AutotuneCacheStore,
 } from '../../src/engine/webgpu/autotune.js';
-import { switchFromEnv, engineOptions } from '../../src/engine/options.js';
 import { autotuneCacheFile, defaultAutotuneCachePath } from '../../src/io/autotune-cache.js';
 import { readCommonFlags } from '../../src/cli/common-flags.js';
 import { createBaseMethod, type HostBatch } from '../../src/search/index.js';
 import { Rng } from '../../src/data/rng.js';
 import { assertClose, randn, testBackends } from '../helpers/backends.js';
+import { switches, switchFromEnv, withSwitches } from '../../src/engine/switches.js';
 
 const { cpu, gpu: probe } = await testBackends();
 // only the adapter check is wanted from testBackends: these tests make backends with their own options
@@ -32,8 +32,8 @@ const haveGpu = probe !== null;
 
 const tmp = mkdtempSync(join(tmpdir(), 'gmnas-autotune-'));
 // small shapes keep the tests fast: tune them although they are below the production threshold
-const MIN_TUNE_MACS = convOptions.minTuneMacs;
-convOptions.minTuneMacs = 0;
+const MIN_TUNE_MACS = switches.minTuneMacs;
+switches.minTuneMacs = 0;
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function conv(N: number, Cin: number, H: number, W: number, Cout: number, K: number, stride: number, pad: number,
@@ -126,7 +126,7 @@ test('tune() times the recorded conv shapes once; tuned results still match the 
 test('shapes with little work keep the rule and are never timed', async () => {
   if (!haveGpu) return;
   const gpu = await gpuWith({});
-  convOptions.minTuneMacs = MIN_TUNE_MACS;
+  switches.minTuneMacs = MIN_TUNE_MACS;
   try {
     const small = NB201_SMALL[0];                       // 1.2 M multiply-adds
     const large = conv(8, 32, 16, 16, 32, 3, 1, 1, 1, true); // 19 M
@@ -140,7 +140,7 @@ test('shapes with little work keep the rule and are never timed', async () => {
     assert.equal(gpu.autotuner.pendingKeys(), [gpu.autotuner.key('conv-fwd', convShapeKey(gpu.rt, large))]);
     assert.match(convShapeKey(gpu.rt, large), /^n8 ci32 16x16 co32 k3x3 s1x1 p1x1 d1x1 g1 relu( sg)?$/);
   } finally {
-    convOptions.minTuneMacs = 0;
+    switches.minTuneMacs = 0;
     gpu.dispose();
   }
 });
@@ -154,10 +154,10 @@ test('every variant of every family matches the CPU reference (stride 2, groups 
   const d = convData(g);
   const want = await runConv(cpu, g, d);
   const n = sizes(g);
-  const saved = convOptions.subgroups;
+  const saved = switches.subgroups;
   try {
     for (const sg of [true, false]) {
-      convOptions.subgroups = sg;
+      switches.subgroups = sg;
       const fwd = gemmVariants(g, false), dgrad = gemmVariants(g, true), wgrad = weightGradVariants(rt, g);
       assert.is(fwd.length, 8, 'forward: TC 16/8/4/2 × CV 1/2');
       assert.is(dgrad.length, 4, 'input gradient: TC 4/2 × CV 1/2');
@@ -183,7 +183,7 @@ test('every variant of every family matches the CPU reference (stride 2, groups 
       for (const s of [x, w, dy]) gpu.release(s as Storage);
     }
   } finally {
-    convOptions.subgroups = saved;
+    switches.subgroups = saved;
     gpu.dispose();
   }
 });
@@ -239,14 +239,12 @@ test('off switch: nothing recorded, nothing timed, the cache never touched', asy
   for (const v of ['0', 'false', 'OFF', ' no ']) assert.is(switchFromEnv(v), false, v);
   const defaults = { dataset: 'synthetic' as const, channels: 1, cells: 1, batchSize: 1, epochs: 1 };
   assert.is(readCommonFlags({ 'no-autotune': true }, defaults).autotune, false);
-  assert.is(readCommonFlags({}, defaults).autotune, engineOptions.autotune);
+  assert.is(readCommonFlags({}, defaults).autotune, switches.autotune);
   if (!haveGpu) return;
   let touched = 0;
   const spy: AutotuneCacheStore = { location: 'spy', load: () => { touched++; return null; }, save: () => { touched++; } };
-  const saved = engineOptions.autotune;
-  engineOptions.autotune = false; // what GMNAS_AUTOTUNE=0 sets
-  const viaEnv = await WebGpuBackend.create({ autotuneCache: spy });
-  engineOptions.autotune = saved;
+  // autotune false: what GMNAS_AUTOTUNE=0 sets
+  const viaEnv = await withSwitches({ autotune: false }, () => WebGpuBackend.create({ autotuneCache: spy }));
   const viaOption = await WebGpuBackend.create({ autotune: false, autotuneCache: spy });
   try {
     for (const be of [viaEnv, viaOption]) {

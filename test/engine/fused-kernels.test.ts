@@ -13,14 +13,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend, ConvGeom, PoolGeom, Storage } from '../../src/engine/backend.js';
 import { convOutSize } from '../../src/engine/backend.js';
-import { convOptions } from '../../src/engine/webgpu/kernels/conv.js';
-import { mixedOptions } from '../../src/engine/webgpu/kernels/mixed.js';
 import type { BatchNormGeom, ChannelGeom, MixedTerm } from '../../src/engine/backend.js';
 import {
   Tensor, tidy, backward, relu, conv2d, reluConv2d, sum, mul, Sequential, Lambda, Conv2d, BatchNorm2d, Rng,
-  weightedSum, avgPool2d, batchNorm, softmax, linear, SGD, clipGradNorm, engineOptions,
-} from '../../src/engine/index.js';
+  weightedSum, avgPool2d, batchNorm, softmax, linear, SGD, clipGradNorm, } from '../../src/engine/index.js';
 import { assertClose, randn, testBackends, testingWasm } from '../helpers/backends.js';
+import { switches, withSwitches } from '../../src/engine/switches.js';
 
 let cpu: Backend, gpu: Backend | null;
 test.before(async () => { const b = await testBackends(); cpu = b.cpu; gpu = b.gpu; });
@@ -100,20 +98,15 @@ test('fused ReLU conv kernels: CPU reluInput vs relu + conv composition', async 
 
 test('fused ReLU conv kernels: WebGPU vs the CPU composition (subgroup and portable variants)', async () => {
   if (!gpu) return;
-  for (const g of RELU_CONVS) await checkReluConv(gpu, g, `webgpu ${JSON.stringify(g)}`);
-  convOptions.subgroups = false;
-  try {
-    for (const g of RELU_CONVS.slice(0, 3)) await checkReluConv(gpu, g, `webgpu portable ${JSON.stringify(g)}`);
-  } finally {
-    convOptions.subgroups = true;
-  }
+  const webgpu = gpu; // (narrowed for the scopes below)
+  for (const g of RELU_CONVS) await checkReluConv(webgpu, g, `webgpu ${JSON.stringify(g)}`);
+  await withSwitches({ subgroups: false }, async () => {
+    for (const g of RELU_CONVS.slice(0, 3)) await checkReluConv(webgpu, g, `webgpu portable ${JSON.stringify(g)}`);
+  });
   for (const cv of [1, 3, 4]) {
-    convOptions.columnGroups = cv;
-    try {
-      for (const g of [RELU_CONVS[0], RELU_CONVS[1], RELU_CONVS[3]]) await checkReluConv(gpu, g, `webgpu CV=${cv} ${JSON.stringify(g)}`);
-    } finally {
-      convOptions.columnGroups = undefined;
-    }
+    await withSwitches({ convColumnGroups: cv }, async () => {
+      for (const g of [RELU_CONVS[0], RELU_CONVS[1], RELU_CONVS[3]]) await checkReluConv(webgpu, g, `webgpu CV=${cv} ${JSON.stringify(g)}`);
+    });
   }
 });
 
@@ -220,13 +213,11 @@ test('batchNormStats + batchNormApply equal batchNormTrain (CPU and WebGPU)', as
 
 test('the per-channel BN kernels at the other workgroup size (256 on GPUs, 64 on CPU rasterisers)', async () => {
   if (!gpu || testingWasm()) return; // WebGPU launch structure, not values
-  const other = (gpu as unknown as { rt: { software: boolean } }).rt.software ? 256 : 64;
-  convOptions.channelReduceWorkgroup = other;
-  try {
-    for (const g of BN_GEOMS) await checkBnStats(gpu, g, true, true);
-  } finally {
-    convOptions.channelReduceWorkgroup = undefined;
-  }
+  const webgpu = gpu; // (narrowed for the scope below)
+  const other = (webgpu as unknown as { rt: { software: boolean } }).rt.software ? 256 : 64;
+  await withSwitches({ channelReduceWorkgroup: other }, async () => {
+    for (const g of BN_GEOMS) await checkBnStats(webgpu, g, true, true);
+  });
 });
 
 test('non-affine batchNormStats are held back and merged (K per launch), with the values of one launch each', async () => {
@@ -241,8 +232,7 @@ test('non-affine batchNormStats are held back and merged (K per launch), with th
   for (const running of [true, false]) {
     const results: Float32Array[][] = [];
     for (const merge of [true, false]) {
-      mixedOptions.mergeStats = merge;
-      try {
+      await withSwitches({ mergeBnStats: merge }, async () => {
         const x = xs.map((a) => be.upload(a)), rm = rms.map((a) => be.upload(a)), rv = rvs.map((a) => be.upload(a));
         const st = xs.map(() => be.alloc(4 * g.C));
         const d0 = be.dispatchCount();
@@ -253,9 +243,7 @@ test('non-affine batchNormStats are held back and merged (K per launch), with th
         if (merge) assert.ok(be.dispatchCount() - d0 < T, `merged: ${be.dispatchCount() - d0} launches for ${T} tensors`);
         results.push(out);
         for (const s_ of [...x, ...rm, ...rv, ...st]) be.release(s_);
-      } finally {
-        mixedOptions.mergeStats = true;
-      }
+      });
     }
     results[0].forEach((a, k) => assertClose(a, results[1][k], 0, 0, `merged vs single, output ${k}, running ${running}`));
     // and both against the CPU reference (statistics block, running mean and variance)
@@ -501,9 +489,9 @@ async function nodeRun(be: Backend, fused: boolean): Promise<Float32Array[]> {
 test('fused NB201 node (deferred BN, scaled gradients, mixed sums) equals the unfused ops', async () => {
   const names = ['value', 'dx', 'dalpha', 'dw3a', 'rm3a', 'rv3a', 'dw1', 'rm1', 'rv1', 'dw3b', 'rm3b', 'rv3b'];
   // the reference through the unfused weightedSum (fused sums take any number of weights now)
-  engineOptions.fusion = false;
+  switches.fusion = false;
   let want: Float32Array[];
-  try { want = await nodeRun(cpu, false); } finally { engineOptions.fusion = true; }
+  try { want = await nodeRun(cpu, false); } finally { switches.fusion = true; }
   for (const be of [cpu, gpu].filter((b): b is Backend => !!b)) {
     const got = await nodeRun(be, true);
     names.forEach((k, i) => {
@@ -525,7 +513,7 @@ async function convBnTailRun(be: Backend, fused: boolean): Promise<{ r: Float32A
   const x = Tensor.fromArray(be, randn(2 * C * 36, 31), [2, C, 6, 6]).param();
   const alpha = Tensor.fromArray(be, randn(3, 32), [3]).param();
   const probe = Tensor.fromArray(be, randn(2 * C * 36, 33), [2, C, 6, 6]);
-  engineOptions.fusion = fused;
+  switches.fusion = fused;
   let launches = 0;
   let out: Tensor;
   try {
@@ -538,7 +526,7 @@ async function convBnTailRun(be: Backend, fused: boolean): Promise<{ r: Float32A
     });
     launches = be.dispatchCount() - d0;
   } finally {
-    engineOptions.fusion = true;
+    switches.fusion = true;
   }
   const r = [await out.data(), await x.grad!.data(), await alpha.grad!.data(), await dw.weight.grad!.data(), await pw.weight.grad!.data(),
     await bn.runningMean!.data(), await bn.runningVar!.data()];
@@ -612,8 +600,7 @@ test('SGD and clipGradNorm: multi-tensor path equals the per-parameter path', as
   for (const be of [cpu, gpu].filter((b): b is Backend => !!b)) {
     const results: Float32Array[][] = [];
     for (const fusion of [false, true]) {
-      engineOptions.fusion = fusion;
-      try {
+      await withSwitches({ fusion }, async () => {
         const params = [30, 7, 500, 1].map((n, k) => Tensor.fromArray(be, randn(n, 300 + k), [n]).param());
         const opt = new SGD(params, { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 });
         for (let step = 0; step < 3; step++) {
@@ -624,9 +611,7 @@ test('SGD and clipGradNorm: multi-tensor path equals the per-parameter path', as
         results.push(await Promise.all([...params.map((p) => p.data()), ...[...opt.stateTensors().values()].map((t) => t.data())]));
         opt.dispose();
         for (const p of params) { p.grad?.dispose(); p.dispose(); }
-      } finally {
-        engineOptions.fusion = true;
-      }
+      });
     }
     results[0].forEach((want, i) => assertClose(results[1][i], want, 1e-5, 1e-6, `${be.kind} SGD multi vs per-parameter, tensor ${i}`));
   }

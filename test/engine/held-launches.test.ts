@@ -10,8 +10,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend, ConvGeom, Storage } from '../../src/engine/backend.js';
 import { convOutSize } from '../../src/engine/backend.js';
-import { convPairOptions } from '../../src/engine/webgpu/kernels/conv-pair.js';
 import { assertClose, randn, testBackends, testingWasm } from '../helpers/backends.js';
+import { switches } from '../../src/engine/switches.js';
 
 const { cpu, gpu } = await testBackends();
 test.after(() => { gpu?.dispose(); });
@@ -141,7 +141,7 @@ test('random programs: WebGPU with held and paired convolutions equals the CPU r
       const want = await execute(cpu, steps, seed);
       const counts: number[] = [];
       for (const on of [true, false]) {
-        convPairOptions.enabled = on;
+        switches.convPairs = on;
         const d0 = gpu.dispatchCount();
         const got = await execute(gpu, steps, seed);
         counts.push(gpu.dispatchCount() - d0);
@@ -155,7 +155,7 @@ test('random programs: WebGPU with held and paired convolutions equals the CPU r
       saved += counts[1] - counts[0];
     }
   } finally {
-    convPairOptions.enabled = true;
+    switches.convPairs = true;
   }
   // the wasm backend runs every launch at once: values are checked above, pairs are a WebGPU matter
   if (!testingWasm()) assert.ok(saved >= 12, `the programs formed pairs (${saved} launches saved over 16 programs)`);

@@ -2,14 +2,15 @@
 // src/engine/wasm/conv.ts): the parity suites run batches of 1–3 samples, which one call covers, so
 // here the batch sizes leave a partial last call (16 + 16 + 5 samples; 5 + 5 + 2 where the scratch
 // budget limits a call to 5), on one thread and split over two, with groups and dilation — each
-// against the CPU reference and against one sample per call (wasmConvOptions.wgradBatch = false).
+// against the CPU reference and against one sample per call (switches.wasmWeightGradBatch = false).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ConvGeom } from '../../src/engine/backend.js';
 import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
 import { weightGradBatch } from '../../src/engine/wasm/conv.js';
-import { WasmBackend, wasmConvOptions } from '../../src/engine/wasm/wasm-backend.js';
+import { WasmBackend } from '../../src/engine/wasm/wasm-backend.js';
 import { assertClose } from '../helpers/backends.js';
+import { switches } from '../../src/engine/switches.js';
 
 const filled = (n: number, seed: number): Float32Array => new Float32Array(n).map((_, i) => Math.sin(i * 0.618 + seed));
 
@@ -46,14 +47,14 @@ test('the weight gradient over several samples per call equals the CPU reference
         assert.is(weightGradBatch(g), batch, `${name}: samples per call`);
         const ref = await weightGrad(cpu, g);
         const batched = await weightGrad(be, g);
-        wasmConvOptions.wgradBatch = false;
+        switches.wasmWeightGradBatch = false;
         const single = await weightGrad(be, g);
-        wasmConvOptions.wgradBatch = true;
+        switches.wasmWeightGradBatch = true;
         assertClose(batched, ref, 1e-4, 1e-4, `${name}, ${threads} threads: batched vs the CPU reference`);
         assertClose(single, ref, 1e-4, 1e-4, `${name}, ${threads} threads: one sample per call vs the CPU reference`);
       }
     } finally {
-      wasmConvOptions.wgradBatch = true;
+      switches.wasmWeightGradBatch = true;
       be.dispose();
     }
   }

@@ -7,8 +7,9 @@ import type { Backend } from '../../src/engine/backend.js';
 import { WebGpuBackend } from '../../src/engine/webgpu/webgpu-backend.js';
 import { GpuRuntime, bucketBytes, type DeferredFamily, type GpuStorage } from '../../src/engine/webgpu/runtime.js';
 import { GpuError } from '../../src/engine/webgpu/device.js';
-import { splitSum, splitSumOptions } from '../../src/engine/webgpu/kernels/split-sum.js';
+import { splitSum } from '../../src/engine/webgpu/kernels/split-sum.js';
 import { assertClose, randn, testBackends } from '../helpers/backends.js';
+import { withSwitches } from '../../src/engine/switches.js';
 
 let gpu: WebGpuBackend | null = null;
 test.before(async () => { gpu = (await testBackends()).gpu as WebGpuBackend | null; });
@@ -278,8 +279,7 @@ test('split-K sums: held back and merged (K per launch), equal to one pass each,
   });
   const per = Math.min(8, Math.floor(rt.limits.maxStorageBuffersPerShaderStage / 2));
   for (const merge of [true, false]) {
-    splitSumOptions.merge = merge;
-    try {
+    await withSwitches({ mergeSplitSums: merge }, async () => {
       const d0 = be.dispatchCount();
       const dws = run();
       // nothing launched yet when merged; the read flushes all of them
@@ -289,9 +289,7 @@ test('split-K sums: held back and merged (K per launch), equal to one pass each,
       assert.is(be.dispatchCount() - d0, merge ? Math.ceil(sizes.length / per) : sizes.length, `launches (merge ${merge})`);
       got.forEach((g, k) => assertClose(g, want[k].dw, 1e-6, 1e-5, `split sum ${k} (merge ${merge})`));
       for (const dw of dws) rt.release(dw);
-    } finally {
-      splitSumOptions.merge = true;
-    }
+    });
   }
   // a dispatch that binds a held-back gradient flushes first: it sees the sum
   const dw = rt.alloc(sizes[1]);

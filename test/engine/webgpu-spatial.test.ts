@@ -7,12 +7,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Backend, BatchNormGeom, ConvGeom, PoolGeom, Storage } from '../../src/engine/backend.js';
 import { convOutSize } from '../../src/engine/backend.js';
-import { convOptions, implicitGemm } from '../../src/engine/webgpu/kernels/conv.js';
+import { implicitGemm } from '../../src/engine/webgpu/kernels/conv.js';
 import type { GpuRuntime, GpuStorage } from '../../src/engine/webgpu/runtime.js';
-import { matmulOptions } from '../../src/engine/webgpu/kernels/matmul.js';
-import { depthwiseApplies, depthwiseOptions } from '../../src/engine/webgpu/kernels/depthwise.js';
-import { convPairOptions } from '../../src/engine/webgpu/kernels/conv-pair.js';
+import { depthwiseApplies } from '../../src/engine/webgpu/kernels/depthwise.js';
 import { assertClose, randn, randu, testBackends, testingWasm } from '../helpers/backends.js';
+import { switches, withSwitches } from '../../src/engine/switches.js';
 
 let cpu: Backend, gpu: Backend | null;
 test.before(async () => { const b = await testBackends(); cpu = b.cpu; gpu = b.gpu; });
@@ -104,12 +103,9 @@ test('conv2d, conv2dInputGrad, conv2dWeightGrad: odd shapes', async () => {
 
 test('conv kernels: portable (no-subgroup) shader variants', async () => {
   if (!gpu) return;
-  convOptions.subgroups = false;
-  try {
+  await withSwitches({ subgroups: false }, async () => {
     for (const [g, bias] of [SMALL_CONVS[0], SMALL_CONVS[2], SMALL_CONVS[10]]) await checkConv(g, bias, 'portable');
-  } finally {
-    convOptions.subgroups = true;
-  }
+  });
 });
 
 test('conv kernels: NB201 shapes', async () => {
@@ -177,7 +173,7 @@ async function checkPair(g: ConvGeom, label: string): Promise<void> {
     await check(`pair ${what} ${name}`, ins, outs, op, 5e-5);
     const launches: number[] = [];
     for (const on of [false, true]) {
-      convPairOptions.enabled = on;
+      switches.convPairs = on;
       const st = ins.map((a) => gpu!.upload(a!)), os = outs.map((a) => gpu!.upload(a!));
       const d0 = gpu!.dispatchCount();
       op(gpu!, st, os);
@@ -199,19 +195,13 @@ test('convolution pairs: a convolution and its 1x1 partner in one launch (forwar
   await checkPair(relu(conv(8, 16, 32, 32, 16, 3, 1, 1)), 'nb201');         // split-K weight gradients
   await checkPair(relu(conv(8, 4, 8, 8, 4, 3, 1, 1)), 'default');           // 4 channels: portable weight gradient
   await checkPair(relu(conv(8, 8, 4, 4, 8, 3, 1, 1)), 'default');
-  convOptions.subgroups = false;
-  try {
+  await withSwitches({ subgroups: false }, async () => {
     await checkPair(relu(conv(2, 8, 8, 8, 8, 3, 1, 1)), 'portable');
-  } finally {
-    convOptions.subgroups = true;
-  }
+  });
   for (const cv of [1, 4]) {
-    convOptions.columnGroups = cv;
-    try {
+    await withSwitches({ convColumnGroups: cv }, async () => {
       await checkPair(relu(conv(2, 8, 8, 8, 16, 3, 1, 1)), `cv${cv}`);
-    } finally {
-      convOptions.columnGroups = undefined;
-    }
+    });
   }
 });
 
@@ -295,13 +285,10 @@ test('depthwise conv kernels: fused ReLU input, accumulated input gradient, forc
     await check(`conv2dInputGrad accumulate ${name}`, [dy, w, x], [dx0],
       (be, [d, ws, xs], [dxs]) => be.conv2dInputGrad(d!, ws!, dxs!, g, xs, true));
     for (const splits of [1, 3, 7]) {
-      depthwiseOptions.splits = splits;
-      try {
+      await withSwitches({ depthwiseWeightGradSplits: splits }, async () => {
         await check(`conv2dWeightGrad splits ${splits} ${name}`, [dy, x], [junk(wn)],
           (be, [d, xs], [dws]) => be.conv2dWeightGrad(d!, xs!, dws!, g), 5e-5);
-      } finally {
-        depthwiseOptions.splits = undefined;
-      }
+      });
     }
   }
 });
@@ -469,10 +456,10 @@ test('matmul with every transpose combination', async () => {
   // untransposed a runs on the implicit-GEMM core (DENSE): the NB201 classifier (64x64 -> 10), 8
   // output channels per invocation with a partial column tile (9 rows), one row, a wide layer
   const shapes = [[5, 7, 3], [33, 17, 70], [4, 6, 0], [64, 10, 64], [9, 16, 8], [1, 1, 1], [70, 1000, 128]];
-  // forced onto the core (matmulOptions.gemmCore: its rule keeps batches under 512 off it), and by the rule
+  // forced onto the core (switches.linearOnGemmCore: its rule keeps batches under 512 off it), and by the rule
   for (const subgroups of [true, false]) {
-    convOptions.subgroups = subgroups;
-    matmulOptions.gemmCore = true;
+    switches.subgroups = subgroups;
+    switches.linearOnGemmCore = true;
     try {
       for (const [M, N, K] of subgroups ? shapes : shapes.slice(3, 5)) {
         for (const transA of [false, true]) {
@@ -484,8 +471,8 @@ test('matmul with every transpose combination', async () => {
         }
       }
     } finally {
-      convOptions.subgroups = true;
-      matmulOptions.gemmCore = undefined;
+      switches.subgroups = true;
+      switches.linearOnGemmCore = undefined;
     }
   }
   for (const [M, N, K] of [[600, 24, 40], [5, 7, 3]]) {

@@ -3,28 +3,16 @@
 // never imports a space's files directly (only src/spaces/registry.ts and src/spaces/space.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SRC = join(ROOT, 'src');
-
-function walk(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) walk(p, out);
-    else if (/\.ts$/.test(name) && !name.endsWith('.generated.ts')) out.push(p);
-  }
-  return out;
-}
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { ROOT, SRC, sourceFiles } from '../helpers/source-files.js';
 
 /** Identifiers that belong to one space. */
 const FORBIDDEN = /\b(NUM_EDGES|NUM_OPS|NB201_[A-Z0-9_]+|Nb201[A-Za-z0-9_]*|DARTS_[A-Z0-9_]+|PRIMITIVES|DartsSupernet|DartsNetwork)\b/;
 /** Imports of a space's own files (anything under spaces/ but the interface and the registry). */
 const SPACE_IMPORT = /from\s+'[^']*spaces\/(?!space\.js'|registry\.js')[^']*'/;
 
-const outside = walk(SRC).filter((f) => !relative(SRC, f).startsWith('spaces'));
+const outside = sourceFiles(SRC).filter((f) => !relative(SRC, f).startsWith('spaces'));
 
 test('the boundary check sees the source tree', () => {
   assert.ok(outside.length > 50, `found only ${outside.length} files under src/ outside src/spaces/`);

@@ -6,11 +6,11 @@ import type { Rng } from '../rng.js';
 import { Module } from './module.js';
 import { conv2d, reluConv2d } from '../ops/conv.js';
 import { relu } from '../ops/elementwise.js';
-import { reluConvBatchNorm, fusedOptions } from '../ops/fused.js';
-import { engineOptions } from '../options.js';
+import { reluConvBatchNorm } from '../ops/fused.js';
 import type { Conv2dOptions } from '../ops/conv.js';
 import { batchNorm } from '../ops/norm.js';
 import { linear } from '../ops/dense.js';
+import { switches } from '../switches.js';
 
 export function uniformTensor(be: Backend, shape: number[], bound: number, rng: Rng): Tensor {
   const n = shape.reduce((p, d) => p * d, 1);
@@ -114,7 +114,7 @@ export class Sequential extends Module {
     const ls = this.layers;
     for (let i = 0; i < ls.length; i++) {
       const m = ls[i], next = ls[i + 1];
-      if (engineOptions.fusion && m instanceof Lambda && m.fn === relu && next instanceof Conv2d) {
+      if (switches.fusion && m instanceof Lambda && m.fn === relu && next instanceof Conv2d) {
         const bn = ls[i + 2];
         if (!next.bias && bn instanceof BatchNorm2d && (bn.training || !bn.runningMean)) {
           // ReLU → conv → BN with batch statistics: one op whose output is deferred (ops/fused.ts)
@@ -128,7 +128,7 @@ export class Sequential extends Module {
           h = reluConv2d(h, next.weight, next.bias, next.opts);
           i++;
         }
-      } else if (engineOptions.fusion && fusedOptions.convBnTail && m instanceof Conv2d && !m.bias && i === ls.length - 2 && next instanceof BatchNorm2d &&
+      } else if (switches.fusion && switches.convBnTail && m instanceof Conv2d && !m.bias && i === ls.length - 2 && next instanceof BatchNorm2d &&
         !next.weight && next.training) {
         // conv → non-affine BN with batch statistics ending the sequence (DARTS' sep/dil convs): the
         // same fused op without the ReLU, so a weighted sum that reads the output applies the BN on

@@ -2,7 +2,7 @@
 import { Tensor, needsGrad, record, assertSameBackend, shapeStr } from '../tensor.js';
 import { convOutSize } from '../backend.js';
 import type { ConvGeom } from '../backend.js';
-import { engineOptions } from '../options.js';
+import { switches } from '../switches.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -70,7 +70,7 @@ function convOp(op: string, x: Tensor, w: Tensor, bias: Tensor | null, o: Conv2d
     const save = [...(needW || (needX && reluInput) ? [x] : []), ...(needX ? [w] : [])];
     record(y, op, inputs, save, (dy, targets, fresh) => {
       let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
-      if (needX && engineOptions.fusion) {
+      if (needX && switches.fusion) {
         // add into x's gradient so far when the autograd offers it (no separate accumulation pass)
         const acc = targets(0);
         dx = acc ?? Tensor.empty(be, x.shape);

@@ -2,7 +2,7 @@
 import { Tensor, needsGrad, record, assertSameBackend, shapeStr } from '../tensor.js';
 import type { Shape } from '../tensor.js';
 import { mixedWeightedSum } from './fused.js';
-import { engineOptions } from '../options.js';
+import { switches } from '../switches.js';
 
 function sameShape(op: string, a: Tensor, b: Tensor): void {
   if (a.size !== b.size || a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
@@ -141,7 +141,7 @@ export function weightedSum(xs: Tensor[], w: Tensor, wIndex: number[]): Tensor {
   for (const x of xs) sameShape('weightedSum', xs[0], x);
   for (const i of wIndex) checkWeightIndex('weightedSum', w, i);
   if (new Set(wIndex).size !== wIndex.length) throw new Error('weightedSum: weight indices must be distinct');
-  if (engineOptions.fusion) return mixedWeightedSum(xs, w, wIndex);
+  if (switches.fusion) return mixedWeightedSum(xs, w, wIndex);
   const n = xs[0].size;
   const out = Tensor.empty(be, xs[0].shape);
   be.weightedSum(xs.map((x) => x.storage), w.storage, wIndex, out.storage, n);

@@ -19,17 +19,7 @@
 import { Tensor, SharedStorage, needsGrad, record, assertSameBackend, shapeStr, type Deferred } from '../tensor.js';
 import type { Backend, BatchNormGeom, ChannelGeom, ConvGeom, MixedTerm, ScaleRef, Storage } from '../backend.js';
 import { conv2dGeom, type Conv2dOptions } from './conv.js';
-import { engineOptions } from '../options.js';
-
-/** Module switches, for tests and benchmarks. */
-export const fusedOptions = {
-  /** a weighted sum runs the BN backward of its non-affine BN inputs, all in one launch (false: each
-   *  reluConvBatchNorm runs its own) */
-  bnBackwardAhead: true,
-  /** Sequential runs a conv → non-affine training BN that ends it as reluConvBatchNorm without the
-   *  ReLU (false: as the two layers) */
-  convBnTail: true,
-};
+import { switches } from '../switches.js';
 
 // ---- deferred recipes ------------------------------------------------------------------------
 
@@ -146,7 +136,7 @@ export function mixedWeightedSum(xs: Tensor[], w: Tensor, wIndex: number[]): Ten
     // (batchNormStatsBackwardMulti), and rides on the deferred gradient to the op that made them
     const ahead = xs.map((x, k) => {
       const bn = asBnApply(x);
-      return bn && !bn.affine && needX[k] && engineOptions.fusion && fusedOptions.bnBackwardAhead ? bn : null;
+      return bn && !bn.affine && needX[k] && switches.fusion && switches.bnBackwardAhead ? bn : null;
     });
     const keepAhead = ahead.flatMap((bn) => (bn ? [bn.x, bn.stats] : []));
     const save = needW ? [...parts.flatMap((p) => p.keep), w.shared] : [...keepAhead, w.shared];

@@ -3,7 +3,7 @@ import { Tensor, needsGrad, record, shapeStr } from '../tensor.js';
 import { convOutSize } from '../backend.js';
 import type { PoolGeom } from '../backend.js';
 import { asScaled } from './fused.js';
-import { engineOptions } from '../options.js';
+import { switches } from '../switches.js';
 
 export interface PoolOptions {
   kernel: number;
@@ -31,7 +31,7 @@ function pool(kind: 'avg' | 'max', x: Tensor, o: PoolOptions): Tensor {
   if (needsGrad(x)) {
     const xs = x.storage;
     record(y, op, [x], [x], (dy, targets) => {
-      if (!engineOptions.fusion) {
+      if (!switches.fusion) {
         const dx = Tensor.empty(be, x.shape);
         be.pool2dBackward(dy.storage, xs, dx.storage, g);
         return [dx];

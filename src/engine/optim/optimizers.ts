@@ -3,13 +3,13 @@
 // and no momentum update — exactly as torch.optim does for p.grad is None.
 import { SharedStorage, Tensor, keep } from '../tensor.js';
 import { SEGMENT_FRESH_MOMENTUM, type Backend, type SgdItem, type Storage } from '../backend.js';
-import { engineOptions } from '../options.js';
 import { ParamArena, arenaOf } from './arena.js';
+import { switches } from '../switches.js';
 
 export interface SgdOptions {
   lr: number; momentum?: number; dampening?: number; nesterov?: boolean; weightDecay?: number;
   /** pack the parameters into an arena and update them with one launch (with momentum only;
-   *  default: engineOptions.fusion and .flatOptimizer; see optim/arena.ts — the parameters' memory
+   *  default: switches.fusion and .flatOptimizer; see optim/arena.ts — the parameters' memory
    *  moves there) */
   flat?: boolean;
 }
@@ -90,7 +90,7 @@ export class SGD extends Optimizer {
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
     }
-    if ((o.flat ?? (engineOptions.fusion && engineOptions.flatOptimizer)) && this.momentum > 0) {
+    if ((o.flat ?? (switches.fusion && switches.flatOptimizer)) && this.momentum > 0) {
       // one extra arena: the momentum buffers (a new buffer's first update ignores what its place
       // held, flag SEGMENT_FRESH_MOMENTUM)
       this.arena = ParamArena.create(params, 1);
@@ -115,7 +115,7 @@ export class SGD extends Optimizer {
   }
 
   step(): void {
-    if (this.momentum > 0 && engineOptions.fusion) {
+    if (this.momentum > 0 && switches.fusion) {
       if (this.arena && this.stepFlat()) { this.stepsBy.flat++; return; }
       this.stepsBy.multi++;
       this.stepMulti();
@@ -307,14 +307,14 @@ export function clipGradNorm(params: Tensor[], maxNorm: number): void {
   const withGrad = params.filter((p) => p.grad);
   if (withGrad.length === 0) return;
   const be = withGrad[0].backend;
-  const arena = engineOptions.fusion ? arenaOf(params) : null;
+  const arena = switches.fusion ? arenaOf(params) : null;
   if (arena?.gather()) {
     // the gradients are one arena: two launches for all of them
     const { table, nseg } = arena.segments();
     be.clipGradNormFlat(arena.grads.storage, table, nseg, maxNorm);
     return;
   }
-  if (engineOptions.fusion) {
+  if (switches.fusion) {
     // multi-tensor: a few launches for all gradients
     const refs = withGrad.map((p) => ({ s: p.grad!.storage, n: p.size }));
     const total = be.alloc(1), factor = be.alloc(1);

@@ -14,15 +14,7 @@ import { WasmMemoryPool, WasmStorage } from './memory.js';
 import { instantiateKernels, kernelModule, PAGE_BYTES, sharedMemorySupported, type KernelExports } from './module.js';
 import { convTask, kernelTask, Task, type KernelName } from './tasks.js';
 import { kernelThreadsHere, ThreadPool } from './threads.js';
-
-/** Switches for measuring the kernels against their previous forms in one process (bench/). */
-export const wasmConvOptions = {
-  /** Convolution GEMMs on packed 4-row weight panels (gemmPacked) where the shapes allow. */
-  packed: true,
-  /** The implicit weight gradient takes several samples per call (weightGradBatch, 1×1 included);
-   *  false: one (1×1: gemmNT per sample), for A/B figures. */
-  wgradBatch: true,
-};
+import { switches } from '../switches.js';
 
 export interface WasmBackendOptions {
   /** Threads, the calling one included (default: the machine's cores; 1 where memory cannot be
@@ -153,7 +145,7 @@ export class WasmBackend extends CpuBackend {
     const per = convScratchFloats(g), parts = this.parts(g.N, convFlops(g) / 16);
     const nw = (g.Cout * (g.Cin / g.groups) * g.KH * g.KW + 15) & ~15;
     this.withTemp(nw + per * parts.length, (ptr) => {
-      const packed = wasmConvOptions.packed && packForward(this.k, g, wp, ptr) ? ptr : 0;
+      const packed = switches.wasmPackedGemm && packForward(this.k, g, wp, ptr) ? ptr : 0;
       const scratch = ptr + 4 * nw;
       parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvForward, g,
         [xp, wp, bp, yp, n0, n1, scratch + 4 * per * t, packed]));
@@ -175,7 +167,7 @@ export class WasmBackend extends CpuBackend {
     this.withTemp(flipped + packRoom + per * parts.length, (ptr, f32) => {
       if (flipped) flipWeights(this.arr(op, 'w', w, nw), g, f32);
       const packAt = ptr + 4 * flipped;
-      const packed = wasmConvOptions.packed && packInputGrad(this.k, g, wp, flipped ? ptr : 0, packAt) ? packAt : 0;
+      const packed = switches.wasmPackedGemm && packInputGrad(this.k, g, wp, flipped ? ptr : 0, packAt) ? packAt : 0;
       const scratch = packAt + 4 * packRoom;
       parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvInputGrad, g,
         [dyp, wp, flipped ? ptr : 0, dxp, xp, accumulate ? 1 : 0, n0, n1, scratch + 4 * per * t, packed]));
@@ -195,8 +187,8 @@ export class WasmBackend extends CpuBackend {
     const per = convScratchFloats(g), parts = this.parts(g.N, convFlops(g) / 16);
     const partial = (nw + 15) & ~15; // keeps each partial buffer 64-byte aligned
     // samples per wgradImplicit call (0: patch matrices and gemmNT); one where wgradBatch is off (A/B)
-    const most = wasmConvOptions.packed ? weightGradBatch(g) : 0;
-    const batch = most && !wasmConvOptions.wgradBatch ? (pointwiseWeightGrad(g) ? 0 : 1) : most;
+    const most = switches.wasmPackedGemm ? weightGradBatch(g) : 0;
+    const batch = most && !switches.wasmWeightGradBatch ? (pointwiseWeightGrad(g) ? 0 : 1) : most;
     this.withTemp((per + partial) * parts.length, (ptr) => {
       const partials = ptr + 4 * per * parts.length;
       parts.forEach(([n0, n1], t) => convTask(this.threads.block(t), Task.ConvWeightGrad, g,

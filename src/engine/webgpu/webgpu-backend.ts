@@ -19,7 +19,6 @@ import { shaderVariant, vectorWidthFor } from './kernels/shader-variants.js';
 import { GpuError } from './device.js';
 import { GpuRuntime, type GpuStorage, type ParamBlock, type RuntimeOptions } from './runtime.js';
 import { Autotuner, adapterKey, type AutotuneCacheStore, type AutotuneReportRow } from './autotune.js';
-import { engineOptions } from '../options.js';
 import * as convK from './kernels/conv.js';
 import * as depthwiseK from './kernels/depthwise.js';
 import { depthwiseApplies } from './kernels/depthwise.js';
@@ -29,6 +28,7 @@ import * as matmulK from './kernels/matmul.js';
 import * as mixedK from './kernels/mixed.js';
 import * as multiK from './kernels/multi.js';
 import * as flatK from './kernels/flat-optim.js';
+import { switches } from '../switches.js';
 
 /** Workgroup size of the 1-D elementwise kernels and the full reductions. */
 const WG = 256;
@@ -42,7 +42,7 @@ const MAX_REDUCE_GROUPS = 256;
 const MAX_WS_INPUTS = 8;
 
 export interface WebGpuBackendOptions extends RuntimeOptions {
-  /** Autotune the convolution kernels (default engineOptions.autotune: on unless GMNAS_AUTOTUNE=0). */
+  /** Autotune the convolution kernels (default switches.autotune: on unless GMNAS_AUTOTUNE=0). */
   autotune?: boolean;
   /** Where tuned choices persist between runs (Node: src/io/autotune-cache.ts); default none:
    *  choices last as long as the backend. Read when the backend is created. */
@@ -73,7 +73,7 @@ export class WebGpuBackend implements Backend {
   private constructor(readonly rt: GpuRuntime, opts: WebGpuBackendOptions) {
     this.description = `WebGPU: ${rt.info.description}`;
     this.autotuner = new Autotuner({
-      enabled: opts.autotune ?? engineOptions.autotune, adapter: adapterKey(rt.info), sync: () => rt.sync(),
+      enabled: opts.autotune ?? switches.autotune, adapter: adapterKey(rt.info), sync: () => rt.sync(),
       store: opts.autotuneCache ?? null, ...(opts.log ? { warn: opts.log, info: opts.log } : {}),
     });
   }

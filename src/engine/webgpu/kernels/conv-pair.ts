@@ -17,12 +17,7 @@
 // are flushed first) and keep their order among themselves, so results are those of launching at
 // once (up to float summation order where two input gradients are summed in one pass).
 import type { DeferredFamily, GpuRuntime, GpuStorage } from '../runtime.js';
-
-/** Module switches, for tests and benchmarks. */
-export const convPairOptions = {
-  /** hold pairable convolutions back and run partners together (false: each launches at once) */
-  enabled: true,
-};
+import { switches } from '../../switches.js';
 
 /** A convolution launch that may pair with a later one of its kind. */
 export interface PairableLaunch {
@@ -41,7 +36,7 @@ const pairs: DeferredFamily<PairableLaunch> = { name: 'convolution pairs', order
 
 /** Hold `launch` back for a partner (or run it at once when pairing is off). */
 export function launchPairable(rt: GpuRuntime, launch: PairableLaunch): void {
-  if (!convPairOptions.enabled) { launch.run(); return; }
+  if (!switches.convPairs) { launch.run(); return; }
   const touches = [...launch.reads, ...launch.writes];
   // other families' held launches (BN statistics, split-K sums) must not be reordered around it
   if (rt.touchesOtherDeferred(pairs as DeferredFamily<unknown>, touches)) rt.flushDeferred();

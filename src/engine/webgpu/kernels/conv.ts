@@ -29,6 +29,7 @@ import { shaderVariant } from './shader-variants.js';
 import { splitSum } from './split-sum.js';
 import { launchPairable, type PairableLaunch } from './conv-pair.js';
 import type { Autotuner, TuneBench, TuneVariant } from '../autotune.js';
+import { switches } from '../../switches.js';
 
 /** Invocations per workgroup of the implicit-GEMM conv kernel. */
 export const CONV_WG = 64;
@@ -40,41 +41,8 @@ const DW_TARGET_THREADS_CPU = 4096;
 const DW_TARGET_THREADS_GPU = 65536;
 /** Cap on the split-K partial buffer, in floats (16 MiB). */
 const DW_MAX_PARTIAL = 1 << 22;
-/** Workgroup size of the per-channel reductions on GPUs (see convOptions.channelReduceWorkgroup). */
+/** Workgroup size of the per-channel reductions on GPUs (see switches.channelReduceWorkgroup). */
 export const REDUCE_WG = 256;
-
-/** Module switches, for tests and benchmarks. */
-export const convOptions = {
-  /** Use the subgroup variants when the device offers them (set false to test the fallback). */
-  subgroups: true,
-  /** Force the implicit-GEMM kernel's vec4 column groups per invocation (1..4), for tests and tuning. */
-  columnGroups: undefined as number | undefined,
-  /**
-   * Convolutions with fewer multiply-adds than this keep the rule's tiling and are never timed. Below
-   * it dispatch overhead dominates and the variants differ by noise, while each variant still costs a
-   * pipeline compile (0.1-0.6 s on lavapipe; measured: tuning the tiny preset's ~20 shapes added
-   * ~50 s to the 100 s browser demo test on SwiftShader, where there is no cache file). 2^23 keeps
-   * the NB201 cell convolutions at C=16 and batch 48+ in, the quick presets' layers out. Tests lower it.
-   */
-  minTuneMacs: 2 ** 23,
-  /**
-   * Output rows per weight-gradient split at least: the reduce pass sums `splits` partials per weight
-   * in one lane, so one-row splits of a small layer made it cost as much as the weight gradient
-   * itself (the quick preset's 1x1 convs: 512 splits, ~1 ms per reduce on lavapipe). Full-size NB201
-   * layers keep their split counts (8+ rows per split already).
-   */
-  minRowsPerSplit: 8,
-  /**
-   * Workgroup size of the per-channel reductions (batch-norm statistics and backward, channel sums),
-   * a power of two, when set; else channelReduceWorkgroup's rule: 64 on CPU rasterisers, 256 on GPUs.
-   * On lavapipe every workgroup barrier switches all its invocations, so the tree reduction's
-   * log2(WG) rounds dominate small planes: 64 measured 1.1-1.5x faster than 256 at the NB201 stages
-   * (N64) and 1.3-3x at the quick preset's (N32, C8-32, 16x16 to 4x4), BN stats + backward.
-   */
-  channelReduceWorkgroup: undefined as number | undefined,
-  /** Read window rows as aligned vec4s where the geometry allows (vecWindow); false: always scalars. */
-  vecWindow: true,
-};
 
 /** Multiply-adds of one convolution (forward, input gradient and weight gradient alike). */
 export function convMacs(g: ConvGeom): number {
@@ -83,9 +51,9 @@ export function convMacs(g: ConvGeom): number {
 
 // ---- shared helpers (also used by the pool / batchnorm / matmul kernels) ------------------------
 
-/** Workgroup size of a per-channel reduction on this device (see convOptions.channelReduceWorkgroup). */
+/** Workgroup size of a per-channel reduction on this device (see switches.channelReduceWorkgroup). */
 export function channelReduceWorkgroup(rt: GpuRuntime): number {
-  return convOptions.channelReduceWorkgroup ?? (rt.software ? 64 : REDUCE_WG);
+  return switches.channelReduceWorkgroup ?? (rt.software ? 64 : REDUCE_WG);
 }
 
 /** Throw a GpuError naming the op and argument unless s holds at least n values. */
@@ -107,7 +75,7 @@ export function requirePositive(op: string, g: object, names: string[]): void {
 
 /** Whether subgroup broadcasts from lanes 0..7 are available (feature on, subgroups >= 8 lanes). */
 export function useSubgroups(rt: GpuRuntime): boolean {
-  if (!convOptions.subgroups || !rt.hasSubgroups) return false;
+  if (!switches.subgroups || !rt.hasSubgroups) return false;
   const info = (rt.device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
   const minSize = info?.subgroupMinSize;
   return typeof minSize === 'number' && minSize >= 8;
@@ -177,7 +145,7 @@ function windowConstants(g: ConvGeom): Record<string, number> {
 /** vec4 column groups per invocation of the implicit-GEMM kernel (override CV): 8 output columns
  *  (measured ~20% faster than 4 on lavapipe at every NB201 stage) unless the row is narrower. */
 export function convColumnGroups(outW: number): number {
-  return convOptions.columnGroups ?? (outW > 4 ? 2 : 1);
+  return switches.convColumnGroups ?? (outW > 4 ? 2 : 1);
 }
 
 /** Register blocking of the implicit-GEMM kernel: output channels (TC) x vec4 column groups (CV)
@@ -238,13 +206,13 @@ function scratch(rt: GpuRuntime, sizes: number[]): { bufs: GpuStorage[]; dispose
   return { bufs, dispose: () => { for (const b of bufs) rt.release(b); } };
 }
 
-/** The blocking a forward or input-gradient dispatch uses: forced by convOptions.columnGroups (tests
+/** The blocking a forward or input-gradient dispatch uses: forced by switches.convColumnGroups (tests
  *  and benchmarks), else the tuner's choice for this shape, else the rule's. */
 function gemmBlocking(rt: GpuRuntime, tuner: Autotuner | null, g: ConvGeom, backwardData: boolean): GemmBlocking {
   const defaults = defaultGemmBlocking(g, backwardData);
-  if (!tuner?.enabled || convOptions.columnGroups !== undefined) return defaults;
+  if (!tuner?.enabled || switches.convColumnGroups !== undefined) return defaults;
   return tuner.pick(backwardData ? 'conv-dgrad' : 'conv-fwd', convShapeKey(rt, g), defaults,
-    () => (convMacs(g) < convOptions.minTuneMacs ? [{ name: 'rule', params: defaults }] : gemmVariants(g, backwardData)),
+    () => (convMacs(g) < switches.minTuneMacs ? [{ name: 'rule', params: defaults }] : gemmVariants(g, backwardData)),
     () => gemmBench(rt, { ...g }, backwardData));
 }
 
@@ -265,10 +233,10 @@ function gemmBench(rt: GpuRuntime, g: ConvGeom, backwardData: boolean): TuneBenc
 /** Whether the implicit-GEMM kernel reads its window rows as aligned vec4s (override VEC_WINDOW):
  *  stride 1, no dilation, a "same" window (KW = 2*PW + 1, at most 9 wide: the shared window fits)
  *  along rows whose width (the tensor read: x forward, dy backward) is a multiple of 4.
- *  convOptions.vecWindow = false turns it off (benchmarks' baseline). */
+ *  switches.vecWindow = false turns it off (benchmarks' baseline). */
 export function vecWindow(g: ConvGeom, backwardData: boolean, cv: number): boolean {
   const inW = backwardData ? g.OW : g.W;
-  return convOptions.vecWindow && g.strideW === 1 && g.dilW === 1 && g.KW === 2 * g.padW + 1 && g.padW <= 4 &&
+  return switches.vecWindow && g.strideW === 1 && g.dilW === 1 && g.KW === 2 * g.padW + 1 && g.padW <= 4 &&
     inW % 4 === 0 && 4 * cv + 2 * g.padW <= 24;
 }
 
@@ -447,7 +415,7 @@ export function weightGradPlan(rt: GpuRuntime, g: ConvGeom, targetThreads = dwTa
   const rows = g.N * g.OH;
   const dwSize = g.Cout * cig * g.KH * g.KW;
   const perSplit = g.Cout * (cig / tci) * (g.KH / khb);
-  let splits = Math.max(1, Math.min(Math.ceil(rows / convOptions.minRowsPerSplit), Math.round(targetThreads / perSplit),
+  let splits = Math.max(1, Math.min(Math.ceil(rows / switches.minRowsPerSplit), Math.round(targetThreads / perSplit),
     Math.floor(DW_MAX_PARTIAL / dwSize)));
   splits = Math.ceil(rows / Math.ceil(rows / splits)); // no empty splits
   return { subgroups, wg, tci, khb, splits };
@@ -480,7 +448,7 @@ export function conv2dWeightGrad(rt: GpuRuntime, dy: GpuStorage, x: GpuStorage, 
   checkConvWeightGrad('conv2dWeightGrad', dy, x, dw, g);
   const defaults = weightGradPlan(rt, g);
   const plan = tuner?.enabled ? tuner.pick('conv-wgrad', convShapeKey(rt, g), defaults,
-    () => (convMacs(g) < convOptions.minTuneMacs ? [{ name: 'rule', params: defaults }] : weightGradVariants(rt, g)),
+    () => (convMacs(g) < switches.minTuneMacs ? [{ name: 'rule', params: defaults }] : weightGradVariants(rt, g)),
     () => weightGradBench(rt, { ...g })) : defaults;
   const run = (): void => weightGradDispatch(rt, plan, dy, x, dw, g);
   launchOrHold<WeightGradSide>(rt, 'weightGrad', { g, dy, x, dw, plan }, [dy, x], [dw], run,

@@ -12,6 +12,7 @@ import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
 import { auxStorage, checkConvForward, checkConvInputGrad, checkConvWeightGrad } from './conv.js';
 import { splitSum } from './split-sum.js';
+import { switches } from '../../switches.js';
 
 /** The shader's private-array bounds (MAX_SPAN, MAX_TAPS, MAX_RING). */
 const MAX_SPAN = 32;
@@ -28,17 +29,9 @@ const MIN_ITEMS_PER_LANE = 4;
 const WGRAD_TARGET_GROUPS_CPU = 64;
 const WGRAD_TARGET_GROUPS_GPU = 1024;
 
-/** Module switches, for tests and benchmarks. */
-export const depthwiseOptions = {
-  /** route depthwise convolutions here (false: the implicit-GEMM kernels, the benchmarks' baseline) */
-  enabled: true,
-  /** force the weight gradient's split count (tests) */
-  splits: undefined as number | undefined,
-};
-
 /** Whether a (checked) geometry is a depthwise convolution this kernel serves, and the module switch is on. */
 export function depthwiseApplies(g: ConvGeom): boolean {
-  return depthwiseOptions.enabled && depthwiseGeometry(g);
+  return switches.depthwiseKernels && depthwiseGeometry(g);
 }
 
 /** Whether a (checked) geometry is a depthwise convolution whose window fits the shader's arrays. */
@@ -103,7 +96,7 @@ export function depthwiseWeightGradSplits(rt: GpuRuntime, g: ConvGeom): number {
   // the shader's items: (n, output row, strip), or at stride 1 (n, band of WGRAD_BAND rows, strip)
   const rowsPerItem = g.strideH === 1 && g.strideW === 1 ? WGRAD_BAND : 1;
   const items = g.N * Math.ceil(g.OH / rowsPerItem) * Math.ceil(g.OW / 4);
-  const forced = depthwiseOptions.splits;
+  const forced = switches.depthwiseWeightGradSplits;
   const target = rt.software ? WGRAD_TARGET_GROUPS_CPU : WGRAD_TARGET_GROUPS_GPU;
   let splits = forced ?? Math.max(1, Math.min(Math.ceil(target / g.Cin), Math.floor(items / (DEPTHWISE_WG * MIN_ITEMS_PER_LANE))));
   splits = Math.min(Math.max(1, splits), items);

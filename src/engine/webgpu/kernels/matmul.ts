@@ -3,30 +3,19 @@
 // allowed). The two products of a fully connected layer's forward and input gradient, a @ b^T and
 // a @ b, run on the convolutions' implicit-GEMM core (conv2d.wgsl in DENSE mode: a 1x1 convolution
 // whose row is the batch, channels-last) when the batch is large enough to fill its workgroups
-// (see matmulOptions); smaller products stay on shaders/matmul.wgsl. a^T @ b (the weight gradient)
+// (see switches.linearOnGemmCore); smaller products stay on shaders/matmul.wgsl. a^T @ b (the weight gradient)
 // keeps shaders/matmul.wgsl, a tiled product with transposed operands.
 import type { ConvGeom, MatmulGeom, RowsGeom } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
 import { CONV_WG, defaultGemmBlocking, implicitGemm, requireLength } from './conv.js';
+import { switches } from '../../switches.js';
 
 const ELEMENTWISE_WG = 256;
 
 function requireCount(op: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0) throw new GpuError(`${op}: ${name} ${v} must be a non-negative integer`);
 }
-
-/** Module switches, for tests and benchmarks. */
-export const matmulOptions = {
-  /**
-   * a @ b^T and a @ b on the implicit-GEMM core: true / false force it; undefined (the rule) takes
-   * it when the batch fills a workgroup of its column tiles (M >= 512 with 8-column tiles). Its lanes
-   * are batch tiles, so a small batch leaves most of them idle. Measured on lavapipe (a @ b^T):
-   * M 64, 1280 -> 1000: 75 ms on the core vs 22 ms on matmul.wgsl; M 512: 79 vs 183 ms; M 2048,
-   * 256 -> 256: 21 vs 35 ms.
-   */
-  gemmCore: undefined as boolean | undefined,
-};
 
 /** out[M, N] = op(a)[M, K] @ op(b)[K, N] */
 export function matmul(rt: GpuRuntime, a: GpuStorage, b: GpuStorage, out: GpuStorage, g: MatmulGeom): void {
@@ -44,7 +33,7 @@ export function matmul(rt: GpuRuntime, a: GpuStorage, b: GpuStorage, out: GpuSto
       strideH: 1, strideW: 1, padH: 0, padW: 0, dilH: 1, dilW: 1, groups: 1 };
     const backwardData = !g.transB;
     const blocking = defaultGemmBlocking(cg, backwardData);
-    if (matmulOptions.gemmCore ?? Math.ceil(g.M / (4 * blocking.cv)) >= CONV_WG) {
+    if (switches.linearOnGemmCore ?? Math.ceil(g.M / (4 * blocking.cv)) >= CONV_WG) {
       implicitGemm(rt, blocking, a, b, null, out, cg, backwardData, null, false, true);
       return;
     }

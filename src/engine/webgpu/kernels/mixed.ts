@@ -17,6 +17,7 @@ import { chunks, sizesWords } from './multi.js';
 import { shaderVariant, vectorWidthFor } from './shader-variants.js';
 import { auxStorage, channelReduceWorkgroup, foldGrid, requireLength, requirePositive } from './conv.js';
 import { checkBnGeom } from './batchnorm.js';
+import { switches } from '../../switches.js';
 
 const WG = 256;
 const FINAL_WG = 64;
@@ -27,24 +28,9 @@ const MAX_DOT_COLS = 32;
 /** workgroups of the first dots pass at most (its partials are summed by one small pass) */
 const MAX_DOT_GROUPS = 256;
 
-/** Module switches, for tests and tuning. */
-export const mixedOptions = {
-  /** terms per mixedSum dispatch at most, when set (else MAX_TERMS = 6; always capped by the
-   *  device's storage-binding limit). On lavapipe with scalar loads 6 streams in one pass measured
-   *  ~1.7x slower than passes of 3, and the rule used 3 there; with vec4 loads 3, 4 and 6 terms per
-   *  pass are within noise of each other (N64 C16-64, 12 terms: 27-33, 13-18, 7-13 ms each way), so
-   *  6 everywhere: an NB201 cell's node sums take 5 launches instead of 9. */
-  maxTerms: undefined as number | undefined,
-  /** workgroup size of the dots pass (a power of two): 64 measured ~1.5x faster than 256 on
-   *  lavapipe (fewer barrier rounds in the final tree reduction) */
-  dotsWorkgroup: 64,
-  /** hold non-affine batch-norm statistics back and merge them (false: one launch each, at once) */
-  mergeStats: true,
-};
-
 /** Terms per dispatch on this device (2 bindings per term + 2 others within the storage-binding limit). */
 function termsPerDispatch(rt: GpuRuntime, sum: boolean): number {
-  const want = sum ? mixedOptions.maxTerms ?? MAX_TERMS : MAX_TERMS;
+  const want = sum ? switches.mixedSumMaxTerms ?? MAX_TERMS : MAX_TERMS;
   return Math.max(1, Math.min(want, MAX_TERMS, Math.floor((rt.limits.maxStorageBuffersPerShaderStage - 2) / 2)));
 }
 
@@ -154,7 +140,7 @@ function mixedDotsTile(rt: GpuRuntime, dy: GpuStorage, terms: MixedTerm[], dw: G
   const chunks = n / vec;
   const per = termsPerDispatch(rt, false);
   const id = identityStats(rt, g.C);
-  const dwg = mixedOptions.dotsWorkgroup;
+  const dwg = switches.mixedDotsWorkgroup;
   const groups = Math.min(MAX_DOT_GROUPS, rt.strideGroups(chunks, dwg));
   const cols = terms.length;
   const partial = rt.alloc(Math.max(1, groups * cols));
@@ -223,7 +209,7 @@ function runBnStats(rt: GpuRuntime, items: BnStatsItem[]): void {
 }
 
 /** Training-mode statistics [mean | invstd | scale | shift] of x; running statistics updated when
- *  given. Without gamma / beta the launch may be held back and merged with others (mixedOptions.mergeStats). */
+ *  given. Without gamma / beta the launch may be held back and merged with others (switches.mergeBnStats). */
 export function batchNormStats(rt: GpuRuntime, x: GpuStorage, gamma: GpuStorage | null, beta: GpuStorage | null,
   stats: GpuStorage, runMean: GpuStorage | null, runVar: GpuStorage | null, g: BatchNormGeom): void {
   const op = 'batchNormStats';
@@ -239,7 +225,7 @@ export function batchNormStats(rt: GpuRuntime, x: GpuStorage, gamma: GpuStorage 
   const distinct = new Set([x, stats, runMean, runVar].filter((s) => s !== null));
   if (distinct.size !== (runMean ? 4 : 2)) throw new GpuError(`${op}: x, stats, runMean and runVar must be distinct storages`);
   const item: BnStatsItem = { x, stats, runMean, runVar, gamma, beta, g: { ...g } };
-  if (gamma === null && mixedOptions.mergeStats) {
+  if (gamma === null && switches.mergeBnStats) {
     // the shared ones / zeros stand-ins for gamma / beta are never written: not among the touched
     rt.defer(bnStatsFamily, item, runMean ? [x, stats, runMean, runVar!] : [x, stats]);
   } else {

@@ -10,6 +10,7 @@ import { convOutSize } from '../../backend.js';
 import { GpuError } from '../device.js';
 import type { GpuRuntime, GpuStorage } from '../runtime.js';
 import { auxStorage, requireLength, requirePositive } from './conv.js';
+import { switches } from '../../switches.js';
 
 /** Invocations per workgroup of the window kernels (each covers 4 columns). */
 const POOL_WG = 64;
@@ -48,16 +49,10 @@ function poolForward(rt: GpuRuntime, x: GpuStorage, out: GpuStorage, g: PoolGeom
   });
 }
 
-/** Module switches, for tests and benchmarks. */
-export const poolOptions = {
-  /** use pool2d_3x3s1.wgsl where it applies (else the general kernels) */
-  stripKernel: true,
-};
-
 /** The avg_pool_3x3 of NB201 and DARTS (stride 1, padding 1) with W % 4 == 0: pool2d_3x3s1.wgsl's
  *  strip kernels serve it (each input row loaded once per 4 outputs). */
 function isAvg3x3s1(g: PoolGeom): boolean {
-  return poolOptions.stripKernel && g.kind === 'avg' && g.KH === 3 && g.KW === 3 && g.strideH === 1 &&
+  return switches.poolStripKernel && g.kind === 'avg' && g.KH === 3 && g.KW === 3 && g.strideH === 1 &&
     g.strideW === 1 && g.padH === 1 && g.padW === 1 && g.W % 4 === 0;
 }
 

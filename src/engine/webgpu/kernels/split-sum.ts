@@ -9,12 +9,7 @@ import { GpuError } from '../device.js';
 import type { DeferredFamily, GpuRuntime, GpuStorage } from '../runtime.js';
 import { chunks, groupsFor, sizesWords } from './multi.js';
 import { shaderVariant } from './shader-variants.js';
-
-/** Module switches, for tests and benchmarks. */
-export const splitSumOptions = {
-  /** hold the passes back and merge them (false: one launch each, at once) */
-  merge: true,
-};
+import { switches } from '../../switches.js';
 
 interface SplitSumItem { part: GpuStorage; dw: GpuStorage; size: number; splits: number }
 
@@ -35,7 +30,7 @@ export function splitSum(rt: GpuRuntime, part: GpuStorage, dw: GpuStorage, size:
   if (dw.length < size) throw new GpuError(`${op}: dw holds ${dw.length} values, needs ${size}`);
   if (part === dw) throw new GpuError(`${op}: part and dw are the same storage`);
   const item = { part, dw, size, splits };
-  if (splitSumOptions.merge) rt.defer(splitSums, item, [part, dw], [part]);
+  if (switches.mergeSplitSums) rt.defer(splitSums, item, [part, dw], [part]);
   else {
     runSplitSums(rt, [item]);
     rt.release(part);
