@@ -231,14 +231,7 @@ if [ -z "$truth" ]; then
   column=test_accuracy
   truth=$out/truth.csv
   t0=$(now)
-  mapfile -t genotypes < <(ROOT=$ROOT FILE=$archs node --input-type=module - <<'EOF'
-const { parseGenotypeList } = await import(`${process.env.ROOT}/dist/src/nas/rank.js`);
-const { readFileSync } = await import('node:fs');
-const { entries, errors } = parseGenotypeList(readFileSync(process.env.FILE, 'utf8'), process.env.FILE);
-for (const e of errors) console.error(`${process.env.FILE}:${e.line}: skipped: ${e.message}`);
-for (const a of new Set(entries.map((e) => e.arch))) console.log(a);
-EOF
-  )
+  mapfile -t genotypes < <(node "$ROOT/experiments/genotype-list.mjs" "$archs")
   log "truth: ${#genotypes[@]} architectures trained stand-alone (${truth_flags[*]} --epochs $truth_epochs), cached in $out/truth/"
   i=0
   for g in "${genotypes[@]}"; do

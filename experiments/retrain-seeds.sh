@@ -98,14 +98,7 @@ fi
 like=$(cd "$like" && pwd)
 
 # the genotypes, canonical and without duplicates (the same parser as `rank --archs`)
-mapfile -t genotypes < <(ROOT=$ROOT FILE=$archs node --input-type=module - <<'EOF'
-const { parseGenotypeList } = await import(`${process.env.ROOT}/dist/src/nas/rank.js`);
-const { readFileSync } = await import('node:fs');
-const { entries, errors } = parseGenotypeList(readFileSync(process.env.FILE, 'utf8'), process.env.FILE);
-for (const e of errors) console.error(`${process.env.FILE}:${e.line}: skipped: ${e.message}`);
-for (const a of new Set(entries.map((e) => e.arch))) console.log(a);
-EOF
-)
+mapfile -t genotypes < <(node "$ROOT/experiments/genotype-list.mjs" "$archs")
 [ "${#genotypes[@]}" -ge 2 ] || die "--archs $archs: fewer than two genotypes"
 printf '%s\n' "${genotypes[@]}" >"$out/cells.txt"
 log "${#genotypes[@]} cells × seeds ${seed_list[*]}, retrained like $like on $device; output $out"
