@@ -4,7 +4,7 @@
 // confidently wrong (docs/mobilenet.md, session 5: a MobileNet quick leaf's tuned path 16-21 % with the
 // supernet's statistics, 50-61 % re-estimated on 8 batches). Used by `rank --bn-recalibrate` and the
 // search's `--path-bn-recalibrate` (src/nas/phases.ts finishLeaf).
-import { noGrad, tidy, batchNormsByPath } from '../engine/index.js';
+import { noGrad, tidy, batchNormsByPath, type Module, type Tensor } from '../engine/index.js';
 import { BatchSampler } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
 import type { DeviceBatch } from '../search/batch.js';
@@ -28,10 +28,19 @@ export function recalibrationBatches(c: { seed: number; batchSize: number }, dat
  * with `genotype` as a single path: training mode, no gradients, cumulative average over the batches.
  */
 export function recalibrateBatchNorm(method: BaseMethod, genotype: Genotype, batches: readonly DeviceBatch[]): void {
-  const net = method.supernet;
+  const sample: ArchSample = method.space.singlePathSample(genotype);
+  reestimateBatchNorm(method.supernet, (x) => { method.supernet.forward(x, sample); }, batches);
+}
+
+/**
+ * Reset every BN of `net` that keeps running statistics and re-estimate them as the plain average of
+ * the batch statistics of `batches` (training mode, no gradients; `forward` runs the net on one
+ * batch). Also used on stand-alone networks (experiments/bn-eval-noise.mjs): their stored statistics
+ * are a momentum-0.1 average dominated by the last augmented training steps.
+ */
+export function reestimateBatchNorm(net: Module, forward: (x: Tensor) => void, batches: readonly DeviceBatch[]): void {
   const bns = [...batchNormsByPath(net).values()].filter((b) => b.runningMean !== null);
   const momenta = bns.map((b) => b.momentum);
-  const sample: ArchSample = method.space.singlePathSample(genotype);
   const wasTraining = net.training;
   for (const b of bns) b.resetRunningStats();
   net.train(true);
@@ -39,7 +48,7 @@ export function recalibrateBatchNorm(method: BaseMethod, genotype: Genotype, bat
     batches.forEach((batch, k) => {
       // momentum 1/(k+1): the running value becomes the mean of the k+1 batch statistics so far
       for (const b of bns) (b as unknown as { momentum: number }).momentum = 1 / (k + 1);
-      tidy(() => noGrad(() => { net.forward(batch.x, sample); }));
+      tidy(() => noGrad(() => { forward(batch.x); }));
     });
   } finally {
     bns.forEach((b, i) => { (b as unknown as { momentum: number }).momentum = momenta[i]!; });

@@ -7,7 +7,7 @@ import type { Backend } from '../engine/index.js';
 import { BatchSampler, evalBatches } from '../data/sampler.js';
 import { hashSeed } from '../data/rng.js';
 import type { Dataset } from '../data/dataset.js';
-import { getSpace, describeSize } from '../spaces/registry.js';
+import { getSpace, describeSize, type SpaceNetwork } from '../spaces/registry.js';
 import { trainStandalone, type StandaloneHyper, type StandaloneEpoch } from '../search/standalone.js';
 import type { SearchConfig } from './config.js';
 import { searchImages, type SearchData } from './phases.js';
@@ -68,6 +68,9 @@ export interface RetrainOptions {
   seed?: number;
   onEpoch?: (e: StandaloneEpoch) => void;
   onStep?: (epoch: number, done: number, total: number) => void;
+  /** called with the trained network and the test set as evaluated, before the network is disposed
+   *  (experiments/bn-eval-noise.mjs evaluates it other ways) */
+  inspect?: (network: SpaceNetwork, test: Dataset) => Promise<void>;
 }
 
 export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult> {
@@ -103,6 +106,7 @@ export async function retrainGenotype(o: RetrainOptions): Promise<RetrainResult>
     // latency matters where the space has a cost model (MobileNet: issue [mobilenet]); elsewhere it would
     // only add wall-clock noise to results that resumed and queued runs must reproduce exactly
     const latency = space.cost ? await measureLatency(o.backend, run.network, shape, [1, 64]) : undefined;
+    if (o.inspect) await o.inspect(run.network, test);
     return {
       genotype: o.genotype,
       protocol: {
