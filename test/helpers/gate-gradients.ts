@@ -1,7 +1,14 @@
-// What the hardware-loss tests (expected FLOPs, expected latency) share: comparing the α gradient of
-// a regularised binary-gate step with the plain step's gradient plus the regulariser's own share.
+// What the hardware-loss tests (expected FLOPs, expected latency) share: a small ProxylessNAS method on
+// the MobileNet space, and comparing the α gradient of a regularised binary-gate step with the plain
+// step's gradient plus the regulariser's own share.
 
 import * as assert from 'uvu/assert';
+import type { Backend } from '../../src/engine/backend.js';
+import { Tensor } from '../../src/engine/index.js';
+import { createBaseMethod, Proxyless } from '../../src/search/index.js';
+import type { BaseMethodHyper } from '../../src/search/presets.js';
+import type { SearchSpace, SpaceSizes } from '../../src/spaces/space.js';
+import { scaledValues } from '../search/nb201-recipe.js';
 
 /**
  * For every block of a rows × cols α matrix: blocks the replayed binary-gate draw left out
@@ -22,4 +29,19 @@ export function checkGateGradient(rows: number, cols: number, involved: Readonly
     if (has) withGrad++;
   }
   return withGrad;
+}
+
+/**
+ * The small ProxylessNAS method both hardware-loss tests build on the MobileNet space: `make(seed,
+ * hyper)` a binary-gate method over `sizes` at res×res, `batch(seed)` four deterministic images with
+ * labels 0 1 2 1.
+ */
+export function proxylessFixture(be: Backend, space: SearchSpace, sizes: SpaceSizes, res: number) {
+  const make = (seed: number, hyper: Partial<BaseMethodHyper> = {}): Proxyless => createBaseMethod('proxyless', {
+    backend: be, space, sizes, imageShape: [1, res, res], seed, hyper: { ...space.methodHyper!('proxyless'), ...hyper },
+  }) as Proxyless;
+  const batch = (seed: string) => ({
+    x: Tensor.fromArray(be, scaledValues(seed, 4 * res * res, 2), [4, 1, res, res]), y: Tensor.fromArray(be, [0, 1, 2, 1], [4]), n: 4,
+  });
+  return { make, batch };
 }

@@ -9,15 +9,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
-import { Tensor } from '../../src/engine/index.js';
-import { createBaseMethod, Proxyless } from '../../src/search/index.js';
 import { expectedMacs, flopsLoss } from '../../src/search/flops-loss.js';
 import { Rng } from '../../src/data/rng.js';
 import { getSpace } from '../../src/spaces/registry.js';
 import { defaultSearchConfig, validateSearchConfig } from '../../src/nas/config.js';
-import type { BaseMethodHyper } from '../../src/search/presets.js';
 import { scaledValues } from './nb201-recipe.js';
-import { checkGateGradient } from '../helpers/gate-gradients.js';
+import { checkGateGradient, proxylessFixture } from '../helpers/gate-gradients.js';
 
 const be = new CpuBackend();
 const space = getSpace('mobilenet');
@@ -25,6 +22,7 @@ const { rows, cols } = space;
 const SIZES = { C: 4, N: 1, inputChannels: 1, numClasses: 3 };
 const RES = 8;
 const enabled = (d: number) => space.enabledOps(space.fullMask(), d);
+const { make, batch } = proxylessFixture(be, space, SIZES, RES);
 
 test('per-op multiply-adds add up to the cost model on random genotypes', () => {
   const t = space.opMacs!(SIZES, 32);
@@ -84,16 +82,6 @@ test('loss forms: derivatives in CE and E equal central differences', () => {
   }
   assert.throws(() => flopsLoss(1, 10, { target: 1, type: 'mul#log', alpha: 1, beta: 1, lambda: 1 }), /flops target 1 must be > 1/);
 });
-
-function make(seed: number, hyper: Partial<BaseMethodHyper> = {}): Proxyless {
-  return createBaseMethod('proxyless', {
-    backend: be, space, sizes: SIZES, imageShape: [1, RES, RES], seed, hyper: { ...space.methodHyper!('proxyless'), ...hyper },
-  }) as Proxyless;
-}
-
-function batch(seed: string) {
-  return { x: Tensor.fromArray(be, scaledValues(seed, 4 * RES * RES, 2), [4, 1, RES, RES]), y: Tensor.fromArray(be, [0, 1, 2, 1], [4]), n: 4 };
-}
 
 test('through the method: add#linear adds λ/T·∂E/∂α to the binary-gate gradient on the blocks that have one', async () => {
   const T = 1e5, lambda = 0.1;

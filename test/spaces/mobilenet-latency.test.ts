@@ -12,7 +12,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CpuBackend } from '../../src/engine/cpu/cpu-backend.js';
 import { Tensor, tidy, noGrad, keep } from '../../src/engine/index.js';
-import { createBaseMethod, Proxyless } from '../../src/search/index.js';
 import { Rng } from '../../src/data/rng.js';
 import { getSpace } from '../../src/spaces/registry.js';
 import { defaultSearchConfig, validateSearchConfig, type SearchConfig } from '../../src/nas/config.js';
@@ -22,9 +21,8 @@ import { MemoryStore } from '../../src/nas/store.js';
 import { prepareSearchData } from '../../src/nas/phases.js';
 import { generateSynthetic } from '../../src/data/synthetic.js';
 import { renderReport } from '../../src/report/html.js';
-import type { BaseMethodHyper } from '../../src/search/presets.js';
 import { scaledValues } from '../search/nb201-recipe.js';
-import { checkGateGradient } from '../helpers/gate-gradients.js';
+import { checkGateGradient, proxylessFixture } from '../helpers/gate-gradients.js';
 
 const be = new CpuBackend();
 const space = getSpace('mobilenet');
@@ -32,6 +30,7 @@ const { rows, cols } = space;
 const SIZES = { C: 4, N: 1, inputChannels: 1, numClasses: 3 };
 const RES = 16;
 const enabled = (d: number) => space.enabledOps(space.fullMask(), d);
+const { make, batch } = proxylessFixture(be, space, SIZES, RES);
 
 test('a table built on the CPU backend: one positive entry per (block, op), 0 for zero, the multiply-add model\'s pattern', async () => {
   const t = await measureLatencyTable(be, space, SIZES, RES, { device: 'cpu', repeats: 1 });
@@ -93,16 +92,6 @@ function syntheticTable(): { fixed: number; ops: number[][] } {
   const macs = space.opMacs!(SIZES, RES);
   const v = scaledValues('lat-table', rows * cols, 1);
   return { fixed: 0.4, ops: macs.ops.map((r, d) => r.map((m, j) => (Number.isNaN(m) ? NaN : m === 0 ? 0 : 0.05 + 0.3 * Math.abs(v[d * cols + j])))) };
-}
-
-function make(seed: number, hyper: Partial<BaseMethodHyper> = {}): Proxyless {
-  return createBaseMethod('proxyless', {
-    backend: be, space, sizes: SIZES, imageShape: [1, RES, RES], seed, hyper: { ...space.methodHyper!('proxyless'), ...hyper },
-  }) as Proxyless;
-}
-
-function batch(seed: string) {
-  return { x: Tensor.fromArray(be, scaledValues(seed, 4 * RES * RES, 2), [4, 1, RES, RES]), y: Tensor.fromArray(be, [0, 1, 2, 1], [4]), n: 4 };
 }
 
 test('E_lat(α) and the add#linear α gradient against central differences of λ·(E_lat − T)/T (synthetic table)', async () => {
