@@ -8,7 +8,8 @@
 // (src/search/flops-loss.ts, the same code as the expected FLOPs). The table is measured once per run,
 // kept in the run's configuration (state.json, result.json: a resumed run and every leaf worker use the
 // same numbers) and shown in report.html. Wall-clock: machine load is in the numbers.
-import { Tensor, tidy, noGrad, type Backend } from '../engine/index.js';
+import type { Backend } from '../engine/index.js';
+import { medianForwardMs } from './latency.js';
 import type { SearchSpace, SpaceSizes, LatencyProbe } from '../spaces/registry.js';
 
 export interface LatencyTable {
@@ -27,25 +28,6 @@ export interface LatencyTable {
   keys: (string | null)[][];
 }
 
-async function timeProbe(be: Backend, p: LatencyProbe, repeats: number): Promise<number> {
-  const n = p.inputShape.reduce((a, b) => a * b, 1);
-  const x = Tensor.fromArray(be, Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5), p.inputShape);
-  const times: number[] = [];
-  try {
-    for (let r = 0; r < repeats + 2; r++) {
-      const t0 = performance.now();
-      const y = tidy(() => noGrad(() => p.run(x)));
-      await y.data();
-      y.dispose();
-      if (r >= 2) times.push(performance.now() - t0);
-    }
-  } finally {
-    x.dispose();
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
-
 /** Measure the space's latency table on `backend` (see the file comment). */
 export async function measureLatencyTable(be: Backend, space: SearchSpace, sizes: SpaceSizes, resolution: number,
   o: { device: string; repeats?: number }): Promise<LatencyTable> {
@@ -58,14 +40,14 @@ export async function measureLatencyTable(be: Backend, space: SearchSpace, sizes
       throw new Error(`${space.name}: latencyProbes gave a ${probes.ops.length}-row table, expected [${space.rows}][${space.cols}]`);
     }
     const fixedParts: LatencyTable['fixedParts'] = [];
-    for (const p of probes.fixed) fixedParts.push({ key: p.key, ms: await timeProbe(be, p, repeats) });
+    for (const p of probes.fixed) fixedParts.push({ key: p.key, ms: await medianForwardMs(be, p.inputShape, (x) => p.run(x), repeats) });
     const ops: (number | null)[][] = [];
     const keys: (string | null)[][] = [];
     for (const row of probes.ops) {
       const r: (number | null)[] = [], k: (string | null)[] = [];
       for (const p of row) {
         if (p === null || p === 0) { r.push(p); k.push(null); continue; }
-        r.push(await timeProbe(be, p, repeats));
+        r.push(await medianForwardMs(be, p.inputShape, (x) => p.run(x), repeats));
         k.push(p.key);
       }
       ops.push(r); keys.push(k);

@@ -9,28 +9,37 @@ import type { SpaceNetwork } from '../spaces/space.js';
 
 export interface LatencyRow { batch: number; medianMs: number; repeats: number }
 
+/**
+ * The median wall-clock milliseconds of `forward` on one fixed input of `shape` (deterministic values in
+ * ±0.5): 2 untimed warm-ups, then `repeats` timed runs, each awaiting the device by reading the output
+ * back. Shared by the whole-network rows below and the per-op latency table (latency-table.ts).
+ */
+export async function medianForwardMs(backend: Backend, shape: readonly number[], forward: (x: Tensor) => Tensor, repeats: number): Promise<number> {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const x = Tensor.fromArray(backend, Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5), [...shape]);
+  const times: number[] = [];
+  try {
+    for (let r = 0; r < repeats + 2; r++) {
+      const t0 = performance.now();
+      const y = tidy(() => noGrad(() => forward(x)));
+      await y.data(); // waits for the device and reads the output
+      y.dispose();
+      if (r >= 2) times.push(performance.now() - t0);
+    }
+  } finally {
+    x.dispose();
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
 export async function measureLatency(backend: Backend, net: SpaceNetwork, imageShape: readonly number[], batches: readonly number[], repeats = 5): Promise<LatencyRow[]> {
   const wasTraining = net.training;
   net.eval();
   const rows: LatencyRow[] = [];
   try {
     for (const batch of batches) {
-      const n = batch * imageShape.reduce((a, b) => a * b, 1);
-      const x = Tensor.fromArray(backend, Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5), [batch, ...imageShape]);
-      const times: number[] = [];
-      try {
-        for (let r = 0; r < repeats + 2; r++) {
-          const t0 = performance.now();
-          const y = tidy(() => noGrad(() => net.forward(x)));
-          await y.data(); // waits for the device and reads the logits (small)
-          y.dispose();
-          if (r >= 2) times.push(performance.now() - t0);
-        }
-      } finally {
-        x.dispose();
-      }
-      times.sort((a, b) => a - b);
-      rows.push({ batch, medianMs: times[Math.floor(times.length / 2)], repeats });
+      rows.push({ batch, medianMs: await medianForwardMs(backend, [batch, ...imageShape], (x) => net.forward(x), repeats), repeats });
     }
   } finally {
     net.train(wasTraining);
