@@ -66,6 +66,8 @@ try {
       const r = {};
       const ret = await retrainGenotype({
         backend, config: { ...config, seed }, data, test: testRaw, genotype: arch, epochs,
+        // the version-1 protocol (the statistics training left): this experiment compares against it
+        bnBatches: 0,
         inspect: async (net, test) => {
           const shape = data.imageShape;
           const score = async () => (await evaluateNetwork(net, evalBatches(test, 256), shape)).accuracy;

@@ -93,13 +93,39 @@ done
 protocol_run=$out/runs/gm-s$first_seed
 
 # ---- cells retrained with a search's protocol --------------------------------------------------------
-# retrain DIR GENOTYPE LIKE_RUN: `train --like`, skipped when DIR/result.json exists
+# Every figure comes from one retraining protocol: this build's (src/nas/retrain.ts
+# RETRAIN_PROTOCOL_VERSION). A retraining of another version — a search's own final.retrain or a
+# result.json left by an earlier build — is done again rather than mixed in.
+protocol_version=$(ROOT=$ROOT node --input-type=module -e 'console.log((await import(`${process.env.ROOT}/dist/src/nas/retrain.js`)).RETRAIN_PROTOCOL_VERSION)')
+# current FILE FIELD: FILE exists and its retraining (the JSON path FIELD, e.g. retrain) is of this protocol
+current() {
+  [ -f "$1" ] && FILE=$1 FIELD=$2 V=$protocol_version node --input-type=module -e '
+    const { readFileSync } = await import("node:fs");
+    let r = JSON.parse(readFileSync(process.env.FILE, "utf8"));
+    for (const k of process.env.FIELD.split(".")) r = r?.[k];
+    process.exit((r?.protocol?.version ?? 1) === Number(process.env.V) ? 0 : 1);' </dev/null
+}
+# retrain DIR GENOTYPE LIKE_RUN: `train --like`, skipped when DIR/result.json holds this protocol's retraining
 retrain() {
   local dir=$1 g=$2 like=$3
-  [ -f "$dir/result.json" ] && return 0
-  "${GMNAS[@]}" train --like "$like" --arch "$g" --device "$device" --out "$dir" --quiet >"$dir.log" 2>&1 ||
+  current "$dir/result.json" retrain && return 0
+  [ -f "$dir/result.json" ] && log "retraining again (older protocol): $dir"
+  "${GMNAS[@]}" train --like "$like" --arch "$g" --device "$device" --out "$dir" --overwrite --quiet >"$dir.log" 2>&1 ||
     { cat "$dir.log" >&2; die "retraining $g failed (log: $dir.log)"; }
 }
+
+# a search whose own final.retrain is of another protocol (a run kept from an earlier build): its pick
+# retrained like the search would now, into OUT/picks/METHOD-sSEED
+mkdir -p "$out/picks"
+for seed in "${seed_list[@]}"; do
+  for method in "${METHODS[@]}"; do
+    run=$out/runs/$method-s$seed
+    current "$run/result.json" final.retrain && continue
+    g=$(RUN=$run node --input-type=module -e 'const { readFileSync } = await import("node:fs"); console.log(JSON.parse(readFileSync(`${process.env.RUN}/result.json`, "utf8")).final.genotype)')
+    log "$method seed $seed: pick retrained with protocol $protocol_version: $g"
+    retrain "$out/picks/$method-s$seed" "$g" "$run"
+  done
+done
 
 # the parameter-count pick: NB201's largest cell (most parameters at the search's C and N)
 largest=$(ROOT=$ROOT RUN=$protocol_run node --input-type=module - <<'JS'
@@ -161,7 +187,7 @@ for seed in "${seed_list[@]}"; do
 done
 
 # ---- report ------------------------------------------------------------------------------------------
-OUT=$out SEEDS="$seeds" LARGEST=$largest ROOT=$ROOT node --input-type=module - <<'JS'
+OUT=$out SEEDS="$seeds" LARGEST=$largest ROOT=$ROOT PROTOCOL_VERSION=$protocol_version node --input-type=module - <<'JS'
 const { readFileSync, readdirSync, existsSync } = await import('node:fs');
 const { join } = await import('node:path');
 const { writeFileAtomic } = await import(`${process.env.ROOT}/dist/src/io/fs.js`);
@@ -183,6 +209,8 @@ for (const m of ['gm', 'oneshot', 'fewshot', 'random']) {
   const picks = seeds.map((s) => {
     const r = json(`runs/${m}-s${s}/result.json`);
     device = r.device;
+    // the pick retrained again under this build's protocol (OUT/picks) where the search's own is older
+    if ((r.final.retrain?.protocol?.version ?? 1) !== Number(env.PROTOCOL_VERSION) && existsSync(join(OUT, `picks/${m}-s${s}/result.json`))) r.final.retrain = json(`picks/${m}-s${s}/result.json`).retrain;
     if (!r.final.retrain) throw new Error(`runs/${m}-s${s}: no final.retrain (searched with --no-retrain?)`);
     const gap = r.leaves.filter((l) => l.supernetVal).map((l) => l.supernetVal.accuracy - l.val.accuracy);
     const gapUntuned = r.leaves.filter((l) => l.supernetVal && l.valUntuned).map((l) => l.supernetVal.accuracy - l.valUntuned.accuracy);
@@ -224,7 +252,7 @@ for (const m of methods) {
 const first = json(`runs/gm-s${seeds[0]}/result.json`);
 const summary = {
   date: new Date().toISOString(), device, seeds, dataset: first.dataset, config: first.config,
-  protocol: first.final.retrain.protocol,
+  protocol: json(`params/s${seeds[0]}/result.json`).retrain.protocol,
   reference: { size: reference.length, mean: mean(refAcc), sd: sd(refAcc), min: refAcc[0], median: quantile(0.5), p90: quantile(0.9), max: refAcc[refAcc.length - 1], cells: reference },
   methods, selectors,
 };

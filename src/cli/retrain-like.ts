@@ -15,7 +15,7 @@ import { prepareOutputFolder, freshFolderName, folderTimestamp } from '../io/out
 import { getSpace } from '../spaces/registry.js';
 import { validateSearchConfig, type SearchConfig } from '../nas/config.js';
 import { loadSearchData, loadSearchTestSet } from '../nas/search-data.js';
-import { retrainGenotype } from '../nas/retrain.js';
+import { retrainGenotype, RETRAIN_BN_BATCHES } from '../nas/retrain.js';
 
 export const RETRAIN_LIKE_HELP = `usage: node run.js train --like RUN_DIR --arch '<genotype>' [flags]
 Trains the genotype with the retraining protocol of the search in RUN_DIR (its final.retrain): the
@@ -27,6 +27,8 @@ search's dataset, resolution, C and N, its --retrain-epochs and its seed.
   --overwrite                replace the files of an existing --out folder
   --epochs N                 override the search's retraining epochs
   --seed S                   retraining seed as a search with seed S would use (default: the search's)
+  --bn-batches K             training batches the BN statistics are re-estimated on before the test pass
+                             (default ${RETRAIN_BN_BATCHES}, the protocol's; 0: the statistics training left)
   --device auto|webgpu|cpu   backend
 ${AUTOTUNE_FLAG_HELP}
   --quiet                    no per-epoch lines`;
@@ -47,7 +49,7 @@ function readRunConfig(dir: string): SearchConfig {
 
 export async function retrainLikeCommand(argv: string[]): Promise<number> {
   const { values: v, positionals } = parseFlags('train', argv, {
-    like: { type: 'string' }, arch: { type: 'string' }, out: { type: 'string' }, epochs: { type: 'string' }, seed: { type: 'string' },
+    like: { type: 'string' }, arch: { type: 'string' }, out: { type: 'string' }, epochs: { type: 'string' }, seed: { type: 'string' }, 'bn-batches': { type: 'string' },
     device: { type: 'string' }, ...AUTOTUNE_FLAG, overwrite: { type: 'boolean' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
   });
   if (v.help) { console.log(RETRAIN_LIKE_HELP); return 0; }
@@ -63,6 +65,7 @@ export async function retrainLikeCommand(argv: string[]): Promise<number> {
   const epochs = intFlag(v, 'epochs', config.retrainEpochs, 1);
   if (epochs < 1) throw new UsageError(`--epochs: the search in ${String(v.like)} ran with --no-retrain; give --epochs N`);
   const seed = intFlag(v, 'seed', config.seed, 0);
+  const bnBatches = intFlag(v, 'bn-batches', RETRAIN_BN_BATCHES, 0);
   // the output folder is checked before the data loads and the training starts, so a bad --out costs nothing
   let out: string;
   try {
@@ -79,14 +82,15 @@ export async function retrainLikeCommand(argv: string[]): Promise<number> {
   try {
     say(`retrain ${arch} like ${resolve(String(v.like))}: ${epochs} epoch(s), seed ${seed}, on ${describeBackend(backend)}`);
     const r = await retrainGenotype({
-      backend, config: { ...config, seed }, data, test, genotype: arch, epochs,
+      backend, config: { ...config, seed }, data, test, genotype: arch, epochs, bnBatches,
       onEpoch: (e) => say(`epoch ${e.epoch + 1}/${epochs}  train loss ${e.train.loss.toFixed(4)} acc ${e.train.accuracy.toFixed(2)}%  ${e.seconds.toFixed(1)} s`),
     });
     writeFileAtomic(join(out, 'result.json'), `${sealJson({
       command: 'train', genotype: arch, like: resolve(String(v.like)), seed, device: describeBackend(backend),
       test: { accuracy: r.testAccuracy, loss: r.testLoss, images: r.protocol.testImages }, retrain: r,
     }, 2)}\n`);
-    console.log(`${arch}  test accuracy ${r.testAccuracy.toFixed(2)}%  loss ${r.testLoss.toFixed(4)}  (${r.parameters} parameters, ${r.seconds.toFixed(1)} s)`);
+    console.log(`${arch}  test accuracy ${r.testAccuracy.toFixed(2)}%  loss ${r.testLoss.toFixed(4)}  (${r.parameters} parameters, ${r.seconds.toFixed(1)} s)` +
+      (r.trainingStatsTest ? `; ${r.trainingStatsTest.accuracy.toFixed(2)}% with the BN statistics training left` : ''));
     console.log(`wrote ${join(out, 'result.json')}`);
     return 0;
   } finally {

@@ -381,6 +381,7 @@ export function summarize(r: SearchResult, outDir: string): string {
   if (rt) {
     lines.push(`  retrained: test accuracy ${rt.testAccuracy.toFixed(2)} %  loss ${rt.testLoss.toFixed(4)}  ` +
       `(${rt.parameters} parameters, ${rt.seconds.toFixed(1)} s)`);
+    if (rt.trainingStatsTest) lines.push(`  (with the BN statistics training left: ${rt.trainingStatsTest.accuracy.toFixed(2)} %)`);
     lines.push(`  protocol: ${rt.protocol.description}`);
     if (rt.latency) lines.push(`  latency (${r.device}, eval forward): ${rt.latency.map((l) => `batch ${l.batch} ${l.medianMs.toFixed(1)} ms`).join(', ')} (median of ${rt.latency[0]?.repeats}; wall-clock, machine load included)`);
   } else if (r.config.retrainEpochs === 0) {

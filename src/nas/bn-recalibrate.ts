@@ -34,24 +34,25 @@ export function recalibrateBatchNorm(method: BaseMethod, genotype: Genotype, bat
 
 /**
  * Reset every BN of `net` that keeps running statistics and re-estimate them as the plain average of
- * the batch statistics of `batches` (training mode, no gradients; `forward` runs the net on one
- * batch). Also used on stand-alone networks (experiments/bn-eval-noise.mjs): their stored statistics
- * are a momentum-0.1 average dominated by the last augmented training steps.
+ * the batch statistics of `batches` (training mode with the BNs' cumulative-average mode, no
+ * gradients, drop-path off; `forward` runs the net on one batch). Also used on stand-alone networks
+ * before their test pass (src/nas/retrain.ts): the statistics training leaves are a momentum-0.1
+ * average dominated by the last augmented steps, and scoring with them made the same cell's retrained
+ * accuracy swing by ~2 points between seeds (docs/quality.md).
  */
-export function reestimateBatchNorm(net: Module, forward: (x: Tensor) => void, batches: readonly DeviceBatch[]): void {
+export function reestimateBatchNorm(net: Module & { dropPathProb?: number }, forward: (x: Tensor) => void, batches: readonly DeviceBatch[]): void {
   const bns = [...batchNormsByPath(net).values()].filter((b) => b.runningMean !== null);
-  const momenta = bns.map((b) => b.momentum);
-  const wasTraining = net.training;
-  for (const b of bns) b.resetRunningStats();
+  const wasTraining = net.training, dropPath = net.dropPathProb;
+  for (const b of bns) { b.resetRunningStats(); b.cumulativeAverage = true; }
   net.train(true);
+  // training mode would also drop paths (the DARTS network); the statistics should describe the
+  // network the evaluation runs
+  if (dropPath !== undefined) net.dropPathProb = 0;
   try {
-    batches.forEach((batch, k) => {
-      // momentum 1/(k+1): the running value becomes the mean of the k+1 batch statistics so far
-      for (const b of bns) (b as unknown as { momentum: number }).momentum = 1 / (k + 1);
-      tidy(() => noGrad(() => { forward(batch.x); }));
-    });
+    for (const batch of batches) tidy(() => noGrad(() => { forward(batch.x); }));
   } finally {
-    bns.forEach((b, i) => { (b as unknown as { momentum: number }).momentum = momenta[i]!; });
+    for (const b of bns) b.cumulativeAverage = false;
+    if (dropPath !== undefined) net.dropPathProb = dropPath;
     net.train(wasTraining);
   }
 }

@@ -599,7 +599,8 @@ function finalSection(r: SearchResult): string {
     const rt = f.retrain;
     parts.push('<h3>Retrained stand-alone</h3>' +
       `<p>test accuracy <b>${escapeHtml(fmt(rt.testAccuracy, 2))} %</b>, loss ${escapeHtml(fmt(rt.testLoss, 4))}, ` +
-      `${escapeHtml(rt.parameters)} parameters, ${escapeHtml(fmt(rt.seconds, 1))} s</p>` +
+      `${escapeHtml(rt.parameters)} parameters, ${escapeHtml(fmt(rt.seconds, 1))} s` +
+      (rt.trainingStatsTest ? ` <span class="muted">(${escapeHtml(fmt(rt.trainingStatsTest.accuracy, 2))} % with the BN statistics training left)</span>` : '') + '</p>' +
       (rt.latency?.length ? `<p>latency (${escapeHtml(r.device)}, eval forward, median of ${escapeHtml(rt.latency[0].repeats)}): ` +
         `${rt.latency.map((l) => `batch ${escapeHtml(l.batch)} ${escapeHtml(fmt(l.medianMs, 1))} ms`).join(', ')} <span class="muted">(wall-clock, machine load included)</span></p>` : '') +
       `<p class="muted">protocol: ${escapeHtml(rt.protocol.description)}</p>`);

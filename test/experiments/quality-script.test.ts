@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, readdirSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +91,29 @@ test('a rerun reuses every finished search and retraining', () => {
   assert.equal(files.map(stamp), before);
   assert.match(r.stderr, /gm seed 0: done/);
   assert.not.match(r.stderr, /reference \d+\/4/);
+});
+
+test('retrainings of an older protocol version are done again, a search\'s pick into picks/', () => {
+  const gm = json('runs/gm-s0/result.json');
+  const refDir = readdirSync(join(out, 'reference')).find((d) => existsSync(join(out, 'reference', d, 'result.json')))!;
+  const ref = json(`reference/${refDir}/result.json`);
+  // as a build before protocol version 2 wrote them: no version field
+  delete gm.final.retrain.protocol.version;
+  delete ref.retrain.protocol.version;
+  writeFileSync(join(out, 'runs/gm-s0/result.json'), JSON.stringify(gm));
+  writeFileSync(join(out, `reference/${refDir}/result.json`), JSON.stringify(ref));
+  const r = run();
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /gm seed 0: pick retrained with protocol 2/);
+  assert.match(r.stderr, /retraining again \(older protocol\)/);
+  assert.not.match(r.stderr, /oneshot seed 0: pick retrained/);
+  const pick = json('picks/gm-s0/result.json');
+  assert.is(pick.genotype, gm.final.genotype);
+  assert.is(pick.retrain.protocol.version, 2);
+  // same protocol, seed and backend as the search's own retraining: the same figure, now from picks/
+  assert.is(pick.retrain.testAccuracy, gm.final.retrain.testAccuracy);
+  assert.is(json('quality.json').methods[0].picks[0].testAccuracy, pick.retrain.testAccuracy);
+  assert.is(json(`reference/${refDir}/result.json`).retrain.protocol.version, 2);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

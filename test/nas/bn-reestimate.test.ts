@@ -43,6 +43,7 @@ test('reestimateBatchNorm: running statistics = plain average of the batch stati
     assert.ok(Math.abs(rv[c]! - vr[c]!) < 1e-4 * (1 + vr[c]!), `running var ${c}: ${rv[c]} vs ${vr[c]}`);
   }
   assert.is(bn.momentum, 0.1);
+  assert.is(bn.cumulativeAverage, false);
   assert.is(net.training, false);
   for (const b of batches) { b.x.dispose(); b.y.dispose(); }
   shifted.dispose();

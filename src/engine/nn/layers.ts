@@ -48,6 +48,10 @@ export class BatchNorm2d extends Module {
   numBatchesTracked = 0;
   readonly eps: number;
   readonly momentum: number;
+  /** While true, each training-mode batch enters the running statistics with weight 1/(batches since
+   *  the last reset), so they become the plain mean of those batches' statistics (PyTorch's
+   *  momentum=None): BN re-estimation (src/nas/bn-recalibrate.ts) switches it on. */
+  cumulativeAverage = false;
   constructor(be: Backend, readonly channels: number, o: BatchNormOptions = {}) {
     super();
     this.eps = o.eps ?? 1e-5;
@@ -60,11 +64,17 @@ export class BatchNorm2d extends Module {
     this.runningVar = track ? this.buffer('running_var', keep(Tensor.full(be, [channels], 1))) : null;
   }
   forward(x: Tensor): Tensor {
-    if (this.training && this.runningMean) this.numBatchesTracked++;
+    const momentum = this.training && this.runningMean ? this.trackBatch() : this.momentum;
     return batchNorm(x, {
       gamma: this.weight, beta: this.bias, runningMean: this.runningMean, runningVar: this.runningVar,
-      training: this.training, eps: this.eps, momentum: this.momentum,
+      training: this.training, eps: this.eps, momentum,
     });
+  }
+  /** Counts one training-mode batch that updates the running statistics and returns the weight of its
+   *  statistics in them (every forward that updates them, fused or not, goes through here). */
+  trackBatch(): number {
+    this.numBatchesTracked++;
+    return this.cumulativeAverage ? 1 / this.numBatchesTracked : this.momentum;
   }
   /** Reset running statistics (BN recalibration before evaluating a sub-network). */
   resetRunningStats(): void {
@@ -118,10 +128,10 @@ export class Sequential extends Module {
         const bn = ls[i + 2];
         if (!next.bias && bn instanceof BatchNorm2d && (bn.training || !bn.runningMean)) {
           // ReLU → conv → BN with batch statistics: one op whose output is deferred (ops/fused.ts)
-          if (bn.training && bn.runningMean) bn.numBatchesTracked++;
+          const momentum = bn.training && bn.runningMean ? bn.trackBatch() : bn.momentum;
           h = reluConvBatchNorm(h, next.weight, next.opts, {
             gamma: bn.weight, beta: bn.bias, runningMean: bn.training ? bn.runningMean : null,
-            runningVar: bn.training ? bn.runningVar : null, eps: bn.eps, momentum: bn.momentum,
+            runningVar: bn.training ? bn.runningVar : null, eps: bn.eps, momentum,
           });
           i += 2;
         } else {
@@ -134,9 +144,9 @@ export class Sequential extends Module {
         // same fused op without the ReLU, so a weighted sum that reads the output applies the BN on
         // the fly and runs its backward ahead (ops/fused.ts) instead of a BN launch, a scale launch
         // and a BN backward launch per op
-        if (next.runningMean) next.numBatchesTracked++;
+        const momentum = next.runningMean ? next.trackBatch() : next.momentum;
         h = reluConvBatchNorm(h, m.weight, m.opts, {
-          gamma: null, beta: null, runningMean: next.runningMean, runningVar: next.runningVar, eps: next.eps, momentum: next.momentum,
+          gamma: null, beta: null, runningMean: next.runningMean, runningVar: next.runningVar, eps: next.eps, momentum,
         }, false);
         i++;
       } else {
