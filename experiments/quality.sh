@@ -96,15 +96,9 @@ protocol_run=$out/runs/gm-s$first_seed
 # Every figure comes from one retraining protocol: this build's (src/nas/retrain.ts
 # RETRAIN_PROTOCOL_VERSION). A retraining of another version — a search's own final.retrain or a
 # result.json left by an earlier build — is done again rather than mixed in.
-protocol_version=$(ROOT=$ROOT node --input-type=module -e 'console.log((await import(`${process.env.ROOT}/dist/src/nas/retrain.js`)).RETRAIN_PROTOCOL_VERSION)')
+protocol_version=$(node "$ROOT/experiments/protocol-current.mjs" --print-version)
 # current FILE FIELD: FILE exists and its retraining (the JSON path FIELD, e.g. retrain) is of this protocol
-current() {
-  [ -f "$1" ] && FILE=$1 FIELD=$2 V=$protocol_version node --input-type=module -e '
-    const { readFileSync } = await import("node:fs");
-    let r = JSON.parse(readFileSync(process.env.FILE, "utf8"));
-    for (const k of process.env.FIELD.split(".")) r = r?.[k];
-    process.exit((r?.protocol?.version ?? 1) === Number(process.env.V) ? 0 : 1);' </dev/null
-}
+current() { node "$ROOT/experiments/protocol-current.mjs" "$1" "$2" </dev/null; }
 # retrain DIR GENOTYPE LIKE_RUN: `train --like`, skipped when DIR/result.json holds this protocol's retraining
 retrain() {
   local dir=$1 g=$2 like=$3

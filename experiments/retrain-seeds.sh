@@ -108,7 +108,11 @@ for s in "${seed_list[@]}"; do
   for g in "${genotypes[@]}"; do
     i=$((i + 1))
     dir=$out/s$s/$(printf '%s' "$g" | cksum | cut -d' ' -f1)
-    [ -f "$dir/result.json" ] && continue
+    if [ -f "$dir/result.json" ]; then
+      node "$ROOT/experiments/protocol-current.mjs" "$dir/result.json" retrain </dev/null ||
+        die "$dir/result.json was retrained with another retraining protocol version than this build's; use a fresh --out"
+      continue
+    fi
     mkdir -p "$out/s$s"
     log "seed $s, cell $i/${#genotypes[@]}: $g"
     t0=$(date +%s.%N)

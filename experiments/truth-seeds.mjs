@@ -7,7 +7,12 @@
 //                          ceiling of a ranker scored against one seed), each seed truth and the parameter
 //                          count against the mean truth
 //
-//   node experiments/truth-seeds.mjs --dir DIR --seeds "1 2" [--truth CSV --truth-seed 0 --column COL]
+// `--figure training-stats` reads, instead of the protocol's test accuracy, the figure the same trained
+// networks got with the BN statistics training left (retrain.trainingStatsTest: the version-1
+// protocol's figure, kept beside version 2's), and writes the files above with `-training-stats`
+// before the extension — both truths from the same trainings.
+//
+//   node experiments/truth-seeds.mjs --dir DIR --seeds "1 2" [--truth CSV --truth-seed 0 --column COL] [--figure training-stats]
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,13 +25,16 @@ const { readScoreRows } = await import(join(ROOT, 'dist/src/io/score-rows.js'));
 const { getSpace } = await import(join(ROOT, 'dist/src/spaces/registry.js'));
 const { writeFileAtomic } = await import(join(ROOT, 'dist/src/io/fs.js'));
 
-const { values: a } = parseArgs({ options: { dir: { type: 'string' }, seeds: { type: 'string' }, truth: { type: 'string' }, 'truth-seed': { type: 'string' }, column: { type: 'string' } } });
+const { values: a } = parseArgs({ options: { dir: { type: 'string' }, seeds: { type: 'string' }, truth: { type: 'string' }, 'truth-seed': { type: 'string' }, column: { type: 'string' }, figure: { type: 'string' } } });
 const fail = (m) => { console.error(`truth-seeds.mjs: ${m}`); process.exit(2); };
 if (!a.dir || !a.seeds) fail('usage: node experiments/truth-seeds.mjs --dir DIR --seeds "1 2" [--truth CSV --truth-seed S --column COL]');
 const dir = resolve(a.dir);
 const retrained = a.seeds.trim().split(/\s+/).map(Number);
 if (retrained.some((s) => !Number.isInteger(s) || s < 0)) fail(`--seeds '${a.seeds}': expected non-negative integers`);
 if (!existsSync(join(dir, 'cells.txt'))) fail(`${dir}/cells.txt is missing (written by experiments/retrain-seeds.sh)`);
+const figure = a.figure ?? 'protocol';
+if (figure !== 'protocol' && figure !== 'training-stats') fail(`--figure ${figure}: expected protocol or training-stats`);
+const tag = figure === 'training-stats' ? '-training-stats' : '';
 const cells = readFileSync(join(dir, 'cells.txt'), 'utf8').split('\n').filter((l) => l.trim() !== '');
 
 /** seed → genotype → test accuracy (%); the parameters come from the retrainings */
@@ -51,7 +59,8 @@ for (const s of retrained) {
     if (!existsSync(f)) continue;
     const r = JSON.parse(readFileSync(f, 'utf8'));
     if (r.seed !== s) fail(`${f}: retrained with seed ${r.seed}, not ${s}`);
-    m.set(r.genotype, r.test.accuracy);
+    if (figure === 'training-stats' && !r.retrain.trainingStatsTest) fail(`${f}: no retrain.trainingStatsTest (retrained by a build before protocol version 2, or with --bn-batches 0)`);
+    m.set(r.genotype, figure === 'training-stats' ? r.retrain.trainingStatsTest.accuracy : r.test.accuracy);
     parameters.set(r.genotype, r.retrain.parameters);
     device.add(r.device);
   }
@@ -69,10 +78,10 @@ const rows = cells.map((g) => {
 const fmt = (v, d = 4) => (v === undefined || Number.isNaN(v) ? '' : String(+v.toFixed(d)));
 const csv = [['arch_str', 'parameters', ...seeds.map((s) => `test_accuracy_s${s}`), 'test_accuracy', 'sd', 'n'].join(',')];
 for (const r of rows) if (r.n > 0) csv.push([r.genotype, r.parameters ?? '', ...r.acc.map((x) => fmt(x)), fmt(r.mean), fmt(r.sd), r.n].join(','));
-writeFileAtomic(join(dir, 'truth-seeds.csv'), `${csv.join('\n')}\n`);
+writeFileAtomic(join(dir, `truth-seeds${tag}.csv`), `${csv.join('\n')}\n`);
 for (const [i, s] of seeds.entries()) {
   const lines = rows.filter((r) => r.acc[i] !== undefined).map((r) => `${r.genotype},${r.acc[i]}`);
-  writeFileAtomic(join(dir, `truth-s${s}.csv`), `arch_str,test_accuracy\n${lines.join('\n')}\n`);
+  writeFileAtomic(join(dir, `truth-s${s}${tag}.csv`), `arch_str,test_accuracy\n${lines.join('\n')}\n`);
 }
 
 // statistics over the cells every seed has (a partial run: the complete ones only)
@@ -100,7 +109,7 @@ if (cellSd.length > 1 && complete.length > 2) {
 }
 const withParams = complete.every((r) => r.parameters !== undefined);
 const summary = {
-  dir, seeds, retrainedSeeds: retrained, joinedTruth: a.truth ? { file: resolve(a.truth), seed: Number(a['truth-seed']) } : null,
+  dir, figure, seeds, retrainedSeeds: retrained, joinedTruth: a.truth ? { file: resolve(a.truth), seed: Number(a['truth-seed']) } : null,
   devices: [...device], cells: cells.length, complete: complete.length,
   perSeed: seeds.map((s, i) => ({ seed: s, cells: rows.filter((r) => r.acc[i] !== undefined).length, mean: complete.length ? mean(col(i)) : NaN, sd: sd(col(i)),
     kendallVsMean: complete.length > 1 ? kendallTau(col(i), meanTruth) : NaN })),
@@ -113,12 +122,12 @@ const summary = {
     kendallVsSeed: seeds.map((s, i) => ({ seed: s, kendall: kendallTau(complete.map((r) => r.parameters), col(i)) })),
   } : null,
 };
-writeFileAtomic(join(dir, 'truth-seeds.json'), `${JSON.stringify(summary, null, 1)}\n`);
+writeFileAtomic(join(dir, `truth-seeds${tag}.json`), `${JSON.stringify(summary, null, 1)}\n`);
 
 const f3 = (v) => (v === undefined || v === null || Number.isNaN(v) ? 'n/a' : v.toFixed(3));
 const f2 = (v) => (v === undefined || v === null || Number.isNaN(v) ? 'n/a' : v.toFixed(2));
 const md = [
-  `# Truth over retraining seeds ${seeds.join(', ')}`, '',
+  `# Truth over retraining seeds ${seeds.join(', ')}${tag ? ' — with the BN statistics training left (retrain.trainingStatsTest)' : ''}`, '',
   `${cells.length} cells; ${complete.length} with every seed (the statistics below use those).` +
   (summary.joinedTruth ? ` Seed ${summary.joinedTruth.seed} is the joined truth ${summary.joinedTruth.file}.` : '') +
   ` Retrained on: ${summary.devices.join('; ') || '—'}.`, '',
@@ -140,5 +149,5 @@ const md = [
       `against each seed ${summary.parameters.kendallVsSeed.map((p) => `s${p.seed} ${f3(p.kendall)}`).join(', ')}.`
     : 'Parameter count: n/a (no retrained cells).',
 ];
-writeFileAtomic(join(dir, 'truth-seeds.md'), `${md.join('\n')}\n`);
+writeFileAtomic(join(dir, `truth-seeds${tag}.md`), `${md.join('\n')}\n`);
 console.log(md.join('\n'));

@@ -102,6 +102,38 @@ test('retrain-seeds.sh --tiny: per-seed columns, mean, sd and τ between the see
   assert.is(statSync(join(out, 's1', readdirSync(join(out, 's1')).find((k) => statSync(join(out, 's1', k)).isDirectory())!, 'result.json')).mtimeMs, mtime);
 });
 
+test('truth-seeds.mjs --figure training-stats: the same trainings scored with the BN statistics training left', () => {
+  const before = readFileSync(join(out, 'truth-seeds.csv'), 'utf8');
+  const r = spawnSync('node', [join(ROOT, 'experiments/truth-seeds.mjs'), '--dir', out, '--seeds', '1 2', '--figure', 'training-stats'],
+    { env, encoding: 'utf8', timeout: 60_000, cwd: ROOT });
+  assert.is(r.status, 0, r.stderr + r.stdout);
+  const s1 = resultOf(1), s2 = resultOf(2);
+  const rows = readCsv(join(out, 'truth-seeds-training-stats.csv'));
+  assert.equal(rows.map((x) => x.arch_str), CELLS);
+  rows.forEach((x, i) => {
+    const g = CELLS[i]!;
+    assert.ok(Math.abs(Number(x.test_accuracy_s1) - s1.get(g).retrain.trainingStatsTest.accuracy) < 1e-4, JSON.stringify(x));
+    assert.ok(Math.abs(Number(x.test_accuracy_s2) - s2.get(g).retrain.trainingStatsTest.accuracy) < 1e-4, JSON.stringify(x));
+  });
+  assert.is(JSON.parse(readFileSync(join(out, 'truth-seeds-training-stats.json'), 'utf8')).figure, 'training-stats');
+  // the protocol's truth is left as it was
+  assert.is(readFileSync(join(out, 'truth-seeds.csv'), 'utf8'), before);
+  const bad = spawnSync('node', [join(ROOT, 'experiments/truth-seeds.mjs'), '--dir', out, '--seeds', '1', '--figure', 'stored'], { env, encoding: 'utf8', cwd: ROOT });
+  assert.is(bad.status, 2);
+  assert.match(bad.stderr, /--figure stored: expected protocol or training-stats/);
+});
+
+test('retrain-seeds.sh refuses to join retrainings of another protocol version', () => {
+  const k = readdirSync(join(out, 's2')).find((d) => statSync(join(out, 's2', d)).isDirectory())!;
+  const f = join(out, 's2', k, 'result.json');
+  const r = JSON.parse(readFileSync(f, 'utf8'));
+  delete r.retrain.protocol.version; // as a build before version 2 wrote it
+  writeFileSync(f, JSON.stringify(r));
+  const again = script(['--tiny', '--out', out]);
+  assert.is(again.status, 2, again.stderr);
+  assert.match(again.stderr, /another retraining protocol version than this build's; use a fresh --out/);
+});
+
 test('retrain-seeds.sh: bad input is refused before any training', () => {
   const r = script(['--tiny', '--out', join(tmp, 'bad'), '--truth', join(tmp, 'none.csv'), '--truth-seed', '0']);
   assert.is.not(r.status, 0);
