@@ -64,15 +64,15 @@ export class BatchNorm2d extends Module {
     this.runningVar = track ? this.buffer('running_var', keep(Tensor.full(be, [channels], 1))) : null;
   }
   forward(x: Tensor): Tensor {
-    const momentum = this.training && this.runningMean ? this.trackBatch() : this.momentum;
     return batchNorm(x, {
       gamma: this.weight, beta: this.bias, runningMean: this.runningMean, runningVar: this.runningVar,
-      training: this.training, eps: this.eps, momentum,
+      training: this.training, eps: this.eps, momentum: this.forwardMomentum(),
     });
   }
-  /** Counts one training-mode batch that updates the running statistics and returns the weight of its
-   *  statistics in them (every forward that updates them, fused or not, goes through here). */
-  trackBatch(): number {
+  /** The momentum of one forward pass, fused or not (every one goes through here): in training mode
+   *  with running statistics it counts the batch and returns the weight of its statistics in them. */
+  forwardMomentum(): number {
+    if (!this.training || !this.runningMean) return this.momentum;
     this.numBatchesTracked++;
     return this.cumulativeAverage ? 1 / this.numBatchesTracked : this.momentum;
   }
@@ -128,10 +128,9 @@ export class Sequential extends Module {
         const bn = ls[i + 2];
         if (!next.bias && bn instanceof BatchNorm2d && (bn.training || !bn.runningMean)) {
           // ReLU → conv → BN with batch statistics: one op whose output is deferred (ops/fused.ts)
-          const momentum = bn.training && bn.runningMean ? bn.trackBatch() : bn.momentum;
           h = reluConvBatchNorm(h, next.weight, next.opts, {
             gamma: bn.weight, beta: bn.bias, runningMean: bn.training ? bn.runningMean : null,
-            runningVar: bn.training ? bn.runningVar : null, eps: bn.eps, momentum,
+            runningVar: bn.training ? bn.runningVar : null, eps: bn.eps, momentum: bn.forwardMomentum(),
           });
           i += 2;
         } else {
@@ -144,9 +143,8 @@ export class Sequential extends Module {
         // same fused op without the ReLU, so a weighted sum that reads the output applies the BN on
         // the fly and runs its backward ahead (ops/fused.ts) instead of a BN launch, a scale launch
         // and a BN backward launch per op
-        const momentum = next.runningMean ? next.trackBatch() : next.momentum;
         h = reluConvBatchNorm(h, m.weight, m.opts, {
-          gamma: null, beta: null, runningMean: next.runningMean, runningVar: next.runningVar, eps: next.eps, momentum,
+          gamma: null, beta: null, runningMean: next.runningMean, runningVar: next.runningVar, eps: next.eps, momentum: next.forwardMomentum(),
         }, false);
         i++;
       } else {
