@@ -181,10 +181,11 @@ for seed in "${seed_list[@]}"; do
 done
 
 # ---- report ------------------------------------------------------------------------------------------
-OUT=$out SEEDS="$seeds" LARGEST=$largest ROOT=$ROOT PROTOCOL_VERSION=$protocol_version node --input-type=module - <<'JS'
+OUT=$out SEEDS="$seeds" LARGEST=$largest ROOT=$ROOT node --input-type=module - <<'JS'
 const { readFileSync, readdirSync, existsSync } = await import('node:fs');
 const { join } = await import('node:path');
 const { writeFileAtomic } = await import(`${process.env.ROOT}/dist/src/io/fs.js`);
+const { isCurrentRetraining } = await import(`${process.env.ROOT}/experiments/protocol-current.mjs`);
 const env = process.env, OUT = env.OUT;
 const seeds = env.SEEDS.trim().split(/\s+/).map(Number);
 const json = (f) => JSON.parse(readFileSync(join(OUT, f), 'utf8'));
@@ -204,7 +205,7 @@ for (const m of ['gm', 'oneshot', 'fewshot', 'random']) {
     const r = json(`runs/${m}-s${s}/result.json`);
     device = r.device;
     // the pick retrained again under this build's protocol (OUT/picks) where the search's own is older
-    if ((r.final.retrain?.protocol?.version ?? 1) !== Number(env.PROTOCOL_VERSION) && existsSync(join(OUT, `picks/${m}-s${s}/result.json`))) r.final.retrain = json(`picks/${m}-s${s}/result.json`).retrain;
+    if (!isCurrentRetraining(r.final.retrain) && existsSync(join(OUT, `picks/${m}-s${s}/result.json`))) r.final.retrain = json(`picks/${m}-s${s}/result.json`).retrain;
     if (!r.final.retrain) throw new Error(`runs/${m}-s${s}: no final.retrain (searched with --no-retrain?)`);
     const gap = r.leaves.filter((l) => l.supernetVal).map((l) => l.supernetVal.accuracy - l.val.accuracy);
     const gapUntuned = r.leaves.filter((l) => l.supernetVal && l.valUntuned).map((l) => l.supernetVal.accuracy - l.valUntuned.accuracy);
